@@ -1,0 +1,1 @@
+//! Placeholder: this crate is planned and not yet implemented.

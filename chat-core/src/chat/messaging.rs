@@ -1,0 +1,247 @@
+//! Messages, conversations, read marks and typing.
+
+use tracing::{instrument, warn};
+
+use super::Chat;
+use crate::domain::{
+    ClientMessageId, ConversationSummary, Message, MessageId, MessageText, NewMessage, User,
+    Username,
+};
+use crate::domain::is_username_char;
+use crate::error::{ChatError, Result};
+use crate::event::{Event, EventKind, SharedEvent};
+use crate::ports::{Action, Appended, ConversationQuery, HistoryQuery, Page, PageLimit, Topic};
+use crate::session::Session;
+
+/// The outcome of [`Chat::send`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sent {
+    /// The stored message.
+    pub message: Message,
+    /// `false` when the client id was already used: `message` is the
+    /// original and nothing new was stored or published.
+    pub created: bool,
+}
+
+impl Chat {
+    /// Sends a direct message from the session's user to `to`.
+    ///
+    /// The message is committed, then published to both members' topics.
+    /// Sending again with the same `client_id` returns the original message
+    /// (`created: false`) and stores and publishes nothing.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `to`, `text` or `client_id` (including
+    /// a message to oneself, and a client id already used for a message to
+    /// someone else); [`ChatError::NotFound`] if `to` does not exist;
+    /// [`ChatError::RateLimited`].
+    #[instrument(skip_all, fields(user = %session.user().id()))]
+    pub async fn send(
+        &self,
+        session: &Session,
+        to: &str,
+        text: String,
+        client_id: Option<String>,
+    ) -> Result<Sent> {
+        let sender = session.user();
+        let to = Username::parse_field(to, "to")?;
+        let text = MessageText::parse(text)?;
+        let client_id = client_id.map(ClientMessageId::parse).transpose()?;
+        if to.canonical() == sender.username().canonical() {
+            return Err(ChatError::invalid("to", "you cannot send a message to yourself"));
+        }
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &sender.id().to_string())
+            .await?;
+        let recipient = self.find_user(&to).await?;
+        let appended = self
+            .inner
+            .store
+            .append_message(NewMessage {
+                sender: sender.clone(),
+                recipient: recipient.clone(),
+                text,
+                sent_at: self.inner.clock.now(),
+                client_id,
+            })
+            .await?;
+        match appended {
+            Appended::Existing(message) => {
+                if message.recipient().id() != recipient.id() {
+                    return Err(ChatError::invalid(
+                        "client_id",
+                        "already used for a message to someone else",
+                    ));
+                }
+                Ok(Sent {
+                    message,
+                    created: false,
+                })
+            }
+            Appended::Created(message) => {
+                let event = Event::new(EventKind::Message {
+                    message: message.clone(),
+                });
+                self.publish_to(&[sender, &recipient], event).await;
+                Ok(Sent {
+                    message,
+                    created: true,
+                })
+            }
+        }
+    }
+
+    /// A page of the conversation between the session's user and `peer`,
+    /// chronological; see [`HistoryQuery`].
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `peer`; [`ChatError::NotFound`] if
+    /// `peer` does not exist or is the user.
+    pub async fn history(&self, session: &Session, peer: &str, query: &HistoryQuery) -> Result<Page<Message>> {
+        let peer = self.find_peer(session, peer).await?;
+        let conversation = self
+            .inner
+            .store
+            .find_direct_conversation(session.user().id(), peer.id())
+            .await?;
+        match conversation {
+            Some(conversation) => self.inner.store.list_messages(conversation, query).await,
+            None => Ok(Page {
+                items: Vec::new(),
+                has_more: false,
+            }),
+        }
+    }
+
+    /// The session user's conversations, most recent first, with their last
+    /// message and unread count.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn conversations(
+        &self,
+        session: &Session,
+        query: &ConversationQuery,
+    ) -> Result<Page<ConversationSummary>> {
+        self.inner
+            .store
+            .list_conversations(session.user().id(), query)
+            .await
+    }
+
+    /// Other users whose name starts with `prefix` (case-insensitive), by
+    /// name, for starting a conversation. Never includes the user.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `q` if the prefix is longer than a
+    /// username or holds a character no username has.
+    pub async fn directory(&self, session: &Session, prefix: &str, limit: PageLimit) -> Result<Vec<User>> {
+        let prefix = prefix.trim();
+        if prefix.chars().count() > Username::MAX_LEN || !prefix.chars().all(is_username_char) {
+            return Err(ChatError::invalid(
+                "q",
+                "must be the start of a username: letters, digits, '_', '.' or '-'",
+            ));
+        }
+        self.inner
+            .store
+            .list_users(&prefix.to_ascii_lowercase(), session.user().id(), limit)
+            .await
+    }
+
+    /// Marks the conversation with `peer` read up to `up_to` (clamped to its
+    /// last message; a read mark never moves back) and tells both members'
+    /// connections. Returns the read mark.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] if there is no conversation with `peer`.
+    pub async fn mark_read(&self, session: &Session, peer: &str, up_to: MessageId) -> Result<MessageId> {
+        let me = session.user();
+        let peer = self.find_peer(session, peer).await?;
+        let conversation = self
+            .inner
+            .store
+            .find_direct_conversation(me.id(), peer.id())
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        let (mark, moved) = self.inner.store.mark_read(conversation, me.id(), up_to).await?;
+        if moved {
+            let event = Event::new(EventKind::Read {
+                conversation,
+                by: me.clone(),
+                with: peer.clone(),
+                up_to: mark,
+            });
+            self.publish_to(&[me, &peer], event).await;
+        }
+        Ok(mark)
+    }
+
+    /// Tells `peer`'s connections that the user is typing. Not stored.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] if `peer` does not exist or is the user;
+    /// [`ChatError::RateLimited`].
+    pub async fn typing(&self, session: &Session, peer: &str) -> Result<()> {
+        let me = session.user();
+        let peer = self.find_peer(session, peer).await?;
+        self.inner
+            .limiter
+            .check(Action::TypingPerUser, &me.id().to_string())
+            .await?;
+        let event = Event::new(EventKind::Typing {
+            from: me.clone(),
+            to: peer.clone(),
+        });
+        self.inner.bus.publish(&[Topic::user(peer.id())], event).await
+    }
+
+    /// Every message of the user's conversations with an id above `after`,
+    /// by id: what a reconnecting client missed. With `has_more`, fetch the
+    /// next page from the last id returned.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn since(&self, session: &Session, after: MessageId, limit: PageLimit) -> Result<Page<Message>> {
+        self.inner
+            .store
+            .messages_since(session.user().id(), after, limit)
+            .await
+    }
+
+    /// The newest message id in any of the user's conversations, or zero.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn last_message_id(&self, session: &Session) -> Result<MessageId> {
+        self.inner.store.last_message_id(session.user().id()).await
+    }
+
+    async fn find_user(&self, username: &Username) -> Result<User> {
+        self.inner
+            .store
+            .find_user_by_username(username)
+            .await?
+            .map(|stored| stored.account.user().clone())
+            .ok_or(ChatError::NotFound)
+    }
+
+    /// The other member of a direct conversation, named by the caller.
+    async fn find_peer(&self, session: &Session, peer: &str) -> Result<User> {
+        let peer = Username::parse_field(peer, "peer")?;
+        if peer.canonical() == session.user().username().canonical() {
+            return Err(ChatError::NotFound);
+        }
+        self.find_user(&peer).await
+    }
+
+    /// Publishes after a commit: a bus failure is logged, not returned, as
+    /// the store already holds the truth and subscribers recover from it.
+    async fn publish_to(&self, users: &[&User], event: SharedEvent) {
+        let topics: Vec<Topic> = users.iter().map(|u| Topic::user(u.id())).collect();
+        if let Err(error) = self.inner.bus.publish(&topics, event).await {
+            warn!(%error, "publish failed after commit; subscribers will recover from the store");
+        }
+    }
+}

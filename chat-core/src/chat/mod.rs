@@ -1,0 +1,165 @@
+//! The chat service: every use case, over the ports.
+
+mod accounts;
+mod messaging;
+mod subscription;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+pub use accounts::{Login, SignupForm};
+pub use messaging::Sent;
+pub use subscription::Subscription;
+
+use crate::argon2_hasher::Argon2Hasher;
+use crate::domain::PasswordHash;
+use crate::governor_limiter::GovernorLimiter;
+use crate::local_bus::LocalBus;
+use crate::ports::{Bus, Clock, PasswordHasher, RateLimiter, Store, SystemClock};
+
+/// Tunables of the service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChatConfig {
+    /// A session unused for this long ends. Default: 7 days.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after login, however active. Default: 30 days.
+    pub session_absolute_timeout: Duration,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
+            session_absolute_timeout: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl ChatConfig {
+    /// Sets the idle timeout.
+    pub fn with_session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.session_idle_timeout = timeout;
+        self
+    }
+
+    /// Sets the absolute timeout.
+    pub fn with_session_absolute_timeout(mut self, timeout: Duration) -> Self {
+        self.session_absolute_timeout = timeout;
+        self
+    }
+
+    /// How stale a session's last-seen time may get before a request
+    /// refreshes it: a write at most once a minute per session.
+    fn touch_interval(&self) -> Duration {
+        (self.session_idle_timeout / 10).min(Duration::from_secs(60))
+    }
+}
+
+/// The chat service: accounts, sessions, messages and live events.
+///
+/// Cheap to clone (one `Arc`); every clone is the same service. Build one
+/// with [`Chat::builder`].
+///
+/// Every method validates its raw input into the domain types, so bad input
+/// is a [`ChatError::InvalidInput`](crate::ChatError::InvalidInput) naming the
+/// field, and nothing is written unless the whole call succeeds.
+#[derive(Clone)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    hasher: Arc<dyn PasswordHasher>,
+    limiter: Arc<dyn RateLimiter>,
+    clock: Arc<dyn Clock>,
+    config: ChatConfig,
+    /// A hash of a random password, verified against when the username is
+    /// unknown so that both failures take the same time.
+    dummy_hash: OnceCell<PasswordHash>,
+}
+
+impl Chat {
+    /// Starts building a service on `store`, with the in-process bus, the
+    /// argon2id hasher, the governor limiter and the system clock unless
+    /// replaced.
+    pub fn builder(store: Arc<dyn Store>) -> ChatBuilder {
+        ChatBuilder {
+            store,
+            bus: None,
+            hasher: None,
+            limiter: None,
+            clock: None,
+            config: ChatConfig::default(),
+        }
+    }
+
+    /// The service's configuration.
+    pub fn config(&self) -> &ChatConfig {
+        &self.inner.config
+    }
+}
+
+/// Assembles a [`Chat`] from its ports.
+#[must_use]
+pub struct ChatBuilder {
+    store: Arc<dyn Store>,
+    bus: Option<Arc<dyn Bus>>,
+    hasher: Option<Arc<dyn PasswordHasher>>,
+    limiter: Option<Arc<dyn RateLimiter>>,
+    clock: Option<Arc<dyn Clock>>,
+    config: ChatConfig,
+}
+
+impl ChatBuilder {
+    /// Uses `bus` instead of a [`LocalBus`].
+    pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Uses `hasher` instead of the default [`Argon2Hasher`].
+    pub fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        self.hasher = Some(hasher);
+        self
+    }
+
+    /// Uses `limiter` instead of a default [`GovernorLimiter`].
+    pub fn limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Uses `clock` instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Sets the configuration.
+    pub fn config(mut self, config: ChatConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Builds the service.
+    pub fn build(self) -> Chat {
+        Chat {
+            inner: Arc::new(Inner {
+                store: self.store,
+                bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
+                hasher: self.hasher.unwrap_or_else(|| Arc::new(Argon2Hasher::new())),
+                limiter: self
+                    .limiter
+                    .unwrap_or_else(|| Arc::new(GovernorLimiter::default())),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                config: self.config,
+                dummy_hash: OnceCell::new(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! A session's live event stream.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+
+use super::Chat;
+use crate::domain::SessionId;
+use crate::error::Result;
+use crate::event::EventKind;
+use crate::ports::{Delivery, EventStream, Topic};
+use crate::session::Session;
+
+/// The live events of one session's user: messages in any of their
+/// conversations (from any of their devices), read marks, typing.
+///
+/// Ends when the session logs out. A [`Delivery::Lagged`] means events may
+/// be missing: recover with [`Chat::since`].
+pub struct Subscription {
+    events: EventStream,
+    session: SessionId,
+    ended: bool,
+}
+
+impl Chat {
+    /// Subscribes to the session user's events. Everything published after
+    /// this returns is delivered, so subscribe first, then read the store
+    /// (e.g. [`Chat::since`]) and de-duplicate by message id.
+    ///
+    /// # Errors
+    /// [`ChatError::Unavailable`](crate::ChatError::Unavailable) if the bus is down.
+    pub async fn subscribe(&self, session: &Session) -> Result<Subscription> {
+        let events = self
+            .inner
+            .bus
+            .subscribe(&Topic::user(session.user().id()))
+            .await?;
+        Ok(Subscription {
+            events,
+            session: session.id(),
+            ended: false,
+        })
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Delivery;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        let next = self.events.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Delivery::Event(event))) = &next {
+            if let EventKind::SessionEnded { session } = event.kind() {
+                // Another session of the same user ending is not our business.
+                if *session == self.session {
+                    self.ended = true;
+                    return Poll::Ready(None);
+                }
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+        }
+        next
+    }
+}

@@ -1,0 +1,24 @@
+//! Domain types: each can only be built valid.
+
+mod client_id;
+mod email;
+mod ids;
+mod message;
+mod message_text;
+mod password;
+mod search;
+mod timestamp;
+mod user;
+mod username;
+
+pub use client_id::ClientMessageId;
+pub use email::Email;
+pub use ids::{ConversationId, MessageId, SessionId, UserId};
+pub use message::{ConversationSummary, Message, NewMessage};
+pub use message_text::MessageText;
+pub use password::{Password, PasswordHash};
+pub use search::{SearchPattern, fold_for_search};
+pub use timestamp::Timestamp;
+pub use user::{Account, User};
+pub use username::Username;
+pub(crate) use username::is_username_char;

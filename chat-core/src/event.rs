@@ -1,0 +1,118 @@
+//! Events: what the bus carries to a user's live connections.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ConversationId, Message, MessageId, SessionId, User};
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A message was committed in one of the user's conversations.
+    Message {
+        /// The stored message.
+        message: Message,
+    },
+    /// `by` has read the conversation with `with` up to `up_to`.
+    Read {
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who read.
+        by: User,
+        /// The other member.
+        with: User,
+        /// The newest message read.
+        up_to: MessageId,
+    },
+    /// `from` is typing to `to`; ephemeral, never stored.
+    Typing {
+        /// Who types.
+        from: User,
+        /// To whom.
+        to: User,
+    },
+    /// The session logged out; its subscriptions end.
+    SessionEnded {
+        /// Which session.
+        session: SessionId,
+    },
+}
+
+/// An event as published: immutable, shared by every recipient, with a
+/// one-slot cache so a transport encodes it once for all its connections.
+pub struct Event {
+    kind: EventKind,
+    encoded: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+/// The form in which events travel: one allocation, shared by reference.
+pub type SharedEvent = Arc<Event>;
+
+impl Event {
+    /// Wraps `kind` for publishing.
+    pub fn new(kind: EventKind) -> SharedEvent {
+        Arc::new(Self {
+            kind,
+            encoded: OnceLock::new(),
+        })
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &EventKind {
+        &self.kind
+    }
+
+    /// This event encoded by `encode`, computed by the first caller and
+    /// shared (cloned, so make `T` cheap to clone, like `Bytes`) with every
+    /// later one. The cache holds one encoding; a caller asking for another
+    /// type gets a fresh, uncached value.
+    pub fn encoded<T>(&self, encode: impl FnOnce(&EventKind) -> T) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        if let Some(value) = self.encoded.get().and_then(|c| c.downcast_ref::<T>()) {
+            return value.clone();
+        }
+        // Two first callers racing may both encode; one result is kept.
+        let value = encode(&self.kind);
+        let _ = self.encoded.set(Box::new(value.clone()));
+        value
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event").field("kind", &self.kind).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[test]
+    fn encodes_once_for_every_caller() {
+        let event = Event::new(EventKind::SessionEnded {
+            session: SessionId::new(7),
+        });
+        let calls = AtomicUsize::new(0);
+        for _ in 0..3 {
+            let bytes: Arc<str> = event.encoded(|_| {
+                calls.fetch_add(1, Ordering::Relaxed);
+                Arc::from("encoded")
+            });
+            assert_eq!(&*bytes, "encoded");
+        }
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        // Another encoding type is computed, not confused with the cached one.
+        let other: u32 = event.encoded(|_| 5);
+        assert_eq!(other, 5);
+    }
+}

@@ -1,0 +1,158 @@
+//! The in-process rate limiter, on `governor`.
+
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::error::{ChatError, Result};
+use crate::ports::{Action, RateLimiter};
+
+/// A quota: `burst` attempts at once, then one more every `every`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rate {
+    /// Attempts allowed in a burst.
+    pub burst: u32,
+    /// Time to earn back one attempt.
+    pub every: Duration,
+}
+
+impl Rate {
+    /// `burst` at once, then one every `every`.
+    pub const fn new(burst: u32, every: Duration) -> Self {
+        Self { burst, every }
+    }
+
+    fn quota(self) -> Quota {
+        let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
+        Quota::with_period(self.every.max(Duration::from_nanos(1)))
+            .unwrap_or_else(|| Quota::per_second(burst))
+            .allow_burst(burst)
+    }
+}
+
+/// The quota of every [`Action`].
+///
+/// The defaults are never met by a person and are met within seconds by a
+/// script: 10 login attempts per username then one per 30 s; 30 per client
+/// then one per 2 s; 30 messages per user then 10 per second; 20 typing
+/// notices then 4 per second.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Login attempts against one username.
+    pub login_per_username: Rate,
+    /// Login attempts from one client.
+    pub login_per_client: Rate,
+    /// Messages sent by one user.
+    pub send_per_user: Rate,
+    /// Typing notices from one user.
+    pub typing_per_user: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_per_username: Rate::new(10, Duration::from_secs(30)),
+            login_per_client: Rate::new(30, Duration::from_secs(2)),
+            send_per_user: Rate::new(30, Duration::from_millis(100)),
+            typing_per_user: Rate::new(20, Duration::from_millis(250)),
+        }
+    }
+}
+
+/// A [`RateLimiter`] in process memory: a keyed GCRA limiter per action.
+///
+/// Limits hold per process; keys whose state has fully recovered are
+/// forgotten every few thousand checks so memory stays bounded.
+pub struct GovernorLimiter {
+    login_per_username: DefaultKeyedRateLimiter<String>,
+    login_per_client: DefaultKeyedRateLimiter<String>,
+    send_per_user: DefaultKeyedRateLimiter<String>,
+    typing_per_user: DefaultKeyedRateLimiter<String>,
+    checks: AtomicU64,
+}
+
+impl GovernorLimiter {
+    const PURGE_EVERY: u64 = 4096;
+
+    /// A limiter enforcing `limits`.
+    pub fn new(limits: RateLimits) -> Self {
+        Self {
+            login_per_username: DefaultKeyedRateLimiter::keyed(limits.login_per_username.quota()),
+            login_per_client: DefaultKeyedRateLimiter::keyed(limits.login_per_client.quota()),
+            send_per_user: DefaultKeyedRateLimiter::keyed(limits.send_per_user.quota()),
+            typing_per_user: DefaultKeyedRateLimiter::keyed(limits.typing_per_user.quota()),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    fn limiter(&self, action: Action) -> &DefaultKeyedRateLimiter<String> {
+        match action {
+            Action::LoginPerUsername => &self.login_per_username,
+            Action::LoginPerClient => &self.login_per_client,
+            Action::SendPerUser => &self.send_per_user,
+            Action::TypingPerUser => &self.typing_per_user,
+        }
+    }
+
+    fn purge(&self) {
+        for limiter in [
+            &self.login_per_username,
+            &self.login_per_client,
+            &self.send_per_user,
+            &self.typing_per_user,
+        ] {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+impl Default for GovernorLimiter {
+    fn default() -> Self {
+        Self::new(RateLimits::default())
+    }
+}
+
+#[async_trait]
+impl RateLimiter for GovernorLimiter {
+    async fn check(&self, action: Action, key: &str) -> Result<()> {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % Self::PURGE_EVERY == Self::PURGE_EVERY - 1 {
+            self.purge();
+        }
+        let key = key.to_owned();
+        self.limiter(action).check_key(&key).map_err(|not_until| {
+            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+            ChatError::RateLimited { retry_after }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn allows_the_burst_then_says_when_to_retry() {
+        let limits = RateLimits {
+            send_per_user: Rate::new(3, Duration::from_secs(60)),
+            ..RateLimits::default()
+        };
+        let limiter = GovernorLimiter::new(limits);
+        for _ in 0..3 {
+            limiter.check(Action::SendPerUser, "alice").await.unwrap();
+        }
+        match limiter.check(Action::SendPerUser, "alice").await {
+            Err(ChatError::RateLimited { retry_after }) => {
+                assert!(retry_after > Duration::from_secs(50), "{retry_after:?}");
+            }
+            other => panic!("expected a rate limit, got {other:?}"),
+        }
+        // Other keys and other actions are independent.
+        limiter.check(Action::SendPerUser, "bob").await.unwrap();
+        limiter.check(Action::TypingPerUser, "alice").await.unwrap();
+    }
+}

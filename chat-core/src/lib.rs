@@ -1,0 +1,66 @@
+//! # chat-core
+//!
+//! The storage- and transport-agnostic heart of an embeddable real-time chat:
+//! accounts, sessions, direct messages with search, conversations with
+//! unread counts, read marks, typing notices and live events.
+//!
+//! - [`domain`] holds types that can only be built valid ([`Username`],
+//!   [`MessageText`], [`Password`], …).
+//! - [`Chat`] is the service: every use case, with validation,
+//!   authorization and rate limits.
+//! - [`ports`] are the traits a backend implements: a [`Store`], a
+//!   [`Bus`], a [`PasswordHasher`], a [`RateLimiter`] and a [`Clock`].
+//! - [`LocalBus`], [`Argon2Hasher`] and [`GovernorLimiter`] are the
+//!   in-process defaults.
+//! - With the `testkit` feature, [`testkit`] holds the conformance suites
+//!   every store and bus backend must pass.
+//!
+//! This crate knows nothing of SQL, Redis, HTTP or JSON.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn chat_core::Store>) -> chat_core::Result<()> {
+//! use chat_core::{Chat, SignupForm};
+//!
+//! let chat = Chat::builder(store).build();
+//! chat.signup(SignupForm {
+//!     email: "alice@example.com".into(),
+//!     username: "alice".into(),
+//!     password: "a long passphrase".into(),
+//!     confirm_password: "a long passphrase".into(),
+//! })
+//! .await?;
+//! let login = chat.login("alice", "a long passphrase".into(), "127.0.0.1").await?;
+//! # Ok(()) }
+//! ```
+
+pub mod domain;
+pub mod ports;
+
+mod argon2_hasher;
+mod chat;
+mod common_passwords;
+mod error;
+mod event;
+mod governor_limiter;
+mod local_bus;
+mod session;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use argon2_hasher::Argon2Hasher;
+pub use chat::{Chat, ChatBuilder, ChatConfig, Login, Sent, SignupForm, Subscription};
+pub use domain::{
+    Account, ClientMessageId, ConversationId, ConversationSummary, Email, Message, MessageId,
+    MessageText, Password, PasswordHash, SearchPattern, SessionId, Timestamp, User, UserId,
+    Username,
+};
+pub use error::{ChatError, Field, Result, Source};
+pub use event::{Event, EventKind, SharedEvent};
+pub use governor_limiter::{GovernorLimiter, Rate, RateLimits};
+pub use local_bus::LocalBus;
+pub use ports::{
+    Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page, PageLimit,
+    PasswordHasher, RateLimiter, Store, SystemClock, Topic,
+};
+pub use session::{Session, SessionToken, TokenHash};

@@ -1,0 +1,19 @@
+//! The ports: what the chat service needs from the outside world.
+//!
+//! Every port is an object-safe `async_trait` so that backends can be chosen
+//! at run time (from a URL) and held as `Arc<dyn Port>`.
+
+mod bus;
+mod clock;
+mod hasher;
+mod limiter;
+mod store;
+
+pub use bus::{Bus, Delivery, EventStream, Topic};
+pub use clock::{Clock, SystemClock};
+pub use hasher::PasswordHasher;
+pub use limiter::{Action, RateLimiter};
+pub use store::{
+    Appended, ConversationQuery, HistoryQuery, MessageStore, NewUser, Page, PageLimit,
+    SessionRecord, SessionStore, Store, StoredUser, UserStore,
+};

@@ -1,0 +1,231 @@
+use async_trait::async_trait;
+
+use crate::domain::{
+    Account, ConversationId, ConversationSummary, Email, Message, MessageId, NewMessage,
+    PasswordHash, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+};
+use crate::error::{ChatError, Result};
+use crate::session::TokenHash;
+
+/// A user to be inserted.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// The name, as typed.
+    pub username: Username,
+    /// The email, as typed.
+    pub email: Email,
+    /// The argon2id hash of the password.
+    pub password_hash: PasswordHash,
+    /// When the account is created.
+    pub created_at: Timestamp,
+}
+
+/// A user with the secret needed to log in.
+#[derive(Clone, Debug)]
+pub struct StoredUser {
+    /// The account.
+    pub account: Account,
+    /// The stored password hash.
+    pub password_hash: PasswordHash,
+}
+
+/// A stored session.
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    /// The session's id.
+    pub id: SessionId,
+    /// Whose session it is.
+    pub user: User,
+    /// When it was created (login).
+    pub created_at: Timestamp,
+    /// When it was last used, to a granularity the service chooses.
+    pub last_seen_at: Timestamp,
+}
+
+/// How many items a page holds: 1 to [`PageLimit::MAX`], by default
+/// [`PageLimit::DEFAULT`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    /// The default page size.
+    pub const DEFAULT: Self = Self(50);
+    /// The largest page size.
+    pub const MAX: u32 = 200;
+
+    /// Validates a page size.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on field `limit` outside `1..=200`.
+    pub fn new(limit: u32) -> Result<Self> {
+        if (1..=Self::MAX).contains(&limit) {
+            Ok(Self(limit))
+        } else {
+            Err(ChatError::invalid(
+                "limit",
+                format!("must be between 1 and {}", Self::MAX),
+            ))
+        }
+    }
+
+    /// The size.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Which messages of a conversation to read.
+///
+/// With neither bound: the newest `limit`. With `before`: the newest `limit`
+/// older than it. With `after`: the oldest `limit` newer than it (and older
+/// than `before` if both are given). Results are always chronological.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryQuery {
+    /// Only messages with a smaller id.
+    pub before: Option<MessageId>,
+    /// Only messages with a larger id.
+    pub after: Option<MessageId>,
+    /// Page size.
+    pub limit: PageLimit,
+    /// Only messages whose text contains this term.
+    pub search: Option<SearchPattern>,
+}
+
+impl HistoryQuery {
+    /// Whether the page is taken from the old end (`after` given): then
+    /// `has_more` means "newer messages exist", else "older ones exist".
+    pub fn reads_forward(&self) -> bool {
+        self.after.is_some()
+    }
+}
+
+/// Which conversations of a user to list, most recent first.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConversationQuery {
+    /// Only conversations whose last message is older than this (the cursor
+    /// is the last message id of the previous page's last item).
+    pub before: Option<MessageId>,
+    /// Page size.
+    pub limit: PageLimit,
+}
+
+/// A page of results and whether more lie beyond it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items, in the order the call documents.
+    pub items: Vec<T>,
+    /// Whether another page exists in the direction of reading.
+    pub has_more: bool,
+}
+
+/// The result of appending a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// The message was stored now.
+    Created(Message),
+    /// The sender had already stored a message with this client id; it is
+    /// returned and nothing was written.
+    Existing(Message),
+}
+
+impl Appended {
+    /// The message, new or existing.
+    pub fn message(&self) -> &Message {
+        match self {
+            Self::Created(m) | Self::Existing(m) => m,
+        }
+    }
+}
+
+/// Accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Inserts a user.
+    ///
+    /// # Errors
+    /// [`ChatError::UsernameTaken`] or [`ChatError::EmailTaken`] when the
+    /// username or email exists, compared case-insensitively (by
+    /// `canonical()`); nothing is written then.
+    async fn insert_user(&self, user: NewUser) -> Result<Account>;
+
+    /// Finds a user by username, case-insensitively.
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<StoredUser>>;
+
+    /// Finds an account by id.
+    async fn find_account(&self, id: UserId) -> Result<Option<Account>>;
+
+    /// Users whose canonical name starts with `prefix` (already lower case
+    /// and made of username characters), excluding `except`, by canonical
+    /// name, at most `limit`; served by an index.
+    async fn list_users(&self, prefix: &str, except: UserId, limit: PageLimit) -> Result<Vec<User>>;
+}
+
+/// Login sessions, keyed by the SHA-256 of their token.
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session and returns its id.
+    async fn insert_session(&self, token: &TokenHash, user: UserId, at: Timestamp) -> Result<SessionId>;
+
+    /// Finds a session by token hash.
+    async fn find_session(&self, token: &TokenHash) -> Result<Option<SessionRecord>>;
+
+    /// Records activity on a session.
+    async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<()>;
+
+    /// Deletes a session; deleting a missing one is not an error.
+    async fn delete_session(&self, id: SessionId) -> Result<()>;
+
+    /// Deletes sessions last seen before `idle_before` or created before
+    /// `created_before`; returns how many.
+    async fn delete_expired_sessions(&self, idle_before: Timestamp, created_before: Timestamp) -> Result<u64>;
+}
+
+/// Conversations and messages.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// Appends a message to the direct conversation of its sender and
+    /// recipient, creating the conversation on first use.
+    ///
+    /// Contract: the id is larger than every id committed before it (so ids
+    /// grow in commit order, within a conversation and across the store);
+    /// the message is committed before this returns; if the sender already
+    /// stored a message with the same client id, that message is returned as
+    /// [`Appended::Existing`] and nothing is written. The sender's read mark
+    /// moves to the new message. Either everything is written or nothing.
+    async fn append_message(&self, message: NewMessage) -> Result<Appended>;
+
+    /// The direct conversation of two users, if they have one.
+    async fn find_direct_conversation(&self, a: UserId, b: UserId) -> Result<Option<ConversationId>>;
+
+    /// A page of one conversation's messages, chronological (see
+    /// [`HistoryQuery`]); the search is served by an index.
+    async fn list_messages(&self, conversation: ConversationId, query: &HistoryQuery) -> Result<Page<Message>>;
+
+    /// The user's conversations, most recent last message first, with the
+    /// unread count (messages from others after the user's read mark).
+    async fn list_conversations(&self, user: UserId, query: &ConversationQuery) -> Result<Page<ConversationSummary>>;
+
+    /// Moves the user's read mark in a conversation forward to `up_to`,
+    /// clamped to the conversation's last message; it never moves back.
+    /// Returns the mark after the call and whether it moved.
+    async fn mark_read(&self, conversation: ConversationId, user: UserId, up_to: MessageId) -> Result<(MessageId, bool)>;
+
+    /// Messages of all the user's conversations with an id above `after`,
+    /// by id, at most `limit`; `has_more` if more exist.
+    async fn messages_since(&self, user: UserId, after: MessageId, limit: PageLimit) -> Result<Page<Message>>;
+
+    /// The newest message id in any of the user's conversations, or
+    /// [`MessageId::ZERO`].
+    async fn last_message_id(&self, user: UserId) -> Result<MessageId>;
+}
+
+/// A complete store: what [`Chat`](crate::Chat) needs.
+pub trait Store: UserStore + SessionStore + MessageStore {}
+
+impl<T: UserStore + SessionStore + MessageStore> Store for T {}

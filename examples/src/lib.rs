@@ -1,0 +1,1 @@
+//! Reference programs; see `src/bin`.
