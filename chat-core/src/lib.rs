@@ -45,15 +45,15 @@ mod governor_limiter;
 mod local_bus;
 mod session;
 
-#[cfg(feature = "testkit")]
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{Chat, ChatBuilder, ChatConfig, Login, Sent, SignupForm, Subscription};
 pub use domain::{
     Account, ClientMessageId, ConversationId, ConversationSummary, Email, Message, MessageId,
-    MessageText, Password, PasswordHash, SearchPattern, SessionId, Timestamp, User, UserId,
-    Username,
+    MessageText, NewMessage, Password, PasswordHash, SearchPattern, SessionId, Timestamp, User,
+    UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};

@@ -144,6 +144,19 @@ impl Drop for LocalSubscription {
 }
 
 #[cfg(test)]
+mod conformance {
+    use std::sync::Arc;
+
+    use crate::ports::Bus;
+
+    async fn fresh() -> Arc<dyn Bus> {
+        Arc::new(super::LocalBus::default())
+    }
+
+    crate::bus_conformance_suite!(fresh);
+}
+
+#[cfg(test)]
 mod tests {
     use futures::StreamExt;
 

@@ -1,1 +1,186 @@
-//! x
+//! # chat-store-sqlite
+//!
+//! The embedded default store of [`chat_core`]: one SQLite file (or memory),
+//! through sqlx.
+//!
+//! - Migrations are embedded and run when the store opens.
+//! - Files use WAL with `synchronous = NORMAL`: readers never wait for the
+//!   writer, and a commit survives a crash of the process (the last commits
+//!   before a power loss may not).
+//! - Reads go through a pool of connections; writes through one connection.
+//!   Message appends are group-committed by a writer task: every sender
+//!   waiting at the same moment shares one transaction, and each is answered
+//!   only after that transaction committed.
+//! - Substring search uses an FTS5 trigram index over case-folded text.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chat_store_sqlite::SqliteError> {
+//! let store = chat_store_sqlite::SqliteStore::open("sqlite://chat.db").await?;
+//! let chat = chat_core::Chat::builder(std::sync::Arc::new(store)).build();
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod messages;
+mod rows;
+mod users;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use error::SqliteError;
+
+use writer::WriterQueue;
+
+/// How the store opens its database.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    url: String,
+    readers: u32,
+    busy_timeout: Duration,
+    writer_queue: usize,
+    max_batch: usize,
+}
+
+impl SqliteOptions {
+    /// Options for `url`: `sqlite://path/to/chat.db` (created if missing),
+    /// `sqlite:chat.db` or `sqlite::memory:`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            writer_queue: 4096,
+            max_batch: 256,
+        }
+    }
+
+    /// How many read connections to keep (default 4; memory databases use one
+    /// connection for everything).
+    pub fn readers(mut self, readers: u32) -> Self {
+        self.readers = readers.max(1);
+        self
+    }
+
+    /// How many appends may wait for the writer before senders wait to queue
+    /// (default 4096), and how many one transaction takes (default 256).
+    pub fn group_commit(mut self, queue: usize, max_batch: usize) -> Self {
+        self.writer_queue = queue;
+        self.max_batch = max_batch;
+        self
+    }
+
+    fn is_memory(&self) -> bool {
+        self.url.contains(":memory:") || self.url.contains("mode=memory")
+    }
+}
+
+/// A [`chat_core::Store`] on SQLite. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The only connection that writes (a pool of one).
+    writer: SqlitePool,
+    /// Connections for reads; the writer pool itself for memory databases.
+    reader: SqlitePool,
+    /// The group-commit task's queue.
+    appends: WriterQueue,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `url`, with
+    /// default options.
+    ///
+    /// # Errors
+    /// [`SqliteError`] if the URL is invalid, the file cannot be opened, or a
+    /// migration fails.
+    pub async fn open(url: &str) -> Result<Self, SqliteError> {
+        Self::open_with(SqliteOptions::new(url)).await
+    }
+
+    /// Opens a fresh private in-memory database.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub async fn memory() -> Result<Self, SqliteError> {
+        Self::open("sqlite::memory:").await
+    }
+
+    /// Opens with explicit options.
+    ///
+    /// # Errors
+    /// As [`SqliteStore::open`].
+    pub async fn open_with(options: SqliteOptions) -> Result<Self, SqliteError> {
+        let connect = SqliteConnectOptions::from_str(&options.url)
+            .map_err(SqliteError::Url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("temp_store", "memory");
+        let memory = options.is_memory();
+        let connect = if memory {
+            connect
+        } else {
+            connect.journal_mode(SqliteJournalMode::Wal)
+        };
+        // A memory database lives as long as its one connection: keep it.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect.clone())
+            .await
+            .map_err(SqliteError::Open)?;
+        sqlx::migrate!("./migrations")
+            .run(&writer)
+            .await
+            .map_err(SqliteError::Migrate)?;
+        let reader = if memory {
+            writer.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(options.readers)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect.read_only(true))
+                .await
+                .map_err(SqliteError::Open)?
+        };
+        let appends = WriterQueue::start(writer.clone(), options.writer_queue, options.max_batch);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer,
+                reader,
+                appends,
+            }),
+        })
+    }
+
+    /// Closes every connection; calls made afterwards fail as unavailable.
+    pub async fn close(&self) {
+        self.inner.reader.close().await;
+        self.inner.writer.close().await;
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.inner.writer
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.inner.reader
+    }
+
+    fn writer_queue(&self) -> &WriterQueue {
+        &self.inner.appends
+    }
+}

@@ -52,6 +52,8 @@ impl PageLimit {
     pub const DEFAULT: Self = Self(50);
     /// The largest page size.
     pub const MAX: u32 = 200;
+    /// The largest page.
+    pub const LARGEST: Self = Self(Self::MAX);
 
     /// Validates a page size.
     ///

@@ -1,1 +1,84 @@
-//! Conformance suites.
+//! The conformance suites every backend runs, and their harness.
+//!
+//! Each case is a plain `pub async fn` that takes a fresh backend. A backend
+//! crate stamps every case into its own `#[tokio::test]` with one macro:
+//!
+//! ```ignore
+//! async fn fresh_store() -> std::sync::Arc<dyn chat_core::Store> { /* a new, empty store */ }
+//! chat_core::store_conformance_suite!(fresh_store);
+//!
+//! async fn fresh_bus() -> std::sync::Arc<dyn chat_core::Bus> { /* a new bus */ }
+//! chat_core::bus_conformance_suite!(fresh_bus);
+//! ```
+//!
+//! Adding a case here (and to the macro's list) makes every backend run it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+pub mod bus;
+mod harness;
+pub mod store;
+
+pub use harness::{Harness, ManualClock, PASSWORD, generous_limits, next_delivery, next_event};
+
+/// Stamps every store conformance case into a `#[tokio::test]` that runs it
+/// on a store from `$fresh` (an `async fn() -> Arc<dyn Store>`).
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(store, $fresh;
+            signup_validates_every_field,
+            duplicate_username_and_email_are_rejected_case_insensitively,
+            login_succeeds_and_fails_alike,
+            authenticate_rejects_unknown_and_malformed_tokens,
+            sessions_expire_after_idle_and_absolute_timeouts,
+            logout_ends_the_session_and_its_subscriptions,
+            login_is_rate_limited_per_username_and_per_client,
+            send_validates_and_stores_nothing_on_error,
+            send_is_idempotent_per_client_id,
+            send_commits_then_publishes_to_every_device,
+            history_pages_are_chronological_with_exact_boundaries,
+            search_is_literal_case_insensitive_and_unicode,
+            search_results_paginate,
+            third_user_sees_nothing_of_a_conversation,
+            conversations_are_sorted_by_recency_with_unread_counts,
+            read_marks_only_move_forward_and_are_announced,
+            since_recovers_everything_after_an_id,
+            directory_lists_other_users_by_prefix,
+            concurrent_sends_get_unique_increasing_ids,
+            typing_reaches_the_peer_and_is_not_stored,
+        );
+    };
+}
+
+/// Stamps every bus conformance case into a `#[tokio::test]` that runs it
+/// on a bus from `$fresh` (an `async fn() -> Arc<dyn Bus>`).
+#[macro_export]
+macro_rules! bus_conformance_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(bus, $fresh;
+            delivers_to_every_subscriber,
+            topics_are_isolated,
+            order_is_preserved_per_topic,
+            publishes_to_several_topics_at_once,
+            publishing_without_subscribers_succeeds,
+            subscription_is_live_when_subscribe_returns,
+            slow_subscriber_is_told_it_lagged,
+            dropped_subscription_does_not_disturb_others,
+            subscribers_share_one_event,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($suite:ident, $fresh:path; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::testkit::$suite::$case($fresh().await).await;
+            }
+        )*
+    };
+}

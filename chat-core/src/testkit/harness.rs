@@ -1,0 +1,141 @@
+//! What every case needs: a service on the backend under test, a clock the
+//! test moves, and waits with bounded timeouts.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+
+use crate::ports::{Clock, Delivery, Store};
+use crate::{
+    Account, Argon2Hasher, Chat, ChatConfig, GovernorLimiter, LocalBus, Rate, RateLimits,
+    Session, SharedEvent, SignupForm, Timestamp,
+};
+
+/// The password of every test user.
+pub const PASSWORD: &str = "test password 1234";
+
+/// How long a case waits for an event that must come.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A clock that moves only when told.
+#[derive(Debug)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    /// A clock at `start`.
+    pub fn new(start: Timestamp) -> Self {
+        Self(AtomicI64::new(start.unix_micros()))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        let micros = i64::try_from(by.as_micros()).unwrap_or(i64::MAX);
+        self.0.fetch_add(micros, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_micros(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Limits no case meets unless it means to.
+pub fn generous_limits() -> RateLimits {
+    let plenty = Rate::new(1_000_000, Duration::from_nanos(1));
+    RateLimits {
+        login_per_username: plenty,
+        login_per_client: plenty,
+        send_per_user: plenty,
+        typing_per_user: plenty,
+    }
+}
+
+/// A [`Chat`] on the store under test, with a manual clock, a cheap hasher
+/// and an in-process bus.
+pub struct Harness {
+    pub chat: Chat,
+    pub clock: Arc<ManualClock>,
+}
+
+impl Harness {
+    /// The usual harness: generous limits, default configuration.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with(store, generous_limits(), ChatConfig::default())
+    }
+
+    /// A harness with chosen limits and configuration.
+    pub fn with(store: Arc<dyn Store>, limits: RateLimits, config: ChatConfig) -> Self {
+        // 2026-01-01T00:00:00Z; fixed so equal timestamps are the norm.
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(
+            1_767_225_600_000_000,
+        )));
+        // Real argon2id, minimal cost: the suites test the store, not argon2.
+        let hasher = Argon2Hasher::with_params(8, 1, 1).unwrap();
+        let chat = Chat::builder(store)
+            .bus(Arc::new(LocalBus::with_capacity(1024)))
+            .hasher(Arc::new(hasher))
+            .limiter(Arc::new(GovernorLimiter::new(limits)))
+            .clock(clock.clone())
+            .config(config)
+            .build();
+        Self { chat, clock }
+    }
+
+    /// Signs up `name` with email `name@example.test` and [`PASSWORD`].
+    pub async fn signup(&self, name: &str) -> Account {
+        self.chat
+            .signup(SignupForm {
+                email: format!("{name}@example.test"),
+                username: name.to_owned(),
+                password: PASSWORD.to_owned(),
+                confirm_password: PASSWORD.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("signup {name}: {e}"))
+    }
+
+    /// Logs `name` in and returns the session and its token.
+    pub async fn login(&self, name: &str) -> (Session, String) {
+        let login = self
+            .chat
+            .login(name, PASSWORD.to_owned(), "test-client")
+            .await
+            .unwrap_or_else(|e| panic!("login {name}: {e}"));
+        (login.session, login.token.expose().to_owned())
+    }
+
+    /// Signs `name` up and logs in.
+    pub async fn user(&self, name: &str) -> Session {
+        self.signup(name).await;
+        self.login(name).await.0
+    }
+
+    /// Sends `text` from `from` to `to`, which must succeed.
+    pub async fn send(&self, from: &Session, to: &str, text: &str) -> crate::Message {
+        self.chat
+            .send(from, to, text.to_owned(), None)
+            .await
+            .unwrap_or_else(|e| panic!("send to {to}: {e}"))
+            .message
+    }
+}
+
+/// The next delivery of `stream`, failing the test after a bounded wait.
+pub async fn next_delivery<S: Stream<Item = Delivery> + Unpin>(stream: &mut S) -> Option<Delivery> {
+    tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("timed out waiting for a delivery")
+}
+
+/// The next event of `stream`, failing the test on a lag, an end or a
+/// bounded wait.
+pub async fn next_event<S: Stream<Item = Delivery> + Unpin>(stream: &mut S) -> SharedEvent {
+    match next_delivery(stream).await {
+        Some(Delivery::Event(event)) => event,
+        Some(Delivery::Lagged) => panic!("unexpected lag"),
+        None => panic!("the stream ended"),
+    }
+}

@@ -1,0 +1,671 @@
+//! The store conformance suite: every rule of the service, over a store.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::harness::{Harness, PASSWORD, generous_limits, next_delivery, next_event};
+use crate::ports::{ConversationQuery, Delivery, HistoryQuery, PageLimit, Store};
+use crate::{
+    ChatConfig, ChatError, EventKind, Message, MessageId, Rate, RateLimits, SearchPattern,
+    SignupForm,
+};
+
+#[track_caller]
+fn assert_invalid<T: std::fmt::Debug>(result: crate::Result<T>, field: &str) {
+    match result {
+        Err(ChatError::InvalidInput { field: got, .. }) if got == field => {}
+        other => panic!("expected invalid {field}, got {other:?}"),
+    }
+}
+
+fn form(email: &str, username: &str, password: &str, confirm: &str) -> SignupForm {
+    SignupForm {
+        email: email.into(),
+        username: username.into(),
+        password: password.into(),
+        confirm_password: confirm.into(),
+    }
+}
+
+fn limit(n: u32) -> PageLimit {
+    PageLimit::new(n).unwrap()
+}
+
+fn ids(messages: &[Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.id().get()).collect()
+}
+
+fn texts(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.text().as_str()).collect()
+}
+
+pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    let ok = "a.good@example.test";
+    assert_invalid(chat.signup(form(ok, "ab", PASSWORD, PASSWORD)).await, "username");
+    assert_invalid(chat.signup(form(ok, "bad name", PASSWORD, PASSWORD)).await, "username");
+    assert_invalid(chat.signup(form("not-an-email", "alice", PASSWORD, PASSWORD)).await, "email");
+    assert_invalid(chat.signup(form(ok, "alice", "short", "short")).await, "password");
+    let huge = "x".repeat(1 << 20);
+    assert_invalid(chat.signup(form(ok, "alice", &huge, &huge)).await, "password");
+    assert_invalid(chat.signup(form(ok, "alice", PASSWORD, "something else")).await, "confirm_password");
+    assert_invalid(chat.signup(form(ok, "alice", "iloveyou", "iloveyou")).await, "password");
+    assert_invalid(chat.signup(form(ok, "alice", "PassWord1", "PassWord1")).await, "password");
+    // Nothing was half-written: the name and the email are still free.
+    assert!(matches!(
+        chat.login("alice", PASSWORD.into(), "c").await,
+        Err(ChatError::InvalidCredentials)
+    ));
+    let account = chat
+        .signup(form(" A.Good@Example.test ", "Alice", "  spaces and ünïcode  ", "  spaces and ünïcode  "))
+        .await
+        .unwrap();
+    assert_eq!(account.user().username().as_str(), "Alice");
+    assert_eq!(account.email().as_str(), "A.Good@Example.test");
+    // The password was kept exactly, spaces included.
+    assert!(chat.login("alice", "  spaces and ünïcode  ".into(), "c").await.is_ok());
+    assert!(matches!(
+        chat.login("alice", "spaces and ünïcode".into(), "c").await,
+        Err(ChatError::InvalidCredentials)
+    ));
+}
+
+pub async fn duplicate_username_and_email_are_rejected_case_insensitively(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    chat.signup(form("alice@example.test", "Alice", PASSWORD, PASSWORD)).await.unwrap();
+    assert!(matches!(
+        chat.signup(form("other@example.test", "ALICE", PASSWORD, PASSWORD)).await,
+        Err(ChatError::UsernameTaken)
+    ));
+    assert!(matches!(
+        chat.signup(form("ALICE@Example.TEST", "bob", PASSWORD, PASSWORD)).await,
+        Err(ChatError::EmailTaken)
+    ));
+    chat.signup(form("bob@example.test", "bob", PASSWORD, PASSWORD)).await.unwrap();
+}
+
+pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    h.signup("alice").await;
+    let login = chat.login("ALICE", PASSWORD.into(), "c").await.unwrap();
+    assert_eq!(login.account.user().username().as_str(), "alice");
+    let session = chat.authenticate(login.token.expose()).await.unwrap();
+    assert_eq!(session.user(), login.account.user());
+    assert_eq!(chat.account(&session).await.unwrap().email().as_str(), "alice@example.test");
+
+    let wrong_password = chat.login("alice", "not the password".into(), "c").await.unwrap_err();
+    let unknown_user = chat.login("nobody", PASSWORD.into(), "c").await.unwrap_err();
+    let malformed_user = chat.login("x", PASSWORD.into(), "c").await.unwrap_err();
+    let short_password = chat.login("alice", "short".into(), "c").await.unwrap_err();
+    for err in [&wrong_password, &unknown_user, &malformed_user, &short_password] {
+        assert!(matches!(err, ChatError::InvalidCredentials), "{err:?}");
+        assert_eq!(err.to_string(), wrong_password.to_string());
+    }
+
+    // Every login is a new session with a new token.
+    let again = chat.login("alice", PASSWORD.into(), "c").await.unwrap();
+    assert_ne!(again.token.expose(), login.token.expose());
+    assert_ne!(again.session.id(), login.session.id());
+    assert!(chat.authenticate(login.token.expose()).await.is_ok());
+}
+
+pub async fn authenticate_rejects_unknown_and_malformed_tokens(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    h.user("alice").await;
+    let unknown = crate::SessionToken::generate().unwrap();
+    for token in ["", "garbage", &"a".repeat(43), unknown.expose(), &"é".repeat(30)] {
+        assert!(
+            matches!(h.chat.authenticate(token).await, Err(ChatError::Unauthenticated)),
+            "{token:?}"
+        );
+    }
+}
+
+pub async fn sessions_expire_after_idle_and_absolute_timeouts(store: Arc<dyn Store>) {
+    let hour = Duration::from_secs(3600);
+    let config = ChatConfig::default()
+        .with_session_idle_timeout(hour)
+        .with_session_absolute_timeout(3 * hour);
+    let h = Harness::with(store, generous_limits(), config);
+    h.signup("alice").await;
+
+    // Active use keeps a session alive until the absolute timeout.
+    let (_, token) = h.login("alice").await;
+    for _ in 0..5 {
+        h.clock.advance(Duration::from_secs(35 * 60));
+        h.chat.authenticate(&token).await.unwrap();
+    }
+    h.clock.advance(Duration::from_secs(6 * 60));
+    assert!(matches!(h.chat.authenticate(&token).await, Err(ChatError::Unauthenticated)));
+
+    // An idle session ends after the idle timeout.
+    let (_, token) = h.login("alice").await;
+    h.clock.advance(hour - Duration::from_secs(1));
+    h.chat.authenticate(&token).await.unwrap();
+    h.clock.advance(hour);
+    assert!(matches!(h.chat.authenticate(&token).await, Err(ChatError::Unauthenticated)));
+
+    // Purging removes expired sessions and keeps live ones.
+    let (_, stale) = h.login("alice").await;
+    h.clock.advance(2 * hour);
+    let (_, fresh) = h.login("alice").await;
+    assert!(h.chat.purge_expired_sessions().await.unwrap() >= 1);
+    assert!(h.chat.authenticate(&fresh).await.is_ok());
+    assert!(matches!(h.chat.authenticate(&stale).await, Err(ChatError::Unauthenticated)));
+}
+
+pub async fn logout_ends_the_session_and_its_subscriptions(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    h.signup("alice").await;
+    let bob = h.user("bob").await;
+    let (laptop, laptop_token) = h.login("alice").await;
+    let (phone, phone_token) = h.login("alice").await;
+    let mut laptop_events = h.chat.subscribe(&laptop).await.unwrap();
+    let mut phone_events = h.chat.subscribe(&phone).await.unwrap();
+
+    h.chat.logout(&laptop_token).await.unwrap();
+    assert!(matches!(h.chat.authenticate(&laptop_token).await, Err(ChatError::Unauthenticated)));
+    assert!(matches!(h.chat.logout(&laptop_token).await, Err(ChatError::Unauthenticated)));
+    assert!(next_delivery(&mut laptop_events).await.is_none(), "the laptop's stream must end");
+
+    // The other session is untouched and still live.
+    h.chat.authenticate(&phone_token).await.unwrap();
+    let sent = h.send(&bob, "alice", "still there?").await;
+    match next_event(&mut phone_events).await.kind() {
+        EventKind::Message { message } => assert_eq!(message.id(), sent.id()),
+        other => panic!("expected the message, got {other:?}"),
+    }
+}
+
+pub async fn login_is_rate_limited_per_username_and_per_client(store: Arc<dyn Store>) {
+    let limits = RateLimits {
+        login_per_username: Rate::new(3, Duration::from_secs(3600)),
+        login_per_client: Rate::new(5, Duration::from_secs(3600)),
+        ..generous_limits()
+    };
+    let h = Harness::with(store, limits, ChatConfig::default());
+    h.signup("alice").await;
+    h.signup("bob").await;
+    for client in ["c1", "c2", "c3"] {
+        assert!(matches!(
+            h.chat.login("alice", "wrong password".into(), client).await,
+            Err(ChatError::InvalidCredentials)
+        ));
+    }
+    match h.chat.login("alice", PASSWORD.into(), "c4").await {
+        Err(ChatError::RateLimited { retry_after }) => assert!(retry_after > Duration::ZERO),
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    // Another account is not affected.
+    h.chat.login("bob", PASSWORD.into(), "c5").await.unwrap();
+
+    // One client trying many names is limited too.
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        let _ = h.chat.login(name, PASSWORD.into(), "scanner").await;
+    }
+    assert!(matches!(
+        h.chat.login("bob", PASSWORD.into(), "scanner").await,
+        Err(ChatError::RateLimited { .. })
+    ));
+}
+
+pub async fn send_validates_and_stores_nothing_on_error(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    h.signup("bob").await;
+    let chat = &h.chat;
+    assert_invalid(chat.send(&alice, "bob", "   ".into(), None).await, "text");
+    assert_invalid(chat.send(&alice, "bob", "a\u{0}b".into(), None).await, "text");
+    assert_invalid(chat.send(&alice, "bob", "x".repeat(4001), None).await, "text");
+    assert_invalid(chat.send(&alice, "b", "hi".into(), None).await, "to");
+    assert_invalid(chat.send(&alice, "ALICE", "hi".into(), None).await, "to");
+    assert_invalid(chat.send(&alice, "bob", "hi".into(), Some(String::new())).await, "client_id");
+    assert_invalid(chat.send(&alice, "bob", "hi".into(), Some("has space".into())).await, "client_id");
+    assert!(matches!(
+        chat.send(&alice, "nobody", "hi".into(), None).await,
+        Err(ChatError::NotFound)
+    ));
+    let history = chat.history(&alice, "bob", &HistoryQuery::default()).await.unwrap();
+    assert!(history.items.is_empty());
+    assert_eq!(chat.last_message_id(&alice).await.unwrap(), MessageId::ZERO);
+    assert!(chat.conversations(&alice, &ConversationQuery::default()).await.unwrap().items.is_empty());
+
+    // A valid message is trimmed and stored whole.
+    let text = format!("  {}\n\tend  ", "é".repeat(3990));
+    let sent = chat.send(&alice, "BOB", text, None).await.unwrap();
+    assert!(sent.created);
+    assert_eq!(sent.message.recipient().username().as_str(), "bob");
+    assert_eq!(sent.message.text().as_str(), format!("{}\n\tend", "é".repeat(3990)));
+}
+
+pub async fn send_is_idempotent_per_client_id(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    h.signup("carol").await;
+    let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+    let chat = &h.chat;
+
+    let first = chat.send(&alice, "bob", "hello".into(), Some("c-1".into())).await.unwrap();
+    let retry = chat.send(&alice, "bob", "hello".into(), Some("c-1".into())).await.unwrap();
+    assert!(first.created);
+    assert!(!retry.created);
+    assert_eq!(retry.message, first.message);
+    assert_eq!(first.message.client_id().map(|c| c.as_str()), Some("c-1"));
+    assert_invalid(chat.send(&alice, "carol", "hello".into(), Some("c-1".into())).await, "client_id");
+    // Keys belong to their sender.
+    let bobs = chat.send(&bob, "alice", "hi".into(), Some("c-1".into())).await.unwrap();
+    assert!(bobs.created);
+
+    let history = chat.history(&alice, "bob", &HistoryQuery::default()).await.unwrap();
+    assert_eq!(ids(&history.items), vec![first.message.id().get(), bobs.message.id().get()]);
+    // The retry published nothing: bob's next events are the two messages.
+    for expected in [first.message.id(), bobs.message.id()] {
+        match next_event(&mut bob_events).await.kind() {
+            EventKind::Message { message } => assert_eq!(message.id(), expected),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+pub async fn send_commits_then_publishes_to_every_device(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    h.signup("alice").await;
+    let (laptop, _) = h.login("alice").await;
+    let (phone, _) = h.login("alice").await;
+    let bob = h.user("bob").await;
+    let mut streams = Vec::new();
+    for session in [&laptop, &phone, &bob] {
+        streams.push(h.chat.subscribe(session).await.unwrap());
+    }
+    let sent = h.send(&laptop, "bob", "hello everywhere").await;
+    for stream in &mut streams {
+        let event = next_event(stream).await;
+        let EventKind::Message { message } = event.kind() else {
+            panic!("expected a message, got {event:?}");
+        };
+        assert_eq!(message, &sent);
+        // Published only after commit: readable by the time it arrives.
+        let history = h.chat.history(&bob, "alice", &HistoryQuery::default()).await.unwrap();
+        assert!(history.items.iter().any(|m| m.id() == message.id()));
+    }
+}
+
+pub async fn history_pages_are_chronological_with_exact_boundaries(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    // The clock stands still: every message has the same timestamp, and
+    // paging must still be exact.
+    let mut all = Vec::new();
+    for n in 0..25 {
+        let (from, to) = if n % 2 == 0 { (&alice, "bob") } else { (&bob, "alice") };
+        all.push(h.send(from, to, &format!("message {n}")).await.id().get());
+    }
+    let q = |before: Option<i64>, after: Option<i64>| HistoryQuery {
+        before: before.map(MessageId::new),
+        after: after.map(MessageId::new),
+        limit: limit(10),
+        search: None,
+    };
+    let latest = h.chat.history(&alice, "bob", &q(None, None)).await.unwrap();
+    assert_eq!(ids(&latest.items), all[15..].to_vec());
+    assert!(latest.has_more);
+    let older = h.chat.history(&alice, "bob", &q(Some(all[15]), None)).await.unwrap();
+    assert_eq!(ids(&older.items), all[5..15].to_vec());
+    assert!(older.has_more);
+    let oldest = h.chat.history(&alice, "bob", &q(Some(all[5]), None)).await.unwrap();
+    assert_eq!(ids(&oldest.items), all[..5].to_vec());
+    assert!(!oldest.has_more);
+
+    let first = h.chat.history(&bob, "alice", &q(None, Some(0))).await.unwrap();
+    assert_eq!(ids(&first.items), all[..10].to_vec());
+    assert!(first.has_more);
+    let next = h.chat.history(&bob, "alice", &q(None, Some(all[9]))).await.unwrap();
+    assert_eq!(ids(&next.items), all[10..20].to_vec());
+    let last = h.chat.history(&bob, "alice", &q(None, Some(all[19]))).await.unwrap();
+    assert_eq!(ids(&last.items), all[20..].to_vec());
+    assert!(!last.has_more);
+    let window = h.chat.history(&bob, "alice", &q(Some(all[8]), Some(all[3]))).await.unwrap();
+    assert_eq!(ids(&window.items), all[4..8].to_vec());
+    assert!(!window.has_more);
+    let exact = HistoryQuery {
+        limit: limit(25),
+        ..HistoryQuery::default()
+    };
+    let everything = h.chat.history(&alice, "bob", &exact).await.unwrap();
+    assert_eq!(ids(&everything.items), all);
+    assert!(!everything.has_more);
+
+    assert_invalid(PageLimit::new(0), "limit");
+    assert_invalid(PageLimit::new(201), "limit");
+    assert!(matches!(
+        h.chat.history(&alice, "nobody", &HistoryQuery::default()).await,
+        Err(ChatError::NotFound)
+    ));
+    assert!(matches!(
+        h.chat.history(&alice, "alice", &HistoryQuery::default()).await,
+        Err(ChatError::NotFound)
+    ));
+}
+
+pub async fn search_is_literal_case_insensitive_and_unicode(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    h.signup("bob").await;
+    let corpus = [
+        "100% sure",
+        "100 percent",
+        "snake_case name",
+        "snakeXcase name",
+        "it's \"quoted\"",
+        "Grüße aus MÜNCHEN",
+        "back\\slash and more",
+        "ÄPFEL und Birnen",
+        "plain words",
+        "Mixed CASE Words",
+        "emoji 😀 inside",
+        "ΟΔΥΣΣΕΥΣ sailed",
+    ];
+    for text in corpus {
+        h.send(&alice, "bob", text).await;
+    }
+    let terms = [
+        "%", "100%", "_", "e_c", "'", "\"quoted\"", "it's \"", "münchen", "äpfel", "\\", "k\\s",
+        "PLAIN", "mixed case", "zzz", "a", "😀", "οδυσσευσ", "ee", "%%", "*", "NEAR(", "\"",
+    ];
+    for term in terms {
+        let pattern = SearchPattern::parse(term).unwrap();
+        let expected: Vec<&str> = corpus.iter().copied().filter(|t| pattern.is_match(t)).collect();
+        let query = HistoryQuery {
+            search: Some(pattern),
+            ..HistoryQuery::default()
+        };
+        let found = h.chat.history(&alice, "bob", &query).await.unwrap();
+        assert_eq!(texts(&found.items), expected, "search {term:?}");
+        assert!(!found.has_more);
+    }
+    // Sanity: the reference is not trivially empty.
+    let pattern = SearchPattern::parse("ÄPFEL").unwrap();
+    assert!(pattern.is_match("ÄPFEL und Birnen") && pattern.is_match("äpfel"));
+}
+
+pub async fn search_results_paginate(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    h.signup("bob").await;
+    let mut needles = Vec::new();
+    for n in 0..30 {
+        h.send(&alice, "bob", &format!("hay {n}")).await;
+        if n % 2 == 0 {
+            needles.push(h.send(&alice, "bob", &format!("a Needle {n}")).await.id().get());
+        }
+    }
+    let search = |before: Option<MessageId>| HistoryQuery {
+        before,
+        search: Some(SearchPattern::parse("needle").unwrap()),
+        limit: limit(10),
+        ..HistoryQuery::default()
+    };
+    let first = h.chat.history(&alice, "bob", &search(None)).await.unwrap();
+    assert_eq!(ids(&first.items), needles[5..].to_vec());
+    assert!(first.has_more);
+    let second = h.chat.history(&alice, "bob", &search(Some(first.items[0].id()))).await.unwrap();
+    assert_eq!(ids(&second.items), needles[..5].to_vec());
+    assert!(!second.has_more);
+}
+
+pub async fn third_user_sees_nothing_of_a_conversation(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let mut carol_events = h.chat.subscribe(&carol).await.unwrap();
+    let secret = h.send(&alice, "bob", "secret plans").await;
+    h.send(&bob, "alice", "secret reply").await;
+    h.chat.mark_read(&bob, "alice", secret.id()).await.unwrap();
+    h.chat.typing(&alice, "bob").await.unwrap();
+
+    let all = HistoryQuery::default();
+    let search = HistoryQuery {
+        search: Some(SearchPattern::parse("secret").unwrap()),
+        ..HistoryQuery::default()
+    };
+    for peer in ["alice", "bob"] {
+        assert!(h.chat.history(&carol, peer, &all).await.unwrap().items.is_empty());
+        assert!(h.chat.history(&carol, peer, &search).await.unwrap().items.is_empty());
+        assert!(matches!(
+            h.chat.mark_read(&carol, peer, secret.id()).await,
+            Err(ChatError::NotFound)
+        ));
+    }
+    assert!(h.chat.conversations(&carol, &ConversationQuery::default()).await.unwrap().items.is_empty());
+    assert!(h.chat.since(&carol, MessageId::ZERO, PageLimit::LARGEST).await.unwrap().items.is_empty());
+    assert_eq!(h.chat.last_message_id(&carol).await.unwrap(), MessageId::ZERO);
+
+    // Carol's stream carried none of it: her first event is her own.
+    let hers = h.send(&bob, "carol", "hi carol").await;
+    match next_event(&mut carol_events).await.kind() {
+        EventKind::Message { message } => assert_eq!(message.id(), hers.id()),
+        other => panic!("carol saw {other:?}"),
+    }
+}
+
+pub async fn conversations_are_sorted_by_recency_with_unread_counts(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    h.signup("dave").await;
+    h.send(&bob, "alice", "b1").await;
+    let b2 = h.send(&bob, "alice", "b2").await;
+    h.send(&carol, "alice", "c1").await;
+    let d1 = h.send(&alice, "dave", "d1").await;
+
+    let list = h.chat.conversations(&alice, &ConversationQuery::default()).await.unwrap();
+    let summary: Vec<(&str, u64, i64)> = list
+        .items
+        .iter()
+        .map(|c| {
+            let last = c.last_message.as_ref().map_or(0, |m| m.id().get());
+            (c.peer.username().as_str(), c.unread, last)
+        })
+        .collect();
+    assert_eq!(summary[0], ("dave", 0, d1.id().get()));
+    assert_eq!(summary[1].0, "carol");
+    assert_eq!(summary[1].1, 1);
+    assert_eq!(summary[2], ("bob", 2, b2.id().get()));
+    assert_eq!(list.items.len(), 3);
+    assert!(!list.has_more);
+    // The sender has read their own messages.
+    let bobs = h.chat.conversations(&bob, &ConversationQuery::default()).await.unwrap();
+    assert_eq!(bobs.items[0].unread, 0);
+
+    h.chat.mark_read(&alice, "bob", b2.id()).await.unwrap();
+    h.send(&bob, "alice", "b3").await;
+    let list = h.chat.conversations(&alice, &ConversationQuery::default()).await.unwrap();
+    assert_eq!(list.items[0].peer.username().as_str(), "bob");
+    assert_eq!(list.items[0].unread, 1);
+
+    // Keyset pages by last message id.
+    let first = ConversationQuery {
+        before: None,
+        limit: limit(2),
+    };
+    let page = h.chat.conversations(&alice, &first).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert!(page.has_more);
+    let cursor = page.items[1].last_message.as_ref().unwrap().id();
+    let rest = h
+        .chat
+        .conversations(&alice, &ConversationQuery {
+            before: Some(cursor),
+            limit: limit(2),
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].peer.username().as_str(), "carol");
+    assert!(!rest.has_more);
+}
+
+pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let m1 = h.send(&bob, "alice", "1").await;
+    let m2 = h.send(&bob, "alice", "2").await;
+    let m3 = h.send(&bob, "alice", "3").await;
+    let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+
+    assert_eq!(h.chat.mark_read(&alice, "bob", m2.id()).await.unwrap(), m2.id());
+    assert_eq!(h.chat.mark_read(&alice, "bob", m1.id()).await.unwrap(), m2.id());
+    assert_eq!(h.chat.mark_read(&alice, "bob", MessageId::new(i64::MAX)).await.unwrap(), m3.id());
+    for expected in [m2.id(), m3.id()] {
+        match next_event(&mut bob_events).await.kind() {
+            EventKind::Read { by, with, up_to, .. } => {
+                assert_eq!(by.username().as_str(), "alice");
+                assert_eq!(with.username().as_str(), "bob");
+                assert_eq!(*up_to, expected);
+            }
+            other => panic!("expected a read mark, got {other:?}"),
+        }
+    }
+    let list = h.chat.conversations(&alice, &ConversationQuery::default()).await.unwrap();
+    assert_eq!(list.items[0].unread, 0);
+}
+
+pub async fn since_recovers_everything_after_an_id(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let mut expected = Vec::new();
+    for n in 0..10 {
+        let message = match n % 3 {
+            0 => h.send(&bob, "alice", "from bob").await,
+            1 => h.send(&carol, "alice", "from carol").await,
+            _ => h.send(&alice, "carol", "to carol").await,
+        };
+        expected.push(message.id().get());
+    }
+    h.send(&bob, "carol", "not alice's").await;
+
+    let mut got = Vec::new();
+    let mut after = MessageId::ZERO;
+    loop {
+        let page = h.chat.since(&alice, after, limit(4)).await.unwrap();
+        got.extend(ids(&page.items));
+        if !page.has_more {
+            break;
+        }
+        after = page.items.last().unwrap().id();
+    }
+    assert_eq!(got, expected);
+    let from_middle = h.chat.since(&alice, MessageId::new(expected[6]), limit(50)).await.unwrap();
+    assert_eq!(ids(&from_middle.items), expected[7..].to_vec());
+    let at_end = h.chat.since(&alice, MessageId::new(expected[9]), limit(50)).await.unwrap();
+    assert!(at_end.items.is_empty() && !at_end.has_more);
+    assert_eq!(h.chat.last_message_id(&alice).await.unwrap().get(), expected[9]);
+}
+
+pub async fn directory_lists_other_users_by_prefix(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    for name in ["Alfred", "al.x", "bob", "albert_2"] {
+        h.signup(name).await;
+    }
+    let names = |users: Vec<crate::User>| -> Vec<String> {
+        users.iter().map(|u| u.username().as_str().to_owned()).collect()
+    };
+    let found = h.chat.directory(&alice, "AL", limit(10)).await.unwrap();
+    assert_eq!(names(found), ["al.x", "albert_2", "Alfred"]);
+    let everyone = h.chat.directory(&alice, "", limit(10)).await.unwrap();
+    assert_eq!(names(everyone), ["al.x", "albert_2", "Alfred", "bob"]);
+    let one = h.chat.directory(&alice, "", limit(1)).await.unwrap();
+    assert_eq!(names(one), ["al.x"]);
+    assert!(h.chat.directory(&alice, "zz", limit(10)).await.unwrap().is_empty());
+    assert_invalid(h.chat.directory(&alice, "%", limit(10)).await, "q");
+    assert_invalid(h.chat.directory(&alice, &"a".repeat(33), limit(10)).await, "q");
+}
+
+pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
+    let h = Arc::new(Harness::new(store));
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let h = Arc::clone(&h);
+            let (from, to) = match task % 3 {
+                0 => (alice.clone(), "bob"),
+                1 => (bob.clone(), "alice"),
+                _ => (carol.clone(), "alice"),
+            };
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for n in 0..25 {
+                    let sent = h
+                        .chat
+                        .send(&from, to, format!("task {task} message {n}"), Some(format!("t{task}-{n}")))
+                        .await
+                        .unwrap();
+                    mine.push(sent.message.id().get());
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all = HashSet::new();
+    for task in tasks {
+        let mine = task.await.unwrap();
+        assert!(mine.windows(2).all(|w| w[0] < w[1]), "one sender's ids grow");
+        for id in mine {
+            assert!(all.insert(id), "id {id} given twice");
+        }
+    }
+    assert_eq!(all.len(), 400);
+
+    // Reading alice's conversations back finds every row, in id order.
+    let mut seen = Vec::new();
+    let mut after = MessageId::ZERO;
+    loop {
+        let page = h.chat.since(&alice, after, PageLimit::LARGEST).await.unwrap();
+        seen.extend(ids(&page.items));
+        if !page.has_more {
+            break;
+        }
+        after = page.items.last().unwrap().id();
+    }
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(seen.into_iter().collect::<HashSet<_>>(), all);
+}
+
+pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+    h.chat.typing(&alice, "Bob").await.unwrap();
+    match next_event(&mut bob_events).await.kind() {
+        EventKind::Typing { from, to } => {
+            assert_eq!(from.username().as_str(), "alice");
+            assert_eq!(to.username().as_str(), "bob");
+        }
+        other => panic!("expected typing, got {other:?}"),
+    }
+    assert!(matches!(h.chat.typing(&alice, "alice").await, Err(ChatError::NotFound)));
+    assert!(matches!(h.chat.typing(&alice, "nobody").await, Err(ChatError::NotFound)));
+    assert!(h.chat.history(&alice, "bob", &HistoryQuery::default()).await.unwrap().items.is_empty());
+    assert!(matches!(next_delivery_now(&mut bob_events), None));
+}
+
+/// A delivery that is already waiting, without waiting.
+fn next_delivery_now<S: futures::Stream<Item = Delivery> + Unpin>(stream: &mut S) -> Option<Delivery> {
+    use futures::FutureExt;
+    futures::StreamExt::next(stream).now_or_never().flatten()
+}

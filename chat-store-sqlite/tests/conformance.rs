@@ -1,0 +1,30 @@
+//! The whole store conformance suite, on an in-memory database and on a
+//! file database in WAL mode (separate reader pool and writer).
+
+use std::sync::Arc;
+
+use chat_core::Store;
+use chat_store_sqlite::SqliteStore;
+
+mod memory {
+    use super::*;
+
+    async fn fresh() -> Arc<dyn Store> {
+        Arc::new(SqliteStore::memory().await.unwrap())
+    }
+
+    chat_core::store_conformance_suite!(fresh);
+}
+
+mod file {
+    use super::*;
+
+    async fn fresh() -> Arc<dyn Store> {
+        // The directory lives as long as the test process; each test gets its own.
+        let dir = tempfile::tempdir().unwrap().keep();
+        let url = format!("sqlite://{}", dir.join("chat.db").display());
+        Arc::new(SqliteStore::open(&url).await.unwrap())
+    }
+
+    chat_core::store_conformance_suite!(fresh);
+}
