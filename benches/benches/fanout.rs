@@ -1,1 +1,166 @@
-fn main(){}
+//! Fan-out: one publish delivered to N subscribers, each a task awaiting its
+//! stream, through [`LocalBus`] and, as the reference in the same run,
+//! through a raw `tokio::sync::broadcast` channel of the same shape.
+//!
+//! Throughput is reported in deliveries per second (elements = N).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chat_core::{Bus, Delivery, Event, EventKind, LocalBus, SessionId, SharedEvent, Topic, UserId};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures::StreamExt;
+use tokio::runtime::Runtime;
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
+
+/// Counts deliveries of one round and wakes the publisher after the last.
+struct Round {
+    remaining: AtomicUsize,
+    done: Notify,
+}
+
+impl Round {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            remaining: AtomicUsize::new(0),
+            done: Notify::new(),
+        })
+    }
+
+    fn delivered(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+
+    async fn run(&self, deliveries: usize, publish: impl std::future::Future<Output = ()>) {
+        self.remaining.store(deliveries, Ordering::Release);
+        publish.await;
+        self.done.notified().await;
+    }
+}
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn event() -> SharedEvent {
+    Event::new(EventKind::SessionEnded {
+        session: SessionId::new(1),
+    })
+}
+
+/// `topics` topics of `per_topic` subscribers each, on the local bus.
+fn local_subscribers(
+    rt: &Runtime,
+    bus: &LocalBus,
+    topics: &[Topic],
+    per_topic: usize,
+    round: &Arc<Round>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for topic in topics {
+        for _ in 0..per_topic {
+            let mut stream = rt.block_on(bus.subscribe(topic)).unwrap();
+            let round = Arc::clone(round);
+            tasks.push(rt.spawn(async move {
+                while let Some(delivery) = stream.next().await {
+                    if let Delivery::Event(_) = delivery {
+                        round.delivered();
+                    }
+                }
+            }));
+        }
+    }
+    tasks
+}
+
+/// The same shape on raw broadcast channels.
+fn broadcast_subscribers(
+    rt: &Runtime,
+    senders: &[broadcast::Sender<SharedEvent>],
+    per_topic: usize,
+    round: &Arc<Round>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for sender in senders {
+        for _ in 0..per_topic {
+            let mut receiver = sender.subscribe();
+            let round = Arc::clone(round);
+            tasks.push(rt.spawn(async move {
+                while let Ok(_event) = receiver.recv().await {
+                    round.delivered();
+                }
+            }));
+        }
+    }
+    tasks
+}
+
+fn bench_shape(c: &mut Criterion, group_name: &str, shapes: &[(usize, usize)]) {
+    let rt = runtime();
+    let mut group = c.benchmark_group(group_name);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for &(topic_count, per_topic) in shapes {
+        let deliveries = topic_count * per_topic;
+        let label = if topic_count == 1 {
+            format!("{per_topic}")
+        } else {
+            format!("{topic_count}x{per_topic}")
+        };
+        group.throughput(Throughput::Elements(deliveries as u64));
+        if deliveries >= 10_000 {
+            group.sample_size(20);
+        }
+
+        let topics: Vec<Topic> = (0..topic_count)
+            .map(|n| Topic::user(UserId::new(n as i64)))
+            .collect();
+        let bus = LocalBus::with_capacity(LocalBus::DEFAULT_CAPACITY);
+        let round = Round::new();
+        let tasks = local_subscribers(&rt, &bus, &topics, per_topic, &round);
+        group.bench_function(BenchmarkId::new("local_bus", &label), |b| {
+            b.to_async(&rt).iter(|| {
+                round.run(deliveries, async {
+                    bus.publish(&topics, event()).await.unwrap();
+                })
+            });
+        });
+        tasks.iter().for_each(JoinHandle::abort);
+
+        let senders: Vec<_> = (0..topic_count)
+            .map(|_| broadcast::channel(LocalBus::DEFAULT_CAPACITY).0)
+            .collect();
+        let round = Round::new();
+        let tasks = broadcast_subscribers(&rt, &senders, per_topic, &round);
+        group.bench_function(BenchmarkId::new("broadcast", &label), |b| {
+            b.to_async(&rt).iter(|| {
+                round.run(deliveries, async {
+                    let shared = event();
+                    for sender in &senders {
+                        let _ = sender.send(Arc::clone(&shared));
+                    }
+                })
+            });
+        });
+        tasks.iter().for_each(JoinHandle::abort);
+    }
+    group.finish();
+}
+
+fn fanout(c: &mut Criterion) {
+    bench_shape(c, "fanout", &[(1, 1), (1, 100), (1, 1_000), (1, 10_000)]);
+    bench_shape(c, "fanout_topics", &[(100, 100)]);
+}
+
+criterion_group!(benches, fanout);
+criterion_main!(benches);

@@ -75,14 +75,19 @@ impl Argon2Hasher {
     }
 
     async fn slot(&self) -> Result<OwnedSemaphorePermit> {
-        match tokio::time::timeout(self.queue_timeout, Arc::clone(&self.slots).acquire_owned()).await {
+        match tokio::time::timeout(self.queue_timeout, Arc::clone(&self.slots).acquire_owned())
+            .await
+        {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(closed)) => Err(ChatError::internal(closed)),
             Err(_) => Err(ChatError::unavailable("password hashing queue is full")),
         }
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let permit = self.slot().await?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -119,7 +124,8 @@ impl PasswordHasher for Argon2Hasher {
         let hash = hash.clone();
         let params = self.params.clone();
         self.run(move || {
-            let parsed = PhcHash::new(hash.as_str()).map_err(|e| ChatError::internal(e.to_string()))?;
+            let parsed =
+                PhcHash::new(hash.as_str()).map_err(|e| ChatError::internal(e.to_string()))?;
             // The parameters stored in the hash win over `params`.
             match Self::argon2(params).verify_password(password.expose_bytes(), &parsed) {
                 Ok(()) => Ok(true),
@@ -141,7 +147,11 @@ mod tests {
         let password = Password::parse("correct horse battery staple").unwrap();
         let a = hasher.hash(&password).await.unwrap();
         let b = hasher.hash(&password).await.unwrap();
-        assert!(a.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", a.as_str());
+        assert!(
+            a.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            a.as_str()
+        );
         assert_ne!(a, b, "salts must differ");
         assert!(hasher.verify(&password, &a).await.unwrap());
         let wrong = Password::parse("correct horse battery stapler").unwrap();
@@ -165,7 +175,9 @@ mod tests {
     async fn malformed_hash_is_an_error_not_a_mismatch() {
         let hasher = Argon2Hasher::with_params(8, 1, 1).unwrap();
         let password = Password::parse("abcdefgh-1").unwrap();
-        let err = hasher.verify(&password, &PasswordHash::from_phc("nonsense")).await;
+        let err = hasher
+            .verify(&password, &PasswordHash::from_phc("nonsense"))
+            .await;
         assert!(matches!(err, Err(ChatError::Internal { .. })));
     }
 }

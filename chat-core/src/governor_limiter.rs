@@ -120,7 +120,8 @@ impl Default for GovernorLimiter {
 #[async_trait]
 impl RateLimiter for GovernorLimiter {
     async fn check(&self, action: Action, key: &str) -> Result<()> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % Self::PURGE_EVERY == Self::PURGE_EVERY - 1 {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % Self::PURGE_EVERY == Self::PURGE_EVERY - 1
+        {
             self.purge();
         }
         let key = key.to_owned();

@@ -5,6 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
 use crate::domain::{SessionId, Timestamp, User};
@@ -70,9 +71,7 @@ impl SessionToken {
 
     /// Whether `presented` is this session's CSRF token (constant time).
     pub fn verify_csrf(&self, presented: &str) -> bool {
-        let expected = self.csrf_token();
-        let (a, b) = (expected.as_bytes(), presented.as_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        self.csrf_token().as_bytes().ct_eq(presented.as_bytes()).into()
     }
 }
 
@@ -118,7 +117,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub(crate) fn new(id: SessionId, user: User, created_at: Timestamp, expires_at: Timestamp) -> Self {
+    pub(crate) fn new(
+        id: SessionId,
+        user: User,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Self {
         Self {
             id,
             user,
@@ -165,8 +169,16 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_unauthenticated() {
-        for bad in ["", "short", &"a".repeat(44), &format!("{}=", "a".repeat(42))] {
-            assert!(matches!(SessionToken::parse(bad), Err(ChatError::Unauthenticated)));
+        for bad in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{}=", "a".repeat(42)),
+        ] {
+            assert!(matches!(
+                SessionToken::parse(bad),
+                Err(ChatError::Unauthenticated)
+            ));
         }
     }
 

@@ -22,6 +22,8 @@
 
 mod error;
 mod messages;
+#[cfg(test)]
+mod query_plans;
 mod rows;
 mod users;
 mod writer;

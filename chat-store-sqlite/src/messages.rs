@@ -1,9 +1,7 @@
 //! Conversation and message reads, and read marks.
 
 use async_trait::async_trait;
-use chat_core::ports::{
-    Appended, ConversationQuery, HistoryQuery, MessageStore, Page, PageLimit,
-};
+use chat_core::ports::{Appended, ConversationQuery, HistoryQuery, MessageStore, Page, PageLimit};
 use chat_core::{
     ConversationId, ConversationSummary, Message, MessageId, NewMessage, Result, UserId,
 };
@@ -35,13 +33,81 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// How a history query filters by text.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Search {
+    /// No filter.
+    None,
+    /// Terms of three characters or more: the trigram index finds the rows.
+    Trigram,
+    /// Shorter terms: the conversation's rows, filtered.
+    Scan,
+}
+
+/// History: `?1` conversation, `?2` after, `?3` before, `?4` limit, `?5` term.
+pub(crate) fn history_sql(forward: bool, search: Search) -> String {
+    let order = if forward { "ASC" } else { "DESC" };
+    let (from, filter) = match search {
+        Search::None => ("messages msg", ""),
+        // CROSS JOIN fixes the join order: the trigram index finds the
+        // matching rows first, then each is checked against the page.
+        Search::Trigram => (
+            "message_search s CROSS JOIN messages msg ON msg.id = s.rowid",
+            "AND s.message_search MATCH ?5",
+        ),
+        Search::Scan => (
+            "messages msg JOIN message_search s ON s.rowid = msg.id",
+            "AND instr(s.body_folded, ?5) > 0",
+        ),
+    };
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM {from} {MESSAGE_JOINS} \
+         WHERE msg.conversation_id = ?1 AND msg.id > ?2 AND msg.id < ?3 {filter} \
+         ORDER BY msg.id {order} LIMIT ?4"
+    )
+}
+
+/// Conversations: `?1` user, `?2` before (last message id), `?3` limit.
+pub(crate) fn conversations_sql() -> String {
+    format!(
+        "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
+            (SELECT count(*) FROM messages x \
+              WHERE x.conversation_id = m.conversation_id \
+                AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
+            {MESSAGE_COLUMNS} \
+         FROM members m \
+         JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
+         JOIN users pu ON pu.id = p.user_id \
+         JOIN messages msg ON msg.id = m.last_message_id {MESSAGE_JOINS} \
+         WHERE m.user_id = ?1 AND m.last_message_id < ?2 \
+         ORDER BY m.last_message_id DESC LIMIT ?3"
+    )
+}
+
+/// Recovery: `?1` user, `?2` after, `?3` limit. Only the user's
+/// conversations with something newer than `after` (an index range on
+/// members), then each one's tail by id.
+pub(crate) fn since_sql() -> String {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM members m \
+         JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > ?2 \
+         {MESSAGE_JOINS} \
+         WHERE m.user_id = ?1 AND m.last_message_id > ?2 \
+         ORDER BY msg.id LIMIT ?3"
+    )
+}
+
 #[async_trait]
 impl MessageStore for SqliteStore {
     async fn append_message(&self, message: NewMessage) -> Result<Appended> {
         self.writer_queue().append(message).await
     }
 
-    async fn find_direct_conversation(&self, a: UserId, b: UserId) -> Result<Option<ConversationId>> {
+    async fn find_direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<Option<ConversationId>> {
         let (low, high) = if a <= b { (a, b) } else { (b, a) };
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM conversations WHERE kind = 'direct' AND direct_low = ?1 AND direct_high = ?2",
@@ -54,29 +120,22 @@ impl MessageStore for SqliteStore {
         Ok(id.map(ConversationId::new))
     }
 
-    async fn list_messages(&self, conversation: ConversationId, query: &HistoryQuery) -> Result<Page<Message>> {
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
         let forward = query.reads_forward();
         let after = query.after.unwrap_or(MessageId::ZERO).get();
         let before = query.before.map_or(i64::MAX, MessageId::get);
-        let order = if forward { "ASC" } else { "DESC" };
-        let (from, search_filter, term) = match &query.search {
-            None => ("messages msg", "", None),
-            Some(term) if term.char_len() >= TRIGRAM => (
-                "message_search s JOIN messages msg ON msg.id = s.rowid",
-                "AND s.message_search MATCH ?5",
-                Some(fts_phrase(term.folded())),
-            ),
-            Some(term) => (
-                "messages msg JOIN message_search s ON s.rowid = msg.id",
-                "AND instr(s.body_folded, ?5) > 0",
-                Some(term.folded().to_owned()),
-            ),
+        let (search, term) = match &query.search {
+            None => (Search::None, None),
+            Some(term) if term.char_len() >= TRIGRAM => {
+                (Search::Trigram, Some(fts_phrase(term.folded())))
+            }
+            Some(term) => (Search::Scan, Some(term.folded().to_owned())),
         };
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM {from} {MESSAGE_JOINS} \
-             WHERE msg.conversation_id = ?1 AND msg.id > ?2 AND msg.id < ?3 {search_filter} \
-             ORDER BY msg.id {order} LIMIT ?4"
-        );
+        let sql = history_sql(forward, search);
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(conversation.get())
             .bind(after)
@@ -94,20 +153,12 @@ impl MessageStore for SqliteStore {
         Ok(page)
     }
 
-    async fn list_conversations(&self, user_id: UserId, query: &ConversationQuery) -> Result<Page<ConversationSummary>> {
-        let sql = format!(
-            "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
-                (SELECT count(*) FROM messages x \
-                  WHERE x.conversation_id = m.conversation_id \
-                    AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
-                {MESSAGE_COLUMNS} \
-             FROM members m \
-             JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-             JOIN users pu ON pu.id = p.user_id \
-             JOIN messages msg ON msg.id = m.last_message_id {MESSAGE_JOINS} \
-             WHERE m.user_id = ?1 AND m.last_message_id < ?2 \
-             ORDER BY m.last_message_id DESC LIMIT ?3"
-        );
+    async fn list_conversations(
+        &self,
+        user_id: UserId,
+        query: &ConversationQuery,
+    ) -> Result<Page<ConversationSummary>> {
+        let sql = conversations_sql();
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.get())
             .bind(query.before.map_or(i64::MAX, MessageId::get))
@@ -130,7 +181,12 @@ impl MessageStore for SqliteStore {
         Ok(page(summaries, query.limit))
     }
 
-    async fn mark_read(&self, conversation: ConversationId, user_id: UserId, up_to: MessageId) -> Result<(MessageId, bool)> {
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        user_id: UserId,
+        up_to: MessageId,
+    ) -> Result<(MessageId, bool)> {
         let moved: Option<i64> = sqlx::query_scalar(
             "UPDATE members SET last_read_message_id = min(?3, last_message_id) \
              WHERE conversation_id = ?1 AND user_id = ?2 \
@@ -160,16 +216,13 @@ impl MessageStore for SqliteStore {
         }
     }
 
-    async fn messages_since(&self, user_id: UserId, after: MessageId, limit: PageLimit) -> Result<Page<Message>> {
-        // Only the user's conversations with something newer than `after`
-        // (an index range on members), then each one's tail by id.
-        let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM members m \
-             JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > ?2 \
-             {MESSAGE_JOINS} \
-             WHERE m.user_id = ?1 AND m.last_message_id > ?2 \
-             ORDER BY msg.id LIMIT ?3"
-        );
+    async fn messages_since(
+        &self,
+        user_id: UserId,
+        after: MessageId,
+        limit: PageLimit,
+    ) -> Result<Page<Message>> {
+        let sql = since_sql();
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.get())
             .bind(after.get())

@@ -2,8 +2,8 @@
 //! fails is reported as corrupt, never trusted and never a panic.
 
 use chat_core::{
-    ClientMessageId, ConversationId, Message, MessageId, MessageText, Timestamp, User, UserId,
-    Username, ChatError,
+    ChatError, ClientMessageId, ConversationId, Message, MessageId, MessageText, Timestamp, User,
+    UserId, Username,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use chat_core::ports::{NewUser, PageLimit, SessionRecord, SessionStore, StoredUser, UserStore};
 use chat_core::{
-    Account, ChatError, Email, PasswordHash, Result, SessionId, Timestamp, TokenHash, User,
-    UserId, Username,
+    Account, ChatError, Email, PasswordHash, Result, SessionId, Timestamp, TokenHash, User, UserId,
+    Username,
 };
 use sqlx::AssertSqlSafe;
 use sqlx::sqlite::SqliteRow;
@@ -30,14 +30,14 @@ fn stored_user(row: &SqliteRow) -> Result<StoredUser> {
 }
 
 fn insert_conflict(error: sqlx::Error) -> ChatError {
-    if let sqlx::Error::Database(db) = &error {
-        if db.is_unique_violation() {
-            if db.message().contains("username_canonical") {
-                return ChatError::UsernameTaken;
-            }
-            if db.message().contains("email_canonical") {
-                return ChatError::EmailTaken;
-            }
+    if let sqlx::Error::Database(db) = &error
+        && db.is_unique_violation()
+    {
+        if db.message().contains("username_canonical") {
+            return ChatError::UsernameTaken;
+        }
+        if db.message().contains("email_canonical") {
+            return ChatError::EmailTaken;
         }
     }
     to_chat(error)
@@ -83,10 +83,19 @@ impl UserStore for SqliteStore {
             .fetch_optional(self.reader())
             .await
             .map_err(to_chat)?;
-        Ok(row.as_ref().map(stored_user).transpose()?.map(|s| s.account))
+        Ok(row
+            .as_ref()
+            .map(stored_user)
+            .transpose()?
+            .map(|s| s.account))
     }
 
-    async fn list_users(&self, prefix: &str, except: UserId, limit: PageLimit) -> Result<Vec<User>> {
+    async fn list_users(
+        &self,
+        prefix: &str,
+        except: UserId,
+        limit: PageLimit,
+    ) -> Result<Vec<User>> {
         // Canonical names are ASCII below DEL, so [prefix, prefix || DEL) is
         // exactly the names starting with prefix: an index range.
         let rows = sqlx::query(
@@ -105,10 +114,14 @@ impl UserStore for SqliteStore {
     }
 }
 
-
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn insert_session(&self, token: &TokenHash, user: UserId, at: Timestamp) -> Result<SessionId> {
+    async fn insert_session(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<SessionId> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at) \
              VALUES (?1, ?2, ?3, ?3) RETURNING id",
@@ -161,7 +174,11 @@ impl SessionStore for SqliteStore {
         Ok(())
     }
 
-    async fn delete_expired_sessions(&self, idle_before: Timestamp, created_before: Timestamp) -> Result<u64> {
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2")
             .bind(idle_before.unix_micros())
             .bind(created_before.unix_micros())

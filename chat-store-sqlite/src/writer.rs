@@ -64,14 +64,19 @@ async fn run(pool: SqlitePool, mut receiver: mpsc::Receiver<Request>, max_batch:
                 error!(error = %failure, batch = batch.len(), "message batch failed to commit");
                 let reason = failure.to_string();
                 for request in batch.drain(..) {
-                    let _ = request.reply.send(Err(ChatError::unavailable(reason.clone())));
+                    let _ = request
+                        .reply
+                        .send(Err(ChatError::unavailable(reason.clone())));
                 }
             }
         }
     }
 }
 
-async fn commit_batch(pool: &SqlitePool, batch: &[Request]) -> Result<Vec<Result<Appended>>, sqlx::Error> {
+async fn commit_batch(
+    pool: &SqlitePool,
+    batch: &[Request],
+) -> Result<Vec<Result<Appended>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for request in batch {
@@ -92,11 +97,14 @@ async fn commit_batch(pool: &SqlitePool, batch: &[Request]) -> Result<Vec<Result
     Ok(results)
 }
 
-async fn append_one(conn: &mut SqliteConnection, new: &NewMessage) -> Result<Appended, sqlx::Error> {
-    if let Some(client_id) = &new.client_id {
-        if let Some(existing) = find_by_client_id(conn, new, client_id).await? {
-            return Ok(Appended::Existing(existing));
-        }
+async fn append_one(
+    conn: &mut SqliteConnection,
+    new: &NewMessage,
+) -> Result<Appended, sqlx::Error> {
+    if let Some(client_id) = &new.client_id
+        && let Some(existing) = find_by_client_id(conn, new, client_id).await?
+    {
+        return Ok(Appended::Existing(existing));
     }
     let conversation = direct_conversation(conn, new).await?;
     let id: i64 = sqlx::query_scalar(
@@ -157,7 +165,10 @@ async fn find_by_client_id(
         .map_err(|e| sqlx::Error::Protocol(e.to_string()))
 }
 
-async fn direct_conversation(conn: &mut SqliteConnection, new: &NewMessage) -> Result<ConversationId, sqlx::Error> {
+async fn direct_conversation(
+    conn: &mut SqliteConnection,
+    new: &NewMessage,
+) -> Result<ConversationId, sqlx::Error> {
     let (a, b) = (new.sender.id(), new.recipient.id());
     let (low, high) = if a <= b { (a, b) } else { (b, a) };
     let existing: Option<i64> = sqlx::query_scalar(

@@ -1,6 +1,8 @@
 //! The whole store conformance suite, on an in-memory database and on a
 //! file database in WAL mode (separate reader pool and writer).
 
+#![allow(clippy::unwrap_used)] // Test set-up: a failure to open is a failed test.
+
 use std::sync::Arc;
 
 use chat_core::Store;

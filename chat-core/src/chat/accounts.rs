@@ -80,7 +80,13 @@ impl Chat {
         }
         // Spare the hashing when the name is visibly taken; the store's
         // unique index still decides races.
-        if self.inner.store.find_user_by_username(&username).await?.is_some() {
+        if self
+            .inner
+            .store
+            .find_user_by_username(&username)
+            .await?
+            .is_some()
+        {
             return Err(ChatError::UsernameTaken);
         }
         let password_hash = self.inner.hasher.hash(&password).await?;
@@ -111,7 +117,10 @@ impl Chat {
     #[instrument(skip_all)]
     pub async fn login(&self, username: &str, password: String, client_key: &str) -> Result<Login> {
         let password = Zeroizing::new(password);
-        self.inner.limiter.check(Action::LoginPerClient, client_key).await?;
+        self.inner
+            .limiter
+            .check(Action::LoginPerClient, client_key)
+            .await?;
         let Ok(username) = Username::parse(username) else {
             return Err(ChatError::InvalidCredentials);
         };
@@ -138,7 +147,11 @@ impl Chat {
         let token = SessionToken::generate()?;
         let now = self.inner.clock.now();
         let user = account.user().clone();
-        let id = self.inner.store.insert_session(&token.hash(), user.id(), now).await?;
+        let id = self
+            .inner
+            .store
+            .insert_session(&token.hash(), user.id(), now)
+            .await?;
         let expires_at = now.plus(self.inner.config.session_absolute_timeout);
         info!(user = %user.id(), session = %id, "logged in");
         Ok(Login {

@@ -3,11 +3,11 @@
 use tracing::{instrument, warn};
 
 use super::Chat;
+use crate::domain::is_username_char;
 use crate::domain::{
     ClientMessageId, ConversationSummary, Message, MessageId, MessageText, NewMessage, User,
     Username,
 };
-use crate::domain::is_username_char;
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind, SharedEvent};
 use crate::ports::{Action, Appended, ConversationQuery, HistoryQuery, Page, PageLimit, Topic};
@@ -48,7 +48,10 @@ impl Chat {
         let text = MessageText::parse(text)?;
         let client_id = client_id.map(ClientMessageId::parse).transpose()?;
         if to.canonical() == sender.username().canonical() {
-            return Err(ChatError::invalid("to", "you cannot send a message to yourself"));
+            return Err(ChatError::invalid(
+                "to",
+                "you cannot send a message to yourself",
+            ));
         }
         self.inner
             .limiter
@@ -98,7 +101,12 @@ impl Chat {
     /// # Errors
     /// [`ChatError::InvalidInput`] on `peer`; [`ChatError::NotFound`] if
     /// `peer` does not exist or is the user.
-    pub async fn history(&self, session: &Session, peer: &str, query: &HistoryQuery) -> Result<Page<Message>> {
+    pub async fn history(
+        &self,
+        session: &Session,
+        peer: &str,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
         let peer = self.find_peer(session, peer).await?;
         let conversation = self
             .inner
@@ -136,7 +144,12 @@ impl Chat {
     /// # Errors
     /// [`ChatError::InvalidInput`] on `q` if the prefix is longer than a
     /// username or holds a character no username has.
-    pub async fn directory(&self, session: &Session, prefix: &str, limit: PageLimit) -> Result<Vec<User>> {
+    pub async fn directory(
+        &self,
+        session: &Session,
+        prefix: &str,
+        limit: PageLimit,
+    ) -> Result<Vec<User>> {
         let prefix = prefix.trim();
         if prefix.chars().count() > Username::MAX_LEN || !prefix.chars().all(is_username_char) {
             return Err(ChatError::invalid(
@@ -156,7 +169,12 @@ impl Chat {
     ///
     /// # Errors
     /// [`ChatError::NotFound`] if there is no conversation with `peer`.
-    pub async fn mark_read(&self, session: &Session, peer: &str, up_to: MessageId) -> Result<MessageId> {
+    pub async fn mark_read(
+        &self,
+        session: &Session,
+        peer: &str,
+        up_to: MessageId,
+    ) -> Result<MessageId> {
         let me = session.user();
         let peer = self.find_peer(session, peer).await?;
         let conversation = self
@@ -165,7 +183,11 @@ impl Chat {
             .find_direct_conversation(me.id(), peer.id())
             .await?
             .ok_or(ChatError::NotFound)?;
-        let (mark, moved) = self.inner.store.mark_read(conversation, me.id(), up_to).await?;
+        let (mark, moved) = self
+            .inner
+            .store
+            .mark_read(conversation, me.id(), up_to)
+            .await?;
         if moved {
             let event = Event::new(EventKind::Read {
                 conversation,
@@ -194,7 +216,10 @@ impl Chat {
             from: me.clone(),
             to: peer.clone(),
         });
-        self.inner.bus.publish(&[Topic::user(peer.id())], event).await
+        self.inner
+            .bus
+            .publish(&[Topic::user(peer.id())], event)
+            .await
     }
 
     /// Every message of the user's conversations with an id above `after`,
@@ -203,7 +228,12 @@ impl Chat {
     ///
     /// # Errors
     /// What the store reports.
-    pub async fn since(&self, session: &Session, after: MessageId, limit: PageLimit) -> Result<Page<Message>> {
+    pub async fn since(
+        &self,
+        session: &Session,
+        after: MessageId,
+        limit: PageLimit,
+    ) -> Result<Page<Message>> {
         self.inner
             .store
             .messages_since(session.user().id(), after, limit)

@@ -51,18 +51,21 @@ impl Stream for Subscription {
         if self.ended {
             return Poll::Ready(None);
         }
-        let next = self.events.as_mut().poll_next(cx);
-        if let Poll::Ready(Some(Delivery::Event(event))) = &next {
-            if let EventKind::SessionEnded { session } = event.kind() {
-                // Another session of the same user ending is not our business.
-                if *session == self.session {
-                    self.ended = true;
-                    return Poll::Ready(None);
+        loop {
+            match self.events.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Delivery::Event(event))) => {
+                    if let EventKind::SessionEnded { session } = event.kind() {
+                        if *session == self.session {
+                            self.ended = true;
+                            return Poll::Ready(None);
+                        }
+                        // Another session of the same user ending is not ours.
+                        continue;
+                    }
+                    return Poll::Ready(Some(Delivery::Event(event)));
                 }
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
+                other => return other,
             }
         }
-        next
     }
 }

@@ -74,8 +74,17 @@ mod tests {
     fn accepts_printable_ascii_up_to_64() {
         assert!(ClientMessageId::parse("c-1").is_ok());
         assert!(ClientMessageId::parse("~".repeat(64)).is_ok());
-        for bad in [String::new(), "x".repeat(65), "a b".into(), "é".into(), "a\tb".into()] {
-            assert_eq!(ClientMessageId::parse(bad).unwrap_err().field(), Some("client_id"));
+        for bad in [
+            String::new(),
+            "x".repeat(65),
+            "a b".into(),
+            "é".into(),
+            "a\tb".into(),
+        ] {
+            assert_eq!(
+                ClientMessageId::parse(bad).unwrap_err().field(),
+                Some("client_id")
+            );
         }
     }
 }

@@ -93,10 +93,22 @@ mod tests {
     #[test]
     fn rejects_malformed_addresses() {
         for bad in [
-            "", "alice", "alice@", "@example.com", "a@b", "a@@b.com", "a b@c.com", "a@.com",
-            "a@b.", "a@b..com",
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@.com",
+            "a@b.",
+            "a@b..com",
         ] {
-            assert_eq!(Email::parse(bad).unwrap_err().field(), Some("email"), "{bad:?}");
+            assert_eq!(
+                Email::parse(bad).unwrap_err().field(),
+                Some("email"),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -32,7 +32,10 @@ impl MessageText {
                 format!("must be at most {} characters long", Self::MAX_LEN),
             ));
         }
-        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        if text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
             return Err(ChatError::invalid(
                 "text",
                 "must not contain control characters",
@@ -89,8 +92,20 @@ mod tests {
 
     #[test]
     fn rejects_empty_and_control_characters() {
-        for bad in ["", "   \n\t ", "a\u{0}b", "bell\u{7}", "cr\rlf", "esc\u{1b}[31m", "x\u{85}y"] {
-            assert_eq!(MessageText::parse(bad).unwrap_err().field(), Some("text"), "{bad:?}");
+        for bad in [
+            "",
+            "   \n\t ",
+            "a\u{0}b",
+            "bell\u{7}",
+            "cr\rlf",
+            "esc\u{1b}[31m",
+            "x\u{85}y",
+        ] {
+            assert_eq!(
+                MessageText::parse(bad).unwrap_err().field(),
+                Some("text"),
+                "{bad:?}"
+            );
         }
     }
 

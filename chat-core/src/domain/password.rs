@@ -56,12 +56,6 @@ impl Password {
         self.0.as_bytes()
     }
 
-    /// Whether two passwords are equal, in time independent of where they differ.
-    pub fn matches(&self, other: &Password) -> bool {
-        let (a, b) = (self.expose_bytes(), other.expose_bytes());
-        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-
     pub(crate) fn expose_str(&self) -> &str {
         &self.0
     }
@@ -115,13 +109,5 @@ mod tests {
         assert_eq!(format!("{password:?}"), "Password(<redacted>)");
         let hash = PasswordHash::from_phc("$argon2id$secret");
         assert!(!format!("{hash:?}").contains("secret"));
-    }
-
-    #[test]
-    fn matches_compares_whole_values() {
-        let a = Password::parse("abcdefgh").unwrap();
-        assert!(a.matches(&Password::parse("abcdefgh").unwrap()));
-        assert!(!a.matches(&Password::parse("abcdefgi").unwrap()));
-        assert!(!a.matches(&Password::parse("abcdefghi").unwrap()));
     }
 }

@@ -85,7 +85,10 @@ mod tests {
     #[test]
     fn rejects_empty_long_and_control() {
         for bad in [String::new(), "  ".into(), "x".repeat(101), "a\u{0}".into()] {
-            assert_eq!(SearchPattern::parse(&bad).unwrap_err().field(), Some("search"));
+            assert_eq!(
+                SearchPattern::parse(&bad).unwrap_err().field(),
+                Some("search")
+            );
         }
     }
 }

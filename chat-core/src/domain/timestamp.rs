@@ -83,7 +83,10 @@ mod tests {
     #[test]
     fn round_trips_through_time_and_formats_as_rfc3339() {
         let at = Timestamp::from_unix_micros(1_764_154_800_123_456);
-        assert_eq!(Timestamp::from_offset_date_time(at.to_offset_date_time()), at);
+        assert_eq!(
+            Timestamp::from_offset_date_time(at.to_offset_date_time()),
+            at
+        );
         assert_eq!(at.to_rfc3339(), "2025-11-26T11:00:00.123456Z");
     }
 

@@ -35,7 +35,7 @@ impl Username {
     pub fn parse_field(raw: impl Into<String>, field: &'static str) -> Result<Self> {
         let raw = raw.into();
         let len = raw.chars().count();
-        if len < Self::MIN_LEN || len > Self::MAX_LEN {
+        if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&len) {
             return Err(ChatError::invalid(
                 field,
                 format!(
@@ -108,7 +108,15 @@ mod tests {
 
     #[test]
     fn rejects_bad_lengths_and_characters() {
-        for bad in ["ab", &"a".repeat(33), "al ice", "bob!", "émile", "", "a\u{0}b"] {
+        for bad in [
+            "ab",
+            &"a".repeat(33),
+            "al ice",
+            "bob!",
+            "émile",
+            "",
+            "a\u{0}b",
+        ] {
             let err = Username::parse(bad).unwrap_err();
             assert_eq!(err.field(), Some("username"), "{bad:?}");
         }

@@ -165,14 +165,20 @@ pub trait UserStore: Send + Sync + 'static {
     /// Users whose canonical name starts with `prefix` (already lower case
     /// and made of username characters), excluding `except`, by canonical
     /// name, at most `limit`; served by an index.
-    async fn list_users(&self, prefix: &str, except: UserId, limit: PageLimit) -> Result<Vec<User>>;
+    async fn list_users(&self, prefix: &str, except: UserId, limit: PageLimit)
+    -> Result<Vec<User>>;
 }
 
 /// Login sessions, keyed by the SHA-256 of their token.
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session and returns its id.
-    async fn insert_session(&self, token: &TokenHash, user: UserId, at: Timestamp) -> Result<SessionId>;
+    async fn insert_session(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<SessionId>;
 
     /// Finds a session by token hash.
     async fn find_session(&self, token: &TokenHash) -> Result<Option<SessionRecord>>;
@@ -185,7 +191,11 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// Deletes sessions last seen before `idle_before` or created before
     /// `created_before`; returns how many.
-    async fn delete_expired_sessions(&self, idle_before: Timestamp, created_before: Timestamp) -> Result<u64>;
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> Result<u64>;
 }
 
 /// Conversations and messages.
@@ -203,24 +213,46 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn append_message(&self, message: NewMessage) -> Result<Appended>;
 
     /// The direct conversation of two users, if they have one.
-    async fn find_direct_conversation(&self, a: UserId, b: UserId) -> Result<Option<ConversationId>>;
+    async fn find_direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<Option<ConversationId>>;
 
     /// A page of one conversation's messages, chronological (see
     /// [`HistoryQuery`]); the search is served by an index.
-    async fn list_messages(&self, conversation: ConversationId, query: &HistoryQuery) -> Result<Page<Message>>;
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>>;
 
     /// The user's conversations, most recent last message first, with the
     /// unread count (messages from others after the user's read mark).
-    async fn list_conversations(&self, user: UserId, query: &ConversationQuery) -> Result<Page<ConversationSummary>>;
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        query: &ConversationQuery,
+    ) -> Result<Page<ConversationSummary>>;
 
     /// Moves the user's read mark in a conversation forward to `up_to`,
     /// clamped to the conversation's last message; it never moves back.
     /// Returns the mark after the call and whether it moved.
-    async fn mark_read(&self, conversation: ConversationId, user: UserId, up_to: MessageId) -> Result<(MessageId, bool)>;
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        up_to: MessageId,
+    ) -> Result<(MessageId, bool)>;
 
     /// Messages of all the user's conversations with an id above `after`,
     /// by id, at most `limit`; `has_more` if more exist.
-    async fn messages_since(&self, user: UserId, after: MessageId, limit: PageLimit) -> Result<Page<Message>>;
+    async fn messages_since(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: PageLimit,
+    ) -> Result<Page<Message>>;
 
     /// The newest message id in any of the user's conversations, or
     /// [`MessageId::ZERO`].

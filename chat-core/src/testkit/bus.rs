@@ -36,7 +36,9 @@ pub async fn delivers_to_every_subscriber(bus: Arc<dyn Bus>) {
     let t = topic(1);
     let mut a = bus.subscribe(&t).await.unwrap();
     let mut b = bus.subscribe(&t).await.unwrap();
-    bus.publish(std::slice::from_ref(&t), event(7)).await.unwrap();
+    bus.publish(std::slice::from_ref(&t), event(7))
+        .await
+        .unwrap();
     assert_eq!(number(&next_event(&mut a).await), 7);
     assert_eq!(number(&next_event(&mut b).await), 7);
 }
@@ -45,12 +47,18 @@ pub async fn topics_are_isolated(bus: Arc<dyn Bus>) {
     let (t1, t2) = (topic(1), topic(2));
     let mut one = bus.subscribe(&t1).await.unwrap();
     let mut two = bus.subscribe(&t2).await.unwrap();
-    bus.publish(std::slice::from_ref(&t1), event(1)).await.unwrap();
-    bus.publish(std::slice::from_ref(&t2), event(2)).await.unwrap();
+    bus.publish(std::slice::from_ref(&t1), event(1))
+        .await
+        .unwrap();
+    bus.publish(std::slice::from_ref(&t2), event(2))
+        .await
+        .unwrap();
     assert_eq!(number(&next_event(&mut one).await), 1);
     assert_eq!(number(&next_event(&mut two).await), 2);
     // Nothing else is queued for either: the next event is the next one sent.
-    bus.publish(&[t1.clone(), t2.clone()], event(3)).await.unwrap();
+    bus.publish(&[t1.clone(), t2.clone()], event(3))
+        .await
+        .unwrap();
     assert_eq!(number(&next_event(&mut one).await), 3);
     assert_eq!(number(&next_event(&mut two).await), 3);
 }
@@ -59,7 +67,9 @@ pub async fn order_is_preserved_per_topic(bus: Arc<dyn Bus>) {
     let t = topic(1);
     let mut sub = bus.subscribe(&t).await.unwrap();
     for n in 0..100 {
-        bus.publish(std::slice::from_ref(&t), event(n)).await.unwrap();
+        bus.publish(std::slice::from_ref(&t), event(n))
+            .await
+            .unwrap();
     }
     for n in 0..100 {
         assert_eq!(number(&next_event(&mut sub).await), n);
@@ -87,7 +97,9 @@ pub async fn subscription_is_live_when_subscribe_returns(bus: Arc<dyn Bus>) {
     for n in 0..20 {
         let t = topic(1);
         let mut sub = bus.subscribe(&t).await.unwrap();
-        bus.publish(std::slice::from_ref(&t), event(n)).await.unwrap();
+        bus.publish(std::slice::from_ref(&t), event(n))
+            .await
+            .unwrap();
         assert_eq!(number(&next_event(&mut sub).await), n);
     }
 }
@@ -97,7 +109,9 @@ pub async fn slow_subscriber_is_told_it_lagged(bus: Arc<dyn Bus>) {
     let mut slow = bus.subscribe(&t).await.unwrap();
     const SENT: i64 = 10_000;
     for n in 0..SENT {
-        bus.publish(std::slice::from_ref(&t), event(n)).await.unwrap();
+        bus.publish(std::slice::from_ref(&t), event(n))
+            .await
+            .unwrap();
     }
     // Reading now finds a bounded backlog and a lag notice, then the
     // newest events, in order, ending with the last one published.
@@ -116,8 +130,14 @@ pub async fn slow_subscriber_is_told_it_lagged(bus: Arc<dyn Bus>) {
             None => panic!("the stream ended"),
         }
     }
-    assert!(lagged, "a subscriber that fell {SENT} events behind must be told");
-    assert!(received < SENT, "the backlog must be bounded, got {received}");
+    assert!(
+        lagged,
+        "a subscriber that fell {SENT} events behind must be told"
+    );
+    assert!(
+        received < SENT,
+        "the backlog must be bounded, got {received}"
+    );
 }
 
 pub async fn dropped_subscription_does_not_disturb_others(bus: Arc<dyn Bus>) {
@@ -127,13 +147,17 @@ pub async fn dropped_subscription_does_not_disturb_others(bus: Arc<dyn Bus>) {
     drop(gone);
     let mut keep = keep;
     for n in 0..10 {
-        bus.publish(std::slice::from_ref(&t), event(n)).await.unwrap();
+        bus.publish(std::slice::from_ref(&t), event(n))
+            .await
+            .unwrap();
         assert_eq!(number(&next_event(&mut keep).await), n);
     }
     drop(keep);
     // A topic whose subscribers all left can be subscribed to again.
     let mut again = bus.subscribe(&t).await.unwrap();
-    bus.publish(std::slice::from_ref(&t), event(99)).await.unwrap();
+    bus.publish(std::slice::from_ref(&t), event(99))
+        .await
+        .unwrap();
     assert_eq!(number(&next_event(&mut again).await), 99);
     assert!(futures::FutureExt::now_or_never(again.next()).is_none());
 }
@@ -144,10 +168,15 @@ pub async fn subscribers_share_one_event(bus: Arc<dyn Bus>) {
     for _ in 0..10 {
         subs.push(bus.subscribe(&t).await.unwrap());
     }
-    bus.publish(std::slice::from_ref(&t), event(5)).await.unwrap();
+    bus.publish(std::slice::from_ref(&t), event(5))
+        .await
+        .unwrap();
     let first = next_event(&mut subs[0]).await;
     for sub in &mut subs[1..] {
         let other = next_event(sub).await;
-        assert!(Arc::ptr_eq(&first, &other), "each subscriber got its own copy");
+        assert!(
+            Arc::ptr_eq(&first, &other),
+            "each subscriber got its own copy"
+        );
     }
 }

@@ -9,8 +9,8 @@ use futures::{Stream, StreamExt};
 
 use crate::ports::{Clock, Delivery, Store};
 use crate::{
-    Account, Argon2Hasher, Chat, ChatConfig, GovernorLimiter, LocalBus, Rate, RateLimits,
-    Session, SharedEvent, SignupForm, Timestamp,
+    Account, Argon2Hasher, Chat, ChatConfig, GovernorLimiter, LocalBus, Rate, RateLimits, Session,
+    SharedEvent, SignupForm, Timestamp,
 };
 
 /// The password of every test user.

@@ -44,28 +44,64 @@ pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let chat = &h.chat;
     let ok = "a.good@example.test";
-    assert_invalid(chat.signup(form(ok, "ab", PASSWORD, PASSWORD)).await, "username");
-    assert_invalid(chat.signup(form(ok, "bad name", PASSWORD, PASSWORD)).await, "username");
-    assert_invalid(chat.signup(form("not-an-email", "alice", PASSWORD, PASSWORD)).await, "email");
-    assert_invalid(chat.signup(form(ok, "alice", "short", "short")).await, "password");
+    assert_invalid(
+        chat.signup(form(ok, "ab", PASSWORD, PASSWORD)).await,
+        "username",
+    );
+    assert_invalid(
+        chat.signup(form(ok, "bad name", PASSWORD, PASSWORD)).await,
+        "username",
+    );
+    assert_invalid(
+        chat.signup(form("not-an-email", "alice", PASSWORD, PASSWORD))
+            .await,
+        "email",
+    );
+    assert_invalid(
+        chat.signup(form(ok, "alice", "short", "short")).await,
+        "password",
+    );
     let huge = "x".repeat(1 << 20);
-    assert_invalid(chat.signup(form(ok, "alice", &huge, &huge)).await, "password");
-    assert_invalid(chat.signup(form(ok, "alice", PASSWORD, "something else")).await, "confirm_password");
-    assert_invalid(chat.signup(form(ok, "alice", "iloveyou", "iloveyou")).await, "password");
-    assert_invalid(chat.signup(form(ok, "alice", "PassWord1", "PassWord1")).await, "password");
+    assert_invalid(
+        chat.signup(form(ok, "alice", &huge, &huge)).await,
+        "password",
+    );
+    assert_invalid(
+        chat.signup(form(ok, "alice", PASSWORD, "something else"))
+            .await,
+        "confirm_password",
+    );
+    assert_invalid(
+        chat.signup(form(ok, "alice", "iloveyou", "iloveyou")).await,
+        "password",
+    );
+    assert_invalid(
+        chat.signup(form(ok, "alice", "PassWord1", "PassWord1"))
+            .await,
+        "password",
+    );
     // Nothing was half-written: the name and the email are still free.
     assert!(matches!(
         chat.login("alice", PASSWORD.into(), "c").await,
         Err(ChatError::InvalidCredentials)
     ));
     let account = chat
-        .signup(form(" A.Good@Example.test ", "Alice", "  spaces and ünïcode  ", "  spaces and ünïcode  "))
+        .signup(form(
+            " A.Good@Example.test ",
+            "Alice",
+            "  spaces and ünïcode  ",
+            "  spaces and ünïcode  ",
+        ))
         .await
         .unwrap();
     assert_eq!(account.user().username().as_str(), "Alice");
     assert_eq!(account.email().as_str(), "A.Good@Example.test");
     // The password was kept exactly, spaces included.
-    assert!(chat.login("alice", "  spaces and ünïcode  ".into(), "c").await.is_ok());
+    assert!(
+        chat.login("alice", "  spaces and ünïcode  ".into(), "c")
+            .await
+            .is_ok()
+    );
     assert!(matches!(
         chat.login("alice", "spaces and ünïcode".into(), "c").await,
         Err(ChatError::InvalidCredentials)
@@ -75,16 +111,22 @@ pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
 pub async fn duplicate_username_and_email_are_rejected_case_insensitively(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let chat = &h.chat;
-    chat.signup(form("alice@example.test", "Alice", PASSWORD, PASSWORD)).await.unwrap();
+    chat.signup(form("alice@example.test", "Alice", PASSWORD, PASSWORD))
+        .await
+        .unwrap();
     assert!(matches!(
-        chat.signup(form("other@example.test", "ALICE", PASSWORD, PASSWORD)).await,
+        chat.signup(form("other@example.test", "ALICE", PASSWORD, PASSWORD))
+            .await,
         Err(ChatError::UsernameTaken)
     ));
     assert!(matches!(
-        chat.signup(form("ALICE@Example.TEST", "bob", PASSWORD, PASSWORD)).await,
+        chat.signup(form("ALICE@Example.TEST", "bob", PASSWORD, PASSWORD))
+            .await,
         Err(ChatError::EmailTaken)
     ));
-    chat.signup(form("bob@example.test", "bob", PASSWORD, PASSWORD)).await.unwrap();
+    chat.signup(form("bob@example.test", "bob", PASSWORD, PASSWORD))
+        .await
+        .unwrap();
 }
 
 pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
@@ -95,13 +137,27 @@ pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
     assert_eq!(login.account.user().username().as_str(), "alice");
     let session = chat.authenticate(login.token.expose()).await.unwrap();
     assert_eq!(session.user(), login.account.user());
-    assert_eq!(chat.account(&session).await.unwrap().email().as_str(), "alice@example.test");
+    assert_eq!(
+        chat.account(&session).await.unwrap().email().as_str(),
+        "alice@example.test"
+    );
 
-    let wrong_password = chat.login("alice", "not the password".into(), "c").await.unwrap_err();
-    let unknown_user = chat.login("nobody", PASSWORD.into(), "c").await.unwrap_err();
+    let wrong_password = chat
+        .login("alice", "not the password".into(), "c")
+        .await
+        .unwrap_err();
+    let unknown_user = chat
+        .login("nobody", PASSWORD.into(), "c")
+        .await
+        .unwrap_err();
     let malformed_user = chat.login("x", PASSWORD.into(), "c").await.unwrap_err();
     let short_password = chat.login("alice", "short".into(), "c").await.unwrap_err();
-    for err in [&wrong_password, &unknown_user, &malformed_user, &short_password] {
+    for err in [
+        &wrong_password,
+        &unknown_user,
+        &malformed_user,
+        &short_password,
+    ] {
         assert!(matches!(err, ChatError::InvalidCredentials), "{err:?}");
         assert_eq!(err.to_string(), wrong_password.to_string());
     }
@@ -117,9 +173,18 @@ pub async fn authenticate_rejects_unknown_and_malformed_tokens(store: Arc<dyn St
     let h = Harness::new(store);
     h.user("alice").await;
     let unknown = crate::SessionToken::generate().unwrap();
-    for token in ["", "garbage", &"a".repeat(43), unknown.expose(), &"é".repeat(30)] {
+    for token in [
+        "",
+        "garbage",
+        &"a".repeat(43),
+        unknown.expose(),
+        &"é".repeat(30),
+    ] {
         assert!(
-            matches!(h.chat.authenticate(token).await, Err(ChatError::Unauthenticated)),
+            matches!(
+                h.chat.authenticate(token).await,
+                Err(ChatError::Unauthenticated)
+            ),
             "{token:?}"
         );
     }
@@ -140,14 +205,20 @@ pub async fn sessions_expire_after_idle_and_absolute_timeouts(store: Arc<dyn Sto
         h.chat.authenticate(&token).await.unwrap();
     }
     h.clock.advance(Duration::from_secs(6 * 60));
-    assert!(matches!(h.chat.authenticate(&token).await, Err(ChatError::Unauthenticated)));
+    assert!(matches!(
+        h.chat.authenticate(&token).await,
+        Err(ChatError::Unauthenticated)
+    ));
 
     // An idle session ends after the idle timeout.
     let (_, token) = h.login("alice").await;
     h.clock.advance(hour - Duration::from_secs(1));
     h.chat.authenticate(&token).await.unwrap();
     h.clock.advance(hour);
-    assert!(matches!(h.chat.authenticate(&token).await, Err(ChatError::Unauthenticated)));
+    assert!(matches!(
+        h.chat.authenticate(&token).await,
+        Err(ChatError::Unauthenticated)
+    ));
 
     // Purging removes expired sessions and keeps live ones.
     let (_, stale) = h.login("alice").await;
@@ -155,7 +226,10 @@ pub async fn sessions_expire_after_idle_and_absolute_timeouts(store: Arc<dyn Sto
     let (_, fresh) = h.login("alice").await;
     assert!(h.chat.purge_expired_sessions().await.unwrap() >= 1);
     assert!(h.chat.authenticate(&fresh).await.is_ok());
-    assert!(matches!(h.chat.authenticate(&stale).await, Err(ChatError::Unauthenticated)));
+    assert!(matches!(
+        h.chat.authenticate(&stale).await,
+        Err(ChatError::Unauthenticated)
+    ));
 }
 
 pub async fn logout_ends_the_session_and_its_subscriptions(store: Arc<dyn Store>) {
@@ -168,9 +242,18 @@ pub async fn logout_ends_the_session_and_its_subscriptions(store: Arc<dyn Store>
     let mut phone_events = h.chat.subscribe(&phone).await.unwrap();
 
     h.chat.logout(&laptop_token).await.unwrap();
-    assert!(matches!(h.chat.authenticate(&laptop_token).await, Err(ChatError::Unauthenticated)));
-    assert!(matches!(h.chat.logout(&laptop_token).await, Err(ChatError::Unauthenticated)));
-    assert!(next_delivery(&mut laptop_events).await.is_none(), "the laptop's stream must end");
+    assert!(matches!(
+        h.chat.authenticate(&laptop_token).await,
+        Err(ChatError::Unauthenticated)
+    ));
+    assert!(matches!(
+        h.chat.logout(&laptop_token).await,
+        Err(ChatError::Unauthenticated)
+    ));
+    assert!(
+        next_delivery(&mut laptop_events).await.is_none(),
+        "the laptop's stream must end"
+    );
 
     // The other session is untouched and still live.
     h.chat.authenticate(&phone_token).await.unwrap();
@@ -219,27 +302,53 @@ pub async fn send_validates_and_stores_nothing_on_error(store: Arc<dyn Store>) {
     h.signup("bob").await;
     let chat = &h.chat;
     assert_invalid(chat.send(&alice, "bob", "   ".into(), None).await, "text");
-    assert_invalid(chat.send(&alice, "bob", "a\u{0}b".into(), None).await, "text");
-    assert_invalid(chat.send(&alice, "bob", "x".repeat(4001), None).await, "text");
+    assert_invalid(
+        chat.send(&alice, "bob", "a\u{0}b".into(), None).await,
+        "text",
+    );
+    assert_invalid(
+        chat.send(&alice, "bob", "x".repeat(4001), None).await,
+        "text",
+    );
     assert_invalid(chat.send(&alice, "b", "hi".into(), None).await, "to");
     assert_invalid(chat.send(&alice, "ALICE", "hi".into(), None).await, "to");
-    assert_invalid(chat.send(&alice, "bob", "hi".into(), Some(String::new())).await, "client_id");
-    assert_invalid(chat.send(&alice, "bob", "hi".into(), Some("has space".into())).await, "client_id");
+    assert_invalid(
+        chat.send(&alice, "bob", "hi".into(), Some(String::new()))
+            .await,
+        "client_id",
+    );
+    assert_invalid(
+        chat.send(&alice, "bob", "hi".into(), Some("has space".into()))
+            .await,
+        "client_id",
+    );
     assert!(matches!(
         chat.send(&alice, "nobody", "hi".into(), None).await,
         Err(ChatError::NotFound)
     ));
-    let history = chat.history(&alice, "bob", &HistoryQuery::default()).await.unwrap();
+    let history = chat
+        .history(&alice, "bob", &HistoryQuery::default())
+        .await
+        .unwrap();
     assert!(history.items.is_empty());
     assert_eq!(chat.last_message_id(&alice).await.unwrap(), MessageId::ZERO);
-    assert!(chat.conversations(&alice, &ConversationQuery::default()).await.unwrap().items.is_empty());
+    assert!(
+        chat.conversations(&alice, &ConversationQuery::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
 
     // A valid message is trimmed and stored whole.
     let text = format!("  {}\n\tend  ", "é".repeat(3990));
     let sent = chat.send(&alice, "BOB", text, None).await.unwrap();
     assert!(sent.created);
     assert_eq!(sent.message.recipient().username().as_str(), "bob");
-    assert_eq!(sent.message.text().as_str(), format!("{}\n\tend", "é".repeat(3990)));
+    assert_eq!(
+        sent.message.text().as_str(),
+        format!("{}\n\tend", "é".repeat(3990))
+    );
 }
 
 pub async fn send_is_idempotent_per_client_id(store: Arc<dyn Store>) {
@@ -250,19 +359,38 @@ pub async fn send_is_idempotent_per_client_id(store: Arc<dyn Store>) {
     let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
     let chat = &h.chat;
 
-    let first = chat.send(&alice, "bob", "hello".into(), Some("c-1".into())).await.unwrap();
-    let retry = chat.send(&alice, "bob", "hello".into(), Some("c-1".into())).await.unwrap();
+    let first = chat
+        .send(&alice, "bob", "hello".into(), Some("c-1".into()))
+        .await
+        .unwrap();
+    let retry = chat
+        .send(&alice, "bob", "hello".into(), Some("c-1".into()))
+        .await
+        .unwrap();
     assert!(first.created);
     assert!(!retry.created);
     assert_eq!(retry.message, first.message);
     assert_eq!(first.message.client_id().map(|c| c.as_str()), Some("c-1"));
-    assert_invalid(chat.send(&alice, "carol", "hello".into(), Some("c-1".into())).await, "client_id");
+    assert_invalid(
+        chat.send(&alice, "carol", "hello".into(), Some("c-1".into()))
+            .await,
+        "client_id",
+    );
     // Keys belong to their sender.
-    let bobs = chat.send(&bob, "alice", "hi".into(), Some("c-1".into())).await.unwrap();
+    let bobs = chat
+        .send(&bob, "alice", "hi".into(), Some("c-1".into()))
+        .await
+        .unwrap();
     assert!(bobs.created);
 
-    let history = chat.history(&alice, "bob", &HistoryQuery::default()).await.unwrap();
-    assert_eq!(ids(&history.items), vec![first.message.id().get(), bobs.message.id().get()]);
+    let history = chat
+        .history(&alice, "bob", &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&history.items),
+        vec![first.message.id().get(), bobs.message.id().get()]
+    );
     // The retry published nothing: bob's next events are the two messages.
     for expected in [first.message.id(), bobs.message.id()] {
         match next_event(&mut bob_events).await.kind() {
@@ -290,7 +418,11 @@ pub async fn send_commits_then_publishes_to_every_device(store: Arc<dyn Store>) 
         };
         assert_eq!(message, &sent);
         // Published only after commit: readable by the time it arrives.
-        let history = h.chat.history(&bob, "alice", &HistoryQuery::default()).await.unwrap();
+        let history = h
+            .chat
+            .history(&bob, "alice", &HistoryQuery::default())
+            .await
+            .unwrap();
         assert!(history.items.iter().any(|m| m.id() == message.id()));
     }
 }
@@ -303,7 +435,11 @@ pub async fn history_pages_are_chronological_with_exact_boundaries(store: Arc<dy
     // paging must still be exact.
     let mut all = Vec::new();
     for n in 0..25 {
-        let (from, to) = if n % 2 == 0 { (&alice, "bob") } else { (&bob, "alice") };
+        let (from, to) = if n % 2 == 0 {
+            (&alice, "bob")
+        } else {
+            (&bob, "alice")
+        };
         all.push(h.send(from, to, &format!("message {n}")).await.id().get());
     }
     let q = |before: Option<i64>, after: Option<i64>| HistoryQuery {
@@ -315,22 +451,46 @@ pub async fn history_pages_are_chronological_with_exact_boundaries(store: Arc<dy
     let latest = h.chat.history(&alice, "bob", &q(None, None)).await.unwrap();
     assert_eq!(ids(&latest.items), all[15..].to_vec());
     assert!(latest.has_more);
-    let older = h.chat.history(&alice, "bob", &q(Some(all[15]), None)).await.unwrap();
+    let older = h
+        .chat
+        .history(&alice, "bob", &q(Some(all[15]), None))
+        .await
+        .unwrap();
     assert_eq!(ids(&older.items), all[5..15].to_vec());
     assert!(older.has_more);
-    let oldest = h.chat.history(&alice, "bob", &q(Some(all[5]), None)).await.unwrap();
+    let oldest = h
+        .chat
+        .history(&alice, "bob", &q(Some(all[5]), None))
+        .await
+        .unwrap();
     assert_eq!(ids(&oldest.items), all[..5].to_vec());
     assert!(!oldest.has_more);
 
-    let first = h.chat.history(&bob, "alice", &q(None, Some(0))).await.unwrap();
+    let first = h
+        .chat
+        .history(&bob, "alice", &q(None, Some(0)))
+        .await
+        .unwrap();
     assert_eq!(ids(&first.items), all[..10].to_vec());
     assert!(first.has_more);
-    let next = h.chat.history(&bob, "alice", &q(None, Some(all[9]))).await.unwrap();
+    let next = h
+        .chat
+        .history(&bob, "alice", &q(None, Some(all[9])))
+        .await
+        .unwrap();
     assert_eq!(ids(&next.items), all[10..20].to_vec());
-    let last = h.chat.history(&bob, "alice", &q(None, Some(all[19]))).await.unwrap();
+    let last = h
+        .chat
+        .history(&bob, "alice", &q(None, Some(all[19])))
+        .await
+        .unwrap();
     assert_eq!(ids(&last.items), all[20..].to_vec());
     assert!(!last.has_more);
-    let window = h.chat.history(&bob, "alice", &q(Some(all[8]), Some(all[3]))).await.unwrap();
+    let window = h
+        .chat
+        .history(&bob, "alice", &q(Some(all[8]), Some(all[3])))
+        .await
+        .unwrap();
     assert_eq!(ids(&window.items), all[4..8].to_vec());
     assert!(!window.has_more);
     let exact = HistoryQuery {
@@ -344,11 +504,15 @@ pub async fn history_pages_are_chronological_with_exact_boundaries(store: Arc<dy
     assert_invalid(PageLimit::new(0), "limit");
     assert_invalid(PageLimit::new(201), "limit");
     assert!(matches!(
-        h.chat.history(&alice, "nobody", &HistoryQuery::default()).await,
+        h.chat
+            .history(&alice, "nobody", &HistoryQuery::default())
+            .await,
         Err(ChatError::NotFound)
     ));
     assert!(matches!(
-        h.chat.history(&alice, "alice", &HistoryQuery::default()).await,
+        h.chat
+            .history(&alice, "alice", &HistoryQuery::default())
+            .await,
         Err(ChatError::NotFound)
     ));
 }
@@ -375,12 +539,36 @@ pub async fn search_is_literal_case_insensitive_and_unicode(store: Arc<dyn Store
         h.send(&alice, "bob", text).await;
     }
     let terms = [
-        "%", "100%", "_", "e_c", "'", "\"quoted\"", "it's \"", "münchen", "äpfel", "\\", "k\\s",
-        "PLAIN", "mixed case", "zzz", "a", "😀", "οδυσσευσ", "ee", "%%", "*", "NEAR(", "\"",
+        "%",
+        "100%",
+        "_",
+        "e_c",
+        "'",
+        "\"quoted\"",
+        "it's \"",
+        "münchen",
+        "äpfel",
+        "\\",
+        "k\\s",
+        "PLAIN",
+        "mixed case",
+        "zzz",
+        "a",
+        "😀",
+        "οδυσσευσ",
+        "ee",
+        "%%",
+        "*",
+        "NEAR(",
+        "\"",
     ];
     for term in terms {
         let pattern = SearchPattern::parse(term).unwrap();
-        let expected: Vec<&str> = corpus.iter().copied().filter(|t| pattern.is_match(t)).collect();
+        let expected: Vec<&str> = corpus
+            .iter()
+            .copied()
+            .filter(|t| pattern.is_match(t))
+            .collect();
         let query = HistoryQuery {
             search: Some(pattern),
             ..HistoryQuery::default()
@@ -402,7 +590,12 @@ pub async fn search_results_paginate(store: Arc<dyn Store>) {
     for n in 0..30 {
         h.send(&alice, "bob", &format!("hay {n}")).await;
         if n % 2 == 0 {
-            needles.push(h.send(&alice, "bob", &format!("a Needle {n}")).await.id().get());
+            needles.push(
+                h.send(&alice, "bob", &format!("a Needle {n}"))
+                    .await
+                    .id()
+                    .get(),
+            );
         }
     }
     let search = |before: Option<MessageId>| HistoryQuery {
@@ -414,7 +607,11 @@ pub async fn search_results_paginate(store: Arc<dyn Store>) {
     let first = h.chat.history(&alice, "bob", &search(None)).await.unwrap();
     assert_eq!(ids(&first.items), needles[5..].to_vec());
     assert!(first.has_more);
-    let second = h.chat.history(&alice, "bob", &search(Some(first.items[0].id()))).await.unwrap();
+    let second = h
+        .chat
+        .history(&alice, "bob", &search(Some(first.items[0].id())))
+        .await
+        .unwrap();
     assert_eq!(ids(&second.items), needles[..5].to_vec());
     assert!(!second.has_more);
 }
@@ -436,16 +633,47 @@ pub async fn third_user_sees_nothing_of_a_conversation(store: Arc<dyn Store>) {
         ..HistoryQuery::default()
     };
     for peer in ["alice", "bob"] {
-        assert!(h.chat.history(&carol, peer, &all).await.unwrap().items.is_empty());
-        assert!(h.chat.history(&carol, peer, &search).await.unwrap().items.is_empty());
+        assert!(
+            h.chat
+                .history(&carol, peer, &all)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert!(
+            h.chat
+                .history(&carol, peer, &search)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
         assert!(matches!(
             h.chat.mark_read(&carol, peer, secret.id()).await,
             Err(ChatError::NotFound)
         ));
     }
-    assert!(h.chat.conversations(&carol, &ConversationQuery::default()).await.unwrap().items.is_empty());
-    assert!(h.chat.since(&carol, MessageId::ZERO, PageLimit::LARGEST).await.unwrap().items.is_empty());
-    assert_eq!(h.chat.last_message_id(&carol).await.unwrap(), MessageId::ZERO);
+    assert!(
+        h.chat
+            .conversations(&carol, &ConversationQuery::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        h.chat
+            .since(&carol, MessageId::ZERO, PageLimit::LARGEST)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        h.chat.last_message_id(&carol).await.unwrap(),
+        MessageId::ZERO
+    );
 
     // Carol's stream carried none of it: her first event is her own.
     let hers = h.send(&bob, "carol", "hi carol").await;
@@ -466,7 +694,11 @@ pub async fn conversations_are_sorted_by_recency_with_unread_counts(store: Arc<d
     h.send(&carol, "alice", "c1").await;
     let d1 = h.send(&alice, "dave", "d1").await;
 
-    let list = h.chat.conversations(&alice, &ConversationQuery::default()).await.unwrap();
+    let list = h
+        .chat
+        .conversations(&alice, &ConversationQuery::default())
+        .await
+        .unwrap();
     let summary: Vec<(&str, u64, i64)> = list
         .items
         .iter()
@@ -482,12 +714,20 @@ pub async fn conversations_are_sorted_by_recency_with_unread_counts(store: Arc<d
     assert_eq!(list.items.len(), 3);
     assert!(!list.has_more);
     // The sender has read their own messages.
-    let bobs = h.chat.conversations(&bob, &ConversationQuery::default()).await.unwrap();
+    let bobs = h
+        .chat
+        .conversations(&bob, &ConversationQuery::default())
+        .await
+        .unwrap();
     assert_eq!(bobs.items[0].unread, 0);
 
     h.chat.mark_read(&alice, "bob", b2.id()).await.unwrap();
     h.send(&bob, "alice", "b3").await;
-    let list = h.chat.conversations(&alice, &ConversationQuery::default()).await.unwrap();
+    let list = h
+        .chat
+        .conversations(&alice, &ConversationQuery::default())
+        .await
+        .unwrap();
     assert_eq!(list.items[0].peer.username().as_str(), "bob");
     assert_eq!(list.items[0].unread, 1);
 
@@ -502,10 +742,13 @@ pub async fn conversations_are_sorted_by_recency_with_unread_counts(store: Arc<d
     let cursor = page.items[1].last_message.as_ref().unwrap().id();
     let rest = h
         .chat
-        .conversations(&alice, &ConversationQuery {
-            before: Some(cursor),
-            limit: limit(2),
-        })
+        .conversations(
+            &alice,
+            &ConversationQuery {
+                before: Some(cursor),
+                limit: limit(2),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 1);
@@ -522,12 +765,26 @@ pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store
     let m3 = h.send(&bob, "alice", "3").await;
     let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
 
-    assert_eq!(h.chat.mark_read(&alice, "bob", m2.id()).await.unwrap(), m2.id());
-    assert_eq!(h.chat.mark_read(&alice, "bob", m1.id()).await.unwrap(), m2.id());
-    assert_eq!(h.chat.mark_read(&alice, "bob", MessageId::new(i64::MAX)).await.unwrap(), m3.id());
+    assert_eq!(
+        h.chat.mark_read(&alice, "bob", m2.id()).await.unwrap(),
+        m2.id()
+    );
+    assert_eq!(
+        h.chat.mark_read(&alice, "bob", m1.id()).await.unwrap(),
+        m2.id()
+    );
+    assert_eq!(
+        h.chat
+            .mark_read(&alice, "bob", MessageId::new(i64::MAX))
+            .await
+            .unwrap(),
+        m3.id()
+    );
     for expected in [m2.id(), m3.id()] {
         match next_event(&mut bob_events).await.kind() {
-            EventKind::Read { by, with, up_to, .. } => {
+            EventKind::Read {
+                by, with, up_to, ..
+            } => {
                 assert_eq!(by.username().as_str(), "alice");
                 assert_eq!(with.username().as_str(), "bob");
                 assert_eq!(*up_to, expected);
@@ -535,7 +792,11 @@ pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store
             other => panic!("expected a read mark, got {other:?}"),
         }
     }
-    let list = h.chat.conversations(&alice, &ConversationQuery::default()).await.unwrap();
+    let list = h
+        .chat
+        .conversations(&alice, &ConversationQuery::default())
+        .await
+        .unwrap();
     assert_eq!(list.items[0].unread, 0);
 }
 
@@ -566,11 +827,22 @@ pub async fn since_recovers_everything_after_an_id(store: Arc<dyn Store>) {
         after = page.items.last().unwrap().id();
     }
     assert_eq!(got, expected);
-    let from_middle = h.chat.since(&alice, MessageId::new(expected[6]), limit(50)).await.unwrap();
+    let from_middle = h
+        .chat
+        .since(&alice, MessageId::new(expected[6]), limit(50))
+        .await
+        .unwrap();
     assert_eq!(ids(&from_middle.items), expected[7..].to_vec());
-    let at_end = h.chat.since(&alice, MessageId::new(expected[9]), limit(50)).await.unwrap();
+    let at_end = h
+        .chat
+        .since(&alice, MessageId::new(expected[9]), limit(50))
+        .await
+        .unwrap();
     assert!(at_end.items.is_empty() && !at_end.has_more);
-    assert_eq!(h.chat.last_message_id(&alice).await.unwrap().get(), expected[9]);
+    assert_eq!(
+        h.chat.last_message_id(&alice).await.unwrap().get(),
+        expected[9]
+    );
 }
 
 pub async fn directory_lists_other_users_by_prefix(store: Arc<dyn Store>) {
@@ -580,7 +852,10 @@ pub async fn directory_lists_other_users_by_prefix(store: Arc<dyn Store>) {
         h.signup(name).await;
     }
     let names = |users: Vec<crate::User>| -> Vec<String> {
-        users.iter().map(|u| u.username().as_str().to_owned()).collect()
+        users
+            .iter()
+            .map(|u| u.username().as_str().to_owned())
+            .collect()
     };
     let found = h.chat.directory(&alice, "AL", limit(10)).await.unwrap();
     assert_eq!(names(found), ["al.x", "albert_2", "Alfred"]);
@@ -588,9 +863,18 @@ pub async fn directory_lists_other_users_by_prefix(store: Arc<dyn Store>) {
     assert_eq!(names(everyone), ["al.x", "albert_2", "Alfred", "bob"]);
     let one = h.chat.directory(&alice, "", limit(1)).await.unwrap();
     assert_eq!(names(one), ["al.x"]);
-    assert!(h.chat.directory(&alice, "zz", limit(10)).await.unwrap().is_empty());
+    assert!(
+        h.chat
+            .directory(&alice, "zz", limit(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_invalid(h.chat.directory(&alice, "%", limit(10)).await, "q");
-    assert_invalid(h.chat.directory(&alice, &"a".repeat(33), limit(10)).await, "q");
+    assert_invalid(
+        h.chat.directory(&alice, &"a".repeat(33), limit(10)).await,
+        "q",
+    );
 }
 
 pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
@@ -611,7 +895,12 @@ pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
                 for n in 0..25 {
                     let sent = h
                         .chat
-                        .send(&from, to, format!("task {task} message {n}"), Some(format!("t{task}-{n}")))
+                        .send(
+                            &from,
+                            to,
+                            format!("task {task} message {n}"),
+                            Some(format!("t{task}-{n}")),
+                        )
                         .await
                         .unwrap();
                     mine.push(sent.message.id().get());
@@ -623,7 +912,10 @@ pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
     let mut all = HashSet::new();
     for task in tasks {
         let mine = task.await.unwrap();
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "one sender's ids grow");
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "one sender's ids grow"
+        );
         for id in mine {
             assert!(all.insert(id), "id {id} given twice");
         }
@@ -634,7 +926,11 @@ pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
     let mut seen = Vec::new();
     let mut after = MessageId::ZERO;
     loop {
-        let page = h.chat.since(&alice, after, PageLimit::LARGEST).await.unwrap();
+        let page = h
+            .chat
+            .since(&alice, after, PageLimit::LARGEST)
+            .await
+            .unwrap();
         seen.extend(ids(&page.items));
         if !page.has_more {
             break;
@@ -658,14 +954,29 @@ pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {
         }
         other => panic!("expected typing, got {other:?}"),
     }
-    assert!(matches!(h.chat.typing(&alice, "alice").await, Err(ChatError::NotFound)));
-    assert!(matches!(h.chat.typing(&alice, "nobody").await, Err(ChatError::NotFound)));
-    assert!(h.chat.history(&alice, "bob", &HistoryQuery::default()).await.unwrap().items.is_empty());
-    assert!(matches!(next_delivery_now(&mut bob_events), None));
+    assert!(matches!(
+        h.chat.typing(&alice, "alice").await,
+        Err(ChatError::NotFound)
+    ));
+    assert!(matches!(
+        h.chat.typing(&alice, "nobody").await,
+        Err(ChatError::NotFound)
+    ));
+    assert!(
+        h.chat
+            .history(&alice, "bob", &HistoryQuery::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(next_delivery_now(&mut bob_events).is_none());
 }
 
 /// A delivery that is already waiting, without waiting.
-fn next_delivery_now<S: futures::Stream<Item = Delivery> + Unpin>(stream: &mut S) -> Option<Delivery> {
+fn next_delivery_now<S: futures::Stream<Item = Delivery> + Unpin>(
+    stream: &mut S,
+) -> Option<Delivery> {
     use futures::FutureExt;
     futures::StreamExt::next(stream).now_or_never().flatten()
 }

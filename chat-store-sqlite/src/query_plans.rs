@@ -1,0 +1,85 @@
+//! The query plans of the hot queries: each must be served by an index,
+//! never by a scan of a whole table.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::SqliteStore;
+use crate::messages::{Search, conversations_sql, history_sql, since_sql};
+
+async fn plan(store: &SqliteStore, sql: String, binds: usize) -> String {
+    let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+    for n in 0..binds {
+        query = query.bind(i64::try_from(n).unwrap_or(0));
+    }
+    let rows = query.fetch_all(store.reader()).await.unwrap();
+    rows.iter()
+        .map(|row| row.get::<String, _>("detail"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_indexed(plan: &str, must_use: &[&str]) {
+    for line in plan.lines() {
+        let full_scan = line.starts_with("SCAN ") && !line.contains("VIRTUAL TABLE");
+        assert!(
+            !full_scan || line.starts_with("SCAN CONSTANT"),
+            "full scan in:\n{plan}"
+        );
+    }
+    for index in must_use {
+        assert!(plan.contains(index), "{index} not used in:\n{plan}");
+    }
+}
+
+#[tokio::test]
+async fn hot_queries_use_their_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("plans.db").display());
+    let store = SqliteStore::open(&url).await.unwrap();
+    let cases = [
+        (
+            "history",
+            history_sql(false, Search::None),
+            4,
+            vec!["messages_by_conversation"],
+        ),
+        (
+            "history forward",
+            history_sql(true, Search::None),
+            4,
+            vec!["messages_by_conversation"],
+        ),
+        (
+            "search",
+            history_sql(false, Search::Trigram),
+            5,
+            vec![
+                "SCAN s VIRTUAL TABLE INDEX 0:M1",
+                "SEARCH msg USING INTEGER PRIMARY KEY",
+            ],
+        ),
+        (
+            "short search",
+            history_sql(false, Search::Scan),
+            5,
+            vec!["messages_by_conversation"],
+        ),
+        (
+            "conversations",
+            conversations_sql(),
+            3,
+            vec!["members_by_user_recency", "messages_by_conversation"],
+        ),
+        (
+            "since",
+            since_sql(),
+            3,
+            vec!["members_by_user_recency", "messages_by_conversation"],
+        ),
+    ];
+    for (name, sql, binds, indexes) in cases {
+        let plan = plan(&store, sql, binds).await;
+        println!("-- {name}\n{plan}\n");
+        assert_indexed(&plan, &indexes);
+    }
+}
