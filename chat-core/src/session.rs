@@ -71,7 +71,10 @@ impl SessionToken {
 
     /// Whether `presented` is this session's CSRF token (constant time).
     pub fn verify_csrf(&self, presented: &str) -> bool {
-        self.csrf_token().as_bytes().ct_eq(presented.as_bytes()).into()
+        self.csrf_token()
+            .as_bytes()
+            .ct_eq(presented.as_bytes())
+            .into()
     }
 }
 
