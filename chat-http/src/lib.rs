@@ -1,1 +1,108 @@
-//! Placeholder: this crate is planned and not yet implemented.
+//! # chat-http
+//!
+//! A thin HTTP and WebSocket adapter over [`chat_core::Chat`], on hyper 1.x
+//! and hyper-tungstenite: the JSON API (`docs/api.md`), the WebSocket
+//! protocol (`docs/protocol.md`) and the web UI.
+//!
+//! It decodes transport input, calls one `Chat` method, and encodes the
+//! result; `ChatError` becomes a status and a JSON body in one place
+//! ([`HttpError::report`]). No business rule lives here.
+//!
+//! ```no_run
+//! # async fn demo(chat: chat_core::Chat) -> std::io::Result<()> {
+//! let http = chat_http::ChatHttp::new(chat, chat_http::HttpConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! chat_http::serve(listener, http, async { let _ = tokio::signal::ctrl_c().await; }).await
+//! # }
+//! ```
+//!
+//! To mount the chat inside your own hyper service, call
+//! [`ChatHttp::handle`] for the paths you give it (`/api/…`, `/ws`, the
+//! pages and `/assets/…`) and [`ChatHttp::close_websockets`] on shutdown.
+
+mod api;
+mod auth;
+mod config;
+mod error;
+mod pages;
+mod request;
+mod response;
+mod router;
+mod server;
+mod wire;
+mod ws;
+
+use std::sync::Arc;
+
+use chat_core::Chat;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use api::RequestBody;
+pub use auth::CSRF_HEADER;
+pub use config::{HttpConfig, WebSocketLimits};
+pub use error::{ErrorBody, ErrorDetail, HttpError, Reported};
+pub use response::Body;
+pub use server::serve;
+
+/// The adapter: cheap to clone, one per server.
+#[derive(Clone)]
+pub struct ChatHttp {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    chat: Chat,
+    config: HttpConfig,
+    assets: pages::Assets,
+    /// Live WebSocket tasks, so shutdown can wait for them.
+    connections: TaskTracker,
+    /// Cancelled at shutdown: every WebSocket closes with 1001.
+    shutdown: CancellationToken,
+}
+
+impl ChatHttp {
+    /// An adapter serving `chat` with `config`.
+    pub fn new(chat: Chat, config: HttpConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                chat,
+                config,
+                assets: pages::Assets::new(),
+                connections: TaskTracker::new(),
+                shutdown: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// Tells every WebSocket to close ("going away") and refuses new ones.
+    pub fn close_websockets(&self) {
+        self.inner.shutdown.cancel();
+        self.inner.connections.close();
+    }
+
+    /// How many WebSocket connections are open.
+    pub fn open_websockets(&self) -> usize {
+        self.inner.connections.len()
+    }
+
+    pub(crate) fn chat(&self) -> &Chat {
+        &self.inner.chat
+    }
+
+    pub(crate) fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn assets(&self) -> &pages::Assets {
+        &self.inner.assets
+    }
+
+    pub(crate) fn connections(&self) -> &TaskTracker {
+        &self.inner.connections
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+}

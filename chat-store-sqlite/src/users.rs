@@ -45,6 +45,14 @@ fn insert_conflict(error: sqlx::Error) -> ChatError {
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(self.reader())
+            .await
+            .map_err(to_chat)?;
+        Ok(())
+    }
+
     async fn insert_user(&self, new: NewUser) -> Result<Account> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, username_canonical, email, email_canonical, password_hash, created_at) \

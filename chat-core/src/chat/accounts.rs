@@ -236,6 +236,15 @@ impl Chat {
             .await
     }
 
+    /// Checks that the store and the bus answer.
+    ///
+    /// # Errors
+    /// What the failing dependency reports (typically `Unavailable`).
+    pub async fn check_ready(&self) -> Result<()> {
+        self.inner.store.ping().await?;
+        self.inner.bus.ping().await
+    }
+
     async fn end_session(&self, session: &Session) -> Result<()> {
         self.inner.store.delete_session(session.id()).await?;
         let event = Event::new(EventKind::SessionEnded {

@@ -63,4 +63,9 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Subscribes to `topic`.
     async fn subscribe(&self, topic: &Topic) -> Result<EventStream>;
+
+    /// Checks that the bus works (for readiness probes).
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -148,6 +148,9 @@ impl Appended {
 /// Accounts.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
+    /// Checks that the store answers (for readiness probes).
+    async fn ping(&self) -> Result<()>;
+
     /// Inserts a user.
     ///
     /// # Errors

@@ -1,0 +1,167 @@
+//! The JSON API: each handler decodes, calls one `Chat` method, encodes.
+
+use std::net::IpAddr;
+
+use bytes::Bytes;
+use chat_core::{ConversationQuery, HistoryQuery, SearchPattern, SignupForm};
+use hyper::header;
+use hyper::{Request, Response, StatusCode};
+use serde_json::json;
+
+use crate::ChatHttp;
+use crate::auth::{authenticate, check_csrf, clear_cookie, session_cookie};
+use crate::error::HttpError;
+use crate::request::{Query, json_body, require_json};
+use crate::response::{Body, empty, json};
+use crate::wire::{ConversationDto, LoginRequest, MessageDto, SendRequest, SignupRequest, UserDto};
+
+type Handled = Result<Response<Body>, HttpError>;
+
+/// What [`ChatHttp::handle`] accepts as a request body: any hyper body of
+/// `Bytes` (hyper's `Incoming`, `Full`, …).
+pub trait RequestBody:
+    hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + Send
+{
+}
+
+impl<B> RequestBody for B where
+    B: hyper::body::Body<Data = Bytes, Error: Into<Box<dyn std::error::Error + Send + Sync>>>
+        + Send
+{
+}
+
+impl ChatHttp {
+    pub(crate) async fn signup<B: RequestBody>(&self, request: Request<B>) -> Handled {
+        let form: SignupRequest = json_body(request, self.config().max_body_bytes).await?;
+        let account = self
+            .chat()
+            .signup(SignupForm {
+                email: form.email,
+                username: form.username,
+                password: form.password,
+                confirm_password: form.confirm_password,
+            })
+            .await?;
+        Ok(json(
+            StatusCode::CREATED,
+            &json!({ "user": UserDto::from(&account) }),
+        ))
+    }
+
+    pub(crate) async fn login<B: RequestBody>(
+        &self,
+        request: Request<B>,
+        client: IpAddr,
+    ) -> Handled {
+        let form: LoginRequest = json_body(request, self.config().max_body_bytes).await?;
+        let login = self
+            .chat()
+            .login(&form.username, form.password, &client.to_string())
+            .await?;
+        let body = json!({
+            "user": UserDto::from(&login.account),
+            "token": login.token.expose(),
+            "csrf_token": login.token.csrf_token(),
+        });
+        let mut response = json(StatusCode::OK, &body);
+        let max_age = self.chat().config().session_absolute_timeout;
+        let cookie = session_cookie(&login.token, max_age, self.config().tls)?;
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+        Ok(response)
+    }
+
+    pub(crate) async fn logout<B: RequestBody>(&self, request: Request<B>) -> Handled {
+        require_json(request.headers())?;
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        check_csrf(&auth, request.headers())?;
+        self.chat().logout(auth.token.expose()).await?;
+        let mut response = empty(StatusCode::NO_CONTENT);
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, clear_cookie(self.config().tls));
+        Ok(response)
+    }
+
+    pub(crate) async fn me<B>(&self, request: Request<B>) -> Handled {
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        let account = self.chat().account(&auth.session).await?;
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "user": UserDto::from(&account) }),
+        ))
+    }
+
+    pub(crate) async fn conversations<B>(&self, request: Request<B>) -> Handled {
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        let query = Query::of(&request);
+        let page = self
+            .chat()
+            .conversations(
+                &auth.session,
+                &ConversationQuery {
+                    before: query.message_id("before")?,
+                    limit: query.limit()?,
+                },
+            )
+            .await?;
+        let conversations: Vec<_> = page.items.iter().map(ConversationDto::from).collect();
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "conversations": conversations, "has_more": page.has_more }),
+        ))
+    }
+
+    pub(crate) async fn users<B>(&self, request: Request<B>) -> Handled {
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        let query = Query::of(&request);
+        let prefix = query.text("q").unwrap_or("");
+        let users = self
+            .chat()
+            .directory(&auth.session, prefix, query.limit()?)
+            .await?;
+        let users: Vec<_> = users.iter().map(UserDto::from).collect();
+        Ok(json(StatusCode::OK, &json!({ "users": users })))
+    }
+
+    pub(crate) async fn history<B>(&self, request: Request<B>, peer: &str) -> Handled {
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        let query = Query::of(&request);
+        let history = HistoryQuery {
+            before: query.message_id("before")?,
+            after: query.message_id("after")?,
+            limit: query.limit()?,
+            search: query.text("search").map(SearchPattern::parse).transpose()?,
+        };
+        let page = self.chat().history(&auth.session, peer, &history).await?;
+        let messages: Vec<_> = page.items.iter().map(MessageDto::from).collect();
+        Ok(json(
+            StatusCode::OK,
+            &json!({ "messages": messages, "has_more": page.has_more }),
+        ))
+    }
+
+    pub(crate) async fn send<B: RequestBody>(&self, request: Request<B>, peer: &str) -> Handled {
+        require_json(request.headers())?;
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        check_csrf(&auth, request.headers())?;
+        let form: SendRequest = json_body(request, self.config().max_body_bytes).await?;
+        let sent = self
+            .chat()
+            .send(&auth.session, peer, form.text, form.client_id)
+            .await?;
+        let status = if sent.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok(json(
+            status,
+            &json!({ "message": MessageDto::from(&sent.message) }),
+        ))
+    }
+
+    pub(crate) async fn ready(&self) -> Handled {
+        self.chat().check_ready().await?;
+        Ok(json(StatusCode::OK, &json!({ "status": "ready" })))
+    }
+}

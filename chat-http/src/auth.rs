@@ -1,0 +1,272 @@
+//! Who is asking, and may they: credentials, Origin and CSRF checks, and
+//! the client address used for rate limits.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use chat_core::{Chat, ChatError, Session, SessionToken};
+use hyper::HeaderMap;
+use hyper::header::{self, HeaderValue};
+
+use crate::config::HttpConfig;
+use crate::error::HttpError;
+
+/// The header that carries the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session cookie's name: `__Host-` prefixed over TLS, so that it is
+/// bound to this host, path `/` and secure transport.
+pub(crate) fn cookie_name(tls: bool) -> &'static str {
+    if tls {
+        "__Host-chat_session"
+    } else {
+        "chat_session"
+    }
+}
+
+/// A `Set-Cookie` value opening a session.
+pub(crate) fn session_cookie(
+    token: &SessionToken,
+    max_age: Duration,
+    tls: bool,
+) -> Result<HeaderValue, HttpError> {
+    let secure = if tls { "; Secure" } else { "" };
+    let value = format!(
+        "{}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{secure}",
+        cookie_name(tls),
+        token.expose(),
+        max_age.as_secs()
+    );
+    HeaderValue::from_str(&value).map_err(|e| HttpError::Internal(Box::new(e)))
+}
+
+/// A `Set-Cookie` value that deletes the session cookie.
+pub(crate) fn clear_cookie(tls: bool) -> HeaderValue {
+    if tls {
+        HeaderValue::from_static(
+            "__Host-chat_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0; Secure",
+        )
+    } else {
+        HeaderValue::from_static("chat_session=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0")
+    }
+}
+
+/// How the request proved who it is.
+pub(crate) struct Authenticated {
+    /// The session.
+    pub session: Session,
+    /// Its token, as presented.
+    pub token: SessionToken,
+    /// `true` for the cookie (needs CSRF protection), `false` for a bearer token.
+    pub via_cookie: bool,
+}
+
+/// The token the request presents: `Authorization: Bearer` first, then the
+/// session cookie. Never the URL.
+fn presented_token(headers: &HeaderMap, tls: bool) -> Option<(String, bool)> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = value.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| (token.trim().to_owned(), false));
+    }
+    let name = cookie_name(tls);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, token)| (token.to_owned(), true))
+}
+
+/// Authenticates the request.
+///
+/// # Errors
+/// `Unauthenticated` without a valid session.
+pub(crate) async fn authenticate(
+    chat: &Chat,
+    headers: &HeaderMap,
+    tls: bool,
+) -> Result<Authenticated, HttpError> {
+    let (raw, via_cookie) = presented_token(headers, tls).ok_or(ChatError::Unauthenticated)?;
+    let session = chat.authenticate(&raw).await?;
+    let token = SessionToken::parse(&raw)?;
+    Ok(Authenticated {
+        session,
+        token,
+        via_cookie,
+    })
+}
+
+/// Cookie-authenticated state changes must carry the session's CSRF token.
+///
+/// # Errors
+/// [`HttpError::Csrf`].
+pub(crate) fn check_csrf(auth: &Authenticated, headers: &HeaderMap) -> Result<(), HttpError> {
+    if !auth.via_cookie {
+        return Ok(());
+    }
+    let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    match presented {
+        Some(token) if auth.token.verify_csrf(token) => Ok(()),
+        _ => {
+            tracing::warn!(user = %auth.session.user().id(), "CSRF token missing or wrong");
+            Err(HttpError::Csrf)
+        }
+    }
+}
+
+/// Refuses cross-site requests: `Sec-Fetch-Site: cross-site`, or an
+/// `Origin` that is neither this server's nor an allowed one (`null`
+/// included). Requests without `Origin` (non-browser clients) pass.
+///
+/// # Errors
+/// [`HttpError::ForeignOrigin`].
+pub(crate) fn check_origin(headers: &HeaderMap, config: &HttpConfig) -> Result<(), HttpError> {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+    {
+        tracing::warn!("cross-site request refused");
+        return Err(HttpError::ForeignOrigin);
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("null");
+    let scheme = if config.tls { "https" } else { "http" };
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .strip_prefix(scheme)
+                .and_then(|o| o.strip_prefix("://"))
+                == Some(host)
+        });
+    if own
+        || config
+            .allowed_origins
+            .iter()
+            .any(|allowed| allowed == origin)
+    {
+        Ok(())
+    } else {
+        tracing::warn!(origin, "request from a foreign origin refused");
+        Err(HttpError::ForeignOrigin)
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy,
+/// the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub(crate) fn client_ip(headers: &HeaderMap, peer: SocketAddr, config: &HttpConfig) -> IpAddr {
+    let mut client = peer.ip();
+    if !config.trusted_proxies.contains(&client) {
+        return client;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in forwarded.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if config.trusted_proxies.contains(&ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client,
+        }
+    }
+    client
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn origin_must_be_own_or_allowed() {
+        let config = HttpConfig {
+            allowed_origins: vec!["https://app.example.com".into()],
+            ..HttpConfig::default()
+        };
+        let ok = [
+            headers(&[("host", "localhost:8080")]),
+            headers(&[
+                ("host", "localhost:8080"),
+                ("origin", "http://localhost:8080"),
+            ]),
+            headers(&[("host", "x"), ("origin", "https://app.example.com")]),
+        ];
+        for h in ok {
+            assert!(check_origin(&h, &config).is_ok(), "{h:?}");
+        }
+        let refused = [
+            headers(&[("host", "localhost:8080"), ("origin", "null")]),
+            headers(&[
+                ("host", "localhost:8080"),
+                ("origin", "http://evil.example"),
+            ]),
+            headers(&[
+                ("host", "localhost:8080"),
+                ("origin", "http://localhost:8080.evil.example"),
+            ]),
+            headers(&[
+                ("host", "localhost:8080"),
+                ("origin", "https://localhost:8080"),
+            ]),
+            headers(&[("host", "x"), ("origin", "https://app.example.com.evil")]),
+            headers(&[("host", "localhost:8080"), ("sec-fetch-site", "cross-site")]),
+        ];
+        for h in refused {
+            assert!(check_origin(&h, &config).is_err(), "{h:?}");
+        }
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let config = HttpConfig {
+            trusted_proxies: vec![proxy],
+            ..HttpConfig::default()
+        };
+        let h = headers(&[("x-forwarded-for", "1.2.3.4, 10.0.0.1")]);
+        assert_eq!(
+            client_ip(&h, SocketAddr::new(proxy, 1), &config).to_string(),
+            "1.2.3.4"
+        );
+        let stranger: SocketAddr = "5.6.7.8:1".parse().unwrap();
+        assert_eq!(client_ip(&h, stranger, &config).to_string(), "5.6.7.8");
+    }
+
+    #[test]
+    fn bearer_wins_and_cookies_are_found_among_others() {
+        let h = headers(&[("cookie", "a=b; chat_session=tok; c=d")]);
+        assert_eq!(presented_token(&h, false), Some(("tok".into(), true)));
+        let h = headers(&[
+            ("cookie", "chat_session=tok"),
+            ("authorization", "Bearer other"),
+        ]);
+        assert_eq!(presented_token(&h, false), Some(("other".into(), false)));
+        let h = headers(&[("cookie", "chat_session=tok")]);
+        assert_eq!(
+            presented_token(&h, true),
+            None,
+            "TLS uses the __Host- cookie"
+        );
+    }
+}

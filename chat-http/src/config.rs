@@ -1,0 +1,70 @@
+//! What an operator can tune.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// The adapter's settings. The defaults suit a server behind no proxy,
+/// serving its own UI.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Origins (`https://chat.example.com`) allowed besides the server's own
+    /// for state-changing requests and WebSockets. Exact match; `null` never.
+    pub allowed_origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed (reverse proxies).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Whether the server is reached over TLS: `Secure`, `__Host-` cookies
+    /// and HSTS.
+    pub tls: bool,
+    /// The largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// WebSocket limits.
+    pub websocket: WebSocketLimits,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            tls: false,
+            max_body_bytes: 64 * 1024,
+            websocket: WebSocketLimits::default(),
+        }
+    }
+}
+
+/// Limits of one WebSocket connection.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct WebSocketLimits {
+    /// Largest message (all fragments together), in bytes.
+    pub max_message_bytes: usize,
+    /// Frames queued for a client that reads too slowly before it is cut off.
+    pub outbound_queue: usize,
+    /// How often the server pings.
+    pub ping_interval: Duration,
+    /// Silence after which a connection is closed.
+    pub idle_timeout: Duration,
+    /// Client frames allowed per second, sustained.
+    pub frames_per_second: u32,
+    /// Client frames allowed in a burst.
+    pub frame_burst: u32,
+    /// Messages replayed on connect (`?since=`) or after a lag before the
+    /// client is told to resync by HTTP instead.
+    pub replay_limit: usize,
+}
+
+impl Default for WebSocketLimits {
+    fn default() -> Self {
+        Self {
+            max_message_bytes: 16 * 1024,
+            outbound_queue: 512,
+            ping_interval: Duration::from_secs(25),
+            idle_timeout: Duration::from_secs(60),
+            frames_per_second: 20,
+            frame_burst: 60,
+            replay_limit: 1000,
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The web UI: server-rendered pages (auto-escaped templates) and the
+//! static assets, fingerprinted for caching.
+
+use askama::Template;
+use bytes::Bytes;
+use chat_core::{ChatError, ConversationQuery, HistoryQuery, Message, PageLimit, SearchPattern};
+use hyper::header::{self, HeaderValue};
+use hyper::{HeaderMap, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
+
+use crate::ChatHttp;
+use crate::auth::authenticate;
+use crate::error::HttpError;
+use crate::request::Query;
+use crate::response::{Body, empty, html, redirect, with_type};
+
+const APP_JS: &str = include_str!("../assets/app.js");
+const STYLE_CSS: &str = include_str!("../assets/style.css");
+
+/// A static file with its fingerprinted path.
+struct Asset {
+    path: String,
+    etag: String,
+    body: Bytes,
+    content_type: &'static str,
+}
+
+impl Asset {
+    fn new(stem: &str, extension: &str, body: &'static str, content_type: &'static str) -> Self {
+        let digest = Sha256::digest(body.as_bytes());
+        let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        Self {
+            path: format!("/assets/{stem}-{hash}.{extension}"),
+            etag: format!("\"{hash}\""),
+            body: Bytes::from_static(body.as_bytes()),
+            content_type,
+        }
+    }
+}
+
+/// The UI's static files.
+pub(crate) struct Assets {
+    js: Asset,
+    css: Asset,
+}
+
+impl Assets {
+    pub(crate) fn new() -> Self {
+        Self {
+            js: Asset::new("app", "js", APP_JS, "text/javascript; charset=utf-8"),
+            css: Asset::new("style", "css", STYLE_CSS, "text/css; charset=utf-8"),
+        }
+    }
+
+    /// Serves `/assets/…`: immutable, as the name changes with the content.
+    pub(crate) fn serve(&self, path: &str, headers: &HeaderMap) -> Option<Response<Body>> {
+        let asset = [&self.js, &self.css].into_iter().find(|a| a.path == path)?;
+        let fresh = headers
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|tag| tag.as_bytes() == asset.etag.as_bytes());
+        let mut response = if fresh {
+            empty(StatusCode::NOT_MODIFIED)
+        } else {
+            with_type(StatusCode::OK, asset.body.clone(), asset.content_type)
+        };
+        let h = response.headers_mut();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+        if let Ok(etag) = HeaderValue::from_str(&asset.etag) {
+            h.insert(header::ETAG, etag);
+        }
+        Some(response)
+    }
+}
+
+/// What every page links to.
+struct AssetPaths<'a> {
+    js: &'a str,
+    css: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    assets: AssetPaths<'a>,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    assets: AssetPaths<'a>,
+}
+
+struct MessageView {
+    id: i64,
+    from: String,
+    text: String,
+    sent_at: String,
+    mine: bool,
+}
+
+struct ConversationView {
+    username: String,
+    preview: String,
+    unread: u64,
+    last_id: i64,
+    active: bool,
+}
+
+#[derive(Template)]
+#[template(path = "chat.html")]
+struct ChatPage<'a> {
+    assets: AssetPaths<'a>,
+    me: &'a str,
+    csrf: String,
+    peer: Option<String>,
+    not_found: bool,
+    search: String,
+    messages: Vec<MessageView>,
+    has_more: bool,
+    conversations: Vec<ConversationView>,
+    users: Vec<String>,
+    last_message_id: i64,
+}
+
+fn render(page: &impl Template, status: StatusCode) -> Result<Response<Body>, HttpError> {
+    let body = page
+        .render()
+        .map_err(|e| HttpError::Internal(Box::new(e)))?;
+    Ok(html(status, body))
+}
+
+impl ChatHttp {
+    fn asset_paths(&self) -> AssetPaths<'_> {
+        AssetPaths {
+            js: &self.assets().js.path,
+            css: &self.assets().css.path,
+        }
+    }
+
+    pub(crate) fn login_page(&self) -> Result<Response<Body>, HttpError> {
+        render(
+            &LoginPage {
+                assets: self.asset_paths(),
+            },
+            StatusCode::OK,
+        )
+    }
+
+    pub(crate) fn signup_page(&self) -> Result<Response<Body>, HttpError> {
+        render(
+            &SignupPage {
+                assets: self.asset_paths(),
+            },
+            StatusCode::OK,
+        )
+    }
+
+    /// `/`: the chat when logged in, else the login page.
+    pub(crate) async fn home<B>(&self, request: Request<B>) -> Result<Response<Body>, HttpError> {
+        match authenticate(self.chat(), request.headers(), self.config().tls).await {
+            Ok(_) => Ok(redirect("/chat/")),
+            Err(_) => Ok(redirect("/login")),
+        }
+    }
+
+    /// `/chat/` and `/chat/{username}/?search=`: the room page.
+    pub(crate) async fn chat_page<B>(
+        &self,
+        request: Request<B>,
+        peer: Option<&str>,
+    ) -> Result<Response<Body>, HttpError> {
+        let Ok(auth) = authenticate(self.chat(), request.headers(), self.config().tls).await else {
+            return Ok(redirect("/login"));
+        };
+        let chat = self.chat();
+        let me = auth.session.user();
+        let query = Query::of(&request);
+        let search = query.text("search").unwrap_or("").trim().to_owned();
+        let history = HistoryQuery {
+            search: (!search.is_empty())
+                .then(|| SearchPattern::parse(&search))
+                .transpose()?,
+            ..HistoryQuery::default()
+        };
+        let (peer, messages, has_more, not_found) = match peer {
+            None => (None, Vec::new(), false, false),
+            Some(peer) => match chat.history(&auth.session, peer, &history).await {
+                Ok(page) => (Some(peer.to_owned()), page.items, page.has_more, false),
+                Err(ChatError::NotFound | ChatError::InvalidInput { .. }) => {
+                    (None, Vec::new(), false, true)
+                }
+                Err(other) => return Err(other.into()),
+            },
+        };
+        let conversations = chat
+            .conversations(
+                &auth.session,
+                &ConversationQuery {
+                    before: None,
+                    limit: PageLimit::LARGEST,
+                },
+            )
+            .await?;
+        let users = chat
+            .directory(&auth.session, "", PageLimit::LARGEST)
+            .await?;
+        let last_message_id = chat.last_message_id(&auth.session).await?;
+        let page = ChatPage {
+            assets: self.asset_paths(),
+            me: me.username().as_str(),
+            csrf: auth.token.csrf_token(),
+            not_found,
+            search,
+            messages: messages.iter().map(|m| view(m, me.id())).collect(),
+            has_more,
+            conversations: conversations
+                .items
+                .iter()
+                .map(|c| ConversationView {
+                    username: c.peer.username().to_string(),
+                    preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
+                    unread: c.unread,
+                    last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
+                    active: peer
+                        .as_deref()
+                        .is_some_and(|p| c.peer.username().canonical() == p.to_ascii_lowercase()),
+                })
+                .collect(),
+            users: users.iter().map(|u| u.username().to_string()).collect(),
+            last_message_id: last_message_id.get(),
+            peer,
+        };
+        let status = if page.not_found {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        };
+        render(&page, status)
+    }
+}
+
+fn view(message: &Message, me: chat_core::UserId) -> MessageView {
+    MessageView {
+        id: message.id().get(),
+        from: message.sender().username().to_string(),
+        text: message.text().as_str().to_owned(),
+        sent_at: message.sent_at().to_rfc3339(),
+        mine: message.sender().id() == me,
+    }
+}
+
+/// The first line of a message, shortened for the conversation list.
+fn preview(message: &Message) -> String {
+    let text = message.text().as_str();
+    let line = text.lines().next().unwrap_or("");
+    let mut short: String = line.chars().take(60).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    short
+}

@@ -1,0 +1,240 @@
+//! The JSON shapes of the API and the WebSocket protocol.
+//!
+//! Requests default every field to empty, so a missing field reaches the
+//! core's validation and comes back naming that field.
+
+use chat_core::{Account, ConversationSummary, EventKind, Message, User};
+use serde::{Deserialize, Serialize};
+
+/// A user as others see them.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserDto<'a> {
+    /// The id.
+    pub(crate) id: i64,
+    /// The username, as typed at signup.
+    pub(crate) username: &'a str,
+    /// The email, only when the user is the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) email: Option<&'a str>,
+}
+
+impl<'a> From<&'a User> for UserDto<'a> {
+    fn from(user: &'a User) -> Self {
+        Self {
+            id: user.id().get(),
+            username: user.username().as_str(),
+            email: None,
+        }
+    }
+}
+
+impl<'a> From<&'a Account> for UserDto<'a> {
+    fn from(account: &'a Account) -> Self {
+        Self {
+            email: Some(account.email().as_str()),
+            ..Self::from(account.user())
+        }
+    }
+}
+
+/// A message.
+#[derive(Debug, Serialize)]
+pub(crate) struct MessageDto<'a> {
+    /// The id, increasing in commit order.
+    pub(crate) id: i64,
+    /// The conversation.
+    pub(crate) conversation_id: i64,
+    /// The sender's username.
+    pub(crate) from: &'a str,
+    /// The recipient's username.
+    pub(crate) to: &'a str,
+    /// The text.
+    pub(crate) text: &'a str,
+    /// RFC 3339, UTC.
+    pub(crate) sent_at: String,
+    /// The sender's idempotency key.
+    pub(crate) client_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a Message> for MessageDto<'a> {
+    fn from(message: &'a Message) -> Self {
+        Self {
+            id: message.id().get(),
+            conversation_id: message.conversation().get(),
+            from: message.sender().username().as_str(),
+            to: message.recipient().username().as_str(),
+            text: message.text().as_str(),
+            sent_at: message.sent_at().to_rfc3339(),
+            client_id: message.client_id().map(|c| c.as_str()),
+        }
+    }
+}
+
+/// One line of the conversation list.
+#[derive(Debug, Serialize)]
+pub(crate) struct ConversationDto<'a> {
+    /// The other member.
+    pub(crate) user: UserDto<'a>,
+    /// The newest message.
+    pub(crate) last_message: Option<MessageDto<'a>>,
+    /// Unread messages from the other member.
+    pub(crate) unread: u64,
+}
+
+impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
+    fn from(summary: &'a ConversationSummary) -> Self {
+        Self {
+            user: UserDto::from(&summary.peer),
+            last_message: summary.last_message.as_ref().map(MessageDto::from),
+            unread: summary.unread,
+        }
+    }
+}
+
+/// `POST /api/signup`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SignupRequest {
+    /// Email.
+    pub(crate) email: String,
+    /// Username.
+    pub(crate) username: String,
+    /// Password.
+    pub(crate) password: String,
+    /// Password again.
+    pub(crate) confirm_password: String,
+}
+
+/// `POST /api/login`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct LoginRequest {
+    /// Username.
+    pub(crate) username: String,
+    /// Password.
+    pub(crate) password: String,
+}
+
+/// `POST /api/conversations/{username}/messages`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SendRequest {
+    /// The text.
+    pub(crate) text: String,
+    /// The idempotency key.
+    pub(crate) client_id: Option<String>,
+}
+
+/// A frame from the client.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ClientFrame {
+    /// Send a message.
+    Send {
+        /// Recipient.
+        #[serde(default)]
+        to: String,
+        /// Text.
+        #[serde(default)]
+        text: String,
+        /// Idempotency key.
+        #[serde(default)]
+        client_id: Option<String>,
+    },
+    /// "I am typing to `to`."
+    Typing {
+        /// Recipient.
+        #[serde(default)]
+        to: String,
+    },
+    /// "I have read the conversation with `with` up to `up_to`."
+    Read {
+        /// The other member.
+        #[serde(default)]
+        with: String,
+        /// The newest message read.
+        #[serde(default)]
+        up_to: i64,
+    },
+}
+
+/// A frame from the server.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum ServerFrame<'a> {
+    /// The first frame: who you are and the newest message id.
+    Ready {
+        /// The user, with email.
+        user: UserDto<'a>,
+        /// The newest message id in any of the user's conversations.
+        last_message_id: i64,
+    },
+    /// A message in one of the user's conversations.
+    Message {
+        /// The message.
+        message: MessageDto<'a>,
+    },
+    /// The sending connection's confirmation that a message is committed.
+    Ack {
+        /// The client's key, echoed.
+        client_id: Option<&'a str>,
+        /// The stored message.
+        message: MessageDto<'a>,
+    },
+    /// A request failed.
+    Error {
+        /// The client's key of the failed send, if any.
+        client_id: Option<&'a str>,
+        /// A stable code.
+        code: &'a str,
+        /// A sentence for people.
+        message: &'a str,
+        /// The input field at fault.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        field: Option<&'a str>,
+    },
+    /// Someone is typing to the user.
+    Typing {
+        /// Who.
+        from: &'a str,
+    },
+    /// A read mark moved.
+    Read {
+        /// Who read.
+        by: &'a str,
+        /// The other member.
+        with: &'a str,
+        /// Up to which message.
+        up_to: i64,
+    },
+    /// Too much was missed to replay: reload by HTTP.
+    Resync,
+}
+
+impl<'a> ServerFrame<'a> {
+    /// The frame for a bus event, if the event is one clients see.
+    pub(crate) fn from_event(kind: &'a EventKind) -> Option<Self> {
+        match kind {
+            EventKind::Message { message } => Some(Self::Message {
+                message: MessageDto::from(message),
+            }),
+            EventKind::Read {
+                by, with, up_to, ..
+            } => Some(Self::Read {
+                by: by.username().as_str(),
+                with: with.username().as_str(),
+                up_to: up_to.get(),
+            }),
+            EventKind::Typing { from, .. } => Some(Self::Typing {
+                from: from.username().as_str(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The frame as JSON text.
+    pub(crate) fn to_json(&self) -> String {
+        // Serializing these plain structs cannot fail.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"type\":\"error\"}"))
+    }
+}

@@ -1,0 +1,407 @@
+//! One WebSocket connection: replay, then live events and client frames.
+
+use std::collections::{HashSet, VecDeque};
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use chat_core::{
+    ChatError, Delivery, EventKind, Message, MessageId, PageLimit, Session, SessionToken,
+    SharedEvent, Subscription,
+};
+use futures::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota};
+use hyper_tungstenite::HyperWebsocket;
+use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use hyper_tungstenite::tungstenite::{self, Message as Frame, Utf8Bytes};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{debug, info, warn};
+
+use super::outbound::{Full, Outbound};
+use crate::ChatHttp;
+use crate::wire::{ClientFrame, MessageDto, ServerFrame, UserDto};
+
+/// How many own message ids a connection remembers, to send an `ack`
+/// instead of a second copy of the message it sent.
+const OWN_IDS: usize = 256;
+/// How many live message ids a connection remembers, to avoid repeating
+/// them when it replays after a lag.
+const LIVE_IDS: usize = 1024;
+/// Consecutive rate-limit violations before a flooding client is cut off.
+const FLOOD_STRIKES: u32 = 50;
+
+/// Why the connection ends.
+enum End {
+    /// The client closed or vanished.
+    Gone,
+    /// The server closes with this code and reason.
+    Close(CloseCode, &'static str),
+}
+
+pub(super) struct Connection {
+    http: ChatHttp,
+    session: Session,
+    /// Kept to re-check the session (logout elsewhere, expiry).
+    token: SessionToken,
+    since: Option<MessageId>,
+    /// Every message up to this id has been sent or was before `ready`.
+    floor: MessageId,
+    /// Ids of messages this connection sent (answered by `ack`).
+    own: VecDeque<MessageId>,
+    /// Ids delivered live above `floor`, oldest first.
+    live: VecDeque<MessageId>,
+    live_set: HashSet<MessageId>,
+    frames: DefaultDirectRateLimiter,
+    strikes: u32,
+    last_heard: Instant,
+}
+
+impl Connection {
+    pub(super) fn new(
+        http: ChatHttp,
+        session: Session,
+        token: SessionToken,
+        since: Option<MessageId>,
+    ) -> Self {
+        let limits = &http.config().websocket;
+        let rate = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(limits.frame_burst).unwrap_or(rate);
+        Self {
+            frames: DefaultDirectRateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            http,
+            session,
+            token,
+            since,
+            floor: MessageId::ZERO,
+            own: VecDeque::new(),
+            live: VecDeque::new(),
+            live_set: HashSet::new(),
+            strikes: 0,
+            last_heard: Instant::now(),
+        }
+    }
+
+    pub(super) async fn run(mut self, websocket: HyperWebsocket) {
+        let socket = match websocket.await {
+            Ok(socket) => socket,
+            Err(error) => {
+                debug!(%error, "WebSocket handshake did not complete");
+                return;
+            }
+        };
+        let (sink, mut incoming) = socket.split();
+        let limits = self.http.config().websocket.clone();
+        let (mut out, writer) = Outbound::start(sink, limits.outbound_queue);
+        let user = self.session.user().id();
+        debug!(%user, "WebSocket connected");
+        let end = match self.start(&out).await {
+            Ok(mut events) => self.serve(&mut out, &mut incoming, &mut events).await,
+            Err(end) => end,
+        };
+        if let End::Close(code, reason) = end {
+            debug!(%user, reason, "closing WebSocket");
+            out.close(code, reason);
+        }
+        drop(out);
+        let _ = writer.await;
+        debug!(%user, "WebSocket disconnected");
+    }
+
+    /// Subscribes, says `ready`, and replays `since`: subscribe first, so
+    /// nothing committed meanwhile is missed; duplicates are skipped by id.
+    async fn start(&mut self, out: &Outbound) -> Result<Subscription, End> {
+        let chat = self.http.chat().clone();
+        let events = chat
+            .subscribe(&self.session)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let account = chat
+            .account(&self.session)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let last = chat
+            .last_message_id(&self.session)
+            .await
+            .map_err(|e| self.failed(&e))?;
+        let ready = ServerFrame::Ready {
+            user: UserDto::from(&account),
+            last_message_id: last.get(),
+        };
+        self.push(out, ready.to_json().into())?;
+        self.floor = last;
+        if let Some(since) = self.since {
+            self.replay(out, since).await?;
+        }
+        Ok(events)
+    }
+
+    async fn serve(
+        &mut self,
+        out: &mut Outbound,
+        incoming: &mut futures::stream::SplitStream<hyper_tungstenite::HyperWebsocketStream>,
+        events: &mut Subscription,
+    ) -> End {
+        let limits = self.http.config().websocket.clone();
+        let mut heartbeat = tokio::time::interval(limits.ping_interval);
+        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        heartbeat.reset();
+        let shutdown = self.http.shutdown_signal();
+        loop {
+            let step = tokio::select! {
+                frame = incoming.next() => match frame {
+                    Some(Ok(frame)) => {
+                        self.last_heard = Instant::now();
+                        self.on_frame(out, frame).await
+                    }
+                    Some(Err(tungstenite::Error::Capacity(_))) => {
+                        warn!(user = %self.session.user().id(), "oversize WebSocket message");
+                        Err(End::Close(CloseCode::Size, "message too big"))
+                    }
+                    Some(Err(_)) | None => Err(End::Gone),
+                },
+                delivery = events.next() => match delivery {
+                    Some(Delivery::Event(event)) => self.on_event(out, &event),
+                    Some(Delivery::Lagged) => self.replay(out, self.floor).await,
+                    None => Err(End::Close(CloseCode::Policy, "logged out")),
+                },
+                _ = heartbeat.tick() => self.on_heartbeat(out, limits.idle_timeout).await,
+                () = shutdown.cancelled() => Err(End::Close(CloseCode::Away, "server shutting down")),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn on_heartbeat(&mut self, out: &Outbound, idle_timeout: Duration) -> Result<(), End> {
+        if self.last_heard.elapsed() > idle_timeout {
+            return Err(End::Close(CloseCode::Policy, "no answer to pings"));
+        }
+        // The session may have expired or been deleted by another process.
+        match self.http.chat().authenticate(self.token.expose()).await {
+            Ok(_) => {}
+            Err(ChatError::Unauthenticated) => {
+                return Err(End::Close(CloseCode::Policy, "session ended"));
+            }
+            Err(error) => debug!(%error, "could not re-check the session"),
+        }
+        self.push(out, Frame::Ping(bytes::Bytes::new()))
+    }
+
+    async fn on_frame(&mut self, out: &Outbound, frame: Frame) -> Result<(), End> {
+        let text = match frame {
+            Frame::Text(text) => text,
+            Frame::Binary(_) => {
+                return self.error(
+                    out,
+                    None,
+                    "invalid_input",
+                    "binary frames are not supported",
+                    None,
+                );
+            }
+            Frame::Close(_) => return Err(End::Gone),
+            Frame::Ping(_) | Frame::Pong(_) | Frame::Frame(_) => return Ok(()),
+        };
+        if self.frames.check().is_err() {
+            self.strikes += 1;
+            if self.strikes > FLOOD_STRIKES {
+                warn!(user = %self.session.user().id(), "WebSocket flood: closing");
+                return Err(End::Close(CloseCode::Policy, "too many frames"));
+            }
+            return self.error(
+                out,
+                None,
+                "rate_limited",
+                "too many frames; slow down",
+                None,
+            );
+        }
+        self.strikes = 0;
+        let parsed: ClientFrame = match serde_json::from_str(text.as_str()) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                let reason = if e.is_data() {
+                    "unknown or malformed frame"
+                } else {
+                    "malformed JSON"
+                };
+                return self.error(out, None, "invalid_input", reason, None);
+            }
+        };
+        let chat = self.http.chat().clone();
+        match parsed {
+            ClientFrame::Send {
+                to,
+                text,
+                client_id,
+            } => match chat.send(&self.session, &to, text, client_id.clone()).await {
+                Ok(sent) => {
+                    remember(&mut self.own, sent.message.id(), OWN_IDS);
+                    let ack = ServerFrame::Ack {
+                        client_id: client_id.as_deref(),
+                        message: MessageDto::from(&sent.message),
+                    };
+                    self.push(out, ack.to_json().into())
+                }
+                Err(error) => self.chat_error(out, client_id.as_deref(), &error),
+            },
+            ClientFrame::Typing { to } => match chat.typing(&self.session, &to).await {
+                Ok(()) | Err(ChatError::RateLimited { .. }) => Ok(()),
+                Err(error) => self.chat_error(out, None, &error),
+            },
+            ClientFrame::Read { with, up_to } => {
+                match chat
+                    .mark_read(&self.session, &with, MessageId::new(up_to))
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(error) => self.chat_error(out, None, &error),
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, out: &Outbound, event: &SharedEvent) -> Result<(), End> {
+        if let EventKind::Message { message } = event.kind() {
+            let id = message.id();
+            if id <= self.floor || self.live_set.contains(&id) {
+                return Ok(());
+            }
+            self.remember_live(id);
+            if self.own.contains(&id) {
+                return Ok(());
+            }
+        }
+        let encoded: Option<Utf8Bytes> =
+            event.encoded(|kind| ServerFrame::from_event(kind).map(|f| f.to_json().into()));
+        match encoded {
+            Some(text) => self.push(out, Frame::Text(text)),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends every message after `after` from the store, skipping those
+    /// already delivered; past the replay limit, tells the client to resync.
+    async fn replay(&mut self, out: &Outbound, after: MessageId) -> Result<(), End> {
+        let chat = self.http.chat().clone();
+        let limit = self.http.config().websocket.replay_limit;
+        let mut cursor = after;
+        let mut sent = 0usize;
+        loop {
+            let page = chat
+                .since(&self.session, cursor, PageLimit::LARGEST)
+                .await
+                .map_err(|e| self.failed(&e))?;
+            for message in &page.items {
+                cursor = message.id();
+                if self.live_set.contains(&message.id()) {
+                    continue;
+                }
+                self.push(out, message_frame(message))?;
+                sent += 1;
+            }
+            self.floor = self.floor.max(cursor);
+            if !page.has_more {
+                break;
+            }
+            if sent >= limit {
+                self.push(out, ServerFrame::Resync.to_json().into())?;
+                self.floor = chat
+                    .last_message_id(&self.session)
+                    .await
+                    .map_err(|e| self.failed(&e))?;
+                break;
+            }
+        }
+        self.forget_below_floor();
+        Ok(())
+    }
+
+    fn remember_live(&mut self, id: MessageId) {
+        self.live.push_back(id);
+        self.live_set.insert(id);
+        if self.live.len() > LIVE_IDS
+            && let Some(old) = self.live.pop_front()
+        {
+            self.live_set.remove(&old);
+        }
+    }
+
+    fn forget_below_floor(&mut self) {
+        let floor = self.floor;
+        self.live.retain(|id| *id > floor);
+        self.live_set.retain(|id| *id > floor);
+    }
+
+    fn push(&self, out: &Outbound, frame: Frame) -> Result<(), End> {
+        match out.push(frame) {
+            Ok(()) => Ok(()),
+            Err(Full::Slow) => {
+                info!(user = %self.session.user().id(), "slow WebSocket consumer disconnected");
+                Err(End::Close(
+                    CloseCode::Again,
+                    "too slow; reconnect with since",
+                ))
+            }
+            Err(Full::Closed) => Err(End::Gone),
+        }
+    }
+
+    fn chat_error(
+        &self,
+        out: &Outbound,
+        client_id: Option<&str>,
+        error: &ChatError,
+    ) -> Result<(), End> {
+        if matches!(
+            error,
+            ChatError::Unavailable { .. } | ChatError::Internal { .. }
+        ) {
+            warn!(%error, cause = ?std::error::Error::source(error), "WebSocket request failed");
+        }
+        self.error(
+            out,
+            client_id,
+            error.code(),
+            &error.to_string(),
+            error.field(),
+        )
+    }
+
+    fn error(
+        &self,
+        out: &Outbound,
+        client_id: Option<&str>,
+        code: &str,
+        message: &str,
+        field: Option<&str>,
+    ) -> Result<(), End> {
+        let frame = ServerFrame::Error {
+            client_id,
+            code,
+            message,
+            field,
+        };
+        self.push(out, frame.to_json().into())
+    }
+
+    /// A dependency failed while setting up or replaying: say so and close.
+    fn failed(&self, error: &ChatError) -> End {
+        warn!(%error, "WebSocket closed after a failure");
+        End::Close(CloseCode::Error, "temporarily unavailable")
+    }
+}
+
+fn message_frame(message: &Message) -> Frame {
+    let frame = ServerFrame::Message {
+        message: MessageDto::from(message),
+    };
+    Frame::Text(frame.to_json().into())
+}
+
+fn remember(ids: &mut VecDeque<MessageId>, id: MessageId, bound: usize) {
+    ids.push_back(id);
+    if ids.len() > bound {
+        ids.pop_front();
+    }
+}

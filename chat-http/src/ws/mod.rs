@@ -1,0 +1,41 @@
+//! `GET /ws`: the WebSocket endpoint. Everything is checked before the
+//! upgrade (Origin, session, parameters); then one task per connection runs
+//! the protocol (see `docs/protocol.md`).
+
+mod connection;
+mod outbound;
+
+use hyper::{Request, Response};
+use hyper_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use crate::ChatHttp;
+use crate::auth::{authenticate, check_origin};
+use crate::error::HttpError;
+use crate::request::Query;
+use crate::response::Body;
+
+impl ChatHttp {
+    pub(crate) async fn websocket<B>(
+        &self,
+        mut request: Request<B>,
+    ) -> Result<Response<Body>, HttpError> {
+        check_origin(request.headers(), self.config())?;
+        if !hyper_tungstenite::is_upgrade_request(&request) {
+            return Err(HttpError::NotUpgrade("missing Upgrade: websocket".into()));
+        }
+        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+        let since = Query::of(&request).message_id("since")?;
+        let limits = &self.config().websocket;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(limits.max_message_bytes))
+            .max_frame_size(Some(limits.max_message_bytes))
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(limits.max_message_bytes * 4);
+        let (response, websocket) = hyper_tungstenite::upgrade(&mut request, Some(config))
+            .map_err(|e| HttpError::NotUpgrade(e.to_string()))?;
+        let connection = connection::Connection::new(self.clone(), auth.session, auth.token, since);
+        self.connections().spawn(connection.run(websocket));
+        Ok(response)
+    }
+}

@@ -1,0 +1,111 @@
+//! The writing half of a connection: a bounded queue drained by one task
+//! into batched socket writes, with a side door for the closing frame.
+
+use futures::{Sink, SinkExt};
+use hyper_tungstenite::tungstenite::Message;
+use hyper_tungstenite::tungstenite::protocol::CloseFrame;
+use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio::sync::{mpsc, oneshot};
+
+/// Why a frame could not be queued.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Full {
+    /// The client is not reading fast enough.
+    Slow,
+    /// The writer has stopped (the socket is gone).
+    Closed,
+}
+
+/// The connection's handle on its writer.
+pub(super) struct Outbound {
+    frames: mpsc::Sender<Message>,
+    close: Option<oneshot::Sender<CloseFrame>>,
+}
+
+impl Outbound {
+    /// Starts the writer on `sink` with room for `capacity` frames.
+    pub(super) fn start<S>(sink: S, capacity: usize) -> (Self, tokio::task::JoinHandle<()>)
+    where
+        S: Sink<Message> + Unpin + Send + 'static,
+    {
+        let (frames, queue) = mpsc::channel(capacity.max(1));
+        let (close, closing) = oneshot::channel();
+        let writer = tokio::spawn(write(sink, queue, closing));
+        (
+            Self {
+                frames,
+                close: Some(close),
+            },
+            writer,
+        )
+    }
+
+    /// Queues a frame without waiting.
+    pub(super) fn push(&self, frame: Message) -> Result<(), Full> {
+        self.frames.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Full::Slow,
+            mpsc::error::TrySendError::Closed(_) => Full::Closed,
+        })
+    }
+
+    /// Closes the socket with `code` and `reason`, ahead of queued frames.
+    pub(super) fn close(&mut self, code: CloseCode, reason: &'static str) {
+        if let Some(close) = self.close.take() {
+            let _ = close.send(CloseFrame {
+                code,
+                reason: reason.into(),
+            });
+        }
+    }
+}
+
+async fn write<S>(
+    mut sink: S,
+    mut queue: mpsc::Receiver<Message>,
+    closing: oneshot::Receiver<CloseFrame>,
+) where
+    S: Sink<Message> + Unpin,
+{
+    // Dropping the handle without a close frame lets the queue drain first.
+    let mut closing = Some(closing);
+    loop {
+        let frame = tokio::select! {
+            biased;
+            close = async {
+                match closing.as_mut() {
+                    Some(receiver) => receiver.await,
+                    None => std::future::pending().await,
+                }
+            }, if closing.is_some() => {
+                match close {
+                    Ok(frame) => {
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        let _ = sink.close().await;
+                        return;
+                    }
+                    Err(_) => {
+                        closing = None;
+                        continue;
+                    }
+                }
+            }
+            frame = queue.recv() => frame,
+        };
+        let Some(frame) = frame else {
+            let _ = sink.close().await;
+            return;
+        };
+        // Batch: feed everything already queued, then flush once.
+        if sink.feed(frame).await.is_err() {
+            return;
+        }
+        while let Ok(frame) = queue.try_recv() {
+            if sink.feed(frame).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+}

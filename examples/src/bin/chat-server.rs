@@ -1,0 +1,169 @@
+//! The reference chat server: the HTTP/WebSocket adapter over the chat
+//! service, on SQLite by default.
+//!
+//! `cargo run --release -p examples --bin chat-server` serves
+//! <http://127.0.0.1:8080> from `chat.db` in the working directory.
+//! `--help` lists every flag; each also reads an environment variable.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
+use chat_http::{ChatHttp, HttpConfig};
+use chat_store_sqlite::SqliteStore;
+use clap::Parser;
+use tracing::{error, info, warn};
+
+/// An embeddable real-time chat: accounts, direct messages, search, live delivery.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// Database URL: `sqlite://path/to/chat.db` or `sqlite::memory:`.
+    #[arg(long, env = "CHAT_DATABASE_URL", default_value = "sqlite://chat.db")]
+    database_url: String,
+
+    /// Another origin allowed to call the API and open WebSockets, e.g.
+    /// `https://chat.example.com` (repeat the flag for more). The server's
+    /// own origin is always allowed.
+    #[arg(
+        long = "allowed-origin",
+        env = "CHAT_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<String>,
+
+    /// A reverse proxy whose `X-Forwarded-For` is trusted (repeatable).
+    #[arg(
+        long = "trusted-proxy",
+        env = "CHAT_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<IpAddr>,
+
+    /// Set when a TLS-terminating proxy serves this server over HTTPS:
+    /// secure `__Host-` cookies and HSTS.
+    #[arg(long, env = "CHAT_BEHIND_TLS")]
+    behind_tls: bool,
+
+    /// Log filter, e.g. `info` or `chat_http=debug,info`.
+    #[arg(long, env = "CHAT_LOG", default_value = "info")]
+    log: String,
+
+    /// Sessions unused for this many minutes end.
+    #[arg(long, env = "CHAT_SESSION_IDLE_MINUTES", default_value_t = 7 * 24 * 60)]
+    session_idle_minutes: u64,
+
+    /// Sessions end this many hours after login.
+    #[arg(long, env = "CHAT_SESSION_MAX_HOURS", default_value_t = 30 * 24)]
+    session_max_hours: u64,
+
+    /// Messages one user may send per second, sustained (bursts of 3 s worth).
+    #[arg(long, env = "CHAT_SEND_RATE", default_value_t = 10)]
+    send_rate: u32,
+
+    /// Login attempts per username before one more every 30 s.
+    #[arg(long, env = "CHAT_LOGIN_BURST", default_value_t = 10)]
+    login_burst: u32,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            error!("{message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let store = open_store(&args.database_url).await?;
+    let defaults = RateLimits::default();
+    let send_rate = args.send_rate.max(1);
+    let limits = RateLimits {
+        send_per_user: Rate::new(send_rate * 3, Duration::from_secs(1) / send_rate),
+        login_per_username: Rate::new(args.login_burst.max(1), defaults.login_per_username.every),
+        ..defaults
+    };
+    let config = ChatConfig::default()
+        .with_session_idle_timeout(Duration::from_secs(args.session_idle_minutes.max(1) * 60))
+        .with_session_absolute_timeout(Duration::from_secs(args.session_max_hours.max(1) * 3600));
+    let chat = Chat::builder(store)
+        .limiter(Arc::new(GovernorLimiter::new(limits)))
+        .config(config)
+        .build();
+    let mut http_config = HttpConfig::default();
+    http_config.allowed_origins = args.allowed_origins;
+    http_config.trusted_proxies = args.trusted_proxies;
+    http_config.tls = args.behind_tls;
+    let http = ChatHttp::new(chat.clone(), http_config);
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    info!("chat server listening; open http://{address}/");
+    tokio::spawn(purge_sessions(chat));
+    chat_http::serve(listener, http, shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn open_store(url: &str) -> Result<Arc<dyn Store>, String> {
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open(url).await.map_err(|e| e.to_string())?;
+        return Ok(Arc::new(store));
+    }
+    Err(format!(
+        "unsupported --database-url {url:?}: expected sqlite://…"
+    ))
+}
+
+/// Deletes expired sessions every five minutes.
+async fn purge_sessions(chat: Chat) {
+    let mut every = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        every.tick().await;
+        match chat.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => info!(sessions = n, "expired sessions deleted"),
+            Err(e) => warn!(error = %e, "could not purge expired sessions"),
+        }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
