@@ -133,6 +133,10 @@
       updateConversation(message);
       if (!inThisRoom(message)) return;
       const mine = message.from.toLowerCase() === me.toLowerCase();
+      if (!mine) {
+        clearTimeout(typingTimer);
+        typingLine.textContent = "";
+      }
       const li = messageItem(message, mine);
       if (mine) setStatus(li, "sent");
       list.append(li);

@@ -102,7 +102,12 @@ async fn signup_login_chat_search_logout() {
 }
 
 /// Expected status, code and field, then what the server answered.
-type Case = (u16, &'static str, Option<&'static str>, (u16, serde_json::Value));
+type Case = (
+    u16,
+    &'static str,
+    Option<&'static str>,
+    (u16, serde_json::Value),
+);
 
 #[tokio::test]
 async fn every_error_has_its_code_and_status() {
