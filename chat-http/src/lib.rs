@@ -29,6 +29,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod tls;
 mod wire;
 mod ws;
 
@@ -43,7 +44,9 @@ pub use auth::CSRF_HEADER;
 pub use config::{HttpConfig, WebSocketLimits};
 pub use error::{ErrorBody, ErrorDetail, HttpError, Reported};
 pub use response::Body;
-pub use server::serve;
+pub use server::{redirect_to_https, serve, serve_tls};
+pub use tls::{TlsError, load_tls, tls_acceptor};
+pub use tokio_rustls::TlsAcceptor;
 
 /// The adapter: cheap to clone, one per server.
 #[derive(Clone)]

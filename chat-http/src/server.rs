@@ -1,22 +1,30 @@
-//! Serving the adapter on a TCP listener, with graceful shutdown.
+//! Serving the adapter on a TCP listener, plain or TLS, with graceful
+//! shutdown; and the plain-HTTP listener that redirects to HTTPS.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 use crate::ChatHttp;
+use crate::response::{self, Body};
 
 /// How long shutdown waits for requests and WebSockets to finish.
 const DRAIN: Duration = Duration::from_secs(10);
-/// How long a client may take to send the request head (slowloris).
+/// How long a client may take for the TLS handshake and for the request
+/// head (slowloris).
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many request headers.
 const MAX_HEADERS: usize = 64;
@@ -37,6 +45,110 @@ pub async fn serve(
     http: ChatHttp,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    serve_with(listener, http, None, shutdown).await
+}
+
+/// Like [`serve`], over TLS (see [`load_tls`](crate::load_tls)). Configure the
+/// adapter with `HttpConfig { tls: true, .. }` so that cookies are `Secure`
+/// and responses carry HSTS.
+///
+/// # Errors
+/// As [`serve`]; failed handshakes are logged and dropped.
+pub async fn serve_tls(
+    listener: TcpListener,
+    http: ChatHttp,
+    tls: TlsAcceptor,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    serve_with(listener, http, Some(tls), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    http: ChatHttp,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let handler = http.clone();
+    let requests = accept_loop(listener, tls, shutdown, move |request, peer| {
+        let handler = handler.clone();
+        async move { handler.handle(request, peer).await }
+    })
+    .await;
+    info!("shutting down: closing WebSockets and draining requests");
+    http.close_websockets();
+    let drained = async {
+        requests.wait().await;
+        http.connections().wait().await;
+    };
+    if tokio::time::timeout(DRAIN, drained).await.is_err() {
+        warn!("shutdown deadline passed with connections still open");
+    }
+    Ok(())
+}
+
+/// Answers every plain-HTTP request on `listener` with a permanent redirect
+/// to the same host and path over HTTPS on `https_port`, until `shutdown`.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn redirect_to_https(
+    listener: TcpListener,
+    https_port: u16,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let requests = accept_loop(listener, None, shutdown, move |request, _peer| async move {
+        response::finish(https_redirect(&request, https_port), true)
+    })
+    .await;
+    let _ = tokio::time::timeout(DRAIN, requests.wait()).await;
+    Ok(())
+}
+
+fn https_redirect(request: &Request<Incoming>, https_port: u16) -> Response<Body> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| {
+            h.rsplit_once(':')
+                .filter(|(_, port)| port.parse::<u16>().is_ok())
+                .map_or(h, |(name, _)| name)
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+        });
+    let Some(host) = host else {
+        return response::empty(StatusCode::BAD_REQUEST);
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let mut response = response::empty(StatusCode::PERMANENT_REDIRECT);
+    if let Ok(location) = HeaderValue::from_str(&format!("https://{host}{port}{path}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+/// Accepts connections until `shutdown`, serving each with `handler` (after
+/// a TLS handshake when `tls` is set). Returns the tracker of the
+/// connections still running, already told to finish.
+async fn accept_loop<H, F>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl Future<Output = ()>,
+    handler: H,
+) -> TaskTracker
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     let requests = TaskTracker::new();
     let stop = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -53,45 +165,57 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let handler = http.clone();
-        let service = service_fn(move |request| {
-            let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler.handle(request, peer).await) }
-        });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT)
-            .max_headers(MAX_HEADERS)
-            .max_buf_size(MAX_HEAD_BYTES.max(8192))
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
+        let handler = handler.clone();
         let stop = stop.clone();
+        let tls = tls.clone();
         requests.spawn(async move {
-            let mut connection = std::pin::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                () = stop.cancelled() => {
-                    // Finish the request in flight, then close.
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            match tls {
+                None => serve_connection(TokioIo::new(stream), peer, handler, stop).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(TokioIo::new(stream), peer, handler, stop).await
+                        }
+                        Ok(Err(error)) => debug!(%error, %peer, "TLS handshake failed"),
+                        Err(_) => debug!(%peer, "TLS handshake timed out"),
+                    }
                 }
-            };
-            if let Err(error) = result {
-                debug!(%error, %peer, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    info!("shutting down: closing WebSockets and draining requests");
-    http.close_websockets();
     stop.cancel();
     requests.close();
-    let drained = async {
-        requests.wait().await;
-        http.connections().wait().await;
+    requests
+}
+
+async fn serve_connection<I, H, F>(io: I, peer: SocketAddr, handler: H, stop: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let response = handler(request, peer);
+        async move { Ok::<_, Infallible>(response.await) }
+    });
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES.max(8192))
+        .serve_connection(io, service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stop.cancelled() => {
+            // Finish the request in flight, then close.
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
     };
-    if tokio::time::timeout(DRAIN, drained).await.is_err() {
-        warn!("shutdown deadline passed with connections still open");
+    if let Err(error) = result {
+        debug!(%error, %peer, "connection ended with an error");
     }
-    Ok(())
 }

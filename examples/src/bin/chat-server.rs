@@ -6,6 +6,7 @@
 //! `--help` lists every flag; each also reads an environment variable.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,18 @@ struct Args {
         value_delimiter = ','
     )]
     trusted_proxies: Vec<IpAddr>,
+
+    /// PEM certificate chain: serve HTTPS (with `--tls-key`).
+    #[arg(long, env = "CHAT_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, env = "CHAT_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// With TLS: also listen here for plain HTTP and redirect it to HTTPS.
+    #[arg(long, env = "CHAT_REDIRECT_LISTEN", requires = "tls_cert")]
+    redirect_listen: Option<SocketAddr>,
 
     /// Set when a TLS-terminating proxy serves this server over HTTPS:
     /// secure `__Host-` cookies and HSTS.
@@ -107,20 +120,44 @@ async fn run(args: Args) -> Result<(), String> {
     let mut http_config = HttpConfig::default();
     http_config.allowed_origins = args.allowed_origins;
     http_config.trusted_proxies = args.trusted_proxies;
-    http_config.tls = args.behind_tls;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(chat_http::load_tls(cert, key).map_err(|e| e.to_string())?),
+        _ => None,
+    };
+    http_config.tls = args.behind_tls || tls.is_some();
     let http = ChatHttp::new(chat.clone(), http_config);
 
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let listener = bind(args.listen).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    info!("chat server listening; open http://{address}/");
     tokio::spawn(purge_sessions(chat));
-    chat_http::serve(listener, http, shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let served = match tls {
+        Some(tls) => {
+            if let Some(redirect) = args.redirect_listen {
+                let plain = bind(redirect).await?;
+                info!("redirecting http://{redirect}/ to HTTPS");
+                tokio::spawn(chat_http::redirect_to_https(
+                    plain,
+                    address.port(),
+                    shutdown_signal(),
+                ));
+            }
+            info!("chat server listening; open https://{address}/");
+            chat_http::serve_tls(listener, http, tls, shutdown_signal()).await
+        }
+        None => {
+            info!("chat server listening; open http://{address}/");
+            chat_http::serve(listener, http, shutdown_signal()).await
+        }
+    };
+    served.map_err(|e| e.to_string())?;
     info!("stopped");
     Ok(())
+}
+
+async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address}: {e}"))
 }
 
 async fn open_store(url: &str) -> Result<Arc<dyn Store>, String> {
