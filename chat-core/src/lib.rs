@@ -42,6 +42,7 @@ mod common_passwords;
 mod error;
 mod event;
 mod governor_limiter;
+mod group_commit;
 mod local_bus;
 mod session;
 
@@ -58,6 +59,7 @@ pub use domain::{
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};
 pub use governor_limiter::{GovernorLimiter, Rate, RateLimits};
+pub use group_commit::{BatchAppend, GroupCommit};
 pub use local_bus::LocalBus;
 pub use ports::{
     Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page, PageLimit,

@@ -1,1 +1,185 @@
-//! Placeholder: this crate is planned and not yet implemented.
+//! # chat-store-postgres
+//!
+//! The production store of [`chat_core`]: PostgreSQL through sqlx.
+//!
+//! - A bounded pool with an acquire timeout: when the server is down, calls
+//!   fail fast with `ChatError::Unavailable`, and the pool reconnects by
+//!   itself when it is back.
+//! - Migrations are embedded and run at open; sqlx takes an advisory lock,
+//!   so servers starting together migrate once.
+//! - Message ids come from a one-row clock advanced inside each append
+//!   transaction: ids grow in commit order across every server process, so
+//!   "every message after id N" never skips one that committed late.
+//! - Appends are group-committed ([`chat_core::GroupCommit`]).
+//! - Substring search uses a `pg_trgm` GIN index on the case-folded text;
+//!   the store creates the extension at open, or fails naming it.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chat_store_postgres::PgError> {
+//! let store = chat_store_postgres::PgStore::open("postgres://chat@localhost/chat").await?;
+//! let chat = chat_core::Chat::builder(std::sync::Arc::new(store)).build();
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod messages;
+mod rows;
+mod users;
+mod writer;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::GroupCommit;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{AssertSqlSafe, PgPool};
+
+pub use error::PgError;
+
+use writer::PgBatches;
+
+/// How the store connects.
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    url: String,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    schema: Option<String>,
+    queue: usize,
+    max_batch: usize,
+}
+
+impl PgOptions {
+    /// Options for `url` (`postgres://user:password@host:port/database`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+            schema: None,
+            queue: 4096,
+            max_batch: 256,
+        }
+    }
+
+    /// At most this many connections (default 16).
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = max.max(2);
+        self
+    }
+
+    /// How long a call waits for a connection before it is `Unavailable`
+    /// (default 3 s).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// Keeps the tables in this schema (created if missing; letters, digits
+    /// and `_` only) instead of the user's default.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Group commit: appends waiting at most, and per transaction.
+    pub fn group_commit(mut self, queue: usize, max_batch: usize) -> Self {
+        self.queue = queue;
+        self.max_batch = max_batch;
+        self
+    }
+}
+
+/// A [`chat_core::Store`] on PostgreSQL. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: PgPool,
+    appends: GroupCommit,
+}
+
+impl PgStore {
+    /// Connects to `url` and migrates, with default options.
+    ///
+    /// # Errors
+    /// [`PgError`] if the URL is invalid, the server cannot be reached,
+    /// `pg_trgm` is missing, or a migration fails.
+    pub async fn open(url: &str) -> Result<Self, PgError> {
+        Self::open_with(PgOptions::new(url)).await
+    }
+
+    /// Connects with explicit options.
+    ///
+    /// # Errors
+    /// As [`PgStore::open`].
+    pub async fn open_with(options: PgOptions) -> Result<Self, PgError> {
+        let mut connect = PgConnectOptions::from_str(&options.url).map_err(PgError::Url)?;
+        if let Some(schema) = &options.schema {
+            if schema.is_empty()
+                || !schema
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            {
+                return Err(PgError::Url(sqlx::Error::Configuration(
+                    format!("invalid schema name {schema:?}").into(),
+                )));
+            }
+            connect = connect.options([("search_path", format!("{schema},public"))]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_with(connect)
+            .await
+            .map_err(PgError::Connect)?;
+        // The extension lives in `public`, where every schema sees it.
+        if let Err(error) = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+            .execute(&pool)
+            .await
+        {
+            let present: Option<i32> =
+                sqlx::query_scalar("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+                    .fetch_optional(&pool)
+                    .await
+                    .map_err(PgError::Connect)?;
+            if present.is_none() {
+                return Err(PgError::Trigram(error));
+            }
+        }
+        if let Some(schema) = &options.schema {
+            sqlx::query(AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&pool)
+            .await
+            .map_err(PgError::Connect)?;
+        }
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(PgError::Migrate)?;
+        let batches = Arc::new(PgBatches { pool: pool.clone() });
+        let appends = GroupCommit::start(batches, options.queue, options.max_batch);
+        Ok(Self {
+            inner: Arc::new(Inner { pool, appends }),
+        })
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    fn appends(&self) -> &GroupCommit {
+        &self.inner.appends
+    }
+}

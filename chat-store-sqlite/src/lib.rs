@@ -37,7 +37,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use error::SqliteError;
 
-use writer::WriterQueue;
+use chat_core::GroupCommit;
+use writer::SqliteBatches;
 
 /// How the store opens its database.
 #[derive(Clone, Debug)]
@@ -93,8 +94,8 @@ struct Inner {
     writer: SqlitePool,
     /// Connections for reads; the writer pool itself for memory databases.
     reader: SqlitePool,
-    /// The group-commit task's queue.
-    appends: WriterQueue,
+    /// The group-commit queue in front of the writer.
+    appends: GroupCommit,
 }
 
 impl SqliteStore {
@@ -158,7 +159,10 @@ impl SqliteStore {
                 .await
                 .map_err(SqliteError::Open)?
         };
-        let appends = WriterQueue::start(writer.clone(), options.writer_queue, options.max_batch);
+        let batches = Arc::new(SqliteBatches {
+            pool: writer.clone(),
+        });
+        let appends = GroupCommit::start(batches, options.writer_queue, options.max_batch);
         Ok(Self {
             inner: Arc::new(Inner {
                 writer,
@@ -182,7 +186,7 @@ impl SqliteStore {
         &self.inner.reader
     }
 
-    fn writer_queue(&self) -> &WriterQueue {
+    fn writer_queue(&self) -> &GroupCommit {
         &self.inner.appends
     }
 }

@@ -1,87 +1,42 @@
-//! Group commit: one task owns message appends and commits them in batches.
-//!
-//! Senders queue their message and wait; the writer takes everything queued
-//! (up to a batch size), appends each inside its own savepoint in one
-//! transaction, commits once, then answers every sender. So an answer always
-//! follows the commit that holds its message, one failing message does not
-//! fail its batch-mates, and under load the fsync cost is shared.
+//! Message appends, in batches for [`chat_core::GroupCommit`]: each batch
+//! is one transaction, each message in it a savepoint, so one failing
+//! message does not fail its batch-mates.
 
+use async_trait::async_trait;
 use chat_core::ports::Appended;
 use chat_core::{
-    ChatError, ClientMessageId, ConversationId, Message, MessageId, NewMessage, Result,
+    BatchAppend, ClientMessageId, ConversationId, Message, MessageId, NewMessage, Result,
     fold_for_search,
 };
 use sqlx::AssertSqlSafe;
 use sqlx::{SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
-use tracing::error;
 
 use crate::error::to_chat;
 use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, message};
 
-struct Request {
-    message: NewMessage,
-    reply: oneshot::Sender<Result<Appended>>,
+/// The SQLite side of group commit: one transaction per batch, a savepoint
+/// per message.
+pub(crate) struct SqliteBatches {
+    /// The writer pool (one connection).
+    pub(crate) pool: SqlitePool,
 }
 
-/// The handle senders use to reach the writer task.
-#[derive(Clone)]
-pub(crate) struct WriterQueue {
-    requests: mpsc::Sender<Request>,
-}
-
-impl WriterQueue {
-    /// Starts the writer task on `pool` (whose connections may write).
-    pub(crate) fn start(pool: SqlitePool, queue: usize, max_batch: usize) -> Self {
-        let (requests, receiver) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(pool, receiver, max_batch.max(1)));
-        Self { requests }
-    }
-
-    /// Appends one message, returning once its batch has committed.
-    pub(crate) async fn append(&self, message: NewMessage) -> Result<Appended> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(Request { message, reply })
-            .await
-            .map_err(|_| ChatError::unavailable("the SQLite writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| ChatError::unavailable("the SQLite writer has stopped"))?
-    }
-}
-
-async fn run(pool: SqlitePool, mut receiver: mpsc::Receiver<Request>, max_batch: usize) {
-    let mut batch = Vec::with_capacity(max_batch);
-    while receiver.recv_many(&mut batch, max_batch).await > 0 {
-        match commit_batch(&pool, &batch).await {
-            Ok(results) => {
-                for (request, result) in batch.drain(..).zip(results) {
-                    let _ = request.reply.send(result);
-                }
-            }
-            Err(failure) => {
-                error!(error = %failure, batch = batch.len(), "message batch failed to commit");
-                let reason = failure.to_string();
-                for request in batch.drain(..) {
-                    let _ = request
-                        .reply
-                        .send(Err(ChatError::unavailable(reason.clone())));
-                }
-            }
-        }
+#[async_trait]
+impl BatchAppend for SqliteBatches {
+    async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>> {
+        commit_batch(&self.pool, batch).await.map_err(to_chat)
     }
 }
 
 async fn commit_batch(
     pool: &SqlitePool,
-    batch: &[Request],
+    batch: &[NewMessage],
 ) -> Result<Vec<Result<Appended>>, sqlx::Error> {
     let mut tx = pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
-    for request in batch {
+    for message in batch {
         sqlx::query("SAVEPOINT append").execute(&mut *tx).await?;
-        match append_one(&mut tx, &request.message).await {
+        match append_one(&mut tx, message).await {
             Ok(appended) => {
                 sqlx::query("RELEASE append").execute(&mut *tx).await?;
                 results.push(Ok(appended));

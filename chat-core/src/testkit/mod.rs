@@ -11,6 +11,10 @@
 //! chat_core::bus_conformance_suite!(fresh_bus);
 //! ```
 //!
+//! A factory may return any [`Fresh`] instead of the `Arc`: a guard that
+//! cleans up (drops a database schema) when the test ends, pass or fail, or
+//! that says the backend is not reachable and the case is skipped.
+//!
 //! Adding a case here (and to the macro's list) makes every backend run it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -20,6 +24,22 @@ mod harness;
 pub mod store;
 
 pub use harness::{Harness, ManualClock, PASSWORD, generous_limits, next_delivery, next_event};
+
+use std::sync::Arc;
+
+/// What a backend factory returns: the backend to test, or `None` to skip
+/// the case (the factory says why). Whatever implements it lives until the
+/// case ends, so its `Drop` can clean up.
+pub trait Fresh<T: ?Sized> {
+    /// The backend, or `None` to skip.
+    fn get(&self) -> Option<Arc<T>>;
+}
+
+impl<T: ?Sized> Fresh<T> for Arc<T> {
+    fn get(&self) -> Option<Arc<T>> {
+        Some(Arc::clone(self))
+    }
+}
 
 /// Stamps every store conformance case into a `#[tokio::test]` that runs it
 /// on a store from `$fresh` (an `async fn() -> Arc<dyn Store>`).
@@ -77,7 +97,12 @@ macro_rules! __conformance_cases {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                $crate::testkit::$suite::$case($fresh().await).await;
+                let fresh = $fresh().await;
+                let Some(backend) = $crate::testkit::Fresh::get(&fresh) else {
+                    return;
+                };
+                $crate::testkit::$suite::$case(backend).await;
+                drop(fresh);
             }
         )*
     };

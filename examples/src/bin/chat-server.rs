@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
 use chat_http::{ChatHttp, HttpConfig};
+use chat_store_postgres::PgStore;
 use chat_store_sqlite::SqliteStore;
 use clap::Parser;
 use tracing::{error, info, warn};
@@ -24,7 +25,8 @@ struct Args {
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 
-    /// Database URL: `sqlite://path/to/chat.db` or `sqlite::memory:`.
+    /// Database URL: `sqlite://path/to/chat.db`, `sqlite::memory:` or
+    /// `postgres://user:password@host:5432/database`.
     #[arg(long, env = "CHAT_DATABASE_URL", default_value = "sqlite://chat.db")]
     database_url: String,
 
@@ -165,9 +167,11 @@ async fn open_store(url: &str) -> Result<Arc<dyn Store>, String> {
         let store = SqliteStore::open(url).await.map_err(|e| e.to_string())?;
         return Ok(Arc::new(store));
     }
-    Err(format!(
-        "unsupported --database-url {url:?}: expected sqlite://…"
-    ))
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let store = PgStore::open(url).await.map_err(|e| e.to_string())?;
+        return Ok(Arc::new(store));
+    }
+    Err("unsupported --database-url: expected sqlite://… or postgres://…".into())
 }
 
 /// Deletes expired sessions every five minutes.

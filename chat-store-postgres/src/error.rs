@@ -1,0 +1,54 @@
+//! The store's own errors, and their mapping into `ChatError`.
+
+use chat_core::ChatError;
+
+/// Why the PostgreSQL store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PgError {
+    /// The URL is not a PostgreSQL URL sqlx understands.
+    #[error("invalid PostgreSQL URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The server could not be reached or refused the connection.
+    #[error("could not connect to PostgreSQL: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// The `pg_trgm` extension is missing and could not be created.
+    #[error(
+        "the PostgreSQL extension pg_trgm is required for message search and could not be created \
+         ({0}); install it (Debian: postgresql-contrib) or run `CREATE EXTENSION pg_trgm;` as a superuser"
+    )]
+    Trigram(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("could not migrate the PostgreSQL database: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+/// Maps a sqlx error met while serving a call: connection trouble (and a
+/// server that is shutting down, starting or full) is `Unavailable`,
+/// anything else `Internal`.
+pub(crate) fn to_chat(error: sqlx::Error) -> ChatError {
+    let unavailable = match &error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code == "53300"
+                || code == "40001"
+                || code == "40P01"
+        }),
+        _ => false,
+    };
+    if unavailable {
+        ChatError::unavailable(error)
+    } else {
+        ChatError::internal(error)
+    }
+}
+
+/// A row that does not hold what the schema promises.
+pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> ChatError {
+    ChatError::internal(format!("corrupt row ({what}): {error}"))
+}
