@@ -1,1 +1,220 @@
-//! Placeholder: this crate is planned and not yet implemented.
+//! # chat-bus-redis
+//!
+//! A [`chat_core::Bus`] on Redis pub/sub, so that many server processes
+//! behave as one chat: a user connected to one process hears what is sent
+//! on another.
+//!
+//! Per process, whatever the number of WebSockets: one multiplexed,
+//! pipelining connection publishes, and one connection (the hub) holds the
+//! subscriptions. The hub subscribes a topic's channel for its first local
+//! subscriber and unsubscribes after the last, decodes each event once and
+//! shares it with every local subscriber.
+//!
+//! Guarantee: events are delivered at most once, in publish order per
+//! publisher and topic. When the Redis connection is lost, every local
+//! subscriber gets [`Delivery::Lagged`](chat_core::Delivery::Lagged) at once
+//! and again after the hub has reconnected and re-subscribed; the connection
+//! then replays from the store (`Chat::since`), which holds every message
+//! that was acknowledged. So no acknowledged message is lost, and the
+//! replay de-duplicates by id. Publishing fails fast (`Unavailable`, within
+//! the publish timeout) while Redis is down; the message itself is already
+//! committed.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn chat_core::Store>) -> Result<(), chat_bus_redis::RedisBusError> {
+//! let bus = chat_bus_redis::RedisBus::connect("redis://127.0.0.1:6379").await?;
+//! let chat = chat_core::Chat::builder(store).bus(std::sync::Arc::new(bus)).build();
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod hub;
+mod limiter;
+mod local;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chat_core::{Bus, ChatError, EventStream, Result, SharedEvent, Topic};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{mpsc, oneshot};
+
+pub use error::RedisBusError;
+pub use limiter::RedisLimiter;
+
+use error::unavailable;
+use hub::{Command, Hub};
+use local::Local;
+
+/// How the bus connects.
+#[derive(Clone, Debug)]
+pub struct RedisBusOptions {
+    url: String,
+    prefix: String,
+    timeout: Duration,
+    queue: usize,
+}
+
+impl RedisBusOptions {
+    /// Options for `url` (`redis://host:port/db`, `rediss://` for TLS).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "chat".into(),
+            timeout: Duration::from_secs(2),
+            queue: 128,
+        }
+    }
+
+    /// Prefixes every channel (default `chat`), so several chats can share
+    /// one Redis.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a publish may take before it fails as unavailable
+    /// (default 2 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Events a local subscriber may fall behind before it lags (default 128).
+    pub fn queue(mut self, queue: usize) -> Self {
+        self.queue = queue;
+        self
+    }
+}
+
+/// The Redis bus. Cheap to clone; clones share the two connections.
+#[derive(Clone)]
+pub struct RedisBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    prefix: String,
+    timeout: Duration,
+    /// Publishes (multiplexed, reconnects by itself).
+    publisher: ConnectionManager,
+    /// Local subscribers by topic.
+    local: Arc<Local>,
+    /// The hub's mailbox.
+    hub: mpsc::UnboundedSender<Command>,
+}
+
+impl RedisBus {
+    /// Connects with default options.
+    ///
+    /// # Errors
+    /// [`RedisBusError`] if the URL is invalid or Redis is unreachable.
+    pub async fn connect(url: &str) -> Result<Self, RedisBusError> {
+        Self::connect_with(RedisBusOptions::new(url)).await
+    }
+
+    /// Connects with explicit options.
+    ///
+    /// # Errors
+    /// As [`RedisBus::connect`].
+    pub async fn connect_with(options: RedisBusOptions) -> Result<Self, RedisBusError> {
+        let valid_prefix = !options.prefix.is_empty()
+            && options
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        if !valid_prefix {
+            return Err(RedisBusError::Prefix(options.prefix));
+        }
+        let client = redis::Client::open(options.url.as_str()).map_err(RedisBusError::Url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(options.timeout))
+            .set_response_timeout(Some(options.timeout))
+            .set_number_of_retries(1);
+        let publisher = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(RedisBusError::Connect)?;
+        let pubsub = client
+            .get_async_pubsub()
+            .await
+            .map_err(RedisBusError::Connect)?;
+        let local = Arc::new(Local::new(options.queue));
+        let (hub, commands) = mpsc::unbounded_channel();
+        let runner = Hub {
+            client,
+            prefix: options.prefix.clone(),
+            local: Arc::clone(&local),
+        };
+        tokio::spawn(runner.run(pubsub.split(), commands));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                prefix: options.prefix,
+                timeout: options.timeout,
+                publisher,
+                local,
+                hub,
+            }),
+        })
+    }
+
+    fn channel(&self, topic: &Topic) -> String {
+        format!("{}:{}", self.inner.prefix, topic.as_str())
+    }
+}
+
+#[async_trait]
+impl Bus for RedisBus {
+    async fn publish(&self, topics: &[Topic], event: SharedEvent) -> Result<()> {
+        if topics.is_empty() {
+            return Ok(());
+        }
+        // Encoded once, whatever the number of topics.
+        let payload = Bytes::from(serde_json::to_vec(event.kind()).map_err(ChatError::internal)?);
+        let mut pipe = redis::pipe();
+        for topic in topics {
+            pipe.publish(self.channel(topic), payload.as_ref()).ignore();
+        }
+        let mut connection = self.inner.publisher.clone();
+        match tokio::time::timeout(self.inner.timeout, pipe.query_async::<()>(&mut connection))
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(unavailable(error)),
+            Err(_) => Err(unavailable("Redis publish timed out")),
+        }
+    }
+
+    async fn subscribe(&self, topic: &Topic) -> Result<EventStream> {
+        let subscription = self
+            .inner
+            .local
+            .subscribe(topic, self.inner.hub.clone())
+            .ok_or_else(|| ChatError::internal("bus lock poisoned"))?;
+        let (reply, confirmed) = oneshot::channel();
+        self.inner
+            .hub
+            .send(Command::Subscribe(topic.clone(), reply))
+            .map_err(|_| unavailable("the Redis hub has stopped"))?;
+        confirmed
+            .await
+            .map_err(|_| unavailable("the Redis hub has stopped"))??;
+        Ok(Box::pin(subscription))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut connection = self.inner.publisher.clone();
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(
+            self.inner.timeout,
+            ping.query_async::<String>(&mut connection),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(unavailable(error)),
+            Err(_) => Err(unavailable("Redis PING timed out")),
+        }
+    }
+}

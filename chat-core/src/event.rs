@@ -36,6 +36,13 @@ pub enum EventKind {
         /// To whom.
         to: User,
     },
+    /// `user` came online (first live connection) or went offline (last).
+    Presence {
+        /// Whose presence changed.
+        user: User,
+        /// Whether they are online now.
+        online: bool,
+    },
     /// The session logged out; its subscriptions end.
     SessionEnded {
         /// Which session.

@@ -44,6 +44,7 @@ mod event;
 mod governor_limiter;
 mod group_commit;
 mod local_bus;
+mod local_presence;
 mod session;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -61,8 +62,9 @@ pub use event::{Event, EventKind, SharedEvent};
 pub use governor_limiter::{GovernorLimiter, Rate, RateLimits};
 pub use group_commit::{BatchAppend, GroupCommit};
 pub use local_bus::LocalBus;
+pub use local_presence::LocalPresence;
 pub use ports::{
-    Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page, PageLimit,
-    PasswordHasher, RateLimiter, Store, SystemClock, Topic,
+    Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page,
+    PageLimit, PasswordHasher, Presence, RateLimiter, Store, SystemClock, Topic,
 };
 pub use session::{Session, SessionToken, TokenHash};

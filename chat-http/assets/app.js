@@ -155,7 +155,11 @@
         a.href = "/chat/" + encodeURIComponent(other) + "/";
         const name = document.createElement("span");
         name.className = "name";
-        name.textContent = other;
+        const dot = document.createElement("span");
+        dot.className = "presence";
+        dot.setAttribute("aria-label", "offline");
+        name.append(dot, document.createTextNode(other));
+        li.dataset.online = "false";
         const unread = document.createElement("span");
         unread.className = "unread";
         unread.hidden = true;
@@ -245,6 +249,15 @@
             }
           }
           break;
+        case "presence": {
+          const li = [...conversations.children].find((el) => el.dataset.user.toLowerCase() === frame.user.toLowerCase());
+          if (li) {
+            li.dataset.online = String(frame.online);
+            const dot = li.querySelector(".presence");
+            if (dot) dot.setAttribute("aria-label", frame.online ? "online" : "offline");
+          }
+          break;
+        }
         case "resync":
           location.reload();
           break;

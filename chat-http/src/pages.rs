@@ -103,6 +103,7 @@ struct MessageView {
 
 struct ConversationView {
     username: String,
+    online: bool,
     preview: String,
     unread: u64,
     last_id: i64,
@@ -221,6 +222,7 @@ impl ChatHttp {
                 .iter()
                 .map(|c| ConversationView {
                     username: c.peer.username().to_string(),
+                    online: c.online,
                     preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
                     unread: c.unread,
                     last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),

@@ -16,6 +16,9 @@ pub(crate) struct UserDto<'a> {
     /// The email, only when the user is the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) email: Option<&'a str>,
+    /// Whether the user is online, where the caller asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) online: Option<bool>,
 }
 
 impl<'a> From<&'a User> for UserDto<'a> {
@@ -24,6 +27,7 @@ impl<'a> From<&'a User> for UserDto<'a> {
             id: user.id().get(),
             username: user.username().as_str(),
             email: None,
+            online: None,
         }
     }
 }
@@ -84,7 +88,10 @@ pub(crate) struct ConversationDto<'a> {
 impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
     fn from(summary: &'a ConversationSummary) -> Self {
         Self {
-            user: UserDto::from(&summary.peer),
+            user: UserDto {
+                online: Some(summary.online),
+                ..UserDto::from(&summary.peer)
+            },
             last_message: summary.last_message.as_ref().map(MessageDto::from),
             unread: summary.unread,
         }
@@ -207,6 +214,13 @@ pub(crate) enum ServerFrame<'a> {
         /// Up to which message.
         up_to: i64,
     },
+    /// A conversation peer came online or went offline.
+    Presence {
+        /// Who.
+        user: &'a str,
+        /// Whether they are online now.
+        online: bool,
+    },
     /// Too much was missed to replay: reload by HTTP.
     Resync,
 }
@@ -227,6 +241,10 @@ impl<'a> ServerFrame<'a> {
             }),
             EventKind::Typing { from, .. } => Some(Self::Typing {
                 from: from.username().as_str(),
+            }),
+            EventKind::Presence { user, online } => Some(Self::Presence {
+                user: user.username().as_str(),
+                online: *online,
             }),
             _ => None,
         }

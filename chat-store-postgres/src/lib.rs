@@ -24,6 +24,7 @@
 mod error;
 mod messages;
 mod rows;
+mod scale;
 mod users;
 mod writer;
 

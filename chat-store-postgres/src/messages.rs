@@ -153,6 +153,7 @@ impl MessageStore for PgStore {
                     peer: user(row, "peer_id", "peer_username")?,
                     last_message: Some(message(row)?),
                     unread: u64::try_from(unread).unwrap_or(0),
+                    online: false,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

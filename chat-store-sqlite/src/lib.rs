@@ -25,6 +25,7 @@ mod messages;
 #[cfg(test)]
 mod query_plans;
 mod rows;
+mod scale;
 mod users;
 mod writer;
 

@@ -56,7 +56,7 @@ pub(crate) fn history_sql(forward: bool, search: Search) -> String {
             "AND s.message_search MATCH ?5",
         ),
         Search::Scan => (
-            "messages msg JOIN message_search s ON s.rowid = msg.id",
+            "messages msg CROSS JOIN message_search s ON s.rowid = msg.id",
             "AND instr(s.body_folded, ?5) > 0",
         ),
     };
@@ -86,11 +86,12 @@ pub(crate) fn conversations_sql() -> String {
 
 /// Recovery: `?1` user, `?2` after, `?3` limit. Only the user's
 /// conversations with something newer than `after` (an index range on
-/// members), then each one's tail by id.
+/// members), then each one's tail by id; CROSS JOIN keeps SQLite from
+/// scanning every newer message of the store instead.
 pub(crate) fn since_sql() -> String {
     format!(
         "SELECT {MESSAGE_COLUMNS} FROM members m \
-         JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > ?2 \
+         CROSS JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > ?2 \
          {MESSAGE_JOINS} \
          WHERE m.user_id = ?1 AND m.last_message_id > ?2 \
          ORDER BY msg.id LIMIT ?3"
@@ -175,6 +176,7 @@ impl MessageStore for SqliteStore {
                     peer: user(row, "peer_id", "peer_username")?,
                     last_message: Some(message(row)?),
                     unread: u64::try_from(unread).unwrap_or(0),
+                    online: false,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -123,7 +123,7 @@ impl Chat {
     }
 
     /// The session user's conversations, most recent first, with their last
-    /// message and unread count.
+    /// message, unread count and whether the peer is online.
     ///
     /// # Errors
     /// What the store reports.
@@ -132,10 +132,22 @@ impl Chat {
         session: &Session,
         query: &ConversationQuery,
     ) -> Result<Page<ConversationSummary>> {
-        self.inner
+        let mut page = self
+            .inner
             .store
             .list_conversations(session.user().id(), query)
-            .await
+            .await?;
+        let peers: Vec<_> = page.items.iter().map(|c| c.peer.id()).collect();
+        match self.inner.presence.online(&peers).await {
+            Ok(online) => {
+                for (summary, online) in page.items.iter_mut().zip(online) {
+                    summary.online = online;
+                }
+            }
+            // Presence is a nicety: the list is still right without it.
+            Err(error) => warn!(%error, "presence unavailable; listing everyone as offline"),
+        }
+        Ok(page)
     }
 
     /// Other users whose name starts with `prefix` (case-insensitive), by

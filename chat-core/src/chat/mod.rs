@@ -2,6 +2,7 @@
 
 mod accounts;
 mod messaging;
+mod presence;
 mod subscription;
 
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use crate::argon2_hasher::Argon2Hasher;
 use crate::domain::PasswordHash;
 use crate::governor_limiter::GovernorLimiter;
 use crate::local_bus::LocalBus;
-use crate::ports::{Bus, Clock, PasswordHasher, RateLimiter, Store, SystemClock};
+use crate::local_presence::LocalPresence;
+use crate::ports::{Bus, Clock, PasswordHasher, Presence, RateLimiter, Store, SystemClock};
 
 /// Tunables of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +79,7 @@ struct Inner {
     hasher: Arc<dyn PasswordHasher>,
     limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
+    presence: Arc<dyn Presence>,
     config: ChatConfig,
     /// A hash of a random password, verified against when the username is
     /// unknown so that both failures take the same time.
@@ -94,6 +97,7 @@ impl Chat {
             hasher: None,
             limiter: None,
             clock: None,
+            presence: None,
             config: ChatConfig::default(),
         }
     }
@@ -112,6 +116,7 @@ pub struct ChatBuilder {
     hasher: Option<Arc<dyn PasswordHasher>>,
     limiter: Option<Arc<dyn RateLimiter>>,
     clock: Option<Arc<dyn Clock>>,
+    presence: Option<Arc<dyn Presence>>,
     config: ChatConfig,
 }
 
@@ -140,6 +145,13 @@ impl ChatBuilder {
         self
     }
 
+    /// Uses `presence` instead of a [`LocalPresence`] (share it between
+    /// processes along with the bus).
+    pub fn presence(mut self, presence: Arc<dyn Presence>) -> Self {
+        self.presence = Some(presence);
+        self
+    }
+
     /// Sets the configuration.
     pub fn config(mut self, config: ChatConfig) -> Self {
         self.config = config;
@@ -157,6 +169,9 @@ impl ChatBuilder {
                     .limiter
                     .unwrap_or_else(|| Arc::new(GovernorLimiter::default())),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                presence: self
+                    .presence
+                    .unwrap_or_else(|| Arc::new(LocalPresence::default())),
                 config: self.config,
                 dummy_hash: OnceCell::new(),
             }),

@@ -107,4 +107,7 @@ pub struct ConversationSummary {
     pub last_message: Option<Message>,
     /// Messages from the peer after the user's read mark.
     pub unread: u64,
+    /// Whether the peer is online (filled in by the service; stores leave
+    /// it `false`).
+    pub online: bool,
 }

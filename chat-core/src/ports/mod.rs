@@ -7,12 +7,14 @@ mod bus;
 mod clock;
 mod hasher;
 mod limiter;
+mod presence;
 mod store;
 
 pub use bus::{Bus, Delivery, EventStream, Topic};
 pub use clock::{Clock, SystemClock};
 pub use hasher::PasswordHasher;
 pub use limiter::{Action, RateLimiter};
+pub use presence::Presence;
 pub use store::{
     Appended, ConversationQuery, HistoryQuery, MessageStore, NewUser, Page, PageLimit,
     SessionRecord, SessionStore, Store, StoredUser, UserStore,

@@ -94,7 +94,17 @@ impl Connection {
         let user = self.session.user().id();
         debug!(%user, "WebSocket connected");
         let end = match self.start(&out).await {
-            Ok(mut events) => self.serve(&mut out, &mut incoming, &mut events).await,
+            Ok(mut events) => {
+                let chat = self.http.chat().clone();
+                if let Err(error) = chat.connected(&self.session).await {
+                    debug!(%error, "presence unavailable");
+                }
+                let end = self.serve(&mut out, &mut incoming, &mut events).await;
+                if let Err(error) = chat.disconnected(&self.session).await {
+                    debug!(%error, "presence unavailable");
+                }
+                end
+            }
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -294,7 +304,7 @@ impl Connection {
                 .map_err(|e| self.failed(&e))?;
             for message in &page.items {
                 cursor = message.id();
-                if self.live_set.contains(&message.id()) {
+                if self.live_set.contains(&message.id()) || self.own.contains(&message.id()) {
                     continue;
                 }
                 self.push(out, message_frame(message))?;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_bus_redis::{RedisBus, RedisBusOptions};
 use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
 use chat_http::{ChatHttp, HttpConfig};
 use chat_store_postgres::PgStore;
@@ -29,6 +30,16 @@ struct Args {
     /// `postgres://user:password@host:5432/database`.
     #[arg(long, env = "CHAT_DATABASE_URL", default_value = "sqlite://chat.db")]
     database_url: String,
+
+    /// Redis URL (`redis://127.0.0.1:6379`): share live events with every
+    /// other server on the same Redis and database. Without it, events stay
+    /// in this process.
+    #[arg(long, env = "CHAT_REDIS_URL")]
+    redis_url: Option<String>,
+
+    /// Prefix of this chat's Redis channels, so several chats can share one Redis.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    redis_prefix: String,
 
     /// Another origin allowed to call the API and open WebSockets, e.g.
     /// `https://chat.example.com` (repeat the flag for more). The server's
@@ -93,6 +104,8 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()),
         )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -115,10 +128,18 @@ async fn run(args: Args) -> Result<(), String> {
     let config = ChatConfig::default()
         .with_session_idle_timeout(Duration::from_secs(args.session_idle_minutes.max(1) * 60))
         .with_session_absolute_timeout(Duration::from_secs(args.session_max_hours.max(1) * 3600));
-    let chat = Chat::builder(store)
+    let mut builder = Chat::builder(store)
         .limiter(Arc::new(GovernorLimiter::new(limits)))
-        .config(config)
-        .build();
+        .config(config);
+    if let Some(url) = &args.redis_url {
+        let options = RedisBusOptions::new(url).prefix(&args.redis_prefix);
+        let bus = RedisBus::connect_with(options)
+            .await
+            .map_err(|e| e.to_string())?;
+        info!("live events go through Redis");
+        builder = builder.bus(Arc::new(bus));
+    }
+    let chat = builder.build();
     let mut http_config = HttpConfig::default();
     http_config.allowed_origins = args.allowed_origins;
     http_config.trusted_proxies = args.trusted_proxies;

@@ -1,0 +1,75 @@
+//! Who is online, and telling the people who care.
+
+use tracing::warn;
+
+use super::Chat;
+use crate::domain::UserId;
+use crate::error::Result;
+use crate::event::{Event, EventKind};
+use crate::ports::{ConversationQuery, PageLimit, Topic};
+use crate::session::Session;
+
+impl Chat {
+    /// Records a live connection of the session's user (a WebSocket). When
+    /// it is their first anywhere, tells the people they have conversations
+    /// with that they are online. Pair it with [`Chat::disconnected`].
+    ///
+    /// # Errors
+    /// What the presence backend reports.
+    pub async fn connected(&self, session: &Session) -> Result<()> {
+        if self.inner.presence.connect(session.user().id()).await? {
+            self.announce_presence(session, true).await;
+        }
+        Ok(())
+    }
+
+    /// Records the end of a live connection; when it was the user's last,
+    /// tells their conversation peers they went offline.
+    ///
+    /// # Errors
+    /// What the presence backend reports.
+    pub async fn disconnected(&self, session: &Session) -> Result<()> {
+        if self.inner.presence.disconnect(session.user().id()).await? {
+            self.announce_presence(session, false).await;
+        }
+        Ok(())
+    }
+
+    /// Whether each of `users` is online.
+    ///
+    /// # Errors
+    /// What the presence backend reports.
+    pub async fn online(&self, users: &[UserId]) -> Result<Vec<bool>> {
+        self.inner.presence.online(users).await
+    }
+
+    async fn announce_presence(&self, session: &Session, online: bool) {
+        let query = ConversationQuery {
+            before: None,
+            limit: PageLimit::LARGEST,
+        };
+        let peers = match self
+            .inner
+            .store
+            .list_conversations(session.user().id(), &query)
+            .await
+        {
+            Ok(page) => page.items,
+            Err(error) => {
+                warn!(%error, "could not list whom to tell about a presence change");
+                return;
+            }
+        };
+        if peers.is_empty() {
+            return;
+        }
+        let topics: Vec<Topic> = peers.iter().map(|c| Topic::user(c.peer.id())).collect();
+        let event = Event::new(EventKind::Presence {
+            user: session.user().clone(),
+            online,
+        });
+        if let Err(error) = self.inner.bus.publish(&topics, event).await {
+            warn!(%error, "could not announce a presence change");
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Two real `chat-server` processes on one PostgreSQL database and one
+//! Redis behave as one chat, and survive Redis going away.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{Database, Server, expect_frame, next_frame, send_frame};
+use serde_json::json;
+use tokio::process::{Child, Command};
+
+async fn servers(database: &Database, redis: &str) -> (Server, Server) {
+    let prefix = common::unique("chat");
+    let args = [
+        "--database-url",
+        &database.url,
+        "--redis-url",
+        redis,
+        "--redis-prefix",
+        &prefix,
+    ];
+    let a = Server::start(&args).await;
+    let b = Server::start(&args).await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_on_two_servers_talk_live() {
+    let Some(database) = Database::create().await else {
+        return;
+    };
+    let redis = common::redis_url();
+    if !common::redis_available(&redis).await {
+        assert!(!common::required(), "Redis is required at {redis}");
+        eprintln!("skipped: no Redis at {redis}");
+        return;
+    }
+    let (a, b) = servers(&database, &redis).await;
+    let alice = a.login("alice").await;
+    let bob = b.login("bob").await;
+    let mut alice_ws = a.ws(&alice, "").await;
+    let mut bob_ws = b.ws(&bob, "").await;
+    expect_frame(&mut alice_ws, "ready").await;
+    expect_frame(&mut bob_ws, "ready").await;
+
+    send_frame(
+        &mut alice_ws,
+        json!({ "type": "send", "to": "bob", "text": "hello from A", "client_id": "a-1" }),
+    )
+    .await;
+    let ack = expect_frame(&mut alice_ws, "ack").await;
+    let id = ack["message"]["id"].as_i64().unwrap();
+    let got = expect_frame(&mut bob_ws, "message").await;
+    assert_eq!(
+        (
+            got["message"]["id"].as_i64(),
+            got["message"]["text"].as_str()
+        ),
+        (Some(id), Some("hello from A"))
+    );
+
+    send_frame(&mut bob_ws, json!({ "type": "typing", "to": "alice" })).await;
+    assert_eq!(expect_frame(&mut alice_ws, "typing").await["from"], "bob");
+    send_frame(
+        &mut bob_ws,
+        json!({ "type": "read", "with": "alice", "up_to": id }),
+    )
+    .await;
+    assert_eq!(expect_frame(&mut alice_ws, "read").await["up_to"], id);
+    assert_eq!(expect_frame(&mut bob_ws, "read").await["by"], "bob");
+
+    send_frame(
+        &mut bob_ws,
+        json!({ "type": "send", "to": "alice", "text": "hello from B", "client_id": "b-1" }),
+    )
+    .await;
+    assert_eq!(expect_frame(&mut bob_ws, "ack").await["client_id"], "b-1");
+    assert_eq!(
+        expect_frame(&mut alice_ws, "message").await["message"]["text"],
+        "hello from B"
+    );
+}
+
+/// A Redis server of the test's own, on a fixed port so it can come back.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    async fn start(port: u16) -> Option<Child> {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let url = format!("redis://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if common::redis_available(&url).await {
+                return Some(child);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_arrives_once_across_a_redis_outage() {
+    let Some(database) = Database::create().await else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(child) = OwnRedis::start(port).await else {
+        assert!(
+            !common::required(),
+            "redis-server is required but not installed"
+        );
+        eprintln!("skipped: redis-server not installed");
+        return;
+    };
+    let mut redis = OwnRedis {
+        port,
+        child: Some(child),
+    };
+    let url = format!("redis://127.0.0.1:{port}");
+    let (a, b) = servers(&database, &url).await;
+    let alice = a.login("alice").await;
+    let bob = b.login("bob").await;
+    let mut alice_ws = a.ws(&alice, "").await;
+    let mut bob_ws = b.ws(&bob, "").await;
+    expect_frame(&mut alice_ws, "ready").await;
+    expect_frame(&mut bob_ws, "ready").await;
+
+    let mut acked = Vec::new();
+    let send = async |ws: &mut common::Ws, n: usize| {
+        send_frame(ws, json!({ "type": "send", "to": "bob", "text": format!("m{n}"), "client_id": format!("c{n}") })).await;
+        expect_frame(ws, "ack").await["message"]["id"]
+            .as_i64()
+            .unwrap()
+    };
+    for n in 0..10 {
+        acked.push(send(&mut alice_ws, n).await);
+    }
+    redis.kill().await;
+    for n in 10..20 {
+        acked.push(send(&mut alice_ws, n).await);
+    }
+    redis.child = OwnRedis::start(redis.port).await;
+    for n in 20..30 {
+        acked.push(send(&mut alice_ws, n).await);
+    }
+
+    // Bob receives every acknowledged message exactly once, live or
+    // replayed after the hub noticed the outage.
+    let mut received: HashMap<i64, usize> = HashMap::new();
+    while acked.iter().any(|id| !received.contains_key(id)) {
+        let frame = next_frame(&mut bob_ws).await;
+        match frame["type"].as_str() {
+            Some("message") => {
+                *received
+                    .entry(frame["message"]["id"].as_i64().unwrap())
+                    .or_default() += 1
+            }
+            Some("resync") => panic!("a 30-message gap must be replayed, not resynced"),
+            _ => {}
+        }
+    }
+    assert!(
+        received.values().all(|n| *n == 1),
+        "duplicates: {received:?}"
+    );
+
+    // And new messages flow live again, through the restored Redis.
+    let live = send(&mut alice_ws, 99).await;
+    loop {
+        let frame = expect_frame(&mut bob_ws, "message").await;
+        let id = frame["message"]["id"].as_i64().unwrap();
+        assert!(!received.contains_key(&id), "duplicate {id}");
+        if id == live {
+            break;
+        }
+    }
+}
