@@ -31,6 +31,7 @@ mod error;
 mod hub;
 mod limiter;
 mod local;
+mod presence;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use error::RedisBusError;
 pub use limiter::RedisLimiter;
+pub use presence::RedisPresence;
 
 use error::unavailable;
 use hub::{Command, Hub};

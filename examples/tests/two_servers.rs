@@ -85,6 +85,57 @@ async fn users_on_two_servers_talk_live() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_crosses_servers() {
+    let Some(database) = Database::create().await else {
+        return;
+    };
+    let redis = common::redis_url();
+    if !common::redis_available(&redis).await {
+        assert!(!common::required(), "Redis is required at {redis}");
+        return;
+    }
+    let (a, b) = servers(&database, &redis).await;
+    let alice = a.login("alice").await;
+    let bob = b.login("bob").await;
+    // They need a conversation for presence to matter to them.
+    let (status, _) = a
+        .post(
+            "/api/conversations/bob/messages",
+            json!({ "text": "hi" }),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let mut bob_ws = b.ws(&bob, "").await;
+    expect_frame(&mut bob_ws, "ready").await;
+
+    let alice_ws = a.ws(&alice, "").await;
+    let online = expect_frame(&mut bob_ws, "presence").await;
+    assert_eq!(
+        (online["user"].as_str(), online["online"].as_bool()),
+        (Some("alice"), Some(true))
+    );
+    let list: serde_json::Value = b
+        .client
+        .get(format!("{}/api/conversations", b.base))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["conversations"][0]["user"]["online"], true);
+
+    drop(alice_ws);
+    let offline = expect_frame(&mut bob_ws, "presence").await;
+    assert_eq!(
+        (offline["user"].as_str(), offline["online"].as_bool()),
+        (Some("alice"), Some(false))
+    );
+}
+
 /// A Redis server of the test's own, on a fixed port so it can come back.
 struct OwnRedis {
     port: u16,

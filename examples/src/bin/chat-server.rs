@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_bus_redis::{RedisBus, RedisBusOptions};
+use chat_bus_redis::{RedisBus, RedisBusOptions, RedisLimiter, RedisPresence};
 use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
 use chat_http::{ChatHttp, HttpConfig};
 use chat_store_postgres::PgStore;
@@ -128,16 +128,26 @@ async fn run(args: Args) -> Result<(), String> {
     let config = ChatConfig::default()
         .with_session_idle_timeout(Duration::from_secs(args.session_idle_minutes.max(1) * 60))
         .with_session_absolute_timeout(Duration::from_secs(args.session_max_hours.max(1) * 3600));
-    let mut builder = Chat::builder(store)
-        .limiter(Arc::new(GovernorLimiter::new(limits)))
-        .config(config);
+    let mut builder = Chat::builder(store).config(config);
     if let Some(url) = &args.redis_url {
-        let options = RedisBusOptions::new(url).prefix(&args.redis_prefix);
+        let prefix = &args.redis_prefix;
+        let options = RedisBusOptions::new(url).prefix(prefix);
         let bus = RedisBus::connect_with(options)
             .await
             .map_err(|e| e.to_string())?;
-        info!("live events go through Redis");
-        builder = builder.bus(Arc::new(bus));
+        let limiter = RedisLimiter::connect(url, prefix, limits)
+            .await
+            .map_err(|e| e.to_string())?;
+        let presence = RedisPresence::connect(url, prefix, Duration::from_secs(30))
+            .await
+            .map_err(|e| e.to_string())?;
+        info!("live events, presence and rate limits go through Redis");
+        builder = builder
+            .bus(Arc::new(bus))
+            .limiter(Arc::new(limiter))
+            .presence(presence);
+    } else {
+        builder = builder.limiter(Arc::new(GovernorLimiter::new(limits)));
     }
     let chat = builder.build();
     let mut http_config = HttpConfig::default();

@@ -1,0 +1,211 @@
+//! Presence shared by every server process, on Redis.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use chat_core::{ChatError, Presence, Result, UserId};
+use redis::aio::ConnectionManager;
+use tracing::debug;
+
+use crate::error::unavailable;
+
+/// Who is online across every process: per user, a sorted set of the
+/// processes holding a live connection, each scored with an expiry that the
+/// process renews every few seconds. A process that dies without cleaning
+/// up drops out when its entries expire (after `ttl`).
+pub struct RedisPresence {
+    connection: ConnectionManager,
+    prefix: String,
+    /// This process, as a member of the sets.
+    process: String,
+    ttl: Duration,
+    timeout: Duration,
+    /// Live connections per user in this process.
+    local: Mutex<HashMap<UserId, usize>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A name for this process's entries, unique even for several presences in
+/// one process.
+fn process_name() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl RedisPresence {
+    /// Connects to the Redis at `url`, with keys under `prefix`, entries
+    /// living `ttl` (renewed every third of it).
+    ///
+    /// # Errors
+    /// [`crate::RedisBusError`] if Redis cannot be reached.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        ttl: Duration,
+    ) -> Result<Arc<Self>, crate::RedisBusError> {
+        let client = redis::Client::open(url).map_err(crate::RedisBusError::Url)?;
+        let timeout = Duration::from_secs(2);
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(crate::RedisBusError::Connect)?;
+        let presence = Arc::new(Self {
+            connection,
+            prefix: prefix.to_owned(),
+            process: process_name(),
+            ttl: ttl.max(Duration::from_secs(1)),
+            timeout,
+            local: Mutex::new(HashMap::new()),
+        });
+        tokio::spawn(renew(Arc::downgrade(&presence)));
+        Ok(presence)
+    }
+
+    fn key(&self, user: UserId) -> String {
+        format!("{}:presence:{user}", self.prefix)
+    }
+
+    fn expiry(&self) -> i64 {
+        now_ms() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn count(&self, user: UserId, change: isize) -> Result<usize> {
+        let mut local = self
+            .local
+            .lock()
+            .map_err(|_| ChatError::internal("presence lock poisoned"))?;
+        let count = local.entry(user).or_insert(0);
+        *count = count.saturating_add_signed(change);
+        let now = *count;
+        if now == 0 {
+            local.remove(&user);
+        }
+        Ok(now)
+    }
+
+    /// Runs `pipe` (atomically) and returns the last reply: the set's size.
+    async fn run(&self, pipe: &redis::Pipeline) -> Result<usize> {
+        let mut connection = self.connection.clone();
+        let replies = tokio::time::timeout(
+            self.timeout,
+            pipe.query_async::<Vec<redis::Value>>(&mut connection),
+        )
+        .await
+        .map_err(|_| unavailable("Redis presence timed out"))?
+        .map_err(unavailable)?;
+        match replies.last() {
+            Some(redis::Value::Int(n)) => Ok(usize::try_from(*n).unwrap_or(0)),
+            _ => Ok(0),
+        }
+    }
+}
+
+#[async_trait]
+impl Presence for RedisPresence {
+    async fn connect(&self, user: UserId) -> Result<bool> {
+        if self.count(user, 1)? > 1 {
+            return Ok(false);
+        }
+        let key = self.key(user);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zrembyscore(&key, "-inf", now_ms())
+            .ignore()
+            .zadd(&key, &self.process, self.expiry())
+            .ignore()
+            .pexpire(
+                &key,
+                i64::try_from(self.ttl.as_millis() * 2).unwrap_or(i64::MAX),
+            )
+            .ignore()
+            .zcard(&key);
+        Ok(self.run(&pipe).await? == 1)
+    }
+
+    async fn disconnect(&self, user: UserId) -> Result<bool> {
+        if self.count(user, -1)? > 0 {
+            return Ok(false);
+        }
+        let key = self.key(user);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .zrem(&key, &self.process)
+            .ignore()
+            .zrembyscore(&key, "-inf", now_ms())
+            .ignore()
+            .zcard(&key);
+        Ok(self.run(&pipe).await? == 0)
+    }
+
+    async fn online(&self, users: &[UserId]) -> Result<Vec<bool>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.zcount(self.key(*user), now, "+inf");
+        }
+        let mut connection = self.connection.clone();
+        let counts: Vec<i64> =
+            tokio::time::timeout(self.timeout, pipe.query_async(&mut connection))
+                .await
+                .map_err(|_| unavailable("Redis presence timed out"))?
+                .map_err(unavailable)?;
+        Ok(counts.into_iter().map(|n| n > 0).collect())
+    }
+}
+
+/// Renews this process's entries every third of the time to live, until
+/// the presence is dropped.
+async fn renew(presence: Weak<RedisPresence>) {
+    loop {
+        let Some(period) = presence.upgrade().map(|p| p.ttl / 3) else {
+            return;
+        };
+        tokio::time::sleep(period).await;
+        let Some(presence) = presence.upgrade() else {
+            return;
+        };
+        let users: Vec<UserId> = match presence.local.lock() {
+            Ok(local) => local.keys().copied().collect(),
+            Err(_) => return,
+        };
+        if users.is_empty() {
+            continue;
+        }
+        let expiry = presence.expiry();
+        let mut pipe = redis::pipe();
+        for user in users {
+            let key = presence.key(user);
+            pipe.zadd(&key, &presence.process, expiry)
+                .ignore()
+                .pexpire(
+                    &key,
+                    i64::try_from(presence.ttl.as_millis() * 2).unwrap_or(i64::MAX),
+                )
+                .ignore();
+        }
+        if let Err(error) = presence.run(&pipe).await {
+            debug!(%error, "could not renew presence");
+        }
+    }
+}
