@@ -18,6 +18,9 @@ pub struct HttpConfig {
     pub tls: bool,
     /// The largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's head (and, on TLS,
+    /// to finish the handshake) before the connection is closed.
+    pub header_timeout: Duration,
     /// WebSocket limits.
     pub websocket: WebSocketLimits,
 }
@@ -29,6 +32,7 @@ impl Default for HttpConfig {
             trusted_proxies: Vec::new(),
             tls: false,
             max_body_bytes: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
             websocket: WebSocketLimits::default(),
         }
     }
@@ -50,6 +54,11 @@ pub struct WebSocketLimits {
     pub frames_per_second: u32,
     /// Client frames allowed in a burst.
     pub frame_burst: u32,
+    /// Client frames one user may send per second over all their
+    /// connections together (bursts of three times as many).
+    pub user_frames_per_second: u32,
+    /// Open WebSockets one user may hold at once.
+    pub max_per_user: usize,
     /// Messages replayed on connect (`?since=`) or after a lag before the
     /// client is told to resync by HTTP instead.
     pub replay_limit: usize,
@@ -64,6 +73,8 @@ impl Default for WebSocketLimits {
             idle_timeout: Duration::from_secs(60),
             frames_per_second: 20,
             frame_burst: 60,
+            user_frames_per_second: 40,
+            max_per_user: 16,
             replay_limit: 1000,
         }
     }

@@ -49,6 +49,12 @@ pub enum HttpError {
         /// The methods the route accepts.
         allow: &'static str,
     },
+    /// The user already holds the most WebSockets allowed.
+    #[error("too many open connections (limit {limit} per user)")]
+    TooManySockets {
+        /// The limit.
+        limit: usize,
+    },
     /// A WebSocket endpoint called without a valid upgrade handshake.
     #[error("expected a WebSocket upgrade: {0}")]
     NotUpgrade(String),
@@ -120,6 +126,7 @@ impl HttpError {
             Self::BadJson(_) | Self::BadParameter { .. } | Self::NotUpgrade(_) | Self::Body(_) => {
                 (StatusCode::BAD_REQUEST, "invalid_input")
             }
+            Self::TooManySockets { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_connections"),
             Self::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

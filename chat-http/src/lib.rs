@@ -33,9 +33,12 @@ mod tls;
 mod wire;
 mod ws;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
 
-use chat_core::Chat;
+use chat_core::{Chat, UserId};
+use governor::{DefaultKeyedRateLimiter, Quota};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -62,15 +65,26 @@ struct Inner {
     connections: TaskTracker,
     /// Cancelled at shutdown: every WebSocket closes with 1001.
     shutdown: CancellationToken,
+    /// Open WebSockets per user, for the per-user cap.
+    sockets: Mutex<HashMap<UserId, usize>>,
+    /// Client frames per user, over all their connections.
+    user_frames: DefaultKeyedRateLimiter<UserId>,
 }
 
 impl ChatHttp {
     /// An adapter serving `chat` with `config`.
     pub fn new(chat: Chat, config: HttpConfig) -> Self {
+        let per_second =
+            NonZeroU32::new(config.websocket.user_frames_per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = per_second.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
+        let user_frames =
+            DefaultKeyedRateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
         Self {
             inner: Arc::new(Inner {
                 chat,
                 config,
+                sockets: Mutex::new(HashMap::new()),
+                user_frames,
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
@@ -107,5 +121,14 @@ impl ChatHttp {
 
     pub(crate) fn shutdown_signal(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    pub(crate) fn sockets(&self) -> &Mutex<HashMap<UserId, usize>> {
+        &self.inner.sockets
+    }
+
+    /// Counts one client frame of `user`; `false` if over their rate.
+    pub(crate) fn user_frame_allowed(&self, user: UserId) -> bool {
+        self.inner.user_frames.check_key(&user).is_ok()
     }
 }

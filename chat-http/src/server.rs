@@ -23,9 +23,6 @@ use crate::response::{self, Body};
 
 /// How long shutdown waits for requests and WebSockets to finish.
 const DRAIN: Duration = Duration::from_secs(10);
-/// How long a client may take for the TLS handshake and for the request
-/// head (slowloris).
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// At most this many request headers.
 const MAX_HEADERS: usize = 64;
 /// At most this many bytes of request head buffered.
@@ -70,10 +67,17 @@ async fn serve_with(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let handler = http.clone();
-    let requests = accept_loop(listener, tls, shutdown, move |request, peer| {
-        let handler = handler.clone();
-        async move { handler.handle(request, peer).await }
-    })
+    let header_timeout = http.config().header_timeout;
+    let requests = accept_loop(
+        listener,
+        tls,
+        header_timeout,
+        shutdown,
+        move |request, peer| {
+            let handler = handler.clone();
+            async move { handler.handle(request, peer).await }
+        },
+    )
     .await;
     info!("shutting down: closing WebSockets and draining requests");
     http.close_websockets();
@@ -97,9 +101,15 @@ pub async fn redirect_to_https(
     https_port: u16,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let requests = accept_loop(listener, None, shutdown, move |request, _peer| async move {
-        response::finish(https_redirect(&request, https_port), true)
-    })
+    let requests = accept_loop(
+        listener,
+        None,
+        Duration::from_secs(10),
+        shutdown,
+        move |request, _peer| async move {
+            response::finish(https_redirect(&request, https_port), true)
+        },
+    )
     .await;
     let _ = tokio::time::timeout(DRAIN, requests.wait()).await;
     Ok(())
@@ -142,6 +152,7 @@ fn https_redirect(request: &Request<Incoming>, https_port: u16) -> Response<Body
 async fn accept_loop<H, F>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
     handler: H,
 ) -> TaskTracker
@@ -170,11 +181,15 @@ where
         let tls = tls.clone();
         requests.spawn(async move {
             match tls {
-                None => serve_connection(TokioIo::new(stream), peer, handler, stop).await,
+                None => {
+                    serve_connection(TokioIo::new(stream), peer, header_timeout, handler, stop)
+                        .await
+                }
                 Some(acceptor) => {
-                    match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await {
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
-                            serve_connection(TokioIo::new(stream), peer, handler, stop).await
+                            let io = TokioIo::new(stream);
+                            serve_connection(io, peer, header_timeout, handler, stop).await
                         }
                         Ok(Err(error)) => debug!(%error, %peer, "TLS handshake failed"),
                         Err(_) => debug!(%peer, "TLS handshake timed out"),
@@ -189,8 +204,13 @@ where
     requests
 }
 
-async fn serve_connection<I, H, F>(io: I, peer: SocketAddr, handler: H, stop: CancellationToken)
-where
+async fn serve_connection<I, H, F>(
+    io: I,
+    peer: SocketAddr,
+    header_timeout: Duration,
+    handler: H,
+    stop: CancellationToken,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
@@ -201,7 +221,7 @@ where
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .max_headers(MAX_HEADERS)
         .max_buf_size(MAX_HEAD_BYTES.max(8192))
         .serve_connection(io, service)

@@ -376,3 +376,33 @@ async fn health_and_readiness() {
     let (status, _, body) = server.get("/readyz", &[]).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
 }
+
+#[tokio::test]
+async fn a_dead_database_is_503_unavailable_over_http_and_an_error_frame_over_websocket() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    server.signup("bob").await;
+    let mut ws = server.ws(&alice, "").await;
+    common::expect_frame(&mut ws, "ready").await;
+    server.store.close().await;
+    let (status, _, body) = server
+        .get("/api/conversations", &[("authorization", &alice.bearer())])
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable"))
+    );
+    assert_eq!(body["error"]["message"], "service temporarily unavailable");
+    let (status, _, _) = server.get("/readyz", &[]).await;
+    assert_eq!(status, 503);
+    common::send_frame(
+        &mut ws,
+        json!({ "type": "send", "to": "bob", "text": "hi", "client_id": "x" }),
+    )
+    .await;
+    let error = common::expect_frame(&mut ws, "error").await;
+    assert_eq!(
+        (error["code"].as_str(), error["client_id"].as_str()),
+        (Some("unavailable"), Some("x"))
+    );
+}

@@ -57,6 +57,12 @@ async fn hostile_messages_render_as_text() {
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
     assert!(headers.contains_key("referrer-policy"));
     assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+    assert!(
+        !headers
+            .keys()
+            .any(|name| name.as_str().starts_with("access-control-")),
+        "no CORS"
+    );
     // No inline script at all: every <script> has a src.
     assert!(html.matches("<script").count() == html.matches("<script src=").count());
 

@@ -16,6 +16,7 @@ use hyper_tungstenite::tungstenite::{self, Message as Frame, Utf8Bytes};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use super::SocketSlot;
 use super::outbound::{Full, Outbound};
 use crate::ChatHttp;
 use crate::wire::{ClientFrame, MessageDto, ServerFrame, UserDto};
@@ -28,6 +29,8 @@ const OWN_IDS: usize = 256;
 const LIVE_IDS: usize = 1024;
 /// Consecutive rate-limit violations before a flooding client is cut off.
 const FLOOD_STRIKES: u32 = 50;
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Why the connection ends.
 enum End {
@@ -53,6 +56,8 @@ pub(super) struct Connection {
     frames: DefaultDirectRateLimiter,
     strikes: u32,
     last_heard: Instant,
+    /// This connection's place in the user's cap, freed on drop.
+    _slot: SocketSlot,
 }
 
 impl Connection {
@@ -61,6 +66,7 @@ impl Connection {
         session: Session,
         token: SessionToken,
         since: Option<MessageId>,
+        slot: SocketSlot,
     ) -> Self {
         let limits = &http.config().websocket;
         let rate = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
@@ -77,6 +83,7 @@ impl Connection {
             live_set: HashSet::new(),
             strikes: 0,
             last_heard: Instant::now(),
+            _slot: slot,
         }
     }
 
@@ -107,12 +114,26 @@ impl Connection {
             }
             Err(end) => end,
         };
+        let closing = matches!(end, End::Close(..));
         if let End::Close(code, reason) = end {
             debug!(%user, reason, "closing WebSocket");
             out.close(code, reason);
         }
         drop(out);
         let _ = writer.await;
+        if closing {
+            // The closing handshake: drop what the client still sends until
+            // it answers, briefly, so that unread input does not turn the
+            // close into a reset that loses the close frame.
+            let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                while let Some(Ok(frame)) = incoming.next().await {
+                    if frame.is_close() {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         debug!(%user, "WebSocket disconnected");
     }
 
@@ -155,6 +176,9 @@ impl Connection {
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         heartbeat.reset();
         let shutdown = self.http.shutdown_signal();
+        let left = self.session.expires_at().since(chat_core::Timestamp::now());
+        let expiry = tokio::time::sleep(left);
+        tokio::pin!(expiry);
         loop {
             let step = tokio::select! {
                 frame = incoming.next() => match frame {
@@ -175,6 +199,7 @@ impl Connection {
                 },
                 _ = heartbeat.tick() => self.on_heartbeat(out, limits.idle_timeout).await,
                 () = shutdown.cancelled() => Err(End::Close(CloseCode::Away, "server shutting down")),
+                () = &mut expiry => Err(End::Close(CloseCode::Policy, "session expired")),
             };
             if let Err(end) = step {
                 return end;
@@ -212,7 +237,7 @@ impl Connection {
             Frame::Close(_) => return Err(End::Gone),
             Frame::Ping(_) | Frame::Pong(_) | Frame::Frame(_) => return Ok(()),
         };
-        if self.frames.check().is_err() {
+        if self.frames.check().is_err() || !self.http.user_frame_allowed(self.session.user().id()) {
             self.strikes += 1;
             if self.strikes > FLOOD_STRIKES {
                 warn!(user = %self.session.user().id(), "WebSocket flood: closing");

@@ -5,6 +5,8 @@
 mod connection;
 mod outbound;
 
+use chat_core::UserId;
+
 use hyper::{Request, Response};
 use hyper_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -25,6 +27,7 @@ impl ChatHttp {
         }
         let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
         let since = Query::of(&request).message_id("since")?;
+        let slot = SocketSlot::take(self, auth.session.user().id())?;
         let limits = &self.config().websocket;
         let config = WebSocketConfig::default()
             .max_message_size(Some(limits.max_message_bytes))
@@ -34,8 +37,49 @@ impl ChatHttp {
             .max_write_buffer_size(limits.max_message_bytes * 4);
         let (response, websocket) = hyper_tungstenite::upgrade(&mut request, Some(config))
             .map_err(|e| HttpError::NotUpgrade(e.to_string()))?;
-        let connection = connection::Connection::new(self.clone(), auth.session, auth.token, since);
+        let connection =
+            connection::Connection::new(self.clone(), auth.session, auth.token, since, slot);
         self.connections().spawn(connection.run(websocket));
         Ok(response)
+    }
+}
+
+/// One of a user's WebSocket slots, given back when dropped.
+pub(crate) struct SocketSlot {
+    http: ChatHttp,
+    user: UserId,
+}
+
+impl SocketSlot {
+    /// Takes a slot, or refuses when the user holds the most allowed.
+    fn take(http: &ChatHttp, user: UserId) -> Result<Self, HttpError> {
+        let limit = http.config().websocket.max_per_user;
+        let mut sockets = http
+            .sockets()
+            .lock()
+            .map_err(|_| HttpError::Internal("socket count lock poisoned".into()))?;
+        let count = sockets.entry(user).or_insert(0);
+        if *count >= limit {
+            tracing::warn!(%user, limit, "WebSocket refused: too many open connections");
+            return Err(HttpError::TooManySockets { limit });
+        }
+        *count += 1;
+        Ok(Self {
+            http: http.clone(),
+            user,
+        })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        if let Ok(mut sockets) = self.http.sockets().lock()
+            && let Some(count) = sockets.get_mut(&self.user)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                sockets.remove(&self.user);
+            }
+        }
     }
 }

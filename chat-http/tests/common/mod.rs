@@ -33,6 +33,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub struct TestServer {
+    /// The store, to make it fail on purpose.
+    pub store: SqliteStore,
     pub base: String,
     pub host: String,
     pub http: ChatHttp,
@@ -57,17 +59,27 @@ impl TestServer {
         Self::with(generous_limits(), HttpConfig::default()).await
     }
 
-    pub async fn with(limits: RateLimits, mut config: HttpConfig) -> Self {
+    pub async fn with(limits: RateLimits, config: HttpConfig) -> Self {
+        Self::with_chat(limits, config, chat_core::ChatConfig::default()).await
+    }
+
+    pub async fn with_chat(
+        limits: RateLimits,
+        mut config: HttpConfig,
+        chat_config: chat_core::ChatConfig,
+    ) -> Self {
         let store = SqliteStore::memory().await.unwrap();
-        let chat = Chat::builder(Arc::new(store))
+        let chat = Chat::builder(Arc::new(store.clone()))
             .hasher(Arc::new(Argon2Hasher::with_params(8, 1, 1).unwrap()))
             .limiter(Arc::new(GovernorLimiter::new(limits)))
+            .config(chat_config)
             .build();
         if config.websocket.frames_per_second
             == chat_http::WebSocketLimits::default().frames_per_second
         {
             config.websocket.frames_per_second = 100_000;
             config.websocket.frame_burst = 100_000;
+            config.websocket.user_frames_per_second = 100_000;
         }
         let http = ChatHttp::new(chat, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -77,6 +89,7 @@ impl TestServer {
             let _ = stopped.await;
         }));
         Self {
+            store,
             base: format!("http://{address}"),
             host: address.to_string(),
             http,
@@ -299,11 +312,18 @@ pub async fn next_frame(ws: &mut Ws) -> Value {
     }
 }
 
-/// The next frame of type `kind`, failing on any other kind in between.
+/// The next frame of type `kind`, failing on any other kind in between
+/// (presence notices, which come whenever a peer connects or leaves, are
+/// skipped unless asked for).
 pub async fn expect_frame(ws: &mut Ws, kind: &str) -> Value {
-    let frame = next_frame(ws).await;
-    assert_eq!(frame["type"], kind, "unexpected frame {frame}");
-    frame
+    loop {
+        let frame = next_frame(ws).await;
+        if frame["type"] == "presence" && kind != "presence" {
+            continue;
+        }
+        assert_eq!(frame["type"], kind, "unexpected frame {frame}");
+        return frame;
+    }
 }
 
 /// Waits for the server's close frame and returns it.
@@ -325,4 +345,16 @@ pub async fn send_frame(ws: &mut Ws, frame: Value) {
     ws.send(Message::Text(frame.to_string().into()))
         .await
         .unwrap();
+}
+
+/// Waits, bounded, until `condition` holds.
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -1,0 +1,214 @@
+//! Transport limits over real sockets: slow or silent clients, oversize and
+//! fragmented messages, too many headers or sockets, expired sessions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use chat_core::ChatConfig;
+use chat_http::HttpConfig;
+use common::{TestServer, WAIT, eventually, expect_frame, generous_limits, send_frame};
+use futures::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+
+#[tokio::test]
+async fn a_user_may_hold_only_so_many_sockets() {
+    let mut config = HttpConfig::default();
+    config.websocket.max_per_user = 2;
+    let server = TestServer::with(generous_limits(), config).await;
+    let alice = server.user("alice").await;
+    let first = server.ws(&alice, "").await;
+    let _second = server.ws(&alice, "").await;
+    match server
+        .ws_with("", &[("authorization", &alice.bearer())])
+        .await
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429)
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+    drop(first);
+    eventually("the first socket is released", || {
+        server.http.open_websockets() == 1
+    })
+    .await;
+    let mut third = server.ws(&alice, "").await;
+    expect_frame(&mut third, "ready").await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_pings_is_closed() {
+    let mut config = HttpConfig::default();
+    config.websocket.ping_interval = Duration::from_millis(100);
+    config.websocket.idle_timeout = Duration::from_millis(300);
+    let server = TestServer::with(generous_limits(), config).await;
+    let alice = server.user("alice").await;
+    let mut ws = server.ws(&alice, "").await;
+    expect_frame(&mut ws, "ready").await;
+    // Read nothing more (so no pong goes back) until the server gives up.
+    eventually("the silent socket is closed", || {
+        server.http.open_websockets() == 0
+    })
+    .await;
+    // What is left to read ends with the server's close frame, unless the
+    // client's belated pong hits the closed socket first.
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => {
+                assert_eq!(frame.unwrap().code, CloseCode::Policy);
+                break;
+            }
+            Some(Ok(_)) => {}
+            Some(Err(tokio_tungstenite::tungstenite::Error::Io(_))) | None => break,
+            other => panic!("expected the socket to be closed, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn fragments_count_toward_the_message_cap() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let mut ws = server.ws(&alice, "").await;
+    expect_frame(&mut ws, "ready").await;
+    let part = vec![b'x'; 6 * 1024];
+    ws.send(Message::Frame(Frame::message(
+        part.clone(),
+        OpCode::Data(Data::Text),
+        false,
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::Frame(Frame::message(
+        part.clone(),
+        OpCode::Data(Data::Continue),
+        false,
+    )))
+    .await
+    .unwrap();
+    ws.send(Message::Frame(Frame::message(
+        part,
+        OpCode::Data(Data::Continue),
+        true,
+    )))
+    .await
+    .unwrap();
+    let close = common::expect_close(&mut ws).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Size);
+}
+
+#[tokio::test]
+async fn a_slow_request_head_is_cut_off() {
+    let mut config = HttpConfig::default();
+    config.header_timeout = Duration::from_millis(300);
+    let server = TestServer::with(generous_limits(), config).await;
+    let mut stream = tokio::net::TcpStream::connect(&server.host).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Never finish the head: the server must hang up on its own.
+    let mut rest = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut rest))
+        .await
+        .expect("the server kept a slowloris open")
+        .ok();
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn too_many_headers_are_refused() {
+    let server = TestServer::start().await;
+    let mut request = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\n");
+    for n in 0..100 {
+        request.push_str(&format!("x-filler-{n}: y\r\n"));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    let mut stream = tokio::net::TcpStream::connect(&server.host).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .ok();
+    let text = String::from_utf8_lossy(&response);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+}
+
+#[tokio::test]
+async fn a_session_reaching_its_absolute_timeout_closes_its_sockets() {
+    let chat_config = ChatConfig::default().with_session_absolute_timeout(Duration::from_secs(1));
+    let server = TestServer::with_chat(generous_limits(), HttpConfig::default(), chat_config).await;
+    let alice = server.user("alice").await;
+    let mut ws = server.ws(&alice, "").await;
+    expect_frame(&mut ws, "ready").await;
+    let close = common::expect_close(&mut ws).await.expect("a close frame");
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Policy, "session expired")
+    );
+}
+
+#[tokio::test]
+async fn a_frame_always_speaks_for_its_session() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mut a = server.ws(&alice, "").await;
+    let mut b = server.ws(&bob, "").await;
+    expect_frame(&mut a, "ready").await;
+    expect_frame(&mut b, "ready").await;
+    send_frame(&mut a, json!({ "type": "send", "from": "bob", "to": "bob", "text": "who am I?", "client_id": "f" })).await;
+    let ack = expect_frame(&mut a, "ack").await;
+    assert_eq!(ack["message"]["from"], "alice");
+    assert_eq!(
+        expect_frame(&mut b, "message").await["message"]["from"],
+        "alice"
+    );
+}
+
+#[tokio::test]
+async fn a_flooding_user_is_limited_and_others_are_served() {
+    let mut config = HttpConfig::default();
+    config.websocket.frames_per_second = 5;
+    config.websocket.frame_burst = 5;
+    let server = TestServer::with(generous_limits(), config).await;
+    let flooder = server.user("flooder").await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mut flood = server.ws(&flooder, "").await;
+    expect_frame(&mut flood, "ready").await;
+    for _ in 0..200 {
+        send_frame(&mut flood, json!({ "type": "typing", "to": "alice" })).await;
+    }
+    // The flooder hears "slow down" and is cut off; others chat on.
+    let mut limited = false;
+    let close = loop {
+        match tokio::time::timeout(WAIT, flood.next()).await.unwrap() {
+            Some(Ok(Message::Text(text))) => limited |= text.as_str().contains("rate_limited"),
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(limited, "the flooder was never told to slow down");
+    assert_eq!(close.unwrap().code, CloseCode::Policy);
+    let mut b = server.ws(&bob, "").await;
+    expect_frame(&mut b, "ready").await;
+    server.send(&alice, "bob", "still fine").await;
+    assert_eq!(
+        expect_frame(&mut b, "message").await["message"]["text"],
+        "still fine"
+    );
+}
