@@ -50,6 +50,7 @@ macro_rules! store_conformance_suite {
             signup_validates_every_field,
             duplicate_username_and_email_are_rejected_case_insensitively,
             login_succeeds_and_fails_alike,
+            login_failures_do_the_same_hashing_work,
             authenticate_rejects_unknown_and_malformed_tokens,
             sessions_expire_after_idle_and_absolute_timeouts,
             logout_ends_the_session_and_its_subscriptions,

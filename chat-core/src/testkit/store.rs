@@ -169,6 +169,66 @@ pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
     assert!(chat.authenticate(login.token.expose()).await.is_ok());
 }
 
+pub async fn login_failures_do_the_same_hashing_work(store: Arc<dyn Store>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Counts verifications, to show unknown users cost what known ones do.
+    struct Counting(crate::Argon2Hasher, AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl crate::PasswordHasher for Counting {
+        async fn hash(&self, password: &crate::Password) -> crate::Result<crate::PasswordHash> {
+            self.0.hash(password).await
+        }
+        async fn verify(
+            &self,
+            password: &crate::Password,
+            hash: &crate::PasswordHash,
+        ) -> crate::Result<bool> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.verify(password, hash).await
+        }
+    }
+
+    let hasher = Arc::new(Counting(
+        crate::Argon2Hasher::with_params(8, 1, 1).unwrap(),
+        AtomicUsize::new(0),
+    ));
+    let chat = crate::Chat::builder(store)
+        .hasher(hasher.clone())
+        .limiter(Arc::new(crate::GovernorLimiter::new(generous_limits())))
+        .build();
+    chat.signup(form("alice@example.test", "alice", PASSWORD, PASSWORD))
+        .await
+        .unwrap();
+    let verified = || hasher.1.load(Ordering::SeqCst);
+    let before = verified();
+    assert!(
+        chat.login("alice", "wrong password".into(), "c")
+            .await
+            .is_err()
+    );
+    assert_eq!(verified() - before, 1, "a wrong password is verified once");
+    assert!(
+        chat.login("nobody", "wrong password".into(), "c")
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        verified() - before,
+        2,
+        "an unknown user costs one verification too"
+    );
+    let huge = "x".repeat(10_000);
+    assert!(chat.login("alice", huge.clone(), "c").await.is_err());
+    assert!(chat.login("nobody", huge, "c").await.is_err());
+    assert_eq!(
+        verified() - before,
+        2,
+        "an impossible password is never hashed"
+    );
+}
+
 pub async fn authenticate_rejects_unknown_and_malformed_tokens(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     h.user("alice").await;

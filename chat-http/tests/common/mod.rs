@@ -65,12 +65,22 @@ impl TestServer {
 
     pub async fn with_chat(
         limits: RateLimits,
+        config: HttpConfig,
+        chat_config: chat_core::ChatConfig,
+    ) -> Self {
+        let hasher = Argon2Hasher::with_params(8, 1, 1).unwrap();
+        Self::with_hasher(limits, config, chat_config, hasher).await
+    }
+
+    pub async fn with_hasher(
+        limits: RateLimits,
         mut config: HttpConfig,
         chat_config: chat_core::ChatConfig,
+        hasher: Argon2Hasher,
     ) -> Self {
         let store = SqliteStore::memory().await.unwrap();
         let chat = Chat::builder(Arc::new(store.clone()))
-            .hasher(Arc::new(Argon2Hasher::with_params(8, 1, 1).unwrap()))
+            .hasher(Arc::new(hasher))
             .limiter(Arc::new(GovernorLimiter::new(limits)))
             .config(chat_config)
             .build();

@@ -1,0 +1,95 @@
+//! No password, token or message body ever reaches the logs: every flow runs
+//! with logging at debug level, captured, and the capture is searched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::{PASSWORD, TestServer, expect_frame, send_frame};
+use serde_json::json;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_and_message_bodies_never_reach_the_logs() {
+    let capture = Capture::default();
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("debug")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let body = "the secret body text 7f3a";
+    server.send(&alice, "bob", body).await;
+    let (status, _, _) = server
+        .post(
+            "/api/login",
+            json!({ "username": "alice", "password": "wrong password 99" }),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _, _) = server
+        .post(
+            "/api/conversations/bob/messages",
+            json!({ "text": body }),
+            &[("cookie", &alice.cookie), ("x-csrf-token", "forged")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let mut ws = server.ws(&bob, "?since=0").await;
+    expect_frame(&mut ws, "ready").await;
+    expect_frame(&mut ws, "message").await;
+    send_frame(
+        &mut ws,
+        json!({ "type": "send", "to": "alice", "text": "ws body text 9c1e", "client_id": "k" }),
+    )
+    .await;
+    expect_frame(&mut ws, "ack").await;
+    let (status, _, _) = server
+        .post(
+            "/api/logout",
+            json!({}),
+            &[("authorization", &alice.bearer())],
+        )
+        .await;
+    assert_eq!(status, 204);
+    drop(ws);
+    drop(server);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("login failed"),
+        "the capture is empty or wrong:\n{logs}"
+    );
+    for secret in [
+        PASSWORD,
+        "wrong password 99",
+        &alice.token,
+        &bob.token,
+        &alice.csrf,
+        body,
+        "ws body text 9c1e",
+    ] {
+        assert!(!logs.contains(secret), "{secret:?} was logged");
+    }
+}
