@@ -150,6 +150,7 @@ impl ChatHttp {
             .send(&auth.session, peer, form.text, form.client_id)
             .await?;
         let status = if sent.created {
+            self.metrics().messages_sent.inc();
             StatusCode::CREATED
         } else {
             StatusCode::OK

@@ -24,6 +24,7 @@ mod api;
 mod auth;
 mod config;
 mod error;
+mod metrics;
 mod pages;
 mod request;
 mod response;
@@ -47,7 +48,7 @@ pub use auth::CSRF_HEADER;
 pub use config::{HttpConfig, WebSocketLimits};
 pub use error::{ErrorBody, ErrorDetail, HttpError, Reported};
 pub use response::Body;
-pub use server::{redirect_to_https, serve, serve_tls};
+pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
 pub use tls::{TlsError, load_tls, tls_acceptor};
 pub use tokio_rustls::TlsAcceptor;
 
@@ -69,6 +70,8 @@ struct Inner {
     sockets: Mutex<HashMap<UserId, usize>>,
     /// Client frames per user, over all their connections.
     user_frames: DefaultKeyedRateLimiter<UserId>,
+    /// Counters for `/metrics`.
+    metrics: metrics::Metrics,
 }
 
 impl ChatHttp {
@@ -85,6 +88,7 @@ impl ChatHttp {
                 config,
                 sockets: Mutex::new(HashMap::new()),
                 user_frames,
+                metrics: metrics::Metrics::new(),
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
@@ -96,6 +100,14 @@ impl ChatHttp {
     pub fn close_websockets(&self) {
         self.inner.shutdown.cancel();
         self.inner.connections.close();
+    }
+
+    /// The adapter's counters in the Prometheus text format (login
+    /// failures, rate limits, refused origins and CSRF tokens, dependency
+    /// failures, WebSocket closes by cause, open WebSockets, messages).
+    /// [`serve_metrics`] serves them on a listener of their own.
+    pub fn metrics_text(&self) -> String {
+        self.inner.metrics.render()
     }
 
     /// How many WebSocket connections are open.
@@ -121,6 +133,10 @@ impl ChatHttp {
 
     pub(crate) fn shutdown_signal(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    pub(crate) fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub(crate) fn sockets(&self) -> &Mutex<HashMap<UserId, usize>> {

@@ -115,6 +115,43 @@ pub async fn redirect_to_https(
     Ok(())
 }
 
+/// Serves `GET /metrics` (the Prometheus text format) on `listener`, until
+/// `shutdown`. Give it an address of its own, reachable by the monitoring
+/// system only.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_metrics(
+    listener: TcpListener,
+    http: ChatHttp,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let requests = accept_loop(
+        listener,
+        None,
+        Duration::from_secs(10),
+        shutdown,
+        move |request, _peer| {
+            let http = http.clone();
+            async move {
+                let response = if request.uri().path() == "/metrics" {
+                    response::with_type(
+                        StatusCode::OK,
+                        http.metrics_text().into(),
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )
+                } else {
+                    response::empty(StatusCode::NOT_FOUND)
+                };
+                response::finish(response, false)
+            }
+        },
+    )
+    .await;
+    let _ = tokio::time::timeout(DRAIN, requests.wait()).await;
+    Ok(())
+}
+
 fn https_redirect(request: &Request<Incoming>, https_port: u16) -> Response<Body> {
     let host = request
         .headers()

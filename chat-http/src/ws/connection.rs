@@ -188,6 +188,7 @@ impl Connection {
                     }
                     Some(Err(tungstenite::Error::Capacity(_))) => {
                         warn!(user = %self.session.user().id(), "oversize WebSocket message");
+                        self.http.metrics().ws_oversize.inc();
                         Err(End::Close(CloseCode::Size, "message too big"))
                     }
                     Some(Err(_)) | None => Err(End::Gone),
@@ -241,8 +242,10 @@ impl Connection {
             self.strikes += 1;
             if self.strikes > FLOOD_STRIKES {
                 warn!(user = %self.session.user().id(), "WebSocket flood: closing");
+                self.http.metrics().ws_flood.inc();
                 return Err(End::Close(CloseCode::Policy, "too many frames"));
             }
+            self.http.metrics().rate_limited.inc();
             return self.error(
                 out,
                 None,
@@ -271,6 +274,9 @@ impl Connection {
                 client_id,
             } => match chat.send(&self.session, &to, text, client_id.clone()).await {
                 Ok(sent) => {
+                    if sent.created {
+                        self.http.metrics().messages_sent.inc();
+                    }
                     remember(&mut self.own, sent.message.id(), OWN_IDS);
                     let ack = ServerFrame::Ack {
                         client_id: client_id.as_deref(),
@@ -373,6 +379,7 @@ impl Connection {
             Ok(()) => Ok(()),
             Err(Full::Slow) => {
                 info!(user = %self.session.user().id(), "slow WebSocket consumer disconnected");
+                self.http.metrics().ws_slow_consumer.inc();
                 Err(End::Close(
                     CloseCode::Again,
                     "too slow; reconnect with since",
@@ -388,6 +395,11 @@ impl Connection {
         client_id: Option<&str>,
         error: &ChatError,
     ) -> Result<(), End> {
+        match error {
+            ChatError::Unavailable { .. } => self.http.metrics().unavailable.inc(),
+            ChatError::RateLimited { .. } => self.http.metrics().rate_limited.inc(),
+            _ => 0,
+        };
         if matches!(
             error,
             ChatError::Unavailable { .. } | ChatError::Internal { .. }

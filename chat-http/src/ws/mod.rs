@@ -64,6 +64,7 @@ impl SocketSlot {
             return Err(HttpError::TooManySockets { limit });
         }
         *count += 1;
+        http.metrics().ws_open.inc();
         Ok(Self {
             http: http.clone(),
             user,
@@ -73,6 +74,7 @@ impl SocketSlot {
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
+        self.http.metrics().ws_open.dec();
         if let Ok(mut sockets) = self.http.sockets().lock()
             && let Some(count) = sockets.get_mut(&self.user)
         {

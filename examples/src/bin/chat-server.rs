@@ -76,6 +76,11 @@ struct Args {
     #[arg(long, env = "CHAT_BEHIND_TLS")]
     behind_tls: bool,
 
+    /// Serve Prometheus metrics at `/metrics` on this address (keep it
+    /// private to the monitoring system).
+    #[arg(long, env = "CHAT_METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+
     /// Log filter, e.g. `info` or `chat_http=debug,info`.
     #[arg(long, env = "CHAT_LOG", default_value = "info")]
     log: String,
@@ -163,6 +168,15 @@ async fn run(args: Args) -> Result<(), String> {
     let listener = bind(args.listen).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(purge_sessions(chat));
+    if let Some(metrics) = args.metrics_listen {
+        let listener = bind(metrics).await?;
+        info!("metrics at http://{metrics}/metrics");
+        tokio::spawn(chat_http::serve_metrics(
+            listener,
+            http.clone(),
+            shutdown_signal(),
+        ));
+    }
     let served = match tls {
         Some(tls) => {
             if let Some(redirect) = args.redirect_listen {

@@ -1,0 +1,89 @@
+//! Counters of what an operator watches, in the Prometheus text format.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// The adapter's counters. Cheap to bump: each is one atomic add.
+pub(crate) struct Metrics {
+    registry: Registry,
+    pub(crate) login_failures: Counter,
+    pub(crate) rate_limited: Counter,
+    pub(crate) origin_refused: Counter,
+    pub(crate) csrf_refused: Counter,
+    pub(crate) unavailable: Counter,
+    pub(crate) ws_open: Gauge,
+    pub(crate) ws_refused: Counter,
+    pub(crate) ws_oversize: Counter,
+    pub(crate) ws_flood: Counter,
+    pub(crate) ws_slow_consumer: Counter,
+    pub(crate) messages_sent: Counter,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("chat");
+        let mut counter = |name: &str, help: &str| {
+            let counter = Counter::default();
+            registry.register(name, help, counter.clone());
+            counter
+        };
+        let login_failures = counter("login_failures", "Failed login attempts");
+        let rate_limited = counter(
+            "rate_limited",
+            "Requests and frames refused by a rate limit",
+        );
+        let origin_refused = counter(
+            "origin_refused",
+            "Requests and upgrades refused for their origin",
+        );
+        let csrf_refused = counter(
+            "csrf_refused",
+            "Cookie requests refused for a missing or wrong CSRF token",
+        );
+        let unavailable = counter(
+            "unavailable",
+            "Calls that failed because a dependency was down",
+        );
+        let ws_refused = counter(
+            "websocket_refused",
+            "WebSocket upgrades refused for too many open sockets",
+        );
+        let ws_oversize = counter(
+            "websocket_oversize",
+            "WebSockets closed for an oversize message",
+        );
+        let ws_flood = counter("websocket_flood", "WebSockets closed for flooding");
+        let ws_slow_consumer = counter(
+            "websocket_slow_consumer",
+            "WebSockets closed for reading too slowly",
+        );
+        let messages_sent = counter("messages_sent", "Messages stored and published");
+        let ws_open = Gauge::default();
+        registry.register("websockets_open", "Open WebSockets", ws_open.clone());
+        Self {
+            registry,
+            login_failures,
+            rate_limited,
+            origin_refused,
+            csrf_refused,
+            unavailable,
+            ws_open,
+            ws_refused,
+            ws_oversize,
+            ws_flood,
+            ws_slow_consumer,
+            messages_sent,
+        }
+    }
+
+    /// Everything, in the Prometheus text exposition format.
+    pub(crate) fn render(&self) -> String {
+        let mut text = String::new();
+        if encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
