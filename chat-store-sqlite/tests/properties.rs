@@ -2,7 +2,12 @@
 //! between three users: membership decides visibility, ids only grow, and
 //! one client id stores one message.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::needless_range_loop)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
