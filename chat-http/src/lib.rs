@@ -24,6 +24,8 @@ mod api;
 mod auth;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 mod pages;
 mod request;
