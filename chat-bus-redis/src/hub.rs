@@ -11,13 +11,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{ChatError, Event, EventKind, Topic};
+use chat_core::{ChatError, Delivery, Event, EventKind, Fanout, Topic};
 use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
-
-use crate::local::{Item, Local};
 
 /// What the hub is asked to do.
 pub(crate) enum Command {
@@ -30,7 +28,7 @@ pub(crate) enum Command {
 pub(crate) struct Hub {
     pub(crate) client: redis::Client,
     pub(crate) prefix: String,
-    pub(crate) local: Arc<Local>,
+    pub(crate) local: Arc<Fanout>,
 }
 
 impl Hub {
@@ -134,7 +132,7 @@ impl Hub {
         // Decoded only if someone here listens, and then once for all.
         self.local.deliver(&topic, || {
             match serde_json::from_slice::<EventKind>(payload) {
-                Ok(kind) => Some(Item::Event(Event::new(kind))),
+                Ok(kind) => Some(Delivery::Event(Event::new(kind))),
                 Err(error) => {
                     warn!(%error, "undecodable event on the bus");
                     None

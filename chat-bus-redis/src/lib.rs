@@ -30,7 +30,6 @@
 mod error;
 mod hub;
 mod limiter;
-mod local;
 mod presence;
 
 use std::sync::Arc;
@@ -38,7 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chat_core::{Bus, ChatError, EventStream, Result, SharedEvent, Topic};
+use chat_core::{Bus, ChatError, EventStream, Fanout, Result, SharedEvent, Topic};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 
@@ -48,7 +47,6 @@ pub use presence::RedisPresence;
 
 use error::unavailable;
 use hub::{Command, Hub};
-use local::Local;
 
 /// How the bus connects.
 #[derive(Clone, Debug)]
@@ -103,7 +101,7 @@ struct Inner {
     /// Publishes (multiplexed, reconnects by itself).
     publisher: ConnectionManager,
     /// Local subscribers by topic.
-    local: Arc<Local>,
+    local: Arc<Fanout>,
     /// The hub's mailbox.
     hub: mpsc::UnboundedSender<Command>,
 }
@@ -142,8 +140,14 @@ impl RedisBus {
             .get_async_pubsub()
             .await
             .map_err(RedisBusError::Connect)?;
-        let local = Arc::new(Local::new(options.queue));
         let (hub, commands) = mpsc::unbounded_channel();
+        let unsubscribe = hub.clone();
+        let local = Fanout::with_hook(
+            options.queue,
+            Some(Box::new(move |topic: &Topic| {
+                let _ = unsubscribe.send(Command::Unsubscribe(topic.clone()));
+            })),
+        );
         let runner = Hub {
             client,
             prefix: options.prefix.clone(),
@@ -192,7 +196,7 @@ impl Bus for RedisBus {
         let subscription = self
             .inner
             .local
-            .subscribe(topic, self.inner.hub.clone())
+            .subscribe(topic)
             .ok_or_else(|| ChatError::internal("bus lock poisoned"))?;
         let (reply, confirmed) = oneshot::channel();
         self.inner

@@ -41,6 +41,7 @@ mod chat;
 mod common_passwords;
 mod error;
 mod event;
+mod fanout;
 mod governor_limiter;
 mod group_commit;
 mod local_bus;
@@ -59,6 +60,7 @@ pub use domain::{
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};
+pub use fanout::{Fanout, FanoutSubscription, OnLastLeave};
 pub use governor_limiter::{GovernorLimiter, Rate, RateLimits};
 pub use group_commit::{BatchAppend, GroupCommit};
 pub use local_bus::LocalBus;

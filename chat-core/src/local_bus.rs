@@ -1,22 +1,16 @@
 //! The in-process bus: the default when one process serves every connection.
 
-use std::collections::HashMap;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock, Weak};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures::Stream;
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::error::{ChatError, Result};
 use crate::event::SharedEvent;
+use crate::fanout::Fanout;
 use crate::ports::{Bus, Delivery, EventStream, Topic};
 
-/// A [`Bus`] inside one process: one `tokio::sync::broadcast` channel per
-/// topic with live subscribers.
+/// A [`Bus`] inside one process: a [`Fanout`], one `tokio::sync::broadcast`
+/// channel per topic with live subscribers.
 ///
 /// Publishing hands every subscriber the same `Arc` (one reference count
 /// increment per recipient, no copy, no encoding, no allocation); a
@@ -25,14 +19,7 @@ use crate::ports::{Bus, Delivery, EventStream, Topic};
 /// dropped removes the topic.
 #[derive(Clone)]
 pub struct LocalBus {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    /// Live topics. Publishing takes the read lock only.
-    topics: RwLock<HashMap<Topic, broadcast::Sender<SharedEvent>>>,
-    /// Events a subscriber may fall behind before it lags.
-    capacity: usize,
+    fanout: Arc<Fanout>,
 }
 
 impl LocalBus {
@@ -42,16 +29,13 @@ impl LocalBus {
     /// A bus whose subscribers may fall `capacity` events behind.
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                topics: RwLock::new(HashMap::new()),
-                capacity: capacity.max(1),
-            }),
+            fanout: Fanout::new(capacity),
         }
     }
 
     /// How many topics have live subscribers (for tests and metrics).
     pub fn topic_count(&self) -> usize {
-        self.inner.topics.read().map(|t| t.len()).unwrap_or(0)
+        self.fanout.topic_count()
     }
 }
 
@@ -61,85 +45,22 @@ impl Default for LocalBus {
     }
 }
 
-fn poisoned() -> ChatError {
-    ChatError::internal("local bus lock poisoned")
-}
-
 #[async_trait]
 impl Bus for LocalBus {
     async fn publish(&self, topics: &[Topic], event: SharedEvent) -> Result<()> {
-        let live = self.inner.topics.read().map_err(|_| poisoned())?;
         for topic in topics {
-            if let Some(sender) = live.get(topic) {
-                // An error only means every receiver is gone; the last one's
-                // drop is removing the topic.
-                let _ = sender.send(Arc::clone(&event));
-            }
+            self.fanout
+                .deliver(topic, || Some(Delivery::Event(Arc::clone(&event))));
         }
         Ok(())
     }
 
     async fn subscribe(&self, topic: &Topic) -> Result<EventStream> {
-        let existing = {
-            let live = self.inner.topics.read().map_err(|_| poisoned())?;
-            live.get(topic).map(broadcast::Sender::subscribe)
-        };
-        let receiver = match existing {
-            Some(receiver) => receiver,
-            None => {
-                let mut live = self.inner.topics.write().map_err(|_| poisoned())?;
-                live.entry(topic.clone())
-                    .or_insert_with(|| broadcast::channel(self.inner.capacity).0)
-                    .subscribe()
-            }
-        };
-        Ok(Box::pin(LocalSubscription {
-            stream: Some(BroadcastStream::new(receiver)),
-            topic: topic.clone(),
-            bus: Arc::downgrade(&self.inner),
-        }))
-    }
-}
-
-/// One subscriber's end; dropping it frees its slot and, if it was the last,
-/// the topic.
-struct LocalSubscription {
-    stream: Option<BroadcastStream<SharedEvent>>,
-    topic: Topic,
-    bus: Weak<Inner>,
-}
-
-impl Stream for LocalSubscription {
-    type Item = Delivery;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(None);
-        };
-        Pin::new(stream).poll_next(cx).map(|item| {
-            item.map(|received| match received {
-                Ok(event) => Delivery::Event(event),
-                Err(BroadcastStreamRecvError::Lagged(_)) => Delivery::Lagged,
-            })
-        })
-    }
-}
-
-impl Drop for LocalSubscription {
-    fn drop(&mut self) {
-        drop(self.stream.take());
-        let Some(bus) = self.bus.upgrade() else {
-            return;
-        };
-        let Ok(mut live) = bus.topics.write() else {
-            return;
-        };
-        if live
-            .get(&self.topic)
-            .is_some_and(|sender| sender.receiver_count() == 0)
-        {
-            live.remove(&self.topic);
-        }
+        let subscription = self
+            .fanout
+            .subscribe(topic)
+            .ok_or_else(|| ChatError::internal("local bus lock poisoned"))?;
+        Ok(Box::pin(subscription))
     }
 }
 
