@@ -47,8 +47,3 @@ pub(crate) fn to_chat(error: sqlx::Error) -> ChatError {
         ChatError::internal(error)
     }
 }
-
-/// A row that does not hold what the schema promises.
-pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> ChatError {
-    ChatError::internal(format!("corrupt row ({what}): {error}"))
-}

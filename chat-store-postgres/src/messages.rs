@@ -11,17 +11,6 @@ use crate::PgStore;
 use crate::error::to_chat;
 use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, get, message, user};
 
-/// One more than asked, to learn whether another page exists.
-fn fetch_limit(limit: PageLimit) -> i64 {
-    i64::from(limit.get()) + 1
-}
-
-fn page<T>(mut items: Vec<T>, limit: PageLimit) -> Page<T> {
-    let has_more = items.len() > limit.get() as usize;
-    items.truncate(limit.get() as usize);
-    Page { items, has_more }
-}
-
 /// A `LIKE` pattern matching `term` anywhere, with `\`, `%` and `_` literal.
 fn contains_pattern(term: &str) -> String {
     let mut pattern = String::with_capacity(term.len() + 2);
@@ -119,13 +108,13 @@ impl MessageStore for PgStore {
             .bind(conversation.get())
             .bind(query.after.unwrap_or(MessageId::ZERO).get())
             .bind(query.before.map_or(i64::MAX, MessageId::get))
-            .bind(fetch_limit(query.limit))
+            .bind(query.limit.overfetch())
             .bind(pattern)
             .fetch_all(self.pool())
             .await
             .map_err(to_chat)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        let mut page = page(messages, query.limit);
+        let mut page = Page::from_overfetch(messages, query.limit);
         if !forward {
             page.items.reverse();
         }
@@ -140,7 +129,7 @@ impl MessageStore for PgStore {
         let rows = sqlx::query(AssertSqlSafe(conversations_sql()))
             .bind(user_id.get())
             .bind(query.before.map_or(i64::MAX, MessageId::get))
-            .bind(fetch_limit(query.limit))
+            .bind(query.limit.overfetch())
             .fetch_all(self.pool())
             .await
             .map_err(to_chat)?;
@@ -157,7 +146,7 @@ impl MessageStore for PgStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(page(summaries, query.limit))
+        Ok(Page::from_overfetch(summaries, query.limit))
     }
 
     async fn mark_read(
@@ -203,12 +192,12 @@ impl MessageStore for PgStore {
         let rows = sqlx::query(AssertSqlSafe(since_sql()))
             .bind(user_id.get())
             .bind(after.get())
-            .bind(fetch_limit(limit))
+            .bind(limit.overfetch())
             .fetch_all(self.pool())
             .await
             .map_err(to_chat)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        Ok(page(messages, limit))
+        Ok(Page::from_overfetch(messages, limit))
     }
 
     async fn last_message_id(&self, user_id: UserId) -> Result<MessageId> {

@@ -10,7 +10,9 @@ use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgRow;
 
 use crate::PgStore;
-use crate::error::{corrupt, to_chat};
+use chat_core::domain::corrupt;
+
+use crate::error::to_chat;
 use crate::rows::{get, user};
 
 const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, created_at";

@@ -14,7 +14,9 @@ use chat_core::{
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
-use crate::error::{corrupt, to_chat};
+use chat_core::domain::corrupt;
+
+use crate::error::to_chat;
 use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, message};
 
 /// The PostgreSQL side of group commit.

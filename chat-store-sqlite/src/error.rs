@@ -34,8 +34,3 @@ fn is_busy(code: Option<&str>) -> bool {
     code.and_then(|c| c.parse::<i32>().ok())
         .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
-
-/// A row that does not hold what the schema promises.
-pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> ChatError {
-    ChatError::internal(format!("corrupt row ({what}): {error}"))
-}

@@ -16,17 +16,6 @@ use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, get, message, user};
 /// conversation's own rows instead.
 const TRIGRAM: usize = 3;
 
-/// One more than asked, to learn whether another page exists.
-fn fetch_limit(limit: PageLimit) -> i64 {
-    i64::from(limit.get()) + 1
-}
-
-fn page<T>(mut items: Vec<T>, limit: PageLimit) -> Page<T> {
-    let has_more = items.len() > limit.get() as usize;
-    items.truncate(limit.get() as usize);
-    Page { items, has_more }
-}
-
 /// An FTS5 phrase matching `term` literally: quotes doubled, nothing else
 /// is special inside a phrase.
 fn fts_phrase(term: &str) -> String {
@@ -141,13 +130,13 @@ impl MessageStore for SqliteStore {
             .bind(conversation.get())
             .bind(after)
             .bind(before)
-            .bind(fetch_limit(query.limit))
+            .bind(query.limit.overfetch())
             .bind(term)
             .fetch_all(self.reader())
             .await
             .map_err(to_chat)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        let mut page = page(messages, query.limit);
+        let mut page = Page::from_overfetch(messages, query.limit);
         if !forward {
             page.items.reverse();
         }
@@ -163,7 +152,7 @@ impl MessageStore for SqliteStore {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.get())
             .bind(query.before.map_or(i64::MAX, MessageId::get))
-            .bind(fetch_limit(query.limit))
+            .bind(query.limit.overfetch())
             .fetch_all(self.reader())
             .await
             .map_err(to_chat)?;
@@ -180,7 +169,7 @@ impl MessageStore for SqliteStore {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(page(summaries, query.limit))
+        Ok(Page::from_overfetch(summaries, query.limit))
     }
 
     async fn mark_read(
@@ -228,12 +217,12 @@ impl MessageStore for SqliteStore {
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(user_id.get())
             .bind(after.get())
-            .bind(fetch_limit(limit))
+            .bind(limit.overfetch())
             .fetch_all(self.reader())
             .await
             .map_err(to_chat)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        Ok(page(messages, limit))
+        Ok(Page::from_overfetch(messages, limit))
     }
 
     async fn last_message_id(&self, user_id: UserId) -> Result<MessageId> {

@@ -1,14 +1,12 @@
 //! Rows to domain values. Every stored value is re-validated; a row that
 //! fails is reported as corrupt, never trusted and never a panic.
 
-use chat_core::{
-    ChatError, ClientMessageId, ConversationId, Message, MessageId, MessageText, Timestamp, User,
-    UserId, Username,
-};
+use chat_core::domain::{StoredMessage, stored_user};
+use chat_core::{ChatError, Message, User};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::error::{corrupt, to_chat};
+use crate::error::to_chat;
 
 /// The columns [`message`] reads, from `messages msg` joined with the
 /// sender `su` and recipient `ru`.
@@ -28,24 +26,20 @@ where
 }
 
 pub(crate) fn user(row: &SqliteRow, id: &str, username: &str) -> Result<User, ChatError> {
-    let name: String = get(row, username)?;
-    let name = Username::parse(name).map_err(|e| corrupt("username", e))?;
-    Ok(User::new(UserId::new(get(row, id)?), name))
+    stored_user(get(row, id)?, get(row, username)?)
 }
 
 pub(crate) fn message(row: &SqliteRow) -> Result<Message, ChatError> {
-    let body: String = get(row, "body")?;
-    let client_id: Option<String> = get(row, "client_id")?;
-    Ok(Message::new(
-        MessageId::new(get(row, "id")?),
-        ConversationId::new(get(row, "conversation_id")?),
-        user(row, "sender_id", "sender_username")?,
-        user(row, "recipient_id", "recipient_username")?,
-        MessageText::parse(body).map_err(|e| corrupt("message body", e))?,
-        Timestamp::from_unix_micros(get(row, "sent_at")?),
-        client_id
-            .map(ClientMessageId::parse)
-            .transpose()
-            .map_err(|e| corrupt("client id", e))?,
-    ))
+    StoredMessage {
+        id: get(row, "id")?,
+        conversation_id: get(row, "conversation_id")?,
+        sender_id: get(row, "sender_id")?,
+        sender_username: get(row, "sender_username")?,
+        recipient_id: get(row, "recipient_id")?,
+        recipient_username: get(row, "recipient_username")?,
+        body: get(row, "body")?,
+        sent_at: get(row, "sent_at")?,
+        client_id: get(row, "client_id")?,
+    }
+    .into_message()
 }

@@ -74,6 +74,12 @@ impl PageLimit {
     pub fn get(self) -> u32 {
         self.0
     }
+
+    /// One more than the size: what a store fetches to learn whether
+    /// another page exists (see [`Page::from_overfetch`]).
+    pub fn overfetch(self) -> i64 {
+        i64::from(self.0) + 1
+    }
 }
 
 impl Default for PageLimit {
@@ -124,6 +130,17 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// Whether another page exists in the direction of reading.
     pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// A page from `items` fetched with [`PageLimit::overfetch`]: an item
+    /// beyond `limit` means more exist, and is dropped.
+    pub fn from_overfetch(mut items: Vec<T>, limit: PageLimit) -> Self {
+        let limit = limit.get() as usize;
+        let has_more = items.len() > limit;
+        items.truncate(limit);
+        Self { items, has_more }
+    }
 }
 
 /// The result of appending a message.

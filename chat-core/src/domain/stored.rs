@@ -1,0 +1,67 @@
+//! Values as a store reads them back, validated again: a row that breaks a
+//! rule is reported as corrupt (an internal error), never trusted and never
+//! a panic. Every store maps its rows through these.
+
+use super::{
+    ClientMessageId, ConversationId, Message, MessageId, MessageText, Timestamp, User, UserId,
+    Username,
+};
+use crate::error::{ChatError, Result};
+
+/// A row that does not hold what the schema promises.
+pub fn corrupt(what: &str, error: impl std::fmt::Display) -> ChatError {
+    ChatError::internal(format!("corrupt row ({what}): {error}"))
+}
+
+/// A user from its stored id and name.
+///
+/// # Errors
+/// [`ChatError::Internal`] if the name is not a valid username.
+pub fn stored_user(id: i64, username: String) -> Result<User> {
+    let username = Username::parse(username).map_err(|e| corrupt("username", e))?;
+    Ok(User::new(UserId::new(id), username))
+}
+
+/// A message row's columns, before validation.
+#[derive(Debug)]
+pub struct StoredMessage {
+    /// `id`.
+    pub id: i64,
+    /// `conversation_id`.
+    pub conversation_id: i64,
+    /// `sender_id`.
+    pub sender_id: i64,
+    /// The sender's name.
+    pub sender_username: String,
+    /// `recipient_id`.
+    pub recipient_id: i64,
+    /// The recipient's name.
+    pub recipient_username: String,
+    /// `body`.
+    pub body: String,
+    /// `sent_at`, microseconds since the epoch.
+    pub sent_at: i64,
+    /// `client_id`.
+    pub client_id: Option<String>,
+}
+
+impl StoredMessage {
+    /// The message, every value validated again.
+    ///
+    /// # Errors
+    /// [`ChatError::Internal`] naming the corrupt column.
+    pub fn into_message(self) -> Result<Message> {
+        Ok(Message::new(
+            MessageId::new(self.id),
+            ConversationId::new(self.conversation_id),
+            stored_user(self.sender_id, self.sender_username)?,
+            stored_user(self.recipient_id, self.recipient_username)?,
+            MessageText::parse(self.body).map_err(|e| corrupt("message body", e))?,
+            Timestamp::from_unix_micros(self.sent_at),
+            self.client_id
+                .map(ClientMessageId::parse)
+                .transpose()
+                .map_err(|e| corrupt("client id", e))?,
+        ))
+    }
+}
