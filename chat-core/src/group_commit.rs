@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
-use tracing::error;
+use tracing::{error, warn};
 
 use crate::domain::NewMessage;
 use crate::error::{ChatError, Result};
@@ -22,9 +22,10 @@ use crate::ports::Appended;
 pub trait BatchAppend: Send + Sync + 'static {
     /// Appends `batch` in one transaction, each message with the contract of
     /// [`MessageStore::append_message`](crate::ports::MessageStore::append_message),
-    /// and returns one result per message, in order. A failing message
-    /// (its own error) must not undo the others. `Err` means the transaction
-    /// as a whole failed and nothing was committed.
+    /// and returns one result per message, in order. `Err` means nothing
+    /// was committed: [`ChatError::Unavailable`] fails every message of the
+    /// batch; any other error makes [`GroupCommit`] try each message alone,
+    /// so that a message the store refuses fails by itself.
     async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>>;
 }
 
@@ -77,36 +78,67 @@ async fn run(store: Arc<dyn BatchAppend>, mut receiver: mpsc::Receiver<Request>,
                 reply
             })
             .collect();
-        match store.append_batch(&messages).await {
-            Ok(results) if results.len() == replies.len() => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-            }
-            Ok(results) => {
-                error!(
-                    expected = replies.len(),
-                    got = results.len(),
-                    "a batch returned the wrong number of results"
-                );
-                for reply in replies {
-                    let _ = reply.send(Err(ChatError::internal("batch result count mismatch")));
-                }
-            }
-            Err(failure) => {
-                error!(error = %failure, batch = replies.len(), "a message batch failed to commit");
-                let unavailable = matches!(failure, ChatError::Unavailable { .. });
-                let reason = failure.to_string();
-                for reply in replies {
-                    let error = if unavailable {
-                        ChatError::unavailable(reason.clone())
-                    } else {
-                        ChatError::internal(reason.clone())
-                    };
-                    let _ = reply.send(Err(error));
-                }
-            }
+        for (reply, result) in replies
+            .into_iter()
+            .zip(append_all(&*store, &messages).await)
+        {
+            let _ = reply.send(result);
         }
         messages.clear();
     }
+}
+
+/// One result per message of `batch`. A batch that fails for another
+/// reason than the store being unavailable is tried again one message at
+/// a time, so that a message the store refuses fails alone.
+async fn append_all(store: &dyn BatchAppend, batch: &[NewMessage]) -> Vec<Result<Appended>> {
+    match checked(store, batch).await {
+        Ok(results) => results,
+        Err(failure) if batch.len() > 1 && !matches!(failure, ChatError::Unavailable { .. }) => {
+            warn!(error = %failure, batch = batch.len(), "a batch failed; appending its messages one at a time");
+            let mut results = Vec::with_capacity(batch.len());
+            for message in batch {
+                let result = match checked(store, std::slice::from_ref(message)).await {
+                    Ok(mut one) => one.pop().unwrap_or_else(|| Err(mismatch())),
+                    Err(failure) => Err(failure),
+                };
+                results.push(result);
+            }
+            results
+        }
+        Err(failure) => {
+            error!(error = %failure, batch = batch.len(), "a message batch failed to commit");
+            let unavailable = matches!(failure, ChatError::Unavailable { .. });
+            let reason = failure.to_string();
+            batch
+                .iter()
+                .map(|_| {
+                    Err(if unavailable {
+                        ChatError::unavailable(reason.clone())
+                    } else {
+                        ChatError::internal(reason.clone())
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// The store's answer, with its length checked.
+async fn checked(store: &dyn BatchAppend, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>> {
+    let results = store.append_batch(batch).await?;
+    if results.len() == batch.len() {
+        Ok(results)
+    } else {
+        error!(
+            expected = batch.len(),
+            got = results.len(),
+            "a batch returned the wrong number of results"
+        );
+        Err(mismatch())
+    }
+}
+
+fn mismatch() -> ChatError {
+    ChatError::internal("batch result count mismatch")
 }

@@ -36,6 +36,7 @@
 pub mod domain;
 pub mod ports;
 
+mod append_plan;
 mod argon2_hasher;
 mod chat;
 mod common_passwords;
@@ -51,6 +52,7 @@ mod session;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+pub use append_plan::{AppendPlan, WrittenBatch, direct_pair};
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{Chat, ChatBuilder, ChatConfig, Login, Sent, SignupForm, Subscription};
 pub use domain::{

@@ -67,6 +67,7 @@ macro_rules! store_conformance_suite {
             since_recovers_everything_after_an_id,
             directory_lists_other_users_by_prefix,
             concurrent_sends_get_unique_increasing_ids,
+            concurrent_appends_behave_like_appends_in_order,
             typing_reaches_the_peer_and_is_not_stored,
         );
     };

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::harness::{Harness, PASSWORD, generous_limits, next_delivery, next_event};
-use crate::ports::{ConversationQuery, Delivery, HistoryQuery, PageLimit, Store};
+use crate::ports::{Appended, ConversationQuery, Delivery, HistoryQuery, PageLimit, Store};
 use crate::{
-    ChatConfig, ChatError, EventKind, Message, MessageId, Rate, RateLimits, SearchPattern,
-    SignupForm,
+    ChatConfig, ChatError, ClientMessageId, EventKind, Message, MessageId, MessageText, NewMessage,
+    Rate, RateLimits, SearchPattern, SignupForm, User, UserId, Username,
 };
 
 #[track_caller]
@@ -1039,4 +1039,108 @@ fn next_delivery_now<S: futures::Stream<Item = Delivery> + Unpin>(
 ) -> Option<Delivery> {
     use futures::FutureExt;
     futures::StreamExt::next(stream).now_or_never().flatten()
+}
+
+/// Appends issued together (which a group-committing store takes as one
+/// batch) end as if appended one at a time, in order: a repeated client id
+/// stores one message, a new conversation is created once, marks and
+/// unread counts follow the last message, and a message the store refuses
+/// (an unknown sender) fails alone.
+pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Store>) {
+    let h = Harness::new(Arc::clone(&store));
+    let alice = h.user("alice").await.user().clone();
+    let bob = h.user("bob").await.user().clone();
+    let carol = h.user("carol").await.user().clone();
+    let ghost = User::new(UserId::new(1 << 40), Username::parse("ghost").unwrap());
+    let now = crate::ports::Clock::now(&*h.clock);
+    let new = |from: &User, to: &User, text: &str, client: Option<&str>| NewMessage {
+        sender: from.clone(),
+        recipient: to.clone(),
+        text: MessageText::parse(text).unwrap(),
+        sent_at: now,
+        client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
+    };
+    let batch = vec![
+        new(&alice, &bob, "a1", Some("k")),
+        new(&alice, &bob, "a1 again", Some("k")),
+        new(&bob, &alice, "b1", None),
+        new(&carol, &bob, "c1", Some("k")),
+        new(&alice, &bob, "a2", None),
+    ];
+    let results =
+        futures::future::join_all(batch.into_iter().map(|m| store.append_message(m))).await;
+    let appended: Vec<_> = results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| r.as_ref().unwrap_or_else(|e| panic!("append {i}: {e}")))
+        .collect();
+    let created: Vec<bool> = appended
+        .iter()
+        .map(|a| matches!(a, Appended::Created(_)))
+        .collect();
+    assert_eq!(created, [true, false, true, true, true]);
+    assert_eq!(appended[1].message(), appended[0].message());
+    let [a1, _, b1, c1, a2] = appended.as_slice() else {
+        unreachable!()
+    };
+    let (a1, b1, c1, a2) = (a1.message(), b1.message(), c1.message(), a2.message());
+    assert!(a1.id() < b1.id() && b1.id() < c1.id() && c1.id() < a2.id());
+    assert_eq!(a1.conversation(), a2.conversation());
+    assert_ne!(a1.conversation(), c1.conversation());
+
+    // A refused message fails alone.
+    let refused = [
+        new(&ghost, &alice, "from nobody", None),
+        new(&carol, &bob, "c2", None),
+    ];
+    let results =
+        futures::future::join_all(refused.into_iter().map(|m| store.append_message(m))).await;
+    assert!(results[0].is_err(), "an unknown sender is refused");
+    let c2 = results[1].as_ref().unwrap().message();
+    assert!(c2.id() > a2.id());
+
+    let history = h
+        .chat
+        .history(&h.login("bob").await.0, "alice", &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(texts(&history.items), ["a1", "b1", "a2"]);
+    let bobs = h
+        .chat
+        .conversations(&h.login("bob").await.0, &ConversationQuery::default())
+        .await
+        .unwrap();
+    let summary: Vec<(&str, u64, i64)> = bobs
+        .items
+        .iter()
+        .map(|c| {
+            let last = c.last_message.as_ref().map_or(0, |m| m.id().get());
+            (c.peer.username().as_str(), c.unread, last)
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [("carol", 2, c2.id().get()), ("alice", 1, a2.id().get())],
+        "bob read up to his own b1; a2, c1 and c2 are new to him"
+    );
+    let alices = h
+        .chat
+        .conversations(&h.login("alice").await.0, &ConversationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(alices.items.len(), 1);
+    assert_eq!(alices.items[0].unread, 0, "alice sent the last message");
+    let found = h
+        .chat
+        .history(
+            &h.login("alice").await.0,
+            "bob",
+            &HistoryQuery {
+                search: Some(SearchPattern::parse("again").unwrap()),
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(found.items.is_empty(), "the repeat was never stored");
 }

@@ -1,0 +1,310 @@
+//! The store-independent half of writing a batch of appends with a few
+//! set-based statements instead of several statements per message.
+//!
+//! A store's [`BatchAppend`](crate::BatchAppend) follows four steps:
+//!
+//! 1. look up the messages already stored under the batch's
+//!    [`idempotency_keys`](AppendPlan::idempotency_keys);
+//! 2. build the plan with them ([`AppendPlan::new`]): it decides which
+//!    messages are new, and which repeat a stored message or an earlier
+//!    message of the same batch;
+//! 3. find or create the [`direct_pairs`](AppendPlan::direct_pairs)'
+//!    conversations, then insert the [`fresh`](AppendPlan::fresh) messages
+//!    in order, with consecutive ids;
+//! 4. hand the ids to [`AppendPlan::written`], update the search index and
+//!    the members' marks from the [`WrittenBatch`], commit, and answer.
+//!
+//! The result is what appending the messages one at a time, in order,
+//! would have produced.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::{ClientMessageId, ConversationId, Message, MessageId, NewMessage, UserId};
+use crate::error::{ChatError, Result};
+use crate::ports::Appended;
+
+/// The two members of a direct conversation, lower id first: the key
+/// stores use for it.
+pub fn direct_pair(a: UserId, b: UserId) -> (UserId, UserId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+enum Fate {
+    /// Already stored under its idempotency key.
+    Existing(Message),
+    /// To be inserted: its position among the fresh messages.
+    Fresh(usize),
+    /// Repeats the idempotency key of an earlier message of the batch.
+    SameAs(usize),
+}
+
+/// What becomes of each message of a batch. See the [module](self) docs.
+pub struct AppendPlan<'a> {
+    batch: &'a [NewMessage],
+    fates: Vec<Fate>,
+    fresh: Vec<usize>,
+}
+
+impl<'a> AppendPlan<'a> {
+    /// The distinct `(sender, client id)` pairs of the batch: look up the
+    /// messages stored under them before planning.
+    pub fn idempotency_keys(batch: &[NewMessage]) -> Vec<(UserId, &ClientMessageId)> {
+        let mut seen = HashSet::new();
+        batch
+            .iter()
+            .filter_map(|m| m.client_id.as_ref().map(|c| (m.sender.id(), c)))
+            .filter(|key| seen.insert(*key))
+            .collect()
+    }
+
+    /// Plans `batch`, given the stored messages found under its
+    /// idempotency keys.
+    pub fn new(batch: &'a [NewMessage], existing: Vec<Message>) -> Self {
+        let stored: HashMap<(UserId, &str), &Message> = existing
+            .iter()
+            .filter_map(|m| Some(((m.sender().id(), m.client_id()?.as_str()), m)))
+            .collect();
+        let mut first_of_key: HashMap<(UserId, &str), usize> = HashMap::new();
+        let mut fates = Vec::with_capacity(batch.len());
+        let mut fresh = Vec::with_capacity(batch.len());
+        for (index, message) in batch.iter().enumerate() {
+            let key = message
+                .client_id
+                .as_ref()
+                .map(|c| (message.sender.id(), c.as_str()));
+            let fate = match key {
+                Some(key) => match (stored.get(&key), first_of_key.get(&key)) {
+                    (Some(&message), _) => Fate::Existing(message.clone()),
+                    (None, Some(&first)) => Fate::SameAs(first),
+                    (None, None) => {
+                        first_of_key.insert(key, index);
+                        fresh.push(index);
+                        Fate::Fresh(fresh.len() - 1)
+                    }
+                },
+                None => {
+                    fresh.push(index);
+                    Fate::Fresh(fresh.len() - 1)
+                }
+            };
+            fates.push(fate);
+        }
+        Self {
+            batch,
+            fates,
+            fresh,
+        }
+    }
+
+    /// The distinct direct conversations the fresh messages go to, as
+    /// [`direct_pair`]s.
+    pub fn direct_pairs(&self) -> Vec<(UserId, UserId)> {
+        let mut seen = HashSet::new();
+        self.fresh()
+            .map(|m| direct_pair(m.sender.id(), m.recipient.id()))
+            .filter(|pair| seen.insert(*pair))
+            .collect()
+    }
+
+    /// The messages to insert, in the order their ids must grow.
+    pub fn fresh(&self) -> impl ExactSizeIterator<Item = &'a NewMessage> + '_ {
+        self.fresh.iter().map(|&i| &self.batch[i])
+    }
+
+    /// The batch once its fresh messages were inserted with `ids` (one per
+    /// fresh message, in order) into `conversations` (by [`direct_pair`]).
+    ///
+    /// # Errors
+    /// [`ChatError::Internal`] if an id or a conversation is missing: the
+    /// store broke the contract, and its transaction must not commit.
+    pub fn written(
+        self,
+        conversations: &HashMap<(UserId, UserId), ConversationId>,
+        ids: &[MessageId],
+    ) -> Result<WrittenBatch> {
+        if ids.len() != self.fresh.len() {
+            return Err(ChatError::internal(format!(
+                "{} ids for {} new messages",
+                ids.len(),
+                self.fresh.len()
+            )));
+        }
+        let created = self
+            .fresh()
+            .zip(ids)
+            .map(|(new, &id)| {
+                let pair = direct_pair(new.sender.id(), new.recipient.id());
+                let conversation = *conversations
+                    .get(&pair)
+                    .ok_or_else(|| ChatError::internal("a conversation of the batch is missing"))?;
+                Ok(Message::new(
+                    id,
+                    conversation,
+                    new.sender.clone(),
+                    new.recipient.clone(),
+                    new.text.clone(),
+                    new.sent_at,
+                    new.client_id.clone(),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(WrittenBatch {
+            fates: self.fates,
+            created,
+        })
+    }
+}
+
+/// A batch whose new messages are inserted but not yet committed.
+pub struct WrittenBatch {
+    fates: Vec<Fate>,
+    created: Vec<Message>,
+}
+
+impl WrittenBatch {
+    /// The messages this batch created, in id order: index their text.
+    pub fn created(&self) -> &[Message] {
+        &self.created
+    }
+
+    /// Each touched conversation with its newest message: every member's
+    /// `last_message_id`.
+    pub fn conversation_heads(&self) -> Vec<(ConversationId, MessageId)> {
+        let mut heads: HashMap<ConversationId, MessageId> = HashMap::new();
+        for message in &self.created {
+            let head = heads.entry(message.conversation()).or_insert(message.id());
+            *head = (*head).max(message.id());
+        }
+        heads.into_iter().collect()
+    }
+
+    /// Each sender's newest message per conversation: a sender has read
+    /// everything up to what they sent.
+    pub fn sender_read_marks(&self) -> Vec<(ConversationId, UserId, MessageId)> {
+        let mut marks: HashMap<(ConversationId, UserId), MessageId> = HashMap::new();
+        for message in &self.created {
+            let mark = marks
+                .entry((message.conversation(), message.sender().id()))
+                .or_insert(message.id());
+            *mark = (*mark).max(message.id());
+        }
+        marks
+            .into_iter()
+            .map(|((conversation, user), id)| (conversation, user, id))
+            .collect()
+    }
+
+    /// One answer per message of the batch, in order.
+    pub fn into_results(self) -> Vec<Result<Appended>> {
+        let created = self.created;
+        let mut answers: Vec<Appended> = Vec::with_capacity(self.fates.len());
+        for fate in self.fates {
+            let answer = match fate {
+                Fate::Existing(message) => Appended::Existing(message),
+                Fate::Fresh(position) => Appended::Created(created[position].clone()),
+                Fate::SameAs(first) => Appended::Existing(answers[first].message().clone()),
+            };
+            answers.push(answer);
+        }
+        answers.into_iter().map(Ok).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{MessageText, Timestamp, User, Username};
+
+    fn user(id: i64) -> User {
+        User::new(
+            UserId::new(id),
+            Username::parse(&format!("user{id}")).unwrap(),
+        )
+    }
+
+    fn new(from: i64, to: i64, client: Option<&str>) -> NewMessage {
+        NewMessage {
+            sender: user(from),
+            recipient: user(to),
+            text: MessageText::parse("hi").unwrap(),
+            sent_at: Timestamp::from_unix_micros(1),
+            client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
+        }
+    }
+
+    #[test]
+    fn repeats_within_a_batch_and_stored_keys_are_not_inserted() {
+        let stored = Message::new(
+            MessageId::new(7),
+            ConversationId::new(1),
+            user(1),
+            user(2),
+            MessageText::parse("old").unwrap(),
+            Timestamp::from_unix_micros(0),
+            Some(ClientMessageId::parse("old").unwrap()),
+        );
+        let batch = [
+            new(1, 2, Some("a")),
+            new(2, 1, None),
+            new(1, 2, Some("a")),
+            new(1, 2, Some("old")),
+            new(3, 1, Some("a")),
+        ];
+        let keys = AppendPlan::idempotency_keys(&batch);
+        assert_eq!(keys.len(), 3, "(1,a), (1,old), (3,a)");
+        let plan = AppendPlan::new(&batch, vec![stored.clone()]);
+        assert_eq!(plan.fresh().len(), 3);
+        assert_eq!(
+            plan.direct_pairs(),
+            vec![
+                (UserId::new(1), UserId::new(2)),
+                (UserId::new(1), UserId::new(3))
+            ]
+        );
+        let conversations = HashMap::from([
+            ((UserId::new(1), UserId::new(2)), ConversationId::new(1)),
+            ((UserId::new(1), UserId::new(3)), ConversationId::new(2)),
+        ]);
+        let ids = [MessageId::new(8), MessageId::new(9), MessageId::new(10)];
+        let written = plan.written(&conversations, &ids).unwrap();
+        let mut heads = written.conversation_heads();
+        heads.sort();
+        assert_eq!(
+            heads,
+            vec![
+                (ConversationId::new(1), MessageId::new(9)),
+                (ConversationId::new(2), MessageId::new(10))
+            ]
+        );
+        let mut marks = written.sender_read_marks();
+        marks.sort();
+        assert_eq!(
+            marks,
+            vec![
+                (ConversationId::new(1), UserId::new(1), MessageId::new(8)),
+                (ConversationId::new(1), UserId::new(2), MessageId::new(9)),
+                (ConversationId::new(2), UserId::new(3), MessageId::new(10)),
+            ]
+        );
+        let results: Vec<_> = written
+            .into_results()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<_> = results.iter().map(|a| a.message().id().get()).collect();
+        assert_eq!(ids, [8, 9, 8, 7, 10]);
+        assert!(matches!(results[0], Appended::Created(_)));
+        assert!(matches!(results[2], Appended::Existing(_)));
+        assert!(matches!(results[3], Appended::Existing(_)));
+        assert!(matches!(results[4], Appended::Created(_)));
+    }
+
+    #[test]
+    fn a_missing_id_is_an_error_not_a_panic() {
+        let batch = [new(1, 2, None), new(1, 2, None)];
+        let plan = AppendPlan::new(&batch, Vec::new());
+        let conversations =
+            HashMap::from([((UserId::new(1), UserId::new(2)), ConversationId::new(1))]);
+        assert!(plan.written(&conversations, &[MessageId::new(1)]).is_err());
+    }
+}
