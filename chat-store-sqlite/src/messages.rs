@@ -16,10 +16,22 @@ use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, get, message, user};
 /// conversation's own rows instead.
 const TRIGRAM: usize = 3;
 
-/// An FTS5 phrase matching `term` literally: quotes doubled, nothing else
-/// is special inside a phrase.
-fn fts_phrase(term: &str) -> String {
-    format!("\"{}\"", term.replace('"', "\"\""))
+/// An FTS5 query for the rows that contain every trigram of `term`
+/// (at least three characters): a superset of the rows containing `term`,
+/// which the caller narrows with `instr`. Non-overlapping trigrams and the
+/// last one cover every character, and are enough.
+fn fts_trigrams(term: &str) -> String {
+    let chars: Vec<char> = term.chars().collect();
+    let last = chars.len().saturating_sub(TRIGRAM);
+    (0..=last)
+        .step_by(TRIGRAM)
+        .chain((last % TRIGRAM != 0).then_some(last))
+        .map(|start| {
+            let trigram: String = chars[start..start + TRIGRAM].iter().collect();
+            format!("\"{}\"", trigram.replace('"', "\"\""))
+        })
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// How a history query filters by text.
@@ -33,7 +45,8 @@ pub(crate) enum Search {
     Scan,
 }
 
-/// History: `?1` conversation, `?2` after, `?3` before, `?4` limit, `?5` term.
+/// History: `?1` conversation, `?2` after, `?3` before, `?4` limit, `?5` the
+/// folded term, `?6` its trigram query.
 pub(crate) fn history_sql(forward: bool, search: Search) -> String {
     let order = if forward { "ASC" } else { "DESC" };
     let (from, filter) = match search {
@@ -42,12 +55,9 @@ pub(crate) fn history_sql(forward: bool, search: Search) -> String {
         // matching rows first, then each is checked against the page.
         Search::Trigram => (
             "message_search s CROSS JOIN messages msg ON msg.id = s.rowid",
-            "AND s.message_search MATCH ?5",
+            "AND s.message_search MATCH ?6 AND instr(msg.body_folded, ?5) > 0",
         ),
-        Search::Scan => (
-            "messages msg CROSS JOIN message_search s ON s.rowid = msg.id",
-            "AND instr(s.body_folded, ?5) > 0",
-        ),
+        Search::Scan => ("messages msg", "AND instr(msg.body_folded, ?5) > 0"),
     };
     format!(
         "SELECT {MESSAGE_COLUMNS} FROM {from} {MESSAGE_JOINS} \
@@ -118,12 +128,14 @@ impl MessageStore for SqliteStore {
         let forward = query.reads_forward();
         let after = query.after.unwrap_or(MessageId::ZERO).get();
         let before = query.before.map_or(i64::MAX, MessageId::get);
-        let (search, term) = match &query.search {
-            None => (Search::None, None),
-            Some(term) if term.char_len() >= TRIGRAM => {
-                (Search::Trigram, Some(fts_phrase(term.folded())))
-            }
-            Some(term) => (Search::Scan, Some(term.folded().to_owned())),
+        let (search, term, trigrams) = match &query.search {
+            None => (Search::None, None, None),
+            Some(term) if term.char_len() >= TRIGRAM => (
+                Search::Trigram,
+                Some(term.folded()),
+                Some(fts_trigrams(term.folded())),
+            ),
+            Some(term) => (Search::Scan, Some(term.folded()), None),
         };
         let sql = history_sql(forward, search);
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -132,6 +144,7 @@ impl MessageStore for SqliteStore {
             .bind(before)
             .bind(query.limit.overfetch())
             .bind(term)
+            .bind(trigrams)
             .fetch_all(self.reader())
             .await
             .map_err(to_chat)?;
@@ -235,5 +248,22 @@ impl MessageStore for SqliteStore {
         .await
         .map_err(to_chat)?;
         Ok(id.map_or(MessageId::ZERO, MessageId::new))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fts_trigrams;
+
+    #[test]
+    fn trigram_queries_cover_every_character_with_quotes_doubled() {
+        assert_eq!(fts_trigrams("abc"), "\"abc\"");
+        assert_eq!(fts_trigrams("abcd"), "\"abc\" AND \"bcd\"");
+        assert_eq!(fts_trigrams("abcdef"), "\"abc\" AND \"def\"");
+        assert_eq!(
+            fts_trigrams("a\"bcdefg"),
+            "\"a\"\"b\" AND \"cde\" AND \"efg\""
+        );
+        assert_eq!(fts_trigrams("äöüß"), "\"äöü\" AND \"öüß\"");
     }
 }

@@ -52,7 +52,7 @@ async fn hot_queries_use_their_indexes() {
         (
             "search",
             history_sql(false, Search::Trigram),
-            5,
+            6,
             vec![
                 "SCAN s VIRTUAL TABLE INDEX 0:M1",
                 "SEARCH msg USING INTEGER PRIMARY KEY",

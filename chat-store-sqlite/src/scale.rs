@@ -43,7 +43,8 @@ impl SqliteStore {
                         CASE WHEN (c.id * 7 + g.n * 13) % 1000 = 0 THEN ' Needle' ELSE '' END, \
                     g.n * 1000000, NULL \
              FROM g CROSS JOIN conversations c ORDER BY g.n, c.id",
-            "INSERT INTO message_search (rowid, body_folded) SELECT id, lower(body) FROM messages",
+            "UPDATE messages SET body_folded = lower(body)",
+            "INSERT INTO message_search (rowid, body_folded) SELECT id, body_folded FROM messages",
             "UPDATE members SET \
                 last_message_id = (SELECT max(id) FROM messages x WHERE x.conversation_id = members.conversation_id), \
                 last_read_message_id = (SELECT id FROM messages x WHERE x.conversation_id = members.conversation_id \

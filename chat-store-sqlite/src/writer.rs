@@ -151,8 +151,7 @@ async fn direct_conversations(
 }
 
 /// Inserts the fresh messages in order and returns their ids, in the same
-/// order. One writer and AUTOINCREMENT make ids grow in insertion order,
-/// so sorting the returned ids lines them up with the rows.
+/// order.
 async fn insert_messages(
     conn: &mut SqliteConnection,
     plan: &AppendPlan<'_>,
@@ -173,22 +172,30 @@ async fn insert_messages(
                 m.sender.id().get(),
                 m.recipient.id().get(),
                 m.text.as_str(),
+                fold_for_search(m.text.as_str()),
                 m.sent_at.unix_micros(),
                 m.client_id.as_ref().map(ClientMessageId::as_str),
             ))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, sender_id, recipient_id, body, sent_at, client_id) \
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
-         FROM json_each(?1) ORDER BY key \
-         RETURNING id",
+    let inserted = sqlx::query(
+        "INSERT INTO messages (conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 \
+         FROM json_each(?1) ORDER BY key",
     )
     .bind(json(&rows)?)
-    .fetch_all(&mut *conn)
+    .execute(&mut *conn)
     .await?;
-    ids.sort_unstable();
-    Ok(ids.into_iter().map(MessageId::new).collect())
+    // One writer and AUTOINCREMENT: the rows took consecutive ids, in order,
+    // ending at the last one inserted.
+    let count = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+    if i64::try_from(inserted.rows_affected()).ok() != Some(count) {
+        return Err(sqlx::Error::Protocol(
+            "not every message was inserted".into(),
+        ));
+    }
+    let last = inserted.last_insert_rowid();
+    Ok((last - count + 1..=last).map(MessageId::new).collect())
 }
 
 /// The search index rows and the members' marks of a written batch.
@@ -199,16 +206,15 @@ async fn index_and_mark(
     if written.created().is_empty() {
         return Ok(());
     }
-    let folded: Vec<(i64, String)> = written
-        .created()
-        .iter()
-        .map(|m| (m.id().get(), fold_for_search(m.text().as_str())))
-        .collect();
+    // The batch's ids are the only ones in their range: one writer.
+    let first = written.created().first().map(|m| m.id().get());
+    let last = written.created().last().map(|m| m.id().get());
     sqlx::query(
         "INSERT INTO message_search (rowid, body_folded) \
-         SELECT value ->> 0, value ->> 1 FROM json_each(?1)",
+         SELECT id, body_folded FROM messages WHERE id BETWEEN ?1 AND ?2",
     )
-    .bind(json(&folded)?)
+    .bind(first)
+    .bind(last)
     .execute(&mut *conn)
     .await?;
     let heads: Vec<(i64, i64)> = written
