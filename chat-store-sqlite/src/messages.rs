@@ -25,7 +25,7 @@ fn fts_trigrams(term: &str) -> String {
     let last = chars.len().saturating_sub(TRIGRAM);
     (0..=last)
         .step_by(TRIGRAM)
-        .chain((last % TRIGRAM != 0).then_some(last))
+        .chain((!last.is_multiple_of(TRIGRAM)).then_some(last))
         .map(|start| {
             let trigram: String = chars[start..start + TRIGRAM].iter().collect();
             format!("\"{}\"", trigram.replace('"', "\"\""))
