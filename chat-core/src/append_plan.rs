@@ -218,7 +218,7 @@ mod tests {
     fn user(id: i64) -> User {
         User::new(
             UserId::new(id),
-            Username::parse(&format!("user{id}")).unwrap(),
+            Username::parse(format!("user{id}")).unwrap(),
         )
     }
 
