@@ -71,6 +71,19 @@ async fn run(store: Arc<dyn BatchAppend>, mut receiver: mpsc::Receiver<Request>,
     let mut requests = Vec::with_capacity(max_batch);
     let mut messages = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut requests, max_batch).await > 0 {
+        // Senders just answered by the last commit are about to append
+        // again: let them run once before the batch closes, so that it
+        // takes them too instead of leaving them for a small batch of their
+        // own. A lone sender pays one scheduler round.
+        if requests.len() < max_batch {
+            tokio::task::yield_now().await;
+            while requests.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(request) => requests.push(request),
+                    Err(_) => break,
+                }
+            }
+        }
         let replies: Vec<_> = requests
             .drain(..)
             .map(|Request { message, reply }| {
