@@ -100,6 +100,19 @@ struct Args {
     /// Login attempts per username before one more every 30 s.
     #[arg(long, env = "CHAT_LOGIN_BURST", default_value_t = 10)]
     login_burst: u32,
+
+    /// Login attempts per client address before one more every 2 s.
+    #[arg(long, env = "CHAT_LOGIN_CLIENT_BURST", default_value_t = 30)]
+    login_client_burst: u32,
+
+    /// Frames one WebSocket may send per second, sustained (bursts of 3 s
+    /// worth); all of one user's WebSockets together, twice as many.
+    #[arg(long, env = "CHAT_WS_FRAME_RATE", default_value_t = 20)]
+    ws_frame_rate: u32,
+
+    /// Open WebSockets one user may hold at once.
+    #[arg(long, env = "CHAT_WS_SOCKETS_PER_USER", default_value_t = 16)]
+    ws_sockets_per_user: usize,
 }
 
 #[tokio::main]
@@ -128,6 +141,10 @@ async fn run(args: Args) -> Result<(), String> {
     let limits = RateLimits {
         send_per_user: Rate::new(send_rate * 3, Duration::from_secs(1) / send_rate),
         login_per_username: Rate::new(args.login_burst.max(1), defaults.login_per_username.every),
+        login_per_client: Rate::new(
+            args.login_client_burst.max(1),
+            defaults.login_per_client.every,
+        ),
         ..defaults
     };
     let config = ChatConfig::default()
@@ -158,6 +175,11 @@ async fn run(args: Args) -> Result<(), String> {
     let mut http_config = HttpConfig::default();
     http_config.allowed_origins = args.allowed_origins;
     http_config.trusted_proxies = args.trusted_proxies;
+    let frame_rate = args.ws_frame_rate.max(1);
+    http_config.websocket.frames_per_second = frame_rate;
+    http_config.websocket.frame_burst = frame_rate.saturating_mul(3);
+    http_config.websocket.user_frames_per_second = frame_rate.saturating_mul(2);
+    http_config.websocket.max_per_user = args.ws_sockets_per_user.max(1);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(chat_http::load_tls(cert, key).map_err(|e| e.to_string())?),
         _ => None,

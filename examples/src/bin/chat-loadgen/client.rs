@@ -1,0 +1,156 @@
+//! The load generator's view of the public protocol: accounts over HTTP,
+//! then one WebSocket per simulated device.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// One WebSocket to the server.
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The password of every load-test user.
+const PASSWORD: &str = "load generator password 1";
+
+/// A server under test.
+#[derive(Clone)]
+pub(crate) struct Server {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    /// The server at `base` (`http://host:port` or `https://…`).
+    pub(crate) fn new(base: &str) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Self {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    /// Signs `username` up (an existing account is fine: its password is
+    /// the load generator's) and logs in; returns the session token.
+    pub(crate) async fn session(&self, username: &str) -> Result<String, String> {
+        let signup = json!({
+            "email": format!("{username}@loadgen.test"),
+            "username": username,
+            "password": PASSWORD,
+            "confirm_password": PASSWORD,
+        });
+        let (status, body) = self.post("/api/signup", &signup).await?;
+        if status != 201 && body["error"]["code"] != "username_taken" {
+            return Err(format!("signup {username}: {status} {body}"));
+        }
+        let login = json!({ "username": username, "password": PASSWORD });
+        let (status, body) = self.post("/api/login", &login).await?;
+        match body["token"].as_str() {
+            Some(token) if status == 200 => Ok(token.to_owned()),
+            _ => Err(format!("login {username}: {status} {body}")),
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// Opens a WebSocket with `token` and waits for its `ready` frame.
+    pub(crate) async fn connect(&self, token: &str) -> Result<Socket, String> {
+        let url = format!("{}/ws", self.base.replacen("http", "ws", 1));
+        let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+        let bearer =
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
+        request.headers_mut().insert("authorization", bearer);
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(|e| format!("WebSocket: {e}"))?;
+        loop {
+            match socket.next().await {
+                Some(Ok(Frame::Text(text))) => {
+                    let frame: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                    if frame["type"] == "ready" {
+                        return Ok(socket);
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("WebSocket: {e}")),
+                None => return Err("WebSocket closed before ready".into()),
+            }
+        }
+    }
+}
+
+/// A `send` frame whose text carries who sent it, its sequence number and
+/// when it was due (microseconds since the Unix epoch), for the receiver.
+pub(crate) fn send_frame(to: &str, sender: usize, seq: u64, due_micros: i64) -> Frame {
+    let text = format!("lg {sender} {seq} {due_micros}");
+    let client_id = format!("lg-{sender}-{seq}");
+    Frame::text(json!({"type": "send", "to": to, "text": text, "client_id": client_id}).to_string())
+}
+
+/// What a server frame means to the load generator.
+pub(crate) enum Received {
+    /// A message from load-generator sender `sender`, number `seq`, due at
+    /// `due_micros`.
+    Message {
+        sender: usize,
+        seq: u64,
+        due_micros: i64,
+    },
+    /// The server committed one of this connection's messages.
+    Ack,
+    /// The server refused a frame.
+    Error(String),
+    /// Anything else (presence, typing, read marks).
+    Other,
+}
+
+/// Parses one server frame.
+pub(crate) fn parse(text: &str) -> Received {
+    let Ok(frame) = serde_json::from_str::<Value>(text) else {
+        return Received::Error("unparsable frame".into());
+    };
+    match frame["type"].as_str() {
+        Some("message") => {
+            let body = frame["message"]["text"].as_str().unwrap_or_default();
+            let mut parts = body.split(' ');
+            let fields = (parts.next(), parts.next(), parts.next(), parts.next());
+            if let (Some("lg"), Some(sender), Some(seq), Some(due)) = fields
+                && let (Ok(sender), Ok(seq), Ok(due_micros)) =
+                    (sender.parse(), seq.parse(), due.parse())
+            {
+                return Received::Message {
+                    sender,
+                    seq,
+                    due_micros,
+                };
+            }
+            Received::Other
+        }
+        Some("ack") => Received::Ack,
+        Some("error") => Received::Error(frame["code"].as_str().unwrap_or("unknown").to_owned()),
+        _ => Received::Other,
+    }
+}
+
+/// Sends a close frame and drops the socket.
+pub(crate) async fn close(mut socket: Socket) {
+    let _ = socket.close(None).await;
+}
