@@ -98,10 +98,12 @@ impl Server {
 }
 
 /// A `send` frame whose text carries who sent it, its sequence number and
-/// when it was due (microseconds since the Unix epoch), for the receiver.
-pub(crate) fn send_frame(to: &str, sender: usize, seq: u64, due_micros: i64) -> Frame {
+/// when it was due (microseconds on the run's clock), for the receiver.
+/// Client ids are unique per run (`run`), as a retry with a known id would
+/// be answered without publishing anything.
+pub(crate) fn send_frame(to: &str, run: u64, sender: usize, seq: u64, due_micros: i64) -> Frame {
     let text = format!("lg {sender} {seq} {due_micros}");
-    let client_id = format!("lg-{sender}-{seq}");
+    let client_id = format!("lg-{run:x}-{sender}-{seq}");
     Frame::text(json!({"type": "send", "to": to, "text": text, "client_id": client_id}).to_string())
 }
 

@@ -37,13 +37,17 @@ impl Counters {
 }
 
 /// The clock every sender and receiver of this process shares: due times
-/// and arrival times are microseconds since it started.
+/// and arrival times are microseconds since it started. Its start in
+/// wall-clock milliseconds names the run.
 #[derive(Clone, Copy)]
-pub(crate) struct Clock(Instant);
+pub(crate) struct Clock(Instant, u64);
 
 impl Clock {
     pub(crate) fn start() -> Self {
-        Self(Instant::now())
+        let run = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+        Self(Instant::now(), run)
     }
 
     fn micros(self, at: Instant) -> i64 {
@@ -115,7 +119,13 @@ pub(crate) fn start(
                     break;
                 }
                 tokio::time::sleep_until(due).await;
-                let frame = client::send_frame(&sending.to, sending.sender, seq, clock.micros(due));
+                let frame = client::send_frame(
+                    &sending.to,
+                    clock.1,
+                    sending.sender,
+                    seq,
+                    clock.micros(due),
+                );
                 if frames.send(frame).await.is_err() {
                     break;
                 }
