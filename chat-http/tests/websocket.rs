@@ -374,3 +374,69 @@ async fn shutdown_closes_websockets_with_going_away() {
     assert_eq!(closing.await.unwrap(), Some(CloseCode::Away));
     assert_eq!(server.http.open_websockets(), 0);
 }
+
+/// Holds one user's sends at the rate limiter until released: a send that
+/// takes its time on the way to its commit.
+struct HeldSends {
+    user_id: std::sync::Mutex<Option<String>>,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Semaphore,
+}
+
+#[async_trait::async_trait]
+impl chat_core::RateLimiter for HeldSends {
+    async fn check(&self, action: chat_core::Action, key: &str) -> chat_core::Result<()> {
+        let held = self.user_id.lock().unwrap().as_deref() == Some(key);
+        if held && action == chat_core::Action::SendPerUser {
+            self.reached.notify_one();
+            self.release.acquire().await.unwrap().forget();
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_send_on_its_way_to_commit_does_not_hold_up_deliveries() {
+    let held = std::sync::Arc::new(HeldSends {
+        user_id: std::sync::Mutex::new(None),
+        reached: tokio::sync::Notify::new(),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let server = TestServer::with_limiter(held.clone()).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mut a = server.ws(&alice, "").await;
+    let ready = expect_frame(&mut a, "ready").await;
+    *held.user_id.lock().unwrap() = Some(ready["user"]["id"].to_string());
+
+    send_frame(
+        &mut a,
+        json!({"type": "send", "to": "bob", "text": "slow one", "client_id": "s-1"}),
+    )
+    .await;
+    tokio::time::timeout(common::WAIT, held.reached.notified())
+        .await
+        .expect("the send reached the limiter");
+    // While alice's send waits, bob's message still reaches her.
+    server.send(&bob, "alice", "meanwhile").await;
+    let message = expect_frame(&mut a, "message").await;
+    assert_eq!(message["message"]["text"], "meanwhile");
+
+    held.release.add_permits(1);
+    let ack = expect_frame(&mut a, "ack").await;
+    assert_eq!(ack["client_id"], "s-1");
+    assert_eq!(ack["message"]["text"], "slow one");
+    // Commands stay in order: the next send is answered after the first.
+    held.release.add_permits(2);
+    for n in 2..=3 {
+        send_frame(
+            &mut a,
+            json!({"type": "send", "to": "bob", "text": format!("then {n}"), "client_id": format!("s-{n}")}),
+        )
+        .await;
+    }
+    for n in 2..=3 {
+        let ack = expect_frame(&mut a, "ack").await;
+        assert_eq!(ack["client_id"], format!("s-{n}"));
+    }
+}

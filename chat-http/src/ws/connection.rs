@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use chat_core::{
-    ChatError, Delivery, EventKind, Message, MessageId, PageLimit, Session, SessionToken,
+    ChatError, Delivery, Event, EventKind, Message, MessageId, PageLimit, Session, SessionToken,
     SharedEvent, Subscription,
 };
 use futures::StreamExt;
@@ -17,6 +17,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::SocketSlot;
+use super::commands::{Command, Commands, Outcome};
 use super::outbound::{Full, Outbound};
 use crate::ChatHttp;
 use crate::wire::{ClientFrame, MessageDto, ServerFrame, UserDto};
@@ -31,6 +32,8 @@ const LIVE_IDS: usize = 1024;
 const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// Own messages held back while a send is committing, waiting for its ack.
+const HELD_EVENTS: usize = 256;
 
 /// Why the connection ends.
 enum End {
@@ -54,6 +57,12 @@ pub(super) struct Connection {
     live: VecDeque<MessageId>,
     live_set: HashSet<MessageId>,
     frames: DefaultDirectRateLimiter,
+    /// Client commands, run in order beside the event loop.
+    commands: Commands,
+    /// Live copies of this user's messages that arrived while one of this
+    /// connection's sends was committing: each is either that send (answered
+    /// by its `ack`) or not, which is known once the send returns.
+    held: Vec<SharedEvent>,
     strikes: u32,
     last_heard: Instant,
     /// This connection's place in the user's cap, freed on drop.
@@ -81,6 +90,8 @@ impl Connection {
             own: VecDeque::new(),
             live: VecDeque::new(),
             live_set: HashSet::new(),
+            commands: Commands::default(),
+            held: Vec::new(),
             strikes: 0,
             last_heard: Instant::now(),
             _slot: slot,
@@ -181,10 +192,11 @@ impl Connection {
         tokio::pin!(expiry);
         loop {
             let step = tokio::select! {
-                frame = incoming.next() => match frame {
+                outcome = self.commands.next_outcome() => self.on_outcome(out, outcome),
+                frame = incoming.next(), if self.commands.has_room() => match frame {
                     Some(Ok(frame)) => {
                         self.last_heard = Instant::now();
-                        self.on_frame(out, frame).await
+                        self.on_frame(out, frame)
                     }
                     Some(Err(tungstenite::Error::Capacity(_))) => {
                         warn!(user = %self.session.user().id(), "oversize WebSocket message");
@@ -223,7 +235,8 @@ impl Connection {
         self.push(out, Frame::Ping(bytes::Bytes::new()))
     }
 
-    async fn on_frame(&mut self, out: &Outbound, frame: Frame) -> Result<(), End> {
+    /// Answers protocol-level frames at once; queues commands.
+    fn on_frame(&mut self, out: &Outbound, frame: Frame) -> Result<(), End> {
         let text = match frame {
             Frame::Text(text) => text,
             Frame::Binary(_) => {
@@ -266,13 +279,30 @@ impl Connection {
                 return self.error(out, None, "invalid_input", reason, None);
             }
         };
-        let chat = self.http.chat().clone();
-        match parsed {
+        let command = match parsed {
             ClientFrame::Send {
                 to,
                 text,
                 client_id,
-            } => match chat.send(&self.session, &to, text, client_id.clone()).await {
+            } => Command::Send {
+                to,
+                text,
+                client_id,
+            },
+            ClientFrame::Typing { to } => Command::Typing { to },
+            ClientFrame::Read { with, up_to } => Command::Read {
+                with,
+                up_to: MessageId::new(up_to),
+            },
+        };
+        self.commands.push(self.http.chat(), &self.session, command);
+        Ok(())
+    }
+
+    fn on_outcome(&mut self, out: &Outbound, outcome: Outcome) -> Result<(), End> {
+        self.commands.finished(self.http.chat(), &self.session);
+        let answered = match outcome {
+            Outcome::Sent { client_id, result } => match result {
                 Ok(sent) => {
                     if sent.created {
                         self.http.metrics().messages_sent.inc();
@@ -286,24 +316,39 @@ impl Connection {
                 }
                 Err(error) => self.chat_error(out, client_id.as_deref(), &error),
             },
-            ClientFrame::Typing { to } => match chat.typing(&self.session, &to).await {
-                Ok(()) | Err(ChatError::RateLimited { .. }) => Ok(()),
-                Err(error) => self.chat_error(out, None, &error),
-            },
-            ClientFrame::Read { with, up_to } => {
-                match chat
-                    .mark_read(&self.session, &with, MessageId::new(up_to))
-                    .await
-                {
-                    Ok(_) => Ok(()),
-                    Err(error) => self.chat_error(out, None, &error),
-                }
+            Outcome::Typing(Ok(()) | Err(ChatError::RateLimited { .. })) | Outcome::Read(Ok(_)) => {
+                Ok(())
             }
+            Outcome::Typing(Err(error)) | Outcome::Read(Err(error)) => {
+                self.chat_error(out, None, &error)
+            }
+        };
+        answered?;
+        self.release_held(out)
+    }
+
+    /// Delivers the held copies of own messages that were not the send just
+    /// answered.
+    fn release_held(&mut self, out: &Outbound) -> Result<(), End> {
+        for event in std::mem::take(&mut self.held) {
+            if let EventKind::Message { message } = event.kind() {
+                let id = message.id();
+                if self.own.contains(&id) || self.live_set.contains(&id) {
+                    continue;
+                }
+                self.remember_live(id);
+            }
+            self.push_event(out, &event)?;
         }
+        Ok(())
     }
 
     fn on_event(&mut self, out: &Outbound, event: &SharedEvent) -> Result<(), End> {
         if let EventKind::Message { message } = event.kind() {
+            if self.is_running_send(message) && self.held.len() < HELD_EVENTS {
+                self.held.push(SharedEvent::clone(event));
+                return Ok(());
+            }
             let id = message.id();
             if id <= self.floor || self.live_set.contains(&id) {
                 return Ok(());
@@ -313,6 +358,11 @@ impl Connection {
                 return Ok(());
             }
         }
+        self.push_event(out, event)
+    }
+
+    /// Sends an event's frame, encoded once for every connection.
+    fn push_event(&self, out: &Outbound, event: &SharedEvent) -> Result<(), End> {
         let encoded: Option<Utf8Bytes> =
             event.encoded(|kind| ServerFrame::from_event(kind).map(|f| f.to_json().into()));
         match encoded {
@@ -338,6 +388,12 @@ impl Connection {
                 if self.live_set.contains(&message.id()) || self.own.contains(&message.id()) {
                     continue;
                 }
+                if self.is_running_send(message) && self.held.len() < HELD_EVENTS {
+                    self.held.push(Event::new(EventKind::Message {
+                        message: message.clone(),
+                    }));
+                    continue;
+                }
                 self.push(out, message_frame(message))?;
                 sent += 1;
             }
@@ -356,6 +412,13 @@ impl Connection {
         }
         self.forget_below_floor();
         Ok(())
+    }
+
+    /// Whether `message` may be the one this connection's running send is
+    /// committing, whose `ack` will stand for it.
+    fn is_running_send(&self, message: &Message) -> bool {
+        message.sender().id() == self.session.user().id()
+            && self.commands.may_be_running_send(message)
     }
 
     fn remember_live(&mut self, id: MessageId) {

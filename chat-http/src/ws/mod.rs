@@ -2,6 +2,7 @@
 //! upgrade (Origin, session, parameters); then one task per connection runs
 //! the protocol (see `docs/protocol.md`).
 
+mod commands;
 mod connection;
 mod outbound;
 

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::{Argon2Hasher, Chat, GovernorLimiter, Rate, RateLimits};
+use chat_core::{Argon2Hasher, Chat, GovernorLimiter, Rate, RateLimiter, RateLimits};
 use chat_http::{ChatHttp, HttpConfig};
 use chat_store_sqlite::SqliteStore;
 use futures::{SinkExt, StreamExt};
@@ -76,6 +76,23 @@ impl TestServer {
 
     pub async fn with_hasher(
         limits: RateLimits,
+        config: HttpConfig,
+        chat_config: chat_core::ChatConfig,
+        hasher: Argon2Hasher,
+    ) -> Self {
+        let limiter = Arc::new(GovernorLimiter::new(limits));
+        Self::with_parts(limiter, config, chat_config, hasher).await
+    }
+
+    /// A server whose chat checks rate limits with `limiter`.
+    pub async fn with_limiter(limiter: Arc<dyn RateLimiter>) -> Self {
+        let hasher = Argon2Hasher::with_params(8, 1, 1).unwrap();
+        let config = HttpConfig::default();
+        Self::with_parts(limiter, config, chat_core::ChatConfig::default(), hasher).await
+    }
+
+    async fn with_parts(
+        limiter: Arc<dyn RateLimiter>,
         mut config: HttpConfig,
         chat_config: chat_core::ChatConfig,
         hasher: Argon2Hasher,
@@ -83,7 +100,7 @@ impl TestServer {
         let store = SqliteStore::memory().await.unwrap();
         let chat = Chat::builder(Arc::new(store.clone()))
             .hasher(Arc::new(hasher))
-            .limiter(Arc::new(GovernorLimiter::new(limits)))
+            .limiter(limiter)
             .config(chat_config)
             .build();
         if config.websocket.frames_per_second
