@@ -257,8 +257,10 @@ async fn drive(
         progress.tick().await;
         let now = Instant::now();
         report::progress(&counters, now.duration_since(started));
-        let expected = Counters::get(&counters.acked) * recipients;
-        let settled = Counters::get(&counters.received) >= expected;
+        // Settled: every send answered, every acknowledged message delivered.
+        let acked = Counters::get(&counters.acked);
+        let answered = acked + Counters::get(&counters.errors) >= Counters::get(&counters.sent);
+        let settled = answered && Counters::get(&counters.received) >= acked * recipients;
         if now >= drain_until || (now >= send_until && settled) {
             break;
         }
