@@ -108,7 +108,7 @@ impl Connection {
         };
         let (sink, mut incoming) = socket.split();
         let limits = self.http.config().websocket.clone();
-        let (mut out, writer) = Outbound::start(sink, limits.outbound_queue);
+        let (mut out, writer) = Outbound::start(sink, limits.outbound_queue, limits.write_delay);
         let user = self.session.user().id();
         debug!(%user, "WebSocket connected");
         let end = match self.start(&out).await {

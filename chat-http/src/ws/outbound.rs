@@ -1,10 +1,17 @@
 //! The writing half of a connection: a bounded queue drained by one task
 //! into batched socket writes, with a side door for the closing frame.
+//!
+//! A write takes every frame already queued. With a write delay, the writer
+//! also waits that long after the first frame for more to join it: fewer,
+//! larger writes (and TCP segments) when frames come fast, at the price of
+//! that much added latency.
 
 use futures::{Sink, SinkExt};
 use hyper_tungstenite::tungstenite::Message;
 use hyper_tungstenite::tungstenite::protocol::CloseFrame;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use std::time::Duration;
+
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a frame could not be queued.
@@ -23,14 +30,19 @@ pub(super) struct Outbound {
 }
 
 impl Outbound {
-    /// Starts the writer on `sink` with room for `capacity` frames.
-    pub(super) fn start<S>(sink: S, capacity: usize) -> (Self, tokio::task::JoinHandle<()>)
+    /// Starts the writer on `sink` with room for `capacity` frames, waiting
+    /// `delay` after a first frame for others to share its write.
+    pub(super) fn start<S>(
+        sink: S,
+        capacity: usize,
+        delay: Duration,
+    ) -> (Self, tokio::task::JoinHandle<()>)
     where
         S: Sink<Message> + Unpin + Send + 'static,
     {
         let (frames, queue) = mpsc::channel(capacity.max(1));
         let (close, closing) = oneshot::channel();
-        let writer = tokio::spawn(write(sink, queue, closing));
+        let writer = tokio::spawn(write(sink, queue, closing, delay));
         (
             Self {
                 frames,
@@ -63,6 +75,7 @@ async fn write<S>(
     mut sink: S,
     mut queue: mpsc::Receiver<Message>,
     closing: oneshot::Receiver<CloseFrame>,
+    delay: Duration,
 ) where
     S: Sink<Message> + Unpin,
 {
@@ -98,6 +111,9 @@ async fn write<S>(
         // Batch: feed everything already queued, then flush once.
         if sink.feed(frame).await.is_err() {
             return;
+        }
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         while let Ok(frame) = queue.try_recv() {
             if sink.feed(frame).await.is_err() {

@@ -113,6 +113,11 @@ struct Args {
     /// Open WebSockets one user may hold at once.
     #[arg(long, env = "CHAT_WS_SOCKETS_PER_USER", default_value_t = 16)]
     ws_sockets_per_user: usize,
+
+    /// Milliseconds a WebSocket's writer waits after a frame for more to
+    /// share its write (0: write at once).
+    #[arg(long, env = "CHAT_WS_WRITE_DELAY_MS", default_value_t = 0)]
+    ws_write_delay_ms: u64,
 }
 
 #[tokio::main]
@@ -180,6 +185,7 @@ async fn run(args: Args) -> Result<(), String> {
     http_config.websocket.frame_burst = frame_rate.saturating_mul(3);
     http_config.websocket.user_frames_per_second = frame_rate.saturating_mul(2);
     http_config.websocket.max_per_user = args.ws_sockets_per_user.max(1);
+    http_config.websocket.write_delay = Duration::from_millis(args.ws_write_delay_ms);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(chat_http::load_tls(cert, key).map_err(|e| e.to_string())?),
         _ => None,
