@@ -14,15 +14,14 @@
 
 use std::alloc::System;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chat_core::{Bus, Delivery, Event, EventKind, LocalBus, SessionId, SharedEvent, Topic, UserId};
+use benches::{Round, event, runtime, subscribers};
+use chat_core::{Bus, LocalBus, SharedEvent, Topic, UserId};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use futures::StreamExt;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tokio::runtime::Runtime;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 /// The system allocator, counting allocations.
@@ -35,47 +34,6 @@ fn allocated(region: &Region<'_, System>) -> usize {
     change.allocations + change.reallocations
 }
 
-/// Counts deliveries of one round and wakes the publisher after the last.
-struct Round {
-    remaining: AtomicUsize,
-    done: Notify,
-}
-
-impl Round {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            remaining: AtomicUsize::new(0),
-            done: Notify::new(),
-        })
-    }
-
-    fn delivered(&self) {
-        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.done.notify_one();
-        }
-    }
-
-    async fn run(&self, deliveries: usize, publish: impl std::future::Future<Output = ()>) {
-        self.remaining.store(deliveries, Ordering::Release);
-        publish.await;
-        self.done.notified().await;
-    }
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn event() -> SharedEvent {
-    Event::new(EventKind::SessionEnded {
-        session: SessionId::new(1),
-    })
-}
-
 /// `topics` topics of `per_topic` subscribers each, on the local bus.
 fn local_subscribers(
     rt: &Runtime,
@@ -84,21 +42,7 @@ fn local_subscribers(
     per_topic: usize,
     round: &Arc<Round>,
 ) -> Vec<JoinHandle<()>> {
-    let mut tasks = Vec::new();
-    for topic in topics {
-        for _ in 0..per_topic {
-            let mut stream = rt.block_on(bus.subscribe(topic)).unwrap();
-            let round = Arc::clone(round);
-            tasks.push(rt.spawn(async move {
-                while let Some(delivery) = stream.next().await {
-                    if let Delivery::Event(_) = delivery {
-                        round.delivered();
-                    }
-                }
-            }));
-        }
-    }
-    tasks
+    subscribers(rt, bus, topics, per_topic, round)
 }
 
 /// The same shape on raw broadcast channels.
