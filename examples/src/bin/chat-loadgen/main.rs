@@ -140,7 +140,7 @@ async fn run(args: Args) -> Result<Report, String> {
                     })
                 })
                 .collect();
-            let mut report = drive(&args, sockets, plans, 1).await;
+            let mut report = drive(&args, sockets, plans, 1).await.offered(rate);
             report.scenario = format!(
                 "pairs: {pairs} pairs, {} connections, {rate} msg/s offered",
                 pairs * 2
@@ -160,7 +160,9 @@ async fn run(args: Args) -> Result<Report, String> {
                 sender: 0,
                 rate,
             });
-            let mut report = drive(&args, sockets, plans, connections as u64).await;
+            let mut report = drive(&args, sockets, plans, connections as u64)
+                .await
+                .offered(rate);
             report.scenario =
                 format!("fanout: 1 sender, {connections} receiving connections, {rate} msg/s");
             Ok(report)

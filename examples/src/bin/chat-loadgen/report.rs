@@ -120,6 +120,12 @@ impl Report {
         }
     }
 
+    /// Records the offered rate (messages per second).
+    pub(crate) fn offered(mut self, rate: f64) -> Self {
+        self.json["offered_per_second"] = rate.into();
+        self
+    }
+
     /// Prints the table, then the JSON line.
     pub(crate) fn print(&self) -> std::io::Result<()> {
         use std::io::Write;
