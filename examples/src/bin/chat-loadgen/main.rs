@@ -43,9 +43,11 @@ use run::{Clock, Counters, Sending};
     about = "Load generator for the chat server's public protocol"
 )]
 struct Args {
-    /// The server's base URL.
-    #[arg(long, default_value = "http://127.0.0.1:8080", global = true)]
-    url: String,
+    /// The server's base URL; give it several times to spread connections
+    /// over several servers of one chat (round robin: in `pairs`, the two
+    /// users of a pair land on different servers).
+    #[arg(long = "url", default_value = "http://127.0.0.1:8080", global = true)]
+    urls: Vec<String>,
 
     /// How long to send, in seconds.
     #[arg(long, default_value_t = 20, global = true)]
@@ -122,14 +124,19 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: Args) -> Result<Report, String> {
-    let server = Server::new(&args.url)?;
+    let servers = args
+        .urls
+        .iter()
+        .map(|url| Server::new(url))
+        .collect::<Result<Vec<_>, _>>()?;
+    let server = servers.first().ok_or("no --url")?.clone();
     match args.scenario {
         Scenario::Pairs { pairs, rate } => {
             let names: Vec<String> = (0..pairs * 2)
                 .map(|i| format!("{}-p{i}", args.users))
                 .collect();
             let tokens = sessions(&server, &names, args.setup_concurrency).await?;
-            let sockets = connect_all(&server, &tokens, args.setup_concurrency).await?;
+            let sockets = connect_all(&servers, &tokens, args.setup_concurrency).await?;
             let per_sender = rate / (pairs * 2).max(1) as f64;
             let plans = (0..pairs * 2)
                 .map(|i| {
@@ -153,7 +160,7 @@ async fn run(args: Args) -> Result<Report, String> {
             let tokens = sessions(&server, &[sender, receiver.clone()], 2).await?;
             let mut receiving = vec![tokens[1].clone(); connections];
             receiving.insert(0, tokens[0].clone());
-            let sockets = connect_all(&server, &receiving, args.setup_concurrency).await?;
+            let sockets = connect_all(&servers, &receiving, args.setup_concurrency).await?;
             let mut plans: Vec<Option<Sending>> = (0..=connections).map(|_| None).collect();
             plans[0] = Some(Sending {
                 to: receiver,
@@ -183,7 +190,7 @@ async fn run(args: Args) -> Result<Report, String> {
                 .map(|i| tokens[i / per_user].clone())
                 .collect();
             let started = Instant::now();
-            let sockets = connect_all(&server, &all, args.setup_concurrency).await?;
+            let sockets = connect_all(&servers, &all, args.setup_concurrency).await?;
             let setup = started.elapsed();
             let after = server_pid.map(report::rss_bytes).transpose()?;
             let mut report = Report::idle(connections, setup, before, after);
@@ -211,14 +218,19 @@ async fn sessions(
         .collect()
 }
 
-/// One ready WebSocket per token, in order.
+/// One ready WebSocket per token, in order, spread over `servers`.
 async fn connect_all(
-    server: &Server,
+    servers: &[Server],
     tokens: &[String],
     concurrency: usize,
 ) -> Result<Vec<Socket>, String> {
     eprintln!("opening {} connections…", tokens.len());
-    futures::stream::iter(tokens.iter().map(|token| server.connect(token)))
+    let count = servers.len().max(1);
+    let connecting = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, token)| servers[i % count].connect(token));
+    futures::stream::iter(connecting)
         .buffered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await
