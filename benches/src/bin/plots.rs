@@ -86,25 +86,9 @@ fn fanout(criterion: &Path, out: &Path) -> Result<(), Failure> {
         .y_desc("million deliveries per second")
         .draw()?;
     for ((label, _, _, color), points) in series.iter().zip(points) {
-        let color = *color;
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-            .label(*label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 3, color.filled())),
-        )?;
+        draw_line(&mut chart, label, *color, points)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart)?;
     area.present()?;
     eprintln!("wrote {}", out.display());
     Ok(())
@@ -168,25 +152,49 @@ fn latency(sweep: &Path, out: &Path) -> Result<(), Failure> {
                 (r.offered, value)
             })
             .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-            .label(label)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-            });
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, 3, color.filled())),
-        )?;
+        draw_line(&mut chart, label, color, points)?;
     }
+    draw_legend(&mut chart)?;
+    area.present()?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// A line with a dot at each measured point, and its legend entry.
+fn draw_line<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    label: &str,
+    color: RGBColor,
+    points: Vec<(f64, f64)>,
+) -> Result<(), Failure>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+    chart.draw_series(
+        points
+            .into_iter()
+            .map(|p| Circle::new(p, 3, color.filled())),
+    )?;
+    Ok(())
+}
+
+fn draw_legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+) -> Result<(), Failure>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()?;
-    area.present()?;
-    eprintln!("wrote {}", out.display());
     Ok(())
 }

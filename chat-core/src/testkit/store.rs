@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::harness::{Harness, PASSWORD, generous_limits, next_delivery, next_event};
 use crate::ports::{Appended, ConversationQuery, Delivery, HistoryQuery, PageLimit, Store};
 use crate::{
-    ChatConfig, ChatError, ClientMessageId, EventKind, Message, MessageId, MessageText, NewMessage,
-    Rate, RateLimits, SearchPattern, SignupForm, User, UserId, Username,
+    ChatConfig, ChatError, ClientMessageId, ConversationSummary, EventKind, Message, MessageId,
+    MessageText, NewMessage, Rate, RateLimits, SearchPattern, SignupForm, User, UserId, Username,
 };
 
 #[track_caller]
@@ -34,6 +34,16 @@ fn limit(n: u32) -> PageLimit {
 
 fn ids(messages: &[Message]) -> Vec<i64> {
     messages.iter().map(|m| m.id().get()).collect()
+}
+
+/// Each conversation as (peer, unread count, last message id).
+fn summarize(list: &[ConversationSummary]) -> Vec<(&str, u64, i64)> {
+    list.iter()
+        .map(|c| {
+            let last = c.last_message.as_ref().map_or(0, |m| m.id().get());
+            (c.peer.username().as_str(), c.unread, last)
+        })
+        .collect()
 }
 
 fn texts(messages: &[Message]) -> Vec<&str> {
@@ -759,14 +769,7 @@ pub async fn conversations_are_sorted_by_recency_with_unread_counts(store: Arc<d
         .conversations(&alice, &ConversationQuery::default())
         .await
         .unwrap();
-    let summary: Vec<(&str, u64, i64)> = list
-        .items
-        .iter()
-        .map(|c| {
-            let last = c.last_message.as_ref().map_or(0, |m| m.id().get());
-            (c.peer.username().as_str(), c.unread, last)
-        })
-        .collect();
+    let summary = summarize(&list.items);
     assert_eq!(summary[0], ("dave", 0, d1.id().get()));
     assert_eq!(summary[1].0, "carol");
     assert_eq!(summary[1].1, 1);
@@ -1110,14 +1113,7 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
         .conversations(&h.login("bob").await.0, &ConversationQuery::default())
         .await
         .unwrap();
-    let summary: Vec<(&str, u64, i64)> = bobs
-        .items
-        .iter()
-        .map(|c| {
-            let last = c.last_message.as_ref().map_or(0, |m| m.id().get());
-            (c.peer.username().as_str(), c.unread, last)
-        })
-        .collect();
+    let summary = summarize(&bobs.items);
     assert_eq!(
         summary,
         [("carol", 2, c2.id().get()), ("alice", 1, a2.id().get())],
