@@ -7,7 +7,9 @@
 //! - Files use WAL with `synchronous = NORMAL`: readers never wait for the
 //!   writer, and a commit survives a crash of the process (the last commits
 //!   before a power loss may not).
-//! - Reads go through a pool of connections; writes through one connection.
+//! - Reads go through a pool of connections; writes through one connection;
+//!   WAL checkpoints through another, a few times a second, so that no
+//!   commit pays for one.
 //!   Message appends are group-committed by a writer task: every sender
 //!   waiting at the same moment shares one transaction, and each is answered
 //!   only after that transaction committed.
@@ -20,6 +22,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checkpoint;
 mod error;
 mod messages;
 #[cfg(test)]
@@ -93,6 +96,8 @@ pub struct SqliteStore {
 struct Inner {
     /// The only connection that writes (a pool of one).
     writer: SqlitePool,
+    /// The connection that checkpoints the WAL (files only).
+    checkpointer: Option<SqlitePool>,
     /// Connections for reads; the writer pool itself for memory databases.
     reader: SqlitePool,
     /// The group-commit queue in front of the writer.
@@ -137,13 +142,19 @@ impl SqliteStore {
             connect.journal_mode(SqliteJournalMode::Wal)
         };
         // A memory database lives as long as its one connection: keep it.
+        // Files: the writer never checkpoints (see `checkpoint`).
+        let writer_connect = if memory {
+            connect.clone()
+        } else {
+            connect.clone().pragma("wal_autocheckpoint", "0")
+        };
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(connect.clone())
+            .connect_with(writer_connect)
             .await
             .map_err(SqliteError::Open)?;
         sqlx::migrate!("./migrations")
@@ -156,27 +167,45 @@ impl SqliteStore {
             SqlitePoolOptions::new()
                 .max_connections(options.readers)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect.read_only(true))
+                .connect_with(connect.clone().read_only(true))
                 .await
                 .map_err(SqliteError::Open)?
+        };
+        let checkpointer = if memory {
+            None
+        } else {
+            Some(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(connect)
+                    .await
+                    .map_err(SqliteError::Open)?,
+            )
         };
         let batches = Arc::new(SqliteBatches {
             pool: writer.clone(),
         });
         let appends = GroupCommit::start(batches, options.writer_queue, options.max_batch);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                writer,
-                reader,
-                appends,
-            }),
-        })
+        let inner = Arc::new(Inner {
+            writer,
+            checkpointer,
+            reader,
+            appends,
+        });
+        if inner.checkpointer.is_some() {
+            tokio::spawn(checkpoint::run(Arc::downgrade(&inner)));
+        }
+        Ok(Self { inner })
     }
 
     /// Closes every connection; calls made afterwards fail as unavailable.
     pub async fn close(&self) {
         self.inner.reader.close().await;
         self.inner.writer.close().await;
+        if let Some(checkpointer) = &self.inner.checkpointer {
+            checkpointer.close().await;
+        }
     }
 
     fn writer(&self) -> &SqlitePool {
