@@ -89,7 +89,11 @@ mod tests {
         // the database file. Wait for it, boundedly.
         let deadline = Instant::now() + Duration::from_secs(10);
         while size() < before + 2 * 1024 * 1024 {
-            assert!(Instant::now() < deadline, "no checkpoint: still {} bytes", size());
+            assert!(
+                Instant::now() < deadline,
+                "no checkpoint: still {} bytes",
+                size()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         store.close().await;
