@@ -34,17 +34,6 @@ fn allocated(region: &Region<'_, System>) -> usize {
     change.allocations + change.reallocations
 }
 
-/// `topics` topics of `per_topic` subscribers each, on the local bus.
-fn local_subscribers(
-    rt: &Runtime,
-    bus: &LocalBus,
-    topics: &[Topic],
-    per_topic: usize,
-    round: &Arc<Round>,
-) -> Vec<JoinHandle<()>> {
-    subscribers(rt, bus, topics, per_topic, round)
-}
-
 /// The same shape on raw broadcast channels.
 fn broadcast_subscribers(
     rt: &Runtime,
@@ -89,7 +78,7 @@ fn bench_shape(c: &mut Criterion, group_name: &str, shapes: &[(usize, usize)]) {
             .collect();
         let bus = LocalBus::with_capacity(LocalBus::DEFAULT_CAPACITY);
         let round = Round::new();
-        let tasks = local_subscribers(&rt, &bus, &topics, per_topic, &round);
+        let tasks = subscribers(&rt, &bus, &topics, per_topic, &round);
         group.bench_function(BenchmarkId::new("local_bus", &label), |b| {
             b.to_async(&rt).iter(|| {
                 round.run(deliveries, async {
@@ -140,7 +129,7 @@ fn allocations(path: Path, n: usize) -> (usize, usize) {
     let senders = [broadcast::channel(LocalBus::DEFAULT_CAPACITY).0];
     let round = Round::new();
     let tasks = match path {
-        Path::LocalBus => local_subscribers(&rt, &bus, &topics, n, &round),
+        Path::LocalBus => subscribers(&rt, &bus, &topics, n, &round),
         Path::Broadcast => broadcast_subscribers(&rt, &senders, n, &round),
     };
     let mut measured = (0, 0);

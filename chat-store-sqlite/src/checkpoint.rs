@@ -35,13 +35,13 @@ pub(crate) async fn run(store: Weak<Inner>) {
         if pool.is_closed() {
             return;
         }
-        match checkpoint(&pool, "PASSIVE").await {
+        match checkpoint(&pool, "PRAGMA wal_checkpoint(PASSIVE)").await {
             Ok(left) if left > TOO_LARGE => {
                 warn!(
                     pages = left,
                     "the WAL keeps growing; waiting for readers to truncate it"
                 );
-                if let Err(error) = checkpoint(&pool, "TRUNCATE").await {
+                if let Err(error) = checkpoint(&pool, "PRAGMA wal_checkpoint(TRUNCATE)").await {
                     debug!(%error, "WAL checkpoint failed");
                 }
             }
@@ -51,13 +51,9 @@ pub(crate) async fn run(store: Weak<Inner>) {
     }
 }
 
-/// Runs one checkpoint of `mode`; returns the WAL pages it could not copy.
-async fn checkpoint(pool: &SqlitePool, mode: &str) -> Result<i64, sqlx::Error> {
-    let sql = match mode {
-        "TRUNCATE" => "PRAGMA wal_checkpoint(TRUNCATE)",
-        _ => "PRAGMA wal_checkpoint(PASSIVE)",
-    };
-    let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(pool).await?;
+/// Runs one checkpoint pragma; returns the WAL pages it could not copy.
+async fn checkpoint(pool: &SqlitePool, pragma: &'static str) -> Result<i64, sqlx::Error> {
+    let (_busy, log, copied): (i64, i64, i64) = sqlx::query_as(pragma).fetch_one(pool).await?;
     Ok(log - copied)
 }
 
