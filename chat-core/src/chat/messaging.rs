@@ -261,12 +261,18 @@ impl Chat {
     }
 
     async fn find_user(&self, username: &Username) -> Result<User> {
-        self.inner
+        if let Some(user) = self.inner.users.get(username) {
+            return Ok(user);
+        }
+        let user = self
+            .inner
             .store
             .find_user_by_username(username)
             .await?
             .map(|stored| stored.account.user().clone())
-            .ok_or(ChatError::NotFound)
+            .ok_or(ChatError::NotFound)?;
+        self.inner.users.put(&user);
+        Ok(user)
     }
 
     /// The other member of a direct conversation, named by the caller.

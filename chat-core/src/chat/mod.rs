@@ -4,6 +4,7 @@ mod accounts;
 mod messaging;
 mod presence;
 mod subscription;
+mod user_cache;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use crate::governor_limiter::GovernorLimiter;
 use crate::local_bus::LocalBus;
 use crate::local_presence::LocalPresence;
 use crate::ports::{Bus, Clock, PasswordHasher, Presence, RateLimiter, Store, SystemClock};
+use user_cache::UserCache;
 
 /// Tunables of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,6 +86,9 @@ struct Inner {
     /// A hash of a random password, verified against when the username is
     /// unknown so that both failures take the same time.
     dummy_hash: OnceCell<PasswordHash>,
+    /// Users found by name before: a send's recipient without a store
+    /// round trip.
+    users: UserCache,
 }
 
 impl Chat {
@@ -174,6 +179,7 @@ impl ChatBuilder {
                     .unwrap_or_else(|| Arc::new(LocalPresence::default())),
                 config: self.config,
                 dummy_hash: OnceCell::new(),
+                users: UserCache::default(),
             }),
         }
     }

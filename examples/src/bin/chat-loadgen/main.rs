@@ -144,6 +144,7 @@ async fn run(args: Args) -> Result<Report, String> {
                         to: names[i ^ 1].clone(),
                         sender: i,
                         rate: per_sender,
+                        phase: i as f64 / (pairs * 2) as f64,
                     })
                 })
                 .collect();
@@ -166,6 +167,7 @@ async fn run(args: Args) -> Result<Report, String> {
                 to: receiver,
                 sender: 0,
                 rate,
+                phase: 0.0,
             });
             let mut report = drive(&args, sockets, plans, connections as u64)
                 .await

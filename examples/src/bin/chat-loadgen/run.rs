@@ -60,6 +60,10 @@ pub(crate) struct Sending {
     pub(crate) to: String,
     pub(crate) sender: usize,
     pub(crate) rate: f64,
+    /// Where in its period this sender's first message falls, from 0 up to
+    /// 1: senders spread over the period instead of all sending at once,
+    /// so the offered load is smooth rather than a burst every period.
+    pub(crate) phase: f64,
 }
 
 /// What a receiver saw: latencies, and which messages of each sender.
@@ -112,7 +116,7 @@ pub(crate) fn start(
     if let Some(sending) = sending {
         tokio::spawn(async move {
             let period = Duration::from_secs_f64(1.0 / sending.rate.max(0.001));
-            let start = Instant::now();
+            let start = Instant::now() + period.mul_f64(sending.phase.clamp(0.0, 1.0));
             for seq in 0u64.. {
                 let due = start + period.mul_f64(seq as f64);
                 if due >= send_until {
