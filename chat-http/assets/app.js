@@ -56,48 +56,85 @@
 
   if (page === "chat") chatPage();
 
+  // The chat page: server-rendered first, then live over the WebSocket.
   function chatPage() {
     const app = document.getElementById("app");
     const me = app.dataset.me;
     const peer = app.dataset.peer || null;
     const csrf = document.querySelector('meta[name="csrf-token"]').content;
     const list = document.getElementById("messages");
+    const results = document.getElementById("results");
     const conversations = document.getElementById("conversations");
-    const connState = document.getElementById("conn-state");
+    const banner = document.getElementById("banner");
+    const announcer = document.getElementById("announcer");
     const typingLine = document.getElementById("typing");
+    const jump = document.getElementById("jump");
     const form = document.getElementById("send-form");
-    const searching = new URLSearchParams(location.search).has("search");
+    const searchForm = document.getElementById("search-form");
+    const searchNote = document.getElementById("search-note");
+    const serverSearch = new URLSearchParams(location.search).get("search") || "";
+    const same = (a, b) => a.toLowerCase() === b.toLowerCase();
     const seen = new Set();
     const pending = new Map(); // client_id -> { li, text }
     let lastId = Number(app.dataset.lastId) || 0;
+    let hasMore = list ? list.dataset.hasMore === "true" : false;
+    let loadingOlder = false;
     let socket = null;
     let retry = 0;
+    let reconnectTimer = null;
     let typingTimer = null;
     let lastTypingSent = 0;
     let readSent = 0;
 
-    for (const li of document.querySelectorAll("#messages li[data-id]")) seen.add(Number(li.dataset.id));
-    document.querySelectorAll("time[datetime]").forEach(localizeTime);
-    scrollToEnd();
+    // ---- rendering -------------------------------------------------------
 
+    const timeFormat = new Intl.DateTimeFormat([], { timeStyle: "short" });
+    const dayFormat = new Intl.DateTimeFormat([], { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+    const shortDate = new Intl.DateTimeFormat([], { dateStyle: "short" });
+
+    function dayKey(date) {
+      return date.getFullYear() + "-" + (date.getMonth() + 1) + "-" + date.getDate();
+    }
+
+    function dayLabel(date) {
+      const today = new Date();
+      const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+      if (dayKey(date) === dayKey(today)) return "Today";
+      if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
+      return dayFormat.format(date);
+    }
+
+    // A message's <time>: the time of day in the viewer's zone, the full
+    // date on hover. A conversation's: the time if today, else the date.
     function localizeTime(el) {
       const date = new Date(el.getAttribute("datetime"));
-      if (!isNaN(date)) {
-        el.textContent = date.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
-        el.title = date.toString();
+      if (isNaN(date)) return;
+      const today = dayKey(date) === dayKey(new Date());
+      el.textContent = el.classList.contains("when") && !today ? shortDate.format(date) : timeFormat.format(date);
+      el.title = date.toLocaleString();
+    }
+
+    // Appends `text` to `parent` as text nodes, with every case-insensitive
+    // occurrence of `term` in a <mark>. Never parses user text as HTML.
+    function appendHighlighted(parent, text, term) {
+      const lower = text.toLowerCase();
+      const needle = term.toLowerCase();
+      if (!needle || lower.length !== text.length) {
+        parent.append(document.createTextNode(text));
+        return;
       }
+      let at = 0;
+      for (let found = lower.indexOf(needle); found !== -1; found = lower.indexOf(needle, at)) {
+        parent.append(document.createTextNode(text.slice(at, found)));
+        const mark = document.createElement("mark");
+        mark.textContent = text.slice(found, found + needle.length);
+        parent.append(mark);
+        at = found + needle.length;
+      }
+      parent.append(document.createTextNode(text.slice(at)));
     }
 
-    function scrollToEnd() {
-      if (list) list.scrollTop = list.scrollHeight;
-    }
-
-    function setState(text, kind) {
-      connState.textContent = text;
-      connState.dataset.kind = kind;
-    }
-
-    function messageItem(message, mine) {
+    function messageItem(message, mine, term) {
       const li = document.createElement("li");
       li.className = "message" + (mine ? " mine" : "");
       const from = document.createElement("span");
@@ -105,7 +142,7 @@
       from.textContent = message.from;
       const text = document.createElement("p");
       text.className = "text";
-      text.textContent = message.text;
+      appendHighlighted(text, message.text, term || "");
       const time = document.createElement("time");
       time.setAttribute("datetime", message.sent_at || new Date().toISOString());
       localizeTime(time);
@@ -116,14 +153,189 @@
       return li;
     }
 
-    function setStatus(li, status) {
-      li.dataset.status = status;
-      const el = li.querySelector(".status");
-      el.textContent = { pending: "sending…", sent: "sent", read: "read", failed: "not sent" }[status] || "";
+    function dayOf(li) {
+      const time = li.querySelector("time");
+      return time ? new Date(time.getAttribute("datetime")) : new Date();
     }
 
+    function daySeparator(date) {
+      const li = document.createElement("li");
+      li.className = "day";
+      li.setAttribute("role", "separator");
+      li.dataset.day = dayKey(date);
+      li.textContent = dayLabel(date);
+      return li;
+    }
+
+    // Puts a day heading before the first message of every local day.
+    function separateDays(target) {
+      for (const old of target.querySelectorAll("li.day")) old.remove();
+      let previous = null;
+      for (const li of [...target.querySelectorAll("li.message")]) {
+        const date = dayOf(li);
+        if (dayKey(date) !== previous) li.before(daySeparator(date));
+        previous = dayKey(date);
+      }
+    }
+
+    function appendMessageItem(li) {
+      const messages = list.querySelectorAll("li.message");
+      const last = messages[messages.length - 1];
+      const date = dayOf(li);
+      if (!last || dayKey(dayOf(last)) !== dayKey(date)) list.append(daySeparator(date));
+      list.append(li);
+    }
+
+    const STATUS_TEXT = { queued: "waiting for connection", pending: "sending…", sent: "sent", read: "read", failed: "not sent" };
+
+    function setStatus(li, status) {
+      li.dataset.status = status;
+      li.querySelector(".status").textContent = STATUS_TEXT[status] || "";
+    }
+
+    // ---- scrolling and older pages ---------------------------------------
+
+    function atBottom() {
+      return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    }
+
+    function scrollToEnd() {
+      list.scrollTop = list.scrollHeight;
+      jump.hidden = true;
+    }
+
+    function oldestId() {
+      const first = list.querySelector("li.message[data-id]");
+      return first ? Number(first.dataset.id) : 0;
+    }
+
+    async function loadOlder() {
+      if (!hasMore || loadingOlder || serverSearch) return;
+      const before = oldestId();
+      if (!before) return;
+      loadingOlder = true;
+      list.setAttribute("aria-busy", "true");
+      try {
+        const response = await fetch(
+          "/api/conversations/" + encodeURIComponent(peer) + "/messages?limit=50&before=" + before,
+          { credentials: "same-origin" },
+        );
+        if (!response.ok) return;
+        const page = await response.json();
+        const height = list.scrollHeight;
+        const top = list.scrollTop;
+        const fragment = document.createDocumentFragment();
+        for (const message of page.messages) {
+          if (seen.has(message.id)) continue;
+          seen.add(message.id);
+          const li = messageItem(message, same(message.from, me));
+          if (same(message.from, me)) setStatus(li, message.id <= peerRead ? "read" : "sent");
+          fragment.append(li);
+        }
+        list.prepend(fragment);
+        separateDays(list);
+        hasMore = page.has_more;
+        // Keep what the reader was looking at where it was.
+        list.scrollTop = top + (list.scrollHeight - height);
+      } catch (_) {
+        // Offline: try again on the next scroll.
+      } finally {
+        loadingOlder = false;
+        list.removeAttribute("aria-busy");
+      }
+      fillViewport();
+    }
+
+    // Loads older pages until the list can scroll (or there are none).
+    function fillViewport() {
+      if (hasMore && list.scrollHeight <= list.clientHeight + 80) loadOlder();
+    }
+
+    // ---- conversation list -------------------------------------------------
+
+    function conversationEntry(user) {
+      return [...conversations.children].find((el) => same(el.dataset.user, user));
+    }
+
+    function newConversationEntry(user) {
+      const li = document.createElement("li");
+      li.dataset.user = user;
+      li.dataset.online = "false";
+      const a = document.createElement("a");
+      a.href = "/chat/" + encodeURIComponent(user) + "/";
+      const name = document.createElement("span");
+      name.className = "name";
+      const dot = document.createElement("span");
+      dot.className = "presence";
+      dot.setAttribute("role", "img");
+      dot.setAttribute("aria-label", "offline");
+      name.append(dot, document.createTextNode(user));
+      const when = document.createElement("time");
+      when.className = "when";
+      const preview = document.createElement("span");
+      preview.className = "preview";
+      const unread = document.createElement("span");
+      unread.className = "unread";
+      unread.hidden = true;
+      unread.textContent = "0";
+      a.append(name, when, preview, unread);
+      li.append(a);
+      if (peer !== null && same(user, peer)) li.classList.add("active");
+      return li;
+    }
+
+    function setUnread(li, count) {
+      const badge = li.querySelector(".unread");
+      badge.textContent = String(count);
+      badge.setAttribute("aria-label", count + " unread");
+      badge.hidden = count === 0;
+    }
+
+    function viewing(user) {
+      return peer !== null && same(user, peer) && !serverSearch && document.hasFocus() && document.visibilityState === "visible";
+    }
+
+    function updateConversation(message) {
+      const mine = same(message.from, me);
+      const other = mine ? message.to : message.from;
+      const li = conversationEntry(other) || newConversationEntry(other);
+      if (Number(li.dataset.lastId || 0) > message.id) return;
+      li.dataset.lastId = String(message.id);
+      li.querySelector(".preview").textContent = message.text.split("\n")[0].slice(0, 60);
+      const when = li.querySelector(".when");
+      when.setAttribute("datetime", message.sent_at);
+      localizeTime(when);
+      if (!mine && !viewing(other)) setUnread(li, Number(li.querySelector(".unread").textContent || "0") + 1);
+      conversations.prepend(li);
+    }
+
+    function setPresence(user, online) {
+      const li = conversationEntry(user);
+      for (const el of [li, peer !== null && same(user, peer) ? app.querySelector(".room-head") : null]) {
+        if (!el) continue;
+        el.dataset.online = String(online);
+        const dot = el.querySelector(".presence");
+        if (dot) dot.setAttribute("aria-label", online ? "online" : "offline");
+      }
+    }
+
+    // ---- live messages -----------------------------------------------------
+
+    let peerRead = 0;
+
     function inThisRoom(message) {
-      return peer !== null && !searching && (message.from.toLowerCase() === peer.toLowerCase() || message.to.toLowerCase() === peer.toLowerCase());
+      return peer !== null && !serverSearch && (same(message.from, peer) || same(message.to, peer));
+    }
+
+    function confirmSent(clientId, message) {
+      const entry = pending.get(clientId);
+      if (!entry) return false;
+      pending.delete(clientId);
+      entry.li.dataset.id = String(message.id);
+      entry.li.querySelector("time").setAttribute("datetime", message.sent_at);
+      localizeTime(entry.li.querySelector("time"));
+      setStatus(entry.li, message.id <= peerRead ? "read" : "sent");
+      return true;
     }
 
     function showMessage(message) {
@@ -131,138 +343,97 @@
       seen.add(message.id);
       lastId = Math.max(lastId, message.id);
       updateConversation(message);
-      if (!inThisRoom(message)) return;
-      const mine = message.from.toLowerCase() === me.toLowerCase();
+      const mine = same(message.from, me);
+      // A replayed copy of a message this page sent but never saw acked.
+      if (mine && message.client_id && confirmSent(message.client_id, message)) return;
+      if (!inThisRoom(message)) {
+        if (!mine) announce(message);
+        return;
+      }
       if (!mine) {
         clearTimeout(typingTimer);
         typingLine.textContent = "";
+        announce(message);
       }
+      const follow = atBottom();
       const li = messageItem(message, mine);
       if (mine) setStatus(li, "sent");
-      list.append(li);
-      scrollToEnd();
+      appendMessageItem(li);
+      if (follow) scrollToEnd();
+      else jump.hidden = false;
       markRead();
     }
 
-    function updateConversation(message) {
-      const mine = message.from.toLowerCase() === me.toLowerCase();
-      const other = mine ? message.to : message.from;
-      let li = [...conversations.children].find((el) => el.dataset.user.toLowerCase() === other.toLowerCase());
-      if (!li) {
-        li = document.createElement("li");
-        li.dataset.user = other;
-        const a = document.createElement("a");
-        a.href = "/chat/" + encodeURIComponent(other) + "/";
-        const name = document.createElement("span");
-        name.className = "name";
-        const dot = document.createElement("span");
-        dot.className = "presence";
-        dot.setAttribute("aria-label", "offline");
-        name.append(dot, document.createTextNode(other));
-        li.dataset.online = "false";
-        const unread = document.createElement("span");
-        unread.className = "unread";
-        unread.hidden = true;
-        unread.textContent = "0";
-        const preview = document.createElement("span");
-        preview.className = "preview";
-        a.append(name, unread, preview);
-        li.append(a);
-      }
-      li.dataset.lastId = String(message.id);
-      li.querySelector(".preview").textContent = message.text.split("\n")[0].slice(0, 60);
-      const viewing = peer !== null && other.toLowerCase() === peer.toLowerCase() && document.hasFocus();
-      if (!mine && !viewing) {
-        const badge = li.querySelector(".unread");
-        badge.textContent = String(Number(badge.textContent || "0") + 1);
-        badge.hidden = false;
-      }
-      conversations.prepend(li);
-    }
-
-    function clearUnread(user) {
-      const li = [...conversations.children].find((el) => el.dataset.user.toLowerCase() === user.toLowerCase());
-      if (li) {
-        const badge = li.querySelector(".unread");
-        badge.textContent = "0";
-        badge.hidden = true;
-      }
+    function announce(message) {
+      announcer.textContent = "";
+      announcer.textContent = "New message from " + message.from + ": " + message.text.slice(0, 200);
     }
 
     function markRead() {
-      if (peer === null || !document.hasFocus() || document.visibilityState !== "visible") return;
-      const fromPeer = [...list.querySelectorAll("li[data-id]:not(.mine)")];
+      if (peer === null || !viewing(peer)) return;
+      const fromPeer = list.querySelectorAll("li.message[data-id]:not(.mine)");
       const newest = fromPeer.length ? Number(fromPeer[fromPeer.length - 1].dataset.id) : 0;
       if (newest > readSent && socket && socket.readyState === WebSocket.OPEN) {
         readSent = newest;
         socket.send(JSON.stringify({ type: "read", with: peer, up_to: newest }));
       }
-      clearUnread(peer);
+      const li = conversationEntry(peer);
+      if (li) setUnread(li, 0);
     }
 
     function onFrame(frame) {
       switch (frame.type) {
         case "ready":
           retry = 0;
-          setState("", "online");
+          setConnection("online");
           flushPending();
           markRead();
           break;
         case "message":
           showMessage(frame.message);
           break;
-        case "ack": {
-          const entry = pending.get(frame.client_id);
-          pending.delete(frame.client_id);
+        case "ack":
           seen.add(frame.message.id);
           lastId = Math.max(lastId, frame.message.id);
-          if (entry) {
-            entry.li.dataset.id = String(frame.message.id);
-            setStatus(entry.li, "sent");
-          }
+          confirmSent(frame.client_id, frame.message);
           updateConversation(frame.message);
           break;
-        }
         case "error": {
           const entry = frame.client_id ? pending.get(frame.client_id) : null;
           if (entry) {
             pending.delete(frame.client_id);
             failed(entry, frame.message);
-          } else {
-            setState(frame.message, "error");
           }
           break;
         }
         case "typing":
-          if (peer !== null && frame.from.toLowerCase() === peer.toLowerCase()) {
+          if (peer !== null && same(frame.from, peer)) {
             typingLine.textContent = frame.from + " is typing…";
             clearTimeout(typingTimer);
-            typingTimer = setTimeout(() => { typingLine.textContent = ""; }, 4000);
+            typingTimer = setTimeout(() => { typingLine.textContent = ""; }, 5000);
           }
           break;
         case "read":
-          if (frame.by.toLowerCase() === me.toLowerCase()) {
-            clearUnread(frame.with);
-          } else if (peer !== null && frame.by.toLowerCase() === peer.toLowerCase()) {
+          if (same(frame.by, me)) {
+            const li = conversationEntry(frame.with);
+            if (li) setUnread(li, 0);
+          } else if (peer !== null && same(frame.by, peer)) {
+            peerRead = Math.max(peerRead, frame.up_to);
             for (const li of list.querySelectorAll("li.mine[data-id]")) {
-              if (Number(li.dataset.id) <= frame.up_to) setStatus(li, "read");
+              if (Number(li.dataset.id) <= peerRead) setStatus(li, "read");
             }
           }
           break;
-        case "presence": {
-          const li = [...conversations.children].find((el) => el.dataset.user.toLowerCase() === frame.user.toLowerCase());
-          if (li) {
-            li.dataset.online = String(frame.online);
-            const dot = li.querySelector(".presence");
-            if (dot) dot.setAttribute("aria-label", frame.online ? "online" : "offline");
-          }
+        case "presence":
+          setPresence(frame.user, frame.online);
           break;
-        }
         case "resync":
           location.reload();
           break;
       }
     }
+
+    // ---- sending -----------------------------------------------------------
 
     function failed(entry, reason) {
       setStatus(entry.li, "failed");
@@ -276,42 +447,213 @@
         button.remove();
         const clientId = newClientId();
         pending.set(clientId, entry);
-        setStatus(entry.li, "pending");
-        transmit(clientId, entry.text);
+        transmit(clientId, entry);
       });
       entry.li.append(button);
     }
 
     function newClientId() {
-      return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + "-" + Math.random().toString(16).slice(2));
+      return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + "-" + Math.random().toString(16).slice(2);
     }
 
-    function transmit(clientId, text) {
+    function transmit(clientId, entry) {
       if (socket && socket.readyState === WebSocket.OPEN) {
-        socket.send(JSON.stringify({ type: "send", to: peer, text, client_id: clientId }));
+        setStatus(entry.li, "pending");
+        socket.send(JSON.stringify({ type: "send", to: peer, text: entry.text, client_id: clientId }));
+      } else {
+        setStatus(entry.li, "queued");
       }
     }
 
+    // After (re)connecting: everything not yet acknowledged goes again under
+    // its own client_id, so a message the server already has is not stored twice.
     function flushPending() {
-      for (const [clientId, entry] of pending) transmit(clientId, entry.text);
+      for (const [clientId, entry] of pending) transmit(clientId, entry);
+    }
+
+    // ---- connection --------------------------------------------------------
+
+    function setConnection(state) {
+      app.dataset.connection = state;
+      banner.hidden = state !== "offline";
+    }
+
+    async function sessionEnded() {
+      try {
+        const response = await fetch("/api/me", { credentials: "same-origin" });
+        return response.status === 401;
+      } catch (_) {
+        return false;
+      }
     }
 
     function connect() {
+      clearTimeout(reconnectTimer);
+      reconnectTimer = null;
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
       socket = new WebSocket(scheme + location.host + "/ws?since=" + lastId);
       socket.addEventListener("message", (event) => {
-        try { onFrame(JSON.parse(event.data)); } catch (_) { /* ignore a bad frame */ }
+        let frame;
+        try { frame = JSON.parse(event.data); } catch (_) { return; }
+        onFrame(frame);
       });
-      socket.addEventListener("close", (event) => {
-        if (event.code === 1008 && /logged out|session/.test(event.reason)) {
+      socket.addEventListener("close", async (event) => {
+        setConnection("offline");
+        for (const entry of pending.values()) setStatus(entry.li, "queued");
+        if ((event.code === 1008 || retry >= 2) && await sessionEnded()) {
           location.assign("/login");
           return;
         }
-        const delay = Math.min(30000, 1000 * 2 ** retry) * (0.5 + Math.random() / 2);
-        retry = Math.min(retry + 1, 5);
-        setState("Reconnecting…", "offline");
-        setTimeout(connect, delay);
+        // Exponential back-off with jitter, so a restarted server is not
+        // met by every client at the same instant.
+        const delay = Math.min(15000, 500 * 2 ** retry) * (0.5 + Math.random() / 2);
+        retry = Math.min(retry + 1, 6);
+        reconnectTimer = setTimeout(connect, delay);
       });
+    }
+
+    window.addEventListener("online", () => { if (reconnectTimer) connect(); });
+
+    // ---- search ------------------------------------------------------------
+
+    let searchSeq = 0;
+    let searchTimer = null;
+
+    function leaveSearch() {
+      searchSeq += 1;
+      results.hidden = true;
+      results.replaceChildren();
+      list.hidden = false;
+      searchNote.hidden = true;
+      scrollToEnd();
+    }
+
+    async function liveSearch(term) {
+      const seq = ++searchSeq;
+      let page;
+      try {
+        const response = await fetch(
+          "/api/conversations/" + encodeURIComponent(peer) + "/messages?limit=200&search=" + encodeURIComponent(term),
+          { credentials: "same-origin" },
+        );
+        page = await response.json();
+        if (!response.ok) throw new Error(page.error ? page.error.message : String(response.status));
+      } catch (error) {
+        if (seq !== searchSeq) return;
+        searchNote.replaceChildren(document.createTextNode("Search failed: " + error.message));
+        searchNote.hidden = false;
+        return;
+      }
+      if (seq !== searchSeq) return;
+      const fragment = document.createDocumentFragment();
+      for (const message of page.messages) fragment.append(messageItem(message, same(message.from, me), term));
+      results.replaceChildren(fragment);
+      separateDays(results);
+      const count = page.messages.length;
+      const back = document.createElement("button");
+      back.type = "button";
+      back.className = "link";
+      back.textContent = "Back to the conversation";
+      back.addEventListener("click", () => {
+        document.getElementById("search").value = "";
+        leaveSearch();
+      });
+      searchNote.replaceChildren(
+        document.createTextNode((count === 0 ? "No messages" : count === 1 ? "1 message" : count + (page.has_more ? "+ messages" : " messages")) + " containing “" + term + "”. "),
+        back,
+      );
+      searchNote.hidden = false;
+      list.hidden = true;
+      results.hidden = false;
+      results.scrollTop = results.scrollHeight;
+    }
+
+    if (searchForm && !serverSearch) {
+      const input = document.getElementById("search");
+      searchForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const term = input.value.trim();
+        if (term) liveSearch(term);
+        else leaveSearch();
+      });
+      input.addEventListener("input", () => {
+        clearTimeout(searchTimer);
+        const term = input.value.trim();
+        searchTimer = setTimeout(() => (term ? liveSearch(term) : leaveSearch()), 250);
+      });
+      input.addEventListener("keydown", (event) => {
+        if (event.key === "Escape") {
+          input.value = "";
+          leaveSearch();
+        }
+      });
+    }
+
+    // ---- the people directory ----------------------------------------------
+
+    const directory = document.getElementById("directory");
+    const users = document.getElementById("users");
+    let directorySeq = 0;
+    let directoryTimer = null;
+    directory.addEventListener("input", () => {
+      clearTimeout(directoryTimer);
+      directoryTimer = setTimeout(async () => {
+        const seq = ++directorySeq;
+        try {
+          const response = await fetch("/api/users?limit=20&q=" + encodeURIComponent(directory.value.trim()), { credentials: "same-origin" });
+          const found = await response.json();
+          if (seq !== directorySeq || !response.ok) return;
+          users.replaceChildren(...found.users.map((user) => {
+            const li = document.createElement("li");
+            const a = document.createElement("a");
+            a.href = "/chat/" + encodeURIComponent(user.username) + "/";
+            a.textContent = user.username;
+            li.append(a);
+            return li;
+          }));
+          if (found.users.length === 0) {
+            const li = document.createElement("li");
+            li.className = "none";
+            li.textContent = "Nobody by that name.";
+            users.append(li);
+          }
+        } catch (_) {
+          // Offline: the list stays as it was.
+        }
+      }, 200);
+    });
+    directory.closest("form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const first = users.querySelector("a");
+      if (first) location.assign(first.href);
+    });
+
+    // ---- start -------------------------------------------------------------
+
+    document.querySelectorAll("time[datetime]").forEach(localizeTime);
+    if (list) {
+      for (const li of list.querySelectorAll("li.message[data-id]")) {
+        seen.add(Number(li.dataset.id));
+        if (li.classList.contains("mine")) setStatus(li, "sent");
+      }
+      if (serverSearch) {
+        for (const text of list.querySelectorAll("li.message .text")) {
+          const raw = text.textContent;
+          text.replaceChildren();
+          appendHighlighted(text, raw, serverSearch);
+        }
+      }
+      separateDays(list);
+      scrollToEnd();
+      list.addEventListener("scroll", () => {
+        if (list.scrollTop < 120) loadOlder();
+        if (atBottom()) {
+          jump.hidden = true;
+          markRead();
+        }
+      });
+      jump.addEventListener("click", () => { scrollToEnd(); markRead(); });
+      fillViewport();
     }
 
     if (form) {
@@ -322,12 +664,11 @@
         if (!text) return;
         input.value = "";
         const clientId = newClientId();
-        const li = messageItem({ from: me, text }, true);
-        setStatus(li, "pending");
-        list.append(li);
+        const entry = { li: messageItem({ from: me, text }, true), text };
+        pending.set(clientId, entry);
+        appendMessageItem(entry.li);
         scrollToEnd();
-        pending.set(clientId, { li, text });
-        transmit(clientId, text);
+        transmit(clientId, entry);
       });
       input.addEventListener("keydown", (event) => {
         if (event.key === "Enter" && !event.shiftKey) {
@@ -337,7 +678,7 @@
       });
       input.addEventListener("input", () => {
         const now = Date.now();
-        if (now - lastTypingSent > 3000 && socket && socket.readyState === WebSocket.OPEN) {
+        if (input.value && now - lastTypingSent > 3000 && socket && socket.readyState === WebSocket.OPEN) {
           lastTypingSent = now;
           socket.send(JSON.stringify({ type: "typing", to: peer }));
         }
@@ -346,6 +687,7 @@
 
     document.getElementById("logout").addEventListener("click", async () => {
       await postJson("/api/logout", {}, { "X-CSRF-Token": csrf });
+      if (socket) socket.close();
       location.assign("/login");
     });
     window.addEventListener("focus", markRead);

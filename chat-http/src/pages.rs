@@ -1,9 +1,13 @@
 //! The web UI: server-rendered pages (auto-escaped templates) and the
 //! static assets, fingerprinted for caching.
 
+use std::io::Write;
+
 use askama::Template;
 use bytes::Bytes;
 use chat_core::{ChatError, ConversationQuery, HistoryQuery, Message, PageLimit, SearchPattern};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use hyper::header::{self, HeaderValue};
 use hyper::{HeaderMap, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
@@ -17,11 +21,12 @@ use crate::response::{Body, empty, html, redirect, with_type};
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
-/// A static file with its fingerprinted path.
+/// A static file with its fingerprinted path, and its gzip form.
 struct Asset {
     path: String,
     etag: String,
     body: Bytes,
+    gzipped: Option<Bytes>,
     content_type: &'static str,
 }
 
@@ -33,9 +38,37 @@ impl Asset {
             path: format!("/assets/{stem}-{hash}.{extension}"),
             etag: format!("\"{hash}\""),
             body: Bytes::from_static(body.as_bytes()),
+            gzipped: gzip(body.as_bytes()).map(Bytes::from),
             content_type,
         }
     }
+}
+
+/// `bytes` compressed once at startup; `None` (serve them as they are) if
+/// compressing failed, which writing to memory does not.
+fn gzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes).ok()?;
+    encoder.finish().ok()
+}
+
+/// Whether the client takes gzip (`Accept-Encoding: gzip`, not `gzip;q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// The UI's static files.
@@ -55,20 +88,36 @@ impl Assets {
     /// Serves `/assets/…`: immutable, as the name changes with the content.
     pub(crate) fn serve(&self, path: &str, headers: &HeaderMap) -> Option<Response<Body>> {
         let asset = [&self.js, &self.css].into_iter().find(|a| a.path == path)?;
+        // Each encoding is a representation of its own, with its own tag.
+        let (body, etag, encoding) = match &asset.gzipped {
+            Some(gzipped) if accepts_gzip(headers) => (
+                gzipped,
+                format!("{}-gz\"", asset.etag.trim_end_matches('"')),
+                Some("gzip"),
+            ),
+            _ => (&asset.body, asset.etag.clone(), None),
+        };
         let fresh = headers
-            .get(header::IF_NONE_MATCH)
-            .is_some_and(|tag| tag.as_bytes() == asset.etag.as_bytes());
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|tag| tag.trim() == etag || tag.trim() == "*");
         let mut response = if fresh {
             empty(StatusCode::NOT_MODIFIED)
         } else {
-            with_type(StatusCode::OK, asset.body.clone(), asset.content_type)
+            with_type(StatusCode::OK, body.clone(), asset.content_type)
         };
         let h = response.headers_mut();
+        if let (false, Some(encoding)) = (fresh, encoding) {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         h.insert(
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
-        if let Ok(etag) = HeaderValue::from_str(&asset.etag) {
+        if let Ok(etag) = HeaderValue::from_str(&etag) {
             h.insert(header::ETAG, etag);
         }
         Some(response)
@@ -107,6 +156,8 @@ struct ConversationView {
     preview: String,
     unread: u64,
     last_id: i64,
+    /// When the newest message was sent (RFC 3339), empty if none.
+    last_at: String,
     active: bool,
 }
 
@@ -117,6 +168,7 @@ struct ChatPage<'a> {
     me: &'a str,
     csrf: String,
     peer: Option<String>,
+    peer_online: bool,
     not_found: bool,
     search: String,
     messages: Vec<MessageView>,
@@ -209,28 +261,35 @@ impl ChatHttp {
             .directory(&auth.session, "", PageLimit::LARGEST)
             .await?;
         let last_message_id = chat.last_message_id(&auth.session).await?;
+        let conversations: Vec<ConversationView> = conversations
+            .items
+            .iter()
+            .map(|c| ConversationView {
+                username: c.peer.username().to_string(),
+                online: c.online,
+                preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
+                unread: c.unread,
+                last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
+                last_at: c
+                    .last_message
+                    .as_ref()
+                    .map(|m| m.sent_at().to_rfc3339())
+                    .unwrap_or_default(),
+                active: peer
+                    .as_deref()
+                    .is_some_and(|p| c.peer.username().canonical() == p.to_ascii_lowercase()),
+            })
+            .collect();
         let page = ChatPage {
             assets: self.asset_paths(),
+            peer_online: conversations.iter().any(|c| c.active && c.online),
             me: me.username().as_str(),
             csrf: auth.token.csrf_token(),
             not_found,
             search,
             messages: messages.iter().map(|m| view(m, me.id())).collect(),
             has_more,
-            conversations: conversations
-                .items
-                .iter()
-                .map(|c| ConversationView {
-                    username: c.peer.username().to_string(),
-                    online: c.online,
-                    preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
-                    unread: c.unread,
-                    last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
-                    active: peer
-                        .as_deref()
-                        .is_some_and(|p| c.peer.username().canonical() == p.to_ascii_lowercase()),
-                })
-                .collect(),
+            conversations,
             users: users.iter().map(|u| u.username().to_string()).collect(),
             last_message_id: last_message_id.get(),
             peer,

@@ -207,6 +207,44 @@ async fn pages_and_assets() {
     let etag = headers["etag"].to_str().unwrap().to_owned();
     let (status, _, _) = server.get_text(path, &[("if-none-match", &etag)]).await;
     assert_eq!(status, 304);
+
+    // Compressed for clients that take gzip, as a representation of its own.
+    let response = reqwest::Client::new()
+        .get(server.url(path))
+        .header("accept-encoding", "br, gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["vary"], "Accept-Encoding");
+    let gzip_etag = response.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(gzip_etag, etag);
+    let compressed = response.bytes().await.unwrap();
+    assert!(
+        compressed.len() < js.len() / 2,
+        "{} of {}",
+        compressed.len(),
+        js.len()
+    );
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(&compressed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, js);
+    let (status, _, _) = server
+        .get_text(
+            path,
+            &[("if-none-match", &gzip_etag), ("accept-encoding", "gzip")],
+        )
+        .await;
+    assert_eq!(status, 304);
+    let (_, headers, _) = server
+        .get_text(path, &[("accept-encoding", "gzip;q=0")])
+        .await;
+    assert!(headers.get("content-encoding").is_none());
+
     let (status, _, _) = server.get_text("/assets/app-0000.js", &[]).await;
     assert_eq!(status, 404);
 }

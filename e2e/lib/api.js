@@ -1,0 +1,25 @@
+// The JSON API, for setting up what a test needs faster than typing it.
+export const api = {
+  /** Logs `person` in; returns a bearer token. */
+  async login(server, person) {
+    const response = await fetch(`${server.url}/api/login`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: person.name, password: person.password }),
+    });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`login ${person.name}: ${JSON.stringify(body)}`);
+    return body.token;
+  },
+
+  /** Sends `text` to `to` as the token's user. */
+  async send(server, token, to, text) {
+    const response = await fetch(`${server.url}/api/conversations/${encodeURIComponent(to)}/messages`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ text }),
+    });
+    if (!response.ok) throw new Error(`send: ${response.status} ${await response.text()}`);
+    return (await response.json()).message;
+  },
+};

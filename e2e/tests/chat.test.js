@@ -1,0 +1,203 @@
+// The web UI in headless Chromium against the real server on loopback:
+// what two people see while they chat.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { Person, launch, uniqueName } from "../lib/browser.js";
+import { Server } from "../lib/server.js";
+import { api } from "../lib/api.js";
+
+const server = new Server();
+let browser;
+
+before(async () => {
+  await server.start();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server.dispose();
+});
+
+// Two people, each in a browser context of their own, signed up through
+// the form.
+async function pair(t) {
+  const alice = await Person.open(browser, server, uniqueName("alice"));
+  const bob = await Person.open(browser, server, uniqueName("bob"));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+  });
+  await alice.signUp();
+  await bob.signUp();
+  return { alice, bob };
+}
+
+/** Screenshots every open page into e2e/artifacts when `body` throws, then
+ * rethrows. */
+async function capturing(name, persons, body) {
+  try {
+    await body();
+  } catch (error) {
+    for (const person of persons) await person.screenshot(name).catch(() => {});
+    throw error;
+  }
+}
+
+test("a message reaches the other person live, with unread badge and read mark", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("live-message", [alice, bob], async () => {
+    await alice.openConversation(bob.name);
+    await alice.send("hello bob");
+    const sent = alice.messages().last();
+    await sent.locator(".text", { hasText: "hello bob" }).waitFor();
+    await sent.and(alice.page.locator("[data-status='sent']")).waitFor();
+
+    // Bob, on the conversation list, sees it arrive without reloading.
+    const entry = bob.conversation(alice.name);
+    await entry.waitFor();
+    await entry.locator(".preview", { hasText: "hello bob" }).waitFor();
+    await entry.locator(".unread:not([hidden])", { hasText: "1" }).waitFor();
+
+    // He opens it: the badge goes, and Alice sees her message read.
+    await entry.locator("a").click();
+    await bob.waitConnected();
+    await bob.messages().filter({ hasText: "hello bob" }).waitFor();
+    await sent.and(alice.page.locator("[data-status='read']")).waitFor();
+    await bob.conversation(alice.name).locator(".unread[hidden]").waitFor({ state: "attached" });
+
+    // With the conversation open on both sides, replies appear live.
+    await bob.send("hi alice");
+    await alice.messages().filter({ hasText: "hi alice" }).waitFor();
+    await alice.conversation(bob.name).locator(".preview", { hasText: "hi alice" }).waitFor();
+    assert.equal(await alice.messages().filter({ hasText: "hi alice" }).count(), 1);
+  });
+});
+
+test("the typing indicator shows and clears by itself", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("typing", [alice, bob], async () => {
+    await alice.openConversation(bob.name);
+    await bob.openConversation(alice.name);
+    await alice.page.getByRole("textbox", { name: /^Message to/ }).pressSequentially("hel");
+    const typing = bob.page.locator("#typing");
+    await typing.getByText(`${alice.name} is typing…`).waitFor();
+    await typing.getByText("is typing").waitFor({ state: "detached", timeout: 10_000 });
+  });
+});
+
+test("a hostile message is shown as text and runs nothing", async (t) => {
+  const { alice, bob } = await pair(t);
+  const hostile = "<img src=x onerror=alert(1)><script>alert(2)</script>";
+  await capturing("hostile", [alice, bob], async () => {
+    await alice.openConversation(bob.name);
+    await alice.send(hostile);
+    await alice.messages().filter({ hasText: hostile }).waitFor();
+    await bob.conversation(alice.name).locator(".preview").waitFor();
+    assert.equal(await bob.conversation(alice.name).locator(".preview").textContent(), hostile.slice(0, 60));
+
+    // Live, after a reload (server-rendered), and in the server's search page.
+    await bob.openConversation(alice.name);
+    await bob.messages().filter({ hasText: hostile }).waitFor();
+    await bob.page.goto(`/chat/${alice.name}/?search=${encodeURIComponent("onerror")}`);
+    await bob.messages().filter({ hasText: hostile }).waitFor();
+    for (const person of [alice, bob]) {
+      assert.equal(await person.page.locator("#messages img, #messages script, #conversations img").count(), 0);
+      assert.deepEqual(person.dialogs, []);
+    }
+  });
+});
+
+test("search filters and highlights, and leads back to the conversation", async (t) => {
+  const { alice, bob } = await pair(t);
+  const token = await api.login(server, alice);
+  for (const text of ["the blue whale", "a red fox", "Blue skies", "green tea"]) {
+    await api.send(server, token, bob.name, text);
+  }
+  await capturing("search", [alice, bob], async () => {
+    await bob.openConversation(alice.name);
+    await bob.messages().filter({ hasText: "green tea" }).waitFor();
+    await bob.page.getByRole("searchbox", { name: "Search this conversation" }).fill("blue");
+    const results = bob.page.locator("#results li.message");
+    await bob.page.locator("#results:not([hidden])").waitFor();
+    await bob.page.locator("#search-note", { hasText: "2 messages" }).waitFor();
+    assert.deepEqual(await results.locator(".text").allTextContents(), ["the blue whale", "Blue skies"]);
+    assert.deepEqual(await results.locator("mark").allTextContents(), ["blue", "Blue"]);
+    assert.equal(await bob.page.locator("#messages").isHidden(), true);
+
+    await bob.page.getByRole("button", { name: "Back to the conversation" }).click();
+    await bob.page.locator("#messages").waitFor();
+    assert.equal(await bob.messages().count(), 4);
+  });
+});
+
+test("scrolling up loads older pages and keeps the reader's place", async (t) => {
+  const { alice, bob } = await pair(t);
+  const token = await api.login(server, alice);
+  for (let i = 1; i <= 130; i += 1) await api.send(server, token, bob.name, `numbered ${i}`);
+  await capturing("paging", [alice, bob], async () => {
+    await bob.openConversation(alice.name);
+    await bob.messages().filter({ hasText: "numbered 130" }).waitFor();
+    const first = await bob.messages().count();
+    assert.ok(first < 130, `the first page holds ${first} messages, not all`);
+
+    for (let pages = 0; pages < 5 && (await bob.messages().count()) < 130; pages += 1) {
+      const oldest = bob.messages().first();
+      const oldestText = await oldest.locator(".text").textContent();
+      await bob.page.locator("#messages").evaluate((list) => { list.scrollTop = 0; });
+      await bob.page.waitForFunction((count) => document.querySelectorAll("#messages li.message").length > count, await bob.messages().count());
+      // The message that was at the top is still in view, not pushed away.
+      const stillThere = bob.messages().filter({ has: bob.page.locator(".text", { hasText: new RegExp(`^${oldestText}$`) }) });
+      assert.equal(await stillThere.isVisible(), true);
+      const box = await stillThere.boundingBox();
+      const list = await bob.page.locator("#messages").boundingBox();
+      assert.ok(box.y >= list.y - 1 && box.y < list.y + list.height, "the reader's place moved");
+    }
+    assert.equal(await bob.messages().count(), 130);
+    assert.equal(await bob.messages().first().locator(".text").textContent(), "numbered 1");
+    assert.ok(await bob.page.locator("#messages li.day").count() >= 1, "messages are grouped by day");
+  });
+});
+
+test("a server restart shows the banner, and messages sent meanwhile arrive once", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("restart", [alice, bob], async () => {
+    await alice.openConversation(bob.name);
+    await bob.openConversation(alice.name);
+    await alice.send("before the restart");
+    await bob.messages().filter({ hasText: "before the restart" }).waitFor();
+
+    await server.stop();
+    await alice.page.locator("#banner:not([hidden])").waitFor();
+    await bob.page.locator("#banner:not([hidden])").waitFor();
+    await alice.send("while the server was down");
+    await alice.messages().last().and(alice.page.locator("[data-status='queued']")).waitFor();
+
+    await server.start();
+    await alice.waitConnected();
+    await bob.waitConnected();
+    await alice.page.locator("#banner").waitFor({ state: "hidden" });
+    await bob.messages().filter({ hasText: "while the server was down" }).waitFor({ timeout: 30_000 });
+    await alice.messages().filter({ hasText: "while the server was down" }).and(alice.page.locator("[data-status='sent'], [data-status='read']")).waitFor();
+    for (const person of [alice, bob]) {
+      assert.equal(await person.messages().filter({ hasText: "while the server was down" }).count(), 1);
+      assert.equal(await person.messages().filter({ hasText: "before the restart" }).count(), 1);
+    }
+  });
+});
+
+test("logging out returns to the login page and closes the other tab's socket", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("logout", [alice, bob], async () => {
+    const second = await alice.context.newPage();
+    await second.goto(`/chat/${bob.name}/`);
+    await second.locator("#app[data-connection='online']").waitFor();
+
+    await alice.page.getByRole("button", { name: "Log out" }).click();
+    await alice.page.waitForURL("**/login");
+    // The server closed the other tab's socket; the tab went to the login page.
+    await second.waitForURL("**/login", { timeout: 20_000 });
+    const me = await alice.page.request.get("/api/me");
+    assert.equal(me.status(), 401);
+  });
+});
