@@ -321,7 +321,7 @@
 
     // ---- live messages -----------------------------------------------------
 
-    let peerRead = 0;
+    let peerRead = Number(app.dataset.peerRead) || 0;
 
     function inThisRoom(message) {
       return peer !== null && !serverSearch && (same(message.from, peer) || same(message.to, peer));
@@ -634,7 +634,7 @@
     if (list) {
       for (const li of list.querySelectorAll("li.message[data-id]")) {
         seen.add(Number(li.dataset.id));
-        if (li.classList.contains("mine")) setStatus(li, "sent");
+        if (li.classList.contains("mine")) setStatus(li, Number(li.dataset.id) <= peerRead ? "read" : "sent");
       }
       if (serverSearch) {
         for (const text of list.querySelectorAll("li.message .text")) {

@@ -156,6 +156,7 @@ struct ConversationView {
     preview: String,
     unread: u64,
     last_id: i64,
+    peer_read: i64,
     /// When the newest message was sent (RFC 3339), empty if none.
     last_at: String,
     active: bool,
@@ -169,6 +170,8 @@ struct ChatPage<'a> {
     csrf: String,
     peer: Option<String>,
     peer_online: bool,
+    /// How far the peer has read this conversation (a message id).
+    peer_read: i64,
     not_found: bool,
     search: String,
     messages: Vec<MessageView>,
@@ -270,6 +273,7 @@ impl ChatHttp {
                 preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
                 unread: c.unread,
                 last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
+                peer_read: c.peer_read_up_to.get(),
                 last_at: c
                     .last_message
                     .as_ref()
@@ -283,6 +287,10 @@ impl ChatHttp {
         let page = ChatPage {
             assets: self.asset_paths(),
             peer_online: conversations.iter().any(|c| c.active && c.online),
+            peer_read: conversations
+                .iter()
+                .find(|c| c.active)
+                .map_or(0, |c| c.peer_read),
             me: me.username().as_str(),
             csrf: auth.token.csrf_token(),
             not_found,

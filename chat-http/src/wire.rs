@@ -83,6 +83,8 @@ pub(crate) struct ConversationDto<'a> {
     pub(crate) last_message: Option<MessageDto<'a>>,
     /// Unread messages from the other member.
     pub(crate) unread: u64,
+    /// The other member has read up to this message id.
+    pub(crate) peer_read_up_to: i64,
 }
 
 impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
@@ -94,6 +96,7 @@ impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
             },
             last_message: summary.last_message.as_ref().map(MessageDto::from),
             unread: summary.unread,
+            peer_read_up_to: summary.peer_read_up_to.get(),
         }
     }
 }

@@ -46,6 +46,7 @@ pub(crate) fn history_sql(forward: bool, search: bool) -> String {
 pub(crate) fn conversations_sql() -> String {
     format!(
         "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
+            p.last_read_message_id AS peer_read_up_to, \
             (SELECT count(*) FROM messages x \
               WHERE x.conversation_id = m.conversation_id \
                 AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
@@ -142,6 +143,7 @@ impl MessageStore for PgStore {
                     peer: user(row, "peer_id", "peer_username")?,
                     last_message: Some(message(row)?),
                     unread: u64::try_from(unread).unwrap_or(0),
+                    peer_read_up_to: MessageId::new(get(row, "peer_read_up_to")?),
                     online: false,
                 })
             })

@@ -65,6 +65,9 @@ test("a message reaches the other person live, with unread badge and read mark",
     await bob.messages().filter({ hasText: "hello bob" }).waitFor();
     await sent.and(alice.page.locator("[data-status='read']")).waitFor();
     await bob.conversation(alice.name).locator(".unread[hidden]").waitFor({ state: "attached" });
+    // The read mark is kept: it still shows after Alice reloads.
+    await alice.openConversation(bob.name);
+    await alice.messages().filter({ hasText: "hello bob" }).and(alice.page.locator("[data-status='read']")).waitFor();
 
     // With the conversation open on both sides, replies appear live.
     await bob.send("hi alice");

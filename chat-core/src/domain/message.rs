@@ -107,6 +107,9 @@ pub struct ConversationSummary {
     pub last_message: Option<Message>,
     /// Messages from the peer after the user's read mark.
     pub unread: u64,
+    /// The peer's read mark: they have read everything up to this message
+    /// (0 if nothing yet), so the user's messages up to it show as read.
+    pub peer_read_up_to: MessageId,
     /// Whether the peer is online (filled in by the service; stores leave
     /// it `false`).
     pub online: bool,

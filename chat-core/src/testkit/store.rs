@@ -827,6 +827,16 @@ pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store
     let m2 = h.send(&bob, "alice", "2").await;
     let m3 = h.send(&bob, "alice", "3").await;
     let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+    let bobs = h
+        .chat
+        .conversations(&bob, &ConversationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        bobs.items[0].peer_read_up_to,
+        MessageId::ZERO,
+        "alice has read nothing yet"
+    );
 
     assert_eq!(
         h.chat.mark_read(&alice, "bob", m2.id()).await.unwrap(),
@@ -861,6 +871,18 @@ pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store
         .await
         .unwrap();
     assert_eq!(list.items[0].unread, 0);
+    assert_eq!(
+        list.items[0].peer_read_up_to,
+        m3.id(),
+        "a sender has read the conversation up to their own message"
+    );
+    // Bob's list shows how far alice has read his messages.
+    let list = h
+        .chat
+        .conversations(&bob, &ConversationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(list.items[0].peer_read_up_to, m3.id());
 }
 
 pub async fn since_recovers_everything_after_an_id(store: Arc<dyn Store>) {

@@ -60,13 +60,21 @@ impl Outbound {
         })
     }
 
-    /// Closes the socket with `code` and `reason`, ahead of queued frames.
+    /// Closes the socket with `code` and `reason`: after the frames already
+    /// queued (a flooding client still reads why it was refused), or ahead
+    /// of them when the queue is full (a client too slow to read them).
     pub(super) fn close(&mut self, code: CloseCode, reason: &'static str) {
-        if let Some(close) = self.close.take() {
-            let _ = close.send(CloseFrame {
-                code,
-                reason: reason.into(),
-            });
+        let Some(close) = self.close.take() else {
+            return;
+        };
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        if let Err(refused) = self.frames.try_send(Message::Close(Some(frame))) {
+            if let Message::Close(Some(frame)) = refused.into_inner() {
+                let _ = close.send(frame);
+            }
         }
     }
 }
