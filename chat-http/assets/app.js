@@ -85,6 +85,12 @@
     let typingTimer = null;
     let lastTypingSent = 0;
     let readSent = 0;
+    // Set once the page is going away (logout, navigation): a socket closed
+    // then is not a connection lost.
+    let leaving = false;
+    window.addEventListener("pagehide", () => { leaving = true; });
+    // Back from the back-forward cache: its socket is gone, start afresh.
+    window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
 
     // ---- rendering -------------------------------------------------------
 
@@ -359,9 +365,12 @@
       const li = messageItem(message, mine);
       if (mine) setStatus(li, "sent");
       appendMessageItem(li);
-      if (follow) scrollToEnd();
-      else jump.hidden = false;
-      markRead();
+      if (follow) {
+        scrollToEnd();
+        markRead();
+      } else {
+        jump.hidden = false;
+      }
     }
 
     function announce(message) {
@@ -369,8 +378,10 @@
       announcer.textContent = "New message from " + message.from + ": " + message.text.slice(0, 200);
     }
 
+    // Only what the reader can see counts as read: the conversation open,
+    // the tab visible and focused, the view at its newest message.
     function markRead() {
-      if (peer === null || !viewing(peer)) return;
+      if (peer === null || !viewing(peer) || !atBottom()) return;
       const fromPeer = list.querySelectorAll("li.message[data-id]:not(.mine)");
       const newest = fromPeer.length ? Number(fromPeer[fromPeer.length - 1].dataset.id) : 0;
       if (newest > readSent && socket && socket.readyState === WebSocket.OPEN) {
@@ -498,10 +509,14 @@
         onFrame(frame);
       });
       socket.addEventListener("close", async (event) => {
+        if (leaving) return;
         setConnection("offline");
         for (const entry of pending.values()) setStatus(entry.li, "queued");
         if ((event.code === 1008 || retry >= 2) && await sessionEnded()) {
-          location.assign("/login");
+          if (!leaving) {
+            leaving = true;
+            location.assign("/login");
+          }
           return;
         }
         // Exponential back-off with jitter, so a restarted server is not
@@ -686,6 +701,7 @@
     }
 
     document.getElementById("logout").addEventListener("click", async () => {
+      leaving = true;
       await postJson("/api/logout", {}, { "X-CSRF-Token": csrf });
       if (socket) socket.close();
       location.assign("/login");

@@ -77,6 +77,24 @@ test("a message reaches the other person live, with unread badge and read mark",
   });
 });
 
+test("unread counts follow the user across tabs", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("tabs", [alice, bob], async () => {
+    const other = await bob.context.newPage();
+    await other.goto("/chat/");
+    await other.locator("#app[data-connection='online']").waitFor();
+    const token = await api.login(server, alice);
+    await api.send(server, token, bob.name, "one");
+    await api.send(server, token, bob.name, "two");
+    for (const page of [bob.page, other]) {
+      await page.locator(`#conversations li[data-user="${alice.name}"] .unread:not([hidden])`, { hasText: "2" }).waitFor();
+    }
+    // Reading in one tab clears the badge in the other.
+    await bob.openConversation(alice.name);
+    await other.locator(`#conversations li[data-user="${alice.name}"] .unread[hidden]`).waitFor({ state: "attached" });
+  });
+});
+
 test("the typing indicator shows and clears by itself", async (t) => {
   const { alice, bob } = await pair(t);
   await capturing("typing", [alice, bob], async () => {
@@ -159,6 +177,17 @@ test("scrolling up loads older pages and keeps the reader's place", async (t) =>
     assert.equal(await bob.messages().count(), 130);
     assert.equal(await bob.messages().first().locator(".text").textContent(), "numbered 1");
     assert.ok(await bob.page.locator("#messages li.day").count() >= 1, "messages are grouped by day");
+
+    // Reading old messages, a new one does not pull the view down; a button offers to.
+    const list = bob.page.locator("#messages");
+    const before = await list.evaluate((el) => el.scrollTop);
+    await api.send(server, token, bob.name, "a new one");
+    await bob.messages().filter({ hasText: "a new one" }).waitFor({ state: "attached" });
+    await bob.page.getByRole("button", { name: "New messages" }).waitFor();
+    assert.equal(await list.evaluate((el) => el.scrollTop), before);
+    await bob.page.getByRole("button", { name: "New messages" }).click();
+    await bob.messages().filter({ hasText: "a new one" }).waitFor({ state: "visible" });
+    assert.ok(await list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 40));
   });
 });
 
