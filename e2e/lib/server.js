@@ -15,7 +15,9 @@ export const serverBin = process.env.CHAT_SERVER_BIN || join(root, "target/debug
 const STARTUP_TIMEOUT_MS = 30_000;
 
 export class Server {
-  constructor() {
+  /** `sendRate`: messages per user per second (bursts of three seconds' worth). */
+  constructor({ sendRate = 1000 } = {}) {
+    this.sendRate = sendRate;
     this.dir = mkdtempSync(join(tmpdir(), "chat-e2e-"));
     this.process = null;
     this.address = null;
@@ -37,7 +39,7 @@ export class Server {
       // Every test signs in from 127.0.0.1; the per-address login limit is for
       // people, not for a test suite.
       "--login-client-burst", "1000",
-      "--send-rate", "1000",
+      "--send-rate", String(this.sendRate),
       "--log", "info",
     ], { stdio: ["ignore", "ignore", "pipe"] });
     this.process = child;

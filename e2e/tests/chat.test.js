@@ -218,6 +218,62 @@ test("a server restart shows the banner, and messages sent meanwhile arrive once
   });
 });
 
+test("people are found by name and a conversation starts from there", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("directory", [alice, bob], async () => {
+    const find = bob.page.getByRole("searchbox", { name: "Find people by name" });
+    await find.fill(alice.name.slice(0, -1));
+    const link = bob.page.locator("#users a", { hasText: alice.name });
+    await link.waitFor();
+    await find.fill("nobody-by-this-name");
+    await bob.page.locator("#users", { hasText: "Nobody by that name." }).waitFor();
+    await find.fill(alice.name);
+    await link.click();
+    await bob.page.waitForURL(`**/chat/${alice.name}/`);
+    await bob.waitConnected();
+    await bob.send("found you");
+    await alice.conversation(bob.name).locator(".preview", { hasText: "found you" }).waitFor();
+  });
+});
+
+test("a message the server refuses is marked and can be retried", async (t) => {
+  // A server of its own, allowing one message per second (bursts of three).
+  const strict = new Server({ sendRate: 1 });
+  await strict.start();
+  const alice = await Person.open(browser, strict, uniqueName("alice"));
+  const bob = await Person.open(browser, strict, uniqueName("bob"));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+    await strict.dispose();
+  });
+  await alice.signUp();
+  await bob.signUp();
+  await capturing("retry", [alice, bob], async () => {
+    await alice.openConversation(bob.name);
+    for (let i = 1; i <= 6; i += 1) await alice.send(`burst ${i}`);
+    const failed = alice.page.locator("#messages li.message[data-status='failed']");
+    await failed.first().waitFor();
+    await failed.first().locator(".status", { hasText: "not sent" }).waitFor();
+    const text = await failed.first().locator(".text").textContent();
+    const item = alice.messages().filter({ has: alice.page.locator(".text", { hasText: new RegExp(`^${text}$`) }) });
+    // Retry until the limit lets it through: each refusal is marked again.
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const status = await item.getAttribute("data-status");
+      if (status === "sent" || status === "read") break;
+      assert.ok(Date.now() < deadline, `the retried message is still ${status}`);
+      if (status === "failed") await item.getByRole("button", { name: "Retry" }).click();
+      await item.and(alice.page.locator(`:not([data-status='${status}'])`)).waitFor({ timeout: 5_000 }).catch(() => {});
+    }
+    assert.equal(await item.getByRole("button", { name: "Retry" }).count(), 0);
+    await bob.openConversation(alice.name);
+    const received = bob.messages().filter({ has: bob.page.locator(".text", { hasText: new RegExp(`^${text}$`) }) });
+    await received.waitFor();
+    assert.equal(await received.count(), 1);
+  });
+});
+
 test("logging out returns to the login page and closes the other tab's socket", async (t) => {
   const { alice, bob } = await pair(t);
   await capturing("logout", [alice, bob], async () => {
