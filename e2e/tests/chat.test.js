@@ -274,6 +274,40 @@ test("a message the server refuses is marked and can be retried", async (t) => {
   });
 });
 
+test("at phone width it shows one pane at a time and never scrolls sideways; it follows a dark theme", async (t) => {
+  const alice = await Person.open(browser, server, uniqueName("alice"), {
+    viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: "dark",
+  });
+  const bob = await Person.open(browser, server, uniqueName("bob"));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+  });
+  await bob.signUp();
+  await alice.signUp();
+  await capturing("phone", [alice, bob], async () => {
+    const page = alice.page;
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    await page.locator("nav.sidebar").waitFor();
+    assert.equal(await page.locator("main.room").isVisible(), false);
+    assert.equal(await overflow(), 0);
+
+    await alice.openConversation(bob.name);
+    assert.equal(await page.locator("nav.sidebar").isVisible(), false);
+    await alice.send("a".repeat(300));
+    await alice.send("a long line with words that wrap as they should on a narrow screen, and more words");
+    await alice.messages().last().and(page.locator("[data-status='sent']")).waitFor();
+    assert.equal(await overflow(), 0);
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = background.match(/\d+/g).map(Number);
+    assert.ok(r + g + b < 150, `a dark background, not ${background}`);
+
+    await page.getByRole("link", { name: "All conversations" }).click();
+    await page.waitForURL("**/chat/");
+    await alice.conversation(bob.name).waitFor();
+  });
+});
+
 test("logging out returns to the login page and closes the other tab's socket", async (t) => {
   const { alice, bob } = await pair(t);
   await capturing("logout", [alice, bob], async () => {
