@@ -20,10 +20,10 @@ after(async () => {
 });
 
 // Two people, each in a browser context of their own, signed up through
-// the form.
-async function pair(t) {
-  const alice = await Person.open(browser, server, uniqueName("alice"));
-  const bob = await Person.open(browser, server, uniqueName("bob"));
+// the form (on the shared server unless told otherwise).
+async function pair(t, on = server) {
+  const alice = await Person.open(browser, on, uniqueName("alice"));
+  const bob = await Person.open(browser, on, uniqueName("bob"));
   t.after(async () => {
     await alice.close();
     await bob.close();
@@ -239,16 +239,9 @@ test("people are found by name and a conversation starts from there", async (t) 
 test("a message the server refuses is marked and can be retried", async (t) => {
   // A server of its own, allowing one message per second (bursts of three).
   const strict = new Server({ sendRate: 1 });
+  t.after(() => strict.dispose());
   await strict.start();
-  const alice = await Person.open(browser, strict, uniqueName("alice"));
-  const bob = await Person.open(browser, strict, uniqueName("bob"));
-  t.after(async () => {
-    await alice.close();
-    await bob.close();
-    await strict.dispose();
-  });
-  await alice.signUp();
-  await bob.signUp();
+  const { alice, bob } = await pair(t, strict);
   await capturing("retry", [alice, bob], async () => {
     await alice.openConversation(bob.name);
     for (let i = 1; i <= 6; i += 1) await alice.send(`burst ${i}`);

@@ -71,10 +71,10 @@ impl Outbound {
             code,
             reason: reason.into(),
         };
-        if let Err(refused) = self.frames.try_send(Message::Close(Some(frame))) {
-            if let Message::Close(Some(frame)) = refused.into_inner() {
-                let _ = close.send(frame);
-            }
+        if let Err(refused) = self.frames.try_send(Message::Close(Some(frame)))
+            && let Message::Close(Some(frame)) = refused.into_inner()
+        {
+            let _ = close.send(frame);
         }
     }
 }
