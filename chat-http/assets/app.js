@@ -75,7 +75,11 @@
     const serverSearch = new URLSearchParams(location.search).get("search") || "";
     const same = (a, b) => a.toLowerCase() === b.toLowerCase();
     const seen = new Set();
-    const pending = new Map(); // client_id -> { li, text }
+    // Sent but not yet acknowledged: client_id -> { to, text, li }, where
+    // li is the bubble when the conversation is on screen. Kept in
+    // sessionStorage too, so a reload while offline loses nothing.
+    const pending = new Map();
+    const outboxKey = "chat-outbox:" + me.toLowerCase();
     let lastId = Number(app.dataset.lastId) || 0;
     let hasMore = list ? list.dataset.hasMore === "true" : false;
     let loadingOlder = false;
@@ -333,10 +337,37 @@
       return peer !== null && !serverSearch && (same(message.from, peer) || same(message.to, peer));
     }
 
-    function confirmSent(clientId, message) {
+    function saveOutbox() {
+      try {
+        const entries = [...pending].map(([clientId, entry]) => ({ clientId, to: entry.to, text: entry.text }));
+        if (entries.length) sessionStorage.setItem(outboxKey, JSON.stringify(entries));
+        else sessionStorage.removeItem(outboxKey);
+      } catch (_) {
+        // Storage full or disabled: the queue still lives in this page.
+      }
+    }
+
+    function loadOutbox() {
+      try {
+        const entries = JSON.parse(sessionStorage.getItem(outboxKey) || "[]");
+        return Array.isArray(entries) ? entries : [];
+      } catch (_) {
+        return [];
+      }
+    }
+
+    // `shown`: the message is on screen already (it was committed before a
+    // reload), so the bubble that stood for it goes.
+    function confirmSent(clientId, message, shown) {
       const entry = pending.get(clientId);
       if (!entry) return false;
       pending.delete(clientId);
+      saveOutbox();
+      if (!entry.li) return true;
+      if (shown) {
+        entry.li.remove();
+        return true;
+      }
       entry.li.dataset.id = String(message.id);
       entry.li.querySelector("time").setAttribute("datetime", message.sent_at);
       localizeTime(entry.li.querySelector("time"));
@@ -403,17 +434,20 @@
         case "message":
           showMessage(frame.message);
           break;
-        case "ack":
+        case "ack": {
+          const shown = seen.has(frame.message.id);
           seen.add(frame.message.id);
           lastId = Math.max(lastId, frame.message.id);
-          confirmSent(frame.client_id, frame.message);
+          confirmSent(frame.client_id, frame.message, shown);
           updateConversation(frame.message);
           break;
+        }
         case "error": {
           const entry = frame.client_id ? pending.get(frame.client_id) : null;
           if (entry) {
             pending.delete(frame.client_id);
-            failed(entry, frame.message);
+            saveOutbox();
+            if (entry.li) failed(entry, frame.message);
           }
           break;
         }
@@ -458,6 +492,7 @@
         button.remove();
         const clientId = newClientId();
         pending.set(clientId, entry);
+        saveOutbox();
         transmit(clientId, entry);
       });
       entry.li.append(button);
@@ -468,12 +503,9 @@
     }
 
     function transmit(clientId, entry) {
-      if (socket && socket.readyState === WebSocket.OPEN) {
-        setStatus(entry.li, "pending");
-        socket.send(JSON.stringify({ type: "send", to: peer, text: entry.text, client_id: clientId }));
-      } else {
-        setStatus(entry.li, "queued");
-      }
+      const open = socket && socket.readyState === WebSocket.OPEN;
+      if (open) socket.send(JSON.stringify({ type: "send", to: entry.to, text: entry.text, client_id: clientId }));
+      if (entry.li) setStatus(entry.li, open ? "pending" : "queued");
     }
 
     // After (re)connecting: everything not yet acknowledged goes again under
@@ -511,7 +543,7 @@
       socket.addEventListener("close", async (event) => {
         if (leaving) return;
         setConnection("offline");
-        for (const entry of pending.values()) setStatus(entry.li, "queued");
+        for (const entry of pending.values()) if (entry.li) setStatus(entry.li, "queued");
         if ((event.code === 1008 || retry >= 2) && await sessionEnded()) {
           if (!leaving) {
             leaving = true;
@@ -679,8 +711,9 @@
         if (!text) return;
         input.value = "";
         const clientId = newClientId();
-        const entry = { li: messageItem({ from: me, text }, true), text };
+        const entry = { to: peer, text, li: messageItem({ from: me, text }, true) };
         pending.set(clientId, entry);
+        saveOutbox();
         appendMessageItem(entry.li);
         scrollToEnd();
         transmit(clientId, entry);
@@ -706,6 +739,20 @@
       if (socket) socket.close();
       location.assign("/login");
     });
+    // What an earlier page of this tab sent but never saw acknowledged goes
+    // again, under the same client ids: the server stores each at most once.
+    for (const saved of loadOutbox()) {
+      if (!saved || typeof saved.clientId !== "string" || typeof saved.to !== "string" || typeof saved.text !== "string") continue;
+      const entry = { to: saved.to, text: saved.text, li: null };
+      if (list && peer !== null && !serverSearch && same(saved.to, peer)) {
+        entry.li = messageItem({ from: me, text: saved.text }, true);
+        setStatus(entry.li, "queued");
+        appendMessageItem(entry.li);
+      }
+      pending.set(saved.clientId, entry);
+    }
+    if (list) scrollToEnd();
+
     window.addEventListener("focus", markRead);
     document.addEventListener("visibilitychange", markRead);
     connect();

@@ -301,6 +301,32 @@ test("at phone width it shows one pane at a time and never scrolls sideways; it 
   });
 });
 
+test("what was typed offline survives a reload and is sent once", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("outbox", [alice, bob], async () => {
+    await alice.openConversation(bob.name);
+    await server.stop();
+    await alice.page.locator("#banner:not([hidden])").waitFor();
+    await alice.send("typed while offline");
+    await alice.messages().last().and(alice.page.locator("[data-status='queued']")).waitFor();
+    // The tab reloads while the server is still down: the page itself is lost.
+    await alice.page.reload().catch(() => {});
+    assert.equal(await alice.page.locator("#app").count(), 0);
+
+    await server.start();
+    await alice.openConversation(bob.name);
+    const mine = () => alice.messages().filter({ has: alice.page.locator(".text", { hasText: /^typed while offline$/ }) });
+    await mine().and(alice.page.locator("[data-status='sent'], [data-status='read']")).waitFor();
+    await bob.openConversation(alice.name);
+    const theirs = bob.messages().filter({ has: bob.page.locator(".text", { hasText: /^typed while offline$/ }) });
+    await theirs.waitFor();
+    assert.equal(await theirs.count(), 1);
+    // Once acknowledged it leaves the outbox: another reload shows it once.
+    await alice.openConversation(bob.name);
+    assert.equal(await mine().count(), 1);
+  });
+});
+
 test("logging out returns to the login page and closes the other tab's socket", async (t) => {
   const { alice, bob } = await pair(t);
   await capturing("logout", [alice, bob], async () => {
