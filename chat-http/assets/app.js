@@ -705,6 +705,8 @@
 
     if (form) {
       const input = document.getElementById("text");
+      // Ready to type on a desktop; a phone's keyboard opens only when asked.
+      if (window.matchMedia("(pointer: fine)").matches) input.focus();
       form.addEventListener("submit", (event) => {
         event.preventDefault();
         const text = input.value.trim();
