@@ -268,7 +268,8 @@ test("a message the server refuses is marked and can be retried", async (t) => {
 });
 
 test("at phone width it shows one pane at a time and never scrolls sideways; it follows a dark theme", async (t) => {
-  const alice = await Person.open(browser, server, uniqueName("alice"), {
+  // A long name (usernames go up to 32 characters) must not widen the page.
+  const alice = await Person.open(browser, server, uniqueName("alice-with-a-long-name"), {
     viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: "dark",
   });
   const bob = await Person.open(browser, server, uniqueName("bob"));
