@@ -202,6 +202,19 @@ impl MessageStore for PgStore {
         Ok(Page::from_overfetch(messages, limit))
     }
 
+    async fn conversation_peers(&self, user_id: UserId) -> Result<Vec<UserId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT p.user_id FROM members m \
+             JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
+             WHERE m.user_id = $1",
+        )
+        .bind(user_id.get())
+        .fetch_all(self.pool())
+        .await
+        .map_err(to_chat)?;
+        Ok(ids.into_iter().map(UserId::new).collect())
+    }
+
     async fn last_message_id(&self, user_id: UserId) -> Result<MessageId> {
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT last_message_id FROM members WHERE user_id = $1 ORDER BY last_message_id DESC LIMIT 1",

@@ -84,6 +84,11 @@ pub(crate) fn conversations_sql() -> String {
     )
 }
 
+/// Whom a user has conversations with: `?1` user.
+pub(crate) const PEERS_SQL: &str = "SELECT p.user_id FROM members m \
+     JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
+     WHERE m.user_id = ?1";
+
 /// Recovery: `?1` user, `?2` after, `?3` limit. Only the user's
 /// conversations with something newer than `after` (an index range on
 /// members), then each one's tail by id; CROSS JOIN keeps SQLite from
@@ -238,6 +243,15 @@ impl MessageStore for SqliteStore {
             .map_err(to_chat)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(messages, limit))
+    }
+
+    async fn conversation_peers(&self, user_id: UserId) -> Result<Vec<UserId>> {
+        let ids: Vec<i64> = sqlx::query_scalar(PEERS_SQL)
+            .bind(user_id.get())
+            .fetch_all(self.reader())
+            .await
+            .map_err(to_chat)?;
+        Ok(ids.into_iter().map(UserId::new).collect())
     }
 
     async fn last_message_id(&self, user_id: UserId) -> Result<MessageId> {

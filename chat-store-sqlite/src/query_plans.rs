@@ -4,7 +4,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::SqliteStore;
-use crate::messages::{Search, conversations_sql, history_sql, since_sql};
+use crate::messages::{PEERS_SQL, Search, conversations_sql, history_sql, since_sql};
 
 async fn plan(store: &SqliteStore, sql: String, binds: usize) -> String {
     let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
@@ -75,6 +75,12 @@ async fn hot_queries_use_their_indexes() {
             since_sql(),
             3,
             vec!["members_by_user_recency", "messages_by_conversation"],
+        ),
+        (
+            "conversation peers",
+            PEERS_SQL.to_owned(),
+            1,
+            vec!["members_by_user_recency"],
         ),
     ];
     for (name, sql, binds, indexes) in cases {

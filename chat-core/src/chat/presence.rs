@@ -6,7 +6,7 @@ use super::Chat;
 use crate::domain::UserId;
 use crate::error::Result;
 use crate::event::{Event, EventKind};
-use crate::ports::{ConversationQuery, PageLimit, Topic};
+use crate::ports::Topic;
 use crate::session::Session;
 
 impl Chat {
@@ -44,17 +44,13 @@ impl Chat {
     }
 
     async fn announce_presence(&self, session: &Session, online: bool) {
-        let query = ConversationQuery {
-            before: None,
-            limit: PageLimit::LARGEST,
-        };
         let peers = match self
             .inner
             .store
-            .list_conversations(session.user().id(), &query)
+            .conversation_peers(session.user().id())
             .await
         {
-            Ok(page) => page.items,
+            Ok(peers) => peers,
             Err(error) => {
                 warn!(%error, "could not list whom to tell about a presence change");
                 return;
@@ -63,7 +59,7 @@ impl Chat {
         if peers.is_empty() {
             return;
         }
-        let topics: Vec<Topic> = peers.iter().map(|c| Topic::user(c.peer.id())).collect();
+        let topics: Vec<Topic> = peers.into_iter().map(Topic::user).collect();
         let event = Event::new(EventKind::Presence {
             user: session.user().clone(),
             online,

@@ -255,6 +255,11 @@ pub trait MessageStore: Send + Sync + 'static {
         query: &ConversationQuery,
     ) -> Result<Page<ConversationSummary>>;
 
+    /// Everyone the user has a conversation with, in no particular order:
+    /// whom to tell when the user comes online or goes offline. Served by an
+    /// index; no counts, no messages.
+    async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>>;
+
     /// Moves the user's read mark in a conversation forward to `up_to`,
     /// clamped to the conversation's last message; it never moves back.
     /// Returns the mark after the call and whether it moved.

@@ -69,6 +69,7 @@ macro_rules! store_conformance_suite {
             concurrent_sends_get_unique_increasing_ids,
             concurrent_appends_behave_like_appends_in_order,
             typing_reaches_the_peer_and_is_not_stored,
+            conversation_peers_are_everyone_with_a_conversation,
         );
     };
 }

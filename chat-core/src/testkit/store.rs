@@ -1026,6 +1026,32 @@ pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
     assert_eq!(seen.into_iter().collect::<HashSet<_>>(), all);
 }
 
+pub async fn conversation_peers_are_everyone_with_a_conversation(store: Arc<dyn Store>) {
+    let h = Harness::new(Arc::clone(&store));
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let dave = h.user("dave").await;
+    h.send(&alice, "bob", "hi bob").await;
+    h.send(&bob, "alice", "hi alice").await;
+    h.send(&carol, "alice", "hi from carol").await;
+    let peers = |session: &crate::Session| {
+        let store = Arc::clone(&store);
+        let id = session.user().id();
+        async move {
+            let mut peers = store.conversation_peers(id).await.unwrap();
+            peers.sort();
+            peers
+        }
+    };
+    let mut expected = vec![bob.user().id(), carol.user().id()];
+    expected.sort();
+    assert_eq!(peers(&alice).await, expected, "one entry per conversation");
+    assert_eq!(peers(&bob).await, vec![alice.user().id()]);
+    assert_eq!(peers(&carol).await, vec![alice.user().id()]);
+    assert_eq!(peers(&dave).await, Vec::new(), "no conversation, no peers");
+}
+
 pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let alice = h.user("alice").await;
