@@ -21,12 +21,18 @@ use crate::response::{Body, empty, html, redirect, with_type};
 const APP_JS: &str = include_str!("../assets/app.js");
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
-/// A static file with its fingerprinted path, and its gzip form.
+/// One encoding of a static file: its bytes and its own entity tag.
+struct Representation {
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+/// A static file with its fingerprinted path, as it is and gzipped, both
+/// prepared once at startup.
 struct Asset {
     path: String,
-    etag: String,
-    body: Bytes,
-    gzipped: Option<Bytes>,
+    identity: Representation,
+    gzipped: Option<Representation>,
     content_type: &'static str,
 }
 
@@ -34,11 +40,22 @@ impl Asset {
     fn new(stem: &str, extension: &str, body: &'static str, content_type: &'static str) -> Self {
         let digest = Sha256::digest(body.as_bytes());
         let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        // Hex digits and quotes: always a valid header value.
+        let tag = |suffix: &str| HeaderValue::from_str(&format!("\"{hash}{suffix}\"")).ok();
+        let identity = Representation {
+            body: Bytes::from_static(body.as_bytes()),
+            etag: tag("").unwrap_or_else(|| HeaderValue::from_static("\"asset\"")),
+        };
+        let gzipped = gzip(body.as_bytes())
+            .zip(tag("-gz"))
+            .map(|(gzipped, etag)| Representation {
+                body: Bytes::from(gzipped),
+                etag,
+            });
         Self {
             path: format!("/assets/{stem}-{hash}.{extension}"),
-            etag: format!("\"{hash}\""),
-            body: Bytes::from_static(body.as_bytes()),
-            gzipped: gzip(body.as_bytes()).map(Bytes::from),
+            identity,
+            gzipped,
             content_type,
         }
     }
@@ -89,24 +106,20 @@ impl Assets {
     pub(crate) fn serve(&self, path: &str, headers: &HeaderMap) -> Option<Response<Body>> {
         let asset = [&self.js, &self.css].into_iter().find(|a| a.path == path)?;
         // Each encoding is a representation of its own, with its own tag.
-        let (body, etag, encoding) = match &asset.gzipped {
-            Some(gzipped) if accepts_gzip(headers) => (
-                gzipped,
-                format!("{}-gz\"", asset.etag.trim_end_matches('"')),
-                Some("gzip"),
-            ),
-            _ => (&asset.body, asset.etag.clone(), None),
+        let (chosen, encoding) = match &asset.gzipped {
+            Some(gzipped) if accepts_gzip(headers) => (gzipped, Some("gzip")),
+            _ => (&asset.identity, None),
         };
         let fresh = headers
             .get_all(header::IF_NONE_MATCH)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(','))
-            .any(|tag| tag.trim() == etag || tag.trim() == "*");
+            .any(|tag| tag.trim().as_bytes() == chosen.etag.as_bytes() || tag.trim() == "*");
         let mut response = if fresh {
             empty(StatusCode::NOT_MODIFIED)
         } else {
-            with_type(StatusCode::OK, body.clone(), asset.content_type)
+            with_type(StatusCode::OK, chosen.body.clone(), asset.content_type)
         };
         let h = response.headers_mut();
         if let (false, Some(encoding)) = (fresh, encoding) {
@@ -117,9 +130,7 @@ impl Assets {
             header::CACHE_CONTROL,
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         );
-        if let Ok(etag) = HeaderValue::from_str(&etag) {
-            h.insert(header::ETAG, etag);
-        }
+        h.insert(header::ETAG, chosen.etag.clone());
         Some(response)
     }
 }

@@ -20,9 +20,10 @@ after(async () => {
 });
 
 // Two people, each in a browser context of their own, signed up through
-// the form (on the shared server unless told otherwise).
-async function pair(t, on = server) {
-  const alice = await Person.open(browser, on, uniqueName("alice"));
+// the form (on the shared server unless told otherwise; Alice's name and
+// browser options can be chosen).
+async function pair(t, on = server, { aliceName = "alice", aliceBrowser = {} } = {}) {
+  const alice = await Person.open(browser, on, uniqueName(aliceName), aliceBrowser);
   const bob = await Person.open(browser, on, uniqueName("bob"));
   t.after(async () => {
     await alice.close();
@@ -269,16 +270,10 @@ test("a message the server refuses is marked and can be retried", async (t) => {
 
 test("at phone width it shows one pane at a time and never scrolls sideways; it follows a dark theme", async (t) => {
   // A long name (usernames go up to 32 characters) must not widen the page.
-  const alice = await Person.open(browser, server, uniqueName("alice-with-a-long-name"), {
-    viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: "dark",
+  const { alice, bob } = await pair(t, server, {
+    aliceName: "alice-with-a-long-name",
+    aliceBrowser: { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: "dark" },
   });
-  const bob = await Person.open(browser, server, uniqueName("bob"));
-  t.after(async () => {
-    await alice.close();
-    await bob.close();
-  });
-  await bob.signUp();
-  await alice.signUp();
   await capturing("phone", [alice, bob], async () => {
     const page = alice.page;
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
