@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::panic)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use chat_bus_redis::{RedisBus, RedisBusOptions};
 use chat_core::Bus;
@@ -18,28 +17,13 @@ impl chat_core::testkit::Fresh<dyn Bus> for Fresh {
 }
 
 async fn fresh() -> Fresh {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let url =
-        std::env::var("CHAT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let prefix = format!(
-        "chat-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
+    let Some(url) = chat_test_support::services::redis().await else {
+        return Fresh(None);
+    };
+    let prefix = chat_test_support::redis::prefix("bus");
     match RedisBus::connect_with(RedisBusOptions::new(&url).prefix(prefix)).await {
         Ok(bus) => Fresh(Some(Arc::new(bus))),
-        Err(error)
-            if std::env::var("CHAT_TEST_REQUIRE_SERVICES")
-                .is_ok_and(|v| !v.is_empty() && v != "0") =>
-        {
-            panic!("Redis is required but not usable at {url}: {error}")
-        }
-        Err(error) => {
-            eprintln!(
-                "skipped: no Redis at {url} ({error}); set CHAT_TEST_REQUIRE_SERVICES=1 to fail instead"
-            );
-            Fresh(None)
-        }
+        Err(error) => panic!("Redis answers at {url} but the bus does not connect: {error}"),
     }
 }
 

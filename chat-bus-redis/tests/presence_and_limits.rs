@@ -8,37 +8,19 @@ use std::time::{Duration, Instant};
 use chat_bus_redis::{RedisLimiter, RedisPresence};
 use chat_core::{Action, ChatError, Presence, Rate, RateLimiter, RateLimits, UserId};
 
-fn url() -> String {
-    std::env::var("CHAT_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+use chat_test_support::redis::prefix;
+use chat_test_support::require_redis;
 
-fn prefix(name: &str) -> String {
-    format!("chat-test-{name}-{}", std::process::id())
-}
-
-async fn presence(prefix: &str, ttl: Duration) -> Option<std::sync::Arc<RedisPresence>> {
-    match RedisPresence::connect(&url(), prefix, ttl).await {
-        Ok(presence) => Some(presence),
-        Err(error)
-            if std::env::var("CHAT_TEST_REQUIRE_SERVICES")
-                .is_ok_and(|v| !v.is_empty() && v != "0") =>
-        {
-            panic!("Redis is required: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: no Redis ({error})");
-            None
-        }
-    }
+async fn presence(url: &str, prefix: &str, ttl: Duration) -> std::sync::Arc<RedisPresence> {
+    RedisPresence::connect(url, prefix, ttl).await.unwrap()
 }
 
 #[tokio::test]
 async fn presence_is_shared_and_expires_with_its_process() {
+    let url = require_redis!();
     let prefix = prefix("presence");
-    let Some(one) = presence(&prefix, Duration::from_secs(30)).await else {
-        return;
-    };
-    let two = presence(&prefix, Duration::from_secs(30)).await.unwrap();
+    let one = presence(&url, &prefix, Duration::from_secs(30)).await;
+    let two = presence(&url, &prefix, Duration::from_secs(30)).await;
     let (alice, bob) = (UserId::new(1), UserId::new(2));
 
     assert!(
@@ -58,7 +40,7 @@ async fn presence_is_shared_and_expires_with_its_process() {
     assert_eq!(one.online(&[alice]).await.unwrap(), [false]);
 
     // A process that dies without disconnecting drops out after its time to live.
-    let doomed = presence(&prefix, Duration::from_secs(1)).await.unwrap();
+    let doomed = presence(&url, &prefix, Duration::from_secs(1)).await;
     assert!(doomed.connect(bob).await.unwrap());
     assert_eq!(one.online(&[bob]).await.unwrap(), [true]);
     drop(doomed);
@@ -74,24 +56,14 @@ async fn presence_is_shared_and_expires_with_its_process() {
 
 #[tokio::test]
 async fn login_limits_hold_across_processes() {
+    let url = require_redis!();
     let prefix = prefix("limits");
     let limits = RateLimits {
         login_per_username: Rate::new(3, Duration::from_secs(60)),
         ..RateLimits::default()
     };
-    let one = match RedisLimiter::connect(&url(), &prefix, limits).await {
-        Ok(limiter) => limiter,
-        Err(error) => {
-            assert!(
-                std::env::var("CHAT_TEST_REQUIRE_SERVICES").is_err(),
-                "Redis is required: {error}"
-            );
-            return;
-        }
-    };
-    let two = RedisLimiter::connect(&url(), &prefix, limits)
-        .await
-        .unwrap();
+    let one = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
+    let two = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
     one.check(Action::LoginPerUsername, "alice").await.unwrap();
     two.check(Action::LoginPerUsername, "alice").await.unwrap();
     one.check(Action::LoginPerUsername, "alice").await.unwrap();

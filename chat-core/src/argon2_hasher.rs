@@ -35,6 +35,8 @@ impl Argon2Hasher {
     pub const ITERATIONS: u32 = 2;
     /// OWASP's parallelism.
     pub const PARALLELISM: u32 = 1;
+    /// How long a caller waits for a hashing slot by default.
+    pub const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
     /// The recommended hasher: OWASP parameters, one slot per CPU, a
     /// five-second queue timeout.
@@ -45,7 +47,7 @@ impl Argon2Hasher {
         Self {
             params,
             slots: Arc::new(Semaphore::new(cpus)),
-            queue_timeout: Duration::from_secs(5),
+            queue_timeout: Self::QUEUE_TIMEOUT,
         }
     }
 
@@ -67,6 +69,14 @@ impl Argon2Hasher {
     pub fn with_concurrency(mut self, slots: usize, queue_timeout: Duration) -> Self {
         self.slots = Arc::new(Semaphore::new(slots.max(1)));
         self.queue_timeout = queue_timeout;
+        self
+    }
+
+    /// Takes its slots from `slots`, shared with whatever else holds it
+    /// (other hashers, or the host's own password hashing): one CPU budget
+    /// for all the hashing in the process. The queue timeout is unchanged.
+    pub fn with_slots(mut self, slots: Arc<Semaphore>) -> Self {
+        self.slots = slots;
         self
     }
 
@@ -169,6 +179,37 @@ mod tests {
         assert!(matches!(err, ChatError::Unavailable { .. }));
         drop(held);
         assert!(hasher.hash(&password).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn by_default_a_caller_waits_five_seconds_for_a_slot_then_is_unavailable() {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        let slots = Arc::new(Semaphore::new(cpus));
+        let hasher = Argon2Hasher::new().with_slots(Arc::clone(&slots));
+        let busy = Arc::clone(&slots)
+            .acquire_many_owned(cpus as u32)
+            .await
+            .unwrap();
+        let password = Password::parse("abcdefgh-1").unwrap();
+        let started = tokio::time::Instant::now();
+        let err = hasher.hash(&password).await.unwrap_err();
+        assert!(matches!(err, ChatError::Unavailable { .. }), "{err:?}");
+        assert_eq!(started.elapsed(), Argon2Hasher::QUEUE_TIMEOUT);
+        assert_eq!(Argon2Hasher::QUEUE_TIMEOUT, Duration::from_secs(5));
+        // A caller that gets a slot within the timeout is served.
+        let waiting = tokio::spawn({
+            let hasher = hasher.clone();
+            async move { hasher.slot().await.map(drop) }
+        });
+        tokio::time::sleep(Duration::from_millis(4_900)).await;
+        drop(busy);
+        assert!(waiting.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn one_slot_per_cpu_by_default() {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        assert_eq!(Argon2Hasher::new().slots.available_permits(), cpus);
     }
 
     #[tokio::test]

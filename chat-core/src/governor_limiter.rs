@@ -1,15 +1,70 @@
 //! The in-process rate limiter, on `governor`.
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::Quota;
+use governor::clock::Clock as _;
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
 
 use crate::error::{ChatError, Result};
-use crate::ports::{Action, RateLimiter};
+use crate::ports::{Action, Clock, RateLimiter, SystemClock};
+
+/// A [`Clock`] seen as a `governor` clock, so that rate limits follow the
+/// same time as everything else in the service (and a test's manual clock).
+///
+/// It never goes backwards: if the wall clock is set back, limits stay where
+/// they were until it catches up (stricter, never looser). Clones share that
+/// memory.
+#[derive(Clone)]
+pub struct GovernorClock {
+    clock: Arc<dyn Clock>,
+    /// The latest reading handed out, in nanoseconds since the Unix epoch.
+    latest: Arc<AtomicU64>,
+}
+
+impl GovernorClock {
+    /// Reads `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            latest: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl std::fmt::Debug for GovernorClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GovernorClock")
+            .field("latest", &self.latest.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl governor::clock::Clock for GovernorClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        let micros = u64::try_from(self.clock.now().unix_micros()).unwrap_or(0);
+        let nanos = micros.saturating_mul(1_000);
+        let previous = self.latest.fetch_max(nanos, Ordering::Relaxed);
+        Nanos::from(previous.max(nanos))
+    }
+}
+
+/// A keyed GCRA limiter on a [`GovernorClock`].
+pub type KeyedLimiter<K> =
+    governor::RateLimiter<K, DefaultKeyedStateStore<K>, GovernorClock, NoOpMiddleware<Nanos>>;
+
+/// A single (unkeyed) GCRA limiter on a [`GovernorClock`].
+pub type DirectLimiter =
+    governor::RateLimiter<NotKeyed, InMemoryState, GovernorClock, NoOpMiddleware<Nanos>>;
 
 /// A quota: `burst` attempts at once, then one more every `every`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,7 +81,8 @@ impl Rate {
         Self { burst, every }
     }
 
-    fn quota(self) -> Quota {
+    /// The quota as `governor` takes it.
+    pub fn quota(self) -> Quota {
         let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
         Quota::with_period(self.every.max(Duration::from_nanos(1)))
             .unwrap_or_else(|| Quota::per_second(burst))
@@ -68,28 +124,38 @@ impl Default for RateLimits {
 /// Limits hold per process; keys whose state has fully recovered are
 /// forgotten every few thousand checks so memory stays bounded.
 pub struct GovernorLimiter {
-    login_per_username: DefaultKeyedRateLimiter<String>,
-    login_per_client: DefaultKeyedRateLimiter<String>,
-    send_per_user: DefaultKeyedRateLimiter<String>,
-    typing_per_user: DefaultKeyedRateLimiter<String>,
+    login_per_username: KeyedLimiter<String>,
+    login_per_client: KeyedLimiter<String>,
+    send_per_user: KeyedLimiter<String>,
+    typing_per_user: KeyedLimiter<String>,
+    clock: GovernorClock,
     checks: AtomicU64,
 }
 
 impl GovernorLimiter {
     const PURGE_EVERY: u64 = 4096;
 
-    /// A limiter enforcing `limits`.
+    /// A limiter enforcing `limits` by the system clock.
     pub fn new(limits: RateLimits) -> Self {
+        Self::with_clock(limits, Arc::new(SystemClock))
+    }
+
+    /// A limiter enforcing `limits` by `clock` (the service's clock, so a
+    /// test that moves time moves the limits too).
+    pub fn with_clock(limits: RateLimits, clock: Arc<dyn Clock>) -> Self {
+        let clock = GovernorClock::new(clock);
+        let keyed = |rate: Rate| KeyedLimiter::new(rate.quota(), Default::default(), clock.clone());
         Self {
-            login_per_username: DefaultKeyedRateLimiter::keyed(limits.login_per_username.quota()),
-            login_per_client: DefaultKeyedRateLimiter::keyed(limits.login_per_client.quota()),
-            send_per_user: DefaultKeyedRateLimiter::keyed(limits.send_per_user.quota()),
-            typing_per_user: DefaultKeyedRateLimiter::keyed(limits.typing_per_user.quota()),
+            login_per_username: keyed(limits.login_per_username),
+            login_per_client: keyed(limits.login_per_client),
+            send_per_user: keyed(limits.send_per_user),
+            typing_per_user: keyed(limits.typing_per_user),
+            clock,
             checks: AtomicU64::new(0),
         }
     }
 
-    fn limiter(&self, action: Action) -> &DefaultKeyedRateLimiter<String> {
+    fn limiter(&self, action: Action) -> &KeyedLimiter<String> {
         match action {
             Action::LoginPerUsername => &self.login_per_username,
             Action::LoginPerClient => &self.login_per_client,
@@ -126,7 +192,7 @@ impl RateLimiter for GovernorLimiter {
         }
         let key = key.to_owned();
         self.limiter(action).check_key(&key).map_err(|not_until| {
-            let retry_after = not_until.wait_time_from(DefaultClock::default().now());
+            let retry_after = not_until.wait_time_from(self.clock.now());
             ChatError::RateLimited { retry_after }
         })
     }

@@ -63,7 +63,9 @@ pub use domain::{
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};
 pub use fanout::{Fanout, FanoutSubscription, OnLastLeave};
-pub use governor_limiter::{GovernorLimiter, Rate, RateLimits};
+pub use governor_limiter::{
+    DirectLimiter, GovernorClock, GovernorLimiter, KeyedLimiter, Rate, RateLimits,
+};
 pub use group_commit::{BatchAppend, GroupCommit};
 pub use local_bus::LocalBus;
 pub use local_presence::LocalPresence;

@@ -40,8 +40,8 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use chat_core::{Chat, UserId};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use chat_core::{Chat, GovernorClock, KeyedLimiter, UserId};
+use governor::Quota;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -70,8 +70,10 @@ struct Inner {
     shutdown: CancellationToken,
     /// Open WebSockets per user, for the per-user cap.
     sockets: Mutex<HashMap<UserId, usize>>,
+    /// The chat's clock, as the frame limiters read it.
+    rate_clock: GovernorClock,
     /// Client frames per user, over all their connections.
-    user_frames: DefaultKeyedRateLimiter<UserId>,
+    user_frames: KeyedLimiter<UserId>,
     /// Counters for `/metrics`.
     metrics: metrics::Metrics,
 }
@@ -82,11 +84,16 @@ impl ChatHttp {
         let per_second =
             NonZeroU32::new(config.websocket.user_frames_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = per_second.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
-        let user_frames =
-            DefaultKeyedRateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst));
+        let rate_clock = GovernorClock::new(Arc::clone(chat.clock()));
+        let user_frames = KeyedLimiter::new(
+            Quota::per_second(per_second).allow_burst(burst),
+            Default::default(),
+            rate_clock.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 chat,
+                rate_clock,
                 config,
                 sockets: Mutex::new(HashMap::new()),
                 user_frames,
@@ -135,6 +142,10 @@ impl ChatHttp {
 
     pub(crate) fn shutdown_signal(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    pub(crate) fn rate_clock(&self) -> &GovernorClock {
+        &self.inner.rate_clock
     }
 
     pub(crate) fn metrics(&self) -> &metrics::Metrics {

@@ -1,10 +1,8 @@
 //! The whole store conformance suite against a real PostgreSQL server, a
 //! fresh schema per test.
 
-mod common;
-
-async fn fresh() -> common::TestStore {
-    common::TestStore::new().await
+async fn fresh() -> chat_test_support::postgres::TestSchema {
+    chat_test_support::postgres::TestSchema::new().await
 }
 
 chat_core::store_conformance_suite!(fresh);

@@ -4,8 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +13,8 @@ use chat_core::{MessageId, PageLimit, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_following_since_never_skips_a_late_commit() {
-    let test = common::TestStore::new().await;
-    let Some(first) = test.store.clone() else {
+    let test = chat_test_support::postgres::TestSchema::new().await;
+    let Some(first) = test.store() else {
         return;
     };
     let second = test.another_process().await;

@@ -1,12 +1,12 @@
 //! PostgreSQL going away and coming back: calls fail fast as unavailable,
 //! nothing acknowledged is lost, and the store recovers by itself.
 //!
-//! The test runs its own PostgreSQL server (initdb + pg_ctl on a free port),
-//! as the postgres user when run as root.
+//! The test runs its own PostgreSQL server (initdb + pg_ctl), listening only
+//! on a Unix socket in its own directory (no port to pick, or to lose to
+//! another process between a stop and a start), as the postgres user when
+//! run as root.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -35,7 +35,6 @@ fn bin_dir() -> Option<PathBuf> {
 struct Server {
     bin: PathBuf,
     data: PathBuf,
-    port: u16,
 }
 
 fn as_postgres(program: &Path) -> Command {
@@ -61,11 +60,7 @@ impl Server {
             .args(["-w", "-l"])
             .arg(self.data.join("log"))
             .arg("-o")
-            .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1",
-                self.port,
-                self.data.display()
-            ))
+            .arg(format!("-k {} -c listen_addresses=''", self.data.display()))
             .arg("start")
             .status()
             .unwrap();
@@ -88,22 +83,14 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_outage_is_unavailable_then_heals_without_losing_acknowledged_messages() {
     let Some(bin) = bin_dir() else {
-        assert!(
-            !common::required(),
-            "PostgreSQL server programs are required but not installed"
+        chat_test_support::services::missing(
+            "PostgreSQL server programs",
+            "/usr/lib/postgresql",
+            "not installed",
         );
-        eprintln!("skipped: PostgreSQL server programs not installed");
         return;
     };
     let data = std::env::temp_dir().join(format!("chat-pg-outage-{}", std::process::id()));
@@ -126,11 +113,13 @@ async fn an_outage_is_unavailable_then_heals_without_losing_acknowledged_message
     let server = Server {
         bin,
         data: data.join("db"),
-        port: free_port(),
     };
     server.start();
 
-    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", server.port);
+    let url = format!(
+        "postgres:///postgres?user=postgres&host={}",
+        server.data.display()
+    );
     let store = PgStore::open_with(PgOptions::new(&url).acquire_timeout(Duration::from_secs(2)))
         .await
         .unwrap();

@@ -3,18 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::HashMap;
-use std::process::Stdio;
-use std::time::Duration;
 
-use common::{Database, Server, expect_frame, next_frame, send_frame};
+use chat_test_support::postgres::TestDatabase;
+use chat_test_support::process::ServerProcess;
+use chat_test_support::redis::PrivateRedis;
+use chat_test_support::{Ws, expect_frame, next_frame, require_redis, send_frame};
 use serde_json::json;
-use tokio::process::{Child, Command};
 
-async fn servers(database: &Database, redis: &str) -> (Server, Server) {
-    let prefix = common::unique("chat");
+const BINARY: &str = env!("CARGO_BIN_EXE_chat-server");
+
+async fn servers(database: &TestDatabase, redis: &str) -> (ServerProcess, ServerProcess) {
+    let prefix = chat_test_support::redis::prefix("two-servers");
     let args = [
         "--database-url",
         &database.url,
@@ -23,25 +23,20 @@ async fn servers(database: &Database, redis: &str) -> (Server, Server) {
         "--redis-prefix",
         &prefix,
     ];
-    let a = Server::start(&args).await;
-    let b = Server::start(&args).await;
+    let a = ServerProcess::start(BINARY, &args).await;
+    let b = ServerProcess::start(BINARY, &args).await;
     (a, b)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_two_servers_talk_live() {
-    let Some(database) = Database::create().await else {
+    let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let redis = common::redis_url();
-    if !common::redis_available(&redis).await {
-        assert!(!common::required(), "Redis is required at {redis}");
-        eprintln!("skipped: no Redis at {redis}");
-        return;
-    }
+    let redis = require_redis!();
     let (a, b) = servers(&database, &redis).await;
-    let alice = a.login("alice").await;
-    let bob = b.login("bob").await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
     let mut alice_ws = a.ws(&alice, "").await;
     let mut bob_ws = b.ws(&bob, "").await;
     expect_frame(&mut alice_ws, "ready").await;
@@ -87,26 +82,15 @@ async fn users_on_two_servers_talk_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_crosses_servers() {
-    let Some(database) = Database::create().await else {
+    let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let redis = common::redis_url();
-    if !common::redis_available(&redis).await {
-        assert!(!common::required(), "Redis is required at {redis}");
-        return;
-    }
+    let redis = require_redis!();
     let (a, b) = servers(&database, &redis).await;
-    let alice = a.login("alice").await;
-    let bob = b.login("bob").await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
     // They need a conversation for presence to matter to them.
-    let (status, _) = a
-        .post(
-            "/api/conversations/bob/messages",
-            json!({ "text": "hi" }),
-            Some(&alice),
-        )
-        .await;
-    assert_eq!(status, 201);
+    a.send(&alice, "bob", "hi").await;
     let mut bob_ws = b.ws(&bob, "").await;
     expect_frame(&mut bob_ws, "ready").await;
 
@@ -116,16 +100,7 @@ async fn presence_crosses_servers() {
         (online["user"].as_str(), online["online"].as_bool()),
         (Some("alice"), Some(true))
     );
-    let list: serde_json::Value = b
-        .client
-        .get(format!("{}/api/conversations", b.base))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, _, list) = b.get_as(&bob, "/api/conversations").await;
     assert_eq!(list["conversations"][0]["user"]["online"], true);
 
     drop(alice_ws);
@@ -136,80 +111,24 @@ async fn presence_crosses_servers() {
     );
 }
 
-/// A Redis server of the test's own, on a fixed port so it can come back.
-struct OwnRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl OwnRedis {
-    async fn start(port: u16) -> Option<Child> {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .ok()?;
-        let url = format!("redis://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if common::redis_available(&url).await {
-                return Some(child);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("redis-server did not start on port {port}");
-    }
-
-    async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_message_arrives_once_across_a_redis_outage() {
-    let Some(database) = Database::create().await else {
+    let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let Some(child) = OwnRedis::start(port).await else {
-        assert!(
-            !common::required(),
-            "redis-server is required but not installed"
-        );
-        eprintln!("skipped: redis-server not installed");
+    let Some(mut redis) = PrivateRedis::start().await else {
         return;
     };
-    let mut redis = OwnRedis {
-        port,
-        child: Some(child),
-    };
-    let url = format!("redis://127.0.0.1:{port}");
-    let (a, b) = servers(&database, &url).await;
-    let alice = a.login("alice").await;
-    let bob = b.login("bob").await;
+    let (a, b) = servers(&database, &redis.url()).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
     let mut alice_ws = a.ws(&alice, "").await;
     let mut bob_ws = b.ws(&bob, "").await;
     expect_frame(&mut alice_ws, "ready").await;
     expect_frame(&mut bob_ws, "ready").await;
 
     let mut acked = Vec::new();
-    let send = async |ws: &mut common::Ws, n: usize| {
+    let send = async |ws: &mut Ws, n: usize| {
         send_frame(ws, json!({ "type": "send", "to": "bob", "text": format!("m{n}"), "client_id": format!("c{n}") })).await;
         expect_frame(ws, "ack").await["message"]["id"]
             .as_i64()
@@ -218,11 +137,11 @@ async fn every_acknowledged_message_arrives_once_across_a_redis_outage() {
     for n in 0..10 {
         acked.push(send(&mut alice_ws, n).await);
     }
-    redis.kill().await;
+    redis.stop().await;
     for n in 10..20 {
         acked.push(send(&mut alice_ws, n).await);
     }
-    redis.child = OwnRedis::start(redis.port).await;
+    redis.resume().await;
     for n in 20..30 {
         acked.push(send(&mut alice_ws, n).await);
     }

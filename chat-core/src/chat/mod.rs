@@ -111,6 +111,13 @@ impl Chat {
     pub fn config(&self) -> &ChatConfig {
         &self.inner.config
     }
+
+    /// The service's clock. A transport times its own rules by it (frame
+    /// rates, when a live connection's session expires), so that they follow
+    /// the same time as the service's.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
 }
 
 /// Assembles a [`Chat`] from its ports.
@@ -138,7 +145,8 @@ impl ChatBuilder {
         self
     }
 
-    /// Uses `limiter` instead of a default [`GovernorLimiter`].
+    /// Uses `limiter` instead of a [`GovernorLimiter`] with the default
+    /// [`RateLimits`](crate::RateLimits) on the service's clock.
     pub fn limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.limiter = Some(limiter);
         self
@@ -165,15 +173,20 @@ impl ChatBuilder {
 
     /// Builds the service.
     pub fn build(self) -> Chat {
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let limiter = self.limiter.unwrap_or_else(|| {
+            Arc::new(GovernorLimiter::with_clock(
+                crate::RateLimits::default(),
+                Arc::clone(&clock),
+            ))
+        });
         Chat {
             inner: Arc::new(Inner {
                 store: self.store,
                 bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
                 hasher: self.hasher.unwrap_or_else(|| Arc::new(Argon2Hasher::new())),
-                limiter: self
-                    .limiter
-                    .unwrap_or_else(|| Arc::new(GovernorLimiter::default())),
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                limiter,
+                clock,
                 presence: self
                     .presence
                     .unwrap_or_else(|| Arc::new(LocalPresence::default())),

@@ -79,7 +79,7 @@ impl Harness {
         let chat = Chat::builder(store)
             .bus(Arc::new(LocalBus::with_capacity(1024)))
             .hasher(Arc::new(hasher))
-            .limiter(Arc::new(GovernorLimiter::new(limits)))
+            .limiter(Arc::new(GovernorLimiter::with_clock(limits, clock.clone())))
             .clock(clock.clone())
             .config(config)
             .build();

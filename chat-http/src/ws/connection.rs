@@ -5,11 +5,11 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use chat_core::{
-    ChatError, Delivery, Event, EventKind, Message, MessageId, PageLimit, Session, SessionToken,
-    SharedEvent, Subscription,
+    ChatError, Delivery, DirectLimiter, Event, EventKind, Message, MessageId, PageLimit, Session,
+    SessionToken, SharedEvent, Subscription,
 };
 use futures::StreamExt;
-use governor::{DefaultDirectRateLimiter, Quota};
+use governor::Quota;
 use hyper_tungstenite::HyperWebsocket;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use hyper_tungstenite::tungstenite::{self, Message as Frame, Utf8Bytes};
@@ -56,7 +56,7 @@ pub(super) struct Connection {
     /// Ids delivered live above `floor`, oldest first.
     live: VecDeque<MessageId>,
     live_set: HashSet<MessageId>,
-    frames: DefaultDirectRateLimiter,
+    frames: DirectLimiter,
     /// Client commands, run in order beside the event loop.
     commands: Commands,
     /// Live copies of this user's messages that arrived while one of this
@@ -81,7 +81,10 @@ impl Connection {
         let rate = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.frame_burst).unwrap_or(rate);
         Self {
-            frames: DefaultDirectRateLimiter::direct(Quota::per_second(rate).allow_burst(burst)),
+            frames: DirectLimiter::direct_with_clock(
+                Quota::per_second(rate).allow_burst(burst),
+                http.rate_clock().clone(),
+            ),
             http,
             session,
             token,
@@ -187,7 +190,10 @@ impl Connection {
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         heartbeat.reset();
         let shutdown = self.http.shutdown_signal();
-        let left = self.session.expires_at().since(chat_core::Timestamp::now());
+        let left = self
+            .session
+            .expires_at()
+            .since(self.http.chat().clock().now());
         let expiry = tokio::time::sleep(left);
         tokio::pin!(expiry);
         loop {

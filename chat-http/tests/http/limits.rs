@@ -1,15 +1,11 @@
 //! Transport limits over real sockets: slow or silent clients, oversize and
 //! fragmented messages, too many headers or sockets, expired sessions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::Duration;
 
 use chat_core::ChatConfig;
 use chat_http::HttpConfig;
-use common::{TestServer, WAIT, eventually, expect_frame, generous_limits, send_frame};
+use chat_test_support::{TestServer, WAIT, eventually, expect_frame, send_frame, try_send_frame};
 use futures::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, O
 async fn a_user_may_hold_only_so_many_sockets() {
     let mut config = HttpConfig::default();
     config.websocket.max_per_user = 2;
-    let server = TestServer::with(generous_limits(), config).await;
+    let server = TestServer::builder().http(config).start().await;
     let alice = server.user("alice").await;
     let first = server.ws(&alice, "").await;
     let _second = server.ws(&alice, "").await;
@@ -48,7 +44,7 @@ async fn a_client_that_never_answers_pings_is_closed() {
     let mut config = HttpConfig::default();
     config.websocket.ping_interval = Duration::from_millis(100);
     config.websocket.idle_timeout = Duration::from_millis(300);
-    let server = TestServer::with(generous_limits(), config).await;
+    let server = TestServer::builder().http(config).start().await;
     let alice = server.user("alice").await;
     let mut ws = server.ws(&alice, "").await;
     expect_frame(&mut ws, "ready").await;
@@ -100,7 +96,9 @@ async fn fragments_count_toward_the_message_cap() {
     )))
     .await
     .unwrap();
-    let close = common::expect_close(&mut ws).await.expect("a close frame");
+    let close = chat_test_support::expect_close(&mut ws)
+        .await
+        .expect("a close frame");
     assert_eq!(close.code, CloseCode::Size);
 }
 
@@ -108,7 +106,7 @@ async fn fragments_count_toward_the_message_cap() {
 async fn a_slow_request_head_is_cut_off() {
     let mut config = HttpConfig::default();
     config.header_timeout = Duration::from_millis(300);
-    let server = TestServer::with(generous_limits(), config).await;
+    let server = TestServer::builder().http(config).start().await;
     let mut stream = tokio::net::TcpStream::connect(&server.host).await.unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
@@ -148,15 +146,50 @@ async fn too_many_headers_are_refused() {
 
 #[tokio::test]
 async fn a_session_reaching_its_absolute_timeout_closes_its_sockets() {
-    let chat_config = ChatConfig::default().with_session_absolute_timeout(Duration::from_secs(1));
-    let server = TestServer::with_chat(generous_limits(), HttpConfig::default(), chat_config).await;
+    // Idle longer than absolute, so that only the absolute timeout applies.
+    let chat_config = ChatConfig::default()
+        .with_session_idle_timeout(Duration::from_secs(60 * 24 * 3600))
+        .with_session_absolute_timeout(Duration::from_secs(30 * 24 * 3600));
+    let server = TestServer::builder()
+        .manual_clock()
+        .chat_config(chat_config)
+        .start()
+        .await;
     let alice = server.user("alice").await;
-    let mut ws = server.ws(&alice, "").await;
-    expect_frame(&mut ws, "ready").await;
-    let close = common::expect_close(&mut ws).await.expect("a close frame");
+    // One second before the session ends, however long the upgrade takes.
+    server
+        .clock()
+        .advance(Duration::from_secs(30 * 24 * 3600 - 1));
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    let close = chat_test_support::expect_close(&mut ws)
+        .await
+        .expect("a close frame");
     assert_eq!(
         (close.code, close.reason.as_str()),
         (CloseCode::Policy, "session expired")
+    );
+}
+
+#[tokio::test]
+async fn a_session_deleted_elsewhere_closes_its_sockets_at_the_next_ping() {
+    let server = TestServer::builder()
+        .websocket(|ws| ws.ping_interval = Duration::from_millis(100))
+        .start()
+        .await;
+    let alice = server.user("alice").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    // Another server process deletes the session in the shared store: no
+    // event reaches this process, only the re-check at the next ping.
+    let session = server.chat.authenticate(&alice.token).await.unwrap();
+    chat_core::ports::SessionStore::delete_session(&server.store, session.id())
+        .await
+        .unwrap();
+    let close = chat_test_support::expect_close(&mut ws)
+        .await
+        .expect("a close frame");
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Policy, "session ended")
     );
 }
 
@@ -183,14 +216,17 @@ async fn a_flooding_user_is_limited_and_others_are_served() {
     let mut config = HttpConfig::default();
     config.websocket.frames_per_second = 5;
     config.websocket.frame_burst = 5;
-    let server = TestServer::with(generous_limits(), config).await;
+    let server = TestServer::builder().http(config).start().await;
     let flooder = server.user("flooder").await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let mut flood = server.ws(&flooder, "").await;
     expect_frame(&mut flood, "ready").await;
     for _ in 0..200 {
-        send_frame(&mut flood, json!({ "type": "typing", "to": "alice" })).await;
+        // The server may close before the last of them: not an error here.
+        if !try_send_frame(&mut flood, json!({ "type": "typing", "to": "alice" })).await {
+            break;
+        }
     }
     // The flooder hears "slow down" and is cut off; others chat on.
     let mut limited = false;

@@ -1,14 +1,9 @@
 //! The JSON API over real HTTP: the seed flows and every error code.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::time::Duration;
 
 use chat_core::{Rate, RateLimits};
-use chat_http::HttpConfig;
-use common::{PASSWORD, TestServer, generous_limits};
+use chat_test_support::{PASSWORD, TestServer, generous_limits};
 use serde_json::json;
 
 #[tokio::test]
@@ -115,7 +110,7 @@ async fn every_error_has_its_code_and_status() {
         login_per_username: Rate::new(3, Duration::from_secs(3600)),
         ..generous_limits()
     };
-    let server = TestServer::with(limits, HttpConfig::default()).await;
+    let server = TestServer::builder().limits(limits).start().await;
     let alice = server.user("alice").await;
     let auth = alice.bearer();
     let auth = [("authorization", auth.as_str())];
@@ -208,6 +203,7 @@ async fn every_error_has_its_code_and_status() {
     // 415: state changes need JSON.
     let response = server
         .client
+        .http
         .post(server.url("/api/login"))
         .body("username=alice")
         .header("content-type", "application/x-www-form-urlencoded")
@@ -221,6 +217,7 @@ async fn every_error_has_its_code_and_status() {
     // 400: malformed JSON.
     let response = server
         .client
+        .http
         .post(server.url("/api/login"))
         .body("{nope")
         .header("content-type", "application/json")
@@ -232,6 +229,7 @@ async fn every_error_has_its_code_and_status() {
     // 405 with Allow.
     let response = server
         .client
+        .http
         .get(server.url("/api/login"))
         .send()
         .await
@@ -240,6 +238,7 @@ async fn every_error_has_its_code_and_status() {
     assert_eq!(response.headers()["allow"], "POST");
     let response = server
         .client
+        .http
         .delete(server.url("/api/me"))
         .send()
         .await
@@ -383,7 +382,7 @@ async fn a_dead_database_is_503_unavailable_over_http_and_an_error_frame_over_we
     let alice = server.user("alice").await;
     server.signup("bob").await;
     let mut ws = server.ws(&alice, "").await;
-    common::expect_frame(&mut ws, "ready").await;
+    chat_test_support::expect_frame(&mut ws, "ready").await;
     server.store.close().await;
     let (status, _, body) = server
         .get("/api/conversations", &[("authorization", &alice.bearer())])
@@ -395,12 +394,12 @@ async fn a_dead_database_is_503_unavailable_over_http_and_an_error_frame_over_we
     assert_eq!(body["error"]["message"], "service temporarily unavailable");
     let (status, _, _) = server.get("/readyz", &[]).await;
     assert_eq!(status, 503);
-    common::send_frame(
+    chat_test_support::send_frame(
         &mut ws,
         json!({ "type": "send", "to": "bob", "text": "hi", "client_id": "x" }),
     )
     .await;
-    let error = common::expect_frame(&mut ws, "error").await;
+    let error = chat_test_support::expect_frame(&mut ws, "error").await;
     assert_eq!(
         (error["code"].as_str(), error["client_id"].as_str()),
         (Some("unavailable"), Some("x"))

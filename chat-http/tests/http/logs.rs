@@ -1,14 +1,10 @@
 //! No password, token or message body ever reaches the logs: every flow runs
 //! with logging at debug level, captured, and the capture is searched.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{PASSWORD, TestServer, expect_frame, send_frame};
+use chat_test_support::{PASSWORD, TestServer, expect_frame, send_frame};
 use serde_json::json;
 
 #[derive(Clone, Default)]
@@ -25,15 +21,18 @@ impl Write for Capture {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// On one thread, so that the subscriber set for this test sees the server's
+// every task and no other test's.
+#[tokio::test(flavor = "current_thread")]
 async fn secrets_and_message_bodies_never_reach_the_logs() {
     let capture = Capture::default();
     let writer = capture.clone();
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter("debug")
         .with_ansi(false)
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
 
     let server = TestServer::start().await;
     let alice = server.user("alice").await;

@@ -1,10 +1,6 @@
 //! The operator's counters, served on a listener of their own.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::{TestServer, expect_frame};
+use chat_test_support::{TestServer, expect_frame};
 use serde_json::json;
 
 #[tokio::test]
@@ -49,6 +45,7 @@ async fn refusals_and_messages_are_counted_and_served() {
     ));
     let response = server
         .client
+        .http
         .get(format!("http://{address}/metrics"))
         .send()
         .await
@@ -69,6 +66,7 @@ async fn refusals_and_messages_are_counted_and_served() {
     }
     let other = server
         .client
+        .http
         .get(format!("http://{address}/api/me"))
         .send()
         .await

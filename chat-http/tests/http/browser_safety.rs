@@ -1,11 +1,7 @@
 //! What protects people in a browser: CSRF and Origin rules, escaping, and
 //! the security headers of every page.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
-use common::TestServer;
+use chat_test_support::TestServer;
 use serde_json::json;
 
 const HOSTILE: [&str; 5] = [
@@ -155,7 +151,7 @@ async fn foreign_origins_are_refused() {
     let (status, _, _) = server
         .post(
             "/api/login",
-            json!({ "username": "alice", "password": common::PASSWORD }),
+            json!({ "username": "alice", "password": chat_test_support::PASSWORD }),
             &[("origin", "http://evil.example")],
         )
         .await;
@@ -256,7 +252,7 @@ async fn a_third_user_reaches_nothing_of_a_conversation() {
     let bob = server.user("bob").await;
     let carol = server.user("carol").await;
     let mut carol_ws = server.ws(&carol, "?since=0").await;
-    common::expect_frame(&mut carol_ws, "ready").await;
+    chat_test_support::expect_frame(&mut carol_ws, "ready").await;
     server.send(&alice, "bob", "secret").await;
     server.send(&bob, "alice", "secret reply").await;
     let auth = carol.bearer();
@@ -277,17 +273,17 @@ async fn a_third_user_reaches_nothing_of_a_conversation() {
         .get_text("/chat/alice/?search=secret", &[("cookie", &carol.cookie)])
         .await;
     assert!(!html.contains("secret reply"));
-    common::send_frame(
+    chat_test_support::send_frame(
         &mut carol_ws,
         json!({ "type": "read", "with": "alice", "up_to": 1 }),
     )
     .await;
     assert_eq!(
-        common::expect_frame(&mut carol_ws, "error").await["code"],
+        chat_test_support::expect_frame(&mut carol_ws, "error").await["code"],
         "not_found"
     );
     // Carol's socket carried nothing of theirs: her next frame is her own.
     server.send(&bob, "carol", "for carol").await;
-    let frame = common::expect_frame(&mut carol_ws, "message").await;
+    let frame = chat_test_support::expect_frame(&mut carol_ws, "message").await;
     assert_eq!(frame["message"]["text"], "for carol");
 }

@@ -1,10 +1,6 @@
 //! HTTPS: the server over rustls with a self-signed certificate, secure
 //! cookies, HSTS, and the plain-HTTP redirect.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use std::sync::Arc;
 
 use chat_http::{ChatHttp, HttpConfig};
@@ -19,7 +15,7 @@ async fn raw<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
 ) -> String {
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    tokio::time::timeout(common::WAIT, stream.read_to_end(&mut response))
+    tokio::time::timeout(chat_test_support::WAIT, stream.read_to_end(&mut response))
         .await
         .unwrap()
         .unwrap();
@@ -91,7 +87,7 @@ async fn serves_https_with_secure_cookies_and_hsts_and_redirects_plain_http() {
 
     let body = format!(
         r#"{{"email":"a@example.test","username":"alice","password":"{0}","confirm_password":"{0}"}}"#,
-        common::PASSWORD
+        chat_test_support::PASSWORD
     );
     let signup = format!(
         "POST /api/signup HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -104,7 +100,7 @@ async fn serves_https_with_secure_cookies_and_hsts_and_redirects_plain_http() {
     );
     let body = format!(
         r#"{{"username":"alice","password":"{}"}}"#,
-        common::PASSWORD
+        chat_test_support::PASSWORD
     );
     let login = format!(
         "POST /api/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -1,11 +1,7 @@
 //! The WebSocket protocol over real sockets.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
-
 use chat_http::HttpConfig;
-use common::{TestServer, expect_close, expect_frame, generous_limits, next_frame, send_frame};
+use chat_test_support::{TestServer, expect_close, expect_frame, next_frame, send_frame};
 use futures::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
@@ -148,7 +144,7 @@ async fn since_replays_what_was_missed_without_gap_or_duplicate() {
     // Past the replay bound, the client is told to resync by HTTP.
     let mut config = HttpConfig::default();
     config.websocket.replay_limit = 2;
-    let small = TestServer::with(generous_limits(), config).await;
+    let small = TestServer::builder().http(config).start().await;
     let alice = small.user("alice").await;
     let bob = small.user("bob").await;
     for n in 0..250 {
@@ -295,7 +291,7 @@ async fn upgrades_need_a_session_and_an_allowed_origin() {
 async fn a_slow_reader_is_cut_off_while_a_fast_one_gets_everything() {
     let mut config = HttpConfig::default();
     config.websocket.outbound_queue = 8;
-    let server = TestServer::with(generous_limits(), config).await;
+    let server = TestServer::builder().http(config).start().await;
     let alice = server.user("alice").await;
     let slow = server.user("slow").await;
     let fast = server.user("fast").await;
@@ -303,8 +299,38 @@ async fn a_slow_reader_is_cut_off_while_a_fast_one_gets_everything() {
     let mut fast_ws = server.ws(&fast, "").await;
     expect_frame(&mut slow_ws, "ready").await;
     expect_frame(&mut fast_ws, "ready").await;
-    let mut sender = server.ws(&alice, "").await;
-    expect_frame(&mut sender, "ready").await;
+    let (sender, _) = server.ws_ready(&alice, "").await;
+    // The sender reads its acks as they come, so that it is no slow reader
+    // itself.
+    let (mut to_server, mut from_server) = futures::StreamExt::split(sender);
+    const SENT: usize = 1650;
+    let acks = tokio::spawn(async move {
+        let mut acks = 0;
+        while acks < SENT {
+            let next = futures::StreamExt::next(&mut from_server);
+            match tokio::time::timeout(chat_test_support::WAIT, next)
+                .await
+                .unwrap()
+            {
+                Some(Ok(Message::Text(text))) => {
+                    let frame: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+                    match frame["type"].as_str() {
+                        Some("ack") => acks += 1,
+                        Some("presence") => {}
+                        _ => panic!("unexpected {frame}"),
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("the sender's socket ended: {other:?}"),
+            }
+        }
+    });
+    let mut send = async |frame: serde_json::Value| {
+        to_server
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    };
 
     // The fast reader reads as messages come.
     const FAST: usize = 150;
@@ -321,20 +347,15 @@ async fn a_slow_reader_is_cut_off_while_a_fast_one_gets_everything() {
     let text = "y".repeat(3900);
     let mut expected_fast = Vec::new();
     for n in 0..1500 {
-        send_frame(
-            &mut sender,
-            json!({ "type": "send", "to": "slow", "text": text, "client_id": format!("s{n}") }),
-        )
-        .await;
+        send(json!({ "type": "send", "to": "slow", "text": text, "client_id": format!("s{n}") }))
+            .await;
         if n % 10 == 0 {
             let fast_text = format!("f{n}");
-            send_frame(&mut sender, json!({ "type": "send", "to": "fast", "text": fast_text, "client_id": format!("f{n}") })).await;
+            send(json!({ "type": "send", "to": "fast", "text": fast_text, "client_id": format!("f{n}") })).await;
             expected_fast.push(fast_text);
         }
     }
-    for _ in 0..1650 {
-        expect_frame(&mut sender, "ack").await;
-    }
+    acks.await.unwrap();
     assert_eq!(
         fast_reader.await.unwrap(),
         expected_fast,
@@ -344,9 +365,12 @@ async fn a_slow_reader_is_cut_off_while_a_fast_one_gets_everything() {
     // The slow reader finds a bounded backlog ending in "too slow".
     let mut frames = 0;
     let close = loop {
-        match tokio::time::timeout(common::WAIT, futures::StreamExt::next(&mut slow_ws))
-            .await
-            .unwrap()
+        match tokio::time::timeout(
+            chat_test_support::WAIT,
+            futures::StreamExt::next(&mut slow_ws),
+        )
+        .await
+        .unwrap()
         {
             Some(Ok(Message::Close(frame))) => break frame,
             Some(Ok(_)) => frames += 1,
@@ -402,7 +426,7 @@ async fn a_send_on_its_way_to_commit_does_not_hold_up_deliveries() {
         reached: tokio::sync::Notify::new(),
         release: tokio::sync::Semaphore::new(0),
     });
-    let server = TestServer::with_limiter(held.clone()).await;
+    let server = TestServer::builder().limiter(held.clone()).start().await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let mut a = server.ws(&alice, "").await;
@@ -414,7 +438,7 @@ async fn a_send_on_its_way_to_commit_does_not_hold_up_deliveries() {
         json!({"type": "send", "to": "bob", "text": "slow one", "client_id": "s-1"}),
     )
     .await;
-    tokio::time::timeout(common::WAIT, held.reached.notified())
+    tokio::time::timeout(chat_test_support::WAIT, held.reached.notified())
         .await
         .expect("the send reached the limiter");
     // While alice's send waits, bob's message still reaches her.

@@ -1,0 +1,14 @@
+//! The adapter over real sockets: a real server on a loopback port, real
+//! HTTP and WebSocket clients. One test binary, so the workspace links it
+//! once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod abuse;
+mod api;
+mod browser_safety;
+mod limits;
+mod logs;
+mod metrics;
+mod tls;
+mod websocket;

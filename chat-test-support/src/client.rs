@@ -1,0 +1,310 @@
+//! A client of a running server, in process or not: real HTTP (reqwest)
+//! and real WebSockets (tokio-tungstenite), with the steps tests repeat.
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::{PASSWORD, WAIT};
+
+/// A client's WebSocket.
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A status, the response headers and the body as JSON (a string when it
+/// is not JSON, null when empty).
+pub type Answer = (u16, reqwest::header::HeaderMap, Value);
+
+/// Talks to one server.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// `http://host:port`.
+    pub base: String,
+    /// `host:port`.
+    pub host: String,
+    /// The HTTP client (no redirects followed, no compression asked for).
+    pub http: reqwest::Client,
+}
+
+/// A logged-in session's credentials.
+#[derive(Clone, Debug)]
+pub struct Login {
+    /// The bearer token.
+    pub token: String,
+    /// The CSRF token for cookie-authenticated changes.
+    pub csrf: String,
+    /// `name=value` of the session cookie.
+    pub cookie: String,
+}
+
+impl Login {
+    /// The `Authorization` header value.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+}
+
+impl Client {
+    /// A client of the server at `host` (`127.0.0.1:port`).
+    pub fn new(host: &str) -> Self {
+        Self {
+            base: format!("http://{host}"),
+            host: host.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// `POST`s `body` as JSON with extra `headers`.
+    pub async fn post(&self, path: &str, body: Value, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.post(self.url(path)).json(&body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// `GET`s `path` with `headers`.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        let mut request = self.http.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// `GET`s `path` and returns the body as text.
+    pub async fn get_text(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut request = self.http.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.text().await.unwrap())
+    }
+
+    /// `GET`s `path` as `login` (bearer).
+    pub async fn get_as(&self, login: &Login, path: &str) -> Answer {
+        self.get(path, &[("authorization", &login.bearer())]).await
+    }
+
+    /// `POST`s `body` to `path` as `login` (bearer).
+    pub async fn post_as(&self, login: &Login, path: &str, body: Value) -> Answer {
+        self.post(path, body, &[("authorization", &login.bearer())])
+            .await
+    }
+
+    /// Signs `name` up with `name@example.test` and [`PASSWORD`], which
+    /// must succeed.
+    pub async fn signup(&self, name: &str) {
+        let (status, _, body) = self.try_signup(name).await;
+        assert_eq!(status, 201, "signup {name}: {body}");
+    }
+
+    /// Tries to sign `name` up.
+    pub async fn try_signup(&self, name: &str) -> Answer {
+        self.post(
+            "/api/signup",
+            json!({ "email": format!("{name}@example.test"), "username": name, "password": PASSWORD, "confirm_password": PASSWORD }),
+            &[],
+        )
+        .await
+    }
+
+    /// Logs `name` in with [`PASSWORD`], which must succeed.
+    pub async fn login(&self, name: &str) -> Login {
+        let (status, headers, body) = self.try_login(name, PASSWORD).await;
+        assert_eq!(status, 200, "login {name}: {body}");
+        let cookie = headers
+            .get("set-cookie")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        Login {
+            token: body["token"].as_str().unwrap().to_owned(),
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+            cookie,
+        }
+    }
+
+    /// Tries to log `name` in with `password`.
+    pub async fn try_login(&self, name: &str, password: &str) -> Answer {
+        self.post(
+            "/api/login",
+            json!({ "username": name, "password": password }),
+            &[],
+        )
+        .await
+    }
+
+    /// Signs `name` up and logs in.
+    pub async fn user(&self, name: &str) -> Login {
+        self.signup(name).await;
+        self.login(name).await
+    }
+
+    /// Sends `text` from `from` to `to` over HTTP, which must succeed; the
+    /// message as JSON.
+    pub async fn send(&self, from: &Login, to: &str, text: &str) -> Value {
+        let (status, _, body) = self
+            .post_as(
+                from,
+                &format!("/api/conversations/{to}/messages"),
+                json!({ "text": text }),
+            )
+            .await;
+        assert_eq!(status, 201, "send: {body}");
+        body["message"].clone()
+    }
+
+    /// Opens a WebSocket as `login` (bearer), with `query` (`""` or
+    /// `"?since=.."`).
+    pub async fn ws(&self, login: &Login, query: &str) -> Ws {
+        self.ws_with(query, &[("authorization", &login.bearer())])
+            .await
+            .unwrap()
+    }
+
+    /// Opens a WebSocket as `login` and reads its `ready` frame.
+    pub async fn ws_ready(&self, login: &Login, query: &str) -> (Ws, Value) {
+        let mut ws = self.ws(login, query).await;
+        let ready = expect_frame(&mut ws, "ready").await;
+        (ws, ready)
+    }
+
+    /// Tries to open a WebSocket with `headers`.
+    pub async fn ws_with(
+        &self,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Ws, tungstenite::Error> {
+        let request = self.ws_request(query, headers);
+        tokio_tungstenite::connect_async(request)
+            .await
+            .map(|(ws, _)| ws)
+    }
+
+    /// A WebSocket whose client side has a tiny receive buffer, so that a
+    /// client that stops reading is felt by the server quickly.
+    pub async fn ws_small_buffer(&self, login: &Login) -> Ws {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(self.host.parse().unwrap()).await.unwrap();
+        let request = self.ws_request("", &[("authorization", &login.bearer())]);
+        let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+        ws
+    }
+
+    fn ws_request(
+        &self,
+        query: &str,
+        headers: &[(&str, &str)],
+    ) -> tungstenite::handshake::client::Request {
+        let mut request = format!("ws://{}/ws{query}", self.host)
+            .into_client_request()
+            .unwrap();
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        request
+    }
+}
+
+async fn read(response: reqwest::Response) -> Answer {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, headers, body)
+}
+
+/// The next text frame as JSON (pings and pongs skipped).
+pub async fn next_frame(ws: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("timed out waiting for a frame")
+            .expect("the socket ended")
+            .expect("socket error");
+        match message {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+}
+
+/// The next frame of type `kind`, failing on any other kind in between
+/// (presence notices, which come whenever a peer connects or leaves, are
+/// skipped unless asked for).
+pub async fn expect_frame(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let frame = next_frame(ws).await;
+        if frame["type"] == "presence" && kind != "presence" {
+            continue;
+        }
+        assert_eq!(frame["type"], kind, "unexpected frame {frame}");
+        return frame;
+    }
+}
+
+/// Waits for the server's close frame and returns it (`None`: the socket
+/// ended without one). Text frames before it are skipped.
+pub async fn expect_close(ws: &mut Ws) -> Option<CloseFrame> {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("timed out waiting for close");
+        match message {
+            Some(Ok(Message::Close(frame))) => return frame,
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("socket error before close: {e}"),
+            None => return None,
+        }
+    }
+}
+
+/// Sends `frame` as a text frame.
+pub async fn send_frame(ws: &mut Ws, frame: Value) {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+}
+
+/// Sends `frame` as a text frame, telling whether the socket took it: the
+/// server may already have closed it, which is not the client's error.
+pub async fn try_send_frame(ws: &mut Ws, frame: Value) -> bool {
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .is_ok()
+}

@@ -1,0 +1,279 @@
+//! A real store behind a switchboard: chosen calls fail as unavailable, or
+//! wait until the test lets them go. Everything else reaches the store
+//! underneath unchanged.
+//!
+//! This is how a test makes a dependency fail at an exact step (while a
+//! WebSocket replays, say) or holds a step open while it does something
+//! else (fills a queue), without sleeping and hoping.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chat_core::ports::{MessageStore, NewUser, SessionRecord, SessionStore, StoredUser, UserStore};
+use chat_core::{
+    Account, Appended, ChatError, ConversationId, ConversationQuery, ConversationSummary,
+    HistoryQuery, Message, MessageId, NewMessage, Page, PageLimit, Result, SessionId, Store,
+    Timestamp, TokenHash, User, UserId, Username,
+};
+use tokio::sync::{Semaphore, watch};
+
+use crate::WAIT;
+
+/// A store call a test can fail or hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Call {
+    Ping,
+    InsertUser,
+    FindUserByUsername,
+    FindAccount,
+    ListUsers,
+    InsertSession,
+    FindSession,
+    TouchSession,
+    DeleteSession,
+    DeleteExpiredSessions,
+    AppendMessage,
+    FindDirectConversation,
+    ListMessages,
+    ListConversations,
+    ConversationPeers,
+    MarkRead,
+    MessagesSince,
+    LastMessageId,
+}
+
+/// The switchboard; clones share it.
+#[derive(Clone)]
+pub struct Faults {
+    state: Arc<Mutex<State>>,
+    /// Counts calls that arrived at a hold, to wait on.
+    arrivals: Arc<watch::Sender<HashMap<Call, usize>>>,
+}
+
+#[derive(Default)]
+struct State {
+    failing: HashSet<Call>,
+    held: HashMap<Call, Arc<Semaphore>>,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Self {
+            state: Arc::default(),
+            arrivals: Arc::new(watch::Sender::new(HashMap::new())),
+        }
+    }
+}
+
+impl Faults {
+    /// From now on, `call` fails with `ChatError::Unavailable`.
+    pub fn fail(&self, call: Call) {
+        self.state.lock().unwrap().failing.insert(call);
+    }
+
+    /// `call` works again.
+    pub fn heal(&self, call: Call) {
+        self.state.lock().unwrap().failing.remove(&call);
+    }
+
+    /// From now on, `call` waits until [`Faults::release`].
+    pub fn hold(&self, call: Call) {
+        self.state
+            .lock()
+            .unwrap()
+            .held
+            .entry(call)
+            .or_insert_with(|| Arc::new(Semaphore::new(0)));
+    }
+
+    /// Lets every held `call` go, and holds it no more.
+    pub fn release(&self, call: Call) {
+        if let Some(gate) = self.state.lock().unwrap().held.remove(&call) {
+            gate.close();
+        }
+    }
+
+    /// Waits, bounded, until `count` calls have arrived at the hold on
+    /// `call` since the test started.
+    pub async fn reached(&self, call: Call, count: usize) {
+        let mut arrivals = self.arrivals.subscribe();
+        tokio::time::timeout(
+            WAIT,
+            arrivals.wait_for(|seen| seen.get(&call).copied().unwrap_or(0) >= count),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {count} held {call:?} calls"))
+        .unwrap();
+    }
+
+    async fn checkpoint(&self, call: Call) -> Result<()> {
+        let gate = {
+            let state = self.state.lock().unwrap();
+            if state.failing.contains(&call) {
+                return Err(ChatError::unavailable(format!(
+                    "{call:?} failed on purpose"
+                )));
+            }
+            state.held.get(&call).cloned()
+        };
+        if let Some(gate) = gate {
+            self.arrivals
+                .send_modify(|seen| *seen.entry(call).or_default() += 1);
+            // Closed on release: the call goes on.
+            let _ = gate.acquire().await;
+        }
+        Ok(())
+    }
+}
+
+/// A store whose calls pass the [`Faults`] switchboard first.
+pub struct FaultyStore {
+    inner: Arc<dyn Store>,
+    faults: Faults,
+}
+
+impl FaultyStore {
+    /// `inner` behind `faults`.
+    pub fn new(inner: Arc<dyn Store>, faults: Faults) -> Self {
+        Self { inner, faults }
+    }
+}
+
+#[async_trait]
+impl UserStore for FaultyStore {
+    async fn ping(&self) -> Result<()> {
+        self.faults.checkpoint(Call::Ping).await?;
+        self.inner.ping().await
+    }
+
+    async fn insert_user(&self, user: NewUser) -> Result<Account> {
+        self.faults.checkpoint(Call::InsertUser).await?;
+        self.inner.insert_user(user).await
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<Option<StoredUser>> {
+        self.faults.checkpoint(Call::FindUserByUsername).await?;
+        self.inner.find_user_by_username(username).await
+    }
+
+    async fn find_account(&self, id: UserId) -> Result<Option<Account>> {
+        self.faults.checkpoint(Call::FindAccount).await?;
+        self.inner.find_account(id).await
+    }
+
+    async fn list_users(
+        &self,
+        prefix: &str,
+        except: UserId,
+        limit: PageLimit,
+    ) -> Result<Vec<User>> {
+        self.faults.checkpoint(Call::ListUsers).await?;
+        self.inner.list_users(prefix, except, limit).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for FaultyStore {
+    async fn insert_session(
+        &self,
+        token: &TokenHash,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<SessionId> {
+        self.faults.checkpoint(Call::InsertSession).await?;
+        self.inner.insert_session(token, user, at).await
+    }
+
+    async fn find_session(&self, token: &TokenHash) -> Result<Option<SessionRecord>> {
+        self.faults.checkpoint(Call::FindSession).await?;
+        self.inner.find_session(token).await
+    }
+
+    async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<()> {
+        self.faults.checkpoint(Call::TouchSession).await?;
+        self.inner.touch_session(id, at).await
+    }
+
+    async fn delete_session(&self, id: SessionId) -> Result<()> {
+        self.faults.checkpoint(Call::DeleteSession).await?;
+        self.inner.delete_session(id).await
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> Result<u64> {
+        self.faults.checkpoint(Call::DeleteExpiredSessions).await?;
+        self.inner
+            .delete_expired_sessions(idle_before, created_before)
+            .await
+    }
+}
+
+#[async_trait]
+impl MessageStore for FaultyStore {
+    async fn append_message(&self, message: NewMessage) -> Result<Appended> {
+        self.faults.checkpoint(Call::AppendMessage).await?;
+        self.inner.append_message(message).await
+    }
+
+    async fn find_direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<Option<ConversationId>> {
+        self.faults.checkpoint(Call::FindDirectConversation).await?;
+        self.inner.find_direct_conversation(a, b).await
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
+        self.faults.checkpoint(Call::ListMessages).await?;
+        self.inner.list_messages(conversation, query).await
+    }
+
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        query: &ConversationQuery,
+    ) -> Result<Page<ConversationSummary>> {
+        self.faults.checkpoint(Call::ListConversations).await?;
+        self.inner.list_conversations(user, query).await
+    }
+
+    async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>> {
+        self.faults.checkpoint(Call::ConversationPeers).await?;
+        self.inner.conversation_peers(user).await
+    }
+
+    async fn mark_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        up_to: MessageId,
+    ) -> Result<(MessageId, bool)> {
+        self.faults.checkpoint(Call::MarkRead).await?;
+        self.inner.mark_read(conversation, user, up_to).await
+    }
+
+    async fn messages_since(
+        &self,
+        user: UserId,
+        after: MessageId,
+        limit: PageLimit,
+    ) -> Result<Page<Message>> {
+        self.faults.checkpoint(Call::MessagesSince).await?;
+        self.inner.messages_since(user, after, limit).await
+    }
+
+    async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
+        self.faults.checkpoint(Call::LastMessageId).await?;
+        self.inner.last_message_id(user).await
+    }
+}

@@ -1,0 +1,1 @@
+//! Upgrade fixtures (filled in below).
