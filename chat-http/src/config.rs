@@ -85,3 +85,31 @@ impl Default for WebSocketLimits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The figures docs/protocol.md and docs/security.md state. Each one's
+    /// behaviour is tested over real sockets (with these defaults where the
+    /// test can meet them quickly, with smaller figures where they are
+    /// times: pings and the idle timeout).
+    #[test]
+    fn the_defaults_are_the_documented_figures() {
+        let config = HttpConfig::default();
+        assert_eq!(config.max_body_bytes, 64 * 1024);
+        assert_eq!(config.header_timeout, Duration::from_secs(10));
+        assert!(!config.tls);
+        assert!(config.allowed_origins.is_empty() && config.trusted_proxies.is_empty());
+        let ws = config.websocket;
+        assert_eq!(ws.max_message_bytes, 16 * 1024);
+        assert_eq!(ws.outbound_queue, 512);
+        assert_eq!(ws.write_delay, Duration::ZERO);
+        assert_eq!(ws.ping_interval, Duration::from_secs(25));
+        assert_eq!(ws.idle_timeout, Duration::from_secs(60));
+        assert_eq!((ws.frames_per_second, ws.frame_burst), (20, 60));
+        assert_eq!(ws.user_frames_per_second, 40);
+        assert_eq!(ws.max_per_user, 16);
+        assert_eq!(ws.replay_limit, 1000);
+    }
+}

@@ -308,3 +308,45 @@ pub async fn try_send_frame(ws: &mut Ws, frame: Value) -> bool {
         .await
         .is_ok()
 }
+
+/// Writes `request` as is to a new connection to `host` and returns
+/// everything the server answers until it closes the connection (bounded by
+/// [`WAIT`]). For requests no HTTP client would send.
+pub async fn raw(host: &str, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(host).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(WAIT, stream.read_to_end(&mut response)).await;
+    assert!(
+        read.is_ok(),
+        "the server neither answered nor closed: {}",
+        String::from_utf8_lossy(&response)
+    );
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A `Set-Cookie` header's cookie name and attribute names, sorted, with
+/// the values of `Path` and `SameSite` kept (`Path=/`) and all others (the
+/// token, `Max-Age`) left out.
+pub fn cookie_attributes(set_cookie: &str) -> Vec<String> {
+    let value = set_cookie
+        .split_once(':')
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .map_or(set_cookie, |(_, value)| value);
+    let mut parts: Vec<String> = value
+        .split(';')
+        .map(|part| {
+            let part = part.trim();
+            if part.starts_with("Path=") || part.starts_with("SameSite=") {
+                part.to_owned()
+            } else {
+                part.split_once('=')
+                    .map_or(part, |(name, _)| name)
+                    .to_owned()
+            }
+        })
+        .collect();
+    parts.sort();
+    parts
+}

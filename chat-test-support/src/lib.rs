@@ -12,6 +12,7 @@
 //! - [`process`]: the reference `chat-server` binary as a child process.
 //! - [`client`]: the HTTP and WebSocket client helpers every server test uses.
 //! - [`faults`]: a store that fails or holds chosen calls on purpose.
+//! - [`tls`]: a self-signed certificate and a client that trusts it.
 //! - [`upgrade`]: what a release's database answered, recorded, so that a
 //!   later release can prove it migrates that database without loss.
 //!
@@ -31,6 +32,7 @@ pub mod process;
 pub mod redis;
 pub mod server;
 pub mod services;
+pub mod tls;
 pub mod upgrade;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,7 +40,7 @@ use std::time::Duration;
 
 pub use chat_core::testkit::{ManualClock, PASSWORD, generous_limits};
 pub use client::{
-    Client, Login, Ws, expect_close, expect_frame, next_frame, send_frame, try_send_frame,
+    Client, Login, Ws, expect_close, expect_frame, next_frame, raw, send_frame, try_send_frame,
 };
 pub use server::TestServer;
 

@@ -28,6 +28,8 @@ pub struct ServerProcess {
     child: Child,
     /// Every line it logged so far; bumped on each.
     log: watch::Receiver<Vec<String>>,
+    /// Reads the log until the process closes it.
+    reader: tokio::task::JoinHandle<()>,
 }
 
 impl ServerProcess {
@@ -58,7 +60,7 @@ impl ServerProcess {
         let (sender, log) = watch::channel(Vec::new());
         let mut reader = BufReader::new(child.stderr.take().unwrap()).lines();
         // Keep draining the log so the server never blocks on it.
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             while let Ok(Some(line)) = reader.next_line().await {
                 sender.send_modify(|lines| lines.push(line));
             }
@@ -67,6 +69,7 @@ impl ServerProcess {
             client: Client::new("0.0.0.0:0"),
             child,
             log,
+            reader,
         };
         let line = server.wait_for_log("; open http").await;
         let url = line
@@ -111,8 +114,9 @@ impl ServerProcess {
         self.log.borrow().clone()
     }
 
-    /// Sends SIGTERM and waits (bounded) for the process to exit.
-    pub async fn terminate(mut self) -> ExitStatus {
+    /// Sends SIGTERM and waits (bounded) for the process to exit; its exit
+    /// status and its whole log.
+    pub async fn terminate(mut self) -> (ExitStatus, Vec<String>) {
         let pid = self.child.id().expect("the server is running").to_string();
         let status = Command::new("kill")
             .args(["-TERM", &pid])
@@ -120,10 +124,15 @@ impl ServerProcess {
             .await
             .unwrap();
         assert!(status.success(), "kill -TERM {pid} failed");
-        tokio::time::timeout(WAIT * 2, self.child.wait())
+        let exit = tokio::time::timeout(WAIT * 2, self.child.wait())
             .await
             .expect("chat-server did not stop after SIGTERM")
-            .unwrap()
+            .unwrap();
+        tokio::time::timeout(WAIT, &mut self.reader)
+            .await
+            .expect("the log did not end with the process")
+            .unwrap();
+        (exit, self.log())
     }
 }
 

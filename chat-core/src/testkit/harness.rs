@@ -70,20 +70,37 @@ impl Harness {
 
     /// A harness with chosen limits and configuration.
     pub fn with(store: Arc<dyn Store>, limits: RateLimits, config: ChatConfig) -> Self {
-        // 2026-01-01T00:00:00Z; fixed so equal timestamps are the norm.
-        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(
-            1_767_225_600_000_000,
-        )));
-        // Real argon2id, minimal cost: the suites test the store, not argon2.
-        let hasher = Argon2Hasher::with_params(8, 1, 1).unwrap();
-        let chat = Chat::builder(store)
-            .bus(Arc::new(LocalBus::with_capacity(1024)))
-            .hasher(Arc::new(hasher))
-            .limiter(Arc::new(GovernorLimiter::with_clock(limits, clock.clone())))
-            .clock(clock.clone())
+        let clock = Self::clock();
+        let limiter = Arc::new(GovernorLimiter::with_clock(limits, clock.clone()));
+        let chat = Self::builder(store, &clock)
+            .limiter(limiter)
             .config(config)
             .build();
         Self { chat, clock }
+    }
+
+    /// A harness on the service's own defaults: the limiter and the
+    /// configuration [`Chat::builder`] installs when given none.
+    pub fn with_defaults(store: Arc<dyn Store>) -> Self {
+        let clock = Self::clock();
+        let chat = Self::builder(store, &clock).build();
+        Self { chat, clock }
+    }
+
+    /// 2026-01-01T00:00:00Z; fixed so equal timestamps are the norm.
+    fn clock() -> Arc<ManualClock> {
+        Arc::new(ManualClock::new(Timestamp::from_unix_micros(
+            1_767_225_600_000_000,
+        )))
+    }
+
+    fn builder(store: Arc<dyn Store>, clock: &Arc<ManualClock>) -> crate::ChatBuilder {
+        // Real argon2id, minimal cost: the suites test the store, not argon2.
+        let hasher = Argon2Hasher::with_params(8, 1, 1).unwrap();
+        Chat::builder(store)
+            .bus(Arc::new(LocalBus::with_capacity(1024)))
+            .hasher(Arc::new(hasher))
+            .clock(clock.clone())
     }
 
     /// Signs up `name` with email `name@example.test` and [`PASSWORD`].

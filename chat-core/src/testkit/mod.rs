@@ -55,6 +55,7 @@ macro_rules! store_conformance_suite {
             sessions_expire_after_idle_and_absolute_timeouts,
             logout_ends_the_session_and_its_subscriptions,
             login_is_rate_limited_per_username_and_per_client,
+            default_limits_are_the_documented_ones,
             send_validates_and_stores_nothing_on_error,
             send_is_idempotent_per_client_id,
             send_commits_then_publishes_to_every_device,

@@ -366,6 +366,117 @@ pub async fn login_is_rate_limited_per_username_and_per_client(store: Arc<dyn St
     ));
 }
 
+/// The limits and timeouts a service gets without configuration are the
+/// documented ones: login attempts 10 per username (then one per 30 s) and
+/// 30 per client (then one per 2 s), 30 messages (then 10 per second), 20
+/// typing notices (then 4 per second), sessions idle 7 days, at most 30.
+pub async fn default_limits_are_the_documented_ones(store: Arc<dyn Store>) {
+    let h = Harness::with_defaults(store);
+    let day = Duration::from_secs(24 * 3600);
+    assert_eq!(h.chat.config().session_idle_timeout, 7 * day);
+    assert_eq!(h.chat.config().session_absolute_timeout, 30 * day);
+    h.signup("alice").await;
+    h.signup("bob").await;
+    h.signup("carol").await;
+    let (alice, _) = h.login("alice").await;
+    h.login("bob").await;
+    let limited = |result: crate::Result<crate::Login>| match result {
+        Err(ChatError::RateLimited { retry_after }) => retry_after,
+        other => panic!("expected a rate limit, got {other:?}"),
+    };
+
+    // Per username: ten attempts from anywhere, then one every 30 s.
+    for n in 0..10 {
+        let client = format!("client-{n}");
+        assert!(matches!(
+            h.chat
+                .login("carol", "wrong password".into(), &client)
+                .await,
+            Err(ChatError::InvalidCredentials)
+        ));
+    }
+    let wait = limited(h.chat.login("carol", PASSWORD.into(), "fresh-1").await);
+    assert_eq!(wait, Duration::from_secs(30));
+    h.clock.advance(Duration::from_secs(29));
+    limited(h.chat.login("carol", PASSWORD.into(), "fresh-2").await);
+    h.clock.advance(Duration::from_secs(1));
+    h.chat
+        .login("carol", PASSWORD.into(), "fresh-3")
+        .await
+        .unwrap();
+    limited(h.chat.login("carol", PASSWORD.into(), "fresh-4").await);
+
+    // Per client: thirty attempts at any names, then one every 2 s.
+    for n in 0..30 {
+        let name = format!("nobody{n}");
+        assert!(matches!(
+            h.chat.login(&name, PASSWORD.into(), "scanner").await,
+            Err(ChatError::InvalidCredentials)
+        ));
+    }
+    let wait = limited(h.chat.login("bob", PASSWORD.into(), "scanner").await);
+    assert_eq!(wait, Duration::from_secs(2));
+    h.clock.advance(Duration::from_secs(2));
+    h.chat
+        .login("bob", PASSWORD.into(), "scanner")
+        .await
+        .unwrap();
+    limited(h.chat.login("bob", PASSWORD.into(), "scanner").await);
+
+    // Messages: thirty at once, then ten a second.
+    for n in 0..30 {
+        h.send(&alice, "bob", &format!("burst {n}")).await;
+    }
+    let over = h
+        .chat
+        .send(&alice, "bob", "one too many".into(), None)
+        .await;
+    match over {
+        Err(ChatError::RateLimited { retry_after }) => {
+            assert_eq!(retry_after, Duration::from_millis(100));
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    h.clock.advance(Duration::from_millis(100));
+    h.send(&alice, "bob", "earned back").await;
+    assert!(matches!(
+        h.chat.send(&alice, "bob", "again".into(), None).await,
+        Err(ChatError::RateLimited { .. })
+    ));
+
+    // Typing notices: twenty at once, then four a second.
+    for _ in 0..20 {
+        h.chat.typing(&alice, "bob").await.unwrap();
+    }
+    match h.chat.typing(&alice, "bob").await {
+        Err(ChatError::RateLimited { retry_after }) => {
+            assert_eq!(retry_after, Duration::from_millis(250));
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+    h.clock.advance(Duration::from_millis(250));
+    h.chat.typing(&alice, "bob").await.unwrap();
+
+    // Sessions: used within every 7 days, one lasts 30 days; unused for 7
+    // days, it ends.
+    let (_, token) = h.login("bob").await;
+    for _ in 0..4 {
+        h.clock.advance(7 * day - Duration::from_secs(1));
+        h.chat.authenticate(&token).await.unwrap();
+    }
+    h.clock.advance(2 * day + Duration::from_secs(4));
+    assert!(matches!(
+        h.chat.authenticate(&token).await,
+        Err(ChatError::Unauthenticated)
+    ));
+    let (_, token) = h.login("bob").await;
+    h.clock.advance(7 * day);
+    assert!(matches!(
+        h.chat.authenticate(&token).await,
+        Err(ChatError::Unauthenticated)
+    ));
+}
+
 pub async fn send_validates_and_stores_nothing_on_error(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let alice = h.user("alice").await;

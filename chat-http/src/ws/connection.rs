@@ -32,6 +32,10 @@ const LIVE_IDS: usize = 1024;
 const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// How long a closing connection's writer may take to send what it still
+/// writes and the close frame; a client that reads nothing meanwhile is cut
+/// off without it.
+const CLOSE_DEADLINE: Duration = Duration::from_secs(10);
 /// Own messages held back while a send is committing, waiting for its ack.
 const HELD_EVENTS: usize = 256;
 
@@ -134,7 +138,14 @@ impl Connection {
             out.close(code, reason);
         }
         drop(out);
-        let _ = writer.await;
+        let mut writer = writer;
+        if tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
+            .await
+            .is_err()
+        {
+            debug!(%user, "WebSocket writer stuck on a client that reads nothing; dropped");
+            writer.abort();
+        }
         if closing {
             // The closing handshake: drop what the client still sends until
             // it answers, briefly, so that unread input does not turn the

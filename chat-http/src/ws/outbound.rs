@@ -133,3 +133,57 @@ async fn write<S>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use super::*;
+    use crate::WebSocketLimits;
+
+    /// A socket whose peer never reads: it takes no frame, ever.
+    struct Stuck;
+
+    impl Sink<Message> for Stuck {
+        type Error = std::io::Error;
+
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+
+        fn start_send(self: Pin<&mut Self>, _: Message) -> std::io::Result<()> {
+            Ok(())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn by_default_512_frames_wait_for_a_stuck_socket_then_it_is_too_slow() {
+        let capacity = WebSocketLimits::default().outbound_queue;
+        assert_eq!(capacity, 512);
+        let (out, writer) = Outbound::start(Stuck, capacity, Duration::ZERO);
+        // The writer takes a first frame and hangs on the socket with it.
+        out.push(Message::Text("first".into())).unwrap();
+        let taken = async {
+            while out.frames.capacity() < capacity {
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), taken)
+            .await
+            .unwrap();
+        for n in 0..capacity {
+            assert_eq!(out.push(Message::Text(n.to_string().into())), Ok(()));
+        }
+        assert_eq!(out.push(Message::Text("one more".into())), Err(Full::Slow));
+        writer.abort();
+    }
+}

@@ -7,6 +7,7 @@
 mod abuse;
 mod api;
 mod browser_safety;
+mod defaults;
 mod limits;
 mod logs;
 mod metrics;

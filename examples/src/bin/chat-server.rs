@@ -139,23 +139,54 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+impl Args {
+    /// The rate limits the flags set.
+    fn limits(&self) -> RateLimits {
+        let defaults = RateLimits::default();
+        let send_rate = self.send_rate.max(1);
+        RateLimits {
+            send_per_user: Rate::new(send_rate * 3, Duration::from_secs(1) / send_rate),
+            login_per_username: Rate::new(
+                self.login_burst.max(1),
+                defaults.login_per_username.every,
+            ),
+            login_per_client: Rate::new(
+                self.login_client_burst.max(1),
+                defaults.login_per_client.every,
+            ),
+            ..defaults
+        }
+    }
+
+    /// The service configuration the flags set.
+    fn chat_config(&self) -> ChatConfig {
+        ChatConfig::default()
+            .with_session_idle_timeout(Duration::from_secs(self.session_idle_minutes.max(1) * 60))
+            .with_session_absolute_timeout(Duration::from_secs(
+                self.session_max_hours.max(1) * 3600,
+            ))
+    }
+
+    /// The adapter configuration the flags set (`tls`: served over TLS here).
+    fn http_config(&self, tls: bool) -> HttpConfig {
+        let mut config = HttpConfig::default();
+        config.allowed_origins = self.allowed_origins.clone();
+        config.trusted_proxies = self.trusted_proxies.clone();
+        let frame_rate = self.ws_frame_rate.max(1);
+        config.websocket.frames_per_second = frame_rate;
+        config.websocket.frame_burst = frame_rate.saturating_mul(3);
+        config.websocket.user_frames_per_second = frame_rate.saturating_mul(2);
+        config.websocket.max_per_user = self.ws_sockets_per_user.max(1);
+        config.websocket.write_delay = Duration::from_millis(self.ws_write_delay_ms);
+        config.tls = self.behind_tls || tls;
+        config
+    }
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let store = open_store(&args.database_url).await?;
-    let defaults = RateLimits::default();
-    let send_rate = args.send_rate.max(1);
-    let limits = RateLimits {
-        send_per_user: Rate::new(send_rate * 3, Duration::from_secs(1) / send_rate),
-        login_per_username: Rate::new(args.login_burst.max(1), defaults.login_per_username.every),
-        login_per_client: Rate::new(
-            args.login_client_burst.max(1),
-            defaults.login_per_client.every,
-        ),
-        ..defaults
-    };
-    let config = ChatConfig::default()
-        .with_session_idle_timeout(Duration::from_secs(args.session_idle_minutes.max(1) * 60))
-        .with_session_absolute_timeout(Duration::from_secs(args.session_max_hours.max(1) * 3600));
-    let mut builder = Chat::builder(store).config(config);
+    let limits = args.limits();
+    let mut builder = Chat::builder(store).config(args.chat_config());
     if let Some(url) = &args.redis_url {
         let prefix = &args.redis_prefix;
         let options = RedisBusOptions::new(url).prefix(prefix);
@@ -177,27 +208,18 @@ async fn run(args: Args) -> Result<(), String> {
         builder = builder.limiter(Arc::new(GovernorLimiter::new(limits)));
     }
     let chat = builder.build();
-    let mut http_config = HttpConfig::default();
-    http_config.allowed_origins = args.allowed_origins;
-    http_config.trusted_proxies = args.trusted_proxies;
-    let frame_rate = args.ws_frame_rate.max(1);
-    http_config.websocket.frames_per_second = frame_rate;
-    http_config.websocket.frame_burst = frame_rate.saturating_mul(3);
-    http_config.websocket.user_frames_per_second = frame_rate.saturating_mul(2);
-    http_config.websocket.max_per_user = args.ws_sockets_per_user.max(1);
-    http_config.websocket.write_delay = Duration::from_millis(args.ws_write_delay_ms);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(chat_http::load_tls(cert, key).map_err(|e| e.to_string())?),
         _ => None,
     };
-    http_config.tls = args.behind_tls || tls.is_some();
-    let http = ChatHttp::new(chat.clone(), http_config);
+    let http = ChatHttp::new(chat.clone(), args.http_config(tls.is_some()));
 
     let listener = bind(args.listen).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     tokio::spawn(purge_sessions(chat));
     if let Some(metrics) = args.metrics_listen {
         let listener = bind(metrics).await?;
+        let metrics = listener.local_addr().map_err(|e| e.to_string())?;
         info!("metrics at http://{metrics}/metrics");
         tokio::spawn(chat_http::serve_metrics(
             listener,
@@ -209,6 +231,7 @@ async fn run(args: Args) -> Result<(), String> {
         Some(tls) => {
             if let Some(redirect) = args.redirect_listen {
                 let plain = bind(redirect).await?;
+                let redirect = plain.local_addr().map_err(|e| e.to_string())?;
                 info!("redirecting http://{redirect}/ to HTTPS");
                 tokio::spawn(chat_http::redirect_to_https(
                     plain,
@@ -279,5 +302,117 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(flags: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("chat-server").chain(flags.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn without_flags_the_defaults_of_the_libraries_run() {
+        let args = parse(&[]);
+        assert_eq!(args.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(args.database_url, "sqlite://chat.db");
+        assert_eq!(args.limits(), RateLimits::default());
+        assert_eq!(args.chat_config(), ChatConfig::default());
+        let http = args.http_config(false);
+        let defaults = HttpConfig::default();
+        assert_eq!(
+            http.websocket.frames_per_second,
+            defaults.websocket.frames_per_second
+        );
+        assert_eq!(http.websocket.frame_burst, defaults.websocket.frame_burst);
+        assert_eq!(
+            http.websocket.user_frames_per_second,
+            defaults.websocket.user_frames_per_second
+        );
+        assert_eq!(http.websocket.max_per_user, defaults.websocket.max_per_user);
+        assert_eq!(http.websocket.write_delay, defaults.websocket.write_delay);
+        assert!(!http.tls);
+    }
+
+    #[test]
+    fn each_flag_changes_its_figure() {
+        let args = parse(&[
+            "--send-rate",
+            "4",
+            "--login-burst",
+            "3",
+            "--login-client-burst",
+            "7",
+            "--session-idle-minutes",
+            "90",
+            "--session-max-hours",
+            "5",
+            "--ws-frame-rate",
+            "8",
+            "--ws-sockets-per-user",
+            "2",
+            "--ws-write-delay-ms",
+            "6",
+            "--behind-tls",
+            "--allowed-origin",
+            "https://a.example,https://b.example",
+            "--trusted-proxy",
+            "10.0.0.1",
+        ]);
+        let limits = args.limits();
+        assert_eq!(
+            limits.send_per_user,
+            Rate::new(12, Duration::from_millis(250))
+        );
+        assert_eq!(
+            limits.login_per_username,
+            Rate::new(3, Duration::from_secs(30))
+        );
+        assert_eq!(
+            limits.login_per_client,
+            Rate::new(7, Duration::from_secs(2))
+        );
+        assert_eq!(
+            limits.typing_per_user,
+            RateLimits::default().typing_per_user
+        );
+        let chat = args.chat_config();
+        assert_eq!(chat.session_idle_timeout, Duration::from_secs(90 * 60));
+        assert_eq!(chat.session_absolute_timeout, Duration::from_secs(5 * 3600));
+        let http = args.http_config(false);
+        assert_eq!(
+            (
+                http.websocket.frames_per_second,
+                http.websocket.frame_burst,
+                http.websocket.user_frames_per_second
+            ),
+            (8, 24, 16)
+        );
+        assert_eq!(http.websocket.max_per_user, 2);
+        assert_eq!(http.websocket.write_delay, Duration::from_millis(6));
+        assert!(http.tls, "--behind-tls");
+        assert_eq!(
+            http.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        assert_eq!(
+            http.trusted_proxies,
+            ["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs() {
+        let alone = ["chat-server", "--tls-cert", "cert.pem"];
+        assert!(Args::try_parse_from(alone).is_err());
+        let redirect = ["chat-server", "--redirect-listen", "127.0.0.1:80"];
+        assert!(Args::try_parse_from(redirect).is_err());
+        assert!(
+            parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"])
+                .http_config(true)
+                .tls
+        );
     }
 }

@@ -1,0 +1,351 @@
+//! The figures the documents state are the defaults that run: each test
+//! starts the server with its default limits (on a manual clock, so that
+//! "one more every 30 s" is exact) and meets them.
+
+use std::time::Duration;
+
+use chat_http::HttpConfig;
+use chat_test_support::{
+    Login, TestServer, WAIT, Ws, expect_close, expect_frame, next_frame, raw, try_send_frame,
+};
+use futures::StreamExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// The default server, believing `X-Forwarded-For` from the test (so that
+/// each request can come from a client address of its choosing).
+async fn server() -> TestServer {
+    let mut config = HttpConfig::default();
+    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    TestServer::builder().defaults().http(config).start().await
+}
+
+async fn login_from(server: &TestServer, name: &str, password: &str, client: &str) -> (u16, u64) {
+    let (status, headers, _) = server
+        .post(
+            "/api/login",
+            json!({ "username": name, "password": password }),
+            &[("x-forwarded-for", client)],
+        )
+        .await;
+    let retry_after = headers
+        .get("retry-after")
+        .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+    (status, retry_after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_limited_per_username_and_per_client_as_documented() {
+    let server = server().await;
+    server.signup("carol").await;
+    let password = chat_test_support::PASSWORD;
+    // Ten attempts per username, from anywhere; then one every 30 s.
+    for n in 0..10 {
+        let client = format!("10.0.1.{n}");
+        assert_eq!(
+            login_from(&server, "carol", "wrong password", &client).await,
+            (401, 0)
+        );
+    }
+    assert_eq!(
+        login_from(&server, "carol", password, "10.0.2.1").await,
+        (429, 30)
+    );
+    server.clock().advance(Duration::from_secs(30));
+    assert_eq!(
+        login_from(&server, "carol", password, "10.0.2.2").await.0,
+        200
+    );
+    assert_eq!(
+        login_from(&server, "carol", password, "10.0.2.3").await,
+        (429, 30)
+    );
+
+    // Thirty attempts per client address, at any names; then one every 2 s.
+    for n in 0..30 {
+        let name = format!("nobody{n}");
+        assert_eq!(
+            login_from(&server, &name, "wrong password", "10.0.3.1").await,
+            (401, 0)
+        );
+    }
+    assert_eq!(
+        login_from(&server, "nobody99", password, "10.0.3.1").await,
+        (429, 2)
+    );
+    server.clock().advance(Duration::from_secs(2));
+    assert_eq!(
+        login_from(&server, "nobody98", password, "10.0.3.1").await,
+        (401, 0)
+    );
+    assert_eq!(
+        login_from(&server, "nobody97", password, "10.0.3.1").await,
+        (429, 2)
+    );
+}
+
+/// Sends a frame the server answers with `not_found` when it is let
+/// through (a read mark in a conversation with nobody).
+async fn probe(ws: &mut Ws) -> bool {
+    try_send_frame(ws, json!({ "type": "read", "with": "nobody", "up_to": 1 })).await
+}
+
+/// Reads `count` error frames and counts them by code.
+async fn error_codes(ws: &mut Ws, count: usize) -> (usize, usize) {
+    let (mut not_found, mut limited) = (0, 0);
+    for _ in 0..count {
+        let frame = expect_frame(ws, "error").await;
+        match frame["code"].as_str() {
+            Some("not_found") => not_found += 1,
+            Some("rate_limited") => limited += 1,
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    (not_found, limited)
+}
+
+#[tokio::test]
+async fn a_connection_may_send_60_frames_at_once_then_20_a_second_then_is_cut_off() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    for _ in 0..61 {
+        probe(&mut ws).await;
+    }
+    assert_eq!(error_codes(&mut ws, 61).await, (60, 1));
+    // One frame is earned back every 50 ms.
+    server.clock().advance(Duration::from_millis(50));
+    probe(&mut ws).await;
+    probe(&mut ws).await;
+    assert_eq!(error_codes(&mut ws, 2).await, (1, 1));
+    // Fifty refusals in a row are answered; the next one closes the socket.
+    for _ in 0..51 {
+        if !probe(&mut ws).await {
+            break;
+        }
+    }
+    let mut refused = 0;
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Text(text))) => {
+                assert!(text.as_str().contains("rate_limited"), "{text}");
+                refused += 1;
+            }
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame"),
+            Some(Ok(_)) => {}
+            other => panic!("expected the close frame, got {other:?}"),
+        }
+    };
+    // Refusals 2 to 50 in a row were answered (the first, above); the 51st
+    // closed the socket.
+    assert_eq!(refused, 49);
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Policy, "too many frames")
+    );
+}
+
+#[tokio::test]
+async fn a_user_may_send_120_frames_at_once_over_all_their_sockets_then_40_a_second() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let mut sockets = Vec::new();
+    for _ in 0..3 {
+        sockets.push(server.ws_ready(&alice, "").await.0);
+    }
+    for ws in &mut sockets[..2] {
+        for _ in 0..60 {
+            probe(ws).await;
+        }
+        assert_eq!(error_codes(ws, 60).await, (60, 0));
+    }
+    // The third socket has a fresh budget of its own, but the user has none.
+    let third = &mut sockets[2];
+    probe(third).await;
+    assert_eq!(error_codes(third, 1).await, (0, 1));
+    server.clock().advance(Duration::from_millis(25));
+    probe(third).await;
+    assert_eq!(error_codes(third, 1).await, (1, 0));
+}
+
+#[tokio::test]
+async fn a_user_may_hold_16_sockets() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let mut open = Vec::new();
+    for _ in 0..16 {
+        open.push(server.ws_ready(&alice, "").await.0);
+    }
+    match server
+        .ws_with("", &[("authorization", &alice.bearer())])
+        .await
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn texts_frames_bodies_and_heads_have_the_documented_sizes() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    server.signup("bob").await;
+    let path = "/api/conversations/bob/messages";
+    // Message text: 4000 characters (here, four bytes each).
+    let (status, _, _) = server
+        .post_as(&alice, path, json!({ "text": "😀".repeat(4000) }))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _, body) = server
+        .post_as(&alice, path, json!({ "text": "x".repeat(4001) }))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("text"))
+    );
+
+    // WebSocket messages: 16 KiB.
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    let frame = |size: usize| {
+        let head = r#"{"type":"read","with":"nobody","up_to":1,"pad":""#;
+        let tail = r#""}"#;
+        let pad = "x".repeat(size - head.len() - tail.len());
+        Message::Text(format!("{head}{pad}{tail}").into())
+    };
+    futures::SinkExt::send(&mut ws, frame(16 * 1024))
+        .await
+        .unwrap();
+    assert_eq!(expect_frame(&mut ws, "error").await["code"], "not_found");
+    futures::SinkExt::send(&mut ws, frame(16 * 1024 + 1))
+        .await
+        .unwrap();
+    assert_eq!(expect_close(&mut ws).await.unwrap().code, CloseCode::Size);
+
+    // Request bodies: 64 KiB, refused by their declared length before a
+    // byte of them is read (none is sent here: waiting for it would hang).
+    let head = |length: usize| {
+        format!(
+            "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        )
+    };
+    let refused = raw(&server.host, head(64 * 1024 + 1).as_bytes()).await;
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+    assert!(refused.contains("too_large"), "{refused}");
+    let mut body = String::from(r#"{"username":"nobody","password":"wrong password"}"#);
+    body.push_str(&" ".repeat(64 * 1024 - body.len()));
+    let taken = raw(
+        &server.host,
+        format!("{}{body}", head(body.len())).as_bytes(),
+    )
+    .await;
+    assert!(taken.starts_with("HTTP/1.1 401"), "{taken}");
+    // A chunked body is cut off once it passes the limit.
+    let chunk = format!("{:x}\r\n{}\r\n", 40 * 1024, " ".repeat(40 * 1024));
+    let chunked = format!(
+        "POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}{chunk}0\r\n\r\n"
+    );
+    let refused = raw(&server.host, chunked.as_bytes()).await;
+    assert!(refused.starts_with("HTTP/1.1 413"), "{refused}");
+
+    // Request heads: 16 KiB.
+    let with_header = |size: usize| {
+        let start = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Filler: ";
+        let end = "\r\n\r\n";
+        format!("{start}{}{end}", "y".repeat(size - start.len() - end.len()))
+    };
+    let answered = raw(&server.host, with_header(15 * 1024).as_bytes()).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    let refused = raw(&server.host, with_header(17 * 1024).as_bytes()).await;
+    assert!(refused.starts_with("HTTP/1.1 431"), "{refused}");
+}
+
+#[tokio::test]
+async fn sessions_end_after_7_idle_days_and_after_30_days_in_all() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let day = Duration::from_secs(24 * 3600);
+    let me = async |login: &Login| server.get_as(login, "/api/me").await.0;
+    for _ in 0..4 {
+        server.clock().advance(7 * day - Duration::from_secs(1));
+        assert_eq!(me(&alice).await, 200);
+    }
+    server.clock().advance(2 * day + Duration::from_secs(4));
+    assert_eq!(me(&alice).await, 401, "30 days after login");
+    let again = server.login("alice").await;
+    server.clock().advance(7 * day);
+    assert_eq!(me(&again).await, 401, "7 days unused");
+}
+
+/// Sends `count` messages from `from` to `to` over HTTP within the default
+/// send rate, moving the clock three seconds after each burst of 30.
+async fn send_many(server: &TestServer, from: &Login, to: &str, text: &str, count: usize) {
+    for n in 0..count {
+        if n % 30 == 29 {
+            server.clock().advance(Duration::from_secs(3));
+        }
+        server.send(from, to, &format!("{text} {n}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconnecting_client_is_replayed_1000_messages_then_told_to_resync() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    send_many(&server, &alice, "bob", "missed", 1100).await;
+    let (mut ws, _) = server.ws_ready(&bob, "?since=0").await;
+    let mut replayed = 0;
+    loop {
+        let frame = next_frame(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("message") => replayed += 1,
+            Some("resync") => break,
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    assert_eq!(replayed, 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_512_frames_behind_is_closed_with_1013() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let slow = server.user("slow").await;
+    let ws = server.ws_small_buffer(&slow).await;
+    // Messages of 4000 characters until the kernel's buffers and then the
+    // 512 frames of the outbound queue are full and the server gives up.
+    let text = "z".repeat(3990);
+    let mut sent = 0;
+    while !server
+        .http
+        .metrics_text()
+        .contains("chat_websocket_slow_consumer_total 1")
+    {
+        assert!(sent < 20_000, "the slow reader was never cut off");
+        send_many(&server, &alice, "slow", &text, 30).await;
+        sent += 30;
+    }
+    // It reads again: what the kernel held, then the close frame.
+    let mut ws = ws;
+    let mut frames = 0;
+    let close = loop {
+        match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame.expect("a close frame"),
+            Some(Ok(Message::Text(_))) => frames += 1,
+            Some(Ok(_)) => {}
+            other => panic!("expected the close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(close.code, CloseCode::Again);
+    assert!(
+        frames < sent,
+        "{frames} of {sent} frames reached the slow reader"
+    );
+    chat_test_support::eventually("the connection is gone", || {
+        server.http.open_websockets() == 0
+    })
+    .await;
+}

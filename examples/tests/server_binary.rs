@@ -1,0 +1,221 @@
+//! The reference `chat-server` binary: its flags reach the server that
+//! runs, it serves TLS and metrics when asked, it reports a bus outage as
+//! not ready, and it starts from nothing and stops on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use chat_test_support::client::cookie_attributes;
+use chat_test_support::process::ServerProcess;
+use chat_test_support::redis::PrivateRedis;
+use chat_test_support::tls::{SelfSigned, json_request};
+use chat_test_support::{Client, PASSWORD, WAIT};
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_chat-server");
+
+/// A server on an in-memory database with exactly `flags`.
+async fn server(flags: &[&str]) -> ServerProcess {
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "sqlite::memory:",
+    ];
+    args.extend(flags);
+    ServerProcess::spawn(BINARY, None, &args).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn its_flags_set_the_limits_of_the_running_server() {
+    let server = server(&[
+        "--login-burst",
+        "2",
+        "--send-rate",
+        "1",
+        "--ws-sockets-per-user",
+        "2",
+    ])
+    .await;
+    let alice = server.user("alice").await;
+    server.signup("bob").await;
+    // --login-burst 2: alice's login above was the first attempt.
+    assert_eq!(server.try_login("alice", "wrong password").await.0, 401);
+    assert_eq!(server.try_login("alice", PASSWORD).await.0, 429);
+    // --send-rate 1: bursts of three.
+    for _ in 0..3 {
+        server.send(&alice, "bob", "hi").await;
+    }
+    let (status, _, _) = server
+        .post_as(
+            &alice,
+            "/api/conversations/bob/messages",
+            json!({ "text": "hi" }),
+        )
+        .await;
+    assert_eq!(status, 429);
+    // --ws-sockets-per-user 2.
+    let _one = server.ws_ready(&alice, "").await;
+    let _two = server.ws_ready(&alice, "").await;
+    match server
+        .ws_with("", &[("authorization", &alice.bearer())])
+        .await
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 429);
+        }
+        other => panic!("expected 429, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn behind_tls_the_cookie_is_secure_and_responses_carry_hsts() {
+    let server = server(&["--behind-tls"]).await;
+    server.signup("alice").await;
+    let (status, headers, _) = server.try_login("alice", PASSWORD).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        cookie_attributes(headers["set-cookie"].to_str().unwrap()),
+        [
+            "HttpOnly",
+            "Max-Age",
+            "Path=/",
+            "SameSite=Lax",
+            "Secure",
+            "__Host-chat_session"
+        ]
+    );
+    assert!(
+        headers["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=31536000")
+    );
+}
+
+#[tokio::test]
+async fn with_a_certificate_it_serves_https_and_redirects_plain_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificate = SelfSigned::new();
+    let (cert, key) = certificate.write_pem(dir.path());
+    let mut server = server(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--redirect-listen",
+        "127.0.0.1:0",
+    ])
+    .await;
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let port: u16 = server.host.rsplit(':').next().unwrap().parse().unwrap();
+    let body = format!(
+        r#"{{"email":"a@example.test","username":"alice","password":"{PASSWORD}","confirm_password":"{PASSWORD}"}}"#
+    );
+    let signup = certificate
+        .raw(port, &json_request("POST", "/api/signup", &body))
+        .await;
+    assert!(signup.starts_with("HTTP/1.1 201"), "{signup}");
+    assert!(
+        signup
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000")
+    );
+    let line = server.wait_for_log("redirecting http://").await;
+    let plain = line
+        .split("redirecting http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let redirect = chat_test_support::raw(
+        &plain,
+        b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(redirect.starts_with("HTTP/1.1 308"), "{redirect}");
+    assert!(
+        redirect.contains(&format!("location: https://localhost:{port}/login")),
+        "{redirect}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address() {
+    let mut server = server(&["--metrics-listen", "127.0.0.1:0"]).await;
+    let line = server.wait_for_log("metrics at http://").await;
+    let address = line
+        .split("metrics at http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("/metrics")
+        .to_owned();
+    assert_ne!(address, server.host, "a listener of its own");
+    server.signup("alice").await;
+    assert_eq!(server.try_login("alice", "wrong password").await.0, 401);
+    let metrics = Client::new(&address);
+    let (status, _, text) = metrics.get_text("/metrics", &[]).await;
+    assert_eq!(status, 200);
+    assert!(
+        text.lines().any(|l| l == "chat_login_failures_total 1"),
+        "{text}"
+    );
+    assert_eq!(metrics.get_text("/api/me", &[]).await.0, 404);
+    assert_eq!(server.get_text("/metrics", &[]).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn it_is_not_ready_while_redis_is_down() {
+    let Some(mut redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let url = redis.url();
+    let server = server(&["--redis-url", &url]).await;
+    let ready = async || server.get("/readyz", &[]).await;
+    let (status, _, body) = ready().await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")));
+    redis.stop().await;
+    let (status, _, body) = ready().await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable"))
+    );
+    assert_eq!(
+        server.get("/healthz", &[]).await.0,
+        200,
+        "alive all the same"
+    );
+    redis.resume().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ready().await.0 != 200 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never ready again after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn from_an_empty_directory_it_creates_its_database_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(BINARY, Some(dir.path()), &["--listen", "127.0.0.1:0"]).await;
+    assert!(server.base.starts_with("http://127.0.0.1:"));
+    assert!(
+        dir.path().join("chat.db").exists(),
+        "chat.db in the working directory"
+    );
+    let (status, _, body) = server.get("/healthz", &[]).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let alice = server.user("alice").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    let closed = tokio::spawn(async move { chat_test_support::expect_close(&mut ws).await });
+    let (status, log) = server.terminate().await;
+    assert!(status.success(), "{status:?}");
+    let close = closed.await.unwrap().expect("a close frame");
+    assert_eq!(u16::from(close.code), 1001, "going away");
+    assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
+}
