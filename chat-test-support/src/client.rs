@@ -248,10 +248,11 @@ async fn read(response: reqwest::Response) -> Answer {
     (status, headers, body)
 }
 
-/// The next text frame as JSON (pings and pongs skipped).
+/// The next text frame as JSON (pings and pongs skipped), within [`WAIT`].
 pub async fn next_frame(ws: &mut Ws) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let message = tokio::time::timeout(WAIT, ws.next())
+        let message = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("timed out waiting for a frame")
             .expect("the socket ended")
@@ -266,10 +267,13 @@ pub async fn next_frame(ws: &mut Ws) -> Value {
 
 /// The next frame of type `kind`, failing on any other kind in between
 /// (presence notices, which come whenever a peer connects or leaves, are
-/// skipped unless asked for).
+/// skipped unless asked for), within [`WAIT`].
 pub async fn expect_frame(ws: &mut Ws, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let frame = next_frame(ws).await;
+        let frame = tokio::time::timeout_at(deadline, next_frame(ws))
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for a {kind} frame"));
         if frame["type"] == "presence" && kind != "presence" {
             continue;
         }
@@ -278,11 +282,13 @@ pub async fn expect_frame(ws: &mut Ws, kind: &str) -> Value {
     }
 }
 
-/// Waits for the server's close frame and returns it (`None`: the socket
-/// ended without one). Text frames before it are skipped.
+/// Waits (within [`WAIT`]) for the server's close frame and returns it
+/// (`None`: the socket ended without one). Text frames before it are
+/// skipped.
 pub async fn expect_close(ws: &mut Ws) -> Option<CloseFrame> {
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let message = tokio::time::timeout(WAIT, ws.next())
+        let message = tokio::time::timeout_at(deadline, ws.next())
             .await
             .expect("timed out waiting for close");
         match message {

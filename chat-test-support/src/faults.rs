@@ -56,6 +56,8 @@ pub struct Faults {
 struct State {
     failing: HashSet<Call>,
     held: HashMap<Call, Arc<Semaphore>>,
+    /// Sessions whose look-ups are held, by token hash.
+    held_sessions: HashMap<[u8; 32], Arc<Semaphore>>,
 }
 
 impl Default for Faults {
@@ -88,9 +90,47 @@ impl Faults {
             .or_insert_with(|| Arc::new(Semaphore::new(0)));
     }
 
+    /// Lets one held (or the next) `call` go; the hold stays for the rest.
+    pub fn pass(&self, call: Call) {
+        if let Some(gate) = self.state.lock().unwrap().held.get(&call) {
+            gate.add_permits(1);
+        }
+    }
+
     /// Lets every held `call` go, and holds it no more.
     pub fn release(&self, call: Call) {
         if let Some(gate) = self.state.lock().unwrap().held.remove(&call) {
+            gate.close();
+        }
+    }
+
+    /// From now on, looking up the session of bearer token `token` waits
+    /// until [`Faults::release_session`] (other sessions pass): the way to
+    /// hold one WebSocket at its next session re-check while its user's
+    /// events pile up.
+    pub fn hold_session(&self, token: &str) {
+        let hash = session_key(token);
+        self.state
+            .lock()
+            .unwrap()
+            .held_sessions
+            .entry(hash)
+            .or_insert_with(|| Arc::new(Semaphore::new(0)));
+    }
+
+    /// Lets one held (or the next) look-up of `token`'s session go; the
+    /// hold stays for the rest.
+    pub fn pass_session(&self, token: &str) {
+        let hash = session_key(token);
+        if let Some(gate) = self.state.lock().unwrap().held_sessions.get(&hash) {
+            gate.add_permits(1);
+        }
+    }
+
+    /// Lets the held look-ups of `token`'s session go.
+    pub fn release_session(&self, token: &str) {
+        let hash = session_key(token);
+        if let Some(gate) = self.state.lock().unwrap().held_sessions.remove(&hash) {
             gate.close();
         }
     }
@@ -108,6 +148,23 @@ impl Faults {
         .unwrap();
     }
 
+    async fn checkpoint_session(&self, token: &TokenHash) -> Result<()> {
+        self.checkpoint(Call::FindSession).await?;
+        let gate = self
+            .state
+            .lock()
+            .unwrap()
+            .held_sessions
+            .get(token.as_bytes())
+            .cloned();
+        if let Some(gate) = gate {
+            self.arrivals
+                .send_modify(|seen| *seen.entry(Call::FindSession).or_default() += 1);
+            wait_at(&gate).await;
+        }
+        Ok(())
+    }
+
     async fn checkpoint(&self, call: Call) -> Result<()> {
         let gate = {
             let state = self.state.lock().unwrap();
@@ -121,11 +178,25 @@ impl Faults {
         if let Some(gate) = gate {
             self.arrivals
                 .send_modify(|seen| *seen.entry(call).or_default() += 1);
-            // Closed on release: the call goes on.
-            let _ = gate.acquire().await;
+            wait_at(&gate).await;
         }
         Ok(())
     }
+}
+
+/// Waits until the gate passes one call (a permit, used up) or opens for
+/// good (closed).
+async fn wait_at(gate: &Semaphore) {
+    if let Ok(permit) = gate.acquire().await {
+        permit.forget();
+    }
+}
+
+fn session_key(token: &str) -> [u8; 32] {
+    *chat_core::SessionToken::parse(token)
+        .expect("a bearer token")
+        .hash()
+        .as_bytes()
 }
 
 /// A store whose calls pass the [`Faults`] switchboard first.
@@ -187,7 +258,7 @@ impl SessionStore for FaultyStore {
     }
 
     async fn find_session(&self, token: &TokenHash) -> Result<Option<SessionRecord>> {
-        self.faults.checkpoint(Call::FindSession).await?;
+        self.faults.checkpoint_session(token).await?;
         self.inner.find_session(token).await
     }
 

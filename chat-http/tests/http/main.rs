@@ -11,5 +11,6 @@ mod defaults;
 mod limits;
 mod logs;
 mod metrics;
+mod recovery;
 mod tls;
 mod websocket;

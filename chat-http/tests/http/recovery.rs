@@ -1,0 +1,174 @@
+//! What a connection does when its dependencies fail or fall behind, and
+//! its backpressure on the client: each step made to happen exactly when
+//! the test needs it, by holding or failing the store call behind it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chat_test_support::faults::{Call, Faults};
+use chat_test_support::{
+    Login, TestServer, Ws, expect_close, expect_frame, next_frame, send_frame,
+};
+use futures::SinkExt;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+async fn server(faults: &Faults) -> TestServer {
+    TestServer::builder()
+        .faults(faults.clone())
+        .websocket(|ws| ws.ping_interval = Duration::from_millis(50))
+        .start()
+        .await
+}
+
+#[tokio::test]
+async fn a_dependency_failing_while_a_connection_is_set_up_closes_it_with_1011() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    faults.fail(Call::LastMessageId);
+    let mut ws = server.ws(&alice, "").await;
+    let close = expect_close(&mut ws).await.expect("a close frame");
+    assert_eq!(
+        (close.code, close.reason.as_str()),
+        (CloseCode::Error, "temporarily unavailable")
+    );
+    faults.heal(Call::LastMessageId);
+    server.ws_ready(&alice, "").await;
+}
+
+#[tokio::test]
+async fn a_dependency_failing_during_the_replay_of_since_closes_with_1011() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    server.send(&alice, "bob", "missed").await;
+    faults.fail(Call::MessagesSince);
+    let (mut ws, _) = server.ws_ready(&bob, "?since=0").await;
+    let close = expect_close(&mut ws).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Error);
+}
+
+/// Holds `login`'s connection at its next session re-check (a ping) and
+/// sends it `count` messages meanwhile, more than its bus queue holds.
+async fn overflow(server: &TestServer, faults: &Faults, from: &Login, login: &Login, count: usize) {
+    faults.hold_session(&login.token);
+    faults.reached(Call::FindSession, 1).await;
+    for n in 0..count {
+        server.send(from, "bob", &format!("during {n}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_bus_overflows_a_connection_replays_and_delivers_everything_once() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (mut ws, _) = server.ws_ready(&bob, "").await;
+    let first = server.send(&alice, "bob", "before").await["id"].clone();
+    assert_eq!(
+        expect_frame(&mut ws, "message").await["message"]["id"],
+        first
+    );
+    // 200 messages while the connection is stuck: the in-process bus keeps
+    // 128 for it, then tells it that it lagged.
+    overflow(&server, &faults, &alice, &bob, 200).await;
+    faults.release_session(&bob.token);
+    let after = server.send(&alice, "bob", "after").await["id"]
+        .as_i64()
+        .unwrap();
+    let mut seen: HashMap<i64, usize> = HashMap::new();
+    while !seen.contains_key(&after) || seen.len() < 201 {
+        let frame = next_frame(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("message") => {
+                let text = frame["message"]["text"].as_str().unwrap();
+                assert_ne!(text, "before", "delivered before the overflow already");
+                *seen
+                    .entry(frame["message"]["id"].as_i64().unwrap())
+                    .or_default() += 1;
+            }
+            Some("presence") => {}
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        201,
+        "every message committed meanwhile, and the next"
+    );
+    assert!(seen.values().all(|n| *n == 1), "duplicates: {seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependency_failing_during_the_replay_after_a_lag_closes_with_1011() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (mut ws, _) = server.ws_ready(&bob, "").await;
+    overflow(&server, &faults, &alice, &bob, 200).await;
+    faults.fail(Call::MessagesSince);
+    faults.release_session(&bob.token);
+    let close = expect_close(&mut ws).await.expect("a close frame");
+    assert_eq!(close.code, CloseCode::Error);
+}
+
+fn send(n: usize) -> serde_json::Value {
+    json!({ "type": "send", "to": "bob", "text": format!("m{n}"), "client_id": format!("c{n}") })
+}
+
+async fn bad_frame(ws: &mut Ws) {
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_stops_reading_while_32_commands_wait() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    server.signup("bob").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    faults.hold(Call::AppendMessage);
+    // One send runs (held at the store) and 31 wait: a bad frame is still
+    // read, and answered at once.
+    for n in 0..32 {
+        send_frame(&mut ws, send(n)).await;
+    }
+    faults.reached(Call::AppendMessage, 1).await;
+    bad_frame(&mut ws).await;
+    assert_eq!(
+        expect_frame(&mut ws, "error").await["code"],
+        "invalid_input"
+    );
+    // The 32nd waiting command fills the queue; a bad frame follows it.
+    send_frame(&mut ws, send(32)).await;
+    bad_frame(&mut ws).await;
+    // Let the connection's loop go round at least once after both reached
+    // its socket: hold it at a session re-check (a ping) begun after them,
+    // let that one pass and hold the next. Had it been reading, it would
+    // have answered the bad frame in between.
+    faults.hold_session(&alice.token);
+    faults.reached(Call::FindSession, 1).await;
+    faults.pass_session(&alice.token);
+    faults.reached(Call::FindSession, 2).await;
+    faults.release(Call::AppendMessage);
+    faults.release_session(&alice.token);
+    // The bad frame is read only once the first send is done.
+    let mut order = Vec::new();
+    while order.len() < 34 {
+        let frame = next_frame(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("ack") => order.push(frame["client_id"].as_str().unwrap().to_owned()),
+            Some("error") => order.push("error".to_owned()),
+            Some("presence") => {}
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    let mut expected: Vec<String> = vec!["c0".into(), "error".into()];
+    expected.extend((1..=32).map(|n| format!("c{n}")));
+    assert_eq!(order, expected);
+}
