@@ -48,6 +48,11 @@ impl TestSchema {
         self.store.clone()
     }
 
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// A second store on the same schema: another "server process".
     pub async fn another_process(&self) -> Arc<PgStore> {
         open(&self.url, &self.schema).await

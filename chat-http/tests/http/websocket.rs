@@ -464,3 +464,56 @@ async fn a_send_on_its_way_to_commit_does_not_hold_up_deliveries() {
         assert_eq!(ack["client_id"], format!("s-{n}"));
     }
 }
+
+#[tokio::test]
+async fn conversation_peers_hear_who_comes_and_goes_and_the_list_says_who_is_online() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    server.send(&alice, "bob", "hi").await;
+    let (mut b, _) = server.ws_ready(&bob, "").await;
+    let (mut c, _) = server.ws_ready(&carol, "").await;
+    let online = async || {
+        let (_, _, list) = server.get_as(&bob, "/api/conversations").await;
+        list["conversations"][0]["user"]["online"].as_bool()
+    };
+    assert_eq!(online().await, Some(false));
+
+    // Alice's first socket makes her online for bob (they have a
+    // conversation), not for carol (they have none).
+    let (first, _) = server.ws_ready(&alice, "").await;
+    let frame = expect_frame(&mut b, "presence").await;
+    assert_eq!(
+        frame,
+        json!({ "type": "presence", "user": "alice", "online": true })
+    );
+    assert_eq!(online().await, Some(true));
+    // A second socket of hers changes nothing; closing only one of them
+    // neither.
+    let (second, _) = server.ws_ready(&alice, "").await;
+    drop(first);
+    chat_test_support::eventually("the first socket is gone", || {
+        server.http.open_websockets() == 3
+    })
+    .await;
+    server.send(&alice, "bob", "still here").await;
+    let frame = next_frame(&mut b).await;
+    assert_eq!(frame["message"]["text"], "still here", "{frame}");
+    // The last one closing makes her offline.
+    drop(second);
+    let frame = expect_frame(&mut b, "presence").await;
+    assert_eq!(
+        frame,
+        json!({ "type": "presence", "user": "alice", "online": false })
+    );
+    chat_test_support::eventually("the sockets are gone", || {
+        server.http.open_websockets() == 2
+    })
+    .await;
+    assert_eq!(online().await, Some(false));
+    // Carol heard nothing of it: her next frame is her own message.
+    server.send(&bob, "carol", "for carol").await;
+    let frame = next_frame(&mut c).await;
+    assert_eq!(frame["type"], "message", "{frame}");
+}
