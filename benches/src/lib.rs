@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chat_core::{Bus, Delivery, Event, EventKind, SessionId, SharedEvent, Topic};
 use futures::StreamExt;
 use tokio::runtime::Runtime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio::task::JoinHandle;
 
 /// Counts deliveries of one round and wakes the publisher after the last.
@@ -83,6 +83,29 @@ pub fn subscribers(
                     if let Delivery::Event(_) = delivery {
                         round.delivered();
                     }
+                }
+            }));
+        }
+    }
+    tasks
+}
+
+/// The same shape as [`subscribers`] on raw broadcast channels: the
+/// reference the bus is measured against.
+pub fn broadcast_subscribers(
+    rt: &Runtime,
+    senders: &[broadcast::Sender<SharedEvent>],
+    per_topic: usize,
+    round: &Arc<Round>,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for sender in senders {
+        for _ in 0..per_topic {
+            let mut receiver = sender.subscribe();
+            let round = Arc::clone(round);
+            tasks.push(rt.spawn(async move {
+                while let Ok(_event) = receiver.recv().await {
+                    round.delivered();
                 }
             }));
         }

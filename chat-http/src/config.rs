@@ -55,6 +55,10 @@ pub struct WebSocketLimits {
     pub ping_interval: Duration,
     /// Silence after which a connection is closed.
     pub idle_timeout: Duration,
+    /// How long a closing connection may take to write what it still has
+    /// and its close frame; a client that reads nothing meanwhile is cut
+    /// off without them.
+    pub close_timeout: Duration,
     /// Client frames allowed per second, sustained.
     pub frames_per_second: u32,
     /// Client frames allowed in a burst.
@@ -77,6 +81,7 @@ impl Default for WebSocketLimits {
             write_delay: Duration::ZERO,
             ping_interval: Duration::from_secs(25),
             idle_timeout: Duration::from_secs(60),
+            close_timeout: Duration::from_secs(10),
             frames_per_second: 20,
             frame_burst: 60,
             user_frames_per_second: 40,
@@ -107,6 +112,7 @@ mod tests {
         assert_eq!(ws.write_delay, Duration::ZERO);
         assert_eq!(ws.ping_interval, Duration::from_secs(25));
         assert_eq!(ws.idle_timeout, Duration::from_secs(60));
+        assert_eq!(ws.close_timeout, Duration::from_secs(10));
         assert_eq!((ws.frames_per_second, ws.frame_burst), (20, 60));
         assert_eq!(ws.user_frames_per_second, 40);
         assert_eq!(ws.max_per_user, 16);

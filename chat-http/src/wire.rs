@@ -136,7 +136,7 @@ pub(crate) struct SendRequest {
 }
 
 /// A frame from the client.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ClientFrame {
     /// Send a message.

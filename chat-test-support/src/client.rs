@@ -205,6 +205,21 @@ impl Client {
             .map(|(ws, _)| ws)
     }
 
+    /// The status with which the server refuses a WebSocket for `login`.
+    ///
+    /// # Panics
+    /// If the upgrade succeeds, or fails without an HTTP answer.
+    pub async fn refused_upgrade(&self, login: &Login) -> u16 {
+        match self
+            .ws_with("", &[("authorization", &login.bearer())])
+            .await
+        {
+            Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+            Err(other) => panic!("the upgrade failed without an answer: {other}"),
+            Ok(_) => panic!("the upgrade was not refused"),
+        }
+    }
+
     /// A WebSocket whose client side has a tiny receive buffer, so that a
     /// client that stops reading is felt by the server quickly.
     pub async fn ws_small_buffer(&self, login: &Login) -> Ws {

@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::faults::{Faults, FaultyStore};
-use crate::{Client, EPOCH_MICROS, ManualClock, WAIT, generous_limits};
+use crate::{Client, EPOCH_MICROS, Login, ManualClock, WAIT, generous_limits};
 
 /// A running in-process server. Derefs to its [`Client`].
 pub struct TestServer {
@@ -77,6 +77,34 @@ impl TestServer {
         self.clock.as_deref().expect("a server on a manual clock")
     }
 
+    /// The value of the counter `name` in the adapter's metrics.
+    pub fn counter(&self, name: &str) -> u64 {
+        counter(&self.http.metrics_text(), name)
+    }
+
+    /// Sends messages of 3 900 characters from `from` to `to` over HTTP
+    /// until the server closes one more WebSocket for reading too slowly
+    /// (a client of `to` that stops reading); returns how many it sent. On
+    /// a manual clock, it moves the clock three seconds every 30 messages,
+    /// so that the default send rate lets them all through.
+    pub async fn send_until_a_slow_reader_is_cut_off(&self, from: &Login, to: &str) -> u64 {
+        let counter = "chat_websocket_slow_consumer_total";
+        let before = self.counter(counter);
+        let text = "s".repeat(3900);
+        let mut sent = 0;
+        while self.counter(counter) == before {
+            assert!(sent < 20_000, "no slow reader was cut off");
+            if let Some(clock) = &self.clock
+                && sent % 30 == 29
+            {
+                clock.advance(std::time::Duration::from_secs(3));
+            }
+            self.send(from, to, &text).await;
+            sent += 1;
+        }
+        sent
+    }
+
     /// Stops the server and waits for `serve` to return.
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -90,6 +118,18 @@ impl TestServer {
                 .unwrap();
         }
     }
+}
+
+/// The value of the counter `name` in `metrics` (the Prometheus text
+/// format).
+///
+/// # Panics
+/// If `metrics` has no such counter.
+pub fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
 }
 
 impl Deref for TestServer {

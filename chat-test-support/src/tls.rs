@@ -71,6 +71,15 @@ impl SelfSigned {
     }
 }
 
+/// A signup request for `name` with [`PASSWORD`](crate::PASSWORD).
+pub fn signup_request(name: &str) -> String {
+    let password = crate::PASSWORD;
+    let body = format!(
+        r#"{{"email":"{name}@example.test","username":"{name}","password":"{password}","confirm_password":"{password}"}}"#
+    );
+    json_request("POST", "/api/signup", &body)
+}
+
 impl Default for SelfSigned {
     fn default() -> Self {
         Self::new()

@@ -526,7 +526,7 @@ impl Recorded {
             ..HistoryQuery::default()
         };
         let found = chat.history(&alice, "carol", &search).await.unwrap();
-        assert_eq!(found.items, [sent.message.clone()]);
+        assert_eq!(found.items, std::slice::from_ref(&sent.message));
         let recovered = chat.since(&alice, last, PageLimit::DEFAULT).await.unwrap();
         assert_eq!(recovered.items, [sent.message]);
     }

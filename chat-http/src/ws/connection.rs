@@ -32,10 +32,7 @@ const LIVE_IDS: usize = 1024;
 const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-/// How long a closing connection's writer may take to send what it still
-/// writes and the close frame; a client that reads nothing meanwhile is cut
-/// off without it.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Own messages held back while a send is committing, waiting for its ack.
 const HELD_EVENTS: usize = 256;
 
@@ -139,7 +136,7 @@ impl Connection {
         }
         drop(out);
         let mut writer = writer;
-        if tokio::time::timeout(CLOSE_DEADLINE, &mut writer)
+        if tokio::time::timeout(limits.close_timeout, &mut writer)
             .await
             .is_err()
         {

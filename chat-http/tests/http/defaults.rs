@@ -177,15 +177,7 @@ async fn a_user_may_hold_16_sockets() {
     for _ in 0..16 {
         open.push(server.ws_ready(&alice, "").await.0);
     }
-    match server
-        .ws_with("", &[("authorization", &alice.bearer())])
-        .await
-    {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 429);
-        }
-        other => panic!("expected 429, got {other:?}"),
-    }
+    assert_eq!(server.refused_upgrade(&alice).await, 429);
 }
 
 #[tokio::test]
@@ -291,11 +283,25 @@ async fn send_many(server: &TestServer, from: &Login, to: &str, text: &str, coun
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reconnecting_client_is_replayed_1000_messages_then_told_to_resync() {
+async fn history_pages_hold_50_by_default_and_a_reconnect_replays_1000_then_resyncs() {
     let server = server().await;
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     send_many(&server, &alice, "bob", "missed", 1100).await;
+    // History pages: 50 by default, 1 to 200 on request.
+    let path = "/api/conversations/alice/messages";
+    let (_, _, page) = server.get_as(&bob, path).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 50);
+    assert_eq!(page["has_more"], true);
+    let (_, _, page) = server.get_as(&bob, &format!("{path}?limit=200")).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 200);
+    for limit in [0, 201] {
+        let (status, _, body) = server.get_as(&bob, &format!("{path}?limit={limit}")).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some("limit"))
+        );
+    }
     let (mut ws, _) = server.ws_ready(&bob, "?since=0").await;
     let mut replayed = 0;
     loop {
@@ -314,22 +320,13 @@ async fn a_reader_that_falls_512_frames_behind_is_closed_with_1013() {
     let server = server().await;
     let alice = server.user("alice").await;
     let slow = server.user("slow").await;
-    let ws = server.ws_small_buffer(&slow).await;
-    // Messages of 4000 characters until the kernel's buffers and then the
-    // 512 frames of the outbound queue are full and the server gives up.
-    let text = "z".repeat(3990);
-    let mut sent = 0;
-    while !server
-        .http
-        .metrics_text()
-        .contains("chat_websocket_slow_consumer_total 1")
-    {
-        assert!(sent < 20_000, "the slow reader was never cut off");
-        send_many(&server, &alice, "slow", &text, 30).await;
-        sent += 30;
-    }
+    let mut ws = server.ws_small_buffer(&slow).await;
+    // Long messages until the kernel's buffers and then the 512 frames of
+    // the outbound queue are full and the server gives up.
+    let sent = server
+        .send_until_a_slow_reader_is_cut_off(&alice, "slow")
+        .await;
     // It reads again: what the kernel held, then the close frame.
-    let mut ws = ws;
     let mut frames = 0;
     let close = loop {
         match tokio::time::timeout(WAIT, ws.next()).await.unwrap() {

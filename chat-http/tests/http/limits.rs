@@ -21,15 +21,7 @@ async fn a_user_may_hold_only_so_many_sockets() {
     let alice = server.user("alice").await;
     let first = server.ws(&alice, "").await;
     let _second = server.ws(&alice, "").await;
-    match server
-        .ws_with("", &[("authorization", &alice.bearer())])
-        .await
-    {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            assert_eq!(response.status().as_u16(), 429)
-        }
-        other => panic!("expected 429, got {other:?}"),
-    }
+    assert_eq!(server.refused_upgrade(&alice).await, 429);
     drop(first);
     eventually("the first socket is released", || {
         server.http.open_websockets() == 1
@@ -247,4 +239,27 @@ async fn a_flooding_user_is_limited_and_others_are_served() {
         expect_frame(&mut b, "message").await["message"]["text"],
         "still fine"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_nothing_is_dropped_once_the_close_timeout_passes() {
+    let server = TestServer::builder()
+        .websocket(|ws| {
+            ws.outbound_queue = 8;
+            ws.close_timeout = Duration::from_millis(200);
+        })
+        .start()
+        .await;
+    let alice = server.user("alice").await;
+    let silent = server.user("silent").await;
+    let _never_read = server.ws_small_buffer(&silent).await;
+    server
+        .send_until_a_slow_reader_is_cut_off(&alice, "silent")
+        .await;
+    // Its socket stays open on the client's side, unread: the server lets
+    // go of the connection anyway.
+    eventually("the connection is dropped", || {
+        server.http.open_websockets() == 0
+    })
+    .await;
 }

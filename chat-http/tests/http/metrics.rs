@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use chat_core::{Rate, RateLimits};
 use chat_test_support::faults::{Call, Faults};
+use chat_test_support::server::counter;
 use chat_test_support::{
     TestServer, eventually, expect_close, expect_frame, generous_limits, try_send_frame,
 };
@@ -12,12 +13,6 @@ use futures::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-
-fn counter(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_documented_counter_counts_its_event_and_is_served() {
@@ -42,7 +37,6 @@ async fn every_documented_counter_counts_its_event_and_is_served() {
     let bob = server.user("bob").await;
     let slow = server.user("slow").await;
     server.signup("mallory").await;
-    let metrics = || server.http.metrics_text();
 
     // A failed login, then one over the limit.
     assert_eq!(server.try_login("mallory", "wrong password").await.0, 401);
@@ -115,13 +109,9 @@ async fn every_documented_counter_counts_its_event_and_is_served() {
 
     // A reader too slow for what it is sent.
     let slow_ws = server.ws_small_buffer(&slow).await;
-    let text = "s".repeat(3900);
-    let mut sent = 0;
-    while counter(&metrics(), "chat_websocket_slow_consumer_total") == 0 {
-        assert!(sent < 20_000, "never cut off");
-        server.send(&alice, "slow", &text).await;
-        sent += 1;
-    }
+    let sent = server
+        .send_until_a_slow_reader_is_cut_off(&alice, "slow")
+        .await;
     let open = server.http.open_websockets();
 
     // Served on a listener of their own, and nothing else there.

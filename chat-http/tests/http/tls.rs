@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chat_http::{ChatHttp, HttpConfig};
 use chat_test_support::client::cookie_attributes;
-use chat_test_support::tls::{SelfSigned, json_request};
+use chat_test_support::tls::{SelfSigned, json_request, signup_request};
 use chat_test_support::{PASSWORD, TestServer, raw};
 use tokio::net::TcpListener;
 
@@ -52,12 +52,7 @@ async fn serves_https_with_secure_cookies_and_hsts_and_redirects_plain_http() {
             .contains("strict-transport-security: max-age=31536000")
     );
 
-    let body = format!(
-        r#"{{"email":"a@example.test","username":"alice","password":"{PASSWORD}","confirm_password":"{PASSWORD}"}}"#
-    );
-    let signup = certificate
-        .raw(port, &json_request("POST", "/api/signup", &body))
-        .await;
+    let signup = certificate.raw(port, &signup_request("alice")).await;
     assert!(signup.starts_with("HTTP/1.1 201"), "{signup}");
     let body = format!(r#"{{"username":"alice","password":"{PASSWORD}"}}"#);
     let login = certificate
