@@ -405,3 +405,45 @@ async fn a_dead_database_is_503_unavailable_over_http_and_an_error_frame_over_we
         (Some("unavailable"), Some("x"))
     );
 }
+
+#[tokio::test]
+async fn conversation_pages_follow_the_last_message_of_the_previous_page() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    for peer in ["bob", "carol", "dave"] {
+        server.signup(peer).await;
+        server.send(&alice, peer, &format!("hi {peer}")).await;
+    }
+    let peers = |page: &serde_json::Value| -> Vec<String> {
+        page["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["user"]["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, _, first) = server.get_as(&alice, "/api/conversations?limit=2").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (peers(&first), first["has_more"].as_bool()),
+        (vec!["dave".to_owned(), "carol".to_owned()], Some(true))
+    );
+    let cursor = first["conversations"][1]["last_message"]["id"]
+        .as_i64()
+        .unwrap();
+    let (_, _, next) = server
+        .get_as(
+            &alice,
+            &format!("/api/conversations?limit=2&before={cursor}"),
+        )
+        .await;
+    assert_eq!(
+        (peers(&next), next["has_more"].as_bool()),
+        (vec!["bob".to_owned()], Some(false))
+    );
+    let (status, _, body) = server.get_as(&alice, "/api/conversations?before=x").await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("before"))
+    );
+}
