@@ -712,6 +712,9 @@
         const text = input.value.trim();
         if (!text) return;
         input.value = "";
+        // A message sent ends the typing it announced: the next keystroke
+        // announces typing again.
+        lastTypingSent = 0;
         const clientId = newClientId();
         const entry = { to: peer, text, li: messageItem({ from: me, text }, true) };
         pending.set(clientId, entry);

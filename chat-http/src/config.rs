@@ -3,13 +3,19 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::error::SetupError;
+
 /// The adapter's settings. The defaults suit a server behind no proxy,
 /// serving its own UI.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct HttpConfig {
     /// Origins (`https://chat.example.com`) allowed besides the server's own
-    /// for state-changing requests and WebSockets. Exact match; `null` never.
+    /// for state-changing requests and WebSockets. Exact match. Each must be
+    /// `http` or `https`, a host and an optional port, nothing more: `null`
+    /// (what sandboxed frames and some redirects send) can never be allowed,
+    /// and [`ChatHttp::new`](crate::ChatHttp::new) refuses a configuration
+    /// that tries.
     pub allowed_origins: Vec<String>,
     /// Peers whose `X-Forwarded-For` is believed (reverse proxies).
     pub trusted_proxies: Vec<IpAddr>,
@@ -35,6 +41,65 @@ impl Default for HttpConfig {
             header_timeout: Duration::from_secs(10),
             websocket: WebSocketLimits::default(),
         }
+    }
+}
+
+impl HttpConfig {
+    /// Checks what can be checked before serving.
+    ///
+    /// # Errors
+    /// [`SetupError::AllowedOrigin`] naming the first allowed origin that can
+    /// never be one.
+    pub fn validate(&self) -> Result<(), SetupError> {
+        for origin in &self.allowed_origins {
+            if let Err(reason) = check_allowed_origin(origin) {
+                return Err(SetupError::AllowedOrigin {
+                    origin: origin.clone(),
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `origin` has the one form a browser sends for a page it can be
+/// trusted with: `http(s)://host[:port]`.
+fn check_allowed_origin(origin: &str) -> Result<(), &'static str> {
+    if origin.trim().eq_ignore_ascii_case("null") {
+        return Err(
+            "the null origin is sent by sandboxed and opaque documents; it can never be allowed",
+        );
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return Err("an origin is scheme://host[:port]");
+    };
+    if scheme != "http" && scheme != "https" {
+        return Err("only http and https origins can be allowed");
+    }
+    let malformed = "an origin is a lower-case scheme, host and optional port, with no path, query or trailing slash";
+    let (host, port) = if rest.starts_with('[') {
+        let end = rest.find(']').ok_or(malformed)?;
+        let (host, after) = rest.split_at(end + 1);
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or(malformed)?)),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.[]:".contains(&b));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(malformed)
     }
 }
 
@@ -94,6 +159,49 @@ impl Default for WebSocketLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_http_origins_of_a_host_can_be_allowed_and_never_null() {
+        let ok = [
+            "https://chat.example.com",
+            "http://localhost:8080",
+            "http://127.0.0.1:1",
+            "http://[::1]:8080",
+        ];
+        for origin in ok {
+            let config = HttpConfig {
+                allowed_origins: vec![origin.into()],
+                ..HttpConfig::default()
+            };
+            assert!(config.validate().is_ok(), "{origin}");
+        }
+        let refused = [
+            "null",
+            "NULL",
+            " null ",
+            "*",
+            "chat.example.com",
+            "file://",
+            "ftp://example.com",
+            "https://example.com/",
+            "https://example.com/path",
+            "https://Example.com",
+            "https://example.com:",
+            "https://example.com:99999",
+            "https://",
+            "https://a b",
+        ];
+        for origin in refused {
+            let config = HttpConfig {
+                allowed_origins: vec!["https://fine.example".into(), origin.into()],
+                ..HttpConfig::default()
+            };
+            match config.validate() {
+                Err(SetupError::AllowedOrigin { origin: named, .. }) => assert_eq!(named, origin),
+                other => panic!("{origin:?} allowed: {other:?}"),
+            }
+        }
+    }
 
     /// The figures docs/protocol.md and docs/security.md state. Each one's
     /// behaviour is tested over real sockets (with these defaults where the

@@ -231,3 +231,38 @@ mod tests {
         assert_eq!(reported.body.error.message, "internal error");
     }
 }
+
+/// Why the adapter could not be set up: its configuration, or the TLS
+/// certificate and key it was given. Reported once, at startup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// An allowed origin that can never be one (see
+    /// [`HttpConfig::allowed_origins`](crate::HttpConfig::allowed_origins)).
+    #[error("allowed origin {origin:?} refused: {reason}")]
+    AllowedOrigin {
+        /// The origin as configured.
+        origin: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The certificate file could not be read or holds no certificate.
+    #[error("cannot read certificates from {path}: {reason}")]
+    Certificates {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The key file could not be read or holds no private key.
+    #[error("cannot read the private key from {path}: {reason}")]
+    Key {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// rustls refused the pair (for example, a key that does not match).
+    #[error("invalid certificate or key: {0}")]
+    Tls(#[from] rustls::Error),
+}

@@ -10,7 +10,8 @@
 //!
 //! ```no_run
 //! # async fn demo(chat: chat_core::Chat) -> std::io::Result<()> {
-//! let http = chat_http::ChatHttp::new(chat, chat_http::HttpConfig::default());
+//! let http = chat_http::ChatHttp::new(chat, chat_http::HttpConfig::default())
+//!     .map_err(std::io::Error::other)?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! chat_http::serve(listener, http, async { let _ = tokio::signal::ctrl_c().await; }).await
 //! # }
@@ -38,6 +39,7 @@ mod ws;
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chat_core::{Chat, GovernorClock, KeyedLimiter, UserId};
@@ -48,11 +50,14 @@ use tokio_util::task::TaskTracker;
 pub use api::RequestBody;
 pub use auth::CSRF_HEADER;
 pub use config::{HttpConfig, WebSocketLimits};
-pub use error::{ErrorBody, ErrorDetail, HttpError, Reported};
+pub use error::{ErrorBody, ErrorDetail, HttpError, Reported, SetupError};
 pub use response::Body;
 pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
-pub use tls::{TlsError, load_tls, tls_acceptor};
+pub use tls::{load_tls, tls_acceptor};
 pub use tokio_rustls::TlsAcceptor;
+
+/// How many frames between two purges of the per-user frame limiter.
+const PURGE_EVERY: u64 = 4096;
 
 /// The adapter: cheap to clone, one per server.
 #[derive(Clone)]
@@ -74,13 +79,21 @@ struct Inner {
     rate_clock: GovernorClock,
     /// Client frames per user, over all their connections.
     user_frames: KeyedLimiter<UserId>,
+    /// Frames checked against `user_frames`, to forget idle users now and
+    /// then.
+    frame_checks: AtomicU64,
     /// Counters for `/metrics`.
     metrics: metrics::Metrics,
 }
 
 impl ChatHttp {
     /// An adapter serving `chat` with `config`.
-    pub fn new(chat: Chat, config: HttpConfig) -> Self {
+    ///
+    /// # Errors
+    /// [`SetupError::AllowedOrigin`] if an allowed origin can never be one
+    /// (`null`, or not of the form `scheme://host[:port]`).
+    pub fn new(chat: Chat, config: HttpConfig) -> Result<Self, SetupError> {
+        config.validate()?;
         let per_second =
             NonZeroU32::new(config.websocket.user_frames_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = per_second.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
@@ -90,19 +103,20 @@ impl ChatHttp {
             Default::default(),
             rate_clock.clone(),
         );
-        Self {
+        Ok(Self {
             inner: Arc::new(Inner {
                 chat,
                 rate_clock,
                 config,
                 sockets: Mutex::new(HashMap::new()),
                 user_frames,
+                frame_checks: AtomicU64::new(0),
                 metrics: metrics::Metrics::new(),
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
             }),
-        }
+        })
     }
 
     /// Tells every WebSocket to close ("going away") and refuses new ones.
@@ -157,7 +171,45 @@ impl ChatHttp {
     }
 
     /// Counts one client frame of `user`; `false` if over their rate.
+    /// Every few thousand frames, users whose budget is full again are
+    /// forgotten, so the limiter's memory follows the users active now.
     pub(crate) fn user_frame_allowed(&self, user: UserId) -> bool {
+        let checks = self.inner.frame_checks.fetch_add(1, Ordering::Relaxed);
+        if checks % PURGE_EVERY == PURGE_EVERY - 1 {
+            self.inner.user_frames.retain_recent();
+            self.inner.user_frames.shrink_to_fit();
+        }
         self.inner.user_frames.check_key(&user).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chat_core::testkit::ManualClock;
+    use chat_core::{Timestamp, UserId};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_frame_limiter_forgets_users_whose_budget_is_full_again() {
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_micros(0)));
+        let store = chat_store_sqlite::SqliteStore::memory().await.unwrap();
+        let chat = Chat::builder(Arc::new(store)).clock(clock.clone()).build();
+        let http = ChatHttp::new(chat, HttpConfig::default()).unwrap();
+        for user in 0..100 {
+            assert!(http.user_frame_allowed(UserId::new(user)));
+        }
+        assert_eq!(http.inner.user_frames.len(), 100);
+        clock.advance(Duration::from_secs(10));
+        for _ in 0..PURGE_EVERY {
+            http.user_frame_allowed(UserId::new(1_000));
+        }
+        assert_eq!(
+            http.inner.user_frames.len(),
+            1,
+            "only the busy user is remembered"
+        );
     }
 }

@@ -8,51 +8,28 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
-/// Why TLS could not be set up.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TlsError {
-    /// The certificate file could not be read or holds no certificate.
-    #[error("cannot read certificates from {path}: {reason}")]
-    Certificates {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// The key file could not be read or holds no private key.
-    #[error("cannot read the private key from {path}: {reason}")]
-    Key {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// rustls refused the pair (for example, a key that does not match).
-    #[error("invalid certificate or key: {0}")]
-    Config(#[from] rustls::Error),
-}
+use crate::error::SetupError;
 
 /// Builds a TLS acceptor from PEM files: the certificate chain (leaf first)
 /// and its private key (PKCS#8, PKCS#1 or SEC1). HTTP/1.1 only, as the
 /// WebSocket upgrade needs it.
 ///
 /// # Errors
-/// [`TlsError`] naming the file at fault.
-pub fn load_tls(certificates: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
+/// [`SetupError`] naming the file at fault.
+pub fn load_tls(certificates: &Path, key: &Path) -> Result<TlsAcceptor, SetupError> {
     let chain = CertificateDer::pem_file_iter(certificates)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Certificates {
+        .map_err(|e| SetupError::Certificates {
             path: certificates.display().to_string(),
             reason: e.to_string(),
         })?;
     if chain.is_empty() {
-        return Err(TlsError::Certificates {
+        return Err(SetupError::Certificates {
             path: certificates.display().to_string(),
             reason: "no certificate found".into(),
         });
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Key {
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| SetupError::Key {
         path: key.display().to_string(),
         reason: e.to_string(),
     })?;
@@ -62,11 +39,11 @@ pub fn load_tls(certificates: &Path, key: &Path) -> Result<TlsAcceptor, TlsError
 /// Builds a TLS acceptor from a DER certificate chain and key.
 ///
 /// # Errors
-/// [`TlsError::Config`] if rustls refuses them.
+/// [`SetupError::Tls`] if rustls refuses them.
 pub fn tls_acceptor(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-) -> Result<TlsAcceptor, TlsError> {
+) -> Result<TlsAcceptor, SetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?

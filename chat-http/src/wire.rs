@@ -101,8 +101,8 @@ impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
     }
 }
 
-/// `POST /api/signup`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /api/signup`. Its `Debug` leaves the passwords out.
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct SignupRequest {
     /// Email.
@@ -115,14 +115,31 @@ pub(crate) struct SignupRequest {
     pub(crate) confirm_password: String,
 }
 
-/// `POST /api/login`.
-#[derive(Debug, Default, Deserialize)]
+/// `POST /api/login`. Its `Debug` leaves the password out.
+#[derive(Default, Deserialize)]
 #[serde(default)]
 pub(crate) struct LoginRequest {
     /// Username.
     pub(crate) username: String,
     /// Password.
     pub(crate) password: String,
+}
+
+impl std::fmt::Debug for SignupRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignupRequest")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `POST /api/conversations/{username}/messages`.
@@ -257,5 +274,25 @@ impl<'a> ServerFrame<'a> {
     pub(crate) fn to_json(&self) -> String {
         // Serializing these plain structs cannot fail.
         serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"type\":\"error\"}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_with_passwords_do_not_show_them_in_debug() {
+        let signup: SignupRequest = serde_json::from_str(
+            r#"{"email":"a@example.test","username":"alice","password":"secret one","confirm_password":"secret two"}"#,
+        )
+        .unwrap();
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"username":"alice","password":"secret three"}"#).unwrap();
+        let shown = format!("{signup:?} {login:?}");
+        assert!(shown.contains("alice"), "{shown}");
+        for secret in ["secret one", "secret two", "secret three"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

@@ -47,6 +47,7 @@ pub(crate) fn conversations_sql() -> String {
     format!(
         "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
             p.last_read_message_id AS peer_read_up_to, \
+            (m.has_spoken AND p.has_spoken) AS mutual, \
             (SELECT count(*) FROM messages x \
               WHERE x.conversation_id = m.conversation_id \
                 AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
@@ -144,6 +145,7 @@ impl MessageStore for PgStore {
                     last_message: Some(message(row)?),
                     unread: u64::try_from(unread).unwrap_or(0),
                     peer_read_up_to: MessageId::new(get(row, "peer_read_up_to")?),
+                    mutual: get::<bool>(row, "mutual")?,
                     online: false,
                 })
             })
@@ -202,11 +204,26 @@ impl MessageStore for PgStore {
         Ok(Page::from_overfetch(messages, limit))
     }
 
+    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        let both: Option<bool> = sqlx::query_scalar(
+            "SELECT bool_and(m.has_spoken) FROM conversations c \
+             JOIN members m ON m.conversation_id = c.id \
+             WHERE c.kind = 'direct' AND c.direct_low = $1 AND c.direct_high = $2",
+        )
+        .bind(low.get())
+        .bind(high.get())
+        .fetch_one(self.pool())
+        .await
+        .map_err(to_chat)?;
+        Ok(both.unwrap_or(false))
+    }
+
     async fn conversation_peers(&self, user_id: UserId) -> Result<Vec<UserId>> {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT p.user_id FROM members m \
              JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-             WHERE m.user_id = $1",
+             WHERE m.user_id = $1 AND m.has_spoken AND p.has_spoken",
         )
         .bind(user_id.get())
         .fetch_all(self.pool())

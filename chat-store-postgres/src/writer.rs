@@ -281,7 +281,7 @@ async fn mark(conn: &mut PgConnection, written: &WrittenBatch) -> Result<(), sql
         marks.2.push(id.get());
     }
     sqlx::query(
-        "UPDATE members m SET last_read_message_id = GREATEST(m.last_read_message_id, r.id) \
+        "UPDATE members m SET last_read_message_id = GREATEST(m.last_read_message_id, r.id), has_spoken = TRUE \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS r (conversation_id, user_id, id) \
          WHERE m.conversation_id = r.conversation_id AND m.user_id = r.user_id",
     )

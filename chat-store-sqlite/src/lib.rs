@@ -36,8 +36,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, SqlitePool};
 
 pub use error::SqliteError;
 
@@ -94,6 +96,11 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    /// For a memory database, a connection that holds it alive: the
+    /// database lives as long as one connection to it does, and the pool
+    /// replaces a connection it finds broken (after a cancelled query, say)
+    /// by a new one. Never used otherwise.
+    memory_anchor: Option<tokio::sync::Mutex<SqliteConnection>>,
     /// The only connection that writes (a pool of one).
     writer: SqlitePool,
     /// The connection that checkpoints the WAL (files only).
@@ -141,8 +148,15 @@ impl SqliteStore {
         } else {
             connect.journal_mode(SqliteJournalMode::Wal)
         };
-        // A memory database lives as long as its one connection: keep it.
-        // Files: the writer never checkpoints (see `checkpoint`).
+        // A memory database (a named, shared-cache one: sqlx names each)
+        // lives as long as a connection to it does: one is kept open beside
+        // the pool. Files: the writer never checkpoints (see `checkpoint`).
+        let memory_anchor = if memory {
+            let anchor = connect.connect().await.map_err(SqliteError::Open)?;
+            Some(tokio::sync::Mutex::new(anchor))
+        } else {
+            None
+        };
         let writer_connect = if memory {
             connect.clone()
         } else {
@@ -188,6 +202,7 @@ impl SqliteStore {
         });
         let appends = GroupCommit::start(batches, options.writer_queue, options.max_batch);
         let inner = Arc::new(Inner {
+            memory_anchor,
             writer,
             checkpointer,
             reader,
@@ -206,6 +221,9 @@ impl SqliteStore {
         if let Some(checkpointer) = &self.inner.checkpointer {
             checkpointer.close().await;
         }
+        if let Some(anchor) = &self.inner.memory_anchor {
+            let _ = sqlx::Connection::ping(&mut *anchor.lock().await).await;
+        }
     }
 
     fn writer(&self) -> &SqlitePool {
@@ -218,5 +236,34 @@ impl SqliteStore {
 
     fn writer_queue(&self) -> &GroupCommit {
         &self.inner.appends
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool closes a connection it finds broken (a query cancelled
+    /// half-way leaves it so) and opens another: a memory database must
+    /// survive that, as it would not on its own.
+    #[tokio::test]
+    async fn a_memory_database_outlives_the_connection_that_made_it() {
+        let store = SqliteStore::memory().await.unwrap();
+        sqlx::query("CREATE TABLE kept (n INTEGER)")
+            .execute(store.writer())
+            .await
+            .unwrap();
+        let connection = store.writer().acquire().await.unwrap().detach();
+        sqlx::Connection::close(connection).await.unwrap();
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM kept")
+            .fetch_one(store.writer())
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "the table and the database are still there");
+        let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
+            .fetch_one(store.reader())
+            .await
+            .unwrap();
+        assert_eq!(users, 0);
     }
 }

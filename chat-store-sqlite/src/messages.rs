@@ -71,6 +71,7 @@ pub(crate) fn conversations_sql() -> String {
     format!(
         "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
             p.last_read_message_id AS peer_read_up_to, \
+            (m.has_spoken AND p.has_spoken) AS mutual, \
             (SELECT count(*) FROM messages x \
               WHERE x.conversation_id = m.conversation_id \
                 AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
@@ -84,10 +85,10 @@ pub(crate) fn conversations_sql() -> String {
     )
 }
 
-/// Whom a user has conversations with: `?1` user.
+/// Whom a user has conversations with in which both have spoken: `?1` user.
 pub(crate) const PEERS_SQL: &str = "SELECT p.user_id FROM members m \
      JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-     WHERE m.user_id = ?1";
+     WHERE m.user_id = ?1 AND m.has_spoken AND p.has_spoken";
 
 /// Recovery: `?1` user, `?2` after, `?3` limit. Only the user's
 /// conversations with something newer than `after` (an index range on
@@ -185,6 +186,7 @@ impl MessageStore for SqliteStore {
                     last_message: Some(message(row)?),
                     unread: u64::try_from(unread).unwrap_or(0),
                     peer_read_up_to: MessageId::new(get(row, "peer_read_up_to")?),
+                    mutual: get::<bool>(row, "mutual")?,
                     online: false,
                 })
             })
@@ -243,6 +245,21 @@ impl MessageStore for SqliteStore {
             .map_err(to_chat)?;
         let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(messages, limit))
+    }
+
+    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool> {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        let both: Option<bool> = sqlx::query_scalar(
+            "SELECT min(m.has_spoken) FROM conversations c \
+             JOIN members m ON m.conversation_id = c.id \
+             WHERE c.kind = 'direct' AND c.direct_low = ?1 AND c.direct_high = ?2",
+        )
+        .bind(low.get())
+        .bind(high.get())
+        .fetch_one(self.reader())
+        .await
+        .map_err(to_chat)?;
+        Ok(both.unwrap_or(false))
     }
 
     async fn conversation_peers(&self, user_id: UserId) -> Result<Vec<UserId>> {

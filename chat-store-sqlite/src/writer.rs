@@ -235,7 +235,7 @@ async fn index_and_mark(
         .map(|(conversation, user, id)| (conversation.get(), user.get(), id.get()))
         .collect();
     sqlx::query(
-        "UPDATE members SET last_read_message_id = r.value ->> 2 FROM json_each(?1) r \
+        "UPDATE members SET last_read_message_id = r.value ->> 2, has_spoken = 1 FROM json_each(?1) r \
          WHERE members.conversation_id = r.value ->> 0 AND members.user_id = r.value ->> 1",
     )
     .bind(json(&marks)?)

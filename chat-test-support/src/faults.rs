@@ -39,6 +39,7 @@ pub enum Call {
     ListMessages,
     ListConversations,
     ConversationPeers,
+    HaveBothSpoken,
     MarkRead,
     MessagesSince,
     LastMessageId,
@@ -321,6 +322,11 @@ impl MessageStore for FaultyStore {
     async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>> {
         self.faults.checkpoint(Call::ConversationPeers).await?;
         self.inner.conversation_peers(user).await
+    }
+
+    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool> {
+        self.faults.checkpoint(Call::HaveBothSpoken).await?;
+        self.inner.have_both_spoken(a, b).await
     }
 
     async fn mark_read(

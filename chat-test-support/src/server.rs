@@ -251,7 +251,7 @@ impl TestServerBuilder {
             config.websocket.frame_burst = 100_000;
             config.websocket.user_frames_per_second = 100_000;
         }
-        let http = ChatHttp::new(chat.clone(), config);
+        let http = ChatHttp::new(chat.clone(), config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

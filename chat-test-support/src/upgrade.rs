@@ -451,6 +451,20 @@ fn first_difference(then: &Value, now: &Value, path: String) -> String {
     }
 }
 
+/// Whether both `me` and `peer` sent a message in the recorded history of
+/// their conversation.
+fn both_spoke_in(history: &Value, me: &str, peer: &str) -> bool {
+    let senders: Vec<&str> = history
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|page| page["messages"].as_array().into_iter().flatten())
+        .filter_map(|m| m["from"].as_str())
+        .collect();
+    let spoke = |name: &str| senders.iter().any(|s| s.eq_ignore_ascii_case(name));
+    spoke(me) && spoke(peer)
+}
+
 /// A release's recorded fixture: its `answers.json` and `rows.json`.
 pub struct Recorded {
     /// The release's version.
@@ -484,6 +498,35 @@ impl Recorded {
         }
     }
 
+    /// Since 0.2 (`members.has_spoken`): the upgrade marks the members who
+    /// had sent a message, so that a conversation is mutual (presence and
+    /// typing pass) exactly when its recorded history holds messages from
+    /// both.
+    async fn check_members_who_have_spoken(&self, chat: &Chat) {
+        for (label, name, token) in &self.sessions {
+            let session = chat.authenticate(token).await.unwrap();
+            let query = ConversationQuery {
+                before: None,
+                limit: PageLimit::LARGEST,
+            };
+            let page = chat.conversations(&session, &query).await.unwrap();
+            for summary in &page.items {
+                let peer = summary.peer.username().as_str();
+                let recorded = USERS
+                    .iter()
+                    .map(|(user, _)| *user)
+                    .find(|user| user.eq_ignore_ascii_case(peer))
+                    .unwrap();
+                let history = &self.answers["sessions"][label]["histories"][recorded];
+                assert_eq!(
+                    summary.mutual,
+                    both_spoke_in(history, name, peer),
+                    "{label}: the conversation with {peer}"
+                );
+            }
+        }
+    }
+
     /// Checks that `store`, upgraded from this fixture, answers every read
     /// as the release did (its sessions still open, on a clock where the
     /// release left off), that the passwords still log in, and that it
@@ -497,6 +540,7 @@ impl Recorded {
         let chat = chat(store, clock.clone());
         let now = answers(&chat, &self.sessions).await;
         assert_same_answers(&self.answers, &now);
+        self.check_members_who_have_spoken(&chat).await;
 
         for (name, _) in USERS {
             chat.login(name, PASSWORD.to_owned(), "after-upgrade")

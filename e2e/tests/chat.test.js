@@ -99,8 +99,13 @@ test("unread counts follow the user across tabs", async (t) => {
 test("the typing indicator shows and clears by itself", async (t) => {
   const { alice, bob } = await pair(t);
   await capturing("typing", [alice, bob], async () => {
+    // Typing shows only between people who have both written in the
+    // conversation.
     await alice.openConversation(bob.name);
+    await alice.send("hi bob");
     await bob.openConversation(alice.name);
+    await bob.send("hi alice");
+    await alice.messages().last().locator(".text", { hasText: "hi alice" }).waitFor();
     await alice.page.getByRole("textbox", { name: /^Message to/ }).pressSequentially("hel");
     const typing = bob.page.locator("#typing");
     await typing.getByText(`${alice.name} is typing…`).waitFor();
@@ -166,8 +171,11 @@ test("scrolling up loads older pages and keeps the reader's place", async (t) =>
     for (let pages = 0; pages < 5 && (await bob.messages().count()) < 130; pages += 1) {
       const oldest = bob.messages().first();
       const oldestText = await oldest.locator(".text").textContent();
+      // Counted before scrolling: a page may load before a count taken
+      // after the scroll could be.
+      const shown = await bob.messages().count();
       await bob.page.locator("#messages").evaluate((list) => { list.scrollTop = 0; });
-      await bob.page.waitForFunction((count) => document.querySelectorAll("#messages li.message").length > count, await bob.messages().count());
+      await bob.page.waitForFunction((count) => document.querySelectorAll("#messages li.message").length > count, shown);
       // The message that was at the top is still in view, not pushed away.
       const stillThere = bob.messages().filter({ has: bob.page.locator(".text", { hasText: new RegExp(`^${oldestText}$`) }) });
       assert.equal(await stillThere.isVisible(), true);

@@ -206,3 +206,21 @@ async fn from_an_empty_directory_it_creates_its_database_and_stops_on_sigterm() 
     assert_eq!(u16::from(close.code), 1001, "going away");
     assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
 }
+
+#[tokio::test]
+async fn it_refuses_to_start_with_the_null_origin_allowed() {
+    let run = tokio::process::Command::new(BINARY)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "sqlite::memory:",
+        ])
+        .args(["--allowed-origin", "https://fine.example,null"])
+        .output();
+    let output = tokio::time::timeout(WAIT, run).await.unwrap().unwrap();
+    assert!(!output.status.success());
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains(r#"allowed origin "null" refused"#), "{log}");
+    assert!(!log.contains("listening"), "{log}");
+}

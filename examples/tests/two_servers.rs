@@ -58,8 +58,6 @@ async fn users_on_two_servers_talk_live() {
         (Some(id), Some("hello from A"))
     );
 
-    send_frame(&mut bob_ws, json!({ "type": "typing", "to": "alice" })).await;
-    assert_eq!(expect_frame(&mut alice_ws, "typing").await["from"], "bob");
     send_frame(
         &mut bob_ws,
         json!({ "type": "read", "with": "alice", "up_to": id }),
@@ -78,6 +76,10 @@ async fn users_on_two_servers_talk_live() {
         expect_frame(&mut alice_ws, "message").await["message"]["text"],
         "hello from B"
     );
+
+    // Both have written: typing crosses servers too.
+    send_frame(&mut bob_ws, json!({ "type": "typing", "to": "alice" })).await;
+    assert_eq!(expect_frame(&mut alice_ws, "typing").await["from"], "bob");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,8 +91,9 @@ async fn presence_crosses_servers() {
     let (a, b) = servers(&database, &redis).await;
     let alice = a.user("alice").await;
     let bob = b.user("bob").await;
-    // They need a conversation for presence to matter to them.
+    // Presence passes only between people who have both written.
     a.send(&alice, "bob", "hi").await;
+    b.send(&bob, "alice", "hi alice").await;
     let mut bob_ws = b.ws(&bob, "").await;
     expect_frame(&mut bob_ws, "ready").await;
 

@@ -58,7 +58,7 @@ fn world() -> &'static World {
             }
             chat
         });
-        let http = ChatHttp::new(chat.clone(), HttpConfig::default());
+        let http = ChatHttp::new(chat.clone(), HttpConfig::default()).expect("config");
         World { runtime, chat, http }
     })
 }

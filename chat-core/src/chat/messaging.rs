@@ -123,7 +123,8 @@ impl Chat {
     }
 
     /// The session user's conversations, most recent first, with their last
-    /// message, unread count and whether the peer is online.
+    /// message, unread count and, where both have spoken, whether the peer is
+    /// online.
     ///
     /// # Errors
     /// What the store reports.
@@ -137,10 +138,17 @@ impl Chat {
             .store
             .list_conversations(session.user().id(), query)
             .await?;
-        let peers: Vec<_> = page.items.iter().map(|c| c.peer.id()).collect();
+        // Presence shows only where both have spoken.
+        let peers: Vec<_> = page
+            .items
+            .iter()
+            .filter(|c| c.mutual)
+            .map(|c| c.peer.id())
+            .collect();
         match self.inner.presence.online(&peers).await {
             Ok(online) => {
-                for (summary, online) in page.items.iter_mut().zip(online) {
+                let mutual = page.items.iter_mut().filter(|c| c.mutual);
+                for (summary, online) in mutual.zip(online) {
                     summary.online = online;
                 }
             }
@@ -214,6 +222,10 @@ impl Chat {
 
     /// Tells `peer`'s connections that the user is typing. Not stored.
     ///
+    /// Only where both have sent a message in their conversation: to anyone
+    /// else it is dropped, with no sign of it to the sender (who learns
+    /// nothing about the peer from it).
+    ///
     /// # Errors
     /// [`ChatError::NotFound`] if `peer` does not exist or is the user;
     /// [`ChatError::RateLimited`].
@@ -224,6 +236,14 @@ impl Chat {
             .limiter
             .check(Action::TypingPerUser, &me.id().to_string())
             .await?;
+        if !self
+            .inner
+            .store
+            .have_both_spoken(me.id(), peer.id())
+            .await?
+        {
+            return Ok(());
+        }
         let event = Event::new(EventKind::Typing {
             from: me.clone(),
             to: peer.clone(),

@@ -110,7 +110,10 @@ pub struct ConversationSummary {
     /// The peer's read mark: they have read everything up to this message
     /// (0 if nothing yet), so the user's messages up to it show as read.
     pub peer_read_up_to: MessageId,
-    /// Whether the peer is online (filled in by the service; stores leave
-    /// it `false`).
+    /// Whether both members have sent a message in the conversation: only
+    /// then does either see the other's presence and typing.
+    pub mutual: bool,
+    /// Whether the peer is online (filled in by the service, for mutual
+    /// conversations only; stores leave it `false`).
     pub online: bool,
 }

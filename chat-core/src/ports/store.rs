@@ -255,10 +255,14 @@ pub trait MessageStore: Send + Sync + 'static {
         query: &ConversationQuery,
     ) -> Result<Page<ConversationSummary>>;
 
-    /// Everyone the user has a conversation with, in no particular order:
-    /// whom to tell when the user comes online or goes offline. Served by an
-    /// index; no counts, no messages.
+    /// Everyone the user has a conversation with in which both have sent a
+    /// message, in no particular order: whom to tell when the user comes
+    /// online or goes offline. Served by an index; no counts, no messages.
     async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>>;
+
+    /// Whether `a` and `b` have a direct conversation in which both have
+    /// sent a message: whether each may see the other's presence and typing.
+    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool>;
 
     /// Moves the user's read mark in a conversation forward to `up_to`,
     /// clamped to the conversation's last message; it never moves back.

@@ -70,7 +70,8 @@ macro_rules! store_conformance_suite {
             concurrent_sends_get_unique_increasing_ids,
             concurrent_appends_behave_like_appends_in_order,
             typing_reaches_the_peer_and_is_not_stored,
-            conversation_peers_are_everyone_with_a_conversation,
+            conversation_peers_are_those_who_both_spoke,
+            presence_reaches_only_peers_who_both_spoke,
         );
     };
 }

@@ -1137,7 +1137,10 @@ pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
     assert_eq!(seen.into_iter().collect::<HashSet<_>>(), all);
 }
 
-pub async fn conversation_peers_are_everyone_with_a_conversation(store: Arc<dyn Store>) {
+/// Presence and typing pass only between users who have both sent a
+/// message in their conversation: one unsolicited message shows its sender
+/// nothing of the recipient.
+pub async fn conversation_peers_are_those_who_both_spoke(store: Arc<dyn Store>) {
     let h = Harness::new(Arc::clone(&store));
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
@@ -1149,18 +1152,106 @@ pub async fn conversation_peers_are_everyone_with_a_conversation(store: Arc<dyn 
     let peers = |session: &crate::Session| {
         let store = Arc::clone(&store);
         let id = session.user().id();
+        async move { store.conversation_peers(id).await.unwrap() }
+    };
+    let (a, b, c, d) = (
+        alice.user().id(),
+        bob.user().id(),
+        carol.user().id(),
+        dave.user().id(),
+    );
+    assert_eq!(
+        peers(&alice).await,
+        vec![b],
+        "not carol: alice never answered"
+    );
+    assert_eq!(peers(&bob).await, vec![a]);
+    assert_eq!(
+        peers(&carol).await,
+        Vec::new(),
+        "alice never answered carol"
+    );
+    assert_eq!(peers(&dave).await, Vec::new(), "no conversation, no peers");
+    for (x, y, both) in [
+        (a, b, true),
+        (b, a, true),
+        (a, c, false),
+        (c, a, false),
+        (a, d, false),
+    ] {
+        assert_eq!(store.have_both_spoken(x, y).await.unwrap(), both, "{x} {y}");
+    }
+    let mutual = |session: crate::Session| {
+        let chat = h.chat.clone();
         async move {
-            let mut peers = store.conversation_peers(id).await.unwrap();
-            peers.sort();
-            peers
+            let page = chat
+                .conversations(&session, &ConversationQuery::default())
+                .await
+                .unwrap();
+            page.items
+                .iter()
+                .map(|s| (s.peer.username().as_str().to_owned(), s.mutual))
+                .collect::<Vec<_>>()
         }
     };
-    let mut expected = vec![bob.user().id(), carol.user().id()];
-    expected.sort();
-    assert_eq!(peers(&alice).await, expected, "one entry per conversation");
-    assert_eq!(peers(&bob).await, vec![alice.user().id()]);
-    assert_eq!(peers(&carol).await, vec![alice.user().id()]);
-    assert_eq!(peers(&dave).await, Vec::new(), "no conversation, no peers");
+    assert_eq!(
+        mutual(alice.clone()).await,
+        [("carol".to_owned(), false), ("bob".to_owned(), true)]
+    );
+    // Answering makes it mutual, for both.
+    h.send(&alice, "carol", "hello carol").await;
+    assert!(store.have_both_spoken(c, a).await.unwrap());
+    assert_eq!(mutual(carol).await, [("alice".to_owned(), true)]);
+    let mut all = peers(&alice).await;
+    all.sort();
+    assert_eq!(all, {
+        let mut both = vec![b, c];
+        both.sort();
+        both
+    });
+}
+
+/// Presence changes reach the conversation peers who both spoke, and
+/// nobody else; the conversation list shows presence only to them.
+pub async fn presence_reaches_only_peers_who_both_spoke(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    h.send(&alice, "bob", "hi bob").await;
+    h.send(&bob, "alice", "hi alice").await;
+    h.send(&carol, "alice", "unsolicited").await;
+    let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+    let mut carol_events = h.chat.subscribe(&carol).await.unwrap();
+    h.chat.connected(&alice).await.unwrap();
+    match next_event(&mut bob_events).await.kind() {
+        EventKind::Presence { user, online } => {
+            assert_eq!((user.username().as_str(), *online), ("alice", true));
+        }
+        other => panic!("expected presence, got {other:?}"),
+    }
+    assert!(
+        next_delivery_now(&mut carol_events).is_none(),
+        "carol learns nothing"
+    );
+    let listed = |session: crate::Session| {
+        let chat = h.chat.clone();
+        async move {
+            let page = chat
+                .conversations(&session, &ConversationQuery::default())
+                .await
+                .unwrap();
+            page.items[0].online
+        }
+    };
+    assert!(listed(bob.clone()).await, "bob sees alice online");
+    assert!(!listed(carol.clone()).await, "carol does not");
+    h.chat.disconnected(&alice).await.unwrap();
+    match next_event(&mut bob_events).await.kind() {
+        EventKind::Presence { online, .. } => assert!(!online),
+        other => panic!("expected presence, got {other:?}"),
+    }
+    assert!(next_delivery_now(&mut carol_events).is_none());
 }
 
 pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {
@@ -1168,6 +1259,19 @@ pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
     let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+    // Typing to someone who has not answered (or not been written to) is
+    // dropped without a word to the sender.
+    h.chat.typing(&alice, "Bob").await.unwrap();
+    h.send(&alice, "bob", "hi").await;
+    h.chat.typing(&alice, "bob").await.unwrap();
+    h.send(&bob, "alice", "hi back").await;
+    for expected in ["hi", "hi back"] {
+        match next_event(&mut bob_events).await.kind() {
+            EventKind::Message { message } => assert_eq!(message.text().as_str(), expected),
+            other => panic!("expected the message {expected:?}, got {other:?}"),
+        }
+    }
+    // Now both have spoken.
     h.chat.typing(&alice, "Bob").await.unwrap();
     match next_event(&mut bob_events).await.kind() {
         EventKind::Typing { from, to } => {
@@ -1184,14 +1288,13 @@ pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {
         h.chat.typing(&alice, "nobody").await,
         Err(ChatError::NotFound)
     ));
-    assert!(
-        h.chat
-            .history(&alice, "bob", &HistoryQuery::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    let stored = h
+        .chat
+        .history(&alice, "bob", &HistoryQuery::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(stored.len(), 2, "typing stores nothing");
     assert!(next_delivery_now(&mut bob_events).is_none());
 }
 

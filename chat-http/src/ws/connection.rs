@@ -251,20 +251,11 @@ impl Connection {
 
     /// Answers protocol-level frames at once; queues commands.
     fn on_frame(&mut self, out: &Outbound, frame: Frame) -> Result<(), End> {
-        let text = match frame {
-            Frame::Text(text) => text,
-            Frame::Binary(_) => {
-                return self.error(
-                    out,
-                    None,
-                    "invalid_input",
-                    "binary frames are not supported",
-                    None,
-                );
-            }
-            Frame::Close(_) => return Err(End::Gone),
-            Frame::Ping(_) | Frame::Pong(_) | Frame::Frame(_) => return Ok(()),
-        };
+        if frame.is_close() {
+            return Err(End::Gone);
+        }
+        // Every frame counts, whatever its kind: pings, pongs and binary
+        // frames cost the server as much to read as text.
         if self.frames.check().is_err() || !self.http.user_frame_allowed(self.session.user().id()) {
             self.strikes += 1;
             if self.strikes > FLOOD_STRIKES {
@@ -281,6 +272,24 @@ impl Connection {
                 None,
             );
         }
+        let text = match frame {
+            Frame::Text(text) => text,
+            Frame::Binary(_) => {
+                self.strikes = 0;
+                return self.error(
+                    out,
+                    None,
+                    "invalid_input",
+                    "binary frames are not supported",
+                    None,
+                );
+            }
+            Frame::Close(_) => return Err(End::Gone),
+            Frame::Ping(_) | Frame::Pong(_) | Frame::Frame(_) => {
+                self.strikes = 0;
+                return Ok(());
+            }
+        };
         self.strikes = 0;
         let parsed: ClientFrame = match serde_json::from_str(text.as_str()) {
             Ok(parsed) => parsed,

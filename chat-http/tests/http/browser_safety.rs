@@ -166,6 +166,7 @@ async fn foreign_origins_are_refused() {
 async fn pages_and_assets() {
     let server = TestServer::start().await;
     let alice = server.user("alice").await;
+    server.signup("bob").await;
     let (status, headers, _) = server.get_text("/", &[]).await;
     assert_eq!(
         (status, headers["location"].to_str().unwrap()),
@@ -176,11 +177,22 @@ async fn pages_and_assets() {
         (status, headers["location"].to_str().unwrap()),
         (303, "/chat/")
     );
+    // Forms that carry a password (or a message) are posted: a submit
+    // before the script runs never puts them in a URL.
     for page in ["/login", "/signup"] {
         let (status, _, html) = server.get_text(page, &[]).await;
         assert_eq!(status, 200);
-        assert!(html.contains("<form"));
+        let form = &html[html.find("<form").unwrap()..];
+        assert!(
+            form[..form.find('>').unwrap()].contains(r#"method="post""#),
+            "{page}"
+        );
     }
+    let (_, _, room) = server
+        .get_text("/chat/bob/", &[("cookie", &alice.cookie)])
+        .await;
+    let composer = &room[room.find(r#"<form id="send-form""#).unwrap()..];
+    assert!(composer[..composer.find('>').unwrap()].contains(r#"method="post""#));
     let (status, _, html) = server
         .get_text("/chat/nobody/", &[("cookie", &alice.cookie)])
         .await;

@@ -346,3 +346,28 @@ async fn a_reader_that_falls_512_frames_behind_is_closed_with_1013() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pings_pongs_and_binary_frames_count_against_the_frame_limit() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    for n in 0..60 {
+        let frame = match n % 3 {
+            0 => Message::Ping(vec![1].into()),
+            1 => Message::Pong(vec![2].into()),
+            _ => Message::Binary(vec![3].into()),
+        };
+        futures::SinkExt::send(&mut ws, frame).await.unwrap();
+    }
+    // The twenty binary frames were answered; the 61st frame is over the
+    // limit, as the 61st text frame would be.
+    for _ in 0..20 {
+        assert_eq!(
+            expect_frame(&mut ws, "error").await["code"],
+            "invalid_input"
+        );
+    }
+    probe(&mut ws).await;
+    assert_eq!(expect_frame(&mut ws, "error").await["code"], "rate_limited");
+}

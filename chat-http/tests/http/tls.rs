@@ -23,7 +23,7 @@ async fn serves_https_with_secure_cookies_and_hsts_and_redirects_plain_http() {
         .build();
     let mut config = HttpConfig::default();
     config.tls = true;
-    let http = ChatHttp::new(chat, config);
+    let http = ChatHttp::new(chat, config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(chat_http::serve_tls(

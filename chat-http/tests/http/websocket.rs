@@ -38,10 +38,6 @@ async fn two_users_talk_live_with_acks_typing_and_read_marks() {
         assert_eq!(frame["message"]["to"], "bob");
     }
 
-    send_frame(&mut b, json!({ "type": "typing", "to": "alice" })).await;
-    for ws in [&mut a, &mut a2] {
-        assert_eq!(expect_frame(ws, "typing").await["from"], "bob");
-    }
     send_frame(
         &mut b,
         json!({ "type": "read", "with": "alice", "up_to": id }),
@@ -67,10 +63,18 @@ async fn two_users_talk_live_with_acks_typing_and_read_marks() {
     )
     .await;
     assert_eq!(expect_frame(&mut b, "ack").await["client_id"], "b-1");
-    assert_eq!(
-        expect_frame(&mut a, "message").await["message"]["text"],
-        "hi alice"
-    );
+    for ws in [&mut a, &mut a2] {
+        assert_eq!(
+            expect_frame(ws, "message").await["message"]["text"],
+            "hi alice"
+        );
+    }
+
+    // Both have written: typing reaches every device of the peer.
+    send_frame(&mut b, json!({ "type": "typing", "to": "alice" })).await;
+    for ws in [&mut a, &mut a2] {
+        assert_eq!(expect_frame(ws, "typing").await["from"], "bob");
+    }
 }
 
 #[tokio::test]
@@ -472,6 +476,9 @@ async fn conversation_peers_hear_who_comes_and_goes_and_the_list_says_who_is_onl
     let bob = server.user("bob").await;
     let carol = server.user("carol").await;
     server.send(&alice, "bob", "hi").await;
+    server.send(&bob, "alice", "hi alice").await;
+    // Carol wrote to alice, who never answered: carol learns nothing of her.
+    server.send(&carol, "alice", "unsolicited").await;
     let (mut b, _) = server.ws_ready(&bob, "").await;
     let (mut c, _) = server.ws_ready(&carol, "").await;
     let online = async || {
@@ -480,8 +487,8 @@ async fn conversation_peers_hear_who_comes_and_goes_and_the_list_says_who_is_onl
     };
     assert_eq!(online().await, Some(false));
 
-    // Alice's first socket makes her online for bob (they have a
-    // conversation), not for carol (they have none).
+    // Alice's first socket makes her online for bob (both have written),
+    // not for carol (alice never answered her).
     let (first, _) = server.ws_ready(&alice, "").await;
     let frame = expect_frame(&mut b, "presence").await;
     assert_eq!(
@@ -512,8 +519,19 @@ async fn conversation_peers_hear_who_comes_and_goes_and_the_list_says_who_is_onl
     })
     .await;
     assert_eq!(online().await, Some(false));
-    // Carol heard nothing of it: her next frame is her own message.
+    // Carol heard nothing of it, and her list does not say: her next frame
+    // is a message, and alice is "offline" to her throughout.
     server.send(&bob, "carol", "for carol").await;
     let frame = next_frame(&mut c).await;
-    assert_eq!(frame["type"], "message", "{frame}");
+    assert_eq!(frame["message"]["text"], "for carol", "{frame}");
+    let (_alice_again, _) = server.ws_ready(&alice, "").await;
+    let (_, _, list) = server.get_as(&carol, "/api/conversations").await;
+    let alice_entry = list["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["user"]["username"] == "alice")
+        .unwrap()
+        .clone();
+    assert_eq!(alice_entry["user"]["online"], false);
 }

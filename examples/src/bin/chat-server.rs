@@ -212,7 +212,8 @@ async fn run(args: Args) -> Result<(), String> {
         (Some(cert), Some(key)) => Some(chat_http::load_tls(cert, key).map_err(|e| e.to_string())?),
         _ => None,
     };
-    let http = ChatHttp::new(chat.clone(), args.http_config(tls.is_some()));
+    let http =
+        ChatHttp::new(chat.clone(), args.http_config(tls.is_some())).map_err(|e| e.to_string())?;
 
     let listener = bind(args.listen).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
