@@ -10,10 +10,13 @@ use tracing::warn;
 /// Counts attempts in Redis, so a limit holds across every server process
 /// (a password guesser gains nothing by spreading attempts over servers).
 ///
-/// Each action's quota `Rate { burst, every }` becomes a window of
-/// `burst × every` allowing `burst` attempts, counted atomically with a Lua
-/// script. When Redis does not answer, the in-process governor limiter
-/// decides instead: limits then hold per process rather than not at all.
+/// The same rule as [`GovernorLimiter`], GCRA: each action's quota
+/// `Rate { burst, every }` allows `burst` attempts at once, then one more
+/// every `every`, and says exactly when the next one is allowed. One Lua
+/// script keeps each key's "theoretical arrival time" in Redis, by Redis's
+/// clock (one clock for every process). When Redis does not answer, the
+/// in-process governor limiter decides instead: limits then hold per
+/// process rather than not at all.
 pub struct RedisLimiter {
     connection: ConnectionManager,
     prefix: String,
@@ -22,14 +25,24 @@ pub struct RedisLimiter {
     timeout: Duration,
 }
 
-/// Increments the window's counter, starting the window on the first
-/// attempt; returns the count and the milliseconds left in the window.
+/// GCRA on one key: KEYS[1] holds the theoretical arrival time (TAT) in
+/// microseconds of Redis time; ARGV[1] is the emission interval (`every`),
+/// ARGV[2] the burst tolerance (`every` × (`burst` − 1)), both in
+/// microseconds. Returns 0 when allowed, else the microseconds to wait.
 const SCRIPT: &str = r"
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local allow_at = tat - tolerance
+if allow_at > now then
+  return allow_at - now
+end
+local next_tat = tat + interval
+redis.call('SET', KEYS[1], string.format('%d', next_tat), 'PX', math.ceil((next_tat - now) / 1000) + 1)
+return 0
 ";
 
 impl RedisLimiter {
@@ -60,39 +73,35 @@ impl RedisLimiter {
         })
     }
 
-    fn quota(&self, action: Action) -> (u32, Duration, &'static str) {
-        let (rate, name) = match action {
-            Action::LoginPerUsername => (self.limits.login_per_username, "login-user"),
-            Action::LoginPerClient => (self.limits.login_per_client, "login-client"),
-            Action::SendPerUser => (self.limits.send_per_user, "send"),
-            _ => (self.limits.typing_per_user, "typing"),
-        };
-        let window = rate
-            .every
-            .saturating_mul(rate.burst.max(1))
-            .max(Duration::from_millis(1));
-        (rate.burst.max(1), window, name)
+    /// The emission interval and the burst tolerance of `action`, in
+    /// microseconds.
+    fn quota(&self, action: Action) -> (u64, u64) {
+        let rate = self.limits.rate(action);
+        let every = u64::try_from(rate.every.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let tolerance = every.saturating_mul(u64::from(rate.burst.max(1) - 1));
+        (every, tolerance)
     }
 }
 
 #[async_trait]
 impl RateLimiter for RedisLimiter {
     async fn check(&self, action: Action, key: &str) -> Result<()> {
-        let (burst, window, name) = self.quota(action);
-        let redis_key = format!("{}:rate:{name}:{key}", self.prefix);
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let (every, tolerance) = self.quota(action);
+        let redis_key = format!("{}:rate:{}:{key}", self.prefix, action.name());
         let mut connection = self.connection.clone();
         let script = redis::Script::new(SCRIPT);
         let mut invocation = script.key(&redis_key);
-        invocation.arg(window_ms);
+        invocation.arg(every).arg(tolerance);
         let counted = tokio::time::timeout(
             self.timeout,
-            invocation.invoke_async::<(u64, i64)>(&mut connection),
+            invocation.invoke_async::<i64>(&mut connection),
         )
         .await;
         match counted {
-            Ok(Ok((count, ttl_ms))) if count > u64::from(burst) => Err(ChatError::RateLimited {
-                retry_after: Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0).max(1)),
+            Ok(Ok(wait)) if wait > 0 => Err(ChatError::RateLimited {
+                retry_after: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
             }),
             Ok(Ok(_)) => Ok(()),
             Ok(Err(error)) => {

@@ -73,3 +73,76 @@ async fn login_limits_hold_across_processes() {
     }
     two.check(Action::LoginPerUsername, "bob").await.unwrap();
 }
+
+#[tokio::test]
+async fn the_redis_limiter_allows_the_burst_then_one_per_period_and_says_when() {
+    let url = require_redis!();
+    let prefix = prefix("gcra");
+    let limits = RateLimits {
+        send_per_user: Rate::new(3, Duration::from_millis(400)),
+        ..RateLimits::default()
+    };
+    let one = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
+    let two = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
+    let started = Instant::now();
+    for limiter in [&one, &two, &one] {
+        limiter.check(Action::SendPerUser, "alice").await.unwrap();
+    }
+    let wait = match two.check(Action::SendPerUser, "alice").await {
+        Err(ChatError::RateLimited { retry_after }) => retry_after,
+        other => panic!("the fourth attempt must be limited, got {other:?}"),
+    };
+    // As the in-process limiter: the next attempt is due one period after
+    // the burst began (not at the end of a window of burst × period).
+    let elapsed = started.elapsed();
+    assert!(
+        wait <= Duration::from_millis(400) && wait + elapsed >= Duration::from_millis(390),
+        "{wait:?} after {elapsed:?}"
+    );
+    tokio::time::sleep(wait).await;
+    one.check(Action::SendPerUser, "alice").await.unwrap();
+    assert!(two.check(Action::SendPerUser, "alice").await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_redis_limiter_a_known_device_still_logs_in_under_attack() {
+    let url = require_redis!();
+    let hour = Duration::from_secs(3600);
+    let limits = RateLimits {
+        login_per_username: Rate::new(5, hour),
+        login_per_device: Rate::new(3, hour),
+        login_per_network: Rate::new(6, hour),
+        ..chat_core::testkit::generous_limits()
+    };
+    let limiter = RedisLimiter::connect(&url, &prefix("devices"), limits)
+        .await
+        .unwrap();
+    let store = chat_store_sqlite::SqliteStore::memory().await.unwrap();
+    let h = chat_core::testkit::Harness::with_limiter(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(limiter),
+    );
+    chat_core::testkit::limits::a_known_device_logs_in_while_its_account_is_under_attack(
+        &h, &limits,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_redis_limiter_attempts_count_per_network() {
+    let url = require_redis!();
+    let hour = Duration::from_secs(3600);
+    let limits = RateLimits {
+        login_per_network: Rate::new(6, hour),
+        ..chat_core::testkit::generous_limits()
+    };
+    let limiter = RedisLimiter::connect(&url, &prefix("networks"), limits)
+        .await
+        .unwrap();
+    let store = chat_store_sqlite::SqliteStore::memory().await.unwrap();
+    let h = chat_core::testkit::Harness::with_limiter(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(limiter),
+    );
+    chat_core::testkit::limits::login_attempts_count_per_network(&h, &limits).await;
+}

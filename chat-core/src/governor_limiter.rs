@@ -93,28 +93,98 @@ impl Rate {
 /// The quota of every [`Action`].
 ///
 /// The defaults are never met by a person and are met within seconds by a
-/// script: 10 login attempts per username then one per 30 s; 30 per client
-/// then one per 2 s; 30 messages per user then 10 per second; 20 typing
-/// notices then 4 per second.
+/// script:
+///
+/// | action | burst | then one more every |
+/// |---|---|---|
+/// | login per username, from clients it does not know | 10 | 30 s |
+/// | login per device that logged in before | 10 | 30 s |
+/// | login per client address | 30 | 2 s |
+/// | login per network (IPv6 /64, IPv4 prefix) | 100 | 1 s |
+/// | signup per client address | 5 | 10 min |
+/// | signup per network | 20 | 3 min |
+/// | messages per user | 30 | 100 ms |
+/// | typing notices per user | 20 | 250 ms |
+/// | searches per user | 30 | 500 ms |
+/// | live connections per user | 20 | 3 s |
+/// | live connections per client address | 60 | 1 s |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Login attempts against one username.
+    /// Login attempts against one username from clients it does not know.
     pub login_per_username: Rate,
-    /// Login attempts from one client.
+    /// Login attempts from one device that logged in before.
+    pub login_per_device: Rate,
+    /// Login attempts from one client address.
     pub login_per_client: Rate,
+    /// Login attempts from one network.
+    pub login_per_network: Rate,
+    /// Signups from one client address.
+    pub signup_per_client: Rate,
+    /// Signups from one network.
+    pub signup_per_network: Rate,
     /// Messages sent by one user.
     pub send_per_user: Rate,
     /// Typing notices from one user.
     pub typing_per_user: Rate,
+    /// Searches by one user.
+    pub search_per_user: Rate,
+    /// Live connections opened by one user.
+    pub connect_per_user: Rate,
+    /// Live connections opened from one client address.
+    pub connect_per_client: Rate,
+}
+
+impl RateLimits {
+    /// The quota of `action`.
+    pub fn rate(&self, action: Action) -> Rate {
+        match action {
+            Action::LoginPerUsername => self.login_per_username,
+            Action::LoginPerDevice => self.login_per_device,
+            Action::LoginPerClient => self.login_per_client,
+            Action::LoginPerNetwork => self.login_per_network,
+            Action::SignupPerClient => self.signup_per_client,
+            Action::SignupPerNetwork => self.signup_per_network,
+            Action::SendPerUser => self.send_per_user,
+            Action::TypingPerUser => self.typing_per_user,
+            Action::SearchPerUser => self.search_per_user,
+            Action::ConnectPerUser => self.connect_per_user,
+            Action::ConnectPerClient => self.connect_per_client,
+        }
+    }
+
+    /// The same `rate` for every action.
+    pub fn all(rate: Rate) -> Self {
+        Self {
+            login_per_username: rate,
+            login_per_device: rate,
+            login_per_client: rate,
+            login_per_network: rate,
+            signup_per_client: rate,
+            signup_per_network: rate,
+            send_per_user: rate,
+            typing_per_user: rate,
+            search_per_user: rate,
+            connect_per_user: rate,
+            connect_per_client: rate,
+        }
+    }
 }
 
 impl Default for RateLimits {
     fn default() -> Self {
+        let minute = Duration::from_secs(60);
         Self {
             login_per_username: Rate::new(10, Duration::from_secs(30)),
+            login_per_device: Rate::new(10, Duration::from_secs(30)),
             login_per_client: Rate::new(30, Duration::from_secs(2)),
+            login_per_network: Rate::new(100, Duration::from_secs(1)),
+            signup_per_client: Rate::new(5, 10 * minute),
+            signup_per_network: Rate::new(20, 3 * minute),
             send_per_user: Rate::new(30, Duration::from_millis(100)),
             typing_per_user: Rate::new(20, Duration::from_millis(250)),
+            search_per_user: Rate::new(30, Duration::from_millis(500)),
+            connect_per_user: Rate::new(20, Duration::from_secs(3)),
+            connect_per_client: Rate::new(60, Duration::from_secs(1)),
         }
     }
 }
@@ -124,10 +194,8 @@ impl Default for RateLimits {
 /// Limits hold per process; keys whose state has fully recovered are
 /// forgotten every few thousand checks so memory stays bounded.
 pub struct GovernorLimiter {
-    login_per_username: KeyedLimiter<String>,
-    login_per_client: KeyedLimiter<String>,
-    send_per_user: KeyedLimiter<String>,
-    typing_per_user: KeyedLimiter<String>,
+    /// One limiter per action, in the order of [`Action::ALL`].
+    limiters: Vec<KeyedLimiter<String>>,
     clock: GovernorClock,
     checks: AtomicU64,
 }
@@ -144,36 +212,41 @@ impl GovernorLimiter {
     /// test that moves time moves the limits too).
     pub fn with_clock(limits: RateLimits, clock: Arc<dyn Clock>) -> Self {
         let clock = GovernorClock::new(clock);
-        let keyed = |rate: Rate| KeyedLimiter::new(rate.quota(), Default::default(), clock.clone());
+        let limiters = Action::ALL
+            .iter()
+            .map(|action| {
+                KeyedLimiter::new(
+                    limits.rate(*action).quota(),
+                    Default::default(),
+                    clock.clone(),
+                )
+            })
+            .collect();
         Self {
-            login_per_username: keyed(limits.login_per_username),
-            login_per_client: keyed(limits.login_per_client),
-            send_per_user: keyed(limits.send_per_user),
-            typing_per_user: keyed(limits.typing_per_user),
+            limiters,
             clock,
             checks: AtomicU64::new(0),
         }
     }
 
     fn limiter(&self, action: Action) -> &KeyedLimiter<String> {
-        match action {
-            Action::LoginPerUsername => &self.login_per_username,
-            Action::LoginPerClient => &self.login_per_client,
-            Action::SendPerUser => &self.send_per_user,
-            Action::TypingPerUser => &self.typing_per_user,
-        }
+        let index = Action::ALL
+            .iter()
+            .position(|a| *a == action)
+            .unwrap_or_default();
+        &self.limiters[index]
     }
 
     fn purge(&self) {
-        for limiter in [
-            &self.login_per_username,
-            &self.login_per_client,
-            &self.send_per_user,
-            &self.typing_per_user,
-        ] {
+        for limiter in &self.limiters {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+    }
+
+    /// How many keys the limiter of `action` remembers.
+    pub fn remembered(&self, action: Action) -> usize {
+        self.limiter(action).len()
     }
 }
 
@@ -201,6 +274,27 @@ impl RateLimiter for GovernorLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn keys_whose_budget_is_full_again_are_forgotten() {
+        let clock = Arc::new(crate::testkit::ManualClock::new(
+            crate::Timestamp::from_unix_micros(0),
+        ));
+        let limiter = GovernorLimiter::with_clock(RateLimits::default(), clock.clone());
+        for n in 0..100 {
+            limiter
+                .check(Action::SignupPerClient, &format!("client-{n}"))
+                .await
+                .unwrap();
+        }
+        assert_eq!(limiter.remembered(Action::SignupPerClient), 100);
+        clock.advance(Duration::from_secs(3600));
+        for _ in 0..GovernorLimiter::PURGE_EVERY {
+            let _ = limiter.check(Action::SendPerUser, "busy").await;
+        }
+        assert_eq!(limiter.remembered(Action::SignupPerClient), 0);
+        assert_eq!(limiter.remembered(Action::SendPerUser), 1);
+    }
 
     #[tokio::test]
     async fn allows_the_burst_then_says_when_to_retry() {

@@ -27,8 +27,10 @@
 //!     username: "alice".into(),
 //!     password: "a long passphrase".into(),
 //!     confirm_password: "a long passphrase".into(),
-//! })
+//! }, "127.0.0.1")
 //! .await?;
+//! // The client's address (limits count per address and network); a
+//! // `chat_core::Client` also carries the device token of an earlier login.
 //! let login = chat.login("alice", "a long passphrase".into(), "127.0.0.1").await?;
 //! # Ok(()) }
 //! ```
@@ -40,6 +42,7 @@ mod append_plan;
 mod argon2_hasher;
 mod chat;
 mod common_passwords;
+mod device;
 mod error;
 mod event;
 mod fanout;
@@ -55,10 +58,11 @@ pub mod testkit;
 pub use append_plan::{AppendPlan, WrittenBatch, direct_pair};
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{Chat, ChatBuilder, ChatConfig, Login, Sent, SignupForm, Subscription};
+pub use device::DeviceToken;
 pub use domain::{
-    Account, ClientMessageId, ConversationId, ConversationSummary, Email, Message, MessageId,
-    MessageText, NewMessage, Password, PasswordHash, SearchPattern, SessionId, Timestamp, User,
-    UserId, Username, fold_for_search,
+    Account, Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary, Email,
+    Message, MessageId, MessageText, NewMessage, Password, PasswordHash, SearchPattern, SessionId,
+    Timestamp, User, UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};

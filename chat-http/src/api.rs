@@ -3,13 +3,16 @@
 use std::net::IpAddr;
 
 use bytes::Bytes;
-use chat_core::{ConversationQuery, HistoryQuery, SearchPattern, SignupForm};
+use chat_core::{Client, ConversationQuery, HistoryQuery, SearchPattern, SignupForm};
 use hyper::header;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 
 use crate::ChatHttp;
-use crate::auth::{authenticate, check_csrf, clear_cookie, session_cookie};
+use crate::auth::{
+    authenticate, check_csrf, clear_cookie, cookie, device_cookie, device_cookie_name,
+    session_cookie,
+};
 use crate::error::HttpError;
 use crate::request::{Query, json_body, require_json};
 use crate::response::{Body, empty, json};
@@ -31,17 +34,19 @@ impl<B> RequestBody for B where
 }
 
 impl ChatHttp {
-    pub(crate) async fn signup<B: RequestBody>(&self, request: Request<B>) -> Handled {
+    pub(crate) async fn signup<B: RequestBody>(
+        &self,
+        request: Request<B>,
+        client: IpAddr,
+    ) -> Handled {
         let form: SignupRequest = json_body(request, self.config().max_body_bytes).await?;
-        let account = self
-            .chat()
-            .signup(SignupForm {
-                email: form.email,
-                username: form.username,
-                password: form.password,
-                confirm_password: form.confirm_password,
-            })
-            .await?;
+        let form = SignupForm {
+            email: form.email,
+            username: form.username,
+            password: form.password,
+            confirm_password: form.confirm_password,
+        };
+        let account = self.chat().signup(form, client).await?;
         Ok(json(
             StatusCode::CREATED,
             &json!({ "user": UserDto::from(&account) }),
@@ -53,20 +58,30 @@ impl ChatHttp {
         request: Request<B>,
         client: IpAddr,
     ) -> Handled {
+        let tls = self.config().tls;
+        let cookie = cookie(request.headers(), device_cookie_name(tls));
         let form: LoginRequest = json_body(request, self.config().max_body_bytes).await?;
+        let mut client = Client::new(client);
+        if let Some(device) = form.device_token.or(cookie) {
+            client = client.with_device(device);
+        }
         let login = self
             .chat()
-            .login(&form.username, form.password, &client.to_string())
+            .login(&form.username, form.password, client)
             .await?;
         let body = json!({
             "user": UserDto::from(&login.account),
             "token": login.token.expose(),
             "csrf_token": login.token.csrf_token(),
+            "device_token": login.device.expose(),
         });
         let mut response = json(StatusCode::OK, &body);
-        let max_age = self.chat().config().session_absolute_timeout;
-        let cookie = session_cookie(&login.token, max_age, self.config().tls)?;
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
+        let config = self.chat().config();
+        let session = session_cookie(&login.token, config.session_absolute_timeout, tls)?;
+        let device = device_cookie(&login.device, config.device_lifetime, tls)?;
+        let headers = response.headers_mut();
+        headers.append(header::SET_COOKIE, session);
+        headers.append(header::SET_COOKIE, device);
         Ok(response)
     }
 

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use chat_core::{Chat, ChatError, Session, SessionToken};
+use chat_core::{Chat, ChatError, DeviceToken, Session, SessionToken};
 use hyper::HeaderMap;
 use hyper::header::{self, HeaderValue};
 
@@ -73,7 +73,11 @@ fn presented_token(headers: &HeaderMap, tls: bool) -> Option<(String, bool)> {
             .eq_ignore_ascii_case("bearer")
             .then(|| (token.trim().to_owned(), false));
     }
-    let name = cookie_name(tls);
+    cookie(headers, cookie_name(tls)).map(|token| (token, true))
+}
+
+/// The value of the cookie `name`, among every `Cookie` header.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -81,7 +85,34 @@ fn presented_token(headers: &HeaderMap, tls: bool) -> Option<(String, bool)> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(key, _)| *key == name)
-        .map(|(_, token)| (token.to_owned(), true))
+        .map(|(_, value)| value.to_owned())
+}
+
+/// The device cookie's name: `__Secure-` prefixed over TLS. It is sent to
+/// the login endpoint only.
+pub(crate) fn device_cookie_name(tls: bool) -> &'static str {
+    if tls {
+        "__Secure-chat_device"
+    } else {
+        "chat_device"
+    }
+}
+
+/// A `Set-Cookie` value carrying a device token: `HttpOnly`, sent only to
+/// `/api/login`, only from this site.
+pub(crate) fn device_cookie(
+    token: &DeviceToken,
+    max_age: Duration,
+    tls: bool,
+) -> Result<HeaderValue, HttpError> {
+    let secure = if tls { "; Secure" } else { "" };
+    let value = format!(
+        "{}={}; HttpOnly; SameSite=Strict; Path=/api/login; Max-Age={}{secure}",
+        device_cookie_name(tls),
+        token.expose(),
+        max_age.as_secs()
+    );
+    HeaderValue::from_str(&value).map_err(|e| HttpError::Internal(Box::new(e)))
 }
 
 /// Authenticates the request.

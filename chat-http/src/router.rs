@@ -121,7 +121,10 @@ impl ChatHttp {
             check_origin(request.headers(), self.config())?;
         }
         match route {
-            Route::Signup => self.signup(request).await,
+            Route::Signup => {
+                let client = client_ip(request.headers(), peer, self.config());
+                self.signup(request, client).await
+            }
             Route::Login => {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.login(request, client).await
@@ -137,7 +140,10 @@ impl ChatHttp {
                 &serde_json::json!({ "status": "ok" }),
             )),
             Route::Ready => self.ready().await,
-            Route::WebSocket => self.websocket(request).await,
+            Route::WebSocket => {
+                let client = client_ip(request.headers(), peer, self.config());
+                self.websocket(request, client).await
+            }
             Route::Home => self.home(request).await,
             Route::LoginPage => self.login_page(),
             Route::SignupPage => self.signup_page(),

@@ -123,6 +123,8 @@ pub(crate) struct LoginRequest {
     pub(crate) username: String,
     /// Password.
     pub(crate) password: String,
+    /// The device token of an earlier login (clients without cookies).
+    pub(crate) device_token: Option<String>,
 }
 
 impl std::fmt::Debug for SignupRequest {

@@ -86,6 +86,28 @@ impl UserStore for SqliteStore {
         row.as_ref().map(stored_user).transpose()
     }
 
+    async fn email_exists(&self, email: &Email) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE email_canonical = ?1")
+                .bind(email.canonical())
+                .fetch_optional(self.reader())
+                .await
+                .map_err(to_chat)?;
+        Ok(found.is_some())
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        sqlx::query_scalar(
+            "INSERT INTO secrets (name, value) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET value = secrets.value RETURNING value",
+        )
+        .bind(name)
+        .bind(candidate)
+        .fetch_one(self.writer())
+        .await
+        .map_err(to_chat)
+    }
+
     async fn find_account(&self, id: UserId) -> Result<Option<Account>> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM users WHERE id = ?1");
         let row = sqlx::query(AssertSqlSafe(sql))

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chat_core::ports::{MessageStore, NewUser, SessionRecord, SessionStore, StoredUser, UserStore};
 use chat_core::{
-    Account, Appended, ChatError, ConversationId, ConversationQuery, ConversationSummary,
+    Account, Appended, ChatError, ConversationId, ConversationQuery, ConversationSummary, Email,
     HistoryQuery, Message, MessageId, NewMessage, Page, PageLimit, Result, SessionId, Store,
     Timestamp, TokenHash, User, UserId, Username,
 };
@@ -28,6 +28,8 @@ pub enum Call {
     InsertUser,
     FindUserByUsername,
     FindAccount,
+    EmailExists,
+    SharedSecret,
     ListUsers,
     InsertSession,
     FindSession,
@@ -228,6 +230,16 @@ impl UserStore for FaultyStore {
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<StoredUser>> {
         self.faults.checkpoint(Call::FindUserByUsername).await?;
         self.inner.find_user_by_username(username).await
+    }
+
+    async fn email_exists(&self, email: &Email) -> Result<bool> {
+        self.faults.checkpoint(Call::EmailExists).await?;
+        self.inner.email_exists(email).await
+    }
+
+    async fn shared_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+        self.faults.checkpoint(Call::SharedSecret).await?;
+        self.inner.shared_secret(name, candidate).await
     }
 
     async fn find_account(&self, id: UserId) -> Result<Option<Account>> {

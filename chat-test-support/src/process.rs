@@ -12,12 +12,14 @@ use tokio::sync::watch;
 use crate::{Client, WAIT};
 
 /// Flags that lift the limits a test does not mean to meet.
-pub const GENEROUS: [&str; 6] = [
+pub const GENEROUS: [&str; 8] = [
     "--send-rate",
     "10000",
     "--login-burst",
     "10000",
     "--login-client-burst",
+    "10000",
+    "--signup-burst",
     "10000",
 ];
 

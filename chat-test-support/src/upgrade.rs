@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::{
-    Argon2Hasher, Chat, ConversationQuery, HistoryQuery, Message, MessageId, PageLimit,
-    SearchPattern, Session, SignupForm, Store, Timestamp,
+    Argon2Hasher, Chat, ConversationQuery, GovernorLimiter, HistoryQuery, Message, MessageId,
+    PageLimit, SearchPattern, Session, SignupForm, Store, Timestamp,
 };
 use serde_json::{Value, json};
 
@@ -80,11 +80,14 @@ pub fn clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(Timestamp::from_unix_micros(EPOCH_MICROS)))
 }
 
-/// A service on `store` and `clock` with default limits and the real
-/// hasher (the passwords are hashed at full cost, as in production).
+/// A service on `store` and `clock` with the real hasher (the passwords
+/// are hashed at full cost, as in production) and limits the scenario and
+/// its many reads never meet.
 pub fn chat(store: Arc<dyn Store>, clock: Arc<ManualClock>) -> Chat {
+    let limits = crate::generous_limits();
     Chat::builder(store)
         .hasher(Arc::new(Argon2Hasher::new()))
+        .limiter(Arc::new(GovernorLimiter::with_clock(limits, clock.clone())))
         .clock(clock)
         .build()
 }
@@ -99,12 +102,15 @@ pub type Sessions = Vec<(String, String, String)>;
 pub async fn populate(chat: &Chat, clock: &ManualClock) -> Sessions {
     let tick = || clock.advance(Duration::from_secs(1));
     for (name, email) in USERS {
-        chat.signup(SignupForm {
-            email: email.to_owned(),
-            username: name.to_owned(),
-            password: PASSWORD.to_owned(),
-            confirm_password: PASSWORD.to_owned(),
-        })
+        chat.signup(
+            SignupForm {
+                email: email.to_owned(),
+                username: name.to_owned(),
+                password: PASSWORD.to_owned(),
+                confirm_password: PASSWORD.to_owned(),
+            },
+            "fixture",
+        )
         .await
         .unwrap();
         tick();

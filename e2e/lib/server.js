@@ -36,9 +36,10 @@ export class Server {
     const child = spawn(serverBin, [
       "--listen", listen,
       "--database-url", `sqlite://${join(this.dir, "chat.db")}`,
-      // Every test signs in from 127.0.0.1; the per-address login limit is for
-      // people, not for a test suite.
+      // Every test signs up and in from 127.0.0.1; the per-address limits
+      // are for people, not for a test suite.
       "--login-client-burst", "1000",
+      "--signup-burst", "1000",
       "--send-rate", String(this.sendRate),
       "--log", "info",
     ], { stdio: ["ignore", "ignore", "pipe"] });

@@ -36,13 +36,7 @@ fn world() -> &'static World {
         let chat = runtime.block_on(async {
             let store = chat_store_sqlite::SqliteStore::memory().await.expect("store");
             // Limits no input meets, so that every input is judged on its own.
-            let plenty = Rate::new(u32::MAX, Duration::from_nanos(1));
-            let limits = RateLimits {
-                login_per_username: plenty,
-                login_per_client: plenty,
-                send_per_user: plenty,
-                typing_per_user: plenty,
-            };
+            let limits = RateLimits::all(Rate::new(u32::MAX, Duration::from_nanos(1)));
             let chat = Chat::builder(Arc::new(store))
                 .hasher(Arc::new(chat_core::Argon2Hasher::with_params(8, 1, 1).expect("params")))
                 .limiter(Arc::new(GovernorLimiter::new(limits)))
@@ -54,7 +48,7 @@ fn world() -> &'static World {
                     password: PASSWORD.into(),
                     confirm_password: PASSWORD.into(),
                 };
-                chat.signup(form).await.expect("signup");
+                chat.signup(form, "fuzz").await.expect("signup");
             }
             chat
         });

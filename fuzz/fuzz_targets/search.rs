@@ -45,7 +45,7 @@ fn world() -> &'static World {
                     password: "fuzzing password".into(),
                     confirm_password: "fuzzing password".into(),
                 };
-                chat.signup(form).await.expect("signup");
+                chat.signup(form, "fuzz").await.expect("signup");
             }
             let alice = chat.login("alice", "fuzzing password".into(), "fuzz").await.expect("login").session;
             for text in CORPUS {

@@ -5,7 +5,8 @@ use zeroize::Zeroizing;
 
 use super::Chat;
 use crate::common_passwords;
-use crate::domain::{Account, Email, Password, PasswordHash, Username};
+use crate::device::{DeviceKey, DeviceToken, KnownDevice};
+use crate::domain::{Account, Client, Email, Password, PasswordHash, Username};
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind};
 use crate::ports::{Action, NewUser, Topic};
@@ -35,7 +36,8 @@ impl std::fmt::Debug for SignupForm {
 }
 
 /// A successful login: the account, its new session and the session's
-/// secret token (hand it to the client once; only its hash is stored).
+/// secret token (hand it to the client once; only its hash is stored), and
+/// a device token for the client to present at its next login.
 #[derive(Debug)]
 pub struct Login {
     /// Who logged in.
@@ -44,18 +46,32 @@ pub struct Login {
     pub session: Session,
     /// The bearer secret of the session.
     pub token: SessionToken,
+    /// The client's device token: presented at its next logins, it keeps
+    /// the client's attempts apart from everyone else's.
+    pub device: DeviceToken,
 }
 
 impl Chat {
-    /// Creates an account.
+    /// Creates an account for a person at `client`.
+    ///
+    /// What can be refused cheaply is refused before the password is
+    /// hashed: invalid input, a signup over the client's or its network's
+    /// limit, a taken username or email. A client waits for hashing behind
+    /// at most a couple of its own requests.
+    ///
+    /// A taken email is said as such (`EmailTaken`), so that its owner
+    /// knows to log in instead; the signup limits per address and per
+    /// network keep that from telling anyone much at scale.
     ///
     /// # Errors
     /// [`ChatError::InvalidInput`] naming `username`, `email`, `password`
     /// (too short, too long or too common) or `confirm_password` (does not
-    /// match); [`ChatError::UsernameTaken`] or [`ChatError::EmailTaken`],
-    /// compared case-insensitively. Nothing is stored on error.
+    /// match); [`ChatError::RateLimited`]; [`ChatError::UsernameTaken`] or
+    /// [`ChatError::EmailTaken`], compared case-insensitively. Nothing is
+    /// stored on error.
     #[instrument(skip_all)]
-    pub async fn signup(&self, form: SignupForm) -> Result<Account> {
+    pub async fn signup(&self, form: SignupForm, client: impl Into<Client>) -> Result<Account> {
+        let client = client.into();
         let SignupForm {
             email,
             username,
@@ -78,21 +94,22 @@ impl Chat {
                 "is one of the most common passwords; choose another",
             ));
         }
-        // Spare the hashing when the name is visibly taken; the store's
-        // unique index still decides races.
-        if self
-            .inner
-            .store
-            .find_user_by_username(&username)
-            .await?
-            .is_some()
-        {
+        self.check_client(&client, Action::SignupPerClient, Action::SignupPerNetwork)
+            .await?;
+        // Spare the hashing when the name or email is visibly taken; the
+        // store's unique indexes still decide races.
+        let store = &self.inner.store;
+        if store.find_user_by_username(&username).await?.is_some() {
             return Err(ChatError::UsernameTaken);
         }
-        let password_hash = self.inner.hasher.hash(&password).await?;
-        let account = self
-            .inner
-            .store
+        if store.email_exists(&email).await? {
+            return Err(ChatError::EmailTaken);
+        }
+        let password_hash = {
+            let _place = self.inner.hashing.enter(client.address.address_key())?;
+            self.inner.hasher.hash(&password).await?
+        };
+        let account = store
             .insert_user(NewUser {
                 username,
                 email,
@@ -106,42 +123,66 @@ impl Chat {
 
     /// Logs in and opens a new session.
     ///
-    /// `client_key` identifies the client for rate limiting (typically its
-    /// network address).
+    /// `client` is where the attempt comes from: limits count per client
+    /// address and per network. A client that presents the device token of
+    /// an earlier successful login to this account
+    /// ([`Client::with_device`]) is limited per device; any other client by
+    /// the account's shared limit, so that someone else's failed guesses
+    /// never lock the owner's known devices out. A successful login hands
+    /// out a new device token ([`Login::device`]).
     ///
     /// # Errors
     /// [`ChatError::InvalidCredentials`] for an unknown user and for a wrong
     /// password alike, after the same amount of hashing;
-    /// [`ChatError::RateLimited`] after too many attempts for the username or
-    /// from the client.
+    /// [`ChatError::RateLimited`] after too many attempts for the username
+    /// (or device), from the client or from its network.
     #[instrument(skip_all)]
-    pub async fn login(&self, username: &str, password: String, client_key: &str) -> Result<Login> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: String,
+        client: impl Into<Client>,
+    ) -> Result<Login> {
+        let client = client.into();
         let password = Zeroizing::new(password);
-        self.inner
-            .limiter
-            .check(Action::LoginPerClient, client_key)
+        self.check_client(&client, Action::LoginPerClient, Action::LoginPerNetwork)
             .await?;
         let Ok(username) = Username::parse(username) else {
             return Err(ChatError::InvalidCredentials);
         };
-        self.inner
-            .limiter
-            .check(Action::LoginPerUsername, &username.canonical())
-            .await?;
+        let stored = self.inner.store.find_user_by_username(&username).await?;
+        let device = match (client.device(), &stored) {
+            (Some(presented), Some(stored)) => self
+                .known_device(presented)
+                .await?
+                .filter(|device| device.user == stored.account.user().id()),
+            _ => None,
+        };
+        let limiter = &self.inner.limiter;
+        match &device {
+            Some(device) => limiter.check(Action::LoginPerDevice, &device.id).await?,
+            None => {
+                limiter
+                    .check(Action::LoginPerUsername, &username.canonical())
+                    .await?;
+            }
+        }
         // A password no account can have is rejected before any hashing,
         // which also keeps huge inputs away from argon2.
         let Ok(password) = Password::parse(password.as_str()) else {
             info!(%username, "login failed");
             return Err(ChatError::InvalidCredentials);
         };
-        let stored = self.inner.store.find_user_by_username(&username).await?;
         let (hash, account) = match stored {
             Some(stored) => (stored.password_hash, Some(stored.account)),
             None => (self.dummy_hash().await?, None),
         };
-        let verified = self.inner.hasher.verify(&password, &hash).await?;
+        let verified = {
+            let _place = self.inner.hashing.enter(client.address.address_key())?;
+            self.inner.hasher.verify(&password, &hash).await?
+        };
         let Some(account) = account.filter(|_| verified) else {
-            info!(%username, "login failed");
+            info!(%username, known_device = device.is_some(), "login failed");
             return Err(ChatError::InvalidCredentials);
         };
         let token = SessionToken::generate()?;
@@ -152,13 +193,60 @@ impl Chat {
             .store
             .insert_session(&token.hash(), user.id(), now)
             .await?;
+        let device = self.device_key().await?.issue(user.id(), now)?;
         let expires_at = now.plus(self.inner.config.session_absolute_timeout);
         info!(user = %user.id(), session = %id, "logged in");
         Ok(Login {
             account,
             session: Session::new(id, user, now, expires_at),
             token,
+            device,
         })
+    }
+
+    /// Counts an attempt of the client against its address's limit and its
+    /// network's.
+    async fn check_client(
+        &self,
+        client: &Client,
+        per_client: Action,
+        per_network: Action,
+    ) -> Result<()> {
+        let address = &client.address;
+        self.inner
+            .limiter
+            .check(per_client, &address.address_key())
+            .await?;
+        if let Some(network) = address.network_key(self.inner.config.ipv4_prefix) {
+            self.inner.limiter.check(per_network, &network).await?;
+        }
+        Ok(())
+    }
+
+    /// The device `presented` stands for, if its token is ours and fresh.
+    async fn known_device(&self, presented: &str) -> Result<Option<KnownDevice>> {
+        let key = self.device_key().await?;
+        let now = self.inner.clock.now();
+        Ok(key.verify(presented, now, self.inner.config.device_lifetime))
+    }
+
+    /// The key that signs device tokens, shared through the store by every
+    /// process.
+    async fn device_key(&self) -> Result<&DeviceKey> {
+        self.inner
+            .device_key
+            .get_or_try_init(|| async {
+                let mut candidate = Zeroizing::new([0u8; 32]);
+                getrandom::fill(candidate.as_mut())
+                    .map_err(|e| ChatError::unavailable(e.to_string()))?;
+                let secret = self
+                    .inner
+                    .store
+                    .shared_secret(DeviceKey::SECRET_NAME, candidate.as_ref())
+                    .await?;
+                Ok(DeviceKey::new(secret))
+            })
+            .await
     }
 
     /// Resolves a bearer token to its session.

@@ -98,9 +98,13 @@ impl Chat {
     /// A page of the conversation between the session's user and `peer`,
     /// chronological; see [`HistoryQuery`].
     ///
+    /// A search (a query with a term) counts against the user's search
+    /// limit.
+    ///
     /// # Errors
     /// [`ChatError::InvalidInput`] on `peer`; [`ChatError::NotFound`] if
-    /// `peer` does not exist or is the user.
+    /// `peer` does not exist or is the user; [`ChatError::RateLimited`] for
+    /// a search over the limit.
     pub async fn history(
         &self,
         session: &Session,
@@ -108,6 +112,12 @@ impl Chat {
         query: &HistoryQuery,
     ) -> Result<Page<Message>> {
         let peer = self.find_peer(session, peer).await?;
+        if query.search.is_some() {
+            self.inner
+                .limiter
+                .check(Action::SearchPerUser, &session.user().id().to_string())
+                .await?;
+        }
         let conversation = self
             .inner
             .store

@@ -1,6 +1,7 @@
 //! The chat service: every use case, over the ports.
 
 mod accounts;
+mod in_flight;
 mod messaging;
 mod presence;
 mod subscription;
@@ -31,6 +32,12 @@ pub struct ChatConfig {
     pub session_idle_timeout: Duration,
     /// A session ends this long after login, however active. Default: 30 days.
     pub session_absolute_timeout: Duration,
+    /// A device token is honoured this long after the login that issued it.
+    /// Default: 180 days.
+    pub device_lifetime: Duration,
+    /// IPv4 client addresses are grouped by a network prefix of this many
+    /// bits for the limits per network (IPv6 always by /64). Default: 24.
+    pub ipv4_prefix: u8,
 }
 
 impl Default for ChatConfig {
@@ -38,6 +45,8 @@ impl Default for ChatConfig {
         Self {
             session_idle_timeout: Duration::from_secs(7 * 24 * 3600),
             session_absolute_timeout: Duration::from_secs(30 * 24 * 3600),
+            device_lifetime: Duration::from_secs(180 * 24 * 3600),
+            ipv4_prefix: crate::domain::ClientAddress::DEFAULT_IPV4_PREFIX,
         }
     }
 }
@@ -52,6 +61,18 @@ impl ChatConfig {
     /// Sets the absolute timeout.
     pub fn with_session_absolute_timeout(mut self, timeout: Duration) -> Self {
         self.session_absolute_timeout = timeout;
+        self
+    }
+
+    /// Sets how long device tokens are honoured.
+    pub fn with_device_lifetime(mut self, lifetime: Duration) -> Self {
+        self.device_lifetime = lifetime;
+        self
+    }
+
+    /// Sets the IPv4 prefix length (at most 32) client networks are counted by.
+    pub fn with_ipv4_prefix(mut self, bits: u8) -> Self {
+        self.ipv4_prefix = bits.min(32);
         self
     }
 
@@ -86,6 +107,10 @@ struct Inner {
     /// A hash of a random password, verified against when the username is
     /// unknown so that both failures take the same time.
     dummy_hash: OnceCell<PasswordHash>,
+    /// The key of device tokens, read from the store once.
+    device_key: OnceCell<crate::device::DeviceKey>,
+    /// Password hashes in flight per client address.
+    hashing: in_flight::InFlight,
     /// Users found by name before: a send's recipient without a store
     /// round trip.
     users: UserCache,
@@ -192,6 +217,8 @@ impl ChatBuilder {
                     .unwrap_or_else(|| Arc::new(LocalPresence::default())),
                 config: self.config,
                 dummy_hash: OnceCell::new(),
+                device_key: OnceCell::new(),
+                hashing: in_flight::InFlight::default(),
                 users: UserCache::default(),
             }),
         }

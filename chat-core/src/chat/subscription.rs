@@ -6,10 +6,11 @@ use std::task::{Context, Poll};
 use futures::Stream;
 
 use super::Chat;
+use crate::domain::ClientAddress;
 use crate::domain::SessionId;
 use crate::error::Result;
 use crate::event::EventKind;
-use crate::ports::{Delivery, EventStream, Topic};
+use crate::ports::{Action, Delivery, EventStream, Topic};
 use crate::session::Session;
 
 /// The live events of one session's user: messages in any of their
@@ -24,6 +25,23 @@ pub struct Subscription {
 }
 
 impl Chat {
+    /// Counts one live connection (a WebSocket, or another long-lived
+    /// stream) opened by the session's user from `client`, against the
+    /// user's limit and the client address's: a transport asks before it
+    /// accepts one.
+    ///
+    /// # Errors
+    /// [`ChatError::RateLimited`] when either is over its limit.
+    pub async fn check_connection(&self, session: &Session, client: &ClientAddress) -> Result<()> {
+        let limiter = &self.inner.limiter;
+        limiter
+            .check(Action::ConnectPerUser, &session.user().id().to_string())
+            .await?;
+        limiter
+            .check(Action::ConnectPerClient, &client.address_key())
+            .await
+    }
+
     /// Subscribes to the session user's events. Everything published after
     /// this returns is delivered, so subscribe first, then read the store
     /// (e.g. [`Chat::since`]) and de-duplicate by message id.

@@ -1,5 +1,6 @@
 //! Domain types: each can only be built valid.
 
+mod client;
 mod client_id;
 mod email;
 mod ids;
@@ -12,6 +13,7 @@ mod timestamp;
 mod user;
 mod username;
 
+pub use client::{Client, ClientAddress};
 pub use client_id::ClientMessageId;
 pub use email::Email;
 pub use ids::{ConversationId, MessageId, SessionId, UserId};

@@ -182,6 +182,16 @@ pub trait UserStore: Send + Sync + 'static {
     /// Finds an account by id.
     async fn find_account(&self, id: UserId) -> Result<Option<Account>>;
 
+    /// Whether an account has this email, compared case-insensitively (by
+    /// `canonical()`); served by an index.
+    async fn email_exists(&self, email: &Email) -> Result<bool>;
+
+    /// The secret stored under `name`, storing `candidate` first if there
+    /// is none: every process on the same store gets the same bytes, and
+    /// they survive restarts. For keys the service derives (the key that
+    /// signs device tokens).
+    async fn shared_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
+
     /// Users whose canonical name starts with `prefix` (already lower case
     /// and made of username characters), excluding `except`, by canonical
     /// name, at most `limit`; served by an index.

@@ -2,7 +2,7 @@
 //! test moves, and waits with bounded timeouts.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
@@ -46,12 +46,43 @@ impl Clock for ManualClock {
 pub fn generous_limits() -> RateLimits {
     // A burst that takes a second to earn back: no test meets it, and the
     // limiter tolerates clocks that differ slightly between CPUs.
-    let plenty = Rate::new(1_000_000, Duration::from_micros(1));
-    RateLimits {
-        login_per_username: plenty,
-        login_per_client: plenty,
-        send_per_user: plenty,
-        typing_per_user: plenty,
+    RateLimits::all(Rate::new(1_000_000, Duration::from_micros(1)))
+}
+
+/// A hasher that counts what it is asked to do (real argon2id, minimal
+/// cost): to show what costs hashing and what does not.
+#[derive(Default)]
+pub struct CountingHasher {
+    inner: CheapHasher,
+    /// Passwords hashed.
+    pub hashed: AtomicUsize,
+    /// Passwords verified.
+    pub verified: AtomicUsize,
+}
+
+/// argon2id at minimal cost.
+struct CheapHasher(Argon2Hasher);
+
+impl Default for CheapHasher {
+    fn default() -> Self {
+        Self(Argon2Hasher::with_params(8, 1, 1).unwrap())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::PasswordHasher for CountingHasher {
+    async fn hash(&self, password: &crate::Password) -> crate::Result<crate::PasswordHash> {
+        self.hashed.fetch_add(1, Ordering::SeqCst);
+        self.inner.0.hash(password).await
+    }
+
+    async fn verify(
+        &self,
+        password: &crate::Password,
+        hash: &crate::PasswordHash,
+    ) -> crate::Result<bool> {
+        self.verified.fetch_add(1, Ordering::SeqCst);
+        self.inner.0.verify(password, hash).await
     }
 }
 
@@ -76,6 +107,13 @@ impl Harness {
             .limiter(limiter)
             .config(config)
             .build();
+        Self { chat, clock }
+    }
+
+    /// A harness whose service limits by `limiter` (another backend's).
+    pub fn with_limiter(store: Arc<dyn Store>, limiter: Arc<dyn crate::RateLimiter>) -> Self {
+        let clock = Self::clock();
+        let chat = Self::builder(store, &clock).limiter(limiter).build();
         Self { chat, clock }
     }
 
@@ -106,12 +144,15 @@ impl Harness {
     /// Signs up `name` with email `name@example.test` and [`PASSWORD`].
     pub async fn signup(&self, name: &str) -> Account {
         self.chat
-            .signup(SignupForm {
-                email: format!("{name}@example.test"),
-                username: name.to_owned(),
-                password: PASSWORD.to_owned(),
-                confirm_password: PASSWORD.to_owned(),
-            })
+            .signup(
+                SignupForm {
+                    email: format!("{name}@example.test"),
+                    username: name.to_owned(),
+                    password: PASSWORD.to_owned(),
+                    confirm_password: PASSWORD.to_owned(),
+                },
+                "test-client",
+            )
             .await
             .unwrap_or_else(|e| panic!("signup {name}: {e}"))
     }

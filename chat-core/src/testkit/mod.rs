@@ -21,9 +21,12 @@
 
 pub mod bus;
 mod harness;
+pub mod limits;
 pub mod store;
 
-pub use harness::{Harness, ManualClock, PASSWORD, generous_limits, next_delivery, next_event};
+pub use harness::{
+    CountingHasher, Harness, ManualClock, PASSWORD, generous_limits, next_delivery, next_event,
+};
 
 use std::sync::Arc;
 
@@ -56,6 +59,9 @@ macro_rules! store_conformance_suite {
             logout_ends_the_session_and_its_subscriptions,
             login_is_rate_limited_per_username_and_per_client,
             default_limits_are_the_documented_ones,
+            known_devices_log_in_while_their_account_is_under_attack,
+            login_attempts_count_per_client_network,
+            signup_is_limited_per_client_and_network_and_refused_before_hashing,
             send_validates_and_stores_nothing_on_error,
             send_is_idempotent_per_client_id,
             send_commits_then_publishes_to_every_device,

@@ -4,7 +4,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::harness::{Harness, PASSWORD, generous_limits, next_delivery, next_event};
+use super::harness::{
+    CountingHasher, Harness, PASSWORD, generous_limits, next_delivery, next_event,
+};
 use crate::ports::{Appended, ConversationQuery, Delivery, HistoryQuery, PageLimit, Store};
 use crate::{
     ChatConfig, ChatError, ClientMessageId, ConversationSummary, EventKind, Message, MessageId,
@@ -55,38 +57,46 @@ pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
     let chat = &h.chat;
     let ok = "a.good@example.test";
     assert_invalid(
-        chat.signup(form(ok, "ab", PASSWORD, PASSWORD)).await,
-        "username",
-    );
-    assert_invalid(
-        chat.signup(form(ok, "bad name", PASSWORD, PASSWORD)).await,
-        "username",
-    );
-    assert_invalid(
-        chat.signup(form("not-an-email", "alice", PASSWORD, PASSWORD))
+        chat.signup(form(ok, "ab", PASSWORD, PASSWORD), "test-client")
             .await,
+        "username",
+    );
+    assert_invalid(
+        chat.signup(form(ok, "bad name", PASSWORD, PASSWORD), "test-client")
+            .await,
+        "username",
+    );
+    assert_invalid(
+        chat.signup(
+            form("not-an-email", "alice", PASSWORD, PASSWORD),
+            "test-client",
+        )
+        .await,
         "email",
     );
     assert_invalid(
-        chat.signup(form(ok, "alice", "short", "short")).await,
+        chat.signup(form(ok, "alice", "short", "short"), "test-client")
+            .await,
         "password",
     );
     let huge = "x".repeat(1 << 20);
     assert_invalid(
-        chat.signup(form(ok, "alice", &huge, &huge)).await,
+        chat.signup(form(ok, "alice", &huge, &huge), "test-client")
+            .await,
         "password",
     );
     assert_invalid(
-        chat.signup(form(ok, "alice", PASSWORD, "something else"))
+        chat.signup(form(ok, "alice", PASSWORD, "something else"), "test-client")
             .await,
         "confirm_password",
     );
     assert_invalid(
-        chat.signup(form(ok, "alice", "iloveyou", "iloveyou")).await,
+        chat.signup(form(ok, "alice", "iloveyou", "iloveyou"), "test-client")
+            .await,
         "password",
     );
     assert_invalid(
-        chat.signup(form(ok, "alice", "PassWord1", "PassWord1"))
+        chat.signup(form(ok, "alice", "PassWord1", "PassWord1"), "test-client")
             .await,
         "password",
     );
@@ -96,12 +106,15 @@ pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
         Err(ChatError::InvalidCredentials)
     ));
     let account = chat
-        .signup(form(
-            " A.Good@Example.test ",
-            "Alice",
-            "  spaces and ünïcode  ",
-            "  spaces and ünïcode  ",
-        ))
+        .signup(
+            form(
+                " A.Good@Example.test ",
+                "Alice",
+                "  spaces and ünïcode  ",
+                "  spaces and ünïcode  ",
+            ),
+            "test-client",
+        )
         .await
         .unwrap();
     assert_eq!(account.user().username().as_str(), "Alice");
@@ -121,22 +134,34 @@ pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
 pub async fn duplicate_username_and_email_are_rejected_case_insensitively(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let chat = &h.chat;
-    chat.signup(form("alice@example.test", "Alice", PASSWORD, PASSWORD))
-        .await
-        .unwrap();
+    chat.signup(
+        form("alice@example.test", "Alice", PASSWORD, PASSWORD),
+        "test-client",
+    )
+    .await
+    .unwrap();
     assert!(matches!(
-        chat.signup(form("other@example.test", "ALICE", PASSWORD, PASSWORD))
-            .await,
+        chat.signup(
+            form("other@example.test", "ALICE", PASSWORD, PASSWORD),
+            "test-client"
+        )
+        .await,
         Err(ChatError::UsernameTaken)
     ));
     assert!(matches!(
-        chat.signup(form("ALICE@Example.TEST", "bob", PASSWORD, PASSWORD))
-            .await,
+        chat.signup(
+            form("ALICE@Example.TEST", "bob", PASSWORD, PASSWORD),
+            "test-client"
+        )
+        .await,
         Err(ChatError::EmailTaken)
     ));
-    chat.signup(form("bob@example.test", "bob", PASSWORD, PASSWORD))
-        .await
-        .unwrap();
+    chat.signup(
+        form("bob@example.test", "bob", PASSWORD, PASSWORD),
+        "test-client",
+    )
+    .await
+    .unwrap();
 }
 
 pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
@@ -180,38 +205,20 @@ pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
 }
 
 pub async fn login_failures_do_the_same_hashing_work(store: Arc<dyn Store>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    /// Counts verifications, to show unknown users cost what known ones do.
-    struct Counting(crate::Argon2Hasher, AtomicUsize);
-
-    #[async_trait::async_trait]
-    impl crate::PasswordHasher for Counting {
-        async fn hash(&self, password: &crate::Password) -> crate::Result<crate::PasswordHash> {
-            self.0.hash(password).await
-        }
-        async fn verify(
-            &self,
-            password: &crate::Password,
-            hash: &crate::PasswordHash,
-        ) -> crate::Result<bool> {
-            self.1.fetch_add(1, Ordering::SeqCst);
-            self.0.verify(password, hash).await
-        }
-    }
-
-    let hasher = Arc::new(Counting(
-        crate::Argon2Hasher::with_params(8, 1, 1).unwrap(),
-        AtomicUsize::new(0),
-    ));
+    let hasher = Arc::new(CountingHasher::default());
     let chat = crate::Chat::builder(store)
         .hasher(hasher.clone())
         .limiter(Arc::new(crate::GovernorLimiter::new(generous_limits())))
         .build();
-    chat.signup(form("alice@example.test", "alice", PASSWORD, PASSWORD))
-        .await
-        .unwrap();
-    let verified = || hasher.1.load(Ordering::SeqCst);
+    chat.signup(
+        form("alice@example.test", "alice", PASSWORD, PASSWORD),
+        "test-client",
+    )
+    .await
+    .unwrap();
+    let verified = || hasher.verified.load(Ordering::SeqCst);
     let before = verified();
     assert!(
         chat.login("alice", "wrong password".into(), "c")
@@ -475,6 +482,120 @@ pub async fn default_limits_are_the_documented_ones(store: Arc<dyn Store>) {
         h.chat.authenticate(&token).await,
         Err(ChatError::Unauthenticated)
     ));
+}
+
+/// Limits small enough for a case to meet them in a few attempts.
+fn small_limits() -> RateLimits {
+    let hour = Duration::from_secs(3600);
+    RateLimits {
+        login_per_username: Rate::new(5, hour),
+        login_per_device: Rate::new(3, hour),
+        login_per_network: Rate::new(6, hour),
+        signup_per_client: Rate::new(3, hour),
+        signup_per_network: Rate::new(5, hour),
+        ..generous_limits()
+    }
+}
+
+pub async fn known_devices_log_in_while_their_account_is_under_attack(store: Arc<dyn Store>) {
+    let limits = small_limits();
+    let h = Harness::with(store, limits, ChatConfig::default());
+    super::limits::a_known_device_logs_in_while_its_account_is_under_attack(&h, &limits).await;
+}
+
+pub async fn login_attempts_count_per_client_network(store: Arc<dyn Store>) {
+    let limits = small_limits();
+    let h = Harness::with(store, limits, ChatConfig::default());
+    super::limits::login_attempts_count_per_network(&h, &limits).await;
+}
+
+/// Signups count per client address and per network, and what can be
+/// refused without hashing the password is: a taken name or email is
+/// answered as such, with no hash computed.
+pub async fn signup_is_limited_per_client_and_network_and_refused_before_hashing(
+    store: Arc<dyn Store>,
+) {
+    use std::sync::atomic::Ordering;
+
+    let hasher = Arc::new(CountingHasher::default());
+    let chat = crate::Chat::builder(store)
+        .hasher(hasher.clone())
+        .limiter(Arc::new(crate::GovernorLimiter::new(small_limits())))
+        .build();
+    let hashed = || hasher.hashed.load(Ordering::SeqCst);
+    chat.signup(
+        form("alice@example.test", "alice", PASSWORD, PASSWORD),
+        "192.0.2.1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(hashed(), 1);
+    let taken_name = chat
+        .signup(
+            form("new@example.test", "ALICE", PASSWORD, PASSWORD),
+            "192.0.2.2",
+        )
+        .await;
+    assert!(
+        matches!(taken_name, Err(ChatError::UsernameTaken)),
+        "{taken_name:?}"
+    );
+    let taken_email = chat
+        .signup(
+            form("Alice@Example.TEST", "alice2", PASSWORD, PASSWORD),
+            "192.0.2.3",
+        )
+        .await;
+    assert!(
+        matches!(taken_email, Err(ChatError::EmailTaken)),
+        "{taken_email:?}"
+    );
+    assert_eq!(hashed(), 1, "a taken name or email costs no hashing");
+    // Three signups per address: the fourth is refused before any look-up.
+    let one = "198.51.100.7";
+    for n in 0..3 {
+        let name = format!("user{n}");
+        chat.signup(
+            form(&format!("{name}@example.test"), &name, PASSWORD, PASSWORD),
+            one,
+        )
+        .await
+        .unwrap();
+    }
+    let fourth = chat
+        .signup(form("user9@example.test", "user9", PASSWORD, PASSWORD), one)
+        .await;
+    assert!(
+        matches!(fourth, Err(ChatError::RateLimited { .. })),
+        "{fourth:?}"
+    );
+    // Five per network (here an IPv4 /24): neighbours share it.
+    for n in 10..12 {
+        let name = format!("user{n}");
+        let neighbour = format!("198.51.100.{n}");
+        chat.signup(
+            form(&format!("{name}@example.test"), &name, PASSWORD, PASSWORD),
+            neighbour.as_str(),
+        )
+        .await
+        .unwrap();
+    }
+    let over = chat
+        .signup(
+            form("user20@example.test", "user20", PASSWORD, PASSWORD),
+            "198.51.100.20",
+        )
+        .await;
+    assert!(
+        matches!(over, Err(ChatError::RateLimited { .. })),
+        "{over:?}"
+    );
+    chat.signup(
+        form("user21@example.test", "user21", PASSWORD, PASSWORD),
+        "198.51.101.20",
+    )
+    .await
+    .unwrap();
 }
 
 pub async fn send_validates_and_stores_nothing_on_error(store: Arc<dyn Store>) {

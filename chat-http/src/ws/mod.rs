@@ -6,7 +6,9 @@ mod commands;
 mod connection;
 mod outbound;
 
-use chat_core::UserId;
+use std::net::IpAddr;
+
+use chat_core::{ClientAddress, UserId};
 
 use hyper::{Request, Response};
 use hyper_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -21,6 +23,7 @@ impl ChatHttp {
     pub(crate) async fn websocket<B>(
         &self,
         mut request: Request<B>,
+        client: IpAddr,
     ) -> Result<Response<Body>, HttpError> {
         check_origin(request.headers(), self.config())?;
         if !hyper_tungstenite::is_upgrade_request(&request) {
@@ -28,6 +31,9 @@ impl ChatHttp {
         }
         let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
         let since = Query::of(&request).message_id("since")?;
+        self.chat()
+            .check_connection(&auth.session, &ClientAddress::ip(client))
+            .await?;
         let slot = SocketSlot::take(self, auth.session.user().id())?;
         let limits = &self.config().websocket;
         let config = WebSocketConfig::default()

@@ -371,3 +371,100 @@ async fn pings_pongs_and_binary_frames_count_against_the_frame_limit() {
     probe(&mut ws).await;
     assert_eq!(expect_frame(&mut ws, "error").await["code"], "rate_limited");
 }
+
+async fn signup_from(server: &TestServer, name: &str, client: &str) -> (u16, u64) {
+    let password = chat_test_support::PASSWORD;
+    let (status, headers, _) = server
+        .post(
+            "/api/signup",
+            json!({ "email": format!("{name}@example.test"), "username": name, "password": password, "confirm_password": password }),
+            &[("x-forwarded-for", client)],
+        )
+        .await;
+    let retry_after = headers
+        .get("retry-after")
+        .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+    (status, retry_after)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signups_are_limited_per_client_address_and_per_network() {
+    let server = server().await;
+    // Five per address, then one every ten minutes.
+    for n in 0..5 {
+        assert_eq!(
+            signup_from(&server, &format!("user_a{n}"), "10.0.5.1").await,
+            (201, 0)
+        );
+    }
+    assert_eq!(
+        signup_from(&server, "user_a9", "10.0.5.1").await,
+        (429, 600)
+    );
+    // Twenty per network (an IPv4 /24), then one every three minutes.
+    for n in 2..17 {
+        let address = format!("10.0.5.{n}");
+        assert_eq!(
+            signup_from(&server, &format!("user_b{n}"), &address)
+                .await
+                .0,
+            201
+        );
+    }
+    assert_eq!(
+        signup_from(&server, "user_b99", "10.0.5.99").await,
+        (429, 180)
+    );
+    assert_eq!(
+        signup_from(&server, "user_c1", "10.0.6.1").await.0,
+        201,
+        "another network"
+    );
+    // IPv6: the addresses of one /64 are one network.
+    for n in 1..=20 {
+        let address = format!("2001:db8:5:5::{n:x}");
+        assert_eq!(
+            signup_from(&server, &format!("user_d{n}"), &address)
+                .await
+                .0,
+            201
+        );
+    }
+    let same_64 = "2001:db8:5:5:ffff:ffff:ffff:ffff";
+    assert_eq!(signup_from(&server, "user_d99", same_64).await.0, 429);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_and_websocket_upgrades_are_limited_per_user() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    server.signup("bob").await;
+    let search = "/api/conversations/bob/messages?search=lunch";
+    for _ in 0..30 {
+        assert_eq!(server.get_as(&alice, search).await.0, 200);
+    }
+    let (status, headers, _) = server.get_as(&alice, search).await;
+    assert_eq!(
+        (status, headers["retry-after"].to_str().unwrap()),
+        (429, "1")
+    );
+    assert_eq!(
+        server
+            .get_as(&alice, "/api/conversations/bob/messages")
+            .await
+            .0,
+        200,
+        "reading without a term is not a search"
+    );
+    // Twenty upgrades at once (one after another, each closed), then one
+    // every three seconds.
+    for _ in 0..20 {
+        let (ws, _) = server.ws_ready(&alice, "").await;
+        drop(ws);
+        chat_test_support::eventually("the socket is gone", || server.http.open_websockets() == 0)
+            .await;
+    }
+    assert_eq!(server.refused_upgrade(&alice).await, 429);
+    server.clock().advance(Duration::from_secs(3));
+    server.ws_ready(&alice, "").await;
+}

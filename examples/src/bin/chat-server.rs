@@ -105,6 +105,16 @@ struct Args {
     #[arg(long, env = "CHAT_LOGIN_CLIENT_BURST", default_value_t = 30)]
     login_client_burst: u32,
 
+    /// Signups per client address before one more every 10 minutes (a
+    /// network allows four times as many).
+    #[arg(long, env = "CHAT_SIGNUP_BURST", default_value_t = 5)]
+    signup_burst: u32,
+
+    /// IPv4 client addresses count together, for the limits per network,
+    /// by this many leading bits (IPv6 addresses by their /64).
+    #[arg(long, env = "CHAT_IPV4_PREFIX", default_value_t = 24, value_parser = clap::value_parser!(u8).range(8..=32))]
+    ipv4_prefix: u8,
+
     /// Frames one WebSocket may send per second, sustained (bursts of 3 s
     /// worth); all of one user's WebSockets together, twice as many.
     #[arg(long, env = "CHAT_WS_FRAME_RATE", default_value_t = 20)]
@@ -154,6 +164,14 @@ impl Args {
                 self.login_client_burst.max(1),
                 defaults.login_per_client.every,
             ),
+            signup_per_client: Rate::new(
+                self.signup_burst.max(1),
+                defaults.signup_per_client.every,
+            ),
+            signup_per_network: Rate::new(
+                self.signup_burst.max(1).saturating_mul(4),
+                defaults.signup_per_network.every,
+            ),
             ..defaults
         }
     }
@@ -165,6 +183,7 @@ impl Args {
             .with_session_absolute_timeout(Duration::from_secs(
                 self.session_max_hours.max(1) * 3600,
             ))
+            .with_ipv4_prefix(self.ipv4_prefix)
     }
 
     /// The adapter configuration the flags set (`tls`: served over TLS here).
@@ -361,6 +380,10 @@ mod tests {
             "https://a.example,https://b.example",
             "--trusted-proxy",
             "10.0.0.1",
+            "--signup-burst",
+            "2",
+            "--ipv4-prefix",
+            "16",
         ]);
         let limits = args.limits();
         assert_eq!(
@@ -382,6 +405,15 @@ mod tests {
         let chat = args.chat_config();
         assert_eq!(chat.session_idle_timeout, Duration::from_secs(90 * 60));
         assert_eq!(chat.session_absolute_timeout, Duration::from_secs(5 * 3600));
+        assert_eq!(chat.ipv4_prefix, 16);
+        assert_eq!(
+            limits.signup_per_client,
+            Rate::new(2, Duration::from_secs(600))
+        );
+        assert_eq!(
+            limits.signup_per_network,
+            Rate::new(8, Duration::from_secs(180))
+        );
         let http = args.http_config(false);
         assert_eq!(
             (

@@ -21,12 +21,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for name in ["alice", "bob"] {
         let account = chat
-            .signup(SignupForm {
-                email: format!("{name}@example.com"),
-                username: name.into(),
-                password: PASSWORD.into(),
-                confirm_password: PASSWORD.into(),
-            })
+            .signup(
+                SignupForm {
+                    email: format!("{name}@example.com"),
+                    username: name.into(),
+                    password: PASSWORD.into(),
+                    confirm_password: PASSWORD.into(),
+                },
+                "example",
+            )
             .await?;
         println!(
             "signed up {} (id {})",

@@ -76,13 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     println!("loaded in {:.1} s\n", started.elapsed().as_secs_f64());
 
-    let plenty = Rate::new(1_000_000, Duration::from_micros(1));
-    let limits = RateLimits {
-        login_per_username: plenty,
-        login_per_client: plenty,
-        send_per_user: plenty,
-        typing_per_user: plenty,
-    };
+    let limits = RateLimits::all(Rate::new(1_000_000, Duration::from_micros(1)));
     let chat = Chat::builder(store)
         .hasher(Arc::new(hasher))
         .limiter(Arc::new(GovernorLimiter::new(limits)))
