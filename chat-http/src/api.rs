@@ -39,7 +39,12 @@ impl ChatHttp {
         request: Request<B>,
         client: IpAddr,
     ) -> Handled {
-        let form: SignupRequest = json_body(request, self.config().max_body_bytes).await?;
+        let form: SignupRequest = json_body(
+            request,
+            self.config().max_body_bytes,
+            self.config().body_timeout,
+        )
+        .await?;
         let form = SignupForm {
             email: form.email,
             username: form.username,
@@ -60,7 +65,12 @@ impl ChatHttp {
     ) -> Handled {
         let tls = self.config().tls;
         let cookie = cookie(request.headers(), device_cookie_name(tls));
-        let form: LoginRequest = json_body(request, self.config().max_body_bytes).await?;
+        let form: LoginRequest = json_body(
+            request,
+            self.config().max_body_bytes,
+            self.config().body_timeout,
+        )
+        .await?;
         let mut client = Client::new(client);
         if let Some(device) = form.device_token.or(cookie) {
             client = client.with_device(device);
@@ -159,7 +169,12 @@ impl ChatHttp {
         require_json(request.headers())?;
         let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
         check_csrf(&auth, request.headers())?;
-        let form: SendRequest = json_body(request, self.config().max_body_bytes).await?;
+        let form: SendRequest = json_body(
+            request,
+            self.config().max_body_bytes,
+            self.config().body_timeout,
+        )
+        .await?;
         let sent = self
             .chat()
             .send(&auth.session, peer, form.text, form.client_id)

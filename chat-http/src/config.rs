@@ -27,6 +27,16 @@ pub struct HttpConfig {
     /// How long a client may take to send a request's head (and, on TLS,
     /// to finish the handshake) before the connection is closed.
     pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, once its head
+    /// is in (`408` after).
+    pub body_timeout: Duration,
+    /// How long a write to a client may make no progress (a client that
+    /// reads nothing) before the connection is dropped: plain HTTP, TLS and
+    /// WebSockets alike.
+    pub write_timeout: Duration,
+    /// Connections served at once; past it, new ones are closed at once
+    /// (counted as `chat_connections_refused_total`, and logged).
+    pub max_connections: usize,
     /// WebSocket limits.
     pub websocket: WebSocketLimits,
 }
@@ -39,6 +49,9 @@ impl Default for HttpConfig {
             tls: false,
             max_body_bytes: 64 * 1024,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_connections: 10_000,
             websocket: WebSocketLimits::default(),
         }
     }
@@ -212,6 +225,9 @@ mod tests {
         let config = HttpConfig::default();
         assert_eq!(config.max_body_bytes, 64 * 1024);
         assert_eq!(config.header_timeout, Duration::from_secs(10));
+        assert_eq!(config.body_timeout, Duration::from_secs(10));
+        assert_eq!(config.write_timeout, Duration::from_secs(30));
+        assert_eq!(config.max_connections, 10_000);
         assert!(!config.tls);
         assert!(config.allowed_origins.is_empty() && config.trusted_proxies.is_empty());
         let ws = config.websocket;

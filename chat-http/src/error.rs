@@ -26,6 +26,12 @@ pub enum HttpError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body did not arrive in time.
+    #[error("the request body took too long (limit {limit:?})")]
+    BodyTimeout {
+        /// The time allowed.
+        limit: std::time::Duration,
+    },
     /// A state-changing request whose body is not JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -120,6 +126,7 @@ impl HttpError {
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             Self::ForeignOrigin => (StatusCode::FORBIDDEN, "forbidden"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::BodyTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -19,6 +19,8 @@ pub(crate) struct Metrics {
     pub(crate) ws_flood: Counter,
     pub(crate) ws_slow_consumer: Counter,
     pub(crate) messages_sent: Counter,
+    pub(crate) connections_open: Gauge,
+    pub(crate) connections_refused: Counter,
 }
 
 impl Metrics {
@@ -60,6 +62,16 @@ impl Metrics {
             "WebSockets closed for reading too slowly",
         );
         let messages_sent = counter("messages_sent", "Messages stored and published");
+        let connections_refused = counter(
+            "connections_refused",
+            "Connections closed at once because the server was at its connection cap",
+        );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections_open",
+            "Open connections (HTTP and WebSocket)",
+            connections_open.clone(),
+        );
         let ws_open = Gauge::default();
         registry.register("websockets_open", "Open WebSockets", ws_open.clone());
         Self {
@@ -75,6 +87,8 @@ impl Metrics {
             ws_flood,
             ws_slow_consumer,
             messages_sent,
+            connections_open,
+            connections_refused,
         }
     }
 

@@ -11,13 +11,19 @@ use serde::de::DeserializeOwned;
 
 use crate::error::HttpError;
 
-/// Reads a JSON body of at most `limit` bytes. The size is checked before
-/// reading (`Content-Length`) and while reading (chunked bodies).
+/// Reads a JSON body of at most `limit` bytes, arriving within `timeout`.
+/// The size is checked before reading (`Content-Length`) and while reading
+/// (chunked bodies).
 ///
 /// # Errors
 /// [`HttpError::UnsupportedMediaType`] without `Content-Type:
-/// application/json`, [`HttpError::TooLarge`], [`HttpError::BadJson`].
-pub(crate) async fn json_body<T, B>(request: Request<B>, limit: usize) -> Result<T, HttpError>
+/// application/json`, [`HttpError::TooLarge`], [`HttpError::BodyTimeout`],
+/// [`HttpError::BadJson`].
+pub(crate) async fn json_body<T, B>(
+    request: Request<B>,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<T, HttpError>
 where
     T: DeserializeOwned,
     B: hyper::body::Body<Data = Bytes> + Send,
@@ -32,9 +38,11 @@ where
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(HttpError::TooLarge { limit });
     }
-    let body = Limited::new(request.into_body(), limit)
-        .collect()
-        .await
+    let collected =
+        tokio::time::timeout(timeout, Limited::new(request.into_body(), limit).collect())
+            .await
+            .map_err(|_| HttpError::BodyTimeout { limit: timeout })?;
+    let body = collected
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 HttpError::TooLarge { limit }

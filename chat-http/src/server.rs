@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -13,6 +14,8 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -72,6 +75,7 @@ async fn serve_with(
         listener,
         tls,
         header_timeout,
+        Capacity::of(&http),
         shutdown,
         move |request, peer| {
             let handler = handler.clone();
@@ -105,6 +109,7 @@ pub async fn redirect_to_https(
         listener,
         None,
         Duration::from_secs(10),
+        Capacity::side(),
         shutdown,
         move |request, _peer| async move {
             response::finish(https_redirect(&request, https_port), true)
@@ -130,6 +135,7 @@ pub async fn serve_metrics(
         listener,
         None,
         Duration::from_secs(10),
+        Capacity::side(),
         shutdown,
         move |request, _peer| {
             let http = http.clone();
@@ -183,13 +189,50 @@ fn https_redirect(request: &Request<Incoming>, https_port: u16) -> Response<Body
     response
 }
 
+/// How many connections a listener serves at once, and what it does at
+/// the cap.
+#[derive(Clone)]
+struct Capacity {
+    /// One permit per connection being served.
+    slots: Arc<Semaphore>,
+    /// How long a write may make no progress before the connection is
+    /// dropped.
+    write_timeout: Duration,
+    /// The adapter whose metrics count connections, for the main listener.
+    counted: Option<ChatHttp>,
+}
+
+impl Capacity {
+    /// The small fixed capacity of the side listeners (redirect, metrics).
+    fn side() -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(256)),
+            write_timeout: Duration::from_secs(30),
+            counted: None,
+        }
+    }
+
+    /// The main listener's, from the adapter's configuration.
+    fn of(http: &ChatHttp) -> Self {
+        let config = http.config();
+        Self {
+            slots: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            write_timeout: config.write_timeout,
+            counted: Some(http.clone()),
+        }
+    }
+}
+
 /// Accepts connections until `shutdown`, serving each with `handler` (after
-/// a TLS handshake when `tls` is set). Returns the tracker of the
+/// a TLS handshake when `tls` is set), at most as many at once as
+/// `capacity` allows: past it, a new connection is closed at once (and
+/// counted, and logged at most once a second). Returns the tracker of the
 /// connections still running, already told to finish.
 async fn accept_loop<H, F>(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     header_timeout: Duration,
+    capacity: Capacity,
     shutdown: impl Future<Output = ()>,
     handler: H,
 ) -> TaskTracker
@@ -200,6 +243,7 @@ where
     let requests = TaskTracker::new();
     let stop = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut last_warned: Option<tokio::time::Instant> = None;
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -212,11 +256,31 @@ where
             },
             () = &mut shutdown => break,
         };
+        let Ok(slot) = Arc::clone(&capacity.slots).try_acquire_owned() else {
+            drop(stream);
+            if let Some(http) = &capacity.counted {
+                http.metrics().connections_refused.inc();
+            }
+            if last_warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                warn!(%peer, "connection refused: the server is at its connection cap");
+                last_warned = Some(tokio::time::Instant::now());
+            }
+            continue;
+        };
         let _ = stream.set_nodelay(true);
+        // A write that makes no progress (a client that reads nothing, its
+        // window shut) ends the connection, on plain HTTP, TLS and
+        // WebSockets alike.
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(capacity.write_timeout));
+        let stream = Box::pin(stream);
         let handler = handler.clone();
         let stop = stop.clone();
         let tls = tls.clone();
+        let counted = capacity.counted.clone();
         requests.spawn(async move {
+            let _slot = slot;
+            let _open = counted.as_ref().map(OpenConnection::new);
             match tls {
                 None => {
                     serve_connection(TokioIo::new(stream), peer, header_timeout, handler, stop)
@@ -239,6 +303,22 @@ where
     stop.cancel();
     requests.close();
     requests
+}
+
+/// A connection counted in the open-connections gauge while it lives.
+struct OpenConnection(ChatHttp);
+
+impl OpenConnection {
+    fn new(http: &ChatHttp) -> Self {
+        http.metrics().connections_open.inc();
+        Self(http.clone())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.metrics().connections_open.dec();
+    }
 }
 
 async fn serve_connection<I, H, F>(

@@ -263,3 +263,72 @@ async fn a_client_that_reads_nothing_is_dropped_once_the_close_timeout_passes() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_a_408() {
+    let mut config = HttpConfig::default();
+    config.body_timeout = Duration::from_millis(300);
+    let server = TestServer::builder().http(config).start().await;
+    // The head announces 100 bytes; 10 come, then nothing.
+    let answer = chat_test_support::raw(
+        &server.host,
+        b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\"",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_takes_no_bytes_is_dropped_by_the_write_deadline() {
+    let server = TestServer::builder()
+        .http({
+            let mut config = HttpConfig::default();
+            config.write_timeout = Duration::from_millis(300);
+            config
+        })
+        // A queue so long that the slow-consumer rule never comes into it.
+        .websocket(|ws| ws.outbound_queue = 1_000_000)
+        .start()
+        .await;
+    let alice = server.user("alice").await;
+    let silent = server.user("silent").await;
+    let _never_read = server.ws_small_buffer(&silent).await;
+    let text = "w".repeat(3900);
+    let mut sent = 0;
+    while server.http.open_websockets() > 0 {
+        assert!(sent < 20_000, "the connection was never dropped");
+        server.send(&alice, "silent", &text).await;
+        sent += 1;
+    }
+    assert_eq!(server.counter("chat_websocket_slow_consumer_total"), 0);
+}
+
+#[tokio::test]
+async fn past_its_connection_cap_the_server_closes_new_connections_at_once() {
+    let mut config = HttpConfig::default();
+    config.max_connections = 3;
+    let server = TestServer::builder().http(config).start().await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(tokio::net::TcpStream::connect(&server.host).await.unwrap());
+    }
+    eventually("three connections are open", || {
+        server.counter("chat_connections_open") == 3
+    })
+    .await;
+    let mut refused = tokio::net::TcpStream::connect(&server.host).await.unwrap();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(WAIT, refused.read(&mut buffer))
+        .await
+        .expect("the refused connection is closed at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert_eq!(server.counter("chat_connections_refused_total"), 1);
+    // A slot freed is a slot taken.
+    drop(held.pop());
+    eventually("the connection is gone", || {
+        server.counter("chat_connections_open") == 2
+    })
+    .await;
+    assert_eq!(server.get("/healthz", &[]).await.0, 200);
+}
