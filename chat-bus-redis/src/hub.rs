@@ -29,6 +29,8 @@ pub(crate) struct Hub {
     pub(crate) client: redis::Client,
     pub(crate) prefix: String,
     pub(crate) local: Arc<Fanout>,
+    /// Opens what arrives.
+    pub(crate) seal: Arc<crate::seal::Seal>,
 }
 
 impl Hub {
@@ -128,10 +130,20 @@ impl Hub {
         let Some(topic) = self.topic(message.get_channel_name()) else {
             return;
         };
+        let channel = message.get_channel_name();
         let payload = message.get_payload_bytes();
-        // Decoded only if someone here listens, and then once for all.
+        // Opened and decoded only if someone here listens, and then once
+        // for all.
         self.local.deliver(&topic, || {
-            match serde_json::from_slice::<EventKind>(payload) {
+            let Some(event) = self.seal.open(channel, payload) else {
+                warn!(
+                    channel,
+                    bytes = payload.len(),
+                    "unsealed or oversize event on the bus dropped"
+                );
+                return None;
+            };
+            match serde_json::from_slice::<EventKind>(event) {
                 Ok(kind) => Some(Delivery::Event(Event::new(kind))),
                 Err(error) => {
                     warn!(%error, "undecodable event on the bus");

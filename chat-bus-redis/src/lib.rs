@@ -31,6 +31,7 @@ mod error;
 mod hub;
 mod limiter;
 mod presence;
+mod seal;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +56,7 @@ pub struct RedisBusOptions {
     prefix: String,
     timeout: Duration,
     queue: usize,
+    key: Option<Vec<u8>>,
 }
 
 impl RedisBusOptions {
@@ -65,6 +67,7 @@ impl RedisBusOptions {
             prefix: "chat".into(),
             timeout: Duration::from_secs(2),
             queue: 128,
+            key: None,
         }
     }
 
@@ -87,6 +90,16 @@ impl RedisBusOptions {
         self.queue = queue;
         self
     }
+
+    /// Seals every event with `key` (HMAC-SHA256 of its channel and
+    /// bytes), and accepts only events sealed with it: give every process of
+    /// the chat the same key (the reference server keeps one in the store,
+    /// `UserStore::shared_secret`). Without a key, anyone who can publish on
+    /// the Redis server can make connections deliver what they like.
+    pub fn signing_key(mut self, key: impl Into<Vec<u8>>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
 }
 
 /// The Redis bus. Cheap to clone; clones share the two connections.
@@ -102,6 +115,8 @@ struct Inner {
     publisher: ConnectionManager,
     /// Local subscribers by topic.
     local: Arc<Fanout>,
+    /// Seals what is published.
+    seal: Arc<seal::Seal>,
     /// The hub's mailbox.
     hub: mpsc::UnboundedSender<Command>,
 }
@@ -148,10 +163,15 @@ impl RedisBus {
                 let _ = unsubscribe.send(Command::Unsubscribe(topic.clone()));
             })),
         );
+        if options.key.is_none() {
+            tracing::warn!("Redis bus without a signing key: events are not sealed");
+        }
+        let seal = Arc::new(seal::Seal::new(options.key));
         let runner = Hub {
             client,
             prefix: options.prefix.clone(),
             local: Arc::clone(&local),
+            seal: Arc::clone(&seal),
         };
         tokio::spawn(runner.run(pubsub.split(), commands));
         Ok(Self {
@@ -160,6 +180,7 @@ impl RedisBus {
                 timeout: options.timeout,
                 publisher,
                 local,
+                seal,
                 hub,
             }),
         })
@@ -176,11 +197,13 @@ impl Bus for RedisBus {
         if topics.is_empty() {
             return Ok(());
         }
-        // Encoded once, whatever the number of topics.
+        // Encoded once, whatever the number of topics; sealed per channel.
         let payload = Bytes::from(serde_json::to_vec(event.kind()).map_err(ChatError::internal)?);
         let mut pipe = redis::pipe();
         for topic in topics {
-            pipe.publish(self.channel(topic), payload.as_ref()).ignore();
+            let channel = self.channel(topic);
+            let sealed = self.inner.seal.seal(&channel, &payload);
+            pipe.publish(channel, sealed).ignore();
         }
         let mut connection = self.inner.publisher.clone();
         match tokio::time::timeout(self.inner.timeout, pipe.query_async::<()>(&mut connection))

@@ -21,7 +21,13 @@ async fn fresh() -> Fresh {
         return Fresh(None);
     };
     let prefix = chat_test_support::redis::prefix("bus");
-    match RedisBus::connect_with(RedisBusOptions::new(&url).prefix(prefix)).await {
+    match RedisBus::connect_with(
+        RedisBusOptions::new(&url)
+            .prefix(prefix)
+            .signing_key(vec![1; 32]),
+    )
+    .await
+    {
         Ok(bus) => Fresh(Some(Arc::new(bus))),
         Err(error) => panic!("Redis answers at {url} but the bus does not connect: {error}"),
     }

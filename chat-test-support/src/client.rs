@@ -223,10 +223,15 @@ impl Client {
     /// A WebSocket whose client side has a tiny receive buffer, so that a
     /// client that stops reading is felt by the server quickly.
     pub async fn ws_small_buffer(&self, login: &Login) -> Ws {
+        self.ws_small_buffer_with(login, "").await
+    }
+
+    /// [`Client::ws_small_buffer`] with a query (`?since=..`).
+    pub async fn ws_small_buffer_with(&self, login: &Login, query: &str) -> Ws {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
         let stream = socket.connect(self.host.parse().unwrap()).await.unwrap();
-        let request = self.ws_request("", &[("authorization", &login.bearer())]);
+        let request = self.ws_request(query, &[("authorization", &login.bearer())]);
         let (ws, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream))
             .await
             .unwrap();

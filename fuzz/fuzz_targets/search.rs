@@ -35,8 +35,11 @@ fn world() -> &'static World {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let (chat, alice) = runtime.block_on(async {
             let store = chat_store_sqlite::SqliteStore::memory().await.expect("store");
+            // Limits no input meets: the target searches as fast as it can.
+            let limits = chat_core::RateLimits::all(chat_core::Rate::new(u32::MAX, std::time::Duration::from_nanos(1)));
             let chat = Chat::builder(Arc::new(store))
                 .hasher(Arc::new(chat_core::Argon2Hasher::with_params(8, 1, 1).expect("params")))
+                .limiter(Arc::new(chat_core::GovernorLimiter::new(limits)))
                 .build();
             for name in ["alice", "bob"] {
                 let form = chat_core::SignupForm {

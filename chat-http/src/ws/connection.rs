@@ -417,7 +417,9 @@ impl Connection {
                     }));
                     continue;
                 }
-                self.push(out, message_frame(message))?;
+                // Paced by the client: a replay longer than the queue must
+                // not make a client that reads it a slow consumer.
+                push_paced(out, message_frame(message)).await?;
                 sent += 1;
             }
             self.floor = self.floor.max(cursor);
@@ -425,7 +427,7 @@ impl Connection {
                 break;
             }
             if sent >= limit {
-                self.push(out, ServerFrame::Resync.to_json().into())?;
+                push_paced(out, ServerFrame::Resync.to_json().into()).await?;
                 self.floor = chat
                     .last_message_id(&self.session)
                     .await
@@ -523,6 +525,11 @@ impl Connection {
         warn!(%error, "WebSocket closed after a failure");
         End::Close(CloseCode::Error, "temporarily unavailable")
     }
+}
+
+/// Queues `frame`, waiting for room (see [`Outbound::send`]).
+async fn push_paced(out: &Outbound, frame: Frame) -> Result<(), End> {
+    out.send(frame).await.map_err(|_| End::Gone)
 }
 
 fn message_frame(message: &Message) -> Frame {

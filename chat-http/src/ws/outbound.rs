@@ -60,6 +60,13 @@ impl Outbound {
         })
     }
 
+    /// Queues a frame, waiting for room: for replays, which the client's
+    /// reading paces (a stuck client's socket is dropped by the write
+    /// deadline, which ends the wait).
+    pub(super) async fn send(&self, frame: Message) -> Result<(), Full> {
+        self.frames.send(frame).await.map_err(|_| Full::Closed)
+    }
+
     /// Closes the socket with `code` and `reason`: after the frames already
     /// queued (a flooding client still reads why it was refused), or ahead
     /// of them when the queue is full (a client too slow to read them).

@@ -468,3 +468,26 @@ async fn searches_and_websocket_upgrades_are_limited_per_user() {
     server.clock().advance(Duration::from_secs(3));
     server.ws_ready(&alice, "").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_longer_than_the_outbound_queue_is_paced_by_the_reader() {
+    let server = server().await;
+    let alice = server.user("alice").await;
+    let slow = server.user("slow").await;
+    // A thousand of the longest messages (16 KiB each): twice the queue,
+    // and more than the kernel holds for a reader with a small buffer.
+    send_many(&server, &alice, "slow", &"😀".repeat(3995), 1000).await;
+    let mut ws = server.ws_small_buffer_with(&slow, "?since=0").await;
+    // A client that starts reading late, as a phone waking up would: the
+    // replay waits for it (without pacing, the queue overflowed meanwhile
+    // and closed it as too slow).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(expect_frame(&mut ws, "ready").await["type"], "ready");
+    for _ in 0..1000 {
+        expect_frame(&mut ws, "message").await;
+    }
+    // Still open, and answering.
+    probe(&mut ws).await;
+    assert_eq!(expect_frame(&mut ws, "error").await["code"], "not_found");
+    assert_eq!(server.counter("chat_websocket_slow_consumer_total"), 0);
+}

@@ -205,10 +205,19 @@ impl Args {
 async fn run(args: Args) -> Result<(), String> {
     let store = open_store(&args.database_url).await?;
     let limits = args.limits();
-    let mut builder = Chat::builder(store).config(args.chat_config());
+    let mut builder = Chat::builder(Arc::clone(&store)).config(args.chat_config());
     if let Some(url) = &args.redis_url {
         let prefix = &args.redis_prefix;
-        let options = RedisBusOptions::new(url).prefix(prefix);
+        // Every process on this database seals its events with the same
+        // key, kept in the database: nobody else who can publish on Redis
+        // can make them deliver anything.
+        let mut candidate = [0u8; 32];
+        getrandom::fill(&mut candidate).map_err(|e| e.to_string())?;
+        let key = store
+            .shared_secret("bus-event-key-v1", &candidate)
+            .await
+            .map_err(|e| e.to_string())?;
+        let options = RedisBusOptions::new(url).prefix(prefix).signing_key(key);
         let bus = RedisBus::connect_with(options)
             .await
             .map_err(|e| e.to_string())?;
