@@ -56,8 +56,8 @@ impl UserStore for PgStore {
 
     async fn insert_user(&self, new: NewUser) -> Result<Account> {
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (username, username_canonical, email, email_canonical, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO users (username, username_canonical, email, email_canonical, password_hash, created_at, username_skeleton) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(new.username.as_str())
         .bind(new.username.canonical())
@@ -65,6 +65,7 @@ impl UserStore for PgStore {
         .bind(new.email.canonical())
         .bind(new.password_hash.as_str())
         .bind(new.created_at.unix_micros())
+        .bind(new.username.skeleton())
         .fetch_one(self.pool())
         .await
         .map_err(insert_conflict)?;
@@ -83,6 +84,16 @@ impl UserStore for PgStore {
             .await
             .map_err(to_chat)?;
         row.as_ref().map(stored_user).transpose()
+    }
+
+    async fn look_alike_exists(&self, username: &Username) -> Result<bool> {
+        let found: Option<i32> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE username_skeleton = $1 LIMIT 1")
+                .bind(username.skeleton())
+                .fetch_optional(self.pool())
+                .await
+                .map_err(to_chat)?;
+        Ok(found.is_some())
     }
 
     async fn email_exists(&self, email: &Email) -> Result<bool> {

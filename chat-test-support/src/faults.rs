@@ -29,6 +29,7 @@ pub enum Call {
     FindUserByUsername,
     FindAccount,
     EmailExists,
+    LookAlikeExists,
     SharedSecret,
     ListUsers,
     InsertSession,
@@ -230,6 +231,11 @@ impl UserStore for FaultyStore {
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<StoredUser>> {
         self.faults.checkpoint(Call::FindUserByUsername).await?;
         self.inner.find_user_by_username(username).await
+    }
+
+    async fn look_alike_exists(&self, username: &Username) -> Result<bool> {
+        self.faults.checkpoint(Call::LookAlikeExists).await?;
+        self.inner.look_alike_exists(username).await
     }
 
     async fn email_exists(&self, email: &Email) -> Result<bool> {

@@ -533,6 +533,28 @@ impl Recorded {
         }
     }
 
+    /// Since 0.2 (`users.username_skeleton`): the upgrade records what each
+    /// stored name looks like, so that a look-alike of any of them is
+    /// refused as taken.
+    async fn check_look_alikes_are_taken(chat: &Chat) {
+        for (n, look_alike) in ["a1ice", "B0b", "car0l", "clave.d", "er1n_e"]
+            .into_iter()
+            .enumerate()
+        {
+            let form = SignupForm {
+                email: format!("look-alike-{n}@example.test"),
+                username: look_alike.to_owned(),
+                password: PASSWORD.to_owned(),
+                confirm_password: PASSWORD.to_owned(),
+            };
+            let taken = chat.signup(form, "after-upgrade").await;
+            assert!(
+                matches!(taken, Err(chat_core::ChatError::UsernameTaken)),
+                "{look_alike} after the upgrade: {taken:?}"
+            );
+        }
+    }
+
     /// Checks that `store`, upgraded from this fixture, answers every read
     /// as the release did (its sessions still open, on a clock where the
     /// release left off), that the passwords still log in, and that it
@@ -547,6 +569,7 @@ impl Recorded {
         let now = answers(&chat, &self.sessions).await;
         assert_same_answers(&self.answers, &now);
         self.check_members_who_have_spoken(&chat).await;
+        Self::check_look_alikes_are_taken(&chat).await;
 
         for (name, _) in USERS {
             chat.login(name, PASSWORD.to_owned(), "after-upgrade")

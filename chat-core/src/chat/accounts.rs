@@ -96,10 +96,11 @@ impl Chat {
         }
         self.check_client(&client, Action::SignupPerClient, Action::SignupPerNetwork)
             .await?;
-        // Spare the hashing when the name or email is visibly taken; the
-        // store's unique indexes still decide races.
+        // Spare the hashing when the name or email is visibly taken (a name
+        // that reads like a taken one is taken); the store's unique indexes
+        // still decide races between two signups of one name.
         let store = &self.inner.store;
-        if store.find_user_by_username(&username).await?.is_some() {
+        if store.look_alike_exists(&username).await? {
             return Err(ChatError::UsernameTaken);
         }
         if store.email_exists(&email).await? {

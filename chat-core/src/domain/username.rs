@@ -7,7 +7,9 @@ use crate::error::{ChatError, Result};
 /// A username: 3 to 32 characters of `[A-Za-z0-9_.-]`.
 ///
 /// Displayed as typed; compared for uniqueness case-insensitively through
-/// [`Username::canonical`].
+/// [`Username::canonical`], and for look-alikes through
+/// [`Username::skeleton`]: no two accounts may have names that read the same
+/// (`alice`, `a1ice`, `aIice`; `mom`, `rnom`).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Username(String);
@@ -63,6 +65,29 @@ impl Username {
     pub fn canonical(&self) -> String {
         self.0.to_ascii_lowercase()
     }
+
+    /// What the name looks like, after Unicode's confusable skeletons (TR39)
+    /// as they apply to the characters a username may hold: lower case,
+    /// `0` read as `o`, `1` and `i` as `l`, then `rn` as `m`, `vv` as `w`
+    /// and `cl` as `d`. Two names with one skeleton may be mistaken for each
+    /// other; signup refuses the second. Stores compute the same in SQL for
+    /// names stored before the rule (`SKELETON_SQL` in each store).
+    pub fn skeleton(&self) -> String {
+        let single: String = self
+            .0
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| match c {
+                '0' => 'o',
+                '1' | 'i' => 'l',
+                other => other,
+            })
+            .collect();
+        single
+            .replace("rn", "m")
+            .replace("vv", "w")
+            .replace("cl", "d")
+    }
 }
 
 /// Whether `c` may appear in a username (and so in a directory prefix).
@@ -98,6 +123,26 @@ impl From<Username> for String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_that_read_the_same_share_a_skeleton() {
+        let skeleton = |raw: &str| Username::parse(raw).unwrap().skeleton();
+        for (a, b) in [
+            ("alice", "a1ice"),
+            ("alice", "aIice"),
+            ("alice", "ALICE"),
+            ("bob0", "bobo"),
+            ("mom", "rnom"),
+            ("wendy", "vvendy"),
+            ("dave", "clave"),
+            ("dave", "c1ave"),
+        ] {
+            assert_eq!(skeleton(a), skeleton(b), "{a} {b}");
+        }
+        for (a, b) in [("alice", "alice2"), ("bob_1", "bob-1"), ("bob.x", "bobx")] {
+            assert_ne!(skeleton(a), skeleton(b), "{a} {b}");
+        }
+    }
 
     #[test]
     fn accepts_the_allowed_alphabet_and_keeps_case() {

@@ -182,6 +182,11 @@ pub trait UserStore: Send + Sync + 'static {
     /// Finds an account by id.
     async fn find_account(&self, id: UserId) -> Result<Option<Account>>;
 
+    /// Whether an account has a name that reads like `username` (the same
+    /// [`Username::skeleton`], so the same name in any case too); served by
+    /// an index.
+    async fn look_alike_exists(&self, username: &Username) -> Result<bool>;
+
     /// Whether an account has this email, compared case-insensitively (by
     /// `canonical()`); served by an index.
     async fn email_exists(&self, email: &Email) -> Result<bool>;

@@ -52,6 +52,7 @@ macro_rules! store_conformance_suite {
         $crate::__conformance_cases!(store, $fresh;
             signup_validates_every_field,
             duplicate_username_and_email_are_rejected_case_insensitively,
+            look_alike_usernames_are_taken,
             login_succeeds_and_fails_alike,
             login_failures_do_the_same_hashing_work,
             authenticate_rejects_unknown_and_malformed_tokens,

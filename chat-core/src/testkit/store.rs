@@ -164,6 +164,35 @@ pub async fn duplicate_username_and_email_are_rejected_case_insensitively(store:
     .unwrap();
 }
 
+/// Names that read the same (`alice`, `a1ice`, `aIice`; `mom`, `rnom`)
+/// cannot both be taken: the second is refused as taken.
+pub async fn look_alike_usernames_are_taken(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    h.signup("alice").await;
+    h.signup("mom").await;
+    for (n, look_alike) in ["a1ice", "AIice", "aIIce", "rnom", "m0m"]
+        .into_iter()
+        .enumerate()
+    {
+        let email = format!("look{n}@example.test");
+        let taken = h
+            .chat
+            .signup(form(&email, look_alike, PASSWORD, PASSWORD), "test-client")
+            .await;
+        assert!(
+            matches!(taken, Err(ChatError::UsernameTaken)),
+            "{look_alike}: {taken:?}"
+        );
+    }
+    for (n, different) in ["alice2", "alicia", "mum"].into_iter().enumerate() {
+        let email = format!("different{n}@example.test");
+        h.chat
+            .signup(form(&email, different, PASSWORD, PASSWORD), "test-client")
+            .await
+            .unwrap_or_else(|e| panic!("{different}: {e}"));
+    }
+}
+
 pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
     let h = Harness::new(store);
     let chat = &h.chat;

@@ -1,0 +1,9 @@
+-- What each username looks like (chat_core::Username::skeleton, the same
+-- steps in SQL): signup refuses a name that reads like one already taken.
+-- Not unique: names stored before the rule may share a skeleton.
+ALTER TABLE users ADD COLUMN username_skeleton TEXT NOT NULL DEFAULT '';
+UPDATE users SET username_skeleton =
+    replace(replace(replace(
+        replace(replace(replace(lower(username), '0', 'o'), '1', 'l'), 'i', 'l'),
+        'rn', 'm'), 'vv', 'w'), 'cl', 'd');
+CREATE INDEX users_by_skeleton ON users (username_skeleton);
