@@ -54,6 +54,7 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     writer_queue: usize,
     max_batch: usize,
+    scan_limit: i64,
 }
 
 impl SqliteOptions {
@@ -66,6 +67,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             writer_queue: 4096,
             max_batch: 256,
+            scan_limit: messages::SCAN_LIMIT,
         }
     }
 
@@ -81,6 +83,14 @@ impl SqliteOptions {
     pub fn group_commit(mut self, queue: usize, max_batch: usize) -> Self {
         self.writer_queue = queue;
         self.max_batch = max_batch;
+        self
+    }
+
+    /// Searches read a range of up to `messages` messages in full (default
+    /// 10 000), and larger ones through the store-wide trigram index. `0`
+    /// always uses the index (tests of the index use it).
+    pub fn search_scan_limit(mut self, messages: u32) -> Self {
+        self.scan_limit = i64::from(messages);
         self
     }
 
@@ -109,6 +119,8 @@ struct Inner {
     reader: SqlitePool,
     /// The group-commit queue in front of the writer.
     appends: GroupCommit,
+    /// Searches read ranges up to this size in full.
+    scan_limit: i64,
 }
 
 impl SqliteStore {
@@ -207,6 +219,7 @@ impl SqliteStore {
             checkpointer,
             reader,
             appends,
+            scan_limit: options.scan_limit,
         });
         if inner.checkpointer.is_some() {
             tokio::spawn(checkpoint::run(Arc::downgrade(&inner)));
@@ -232,6 +245,10 @@ impl SqliteStore {
 
     fn reader(&self) -> &SqlitePool {
         &self.inner.reader
+    }
+
+    fn scan_limit(&self) -> i64 {
+        self.inner.scan_limit
     }
 
     fn writer_queue(&self) -> &GroupCommit {

@@ -16,6 +16,29 @@ use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, get, message, user};
 /// conversation's own rows instead.
 const TRIGRAM: usize = 3;
 
+/// Up to this many messages in the range searched (by default), a search
+/// reads the conversation's own rows, whatever the term: its cost and its
+/// timing then follow the conversation alone, not how often the term occurs
+/// in the rest of the store (the trigram index is store-wide). Larger
+/// ranges use the index.
+pub(crate) const SCAN_LIMIT: i64 = 10_000;
+
+/// The search strategy for a term of `term_len` characters over a range
+/// of `rows` messages (counted up to `scan_limit` + 1).
+pub(crate) fn strategy(term_len: usize, rows: i64, scan_limit: i64) -> Search {
+    if term_len >= TRIGRAM && rows > scan_limit {
+        Search::Trigram
+    } else {
+        Search::Scan
+    }
+}
+
+/// How many messages a history range holds, counted up to `SCAN_LIMIT + 1`
+/// through the conversation's index: `?1` conversation, `?2` after, `?3`
+/// before, `?4` the bound.
+pub(crate) const RANGE_SIZE_SQL: &str = "SELECT count(*) FROM (SELECT 1 FROM messages \
+     WHERE conversation_id = ?1 AND id > ?2 AND id < ?3 LIMIT ?4)";
+
 /// An FTS5 query for the rows that contain every trigram of `term`
 /// (at least three characters): a superset of the rows containing `term`,
 /// which the caller narrows with `instr`. Non-overlapping trigrams and the
@@ -39,9 +62,11 @@ fn fts_trigrams(term: &str) -> String {
 pub(crate) enum Search {
     /// No filter.
     None,
-    /// Terms of three characters or more: the trigram index finds the rows.
+    /// Terms of three characters or more in a large range: the trigram
+    /// index finds the rows.
     Trigram,
-    /// Shorter terms: the conversation's rows, filtered.
+    /// Shorter terms, or a range of at most [`SCAN_LIMIT`] messages: the
+    /// conversation's rows, filtered.
     Scan,
 }
 
@@ -137,12 +162,24 @@ impl MessageStore for SqliteStore {
         let before = query.before.map_or(i64::MAX, MessageId::get);
         let (search, term, trigrams) = match &query.search {
             None => (Search::None, None, None),
-            Some(term) if term.char_len() >= TRIGRAM => (
-                Search::Trigram,
-                Some(term.folded()),
-                Some(fts_trigrams(term.folded())),
-            ),
-            Some(term) => (Search::Scan, Some(term.folded()), None),
+            Some(term) => {
+                let rows: i64 = sqlx::query_scalar(RANGE_SIZE_SQL)
+                    .bind(conversation.get())
+                    .bind(after)
+                    .bind(before)
+                    .bind(self.scan_limit() + 1)
+                    .fetch_one(self.reader())
+                    .await
+                    .map_err(to_chat)?;
+                match strategy(term.char_len(), rows, self.scan_limit()) {
+                    Search::Trigram => (
+                        Search::Trigram,
+                        Some(term.folded()),
+                        Some(fts_trigrams(term.folded())),
+                    ),
+                    other => (other, Some(term.folded()), None),
+                }
+            }
         };
         let sql = history_sql(forward, search);
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -286,7 +323,51 @@ impl MessageStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::fts_trigrams;
+    use super::{SCAN_LIMIT, Search, fts_trigrams, strategy};
+
+    #[test]
+    fn small_ranges_are_read_in_full_and_large_ones_through_the_index() {
+        assert!(matches!(strategy(6, 1, SCAN_LIMIT), Search::Scan));
+        assert!(matches!(strategy(6, SCAN_LIMIT, SCAN_LIMIT), Search::Scan));
+        assert!(matches!(
+            strategy(6, SCAN_LIMIT + 1, SCAN_LIMIT),
+            Search::Trigram
+        ));
+        assert!(
+            matches!(strategy(2, SCAN_LIMIT + 1, SCAN_LIMIT), Search::Scan),
+            "too short for trigrams"
+        );
+        assert!(
+            matches!(strategy(3, 1, 0), Search::Trigram),
+            "0: always the index"
+        );
+    }
+
+    /// With the store-wide index emptied, a search in a small conversation
+    /// still finds its message: it read the conversation, not the index.
+    #[tokio::test]
+    async fn a_search_in_a_small_conversation_reads_its_rows_not_the_store_wide_index() {
+        use std::sync::Arc;
+
+        use chat_core::testkit::Harness;
+        use chat_core::{HistoryQuery, SearchPattern};
+
+        let store = crate::SqliteStore::memory().await.unwrap();
+        let h = Harness::new(Arc::new(store.clone()));
+        let alice = h.user("alice").await;
+        h.signup("bob").await;
+        h.send(&alice, "bob", "a needle in a small haystack").await;
+        sqlx::query("INSERT INTO message_search (message_search) VALUES ('delete-all')")
+            .execute(store.writer())
+            .await
+            .unwrap();
+        let query = HistoryQuery {
+            search: Some(SearchPattern::parse("NEEDLE").unwrap()),
+            ..HistoryQuery::default()
+        };
+        let found = h.chat.history(&alice, "bob", &query).await.unwrap();
+        assert_eq!(found.items.len(), 1);
+    }
 
     #[test]
     fn trigram_queries_cover_every_character_with_quotes_doubled() {

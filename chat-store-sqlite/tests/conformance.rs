@@ -30,3 +30,16 @@ mod file {
 
     chat_core::store_conformance_suite!(fresh);
 }
+
+/// Every search through the store-wide trigram index (which by default
+/// serves only conversations too large to read in full).
+mod indexed {
+    use super::*;
+
+    async fn fresh() -> Arc<dyn Store> {
+        let options = chat_store_sqlite::SqliteOptions::new("sqlite::memory:").search_scan_limit(0);
+        Arc::new(SqliteStore::open_with(options).await.unwrap())
+    }
+
+    chat_core::store_conformance_suite!(fresh);
+}

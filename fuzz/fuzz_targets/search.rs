@@ -34,7 +34,10 @@ fn world() -> &'static World {
     WORLD.get_or_init(|| {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let (chat, alice) = runtime.block_on(async {
-            let store = chat_store_sqlite::SqliteStore::memory().await.expect("store");
+            // Through the trigram index (which by default serves only large
+            // conversations; small ones are read in full, a plain `instr`).
+            let options = chat_store_sqlite::SqliteOptions::new("sqlite::memory:").search_scan_limit(0);
+            let store = chat_store_sqlite::SqliteStore::open_with(options).await.expect("store");
             // Limits no input meets: the target searches as fast as it can.
             let limits = chat_core::RateLimits::all(chat_core::Rate::new(u32::MAX, std::time::Duration::from_nanos(1)));
             let chat = Chat::builder(Arc::new(store))

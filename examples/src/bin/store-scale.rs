@@ -82,6 +82,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .limiter(Arc::new(GovernorLimiter::new(limits)))
         .build();
     let me = chat.login("user1", PASSWORD.into(), "scale").await?.session;
+    // A conversation of one message, beside the million: what a search in
+    // it costs must not depend on the rest of the store.
+    let form = chat_core::SignupForm {
+        email: "loner@example.test".into(),
+        username: "loner".into(),
+        password: PASSWORD.into(),
+        confirm_password: PASSWORD.into(),
+    };
+    chat.signup(form, "scale").await?;
+    chat.send(&me, "loner", "one message about a needle".into(), None)
+        .await?;
     let page = chat.history(&me, "user2", &HistoryQuery::default()).await?;
     let conversation = page.items.first().map_or(0, |m| m.conversation().get());
     let middle = MessageId::new(messages / 2);
@@ -118,6 +129,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     time("search \"ab\" (two letters)", args.samples, || {
         chat.history(&me, "user2", &short)
     })
+    .await?;
+    let (common, rare) = (search("message"), search("needle"));
+    time(
+        "one-message conversation, search \"message\" (in every message of the store)",
+        args.samples,
+        || chat.history(&me, "loner", &common),
+    )
+    .await?;
+    time(
+        "one-message conversation, search \"needle\" (in one message in a thousand)",
+        args.samples,
+        || chat.history(&me, "loner", &rare),
+    )
+    .await?;
+    time(
+        "100-message conversation, search \"message\" (in every message of the store)",
+        args.samples,
+        || chat.history(&me, "user2", &common),
+    )
     .await?;
     time("conversations with unread counts", args.samples, || {
         chat.conversations(&me, &recent)
