@@ -6,7 +6,6 @@ use bytes::Bytes;
 use chat_core::{Client, ConversationQuery, HistoryQuery, SearchPattern, SignupForm};
 use hyper::header;
 use hyper::{Request, Response, StatusCode};
-use serde_json::json;
 
 use crate::ChatHttp;
 use crate::auth::{
@@ -16,7 +15,10 @@ use crate::auth::{
 use crate::error::HttpError;
 use crate::request::{Query, json_body, require_json};
 use crate::response::{Body, empty, json};
-use crate::wire::{ConversationDto, LoginRequest, MessageDto, SendRequest, SignupRequest, UserDto};
+use crate::wire::{
+    ConversationDto, ConversationsBody, LoginBody, LoginRequest, MessageBody, MessageDto,
+    MessagesBody, SendRequest, SignupRequest, StatusBody, UserBody, UserDto, UsersBody,
+};
 
 type Handled = Result<Response<Body>, HttpError>;
 
@@ -52,10 +54,10 @@ impl ChatHttp {
             confirm_password: form.confirm_password,
         };
         let account = self.chat().signup(form, client).await?;
-        Ok(json(
-            StatusCode::CREATED,
-            &json!({ "user": UserDto::from(&account) }),
-        ))
+        let body = UserBody {
+            user: UserDto::from(&account),
+        };
+        Ok(json(StatusCode::CREATED, &body))
     }
 
     pub(crate) async fn login<B: RequestBody>(
@@ -79,12 +81,12 @@ impl ChatHttp {
             .chat()
             .login(&form.username, form.password, client)
             .await?;
-        let body = json!({
-            "user": UserDto::from(&login.account),
-            "token": login.token.expose(),
-            "csrf_token": login.token.csrf_token(),
-            "device_token": login.device.expose(),
-        });
+        let body = LoginBody {
+            user: UserDto::from(&login.account),
+            token: login.token.expose(),
+            csrf_token: login.token.csrf_token(),
+            device_token: login.device.expose(),
+        };
         let mut response = json(StatusCode::OK, &body);
         let config = self.chat().config();
         let session = session_cookie(&login.token, config.session_absolute_timeout, tls)?;
@@ -110,10 +112,10 @@ impl ChatHttp {
     pub(crate) async fn me<B>(&self, request: Request<B>) -> Handled {
         let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
         let account = self.chat().account(&auth.session).await?;
-        Ok(json(
-            StatusCode::OK,
-            &json!({ "user": UserDto::from(&account) }),
-        ))
+        let body = UserBody {
+            user: UserDto::from(&account),
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     pub(crate) async fn conversations<B>(&self, request: Request<B>) -> Handled {
@@ -129,11 +131,11 @@ impl ChatHttp {
                 },
             )
             .await?;
-        let conversations: Vec<_> = page.items.iter().map(ConversationDto::from).collect();
-        Ok(json(
-            StatusCode::OK,
-            &json!({ "conversations": conversations, "has_more": page.has_more }),
-        ))
+        let body = ConversationsBody {
+            conversations: page.items.iter().map(ConversationDto::from).collect(),
+            has_more: page.has_more,
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     pub(crate) async fn users<B>(&self, request: Request<B>) -> Handled {
@@ -144,8 +146,10 @@ impl ChatHttp {
             .chat()
             .directory(&auth.session, prefix, query.limit()?)
             .await?;
-        let users: Vec<_> = users.iter().map(UserDto::from).collect();
-        Ok(json(StatusCode::OK, &json!({ "users": users })))
+        let body = UsersBody {
+            users: users.iter().map(UserDto::from).collect(),
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     pub(crate) async fn history<B>(&self, request: Request<B>, peer: &str) -> Handled {
@@ -158,11 +162,11 @@ impl ChatHttp {
             search: query.text("search").map(SearchPattern::parse).transpose()?,
         };
         let page = self.chat().history(&auth.session, peer, &history).await?;
-        let messages: Vec<_> = page.items.iter().map(MessageDto::from).collect();
-        Ok(json(
-            StatusCode::OK,
-            &json!({ "messages": messages, "has_more": page.has_more }),
-        ))
+        let body = MessagesBody {
+            messages: page.items.iter().map(MessageDto::from).collect(),
+            has_more: page.has_more,
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     pub(crate) async fn send<B: RequestBody>(&self, request: Request<B>, peer: &str) -> Handled {
@@ -185,14 +189,14 @@ impl ChatHttp {
         } else {
             StatusCode::OK
         };
-        Ok(json(
-            status,
-            &json!({ "message": MessageDto::from(&sent.message) }),
-        ))
+        let body = MessageBody {
+            message: MessageDto::from(&sent.message),
+        };
+        Ok(json(status, &body))
     }
 
     pub(crate) async fn ready(&self) -> Handled {
         self.chat().check_ready().await?;
-        Ok(json(StatusCode::OK, &json!({ "status": "ready" })))
+        Ok(json(StatusCode::OK, &StatusBody { status: "ready" }))
     }
 }

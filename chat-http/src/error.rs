@@ -73,14 +73,14 @@ pub enum HttpError {
 }
 
 /// The JSON error body: `{"error": {"code", "message", "field"}}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// The inside of [`ErrorBody`].
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine-readable code.
     pub code: &'static str,

@@ -28,6 +28,7 @@ mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 mod metrics;
+mod openapi;
 mod pages;
 mod request;
 mod response;
@@ -84,6 +85,8 @@ struct Inner {
     frame_checks: AtomicU64,
     /// Counters for `/metrics`.
     metrics: metrics::Metrics,
+    /// The OpenAPI document, rendered once.
+    openapi: bytes::Bytes,
 }
 
 impl ChatHttp {
@@ -112,6 +115,7 @@ impl ChatHttp {
                 user_frames,
                 frame_checks: AtomicU64::new(0),
                 metrics: metrics::Metrics::new(),
+                openapi: bytes::Bytes::from(openapi::document()),
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
@@ -156,6 +160,16 @@ impl ChatHttp {
 
     pub(crate) fn shutdown_signal(&self) -> CancellationToken {
         self.inner.shutdown.clone()
+    }
+
+    pub(crate) fn openapi_document(&self) -> bytes::Bytes {
+        self.inner.openapi.clone()
+    }
+
+    /// The HTTP API's OpenAPI 3.1 document (JSON), as served at
+    /// `GET /api/openapi.json`.
+    pub fn openapi_json(&self) -> String {
+        String::from_utf8_lossy(&self.inner.openapi).into_owned()
     }
 
     pub(crate) fn rate_clock(&self) -> &GovernorClock {

@@ -10,6 +10,30 @@ use crate::auth::{check_origin, client_ip};
 use crate::error::HttpError;
 use crate::response::{self, Body};
 
+/// The API routes the OpenAPI document describes, as (method, path); a test
+/// checks the two agree (`openapi.rs`). A new API route goes here, in
+/// `Route::of` and in the document.
+#[cfg(test)]
+pub(crate) const API_ROUTES: [(&str, &str); 11] = [
+    ("POST", "/api/signup"),
+    ("POST", "/api/login"),
+    ("POST", "/api/logout"),
+    ("GET", "/api/me"),
+    ("GET", "/api/conversations"),
+    ("GET", "/api/users"),
+    ("GET", "/api/conversations/{username}/messages"),
+    ("POST", "/api/conversations/{username}/messages"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/api/openapi.json"),
+];
+
+/// The methods `path` answers, if it is routed at all.
+#[cfg(test)]
+pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
+    Route::of(path).map(|route| route.allow())
+}
+
 /// The routes, with their path parameters.
 enum Route<'a> {
     Signup,
@@ -21,6 +45,7 @@ enum Route<'a> {
     Messages(&'a str),
     Health,
     Ready,
+    OpenApi,
     WebSocket,
     Home,
     LoginPage,
@@ -46,6 +71,7 @@ impl<'a> Route<'a> {
             ["api", "conversations", peer, "messages"] => Self::Messages(peer),
             ["healthz"] => Self::Health,
             ["readyz"] => Self::Ready,
+            ["api", "openapi.json"] => Self::OpenApi,
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -137,9 +163,14 @@ impl ChatHttp {
             Route::Messages(peer) => self.history(request, peer).await,
             Route::Health => Ok(response::json(
                 hyper::StatusCode::OK,
-                &serde_json::json!({ "status": "ok" }),
+                &crate::wire::StatusBody { status: "ok" },
             )),
             Route::Ready => self.ready().await,
+            Route::OpenApi => Ok(response::with_type(
+                hyper::StatusCode::OK,
+                self.openapi_document(),
+                "application/json",
+            )),
             Route::WebSocket => {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.websocket(request, client).await

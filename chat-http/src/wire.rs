@@ -5,9 +5,11 @@
 
 use chat_core::{Account, ConversationSummary, EventKind, Message, User};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A user as others see them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub(crate) struct UserDto<'a> {
     /// The id.
     pub(crate) id: i64,
@@ -42,7 +44,8 @@ impl<'a> From<&'a Account> for UserDto<'a> {
 }
 
 /// A message.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Message)]
 pub(crate) struct MessageDto<'a> {
     /// The id, increasing in commit order.
     pub(crate) id: i64,
@@ -75,7 +78,8 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
 }
 
 /// One line of the conversation list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Conversation)]
 pub(crate) struct ConversationDto<'a> {
     /// The other member.
     pub(crate) user: UserDto<'a>,
@@ -102,21 +106,25 @@ impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
 }
 
 /// `POST /api/signup`. Its `Debug` leaves the passwords out.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub(crate) struct SignupRequest {
     /// Email.
+    #[schema(max_length = 254, example = "alice@example.com")]
     pub(crate) email: String,
-    /// Username.
+    /// Username: 3 to 32 of `A-Z a-z 0-9 _ . -`.
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,32}$", example = "alice")]
     pub(crate) username: String,
-    /// Password.
+    /// Password: 8 to 128 characters, not among the most common.
+    #[schema(min_length = 8, max_length = 128)]
     pub(crate) password: String,
-    /// Password again.
+    /// The password again.
+    #[schema(min_length = 8, max_length = 128)]
     pub(crate) confirm_password: String,
 }
 
 /// `POST /api/login`. Its `Debug` leaves the password out.
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub(crate) struct LoginRequest {
     /// Username.
@@ -145,13 +153,75 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST /api/conversations/{username}/messages`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub(crate) struct SendRequest {
-    /// The text.
+    /// The text: 1 to 4000 characters after trimming, no control
+    /// characters but newline and tab.
+    #[schema(min_length = 1, max_length = 4000)]
     pub(crate) text: String,
-    /// The idempotency key.
+    /// The idempotency key: 1 to 64 printable ASCII characters.
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub(crate) client_id: Option<String>,
+}
+
+/// `{"user": ...}`: signup, `GET /api/me`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserBody<'a> {
+    /// The user (with the email, to its owner).
+    pub(crate) user: UserDto<'a>,
+}
+
+/// What a login answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LoginBody<'a> {
+    /// Who logged in, with the email.
+    pub(crate) user: UserDto<'a>,
+    /// The session's bearer token.
+    pub(crate) token: &'a str,
+    /// The CSRF token for cookie-authenticated changes.
+    pub(crate) csrf_token: String,
+    /// The device token to present at the next login.
+    pub(crate) device_token: &'a str,
+}
+
+/// A page of the conversation list.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ConversationsBody<'a> {
+    /// Most recent first.
+    pub(crate) conversations: Vec<ConversationDto<'a>>,
+    /// Whether older ones exist.
+    pub(crate) has_more: bool,
+}
+
+/// A page of a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MessagesBody<'a> {
+    /// Chronological.
+    pub(crate) messages: Vec<MessageDto<'a>>,
+    /// Whether more exist in the direction of reading.
+    pub(crate) has_more: bool,
+}
+
+/// `{"message": ...}`: a message sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MessageBody<'a> {
+    /// The message stored (or, for a retried client id, the original).
+    pub(crate) message: MessageDto<'a>,
+}
+
+/// Other users, for the directory.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UsersBody<'a> {
+    /// By name.
+    pub(crate) users: Vec<UserDto<'a>>,
+}
+
+/// `{"status": ...}`: health and readiness.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusBody {
+    /// `ok` or `ready`.
+    pub(crate) status: &'static str,
 }
 
 /// A frame from the client.

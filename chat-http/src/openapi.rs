@@ -1,0 +1,285 @@
+//! The HTTP API as an OpenAPI 3.1 document, generated (utoipa) from the wire
+//! types the handlers answer with, and served at `GET /api/openapi.json`.
+//!
+//! Each operation below names the route's method and path, its parameters,
+//! its request and success bodies; the errors every operation can answer
+//! (each an [`ErrorBody`]) are added to all of them in one place. A test
+//! checks that the operations are exactly the API routes the router serves.
+
+// The derives name the wire types without their (borrowed) lifetimes.
+#![allow(elided_lifetimes_in_paths)]
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::wire::{
+    ConversationDto, ConversationsBody, LoginBody, LoginRequest, MessageBody, MessageDto,
+    MessagesBody, SendRequest, SignupRequest, StatusBody, UserBody, UserDto, UsersBody,
+};
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "chat",
+        description = "The chat's HTTP API (docs/api.md). Live delivery is the WebSocket at `/ws` (docs/protocol.md).",
+        license(name = "MIT OR Apache-2.0"),
+    ),
+    paths(signup, login, logout, me, conversations, users, history, send, health, ready, openapi),
+    components(schemas(
+        ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
+        ConversationsBody, MessagesBody, MessageBody, UsersBody, StatusBody, SignupRequest,
+        LoginRequest, SendRequest
+    )),
+    modifiers(&Security, &Errors),
+)]
+pub(crate) struct ApiDoc;
+
+/// The document as JSON, once.
+pub(crate) fn document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| String::from("{}"))
+}
+
+/// The two ways to present a session.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "chat_session",
+                "the session cookie (`__Host-chat_session` over TLS); changes also need `X-CSRF-Token`",
+            ))),
+        );
+    }
+}
+
+/// The errors any operation may answer, each an [`ErrorBody`] (the
+/// operation's own list names those specific to it).
+struct Errors;
+
+const COMMON_ERRORS: [(&str, &str); 8] = [
+    (
+        "400",
+        "invalid input, malformed JSON or a bad query parameter (`invalid_input`)",
+    ),
+    (
+        "401",
+        "no valid session (`unauthenticated`), or a failed login (`invalid_credentials`)",
+    ),
+    (
+        "403",
+        "a foreign origin (`forbidden`), or a cookie request without its CSRF token (`csrf`)",
+    ),
+    (
+        "405",
+        "the method is not one the path answers (`method_not_allowed`), with `Allow`",
+    ),
+    ("413", "the body is over 64 KiB (`too_large`)"),
+    (
+        "429",
+        "over a rate limit (`rate_limited`), with `Retry-After` in seconds",
+    ),
+    (
+        "500",
+        "a bug; the cause is logged, never returned (`internal`)",
+    ),
+    ("503", "a dependency is down or saturated (`unavailable`)"),
+];
+
+const BODY_ERRORS: [(&str, &str); 2] = [
+    (
+        "408",
+        "the body did not arrive within 10 s (`request_timeout`)",
+    ),
+    (
+        "415",
+        "a change without `Content-Type: application/json` (`unsupported_media_type`)",
+    ),
+];
+
+fn error_response(description: &str) -> RefOr<Response> {
+    let content = utoipa::openapi::ContentBuilder::new()
+        .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+            "ErrorBody",
+        ))))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build(),
+    )
+}
+
+fn add_errors(operation: &mut Operation, errors: &[(&str, &str)]) {
+    for (status, description) in errors {
+        let responses = &mut operation.responses.responses;
+        if !responses.contains_key(*status) {
+            responses.insert((*status).to_owned(), error_response(description));
+        }
+    }
+}
+
+impl Modify for Errors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            if let Some(get) = item.get.as_mut() {
+                add_errors(get, &COMMON_ERRORS);
+            }
+            if let Some(post) = item.post.as_mut() {
+                add_errors(post, &COMMON_ERRORS);
+                add_errors(post, &BODY_ERRORS);
+            }
+        }
+    }
+}
+
+/// Creates an account.
+#[utoipa::path(post, path = "/api/signup", tag = "accounts", request_body = SignupRequest,
+    responses(
+        (status = 201, description = "the account", body = UserBody),
+        (status = 409, description = "the username (or one that reads like it) or the email is taken (`username_taken`, `email_taken`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn signup() {}
+
+/// Opens a session.
+#[utoipa::path(post, path = "/api/login", tag = "accounts", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "the session's tokens, also set as the `chat_session` and `chat_device` cookies", body = LoginBody),
+    ))]
+#[allow(dead_code)]
+fn login() {}
+
+/// Ends the session.
+#[utoipa::path(post, path = "/api/logout", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "logged out; the cookie is cleared")))]
+#[allow(dead_code)]
+fn logout() {}
+
+/// The session's user, with the email.
+#[utoipa::path(get, path = "/api/me", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "the user", body = UserBody)))]
+#[allow(dead_code)]
+fn me() {}
+
+/// The user's conversations, most recent first.
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50", minimum = 1, maximum = 200),
+        ("before" = Option<i64>, Query, description = "the last message id of the previous page's last item", minimum = 0),
+    ),
+    responses((status = 200, description = "a page", body = ConversationsBody)))]
+#[allow(dead_code)]
+fn conversations() {}
+
+/// Other users whose name starts with `q`, by name.
+#[utoipa::path(get, path = "/api/users", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("q" = Option<String>, Query, description = "the start of a username", pattern = "^[A-Za-z0-9_.-]{0,32}$"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50", minimum = 1, maximum = 200),
+    ),
+    responses((status = 200, description = "the users", body = UsersBody)))]
+#[allow(dead_code)]
+fn users() {}
+
+/// A page of the conversation with `username`, chronological.
+#[utoipa::path(get, path = "/api/conversations/{username}/messages", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("username" = String, Path, description = "the other member", pattern = "^[A-Za-z0-9_.-]{3,32}$"),
+        ("before" = Option<i64>, Query, description = "only messages with a smaller id", minimum = 0),
+        ("after" = Option<i64>, Query, description = "only messages with a larger id", minimum = 0),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50", minimum = 1, maximum = 200),
+        ("search" = Option<String>, Query, description = "only messages containing this, case-insensitively (at most 100 characters)", max_length = 100),
+    ),
+    responses(
+        (status = 200, description = "a page", body = MessagesBody),
+        (status = 404, description = "no such user, or the user themself (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn history() {}
+
+/// Sends a message to `username`.
+#[utoipa::path(post, path = "/api/conversations/{username}/messages", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("username" = String, Path, description = "the recipient", pattern = "^[A-Za-z0-9_.-]{3,32}$")),
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "stored and sent", body = MessageBody),
+        (status = 200, description = "a retry of a known `client_id`: the original, nothing stored", body = MessageBody),
+        (status = 404, description = "no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn send() {}
+
+/// Whether the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`", body = StatusBody)))]
+#[allow(dead_code)]
+fn health() {}
+
+/// Whether the store and the bus answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ready\"}`", body = StatusBody)))]
+#[allow(dead_code)]
+fn ready() {}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document of the API")))]
+#[allow(dead_code)]
+fn openapi() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_names_every_api_route_the_router_serves() {
+        let document: serde_json::Value = serde_json::from_str(&document()).unwrap();
+        assert_eq!(document["openapi"], "3.1.0");
+        let mut documented = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        documented.sort();
+        let mut served: Vec<(String, String)> = crate::router::API_ROUTES
+            .iter()
+            .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+            .collect();
+        served.sort();
+        assert_eq!(documented, served);
+        for (method, path) in crate::router::API_ROUTES {
+            let concrete = path.replace("{username}", "bob");
+            let route = crate::router::allowed_methods(&concrete)
+                .unwrap_or_else(|| panic!("{path} is not routed"));
+            assert!(route.contains(method), "{method} {path} is not served");
+            let responses = &document["paths"][path][method.to_lowercase()]["responses"];
+            for status in ["400", "401", "403", "429", "500", "503"] {
+                assert!(
+                    responses.get(status).is_some(),
+                    "{method} {path}: no {status}"
+                );
+            }
+        }
+    }
+}
