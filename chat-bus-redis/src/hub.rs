@@ -9,6 +9,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chat_core::{ChatError, Delivery, Event, EventKind, Fanout, Topic};
@@ -31,6 +32,10 @@ pub(crate) struct Hub {
     pub(crate) local: Arc<Fanout>,
     /// Opens what arrives.
     pub(crate) seal: Arc<crate::seal::Seal>,
+    /// Events dropped as unsealed, oversize or undecodable: whoever can
+    /// publish on the Redis server can send many, so the log hears of the
+    /// 1st, 2nd, 4th, 8th … only.
+    pub(crate) dropped: AtomicU64,
 }
 
 impl Hub {
@@ -126,6 +131,13 @@ impl Hub {
         }
     }
 
+    /// Counts one more dropped event; the count so far when it is a power
+    /// of two, so the log grows with its logarithm.
+    fn count_dropped(&self) -> Option<u64> {
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        dropped.is_power_of_two().then_some(dropped)
+    }
+
     fn deliver(&self, message: &redis::Msg) {
         let Some(topic) = self.topic(message.get_channel_name()) else {
             return;
@@ -136,17 +148,22 @@ impl Hub {
         // for all.
         self.local.deliver(&topic, || {
             let Some(event) = self.seal.open(channel, payload) else {
-                warn!(
-                    channel,
-                    bytes = payload.len(),
-                    "unsealed or oversize event on the bus dropped"
-                );
+                if let Some(dropped) = self.count_dropped() {
+                    warn!(
+                        channel,
+                        bytes = payload.len(),
+                        dropped,
+                        "unsealed or oversize event on the bus dropped"
+                    );
+                }
                 return None;
             };
             match serde_json::from_slice::<EventKind>(event) {
                 Ok(kind) => Some(Delivery::Event(Event::new(kind))),
                 Err(error) => {
-                    warn!(%error, "undecodable event on the bus");
+                    if let Some(dropped) = self.count_dropped() {
+                        warn!(%error, dropped, "undecodable event on the bus dropped");
+                    }
                     None
                 }
             }

@@ -49,14 +49,35 @@ pub use presence::RedisPresence;
 use error::unavailable;
 use hub::{Command, Hub};
 
-/// How the bus connects.
-#[derive(Clone, Debug)]
+/// How the bus connects. Its `Debug` shows whether a signing key is set,
+/// never the key, and the URL without its credentials.
+#[derive(Clone)]
 pub struct RedisBusOptions {
     url: String,
     prefix: String,
     timeout: Duration,
     queue: usize,
     key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for RedisBusOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBusOptions")
+            .field("url", &without_credentials(&self.url))
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("queue", &self.queue)
+            .field("signed", &self.key.is_some())
+            .finish()
+    }
+}
+
+/// `url` with any `user:password@` replaced by `***@`.
+fn without_credentials(url: &str) -> String {
+    match (url.split_once("://"), url.rsplit_once('@')) {
+        (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+        _ => url.to_owned(),
+    }
 }
 
 impl RedisBusOptions {
@@ -172,6 +193,7 @@ impl RedisBus {
             prefix: options.prefix.clone(),
             local: Arc::clone(&local),
             seal: Arc::clone(&seal),
+            dropped: Default::default(),
         };
         tokio::spawn(runner.run(pubsub.split(), commands));
         Ok(Self {
@@ -245,5 +267,24 @@ impl Bus for RedisBus {
             Ok(Err(error)) => Err(unavailable(error)),
             Err(_) => Err(unavailable("Redis PING timed out")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_debug_shows_neither_key_nor_password() {
+        let options = RedisBusOptions::new("redis://admin:hunter2@cache:6379/0")
+            .signing_key(b"the-signing-key".to_vec());
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("the-signing-key"), "{shown}");
+        assert!(!shown.contains("116, 104, 101"), "{shown}");
+        assert!(shown.contains("redis://***@cache:6379/0"), "{shown}");
+        assert!(shown.contains("signed: true"), "{shown}");
+        let plain = format!("{:?}", RedisBusOptions::new("redis://127.0.0.1:6379"));
+        assert!(plain.contains("redis://127.0.0.1:6379"), "{plain}");
     }
 }

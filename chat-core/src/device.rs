@@ -17,6 +17,10 @@ use zeroize::Zeroizing;
 use crate::domain::{Timestamp, UserId};
 use crate::error::{ChatError, Result};
 
+/// How far ahead of this server's clock a token's issue time may be: the
+/// servers of one chat share a key, not a clock.
+const CLOCK_SKEW: Duration = Duration::from_secs(60);
+
 /// A device token issued at a successful login: hand it to the client,
 /// which presents it at its next logins (see
 /// [`Client::with_device`](crate::Client::with_device)). `Debug` is
@@ -87,7 +91,9 @@ impl DeviceKey {
     }
 
     /// The device `presented` stands for, if it is a token of this key,
-    /// issued at most `lifetime` before `now`; `None` for anything else.
+    /// issued at most `lifetime` before `now` (and no more than
+    /// [`CLOCK_SKEW`] after it: another server's clock may run a little
+    /// ahead); `None` for anything else.
     pub(crate) fn verify(
         &self,
         presented: &str,
@@ -107,7 +113,7 @@ impl DeviceKey {
         mac.verify_slice(tag).ok()?;
         let user = i64::from_be_bytes(body[1..9].try_into().ok()?);
         let issued = Timestamp::from_unix_micros(i64::from_be_bytes(body[9..17].try_into().ok()?));
-        if issued > now || now.since(issued) > lifetime {
+        if issued > now.plus(CLOCK_SKEW) || now.since(issued) > lifetime {
             return None;
         }
         let id: String = body[17..].iter().map(|b| format!("{b:02x}")).collect();
@@ -141,6 +147,11 @@ mod tests {
             key.verify(token.expose(), at.minus(DAY), 30 * DAY),
             None,
             "from the future"
+        );
+        assert!(
+            key.verify(token.expose(), at.minus(CLOCK_SKEW), 30 * DAY)
+                .is_some(),
+            "from a server whose clock runs a minute ahead"
         );
         let other = DeviceKey::new(vec![8; 32]);
         assert_eq!(

@@ -100,7 +100,7 @@ impl Rate {
 /// | login per username, from clients it does not know | 10 | 30 s |
 /// | login per device that logged in before | 10 | 30 s |
 /// | login per client address | 30 | 2 s |
-/// | login per network (IPv6 /64, IPv4 prefix) | 100 | 1 s |
+/// | login per network (IPv6 /48, IPv4 prefix) | 100 | 1 s |
 /// | signup per client address | 5 | 10 min |
 /// | signup per network | 20 | 3 min |
 /// | messages per user | 30 | 100 ms |

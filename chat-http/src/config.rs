@@ -32,10 +32,14 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     /// How long a write to a client may make no progress (a client that
     /// reads nothing) before the connection is dropped: plain HTTP, TLS and
-    /// WebSockets alike.
+    /// WebSockets alike. Applied by [`serve`](crate::serve) and
+    /// [`serve_tls`](crate::serve_tls); a host that drives connections
+    /// itself brings its own.
     pub write_timeout: Duration,
-    /// Connections served at once; past it, new ones are closed at once
-    /// (counted as `chat_connections_refused_total`, and logged).
+    /// Connections served at once, WebSockets included for as long as they
+    /// stay open; past it, new ones are closed at once (counted as
+    /// `chat_connections_refused_total`, and logged). Applied by
+    /// [`serve`](crate::serve) and [`serve_tls`](crate::serve_tls).
     pub max_connections: usize,
     /// WebSocket limits.
     pub websocket: WebSocketLimits,

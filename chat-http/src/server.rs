@@ -216,7 +216,9 @@ impl Capacity {
     fn of(http: &ChatHttp) -> Self {
         let config = http.config();
         Self {
-            slots: Arc::new(Semaphore::new(config.max_connections.max(1))),
+            slots: Arc::new(Semaphore::new(
+                config.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+            )),
             write_timeout: config.write_timeout,
             counted: Some(http.clone()),
         }
@@ -277,20 +279,23 @@ where
         let handler = handler.clone();
         let stop = stop.clone();
         let tls = tls.clone();
-        let counted = capacity.counted.clone();
+        // The connection's place under the cap: held by this task, and by a
+        // WebSocket the connection is upgraded to (which outlives the task).
+        let held = HeldConnection(Arc::new(Place {
+            _slot: slot,
+            _open: capacity.counted.as_ref().map(OpenConnection::new),
+        }));
         requests.spawn(async move {
-            let _slot = slot;
-            let _open = counted.as_ref().map(OpenConnection::new);
             match tls {
                 None => {
-                    serve_connection(TokioIo::new(stream), peer, header_timeout, handler, stop)
-                        .await
+                    let io = TokioIo::new(stream);
+                    serve_connection(io, peer, header_timeout, handler, stop, held).await
                 }
                 Some(acceptor) => {
                     match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
                             let io = TokioIo::new(stream);
-                            serve_connection(io, peer, header_timeout, handler, stop).await
+                            serve_connection(io, peer, header_timeout, handler, stop, held).await
                         }
                         Ok(Err(error)) => debug!(%error, %peer, "TLS handshake failed"),
                         Err(_) => debug!(%peer, "TLS handshake timed out"),
@@ -304,6 +309,19 @@ where
     requests.close();
     requests
 }
+
+/// A connection's place under the connection cap (and in the gauge), given
+/// back when the last holder lets go.
+struct Place {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _open: Option<OpenConnection>,
+}
+
+/// A share of a connection's [`Place`]: every request of the connection
+/// carries one in its extensions, and a WebSocket keeps it for its life.
+/// Never read: holding it is the point.
+#[derive(Clone)]
+pub(crate) struct HeldConnection(#[allow(dead_code)] Arc<Place>);
 
 /// A connection counted in the open-connections gauge while it lives.
 struct OpenConnection(ChatHttp);
@@ -327,12 +345,14 @@ async fn serve_connection<I, H, F>(
     header_timeout: Duration,
     handler: H,
     stop: CancellationToken,
+    held: HeldConnection,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let service = service_fn(move |request| {
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(held.clone());
         let response = handler(request, peer);
         async move { Ok::<_, Infallible>(response.await) }
     });

@@ -352,6 +352,13 @@ pub async fn raw(host: &str, request: &[u8]) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
+/// The `Retry-After` of an answer, in seconds (0 without one).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    headers
+        .get("retry-after")
+        .map_or(0, |v| v.to_str().unwrap().parse().unwrap())
+}
+
 /// A `Set-Cookie` header's cookie name and attribute names, sorted, with
 /// the values of `Path` and `SameSite` kept (`Path=/`) and all others (the
 /// token, `Max-Age`) left out.

@@ -159,6 +159,13 @@ impl TestServerBuilder {
         self.manual_clock()
     }
 
+    /// Believes `X-Forwarded-For` from the test (127.0.0.1), so that each
+    /// request can come from a client address of the test's choosing.
+    pub fn behind_a_proxy(mut self) -> Self {
+        self.config.trusted_proxies = vec![std::net::IpAddr::from([127, 0, 0, 1])];
+        self
+    }
+
     /// Rate limits of the in-process limiter.
     pub fn limits(mut self, limits: RateLimits) -> Self {
         self.limits = limits;

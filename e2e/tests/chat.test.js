@@ -45,7 +45,7 @@ async function capturing(name, persons, body) {
   }
 }
 
-test("a message reaches the other person live, with unread badge and read mark", async (t) => {
+test("a message reaches the other person live, with unread badge and read marks once both have written", async (t) => {
   const { alice, bob } = await pair(t);
   await capturing("live-message", [alice, bob], async () => {
     await alice.openConversation(bob.name);
@@ -60,21 +60,25 @@ test("a message reaches the other person live, with unread badge and read mark",
     await entry.locator(".preview", { hasText: "hello bob" }).waitFor();
     await entry.locator(".unread:not([hidden])", { hasText: "1" }).waitFor();
 
-    // He opens it: the badge goes, and Alice sees her message read.
+    // He opens it: the badge goes. Alice is not told that he read it: he
+    // has not written to her, and a read mark says when he was here.
     await entry.locator("a").click();
     await bob.waitConnected();
     await bob.messages().filter({ hasText: "hello bob" }).waitFor();
-    await sent.and(alice.page.locator("[data-status='read']")).waitFor();
     await bob.conversation(alice.name).locator(".unread[hidden]").waitFor({ state: "attached" });
-    // The read mark is kept: it still shows after Alice reloads.
-    await alice.openConversation(bob.name);
-    await alice.messages().filter({ hasText: "hello bob" }).and(alice.page.locator("[data-status='read']")).waitFor();
 
-    // With the conversation open on both sides, replies appear live.
+    // He answers: with the conversation open on both sides, replies appear
+    // live.
     await bob.send("hi alice");
     await alice.messages().filter({ hasText: "hi alice" }).waitFor();
     await alice.conversation(bob.name).locator(".preview", { hasText: "hi alice" }).waitFor();
     assert.equal(await alice.messages().filter({ hasText: "hi alice" }).count(), 1);
+    // Both have written now: Alice's reading reaches Bob live ...
+    const reply = bob.messages().filter({ hasText: "hi alice" });
+    await reply.and(bob.page.locator("[data-status='read']")).waitFor();
+    // ... and Bob's earlier read mark shows when Alice reloads.
+    await alice.openConversation(bob.name);
+    await alice.messages().filter({ hasText: "hello bob" }).and(alice.page.locator("[data-status='read']")).waitFor();
   });
 });
 

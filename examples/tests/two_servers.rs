@@ -60,14 +60,6 @@ async fn users_on_two_servers_talk_live() {
 
     send_frame(
         &mut bob_ws,
-        json!({ "type": "read", "with": "alice", "up_to": id }),
-    )
-    .await;
-    assert_eq!(expect_frame(&mut alice_ws, "read").await["up_to"], id);
-    assert_eq!(expect_frame(&mut bob_ws, "read").await["by"], "bob");
-
-    send_frame(
-        &mut bob_ws,
         json!({ "type": "send", "to": "alice", "text": "hello from B", "client_id": "b-1" }),
     )
     .await;
@@ -77,7 +69,27 @@ async fn users_on_two_servers_talk_live() {
         "hello from B"
     );
 
-    // Both have written: typing crosses servers too.
+    // Both have written: read marks and typing cross servers too.
+    send_frame(
+        &mut alice_ws,
+        json!({ "type": "send", "to": "bob", "text": "and again", "client_id": "a-2" }),
+    )
+    .await;
+    let id = expect_frame(&mut alice_ws, "ack").await["message"]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        expect_frame(&mut bob_ws, "message").await["message"]["id"],
+        id
+    );
+    send_frame(
+        &mut bob_ws,
+        json!({ "type": "read", "with": "alice", "up_to": id }),
+    )
+    .await;
+    assert_eq!(expect_frame(&mut alice_ws, "read").await["up_to"], id);
+    assert_eq!(expect_frame(&mut bob_ws, "read").await["by"], "bob");
+
     send_frame(&mut bob_ws, json!({ "type": "typing", "to": "alice" })).await;
     assert_eq!(expect_frame(&mut alice_ws, "typing").await["from"], "bob");
 }

@@ -1,5 +1,7 @@
 //! Signup, login, sessions and logout.
 
+use std::sync::Arc;
+
 use tracing::{info, instrument, warn};
 use zeroize::Zeroizing;
 
@@ -106,10 +108,16 @@ impl Chat {
         if store.email_exists(&email).await? {
             return Err(ChatError::EmailTaken);
         }
-        let password_hash = {
-            let _place = self.inner.hashing.enter(client.address.address_key())?;
-            self.inner.hasher.hash(&password).await?
-        };
+        let place = self.inner.hashing.enter(client.address.address_key())?;
+        let hasher = Arc::clone(&self.inner.hasher);
+        // The hash holds the client's place until it is done, even if this
+        // request is dropped meanwhile (argon2 runs on regardless).
+        let password_hash = tokio::spawn(async move {
+            let _place = place;
+            hasher.hash(&password).await
+        })
+        .await
+        .map_err(ChatError::internal)??;
         let account = store
             .insert_user(NewUser {
                 username,
@@ -178,10 +186,14 @@ impl Chat {
             Some(stored) => (stored.password_hash, Some(stored.account)),
             None => (self.dummy_hash().await?, None),
         };
-        let verified = {
-            let _place = self.inner.hashing.enter(client.address.address_key())?;
-            self.inner.hasher.verify(&password, &hash).await?
-        };
+        let place = self.inner.hashing.enter(client.address.address_key())?;
+        let hasher = Arc::clone(&self.inner.hasher);
+        let verified = tokio::spawn(async move {
+            let _place = place;
+            hasher.verify(&password, &hash).await
+        })
+        .await
+        .map_err(ChatError::internal)??;
         let Some(account) = account.filter(|_| verified) else {
             info!(%username, known_device = device.is_some(), "login failed");
             return Err(ChatError::InvalidCredentials);

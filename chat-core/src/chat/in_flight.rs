@@ -3,7 +3,7 @@
 //! (which serves in order), so it cannot starve everyone else's logins.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{ChatError, Result};
@@ -15,9 +15,10 @@ pub(crate) const PER_CLIENT: usize = 2;
 #[derive(Default)]
 pub(crate) struct InFlight(Mutex<HashMap<String, usize>>);
 
-/// One hash in flight; its place is given back when dropped.
-pub(crate) struct Entered<'a> {
-    set: &'a InFlight,
+/// One hash in flight; its place is given back when dropped. Owned, so that
+/// it can stay with the hash when the request that asked for it is gone.
+pub(crate) struct Entered {
+    set: Arc<InFlight>,
     key: String,
 }
 
@@ -27,7 +28,7 @@ impl InFlight {
     /// # Errors
     /// [`ChatError::RateLimited`] (retry in a second) when the client has
     /// [`PER_CLIENT`] hashes in flight already.
-    pub(crate) fn enter(&self, key: String) -> Result<Entered<'_>> {
+    pub(crate) fn enter(self: &Arc<Self>, key: String) -> Result<Entered> {
         let mut clients = self
             .0
             .lock()
@@ -39,7 +40,10 @@ impl InFlight {
             });
         }
         *count += 1;
-        Ok(Entered { set: self, key })
+        Ok(Entered {
+            set: Arc::clone(self),
+            key,
+        })
     }
 
     /// How many clients have hashes in flight.
@@ -49,7 +53,7 @@ impl InFlight {
     }
 }
 
-impl Drop for Entered<'_> {
+impl Drop for Entered {
     fn drop(&mut self) {
         if let Ok(mut clients) = self.set.0.lock()
             && let Some(count) = clients.get_mut(&self.key)
@@ -68,7 +72,7 @@ mod tests {
 
     #[test]
     fn a_client_holds_at_most_two_places_and_gives_them_back() {
-        let set = InFlight::default();
+        let set = Arc::new(InFlight::default());
         let one = set.enter("a".into()).unwrap();
         let two = set.enter("a".into()).unwrap();
         assert!(matches!(

@@ -148,7 +148,11 @@ impl Chat {
             .store
             .list_conversations(session.user().id(), query)
             .await?;
-        // Presence shows only where both have spoken.
+        // Presence shows only where both have spoken; so does how far the
+        // peer has read (it says when they were here).
+        for summary in page.items.iter_mut().filter(|c| !c.mutual) {
+            summary.peer_read_up_to = MessageId::ZERO;
+        }
         let peers: Vec<_> = page
             .items
             .iter()
@@ -225,7 +229,19 @@ impl Chat {
                 with: peer.clone(),
                 up_to: mark,
             });
-            self.publish_to(&[me, &peer], event).await;
+            // A read mark says the reader is here, now: only to a peer who
+            // may see their presence (both have spoken); the reader's own
+            // devices always hear of it.
+            if self
+                .inner
+                .store
+                .have_both_spoken(me.id(), peer.id())
+                .await?
+            {
+                self.publish_to(&[me, &peer], event).await;
+            } else {
+                self.publish_to(&[me], event).await;
+            }
         }
         Ok(mark)
     }

@@ -36,7 +36,8 @@ pub struct ChatConfig {
     /// Default: 180 days.
     pub device_lifetime: Duration,
     /// IPv4 client addresses are grouped by a network prefix of this many
-    /// bits for the limits per network (IPv6 always by /64). Default: 24.
+    /// bits for the limits per network (IPv6: a client is its /64, a network
+    /// its /48). Default: 24.
     pub ipv4_prefix: u8,
 }
 
@@ -110,7 +111,7 @@ struct Inner {
     /// The key of device tokens, read from the store once.
     device_key: OnceCell<crate::device::DeviceKey>,
     /// Password hashes in flight per client address.
-    hashing: in_flight::InFlight,
+    hashing: Arc<in_flight::InFlight>,
     /// Users found by name before: a send's recipient without a store
     /// round trip.
     users: UserCache,
@@ -218,7 +219,7 @@ impl ChatBuilder {
                 config: self.config,
                 dummy_hash: OnceCell::new(),
                 device_key: OnceCell::new(),
-                hashing: in_flight::InFlight::default(),
+                hashing: Arc::default(),
                 users: UserCache::default(),
             }),
         }

@@ -4,10 +4,12 @@
 use std::fmt;
 use std::net::IpAddr;
 
-/// The client's network address, so that limits count per address and per
-/// network: the address's IPv6 /64 (what one household or server usually
-/// holds), or its IPv4 prefix of a configured length. A transport without
-/// addresses gives an opaque key instead, counted per key only.
+/// The client's network address, so that limits count per client and per
+/// network. An IPv4 client is its address, and its network the address's
+/// prefix of a configured length (24 bits by default). An IPv6 client is its
+/// /64 (what one household or server holds, and can rotate addresses in at
+/// will), and its network the /48 around it. A transport without addresses
+/// gives an opaque key instead, counted per key only.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ClientAddress(Address);
 
@@ -20,8 +22,10 @@ enum Address {
 impl ClientAddress {
     /// The prefix length IPv4 addresses are grouped by, by default: a /24.
     pub const DEFAULT_IPV4_PREFIX: u8 = 24;
-    /// The prefix length IPv6 addresses are grouped by: a /64.
-    pub const IPV6_PREFIX: u8 = 64;
+    /// The prefix length of an IPv6 client: a /64.
+    pub const IPV6_CLIENT_PREFIX: u8 = 64;
+    /// The prefix length of an IPv6 client's network: a /48.
+    pub const IPV6_NETWORK_PREFIX: u8 = 48;
 
     /// A client at `address` (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn ip(address: IpAddr) -> Self {
@@ -37,15 +41,19 @@ impl ClientAddress {
         Self(Address::Key(key.into()))
     }
 
-    /// The key the client's own limits count under.
+    /// The key the client's own limits count under: its IPv4 address, its
+    /// IPv6 /64, or its opaque key.
     pub fn address_key(&self) -> String {
         match &self.0 {
-            Address::Ip(ip) => format!("ip:{ip}"),
+            Address::Ip(IpAddr::V4(v4)) => format!("ip:{v4}"),
+            Address::Ip(IpAddr::V6(v6)) => {
+                format!("ip:{}", ipv6_prefix(*v6, Self::IPV6_CLIENT_PREFIX))
+            }
             Address::Key(key) => format!("key:{key}"),
         }
     }
 
-    /// The key its network's limits count under (an IPv6 /64, an IPv4
+    /// The key its network's limits count under (an IPv6 /48, an IPv4
     /// prefix of `ipv4_prefix` bits, at most 32), or `None` for an opaque
     /// key.
     pub fn network_key(&self, ipv4_prefix: u8) -> Option<String> {
@@ -59,13 +67,16 @@ impl ClientAddress {
                 let network = std::net::Ipv4Addr::from(u32::from(*v4) & mask);
                 format!("net:{network}/{bits}")
             }
-            IpAddr::V6(v6) => {
-                let mask = u128::MAX << (128 - u32::from(Self::IPV6_PREFIX));
-                let network = std::net::Ipv6Addr::from(u128::from(*v6) & mask);
-                format!("net:{network}/{}", Self::IPV6_PREFIX)
-            }
+            IpAddr::V6(v6) => format!("net:{}", ipv6_prefix(*v6, Self::IPV6_NETWORK_PREFIX)),
         })
     }
+}
+
+/// `address`'s network of `bits` bits, as `network/bits`.
+fn ipv6_prefix(address: std::net::Ipv6Addr, bits: u8) -> String {
+    let mask = u128::MAX << (128 - u32::from(bits.min(128)));
+    let network = std::net::Ipv6Addr::from(u128::from(address) & mask);
+    format!("{network}/{bits}")
 }
 
 impl fmt::Debug for ClientAddress {
@@ -89,11 +100,22 @@ impl From<IpAddr> for ClientAddress {
     }
 }
 
+impl From<std::net::SocketAddr> for ClientAddress {
+    /// The address's IP (the port says nothing about the client).
+    fn from(address: std::net::SocketAddr) -> Self {
+        Self::ip(address.ip())
+    }
+}
+
 impl From<&str> for ClientAddress {
-    /// An IP address if `raw` is one, else an opaque key.
+    /// An IP address if `raw` is one (or an address with a port: the port
+    /// is left out), else an opaque key.
     fn from(raw: &str) -> Self {
-        raw.parse::<IpAddr>()
-            .map_or_else(|_| Self::opaque(raw), Self::ip)
+        if let Ok(ip) = raw.parse::<IpAddr>() {
+            return Self::ip(ip);
+        }
+        raw.parse::<std::net::SocketAddr>()
+            .map_or_else(|_| Self::opaque(raw), Self::from)
     }
 }
 
@@ -170,7 +192,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn addresses_group_by_ipv6_64_and_the_configured_ipv4_prefix() {
+    fn addresses_group_by_ipv6_64_and_48_and_the_configured_ipv4_prefix() {
         let v4 = ClientAddress::from("203.0.113.77");
         assert_eq!(v4.address_key(), "ip:203.0.113.77");
         assert_eq!(v4.network_key(24).as_deref(), Some("net:203.0.113.0/24"));
@@ -179,10 +201,26 @@ mod tests {
         assert_eq!(v4.network_key(0).as_deref(), Some("net:0.0.0.0/0"));
         assert_eq!(v4.network_key(99).as_deref(), Some("net:203.0.113.77/32"));
         let v6 = ClientAddress::from("2001:db8:1:2:aaaa:bbbb:cccc:dddd");
-        assert_eq!(v6.network_key(24).as_deref(), Some("net:2001:db8:1:2::/64"));
-        let neighbour = ClientAddress::from("2001:db8:1:2::1");
-        assert_eq!(v6.network_key(24), neighbour.network_key(24));
-        assert_ne!(v6.address_key(), neighbour.address_key());
+        assert_eq!(v6.address_key(), "ip:2001:db8:1:2::/64");
+        assert_eq!(v6.network_key(24).as_deref(), Some("net:2001:db8:1::/48"));
+        let same_64 = ClientAddress::from("2001:db8:1:2::1");
+        assert_eq!(
+            v6.address_key(),
+            same_64.address_key(),
+            "one /64 is one client"
+        );
+        let same_48 = ClientAddress::from("2001:db8:1:ffff::1");
+        assert_ne!(v6.address_key(), same_48.address_key());
+        assert_eq!(v6.network_key(24), same_48.network_key(24));
+        assert_eq!(
+            ClientAddress::from("203.0.113.77:51234"),
+            v4,
+            "a port says nothing of the client"
+        );
+        assert_eq!(
+            ClientAddress::from("[2001:db8:1:2::9]:443"),
+            ClientAddress::from("2001:db8:1:2::9")
+        );
         let mapped = ClientAddress::from("::ffff:203.0.113.77");
         assert_eq!(mapped, v4, "an IPv4-mapped address is its IPv4 address");
         let opaque = ClientAddress::from("example");

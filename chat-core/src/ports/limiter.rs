@@ -13,7 +13,7 @@ pub enum Action {
     /// Login attempts from one client address (or other key the transport
     /// chooses).
     LoginPerClient,
-    /// Login attempts from one network (an IPv6 /64, an IPv4 prefix).
+    /// Login attempts from one network (an IPv6 /48, an IPv4 prefix).
     LoginPerNetwork,
     /// Signups from one client address.
     SignupPerClient,

@@ -88,13 +88,14 @@ pub async fn a_known_device_logs_in_while_its_account_is_under_attack(
     ));
 }
 
-/// Login attempts count per client address and per network as well: many
-/// addresses of one IPv6 /64 (or one IPv4 /24) share the network's limit.
+/// Login attempts count per client address and per network as well: the
+/// /64s of one IPv6 /48 (or the addresses of one IPv4 /24) share the
+/// network's limit.
 pub async fn login_attempts_count_per_network(h: &Harness, limits: &RateLimits) {
     h.signup("alice").await;
     let network = limits.login_per_network.burst;
     for n in 0..network {
-        let address = format!("2001:db8:7:7::{:x}", n + 1);
+        let address = format!("2001:db8:7:{:x}::1", n + 1);
         let name = format!("nobody{n}");
         assert!(wrong(
             h.chat
@@ -102,11 +103,11 @@ pub async fn login_attempts_count_per_network(h: &Harness, limits: &RateLimits) 
                 .await
         ));
     }
-    let neighbour = Client::new("2001:db8:7:7:ffff::1");
+    let neighbour = Client::new("2001:db8:7:ffff::1");
     assert!(refused(
         h.chat.login("alice", PASSWORD.into(), neighbour).await
     ));
-    let elsewhere = Client::new("2001:db8:7:8::1");
+    let elsewhere = Client::new("2001:db8:8::1");
     h.chat
         .login("alice", PASSWORD.into(), elsewhere)
         .await

@@ -79,6 +79,7 @@ macro_rules! store_conformance_suite {
             typing_reaches_the_peer_and_is_not_stored,
             conversation_peers_are_those_who_both_spoke,
             presence_reaches_only_peers_who_both_spoke,
+            read_marks_reach_the_peer_only_where_both_spoke,
         );
     };
 }

@@ -1084,6 +1084,8 @@ pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store
     let h = Harness::new(store);
     let alice = h.user("alice").await;
     let bob = h.user("bob").await;
+    // Both have written (read marks pass only then).
+    let m0 = h.send(&alice, "bob", "0").await;
     let m1 = h.send(&bob, "alice", "1").await;
     let m2 = h.send(&bob, "alice", "2").await;
     let m3 = h.send(&bob, "alice", "3").await;
@@ -1095,8 +1097,8 @@ pub async fn read_marks_only_move_forward_and_are_announced(store: Arc<dyn Store
         .unwrap();
     assert_eq!(
         bobs.items[0].peer_read_up_to,
-        MessageId::ZERO,
-        "alice has read nothing yet"
+        m0.id(),
+        "alice has read nothing of bob's yet"
     );
 
     assert_eq!(
@@ -1402,6 +1404,58 @@ pub async fn presence_reaches_only_peers_who_both_spoke(store: Arc<dyn Store>) {
         other => panic!("expected presence, got {other:?}"),
     }
     assert!(next_delivery_now(&mut carol_events).is_none());
+}
+
+/// A read mark says when the reader was here: it reaches the peer (live,
+/// and in the conversation list) only where both have spoken.
+pub async fn read_marks_reach_the_peer_only_where_both_spoke(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let stranger = h.user("stranger").await;
+    let bob = h.user("bob").await;
+    let first = h.send(&stranger, "bob", "unsolicited").await;
+    let mut stranger_events = h.chat.subscribe(&stranger).await.unwrap();
+    let mut bob_events = h.chat.subscribe(&bob).await.unwrap();
+    h.chat
+        .mark_read(&bob, "stranger", first.id())
+        .await
+        .unwrap();
+    match next_event(&mut bob_events).await.kind() {
+        EventKind::Read { up_to, .. } => assert_eq!(*up_to, first.id(), "bob's own devices hear"),
+        other => panic!("expected bob's read mark, got {other:?}"),
+    }
+    let listed = |session: crate::Session| {
+        let chat = h.chat.clone();
+        async move {
+            chat.conversations(&session, &ConversationQuery::default())
+                .await
+                .unwrap()
+                .items[0]
+                .peer_read_up_to
+        }
+    };
+    assert_eq!(listed(stranger.clone()).await, MessageId::ZERO);
+    // Once bob answers, his read marks reach the other side.
+    let reply = h.send(&bob, "stranger", "who are you?").await;
+    let next = h.send(&stranger, "bob", "a friend").await;
+    h.chat.mark_read(&bob, "stranger", next.id()).await.unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        match next_event(&mut stranger_events).await.kind() {
+            EventKind::Message { message } => kinds.push(format!("message {}", message.id())),
+            EventKind::Read { up_to, .. } => kinds.push(format!("read {up_to}")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            format!("message {}", reply.id()),
+            format!("message {}", next.id()),
+            format!("read {}", next.id())
+        ],
+        "the first read mark never reached the stranger"
+    );
+    assert_eq!(listed(stranger).await, next.id());
 }
 
 pub async fn typing_reaches_the_peer_and_is_not_stored(store: Arc<dyn Store>) {

@@ -66,8 +66,9 @@ pub(super) struct Connection {
     held: Vec<SharedEvent>,
     strikes: u32,
     last_heard: Instant,
-    /// This connection's place in the user's cap, freed on drop.
-    _slot: SocketSlot,
+    /// This connection's place in the user's cap and in the server's
+    /// connection cap, freed on drop.
+    _slot: (SocketSlot, Option<crate::server::HeldConnection>),
 }
 
 impl Connection {
@@ -76,7 +77,7 @@ impl Connection {
         session: Session,
         token: SessionToken,
         since: Option<MessageId>,
-        slot: SocketSlot,
+        slot: (SocketSlot, Option<crate::server::HeldConnection>),
     ) -> Self {
         let limits = &http.config().websocket;
         let rate = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
@@ -399,6 +400,7 @@ impl Connection {
     async fn replay(&mut self, out: &Outbound, after: MessageId) -> Result<(), End> {
         let chat = self.http.chat().clone();
         let limit = self.http.config().websocket.replay_limit;
+        let patience = self.http.config().websocket.idle_timeout;
         let mut cursor = after;
         let mut sent = 0usize;
         loop {
@@ -419,7 +421,7 @@ impl Connection {
                 }
                 // Paced by the client: a replay longer than the queue must
                 // not make a client that reads it a slow consumer.
-                push_paced(out, message_frame(message)).await?;
+                push_paced(out, message_frame(message), patience).await?;
                 sent += 1;
             }
             self.floor = self.floor.max(cursor);
@@ -427,7 +429,7 @@ impl Connection {
                 break;
             }
             if sent >= limit {
-                push_paced(out, ServerFrame::Resync.to_json().into()).await?;
+                push_paced(out, ServerFrame::Resync.to_json().into(), patience).await?;
                 self.floor = chat
                     .last_message_id(&self.session)
                     .await
@@ -527,9 +529,18 @@ impl Connection {
     }
 }
 
-/// Queues `frame`, waiting for room (see [`Outbound::send`]).
-async fn push_paced(out: &Outbound, frame: Frame) -> Result<(), End> {
-    out.send(frame).await.map_err(|_| End::Gone)
+/// Queues `frame`, waiting for room (see [`Outbound::send`]), at most
+/// `patience`: a client that takes nothing for that long is too slow, even
+/// where no write deadline applies (an adapter mounted in another server).
+async fn push_paced(out: &Outbound, frame: Frame, patience: Duration) -> Result<(), End> {
+    match tokio::time::timeout(patience, out.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Gone),
+        Err(_) => Err(End::Close(
+            CloseCode::Again,
+            "too slow; reconnect with since",
+        )),
+    }
 }
 
 fn message_frame(message: &Message) -> Frame {

@@ -44,8 +44,19 @@ impl ChatHttp {
             .max_write_buffer_size(limits.max_message_bytes * 4);
         let (response, websocket) = hyper_tungstenite::upgrade(&mut request, Some(config))
             .map_err(|e| HttpError::NotUpgrade(e.to_string()))?;
-        let connection =
-            connection::Connection::new(self.clone(), auth.session, auth.token, since, slot);
+        // The connection's place under the server's cap stays taken while the
+        // WebSocket lives (hyper ends the connection's own task on upgrade).
+        let held = request
+            .extensions()
+            .get::<crate::server::HeldConnection>()
+            .cloned();
+        let connection = connection::Connection::new(
+            self.clone(),
+            auth.session,
+            auth.token,
+            since,
+            (slot, held),
+        );
         self.connections().spawn(connection.run(websocket));
         Ok(response)
     }

@@ -17,7 +17,7 @@ async fn a_login_flood_is_bounded_and_the_server_stays_responsive() {
     let server = Arc::new(
         TestServer::builder()
             .hasher(Arc::new(hasher))
-            .http(behind_a_proxy())
+            .behind_a_proxy()
             .start()
             .await,
     );
@@ -113,17 +113,11 @@ async fn login_as(
     (status, answer["device_token"].as_str().map(str::to_owned))
 }
 
-fn behind_a_proxy() -> chat_http::HttpConfig {
-    let mut config = chat_http::HttpConfig::default();
-    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-    config
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guesses_from_strangers_do_not_lock_the_owner_out_of_a_known_device() {
     let server = TestServer::builder()
         .defaults()
-        .http(behind_a_proxy())
+        .behind_a_proxy()
         .start()
         .await;
     server.signup("alice").await;
@@ -196,7 +190,7 @@ async fn a_login_flood_from_one_client_waits_behind_its_own_requests_only() {
     let server = Arc::new(
         TestServer::builder()
             .hasher(Arc::new(hasher))
-            .http(behind_a_proxy())
+            .behind_a_proxy()
             .start()
             .await,
     );

@@ -130,6 +130,11 @@ async fn every_error_has_its_code_and_status() {
             let (s, _, b) = server.post("/api/signup", json!({ "email": "new@example.test", "username": "ALICE", "password": PASSWORD, "confirm_password": PASSWORD }), &[]).await;
             (s, b)
         }),
+        (409, "username_taken", Some("username"), {
+            // Reads like "alice": taken too.
+            let (s, _, b) = server.post("/api/signup", json!({ "email": "new@example.test", "username": "a1ice", "password": PASSWORD, "confirm_password": PASSWORD }), &[]).await;
+            (s, b)
+        }),
         (409, "email_taken", Some("email"), {
             let (s, _, b) = server.post("/api/signup", json!({ "email": "Alice@Example.test", "username": "alice2", "password": PASSWORD, "confirm_password": PASSWORD }), &[]).await;
             (s, b)

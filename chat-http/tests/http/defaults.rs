@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chat_http::HttpConfig;
+use chat_test_support::client::retry_after;
 use chat_test_support::{
     Login, TestServer, WAIT, Ws, expect_close, expect_frame, next_frame, raw, try_send_frame,
 };
@@ -16,9 +16,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// The default server, believing `X-Forwarded-For` from the test (so that
 /// each request can come from a client address of its choosing).
 async fn server() -> TestServer {
-    let mut config = HttpConfig::default();
-    config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-    TestServer::builder().defaults().http(config).start().await
+    TestServer::builder()
+        .defaults()
+        .behind_a_proxy()
+        .start()
+        .await
 }
 
 async fn login_from(server: &TestServer, name: &str, password: &str, client: &str) -> (u16, u64) {
@@ -29,10 +31,7 @@ async fn login_from(server: &TestServer, name: &str, password: &str, client: &st
             &[("x-forwarded-for", client)],
         )
         .await;
-    let retry_after = headers
-        .get("retry-after")
-        .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
-    (status, retry_after)
+    (status, retry_after(&headers))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,10 +380,7 @@ async fn signup_from(server: &TestServer, name: &str, client: &str) -> (u16, u64
             &[("x-forwarded-for", client)],
         )
         .await;
-    let retry_after = headers
-        .get("retry-after")
-        .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
-    (status, retry_after)
+    (status, retry_after(&headers))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -420,8 +416,9 @@ async fn signups_are_limited_per_client_address_and_per_network() {
         201,
         "another network"
     );
-    // IPv6: the addresses of one /64 are one network.
-    for n in 1..=20 {
+    // IPv6: the addresses of one /64 are one client, the /64s of one /48 one
+    // network.
+    for n in 1..=5 {
         let address = format!("2001:db8:5:5::{n:x}");
         assert_eq!(
             signup_from(&server, &format!("user_d{n}"), &address)
@@ -432,6 +429,17 @@ async fn signups_are_limited_per_client_address_and_per_network() {
     }
     let same_64 = "2001:db8:5:5:ffff:ffff:ffff:ffff";
     assert_eq!(signup_from(&server, "user_d99", same_64).await.0, 429);
+    for n in 6..=20 {
+        let address = format!("2001:db8:5:{n:x}::1");
+        assert_eq!(
+            signup_from(&server, &format!("user_d{n}"), &address)
+                .await
+                .0,
+            201
+        );
+    }
+    let same_48 = "2001:db8:5:ffff::1";
+    assert_eq!(signup_from(&server, "user_d98", same_48).await.0, 429);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

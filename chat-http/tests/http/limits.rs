@@ -332,3 +332,37 @@ async fn past_its_connection_cap_the_server_closes_new_connections_at_once() {
     .await;
     assert_eq!(server.get("/healthz", &[]).await.0, 200);
 }
+
+#[tokio::test]
+async fn websockets_keep_their_place_under_the_connection_cap() {
+    const CAP: u64 = 4;
+    let mut config = HttpConfig::default();
+    config.max_connections = CAP as usize;
+    let server = TestServer::builder().http(config).start().await;
+    let alice = server.user("alice").await;
+    // The test's HTTP client keeps its connection for the next request.
+    let kept = server.counter("chat_connections_open");
+    assert!(kept < CAP - 1, "{kept} connections kept by the client");
+    let mut sockets = Vec::new();
+    for _ in kept..CAP {
+        sockets.push(server.ws_ready(&alice, "").await.0);
+    }
+    // Upgraded, the HTTP connections' own tasks are done: the sockets
+    // still hold their places.
+    eventually("the sockets keep their places", || {
+        server.counter("chat_connections_open") == CAP
+    })
+    .await;
+    let mut refused = tokio::net::TcpStream::connect(&server.host).await.unwrap();
+    let mut buffer = [0u8; 16];
+    let read = tokio::time::timeout(WAIT, refused.read(&mut buffer))
+        .await
+        .expect("the connection past the cap is closed at once");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert_eq!(server.counter("chat_connections_refused_total"), 1);
+    drop(sockets.pop());
+    eventually("a socket's place is given back", || {
+        server.counter("chat_connections_open") == CAP - 1
+    })
+    .await;
+}

@@ -38,6 +38,40 @@ async fn two_users_talk_live_with_acks_typing_and_read_marks() {
         assert_eq!(frame["message"]["to"], "bob");
     }
 
+    // Bob reads before he has written: only his own devices hear of it (a
+    // read mark says when he was here). The sending connection got an ack
+    // and no second copy: alice's next frame is bob's reply, not a read mark.
+    send_frame(
+        &mut b,
+        json!({ "type": "read", "with": "alice", "up_to": id }),
+    )
+    .await;
+    assert_eq!(expect_frame(&mut b, "read").await["up_to"], id);
+    send_frame(
+        &mut b,
+        json!({ "type": "send", "to": "alice", "text": "hi alice", "client_id": "b-1" }),
+    )
+    .await;
+    assert_eq!(expect_frame(&mut b, "ack").await["client_id"], "b-1");
+    for ws in [&mut a, &mut a2] {
+        assert_eq!(
+            expect_frame(ws, "message").await["message"]["text"],
+            "hi alice"
+        );
+    }
+
+    // Both have written: bob's next read mark reaches every device of both.
+    send_frame(
+        &mut a,
+        json!({ "type": "send", "to": "bob", "text": "how are you?", "client_id": "c-2" }),
+    )
+    .await;
+    let id = expect_frame(&mut a, "ack").await["message"]["id"]
+        .as_i64()
+        .unwrap();
+    for ws in [&mut b, &mut a2] {
+        assert_eq!(expect_frame(ws, "message").await["message"]["id"], id);
+    }
     send_frame(
         &mut b,
         json!({ "type": "read", "with": "alice", "up_to": id }),
@@ -52,21 +86,6 @@ async fn two_users_talk_live_with_acks_typing_and_read_marks() {
                 read["up_to"].as_i64()
             ),
             (Some("bob"), Some("alice"), Some(id))
-        );
-    }
-
-    // The sending connection got an ack and no second copy: its next frame
-    // is bob's reply.
-    send_frame(
-        &mut b,
-        json!({ "type": "send", "to": "alice", "text": "hi alice", "client_id": "b-1" }),
-    )
-    .await;
-    assert_eq!(expect_frame(&mut b, "ack").await["client_id"], "b-1");
-    for ws in [&mut a, &mut a2] {
-        assert_eq!(
-            expect_frame(ws, "message").await["message"]["text"],
-            "hi alice"
         );
     }
 

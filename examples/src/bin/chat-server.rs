@@ -111,7 +111,8 @@ struct Args {
     signup_burst: u32,
 
     /// IPv4 client addresses count together, for the limits per network,
-    /// by this many leading bits (IPv6 addresses by their /64).
+    /// by this many leading bits (IPv6: a client is its /64, a network its
+    /// /48).
     #[arg(long, env = "CHAT_IPV4_PREFIX", default_value_t = 24, value_parser = clap::value_parser!(u8).range(8..=32))]
     ipv4_prefix: u8,
 
@@ -128,6 +129,11 @@ struct Args {
     /// share its write (0: write at once).
     #[arg(long, env = "CHAT_WS_WRITE_DELAY_MS", default_value_t = 0)]
     ws_write_delay_ms: u64,
+
+    /// Connections served at once, open WebSockets included; new ones past
+    /// it are closed at once.
+    #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 #[tokio::main]
@@ -198,6 +204,7 @@ impl Args {
         config.websocket.max_per_user = self.ws_sockets_per_user.max(1);
         config.websocket.write_delay = Duration::from_millis(self.ws_write_delay_ms);
         config.tls = self.behind_tls || tls;
+        config.max_connections = self.max_connections as usize;
         config
     }
 }
@@ -362,6 +369,7 @@ mod tests {
         );
         assert_eq!(http.websocket.max_per_user, defaults.websocket.max_per_user);
         assert_eq!(http.websocket.write_delay, defaults.websocket.write_delay);
+        assert_eq!(http.max_connections, defaults.max_connections);
         assert!(!http.tls);
     }
 
@@ -393,6 +401,8 @@ mod tests {
             "2",
             "--ipv4-prefix",
             "16",
+            "--max-connections",
+            "300",
         ]);
         let limits = args.limits();
         assert_eq!(
@@ -435,6 +445,7 @@ mod tests {
         assert_eq!(http.websocket.max_per_user, 2);
         assert_eq!(http.websocket.write_delay, Duration::from_millis(6));
         assert!(http.tls, "--behind-tls");
+        assert_eq!(http.max_connections, 300);
         assert_eq!(
             http.allowed_origins,
             ["https://a.example", "https://b.example"]
