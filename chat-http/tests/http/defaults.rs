@@ -10,8 +10,8 @@ use chat_test_support::{
 };
 use futures::StreamExt;
 use serde_json::json;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 /// The default server, believing `X-Forwarded-For` from the test (so that
 /// each request can come from a client address of its choosing).
@@ -82,6 +82,90 @@ async fn login_attempts_are_limited_per_username_and_per_client_as_documented() 
         login_from(&server, "nobody97", password, "10.0.3.1").await,
         (429, 2)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_limited_per_network_as_documented() {
+    let server = server().await;
+    // A hundred attempts from one /24 (each address well under its own
+    // limit, each at a name of its own); then one a second.
+    for n in 0..100 {
+        let client = format!("10.0.9.{}", n % 50);
+        let name = format!("nobody{n}");
+        assert_eq!(
+            login_from(&server, &name, "wrong password", &client).await,
+            (401, 0),
+            "attempt {n}"
+        );
+    }
+    assert_eq!(
+        login_from(&server, "nobody_x", "wrong password", "10.0.9.200").await,
+        (429, 1),
+        "a fresh address of the same network"
+    );
+    assert_eq!(
+        login_from(&server, "nobody_y", "wrong password", "10.0.10.1").await,
+        (401, 0),
+        "another network"
+    );
+    server.clock().advance(Duration::from_secs(1));
+    assert_eq!(
+        login_from(&server, "nobody_z", "wrong password", "10.0.9.201").await,
+        (401, 0)
+    );
+    assert_eq!(
+        login_from(&server, "nobody_w", "wrong password", "10.0.9.202").await,
+        (429, 1)
+    );
+}
+
+/// A login presenting `device`; the status, `Retry-After`, and the device
+/// token of the answer.
+async fn login_with_device(
+    server: &TestServer,
+    password: &str,
+    client: &str,
+    device: &str,
+) -> (u16, u64, Option<String>) {
+    let (status, headers, body) = server
+        .post(
+            "/api/login",
+            json!({ "username": "dora", "password": password, "device_token": device }),
+            &[("x-forwarded-for", client)],
+        )
+        .await;
+    let token = body["device_token"].as_str().map(str::to_owned);
+    (status, retry_after(&headers), token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_device_has_ten_attempts_of_its_own_then_one_every_30_s() {
+    let server = server().await;
+    server.signup("dora").await;
+    let password = chat_test_support::PASSWORD;
+    let (status, _, device) = login_with_device(&server, password, "10.0.11.1", "").await;
+    assert_eq!(status, 200);
+    let device = device.expect("a device token");
+    for n in 0..10 {
+        let client = format!("10.0.12.{n}");
+        assert_eq!(
+            login_with_device(&server, "wrong password", &client, &device)
+                .await
+                .0,
+            401
+        );
+    }
+    let (status, retry, _) = login_with_device(&server, password, "10.0.13.1", &device).await;
+    assert_eq!((status, retry), (429, 30));
+    server.clock().advance(Duration::from_secs(30));
+    assert_eq!(
+        login_with_device(&server, password, "10.0.13.2", &device)
+            .await
+            .0,
+        200
+    );
+    let (status, retry, _) = login_with_device(&server, password, "10.0.13.3", &device).await;
+    assert_eq!((status, retry), (429, 30));
 }
 
 /// Sends a frame the server answers with `not_found` when it is let
@@ -456,6 +540,10 @@ async fn searches_and_websocket_upgrades_are_limited_per_user() {
         (status, headers["retry-after"].to_str().unwrap()),
         (429, "1")
     );
+    // One more every 500 ms.
+    server.clock().advance(Duration::from_millis(500));
+    assert_eq!(server.get_as(&alice, search).await.0, 200);
+    assert_eq!(server.get_as(&alice, search).await.0, 429);
     assert_eq!(
         server
             .get_as(&alice, "/api/conversations/bob/messages")
@@ -498,4 +586,53 @@ async fn a_replay_longer_than_the_outbound_queue_is_paced_by_the_reader() {
     probe(&mut ws).await;
     assert_eq!(expect_frame(&mut ws, "error").await["code"], "not_found");
     assert_eq!(server.counter("chat_websocket_slow_consumer_total"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_upgrades_are_limited_per_client_address() {
+    let server = server().await;
+    let client = [("x-forwarded-for", "10.0.14.1")];
+    // Sixty upgrades from one address (three users, each within their own
+    // twenty), then one a second.
+    let mut users = Vec::new();
+    for n in 0..4 {
+        users.push(server.user(&format!("upgrader{n}")).await);
+    }
+    let upgrade = async |login: &Login| {
+        let bearer = login.bearer();
+        server
+            .ws_with("", &[("authorization", bearer.as_str()), client[0]])
+            .await
+    };
+    for login in &users[..3] {
+        for _ in 0..20 {
+            let mut ws = upgrade(login).await.expect("an upgrade within the limits");
+            expect_frame(&mut ws, "ready").await;
+            drop(ws);
+            chat_test_support::eventually("the socket is gone", || {
+                server.http.open_websockets() == 0
+            })
+            .await;
+        }
+    }
+    let refused = |result: Result<Ws, tungstenite::Error>| match result {
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("the upgrade failed without an answer: {other}"),
+        Ok(_) => 101,
+    };
+    assert_eq!(refused(upgrade(&users[3]).await), 429);
+    let elsewhere = users[3].bearer();
+    let other_address = server
+        .ws_with(
+            "",
+            &[
+                ("authorization", elsewhere.as_str()),
+                ("x-forwarded-for", "10.0.15.1"),
+            ],
+        )
+        .await;
+    assert!(other_address.is_ok(), "another address is not limited");
+    drop(other_address);
+    server.clock().advance(Duration::from_secs(1));
+    assert_eq!(refused(upgrade(&users[3]).await), 101);
 }

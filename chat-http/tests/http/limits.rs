@@ -288,7 +288,10 @@ async fn a_client_that_takes_no_bytes_is_dropped_by_the_write_deadline() {
             config
         })
         // A queue so long that the slow-consumer rule never comes into it.
-        .websocket(|ws| ws.outbound_queue = 1_000_000)
+        .websocket(|ws| {
+            ws.outbound_queue = 1_000_000;
+            ws.max_per_user = 1;
+        })
         .start()
         .await;
     let alice = server.user("alice").await;
@@ -302,6 +305,91 @@ async fn a_client_that_takes_no_bytes_is_dropped_by_the_write_deadline() {
         sent += 1;
     }
     assert_eq!(server.counter("chat_websocket_slow_consumer_total"), 0);
+    // Its place in the user's cap (one socket here) is free again.
+    server.ws_ready(&silent, "").await;
+}
+
+#[tokio::test]
+async fn a_plain_http_client_that_reads_no_answers_is_dropped_by_the_write_deadline() {
+    let server = TestServer::builder()
+        .http({
+            let mut config = HttpConfig::default();
+            config.write_timeout = Duration::from_millis(300);
+            config
+        })
+        .start()
+        .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(server.host.parse().unwrap()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // Pipelined requests for a sizeable answer, none of whose answers is
+    // ever read: far more than every buffer between them holds.
+    let requests = tokio::spawn(async move {
+        let request = b"GET /api/openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        for _ in 0..5_000 {
+            if writer.write_all(request).await.is_err() {
+                break;
+            }
+        }
+        writer
+    });
+    eventually("the connection is open", || {
+        server.counter("chat_connections_open") == 1
+    })
+    .await;
+    eventually("the stuck connection is dropped", || {
+        server.counter("chat_connections_open") == 0
+    })
+    .await;
+    // What it had written is there, then the end.
+    let mut answers = Vec::new();
+    let read = tokio::time::timeout(WAIT, reader.read_to_end(&mut answers)).await;
+    assert!(
+        matches!(read, Ok(Ok(_)) | Ok(Err(_))),
+        "the connection ended"
+    );
+    requests.abort();
+}
+
+#[tokio::test]
+async fn a_logged_out_socket_that_takes_no_bytes_is_dropped_and_frees_its_place() {
+    let server = TestServer::builder()
+        .http({
+            let mut config = HttpConfig::default();
+            // Far beyond the test: only the close timeout can end it.
+            config.write_timeout = Duration::from_secs(600);
+            config
+        })
+        .websocket(|ws| {
+            ws.outbound_queue = 1_000_000;
+            ws.close_timeout = Duration::from_millis(300);
+            ws.max_per_user = 1;
+        })
+        .start()
+        .await;
+    let alice = server.user("alice").await;
+    let silent = server.user("silent").await;
+    let _never_read = server.ws_small_buffer(&silent).await;
+    // More than every buffer between them holds (about 12 MB).
+    let text = "w".repeat(3900);
+    for _ in 0..3000 {
+        server.send(&alice, "silent", &text).await;
+    }
+    let (status, _, _) = server
+        .post(
+            "/api/logout",
+            json!({}),
+            &[("authorization", &silent.bearer())],
+        )
+        .await;
+    assert_eq!(status, 204);
+    eventually("the stuck socket is dropped", || {
+        server.http.open_websockets() == 0
+    })
+    .await;
+    let again = server.login("silent").await;
+    server.ws_ready(&again, "").await;
 }
 
 #[tokio::test]

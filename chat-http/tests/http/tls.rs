@@ -60,8 +60,23 @@ async fn serves_https_with_secure_cookies_and_hsts_and_redirects_plain_http() {
         .await;
     let cookie = login
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:") && l.contains("chat_session"))
         .expect("a session cookie");
+    let device = login
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:") && l.contains("chat_device"))
+        .expect("a device cookie");
+    assert_eq!(
+        cookie_attributes(device),
+        [
+            "HttpOnly",
+            "Max-Age",
+            "Path=/api/login",
+            "SameSite=Strict",
+            "Secure",
+            "__Secure-chat_device"
+        ]
+    );
     assert_eq!(
         cookie_attributes(cookie),
         [
@@ -94,7 +109,12 @@ async fn on_plain_http_the_session_cookie_is_http_only_and_same_site_but_not_sec
     server.signup("alice").await;
     let (status, headers, _) = server.try_login("alice", PASSWORD).await;
     assert_eq!(status, 200);
-    let cookie = headers["set-cookie"].to_str().unwrap();
+    let cookies: Vec<&str> = headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    let cookie = cookies.iter().find(|c| c.contains("chat_session")).unwrap();
     assert_eq!(
         cookie_attributes(cookie),
         [
@@ -103,6 +123,17 @@ async fn on_plain_http_the_session_cookie_is_http_only_and_same_site_but_not_sec
             "Path=/",
             "SameSite=Lax",
             "chat_session"
+        ]
+    );
+    let device = cookies.iter().find(|c| c.contains("chat_device")).unwrap();
+    assert_eq!(
+        cookie_attributes(device),
+        [
+            "HttpOnly",
+            "Max-Age",
+            "Path=/api/login",
+            "SameSite=Strict",
+            "chat_device"
         ]
     );
     assert!(!headers.contains_key("strict-transport-security"));
