@@ -245,7 +245,7 @@ where
     let requests = TaskTracker::new();
     let stop = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    let mut last_warned: Option<tokio::time::Instant> = None;
+    let mut warnings = Throttle::new(Duration::from_secs(1));
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -263,9 +263,8 @@ where
             if let Some(http) = &capacity.counted {
                 http.metrics().connections_refused.inc();
             }
-            if last_warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+            if warnings.allow(tokio::time::Instant::now()) {
                 warn!(%peer, "connection refused: the server is at its connection cap");
-                last_warned = Some(tokio::time::Instant::now());
             }
             continue;
         };
@@ -374,5 +373,47 @@ async fn serve_connection<I, H, F>(
     };
     if let Err(error) = result {
         debug!(%error, %peer, "connection ended with an error");
+    }
+}
+
+/// Lets something through at most once per period: a log line that a
+/// flood would otherwise repeat for every connection.
+struct Throttle {
+    period: Duration,
+    last: Option<tokio::time::Instant>,
+}
+
+impl Throttle {
+    fn new(period: Duration) -> Self {
+        Self { period, last: None }
+    }
+
+    /// Whether to let it through `now`.
+    fn allow(&mut self, now: tokio::time::Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < self.period)
+        {
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+
+    #[test]
+    fn a_throttle_lets_one_through_per_period() {
+        let start = tokio::time::Instant::now();
+        let mut throttle = Throttle::new(Duration::from_secs(1));
+        let at = |ms| start + Duration::from_millis(ms);
+        let let_through: Vec<u64> = [0, 1, 500, 999, 1000, 1001, 1999, 2500, 2501]
+            .into_iter()
+            .filter(|ms| throttle.allow(at(*ms)))
+            .collect();
+        assert_eq!(let_through, [0, 1000, 2500]);
     }
 }

@@ -97,34 +97,3 @@ fn capturing(capture: &Capture) -> tracing::subscriber::DefaultGuard {
         .finish();
     tracing::subscriber::set_default(subscriber)
 }
-
-#[tokio::test(flavor = "current_thread")]
-async fn connections_past_the_cap_are_logged_at_most_once_a_second() {
-    let capture = Capture::default();
-    let _logging = capturing(&capture);
-    let mut config = chat_http::HttpConfig::default();
-    config.max_connections = 1;
-    let server = TestServer::builder().http(config).start().await;
-    let _held = tokio::net::TcpStream::connect(&server.host).await.unwrap();
-    chat_test_support::eventually("the one connection is open", || {
-        server.counter("chat_connections_open") == 1
-    })
-    .await;
-    let started = std::time::Instant::now();
-    for _ in 0..20 {
-        use tokio::io::AsyncReadExt;
-        let mut refused = tokio::net::TcpStream::connect(&server.host).await.unwrap();
-        // Closed at once: the read ends.
-        let _ = refused.read(&mut [0u8; 1]).await;
-    }
-    let elapsed = started.elapsed();
-    assert_eq!(server.counter("chat_connections_refused_total"), 20);
-    drop(server);
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
-    let lines = logs.matches("connection refused").count();
-    let allowed = 1 + elapsed.as_secs() as usize;
-    assert!(
-        (1..=allowed).contains(&lines),
-        "{lines} log lines for 20 refusals in {elapsed:?}"
-    );
-}
