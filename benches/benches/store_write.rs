@@ -1,7 +1,8 @@
-//! The write path of both stores: messages persisted per second, with group
-//! commit (the default: every append waiting at the moment shares a
-//! transaction) against one transaction per message (a batch size of one),
-//! in the same run, with one sender and with 64 concurrent senders.
+//! The write path of both stores: messages persisted per second through
+//! the service's group commit (the default: every append waiting at the
+//! moment shares a transaction) against one transaction per message (a
+//! batch size of one), in the same run, with one sender and with 64
+//! concurrent senders.
 //!
 //! SQLite: a WAL file on disk, `synchronous = NORMAL`. PostgreSQL: the
 //! server at `CHAT_BENCH_POSTGRES_URL` (default
@@ -16,8 +17,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_core::backend::GroupCommit;
 use chat_core::ports::NewUser;
-use chat_core::{ClientMessageId, MessageText, NewMessage, Store, Timestamp, User, Username};
+use chat_core::{
+    ClientMessageId, ConversationId, MessageText, NewMessage, Store, Timestamp, User, Username,
+};
 use chat_store_postgres::{PgOptions, PgStore};
 use chat_store_sqlite::{SqliteOptions, SqliteStore};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -44,7 +48,7 @@ fn postgres_url() -> String {
 async fn sqlite(dir: &tempfile::TempDir, name: &str, max_batch: usize) -> Arc<dyn Store> {
     let url = format!("sqlite://{}", dir.path().join(name).display());
     Arc::new(
-        SqliteStore::open_with(SqliteOptions::new(url).group_commit(4096, max_batch))
+        SqliteStore::open_with(SqliteOptions::new(url).max_batch(max_batch))
             .await
             .unwrap(),
     )
@@ -55,7 +59,7 @@ async fn postgres(max_batch: usize) -> Option<Arc<dyn Store>> {
     drop_postgres_schema().await?;
     let options = PgOptions::new(postgres_url())
         .schema(POSTGRES_SCHEMA)
-        .group_commit(4096, max_batch);
+        .max_batch(max_batch);
     match PgStore::open_with(options).await {
         Ok(store) => Some(Arc::new(store)),
         Err(error) => {
@@ -83,8 +87,8 @@ async fn drop_postgres_schema() -> Option<()> {
     Some(())
 }
 
-/// Adds the two users every round writes between.
-async fn users(store: &Arc<dyn Store>) -> (User, User) {
+/// Adds the two users every round writes between, and their conversation.
+async fn users(store: &Arc<dyn Store>) -> (User, User, ConversationId) {
     let mut users = Vec::new();
     for name in ["alice", "bob"] {
         let account = store
@@ -99,21 +103,33 @@ async fn users(store: &Arc<dyn Store>) -> (User, User) {
         users.push(account.user().clone());
     }
     let bob = users.pop().unwrap();
-    (users.pop().unwrap(), bob)
+    let alice = users.pop().unwrap();
+    let conversation = store
+        .direct_conversation(alice.id(), bob.id(), Timestamp::now())
+        .await
+        .unwrap();
+    (alice, bob, conversation)
 }
 
-/// Appends `PER_ROUND` messages from `senders` concurrent tasks.
-async fn round(store: &Arc<dyn Store>, alice: &User, bob: &User, senders: usize) {
+/// Appends `PER_ROUND` messages from `senders` concurrent tasks through
+/// `appends`.
+async fn round(
+    appends: &Arc<GroupCommit>,
+    (alice, bob, conversation): &(User, User, ConversationId),
+    senders: usize,
+) {
     let per_sender = PER_ROUND / senders;
     let tasks: Vec<_> = (0..senders)
         .map(|_| {
-            let (store, alice, bob) = (Arc::clone(store), alice.clone(), bob.clone());
+            let (appends, alice, bob) = (Arc::clone(appends), alice.clone(), bob.clone());
+            let conversation = *conversation;
             tokio::spawn(async move {
                 for _ in 0..per_sender {
-                    store
-                        .append_message(NewMessage {
+                    appends
+                        .append(NewMessage {
+                            conversation,
                             sender: alice.clone(),
-                            recipient: bob.clone(),
+                            recipient: Some(bob.clone()),
                             text: MessageText::parse(
                                 "a message of ordinary length, say forty-six chars",
                             )
@@ -153,12 +169,12 @@ fn store_write(c: &mut Criterion) {
                     }
                 });
                 let Some(store) = store else { continue };
-                let (alice, bob) = rt.block_on(users(&store));
+                let pair = rt.block_on(users(&store));
+                let appends = Arc::new(GroupCommit::new(store));
                 let id =
                     BenchmarkId::new(format!("{backend}/{label}"), format!("{senders}_senders"));
                 group.bench_function(id, |b| {
-                    b.to_async(&rt)
-                        .iter(|| round(&store, &alice, &bob, senders));
+                    b.to_async(&rt).iter(|| round(&appends, &pair, senders));
                 });
             }
         }

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use chat_core::{ChatError, Delivery, Event, EventKind, Fanout, Topic};
+use chat_core::backend::Fanout;
+use chat_core::{ChatError, Delivery, Event, EventKind, Topic};
 use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, oneshot};
@@ -45,8 +46,7 @@ impl Hub {
 
     fn topic(&self, channel: &str) -> Option<Topic> {
         let name = channel.strip_prefix(&self.prefix)?.strip_prefix(':')?;
-        let id = name.strip_prefix("user:")?.parse().ok()?;
-        Some(Topic::user(chat_core::UserId::new(id)))
+        Topic::from_name(name)
     }
 
     /// Runs until every command sender is gone.

@@ -38,7 +38,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chat_core::{Bus, ChatError, EventStream, Fanout, Result, SharedEvent, Topic};
+use chat_core::backend::Fanout;
+use chat_core::{Bus, ChatError, EventStream, Result, SharedEvent, Topic};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 

@@ -6,12 +6,14 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ConversationId, Message, MessageId, SessionId, User};
+use crate::domain::{Change, ConversationId, Message, MessageId, Position, SessionId, User};
 
 /// What happened.
+///
+/// Deliberately exhaustive: a transport matches every kind, so that a new
+/// kind is a compile error there, never an event dropped in silence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum EventKind {
     /// A message was committed in one of the user's conversations.
     Message {
@@ -28,6 +30,8 @@ pub enum EventKind {
         with: User,
         /// The newest message read.
         up_to: MessageId,
+        /// The change's place in the change log.
+        position: Position,
     },
     /// `from` is typing to `to`; ephemeral, never stored.
     Typing {
@@ -48,6 +52,39 @@ pub enum EventKind {
         /// Which session.
         session: SessionId,
     },
+}
+
+impl EventKind {
+    /// The place in the change log of the committed change this event
+    /// reports; `None` for what is not stored (typing, presence).
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::Message { message } => Some(message.position()),
+            Self::Read { position, .. } => Some(*position),
+            Self::Typing { .. } | Self::Presence { .. } | Self::SessionEnded { .. } => None,
+        }
+    }
+}
+
+impl From<Change> for EventKind {
+    fn from(change: Change) -> Self {
+        match change {
+            Change::Message(message) => Self::Message { message },
+            Change::Read {
+                position,
+                conversation,
+                by,
+                with,
+                up_to,
+            } => Self::Read {
+                conversation,
+                by,
+                with,
+                up_to,
+                position,
+            },
+        }
+    }
 }
 
 /// An event as published: immutable, shared by every recipient, with a

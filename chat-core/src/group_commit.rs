@@ -1,52 +1,48 @@
 //! Group commit: many concurrent appends, one transaction.
 //!
-//! Stores hand [`GroupCommit`] a [`BatchAppend`]; senders call
-//! [`GroupCommit::append`] and wait. One task takes every append waiting at
-//! that moment (up to a batch size), hands them to the store as one batch,
-//! and answers each sender only after the batch committed. Under load the
-//! cost of a commit (an fsync, a round trip) is shared by the whole batch;
-//! with one sender, a batch is one message and nothing waits.
+//! The service puts a [`GroupCommit`] in front of its store's
+//! [`MessageStore::append_batch`]; senders call [`GroupCommit::append`] and
+//! wait. One task takes every append waiting at that moment (up to the
+//! store's [`MessageStore::max_batch`]), hands them to the store as one
+//! batch, and answers each sender only after the batch committed. Under
+//! load the cost of a commit (an fsync, a round trip) is shared by the
+//! whole batch; with one sender, a batch is one message and nothing waits.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
 
 use crate::domain::NewMessage;
 use crate::error::{ChatError, Result};
-use crate::ports::Appended;
-
-/// A store's side of group commit.
-#[async_trait]
-pub trait BatchAppend: Send + Sync + 'static {
-    /// Appends `batch` in one transaction, each message with the contract of
-    /// [`MessageStore::append_message`](crate::ports::MessageStore::append_message),
-    /// and returns one result per message, in order. `Err` means nothing
-    /// was committed: [`ChatError::Unavailable`] fails every message of the
-    /// batch; any other error makes [`GroupCommit`] try each message alone,
-    /// so that a message the store refuses fails by itself.
-    async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>>;
-}
+use crate::ports::{Appended, MessageStore};
 
 struct Request {
     message: NewMessage,
     reply: oneshot::Sender<Result<Appended>>,
 }
 
-/// The queue in front of a [`BatchAppend`]. Cheap to clone.
-#[derive(Clone)]
+/// How many appends may wait for the batching task before senders wait to
+/// queue.
+pub const QUEUE: usize = 4096;
+
+/// The queue in front of a store's batch append. Its task starts with the
+/// first append (inside the runtime), and stops when the queue is dropped.
+///
+/// [`Chat`](crate::Chat) puts one in front of its store; a benchmark or a
+/// backend's own tests may build one directly.
 pub struct GroupCommit {
-    requests: mpsc::Sender<Request>,
+    store: Arc<dyn MessageStore>,
+    requests: OnceLock<mpsc::Sender<Request>>,
 }
 
 impl GroupCommit {
-    /// Starts the batching task: at most `queue` appends wait to be taken,
-    /// at most `max_batch` go into one transaction.
-    pub fn start(store: Arc<dyn BatchAppend>, queue: usize, max_batch: usize) -> Self {
-        let (requests, receiver) = mpsc::channel(queue.max(1));
-        tokio::spawn(run(store, receiver, max_batch.max(1)));
-        Self { requests }
+    /// A queue of at most [`QUEUE`] appends in front of `store`.
+    pub fn new(store: Arc<dyn MessageStore>) -> Self {
+        Self {
+            store,
+            requests: OnceLock::new(),
+        }
     }
 
     /// Appends one message, returning once the transaction holding it has
@@ -56,8 +52,14 @@ impl GroupCommit {
     /// The message's own error, or [`ChatError::Unavailable`] if its batch
     /// could not be committed or the task has stopped.
     pub async fn append(&self, message: NewMessage) -> Result<Appended> {
+        let requests = self.requests.get_or_init(|| {
+            let (requests, receiver) = mpsc::channel(QUEUE);
+            let max_batch = self.store.max_batch().max(1);
+            tokio::spawn(run(Arc::clone(&self.store), receiver, max_batch));
+            requests
+        });
         let (reply, answer) = oneshot::channel();
-        self.requests
+        requests
             .send(Request { message, reply })
             .await
             .map_err(|_| ChatError::unavailable("the writer has stopped"))?;
@@ -67,7 +69,11 @@ impl GroupCommit {
     }
 }
 
-async fn run(store: Arc<dyn BatchAppend>, mut receiver: mpsc::Receiver<Request>, max_batch: usize) {
+async fn run(
+    store: Arc<dyn MessageStore>,
+    mut receiver: mpsc::Receiver<Request>,
+    max_batch: usize,
+) {
     let mut requests = Vec::with_capacity(max_batch);
     let mut messages = Vec::with_capacity(max_batch);
     while receiver.recv_many(&mut requests, max_batch).await > 0 {
@@ -104,7 +110,7 @@ async fn run(store: Arc<dyn BatchAppend>, mut receiver: mpsc::Receiver<Request>,
 /// One result per message of `batch`. A batch that fails for another
 /// reason than the store being unavailable is tried again one message at
 /// a time, so that a message the store refuses fails alone.
-async fn append_all(store: &dyn BatchAppend, batch: &[NewMessage]) -> Vec<Result<Appended>> {
+async fn append_all(store: &dyn MessageStore, batch: &[NewMessage]) -> Vec<Result<Appended>> {
     match checked(store, batch).await {
         Ok(results) => results,
         Err(failure) if batch.len() > 1 && !matches!(failure, ChatError::Unavailable { .. }) => {
@@ -138,7 +144,7 @@ async fn append_all(store: &dyn BatchAppend, batch: &[NewMessage]) -> Vec<Result
 }
 
 /// The store's answer, with its length checked.
-async fn checked(store: &dyn BatchAppend, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>> {
+async fn checked(store: &dyn MessageStore, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>> {
     let results = store.append_batch(batch).await?;
     if results.len() == batch.len() {
         Ok(results)

@@ -35,10 +35,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backend;
 pub mod domain;
 pub mod ports;
 
-mod append_plan;
 mod argon2_hasher;
 mod chat;
 mod common_passwords;
@@ -55,26 +55,25 @@ mod session;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
-pub use append_plan::{AppendPlan, WrittenBatch, direct_pair};
 pub use argon2_hasher::Argon2Hasher;
-pub use chat::{Chat, ChatBuilder, ChatConfig, Login, Sent, SignupForm, Subscription};
+pub use chat::{
+    Chat, ChatBuilder, ChatConfig, Item, Live, Login, Resume, Sent, SignupForm, Subscription,
+};
 pub use device::DeviceToken;
 pub use domain::{
-    Account, Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary, Email,
-    Message, MessageId, MessageText, NewMessage, Password, PasswordHash, SearchPattern, SessionId,
-    Timestamp, User, UserId, Username, fold_for_search,
+    Account, Change, Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary,
+    Cursor, Email, Member, Message, MessageId, MessageText, NewMessage, Password, PasswordHash,
+    Position, SearchPattern, SessionId, Timestamp, User, UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};
-pub use fanout::{Fanout, FanoutSubscription, OnLastLeave};
 pub use governor_limiter::{
     DirectLimiter, GovernorClock, GovernorLimiter, KeyedLimiter, Rate, RateLimits,
 };
-pub use group_commit::{BatchAppend, GroupCommit};
 pub use local_bus::LocalBus;
 pub use local_presence::LocalPresence;
 pub use ports::{
     Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page,
-    PageLimit, PasswordHasher, Presence, RateLimiter, Store, SystemClock, Topic,
+    PageLimit, PasswordHasher, Presence, RateLimiter, ReadMark, Store, SystemClock, Topic,
 };
 pub use session::{Session, SessionToken, TokenHash};

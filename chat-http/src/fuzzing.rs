@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use hyper::Request;
 
-use crate::wire::ClientFrame;
+use crate::ws::Command;
 
 /// Decodes `text` as a WebSocket connection decodes a client frame, and
 /// checks the decoder's properties: it never panics; a frame that decodes
@@ -16,11 +16,10 @@ use crate::wire::ClientFrame;
 /// purpose).
 #[allow(clippy::expect_used, clippy::panic)]
 pub fn check_client_frame(text: &str) {
-    match serde_json::from_str::<ClientFrame>(text) {
+    match serde_json::from_str::<Command>(text) {
         Ok(frame) => {
             let encoded = serde_json::to_string(&frame).expect("a decoded frame encodes");
-            let again: ClientFrame =
-                serde_json::from_str(&encoded).expect("an encoded frame decodes");
+            let again: Command = serde_json::from_str(&encoded).expect("an encoded frame decodes");
             assert_eq!(frame, again, "{text:?} encoded as {encoded}");
         }
         Err(error) => assert!(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use chat_core::{MessageId, PageLimit};
+use chat_core::{Cursor, MessageId, PageLimit, Resume};
 use http_body_util::{BodyExt, Limited};
 use hyper::header;
 use hyper::{HeaderMap, Request};
@@ -109,6 +109,17 @@ impl Query {
                 Ok(PageLimit::new(n)?)
             }
         }
+    }
+
+    /// Where a live stream resumes: after `cursor` (given out by this
+    /// server), or after the message id `since` (the older form), or now.
+    pub(crate) fn resume(&self) -> Result<Resume, HttpError> {
+        if let Some(cursor) = self.text("cursor") {
+            return Ok(Resume::Cursor(Cursor::parse(cursor)?));
+        }
+        Ok(self
+            .message_id("since")?
+            .map_or(Resume::Now, Resume::Message))
     }
 
     /// A message id parameter.

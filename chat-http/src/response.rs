@@ -1,16 +1,23 @@
 //! Building responses: JSON, HTML, the security headers every response
 //! carries, and errors.
 
+use std::convert::Infallible;
+
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use serde::Serialize;
 
 use crate::error::HttpError;
 
-/// The body of every response.
-pub type Body = Full<Bytes>;
+/// The body of every response: whole (pages, JSON) or streamed (events).
+pub type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A whole body.
+pub(crate) fn full(bytes: Bytes) -> Body {
+    Full::new(bytes).boxed()
+}
 
 /// The Content-Security-Policy of every page: no inline script, no plugins,
 /// no framing, connections only to this origin.
@@ -63,7 +70,7 @@ pub(crate) fn with_type(
     body: Bytes,
     content_type: &'static str,
 ) -> Response<Body> {
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(full(body));
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -3,7 +3,7 @@
 //! Requests default every field to empty, so a missing field reaches the
 //! core's validation and comes back naming that field.
 
-use chat_core::{Account, ConversationSummary, EventKind, Message, User};
+use chat_core::{Account, ConversationSummary, Cursor, EventKind, Message, User};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -53,8 +53,9 @@ pub(crate) struct MessageDto<'a> {
     pub(crate) conversation_id: i64,
     /// The sender's username.
     pub(crate) from: &'a str,
-    /// The recipient's username.
-    pub(crate) to: &'a str,
+    /// The recipient's username (direct conversations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) to: Option<&'a str>,
     /// The text.
     pub(crate) text: &'a str,
     /// RFC 3339, UTC.
@@ -69,7 +70,7 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             id: message.id().get(),
             conversation_id: message.conversation().get(),
             from: message.sender().username().as_str(),
-            to: message.recipient().username().as_str(),
+            to: message.recipient().map(|r| r.username().as_str()),
             text: message.text().as_str(),
             sent_at: message.sent_at().to_rfc3339(),
             client_id: message.client_id().map(|c| c.as_str()),
@@ -224,54 +225,26 @@ pub(crate) struct StatusBody {
     pub(crate) status: &'static str,
 }
 
-/// A frame from the client.
-#[derive(Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub(crate) enum ClientFrame {
-    /// Send a message.
-    Send {
-        /// Recipient.
-        #[serde(default)]
-        to: String,
-        /// Text.
-        #[serde(default)]
-        text: String,
-        /// Idempotency key.
-        #[serde(default)]
-        client_id: Option<String>,
-    },
-    /// "I am typing to `to`."
-    Typing {
-        /// Recipient.
-        #[serde(default)]
-        to: String,
-    },
-    /// "I have read the conversation with `with` up to `up_to`."
-    Read {
-        /// The other member.
-        #[serde(default)]
-        with: String,
-        /// The newest message read.
-        #[serde(default)]
-        up_to: i64,
-    },
-}
-
 /// A frame from the server.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum ServerFrame<'a> {
-    /// The first frame: who you are and the newest message id.
+    /// The first frame: who you are, the newest message id, and where the
+    /// stream stands.
     Ready {
         /// The user, with email.
         user: UserDto<'a>,
         /// The newest message id in any of the user's conversations.
         last_message_id: i64,
+        /// The newest change's cursor: resume from it.
+        cursor: String,
     },
     /// A message in one of the user's conversations.
     Message {
         /// The message.
         message: MessageDto<'a>,
+        /// The change's cursor.
+        cursor: String,
     },
     /// The sending connection's confirmation that a message is committed.
     Ack {
@@ -279,6 +252,8 @@ pub(crate) enum ServerFrame<'a> {
         client_id: Option<&'a str>,
         /// The stored message.
         message: MessageDto<'a>,
+        /// The change's cursor.
+        cursor: String,
     },
     /// A request failed.
     Error {
@@ -305,6 +280,8 @@ pub(crate) enum ServerFrame<'a> {
         with: &'a str,
         /// Up to which message.
         up_to: i64,
+        /// The change's cursor.
+        cursor: String,
     },
     /// A conversation peer came online or went offline.
     Presence {
@@ -313,16 +290,23 @@ pub(crate) enum ServerFrame<'a> {
         /// Whether they are online now.
         online: bool,
     },
-    /// Too much was missed to replay: reload by HTTP.
-    Resync,
+    /// Too much was missed to replay, or the cursor was not one of this
+    /// server's: reload by HTTP, then go on.
+    Resync {
+        /// Where the stream goes on from.
+        cursor: String,
+    },
 }
 
 impl<'a> ServerFrame<'a> {
-    /// The frame for a bus event, if the event is one clients see.
-    pub(crate) fn from_event(kind: &'a EventKind) -> Option<Self> {
+    /// The frame for an event; `cursor` is the change's, for those that
+    /// report one. `None` for what clients never see.
+    pub(crate) fn from_event(kind: &'a EventKind, cursor: Option<Cursor>) -> Option<Self> {
+        let cursor = || cursor.map(|c| c.to_string()).unwrap_or_default();
         match kind {
             EventKind::Message { message } => Some(Self::Message {
                 message: MessageDto::from(message),
+                cursor: cursor(),
             }),
             EventKind::Read {
                 by, with, up_to, ..
@@ -330,6 +314,7 @@ impl<'a> ServerFrame<'a> {
                 by: by.username().as_str(),
                 with: with.username().as_str(),
                 up_to: up_to.get(),
+                cursor: cursor(),
             }),
             EventKind::Typing { from, .. } => Some(Self::Typing {
                 from: from.username().as_str(),
@@ -338,7 +323,7 @@ impl<'a> ServerFrame<'a> {
                 user: user.username().as_str(),
                 online: *online,
             }),
-            _ => None,
+            EventKind::SessionEnded { .. } => None,
         }
     }
 

@@ -1,7 +1,5 @@
 //! The store's own errors, and their mapping into `ChatError`.
 
-use chat_core::ChatError;
-
 /// Why the PostgreSQL store could not be opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -21,29 +19,4 @@ pub enum PgError {
     /// A migration failed.
     #[error("could not migrate the PostgreSQL database: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-}
-
-/// Maps a sqlx error met while serving a call: connection trouble (and a
-/// server that is shutting down, starting or full) is `Unavailable`,
-/// anything else `Internal`.
-pub(crate) fn to_chat(error: sqlx::Error) -> ChatError {
-    let unavailable = match &error {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08")
-                || code.starts_with("57P")
-                || code == "53300"
-                || code == "40001"
-                || code == "40P01"
-        }),
-        _ => false,
-    };
-    if unavailable {
-        ChatError::unavailable(error)
-    } else {
-        ChatError::internal(error)
-    }
 }

@@ -10,9 +10,12 @@
 //! - Message ids come from a one-row clock advanced inside each append
 //!   transaction: ids grow in commit order across every server process, so
 //!   "every message after id N" never skips one that committed late.
-//! - Appends are group-committed ([`chat_core::GroupCommit`]).
+//! - Appends come in batches (the service's group commit), each one
+//!   transaction of a few set-based statements.
 //! - Substring search uses a `pg_trgm` GIN index on the case-folded text;
 //!   the store creates the extension at open, or fails naming it.
+//! - Everything but connecting, search and the batch statements is the SQL
+//!   every store shares (`chat-store-sql`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chat_store_postgres::PgError> {
@@ -23,22 +26,20 @@
 
 mod error;
 mod messages;
-mod rows;
+#[cfg(feature = "scale")]
 mod scale;
-mod users;
-mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::GroupCommit;
+use chat_core::ports::{HistoryQuery, Page};
+use chat_core::{ConversationId, Message};
+use chat_store_sql::{SqlStore, Statements, sql_store_ports};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgPool};
 
 pub use error::PgError;
-
-use writer::PgBatches;
 
 /// How the store connects.
 #[derive(Clone, Debug)]
@@ -47,7 +48,6 @@ pub struct PgOptions {
     max_connections: u32,
     acquire_timeout: Duration,
     schema: Option<String>,
-    queue: usize,
     max_batch: usize,
 }
 
@@ -59,7 +59,6 @@ impl PgOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(3),
             schema: None,
-            queue: 4096,
             max_batch: 256,
         }
     }
@@ -84,10 +83,9 @@ impl PgOptions {
         self
     }
 
-    /// Group commit: appends waiting at most, and per transaction.
-    pub fn group_commit(mut self, queue: usize, max_batch: usize) -> Self {
-        self.queue = queue;
-        self.max_batch = max_batch;
+    /// How many appends one transaction takes at most (default 256).
+    pub fn max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
         self
     }
 }
@@ -100,7 +98,7 @@ pub struct PgStore {
 
 struct Inner {
     pool: PgPool,
-    appends: GroupCommit,
+    max_batch: usize,
 }
 
 impl PgStore {
@@ -164,10 +162,11 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(PgError::Migrate)?;
-        let batches = Arc::new(PgBatches { pool: pool.clone() });
-        let appends = GroupCommit::start(batches, options.queue, options.max_batch);
         Ok(Self {
-            inner: Arc::new(Inner { pool, appends }),
+            inner: Arc::new(Inner {
+                pool,
+                max_batch: options.max_batch,
+            }),
         })
     }
 
@@ -175,12 +174,34 @@ impl PgStore {
     pub async fn close(&self) {
         self.inner.pool.close().await;
     }
+}
 
-    fn pool(&self) -> &PgPool {
+impl SqlStore for PgStore {
+    type Pool = PgPool;
+
+    fn reader(&self) -> &PgPool {
         &self.inner.pool
     }
 
-    fn appends(&self) -> &GroupCommit {
-        &self.inner.appends
+    fn writer(&self) -> &PgPool {
+        &self.inner.pool
+    }
+
+    fn statements(&self) -> &'static Statements {
+        &messages::STATEMENTS
+    }
+
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> chat_core::Result<Page<Message>> {
+        messages::list_messages(self, conversation, query).await
     }
 }
+
+sql_store_ports!(PgStore);

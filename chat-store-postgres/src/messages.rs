@@ -1,15 +1,71 @@
-//! Conversation and message reads, and read marks.
+//! What PostgreSQL does its own way: the batch and recovery statements
+//! (JSON arrays unpacked by `jsonb_array_elements`, with casts), and
+//! search (`LIKE` over the trigram index, or the conversation's rows,
+//! whichever the planner finds smaller).
 
-use async_trait::async_trait;
-use chat_core::ports::{Appended, ConversationQuery, HistoryQuery, MessageStore, Page, PageLimit};
-use chat_core::{
-    ChatError, ConversationId, ConversationSummary, Message, MessageId, NewMessage, Result, UserId,
+use chat_core::ports::{HistoryQuery, Page};
+use chat_core::{ConversationId, Message, MessageId, Result};
+use chat_store_sql::{
+    MESSAGE_COLUMNS, MESSAGE_JOINS, SqlPool, SqlStore, Statements, args, message, message_columns,
+    message_joins,
 };
-use sqlx::AssertSqlSafe;
 
 use crate::PgStore;
-use crate::error::to_chat;
-use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, get, message, user};
+
+/// PostgreSQL's statements.
+pub(crate) const STATEMENTS: Statements = Statements {
+    stored_by_client_id: STORED_BY_CLIENT_ID,
+    insert_messages: "INSERT INTO messages \
+        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id) \
+        SELECT (r.value ->> 0)::bigint, (r.value ->> 1)::bigint, (r.value ->> 2)::bigint, \
+               (r.value ->> 3)::bigint, r.value ->> 4, r.value ->> 5, (r.value ->> 6)::bigint, \
+               r.value ->> 7 \
+        FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r (value, n) ORDER BY r.n \
+        ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+    index_messages: None,
+    move_heads: "UPDATE members m \
+        SET last_message_id = GREATEST(m.last_message_id, (h.value ->> 1)::bigint) \
+        FROM jsonb_array_elements($1::jsonb) h \
+        WHERE m.conversation_id = (h.value ->> 0)::bigint",
+    mark_senders: "UPDATE members m \
+        SET last_read_message_id = GREATEST(m.last_read_message_id, (r.value ->> 2)::bigint), \
+            has_spoken = TRUE \
+        FROM jsonb_array_elements($1::jsonb) r \
+        WHERE m.conversation_id = (r.value ->> 0)::bigint AND m.user_id = (r.value ->> 1)::bigint",
+    messages_since: MESSAGES_SINCE,
+    reads_since: READS_SINCE,
+};
+
+const STORED_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM jsonb_array_elements($1::jsonb) k \
+     JOIN messages msg ON msg.sender_id = (k.value ->> 0)::bigint AND msg.client_id = k.value ->> 1 ",
+    message_joins!()
+);
+
+/// Recovery: `$1` user, `$2` after, `$3` limit.
+pub(crate) const MESSAGES_SINCE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM members m \
+     JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > $2 ",
+    message_joins!(),
+    " WHERE m.user_id = $1 AND m.last_message_id > $2 ORDER BY msg.id LIMIT $3"
+);
+
+/// Recovery of read marks: `$1` user, `$2` after, `$3` limit.
+pub(crate) const READS_SINCE: &str = "SELECT c.position, c.conversation_id, c.message_id AS up_to, \
+        c.user_id AS by_id, bu.username AS by_username, w.user_id AS with_id, wu.username AS with_username \
+     FROM members m \
+     JOIN changes c ON c.conversation_id = m.conversation_id AND c.position > $2 \
+     JOIN members r ON r.conversation_id = c.conversation_id AND r.user_id = c.user_id \
+     JOIN members w ON w.conversation_id = c.conversation_id AND w.user_id <> c.user_id \
+     JOIN users bu ON bu.id = c.user_id \
+     JOIN users wu ON wu.id = w.user_id \
+     WHERE m.user_id = $1 AND m.last_change > $2 AND c.kind = 'read' \
+       AND (c.user_id = $1 OR (r.has_spoken AND w.has_spoken)) \
+     ORDER BY c.position LIMIT $3";
 
 /// A `LIKE` pattern matching `term` anywhere, with `\`, `%` and `_` literal.
 fn contains_pattern(term: &str) -> String {
@@ -42,206 +98,36 @@ pub(crate) fn history_sql(forward: bool, search: bool) -> String {
     )
 }
 
-/// Conversations: `$1` user, `$2` before (last message id), `$3` limit.
-pub(crate) fn conversations_sql() -> String {
-    format!(
-        "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
-            p.last_read_message_id AS peer_read_up_to, \
-            (m.has_spoken AND p.has_spoken) AS mutual, \
-            (SELECT count(*) FROM messages x \
-              WHERE x.conversation_id = m.conversation_id \
-                AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
-            {MESSAGE_COLUMNS} \
-         FROM members m \
-         JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-         JOIN users pu ON pu.id = p.user_id \
-         JOIN messages msg ON msg.id = m.last_message_id {MESSAGE_JOINS} \
-         WHERE m.user_id = $1 AND m.last_message_id < $2 \
-         ORDER BY m.last_message_id DESC LIMIT $3"
-    )
-}
-
-/// Recovery: `$1` user, `$2` after, `$3` limit.
-pub(crate) fn since_sql() -> String {
-    format!(
-        "SELECT {MESSAGE_COLUMNS} FROM members m \
-         JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > $2 \
-         {MESSAGE_JOINS} \
-         WHERE m.user_id = $1 AND m.last_message_id > $2 \
-         ORDER BY msg.id LIMIT $3"
-    )
-}
-
-#[async_trait]
-impl MessageStore for PgStore {
-    async fn append_message(&self, message: NewMessage) -> Result<Appended> {
-        self.appends().append(message).await
-    }
-
-    async fn find_direct_conversation(
-        &self,
-        a: UserId,
-        b: UserId,
-    ) -> Result<Option<ConversationId>> {
-        let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM conversations WHERE kind = 'direct' AND direct_low = $1 AND direct_high = $2",
+pub(crate) async fn list_messages(
+    store: &PgStore,
+    conversation: ConversationId,
+    query: &HistoryQuery,
+) -> Result<Page<Message>> {
+    let forward = query.reads_forward();
+    let pattern = query
+        .search
+        .as_ref()
+        .map(|term| contains_pattern(term.folded()));
+    let sql = chat_store_sql::Stmt::assembled(history_sql(forward, pattern.is_some()));
+    let rows = store
+        .reader()
+        .fetch_all(
+            sql,
+            args![
+                conversation.get(),
+                query.after.unwrap_or(MessageId::ZERO).get(),
+                query.before.map_or(i64::MAX, MessageId::get),
+                query.limit.overfetch(),
+                pattern.as_deref(),
+            ],
         )
-        .bind(low.get())
-        .bind(high.get())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(to_chat)?;
-        Ok(id.map(ConversationId::new))
+        .await?;
+    let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
+    let mut page = Page::from_overfetch(messages, query.limit);
+    if !forward {
+        page.items.reverse();
     }
-
-    async fn list_messages(
-        &self,
-        conversation: ConversationId,
-        query: &HistoryQuery,
-    ) -> Result<Page<Message>> {
-        let forward = query.reads_forward();
-        let pattern = query
-            .search
-            .as_ref()
-            .map(|term| contains_pattern(term.folded()));
-        let sql = history_sql(forward, pattern.is_some());
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(conversation.get())
-            .bind(query.after.unwrap_or(MessageId::ZERO).get())
-            .bind(query.before.map_or(i64::MAX, MessageId::get))
-            .bind(query.limit.overfetch())
-            .bind(pattern)
-            .fetch_all(self.pool())
-            .await
-            .map_err(to_chat)?;
-        let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        let mut page = Page::from_overfetch(messages, query.limit);
-        if !forward {
-            page.items.reverse();
-        }
-        Ok(page)
-    }
-
-    async fn list_conversations(
-        &self,
-        user_id: UserId,
-        query: &ConversationQuery,
-    ) -> Result<Page<ConversationSummary>> {
-        let rows = sqlx::query(AssertSqlSafe(conversations_sql()))
-            .bind(user_id.get())
-            .bind(query.before.map_or(i64::MAX, MessageId::get))
-            .bind(query.limit.overfetch())
-            .fetch_all(self.pool())
-            .await
-            .map_err(to_chat)?;
-        let summaries = rows
-            .iter()
-            .map(|row| {
-                let unread: i64 = get(row, "unread")?;
-                Ok(ConversationSummary {
-                    conversation: ConversationId::new(get(row, "conversation_id")?),
-                    peer: user(row, "peer_id", "peer_username")?,
-                    last_message: Some(message(row)?),
-                    unread: u64::try_from(unread).unwrap_or(0),
-                    peer_read_up_to: MessageId::new(get(row, "peer_read_up_to")?),
-                    mutual: get::<bool>(row, "mutual")?,
-                    online: false,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(summaries, query.limit))
-    }
-
-    async fn mark_read(
-        &self,
-        conversation: ConversationId,
-        user_id: UserId,
-        up_to: MessageId,
-    ) -> Result<(MessageId, bool)> {
-        let moved: Option<i64> = sqlx::query_scalar(
-            "UPDATE members SET last_read_message_id = LEAST($3, last_message_id) \
-             WHERE conversation_id = $1 AND user_id = $2 \
-               AND last_read_message_id < LEAST($3, last_message_id) \
-             RETURNING last_read_message_id",
-        )
-        .bind(conversation.get())
-        .bind(user_id.get())
-        .bind(up_to.get())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(to_chat)?;
-        if let Some(mark) = moved {
-            return Ok((MessageId::new(mark), true));
-        }
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT last_read_message_id FROM members WHERE conversation_id = $1 AND user_id = $2",
-        )
-        .bind(conversation.get())
-        .bind(user_id.get())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(to_chat)?;
-        current
-            .map(|mark| (MessageId::new(mark), false))
-            .ok_or(ChatError::NotFound)
-    }
-
-    async fn messages_since(
-        &self,
-        user_id: UserId,
-        after: MessageId,
-        limit: PageLimit,
-    ) -> Result<Page<Message>> {
-        let rows = sqlx::query(AssertSqlSafe(since_sql()))
-            .bind(user_id.get())
-            .bind(after.get())
-            .bind(limit.overfetch())
-            .fetch_all(self.pool())
-            .await
-            .map_err(to_chat)?;
-        let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(messages, limit))
-    }
-
-    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool> {
-        let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        let both: Option<bool> = sqlx::query_scalar(
-            "SELECT bool_and(m.has_spoken) FROM conversations c \
-             JOIN members m ON m.conversation_id = c.id \
-             WHERE c.kind = 'direct' AND c.direct_low = $1 AND c.direct_high = $2",
-        )
-        .bind(low.get())
-        .bind(high.get())
-        .fetch_one(self.pool())
-        .await
-        .map_err(to_chat)?;
-        Ok(both.unwrap_or(false))
-    }
-
-    async fn conversation_peers(&self, user_id: UserId) -> Result<Vec<UserId>> {
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "SELECT p.user_id FROM members m \
-             JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-             WHERE m.user_id = $1 AND m.has_spoken AND p.has_spoken",
-        )
-        .bind(user_id.get())
-        .fetch_all(self.pool())
-        .await
-        .map_err(to_chat)?;
-        Ok(ids.into_iter().map(UserId::new).collect())
-    }
-
-    async fn last_message_id(&self, user_id: UserId) -> Result<MessageId> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT last_message_id FROM members WHERE user_id = $1 ORDER BY last_message_id DESC LIMIT 1",
-        )
-        .bind(user_id.get())
-        .fetch_optional(self.pool())
-        .await
-        .map_err(to_chat)?;
-        Ok(id.map_or(MessageId::ZERO, MessageId::new))
-    }
+    Ok(page)
 }
 
 #[cfg(test)]

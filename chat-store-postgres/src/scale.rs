@@ -2,11 +2,11 @@
 //! synthetic data loaded in bulk, and the plans of the hot queries. Not
 //! part of the stable API.
 
+use chat_store_sql::{CONVERSATIONS, SqlStore, postgres_error};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::PgStore;
-use crate::error::to_chat;
-use crate::messages::{conversations_sql, history_sql, since_sql};
+use crate::messages::{MESSAGES_SINCE, READS_SINCE, history_sql};
 
 impl PgStore {
     /// Loads `users` users named `user1…` (all with `password_hash`), five
@@ -56,9 +56,9 @@ impl PgStore {
                 .bind(users)
                 .bind(per_conversation)
                 .bind(password_hash)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await
-                .map_err(to_chat)?;
+                .map_err(postgres_error)?;
         }
         Ok(())
     }
@@ -82,10 +82,15 @@ impl PgStore {
             ),
             (
                 "conversations with unread counts",
-                conversations_sql(),
+                CONVERSATIONS.to_owned(),
                 None,
             ),
-            ("since (recovery)", since_sql(), None),
+            (
+                "since (recovery: messages)",
+                MESSAGES_SINCE.to_owned(),
+                None,
+            ),
+            ("since (recovery: read marks)", READS_SINCE.to_owned(), None),
         ];
         let mut plans = Vec::new();
         for (name, sql, pattern) in queries {
@@ -102,7 +107,10 @@ impl PgStore {
                     .bind(51_i64)
                     .bind(pattern)
             };
-            let rows = query.fetch_all(self.pool()).await.map_err(to_chat)?;
+            let rows = query
+                .fetch_all(self.reader())
+                .await
+                .map_err(postgres_error)?;
             let plan = rows
                 .iter()
                 .map(|row| row.try_get::<String, _>(0).unwrap_or_default())

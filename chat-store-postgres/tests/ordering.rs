@@ -1,6 +1,6 @@
-//! Ids grow in commit order across processes: a reader that follows
-//! `since(cursor)` while two "server processes" write concurrently sees
-//! every message exactly once.
+//! Positions grow in commit order across processes: a reader that follows
+//! the change log while two "server processes" write messages and read
+//! marks concurrently sees every message exactly once, in order.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chat_core::testkit::Harness;
-use chat_core::{MessageId, PageLimit, Store};
+use chat_core::{Change, MessageId, PageLimit, Store};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_following_since_never_skips_a_late_commit() {
+async fn a_reader_following_the_change_log_never_skips_a_late_commit() {
     let test = chat_test_support::postgres::TestSchema::new().await;
     let Some(first) = test.store() else {
         return;
@@ -23,6 +23,10 @@ async fn a_reader_following_since_never_skips_a_late_commit() {
     let alice = a.user("alice").await;
     let bob = b.user("bob").await;
     let carol = a.user("carol").await;
+    // Both conversations mutual, so that their read marks reach alice.
+    a.send(&alice, "bob", "hi bob").await;
+    a.send(&alice, "carol", "hi carol").await;
+    let start = a.chat.head().await.unwrap().position();
 
     let writing = Arc::new(AtomicBool::new(true));
     let reader = {
@@ -31,18 +35,26 @@ async fn a_reader_following_since_never_skips_a_late_commit() {
         let writing = Arc::clone(&writing);
         tokio::spawn(async move {
             let mut seen = Vec::new();
-            let mut cursor = MessageId::ZERO;
+            let mut positions = Vec::new();
+            let mut cursor = start;
             loop {
                 let done = !writing.load(Ordering::SeqCst);
                 let page = a
                     .chat
-                    .since(&alice, cursor, PageLimit::LARGEST)
+                    .changes(&alice, cursor, PageLimit::LARGEST)
                     .await
                     .unwrap();
-                for message in &page.items {
-                    seen.push(message.id().get());
-                    cursor = message.id();
+                for change in &page.items {
+                    if let Change::Message(message) = change {
+                        seen.push(message.id().get());
+                    }
+                    positions.push(change.position().get());
+                    cursor = change.position();
                 }
+                assert!(
+                    positions.windows(2).all(|w| w[0] < w[1]),
+                    "positions out of order: {positions:?}"
+                );
                 if done && !page.has_more {
                     return seen;
                 }
@@ -51,6 +63,21 @@ async fn a_reader_following_since_never_skips_a_late_commit() {
         })
     };
     let mut writers = Vec::new();
+    for (h, reader) in [
+        (Arc::clone(&b), bob.clone()),
+        (Arc::clone(&a), carol.clone()),
+    ] {
+        let writing = Arc::clone(&writing);
+        tokio::spawn(async move {
+            while writing.load(Ordering::SeqCst) {
+                h.chat
+                    .mark_read(&reader, "alice", MessageId::new(i64::MAX))
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+    }
     for task in 0..8 {
         let (h, from, to) = match task % 2 {
             0 => (Arc::clone(&b), bob.clone(), "alice"),

@@ -62,6 +62,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use crate::SqliteStore;
+    use chat_store_sql::SqlStore;
 
     #[tokio::test]
     async fn the_wal_is_copied_back_without_the_writer() {

@@ -9,11 +9,11 @@
 //!   before a power loss may not).
 //! - Reads go through a pool of connections; writes through one connection;
 //!   WAL checkpoints through another, a few times a second, so that no
-//!   commit pays for one.
-//!   Message appends are group-committed by a writer task: every sender
-//!   waiting at the same moment shares one transaction, and each is answered
-//!   only after that transaction committed.
+//!   commit pays for one. Message appends come in batches (the service's
+//!   group commit), each one transaction of a few set-based statements.
 //! - Substring search uses an FTS5 trigram index over case-folded text.
+//! - Everything but opening, search and the batch statements is the SQL
+//!   every store shares (`chat-store-sql`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chat_store_sqlite::SqliteError> {
@@ -27,10 +27,8 @@ mod error;
 mod messages;
 #[cfg(test)]
 mod query_plans;
-mod rows;
+#[cfg(feature = "scale")]
 mod scale;
-mod users;
-mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -43,8 +41,9 @@ use sqlx::{ConnectOptions, SqlitePool};
 
 pub use error::SqliteError;
 
-use chat_core::GroupCommit;
-use writer::SqliteBatches;
+use chat_core::ports::{HistoryQuery, Page};
+use chat_core::{ConversationId, Message};
+use chat_store_sql::{SqlStore, Statements, sql_store_ports};
 
 /// How the store opens its database.
 #[derive(Clone, Debug)]
@@ -52,7 +51,6 @@ pub struct SqliteOptions {
     url: String,
     readers: u32,
     busy_timeout: Duration,
-    writer_queue: usize,
     max_batch: usize,
     scan_limit: i64,
 }
@@ -65,7 +63,6 @@ impl SqliteOptions {
             url: url.into(),
             readers: 4,
             busy_timeout: Duration::from_secs(5),
-            writer_queue: 4096,
             max_batch: 256,
             scan_limit: messages::SCAN_LIMIT,
         }
@@ -78,11 +75,9 @@ impl SqliteOptions {
         self
     }
 
-    /// How many appends may wait for the writer before senders wait to queue
-    /// (default 4096), and how many one transaction takes (default 256).
-    pub fn group_commit(mut self, queue: usize, max_batch: usize) -> Self {
-        self.writer_queue = queue;
-        self.max_batch = max_batch;
+    /// How many appends one transaction takes at most (default 256).
+    pub fn max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
         self
     }
 
@@ -117,8 +112,8 @@ struct Inner {
     checkpointer: Option<SqlitePool>,
     /// Connections for reads; the writer pool itself for memory databases.
     reader: SqlitePool,
-    /// The group-commit queue in front of the writer.
-    appends: GroupCommit,
+    /// Appends per transaction, at most.
+    max_batch: usize,
     /// Searches read ranges up to this size in full.
     scan_limit: i64,
 }
@@ -209,16 +204,12 @@ impl SqliteStore {
                     .map_err(SqliteError::Open)?,
             )
         };
-        let batches = Arc::new(SqliteBatches {
-            pool: writer.clone(),
-        });
-        let appends = GroupCommit::start(batches, options.writer_queue, options.max_batch);
         let inner = Arc::new(Inner {
             memory_anchor,
             writer,
             checkpointer,
             reader,
-            appends,
+            max_batch: options.max_batch,
             scan_limit: options.scan_limit,
         });
         if inner.checkpointer.is_some() {
@@ -239,22 +230,40 @@ impl SqliteStore {
         }
     }
 
-    fn writer(&self) -> &SqlitePool {
-        &self.inner.writer
+    fn scan_limit(&self) -> i64 {
+        self.inner.scan_limit
     }
+}
+
+impl SqlStore for SqliteStore {
+    type Pool = SqlitePool;
 
     fn reader(&self) -> &SqlitePool {
         &self.inner.reader
     }
 
-    fn scan_limit(&self) -> i64 {
-        self.inner.scan_limit
+    fn writer(&self) -> &SqlitePool {
+        &self.inner.writer
     }
 
-    fn writer_queue(&self) -> &GroupCommit {
-        &self.inner.appends
+    fn statements(&self) -> &'static Statements {
+        &messages::STATEMENTS
+    }
+
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> chat_core::Result<Page<Message>> {
+        messages::list_messages(self, conversation, query).await
     }
 }
+
+sql_store_ports!(SqliteStore);
 
 #[cfg(test)]
 mod tests {

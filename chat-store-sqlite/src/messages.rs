@@ -1,16 +1,14 @@
-//! Conversation and message reads, and read marks.
+//! What SQLite does its own way: the batch and recovery statements, and
+//! search (a trigram index, or the conversation's own rows).
 
-use async_trait::async_trait;
-use chat_core::ports::{Appended, ConversationQuery, HistoryQuery, MessageStore, Page, PageLimit};
-use chat_core::{
-    ConversationId, ConversationSummary, Message, MessageId, NewMessage, Result, UserId,
+use chat_core::ports::{HistoryQuery, Page};
+use chat_core::{ConversationId, Message, MessageId, Result};
+use chat_store_sql::{
+    MESSAGE_COLUMNS, MESSAGE_JOINS, SqlPool, SqlRow, SqlStore, Statements, args, message,
+    message_columns, message_joins,
 };
 
-use sqlx::AssertSqlSafe;
-
 use crate::SqliteStore;
-use crate::error::to_chat;
-use crate::rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, get, message, user};
 
 /// Trigram indexes need three characters; shorter terms filter the
 /// conversation's own rows instead.
@@ -34,10 +32,10 @@ pub(crate) fn strategy(term_len: usize, rows: i64, scan_limit: i64) -> Search {
 }
 
 /// How many messages a history range holds, counted up to `SCAN_LIMIT + 1`
-/// through the conversation's index: `?1` conversation, `?2` after, `?3`
-/// before, `?4` the bound.
-pub(crate) const RANGE_SIZE_SQL: &str = "SELECT count(*) FROM (SELECT 1 FROM messages \
-     WHERE conversation_id = ?1 AND id > ?2 AND id < ?3 LIMIT ?4)";
+/// through the conversation's index: `$1` conversation, `$2` after, `$3`
+/// before, `$4` the bound.
+pub(crate) const RANGE_SIZE_SQL: &str = "SELECT count(*) AS rows FROM (SELECT 1 FROM messages \
+     WHERE conversation_id = $1 AND id > $2 AND id < $3 LIMIT $4)";
 
 /// An FTS5 query for the rows that contain every trigram of `term`
 /// (at least three characters): a superset of the rows containing `term`,
@@ -70,8 +68,8 @@ pub(crate) enum Search {
     Scan,
 }
 
-/// History: `?1` conversation, `?2` after, `?3` before, `?4` limit, `?5` the
-/// folded term, `?6` its trigram query.
+/// History: `$1` conversation, `$2` after, `$3` before, `$4` limit, `$5` the
+/// folded term, `$6` its trigram query.
 pub(crate) fn history_sql(forward: bool, search: Search) -> String {
     let order = if forward { "ASC" } else { "DESC" };
     let (from, filter) = match search {
@@ -80,250 +78,134 @@ pub(crate) fn history_sql(forward: bool, search: Search) -> String {
         // matching rows first, then each is checked against the page.
         Search::Trigram => (
             "message_search s CROSS JOIN messages msg ON msg.id = s.rowid",
-            "AND s.message_search MATCH ?6 AND instr(msg.body_folded, ?5) > 0",
+            "AND s.message_search MATCH $6 AND instr(msg.body_folded, $5) > 0",
         ),
-        Search::Scan => ("messages msg", "AND instr(msg.body_folded, ?5) > 0"),
+        Search::Scan => ("messages msg", "AND instr(msg.body_folded, $5) > 0"),
     };
     format!(
         "SELECT {MESSAGE_COLUMNS} FROM {from} {MESSAGE_JOINS} \
-         WHERE msg.conversation_id = ?1 AND msg.id > ?2 AND msg.id < ?3 {filter} \
-         ORDER BY msg.id {order} LIMIT ?4"
+         WHERE msg.conversation_id = $1 AND msg.id > $2 AND msg.id < $3 {filter} \
+         ORDER BY msg.id {order} LIMIT $4"
     )
 }
 
-/// Conversations: `?1` user, `?2` before (last message id), `?3` limit.
-pub(crate) fn conversations_sql() -> String {
-    format!(
-        "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
-            p.last_read_message_id AS peer_read_up_to, \
-            (m.has_spoken AND p.has_spoken) AS mutual, \
-            (SELECT count(*) FROM messages x \
-              WHERE x.conversation_id = m.conversation_id \
-                AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, \
-            {MESSAGE_COLUMNS} \
-         FROM members m \
-         JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-         JOIN users pu ON pu.id = p.user_id \
-         JOIN messages msg ON msg.id = m.last_message_id {MESSAGE_JOINS} \
-         WHERE m.user_id = ?1 AND m.last_message_id < ?2 \
-         ORDER BY m.last_message_id DESC LIMIT ?3"
-    )
-}
+/// SQLite's statements: JSON arrays unpacked by `json_each` (an
+/// `INSERT … SELECT` needs `WHERE true` before its `ON CONFLICT`); recovery
+/// reads start from the user's members rows, which `CROSS JOIN` keeps
+/// SQLite from reordering into a scan of every newer row of the store.
+pub(crate) const STATEMENTS: Statements = Statements {
+    stored_by_client_id: STORED_BY_CLIENT_ID,
+    insert_messages: "INSERT INTO messages \
+        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id) \
+        SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
+               value ->> 6, value ->> 7 \
+        FROM json_each($1) WHERE true \
+        ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+    index_messages: Some(
+        "INSERT INTO message_search (rowid, body_folded) \
+         SELECT id, body_folded FROM messages WHERE id BETWEEN $1 AND $2",
+    ),
+    move_heads: "UPDATE members SET last_message_id = max(last_message_id, h.value ->> 1) \
+        FROM json_each($1) h WHERE members.conversation_id = h.value ->> 0",
+    mark_senders: "UPDATE members \
+        SET last_read_message_id = max(last_read_message_id, r.value ->> 2), has_spoken = 1 \
+        FROM json_each($1) r \
+        WHERE members.conversation_id = r.value ->> 0 AND members.user_id = r.value ->> 1",
+    messages_since: MESSAGES_SINCE,
+    reads_since: READS_SINCE,
+};
 
-/// Whom a user has conversations with in which both have spoken: `?1` user.
-pub(crate) const PEERS_SQL: &str = "SELECT p.user_id FROM members m \
-     JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
-     WHERE m.user_id = ?1 AND m.has_spoken AND p.has_spoken";
+const STORED_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM json_each($1) k \
+     CROSS JOIN messages msg ON msg.sender_id = k.value ->> 0 AND msg.client_id = k.value ->> 1 ",
+    message_joins!()
+);
 
-/// Recovery: `?1` user, `?2` after, `?3` limit. Only the user's
-/// conversations with something newer than `after` (an index range on
-/// members), then each one's tail by id; CROSS JOIN keeps SQLite from
-/// scanning every newer message of the store instead.
-pub(crate) fn since_sql() -> String {
-    format!(
-        "SELECT {MESSAGE_COLUMNS} FROM members m \
-         CROSS JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > ?2 \
-         {MESSAGE_JOINS} \
-         WHERE m.user_id = ?1 AND m.last_message_id > ?2 \
-         ORDER BY msg.id LIMIT ?3"
-    )
-}
+/// Only the user's conversations with a message newer than `$2` (an index
+/// range on members), then each one's tail by id.
+pub(crate) const MESSAGES_SINCE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM members m \
+     CROSS JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > $2 ",
+    message_joins!(),
+    " WHERE m.user_id = $1 AND m.last_message_id > $2 ORDER BY msg.id LIMIT $3"
+);
 
-#[async_trait]
-impl MessageStore for SqliteStore {
-    async fn append_message(&self, message: NewMessage) -> Result<Appended> {
-        self.writer_queue().append(message).await
-    }
+/// Only the user's conversations with a change newer than `$2` (an index
+/// range on members), then each one's changes.
+pub(crate) const READS_SINCE: &str = "SELECT c.position, c.conversation_id, c.message_id AS up_to, \
+        c.user_id AS by_id, bu.username AS by_username, w.user_id AS with_id, wu.username AS with_username \
+     FROM members m \
+     CROSS JOIN changes c ON c.conversation_id = m.conversation_id AND c.position > $2 \
+     JOIN members r ON r.conversation_id = c.conversation_id AND r.user_id = c.user_id \
+     JOIN members w ON w.conversation_id = c.conversation_id AND w.user_id <> c.user_id \
+     JOIN users bu ON bu.id = c.user_id \
+     JOIN users wu ON wu.id = w.user_id \
+     WHERE m.user_id = $1 AND m.last_change > $2 AND c.kind = 'read' \
+       AND (c.user_id = $1 OR (r.has_spoken AND w.has_spoken)) \
+     ORDER BY c.position LIMIT $3";
 
-    async fn find_direct_conversation(
-        &self,
-        a: UserId,
-        b: UserId,
-    ) -> Result<Option<ConversationId>> {
-        let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM conversations WHERE kind = 'direct' AND direct_low = ?1 AND direct_high = ?2",
-        )
-        .bind(low.get())
-        .bind(high.get())
-        .fetch_optional(self.reader())
-        .await
-        .map_err(to_chat)?;
-        Ok(id.map(ConversationId::new))
-    }
-
-    async fn list_messages(
-        &self,
-        conversation: ConversationId,
-        query: &HistoryQuery,
-    ) -> Result<Page<Message>> {
-        let forward = query.reads_forward();
-        let after = query.after.unwrap_or(MessageId::ZERO).get();
-        let before = query.before.map_or(i64::MAX, MessageId::get);
-        let (search, term, trigrams) = match &query.search {
-            None => (Search::None, None, None),
-            Some(term) => {
-                let rows: i64 = sqlx::query_scalar(RANGE_SIZE_SQL)
-                    .bind(conversation.get())
-                    .bind(after)
-                    .bind(before)
-                    .bind(self.scan_limit() + 1)
-                    .fetch_one(self.reader())
-                    .await
-                    .map_err(to_chat)?;
-                match strategy(term.char_len(), rows, self.scan_limit()) {
-                    Search::Trigram => (
-                        Search::Trigram,
-                        Some(term.folded()),
-                        Some(fts_trigrams(term.folded())),
-                    ),
-                    other => (other, Some(term.folded()), None),
-                }
+/// A page of one conversation's messages: a search counts the range first,
+/// to read a small one in full and a large one through the index.
+pub(crate) async fn list_messages(
+    store: &SqliteStore,
+    conversation: ConversationId,
+    query: &HistoryQuery,
+) -> Result<Page<Message>> {
+    let forward = query.reads_forward();
+    let after = query.after.unwrap_or(MessageId::ZERO).get();
+    let before = query.before.map_or(i64::MAX, MessageId::get);
+    let (search, term, trigrams) = match &query.search {
+        None => (Search::None, None, None),
+        Some(term) => {
+            let rows = store
+                .reader()
+                .fetch_one(
+                    RANGE_SIZE_SQL.into(),
+                    args![conversation.get(), after, before, store.scan_limit() + 1],
+                )
+                .await?
+                .int("rows")?;
+            match strategy(term.char_len(), rows, store.scan_limit()) {
+                Search::Trigram => (
+                    Search::Trigram,
+                    Some(term.folded()),
+                    Some(fts_trigrams(term.folded())),
+                ),
+                other => (other, Some(term.folded()), None),
             }
-        };
-        let sql = history_sql(forward, search);
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(conversation.get())
-            .bind(after)
-            .bind(before)
-            .bind(query.limit.overfetch())
-            .bind(term)
-            .bind(trigrams)
-            .fetch_all(self.reader())
-            .await
-            .map_err(to_chat)?;
-        let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        let mut page = Page::from_overfetch(messages, query.limit);
-        if !forward {
-            page.items.reverse();
         }
-        Ok(page)
-    }
-
-    async fn list_conversations(
-        &self,
-        user_id: UserId,
-        query: &ConversationQuery,
-    ) -> Result<Page<ConversationSummary>> {
-        let sql = conversations_sql();
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(user_id.get())
-            .bind(query.before.map_or(i64::MAX, MessageId::get))
-            .bind(query.limit.overfetch())
-            .fetch_all(self.reader())
-            .await
-            .map_err(to_chat)?;
-        let summaries = rows
-            .iter()
-            .map(|row| {
-                let unread: i64 = get(row, "unread")?;
-                Ok(ConversationSummary {
-                    conversation: ConversationId::new(get(row, "conversation_id")?),
-                    peer: user(row, "peer_id", "peer_username")?,
-                    last_message: Some(message(row)?),
-                    unread: u64::try_from(unread).unwrap_or(0),
-                    peer_read_up_to: MessageId::new(get(row, "peer_read_up_to")?),
-                    mutual: get::<bool>(row, "mutual")?,
-                    online: false,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(summaries, query.limit))
-    }
-
-    async fn mark_read(
-        &self,
-        conversation: ConversationId,
-        user_id: UserId,
-        up_to: MessageId,
-    ) -> Result<(MessageId, bool)> {
-        let moved: Option<i64> = sqlx::query_scalar(
-            "UPDATE members SET last_read_message_id = min(?3, last_message_id) \
-             WHERE conversation_id = ?1 AND user_id = ?2 \
-               AND last_read_message_id < min(?3, last_message_id) \
-             RETURNING last_read_message_id",
+    };
+    let sql = chat_store_sql::Stmt::assembled(history_sql(forward, search));
+    let rows = store
+        .reader()
+        .fetch_all(
+            sql,
+            args![
+                conversation.get(),
+                after,
+                before,
+                query.limit.overfetch(),
+                term,
+                trigrams.as_deref(),
+            ],
         )
-        .bind(conversation.get())
-        .bind(user_id.get())
-        .bind(up_to.get())
-        .fetch_optional(self.writer())
-        .await
-        .map_err(to_chat)?;
-        if let Some(mark) = moved {
-            return Ok((MessageId::new(mark), true));
-        }
-        let current: Option<i64> = sqlx::query_scalar(
-            "SELECT last_read_message_id FROM members WHERE conversation_id = ?1 AND user_id = ?2",
-        )
-        .bind(conversation.get())
-        .bind(user_id.get())
-        .fetch_optional(self.writer())
-        .await
-        .map_err(to_chat)?;
-        match current {
-            Some(mark) => Ok((MessageId::new(mark), false)),
-            None => Err(chat_core::ChatError::NotFound),
-        }
+        .await?;
+    let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
+    let mut page = Page::from_overfetch(messages, query.limit);
+    if !forward {
+        page.items.reverse();
     }
-
-    async fn messages_since(
-        &self,
-        user_id: UserId,
-        after: MessageId,
-        limit: PageLimit,
-    ) -> Result<Page<Message>> {
-        let sql = since_sql();
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(user_id.get())
-            .bind(after.get())
-            .bind(limit.overfetch())
-            .fetch_all(self.reader())
-            .await
-            .map_err(to_chat)?;
-        let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-        Ok(Page::from_overfetch(messages, limit))
-    }
-
-    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool> {
-        let (low, high) = if a <= b { (a, b) } else { (b, a) };
-        let both: Option<bool> = sqlx::query_scalar(
-            "SELECT min(m.has_spoken) FROM conversations c \
-             JOIN members m ON m.conversation_id = c.id \
-             WHERE c.kind = 'direct' AND c.direct_low = ?1 AND c.direct_high = ?2",
-        )
-        .bind(low.get())
-        .bind(high.get())
-        .fetch_one(self.reader())
-        .await
-        .map_err(to_chat)?;
-        Ok(both.unwrap_or(false))
-    }
-
-    async fn conversation_peers(&self, user_id: UserId) -> Result<Vec<UserId>> {
-        let ids: Vec<i64> = sqlx::query_scalar(PEERS_SQL)
-            .bind(user_id.get())
-            .fetch_all(self.reader())
-            .await
-            .map_err(to_chat)?;
-        Ok(ids.into_iter().map(UserId::new).collect())
-    }
-
-    async fn last_message_id(&self, user_id: UserId) -> Result<MessageId> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT last_message_id FROM members WHERE user_id = ?1 \
-             ORDER BY last_message_id DESC LIMIT 1",
-        )
-        .bind(user_id.get())
-        .fetch_optional(self.reader())
-        .await
-        .map_err(to_chat)?;
-        Ok(id.map_or(MessageId::ZERO, MessageId::new))
-    }
+    Ok(page)
 }
 
 #[cfg(test)]
 mod tests {
     use super::{SCAN_LIMIT, Search, fts_trigrams, strategy};
+    use chat_store_sql::SqlStore;
 
     #[test]
     fn small_ranges_are_read_in_full_and_large_ones_through_the_index() {

@@ -1,12 +1,11 @@
 //! The query plans of the hot queries: each must be served by an index,
 //! never by a scan of a whole table.
 
+use chat_store_sql::{CONVERSATIONS, PEERS, SqlStore};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::SqliteStore;
-use crate::messages::{
-    PEERS_SQL, RANGE_SIZE_SQL, Search, conversations_sql, history_sql, since_sql,
-};
+use crate::messages::{MESSAGES_SINCE, RANGE_SIZE_SQL, READS_SINCE, Search, history_sql};
 
 async fn plan(store: &SqliteStore, sql: String, binds: usize) -> String {
     let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
@@ -72,21 +71,27 @@ async fn hot_queries_use_their_indexes() {
         ),
         (
             "conversations",
-            conversations_sql(),
+            CONVERSATIONS.to_owned(),
             3,
             vec!["members_by_user_recency", "messages_by_conversation"],
         ),
         (
-            "since",
-            since_sql(),
+            "since: messages",
+            MESSAGES_SINCE.to_owned(),
             3,
             vec!["members_by_user_recency", "messages_by_conversation"],
+        ),
+        (
+            "since: read marks",
+            READS_SINCE.to_owned(),
+            3,
+            vec!["members_by_user_change", "changes_by_conversation"],
         ),
         (
             "conversation peers",
-            PEERS_SQL.to_owned(),
+            PEERS.to_owned(),
             1,
-            vec!["members_by_user_recency"],
+            vec!["SEARCH m USING INDEX members_by_user"],
         ),
         (
             "search: the size of the range, to choose the plan",

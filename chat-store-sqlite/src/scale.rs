@@ -2,11 +2,11 @@
 //! synthetic data loaded in bulk, and the plans of the hot queries. Not
 //! part of the stable API.
 
+use chat_store_sql::{CONVERSATIONS, SqlStore, sqlite_error};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::SqliteStore;
-use crate::error::to_chat;
-use crate::messages::{Search, conversations_sql, history_sql, since_sql};
+use crate::messages::{MESSAGES_SINCE, READS_SINCE, Search, history_sql};
 
 impl SqliteStore {
     /// Loads the same synthetic data as the PostgreSQL store's
@@ -44,6 +44,7 @@ impl SqliteStore {
                     g.n * 1000000, NULL \
              FROM g CROSS JOIN conversations c ORDER BY g.n, c.id",
             "UPDATE messages SET body_folded = lower(body)",
+            "UPDATE message_clock SET last_id = (SELECT max(id) FROM messages)",
             "INSERT INTO message_search (rowid, body_folded) SELECT id, body_folded FROM messages",
             "UPDATE members SET \
                 last_message_id = (SELECT max(id) FROM messages x WHERE x.conversation_id = members.conversation_id), \
@@ -58,7 +59,7 @@ impl SqliteStore {
                 .bind(password_hash)
                 .execute(self.writer())
                 .await
-                .map_err(to_chat)?;
+                .map_err(sqlite_error)?;
         }
         Ok(())
     }
@@ -86,10 +87,15 @@ impl SqliteStore {
             ),
             (
                 "conversations with unread counts",
-                conversations_sql(),
+                CONVERSATIONS.to_owned(),
                 None,
             ),
-            ("since (recovery)", since_sql(), None),
+            (
+                "since (recovery: messages)",
+                MESSAGES_SINCE.to_owned(),
+                None,
+            ),
+            ("since (recovery: read marks)", READS_SINCE.to_owned(), None),
         ];
         let mut plans = Vec::new();
         for (name, sql, term) in queries {
@@ -106,7 +112,7 @@ impl SqliteStore {
                     .bind(51_i64)
                     .bind(term)
             };
-            let rows = query.fetch_all(self.reader()).await.map_err(to_chat)?;
+            let rows = query.fetch_all(self.reader()).await.map_err(sqlite_error)?;
             let plan = rows
                 .iter()
                 .map(|row| row.try_get::<String, _>("detail").unwrap_or_default())

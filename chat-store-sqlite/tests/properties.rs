@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chat_core::testkit::Harness;
-use chat_core::{ChatError, HistoryQuery, MessageId, PageLimit, Session};
+use chat_core::{ChatError, HistoryQuery, PageLimit, Position, Session};
 use chat_store_sqlite::SqliteStore;
 use proptest::prelude::*;
 
@@ -53,7 +53,10 @@ async fn all(h: &Harness, who: &Session, peer: &str) -> Vec<(i64, String, String
             (
                 m.id().get(),
                 m.sender().username().to_string(),
-                m.recipient().username().to_string(),
+                m.recipient()
+                    .expect("a direct message")
+                    .username()
+                    .to_string(),
             )
         })
         .collect()
@@ -127,12 +130,12 @@ proptest! {
                     .collect();
                 let recovered: Vec<i64> = h
                     .chat
-                    .since(&sessions[a], MessageId::ZERO, PageLimit::LARGEST)
+                    .changes(&sessions[a], Position::ZERO, PageLimit::LARGEST)
                     .await
                     .unwrap()
                     .items
                     .iter()
-                    .map(|m| m.id().get())
+                    .map(|c| c.position().get())
                     .collect();
                 assert_eq!(recovered, mine, "since returns exactly the user's messages");
             }

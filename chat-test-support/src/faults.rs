@@ -10,11 +10,14 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chat_core::ports::{MessageStore, NewUser, SessionRecord, SessionStore, StoredUser, UserStore};
+use chat_core::ports::{
+    ConversationStore, MessageStore, NewUser, ReadMark, SessionRecord, SessionStore, StoredUser,
+    UserStore,
+};
 use chat_core::{
-    Account, Appended, ChatError, ConversationId, ConversationQuery, ConversationSummary, Email,
-    HistoryQuery, Message, MessageId, NewMessage, Page, PageLimit, Result, SessionId, Store,
-    Timestamp, TokenHash, User, UserId, Username,
+    Account, Appended, Change, ChatError, ConversationId, ConversationQuery, ConversationSummary,
+    Email, HistoryQuery, Member, Message, MessageId, NewMessage, Page, PageLimit, Position, Result,
+    SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
 };
 use tokio::sync::{Semaphore, watch};
 
@@ -37,14 +40,16 @@ pub enum Call {
     TouchSession,
     DeleteSession,
     DeleteExpiredSessions,
-    AppendMessage,
+    AppendBatch,
+    DirectConversation,
     FindDirectConversation,
+    Members,
     ListMessages,
     ListConversations,
     ConversationPeers,
-    HaveBothSpoken,
     MarkRead,
-    MessagesSince,
+    ChangesSince,
+    Head,
     LastMessageId,
 }
 
@@ -304,10 +309,15 @@ impl SessionStore for FaultyStore {
 }
 
 #[async_trait]
-impl MessageStore for FaultyStore {
-    async fn append_message(&self, message: NewMessage) -> Result<Appended> {
-        self.faults.checkpoint(Call::AppendMessage).await?;
-        self.inner.append_message(message).await
+impl ConversationStore for FaultyStore {
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+        at: Timestamp,
+    ) -> Result<ConversationId> {
+        self.faults.checkpoint(Call::DirectConversation).await?;
+        self.inner.direct_conversation(a, b, at).await
     }
 
     async fn find_direct_conversation(
@@ -319,13 +329,9 @@ impl MessageStore for FaultyStore {
         self.inner.find_direct_conversation(a, b).await
     }
 
-    async fn list_messages(
-        &self,
-        conversation: ConversationId,
-        query: &HistoryQuery,
-    ) -> Result<Page<Message>> {
-        self.faults.checkpoint(Call::ListMessages).await?;
-        self.inner.list_messages(conversation, query).await
+    async fn members(&self, conversation: ConversationId) -> Result<Vec<Member>> {
+        self.faults.checkpoint(Call::Members).await?;
+        self.inner.members(conversation).await
     }
 
     async fn list_conversations(
@@ -341,10 +347,26 @@ impl MessageStore for FaultyStore {
         self.faults.checkpoint(Call::ConversationPeers).await?;
         self.inner.conversation_peers(user).await
     }
+}
 
-    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool> {
-        self.faults.checkpoint(Call::HaveBothSpoken).await?;
-        self.inner.have_both_spoken(a, b).await
+#[async_trait]
+impl MessageStore for FaultyStore {
+    async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>> {
+        self.faults.checkpoint(Call::AppendBatch).await?;
+        self.inner.append_batch(batch).await
+    }
+
+    fn max_batch(&self) -> usize {
+        self.inner.max_batch()
+    }
+
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
+        self.faults.checkpoint(Call::ListMessages).await?;
+        self.inner.list_messages(conversation, query).await
     }
 
     async fn mark_read(
@@ -352,19 +374,24 @@ impl MessageStore for FaultyStore {
         conversation: ConversationId,
         user: UserId,
         up_to: MessageId,
-    ) -> Result<(MessageId, bool)> {
+    ) -> Result<ReadMark> {
         self.faults.checkpoint(Call::MarkRead).await?;
         self.inner.mark_read(conversation, user, up_to).await
     }
 
-    async fn messages_since(
+    async fn changes_since(
         &self,
         user: UserId,
-        after: MessageId,
+        after: Position,
         limit: PageLimit,
-    ) -> Result<Page<Message>> {
-        self.faults.checkpoint(Call::MessagesSince).await?;
-        self.inner.messages_since(user, after, limit).await
+    ) -> Result<Page<Change>> {
+        self.faults.checkpoint(Call::ChangesSince).await?;
+        self.inner.changes_since(user, after, limit).await
+    }
+
+    async fn head(&self) -> Result<Position> {
+        self.faults.checkpoint(Call::Head).await?;
+        self.inner.head().await
     }
 
     async fn last_message_id(&self, user: UserId) -> Result<MessageId> {

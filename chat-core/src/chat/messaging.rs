@@ -5,8 +5,8 @@ use tracing::{instrument, warn};
 use super::Chat;
 use crate::domain::is_username_char;
 use crate::domain::{
-    ClientMessageId, ConversationSummary, Message, MessageId, MessageText, NewMessage, User,
-    Username,
+    Change, ClientMessageId, ConversationId, ConversationSummary, Cursor, Message, MessageId,
+    MessageText, NewMessage, Position, User, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind, SharedEvent};
@@ -58,12 +58,14 @@ impl Chat {
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
         let recipient = self.find_user(&to).await?;
+        let conversation = self.direct_conversation(sender, &recipient).await?;
         let appended = self
             .inner
-            .store
-            .append_message(NewMessage {
+            .appends
+            .append(NewMessage {
+                conversation,
                 sender: sender.clone(),
-                recipient: recipient.clone(),
+                recipient: Some(recipient.clone()),
                 text,
                 sent_at: self.inner.clock.now(),
                 client_id,
@@ -71,7 +73,7 @@ impl Chat {
             .await?;
         match appended {
             Appended::Existing(message) => {
-                if message.recipient().id() != recipient.id() {
+                if message.conversation() != conversation {
                     return Err(ChatError::invalid(
                         "client_id",
                         "already used for a message to someone else",
@@ -118,12 +120,7 @@ impl Chat {
                 .check(Action::SearchPerUser, &session.user().id().to_string())
                 .await?;
         }
-        let conversation = self
-            .inner
-            .store
-            .find_direct_conversation(session.user().id(), peer.id())
-            .await?;
-        match conversation {
+        match self.find_direct_conversation(session.user(), &peer).await? {
             Some(conversation) => self.inner.store.list_messages(conversation, query).await,
             None => Ok(Page {
                 items: Vec::new(),
@@ -212,38 +209,32 @@ impl Chat {
         let me = session.user();
         let peer = self.find_peer(session, peer).await?;
         let conversation = self
-            .inner
-            .store
-            .find_direct_conversation(me.id(), peer.id())
+            .find_direct_conversation(me, &peer)
             .await?
             .ok_or(ChatError::NotFound)?;
-        let (mark, moved) = self
+        let mark = self
             .inner
             .store
             .mark_read(conversation, me.id(), up_to)
             .await?;
-        if moved {
+        if let Some(position) = mark.moved {
             let event = Event::new(EventKind::Read {
                 conversation,
                 by: me.clone(),
                 with: peer.clone(),
-                up_to: mark,
+                up_to: mark.up_to,
+                position,
             });
             // A read mark says the reader is here, now: only to a peer who
             // may see their presence (both have spoken); the reader's own
             // devices always hear of it.
-            if self
-                .inner
-                .store
-                .have_both_spoken(me.id(), peer.id())
-                .await?
-            {
+            if self.is_mutual(conversation).await? {
                 self.publish_to(&[me, &peer], event).await;
             } else {
                 self.publish_to(&[me], event).await;
             }
         }
-        Ok(mark)
+        Ok(mark.up_to)
     }
 
     /// Tells `peer`'s connections that the user is typing. Not stored.
@@ -262,12 +253,10 @@ impl Chat {
             .limiter
             .check(Action::TypingPerUser, &me.id().to_string())
             .await?;
-        if !self
-            .inner
-            .store
-            .have_both_spoken(me.id(), peer.id())
-            .await?
-        {
+        let Some(conversation) = self.find_direct_conversation(me, &peer).await? else {
+            return Ok(());
+        };
+        if !self.is_mutual(conversation).await? {
             return Ok(());
         }
         let event = Event::new(EventKind::Typing {
@@ -280,22 +269,75 @@ impl Chat {
             .await
     }
 
-    /// Every message of the user's conversations with an id above `after`,
-    /// by id: what a reconnecting client missed. With `has_more`, fetch the
-    /// next page from the last id returned.
+    /// Every change of the user's conversations with a position above
+    /// `after`, by position: what a reconnecting client missed (messages,
+    /// and read marks, the peer's only where both have written). With
+    /// `has_more`, fetch the next page from the last position returned. A
+    /// message id is a position, so `after` may be the last message id a
+    /// client saw.
     ///
     /// # Errors
     /// What the store reports.
-    pub async fn since(
+    pub async fn changes(
         &self,
         session: &Session,
-        after: MessageId,
+        after: Position,
         limit: PageLimit,
-    ) -> Result<Page<Message>> {
+    ) -> Result<Page<Change>> {
         self.inner
             .store
-            .messages_since(session.user().id(), after, limit)
+            .changes_since(session.user().id(), after, limit)
             .await
+    }
+
+    /// The cursor of the newest committed change of the whole store: a
+    /// client that has seen everything up to now resumes from it.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn head(&self) -> Result<Cursor> {
+        let head = self.inner.store.head().await?;
+        self.cursor_at(head).await
+    }
+
+    /// The cursor of `position` in this service's store.
+    ///
+    /// # Errors
+    /// What the store reports (the store's epoch is read once).
+    pub async fn cursor_at(&self, position: Position) -> Result<Cursor> {
+        Ok(Cursor::new(position, self.epoch().await?))
+    }
+
+    /// Where `cursor` points in this service's store, or `None` if it is
+    /// another store's (clients then start over).
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn position_of(&self, cursor: Cursor) -> Result<Option<Position>> {
+        Ok((cursor.epoch() == self.epoch().await?).then_some(cursor.position()))
+    }
+
+    /// The store's epoch: drawn once, kept in the store, the same for every
+    /// process on it.
+    async fn epoch(&self) -> Result<u32> {
+        self.inner
+            .epoch
+            .get_or_try_init(|| async {
+                let mut candidate = [0u8; 4];
+                getrandom::fill(&mut candidate).map_err(ChatError::internal)?;
+                let stored = self
+                    .inner
+                    .store
+                    .shared_secret("store-epoch", &candidate)
+                    .await?;
+                let bytes: [u8; 4] = stored
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| ChatError::internal("the stored epoch is too short"))?;
+                Ok(u32::from_be_bytes(bytes))
+            })
+            .await
+            .copied()
     }
 
     /// The newest message id in any of the user's conversations, or zero.
@@ -319,6 +361,43 @@ impl Chat {
             .ok_or(ChatError::NotFound)?;
         self.inner.users.put(&user);
         Ok(user)
+    }
+
+    /// The direct conversation of two users, created on first use.
+    async fn direct_conversation(&self, a: &User, b: &User) -> Result<ConversationId> {
+        if let Some(conversation) = self.inner.pairs.get(a.id(), b.id()) {
+            return Ok(conversation);
+        }
+        let conversation = self
+            .inner
+            .store
+            .direct_conversation(a.id(), b.id(), self.inner.clock.now())
+            .await?;
+        self.inner.pairs.put(a.id(), b.id(), conversation);
+        Ok(conversation)
+    }
+
+    /// The direct conversation of two users, if they have one.
+    async fn find_direct_conversation(&self, a: &User, b: &User) -> Result<Option<ConversationId>> {
+        if let Some(conversation) = self.inner.pairs.get(a.id(), b.id()) {
+            return Ok(Some(conversation));
+        }
+        let found = self
+            .inner
+            .store
+            .find_direct_conversation(a.id(), b.id())
+            .await?;
+        if let Some(conversation) = found {
+            self.inner.pairs.put(a.id(), b.id(), conversation);
+        }
+        Ok(found)
+    }
+
+    /// Whether every member of `conversation` has sent a message in it: only
+    /// then do they see each other's presence, typing and read marks.
+    async fn is_mutual(&self, conversation: ConversationId) -> Result<bool> {
+        let members = self.inner.store.members(conversation).await?;
+        Ok(members.len() > 1 && members.iter().all(|m| m.has_spoken))
     }
 
     /// The other member of a direct conversation, named by the caller.

@@ -1,11 +1,12 @@
 //! The chat service: every use case, over the ports.
 
 mod accounts;
+mod caches;
 mod in_flight;
+mod live;
 mod messaging;
 mod presence;
 mod subscription;
-mod user_cache;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,16 +14,18 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub use accounts::{Login, SignupForm};
+pub use live::{Item, Live, Resume};
 pub use messaging::Sent;
 pub use subscription::Subscription;
 
 use crate::argon2_hasher::Argon2Hasher;
 use crate::domain::PasswordHash;
 use crate::governor_limiter::GovernorLimiter;
+use crate::group_commit::GroupCommit;
 use crate::local_bus::LocalBus;
 use crate::local_presence::LocalPresence;
 use crate::ports::{Bus, Clock, PasswordHasher, Presence, RateLimiter, Store, SystemClock};
-use user_cache::UserCache;
+use caches::{PairCache, UserCache};
 
 /// Tunables of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +118,13 @@ struct Inner {
     /// Users found by name before: a send's recipient without a store
     /// round trip.
     users: UserCache,
+    /// Direct conversations found before: a send's conversation without a
+    /// store round trip.
+    pairs: PairCache,
+    /// The queue that batches appends into the store's transactions.
+    appends: GroupCommit,
+    /// The store's epoch (see [`Cursor`](crate::Cursor)), read once.
+    epoch: OnceCell<u32>,
 }
 
 impl Chat {
@@ -206,8 +216,10 @@ impl ChatBuilder {
                 Arc::clone(&clock),
             ))
         });
+        let appends = GroupCommit::new(Arc::clone(&self.store) as _);
         Chat {
             inner: Arc::new(Inner {
+                appends,
                 store: self.store,
                 bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
                 hasher: self.hasher.unwrap_or_else(|| Arc::new(Argon2Hasher::new())),
@@ -221,6 +233,8 @@ impl ChatBuilder {
                 device_key: OnceCell::new(),
                 hashing: Arc::default(),
                 users: UserCache::default(),
+                pairs: PairCache::default(),
+                epoch: OnceCell::new(),
             }),
         }
     }

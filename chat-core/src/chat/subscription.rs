@@ -17,7 +17,8 @@ use crate::session::Session;
 /// conversations (from any of their devices), read marks, typing.
 ///
 /// Ends when the session logs out. A [`Delivery::Lagged`] means events may
-/// be missing: recover with [`Chat::since`].
+/// be missing: recover with [`Chat::changes`]. [`Chat::live`] does that,
+/// and everything else a transport needs.
 pub struct Subscription {
     events: EventStream,
     session: SessionId,
@@ -44,7 +45,8 @@ impl Chat {
 
     /// Subscribes to the session user's events. Everything published after
     /// this returns is delivered, so subscribe first, then read the store
-    /// (e.g. [`Chat::since`]) and de-duplicate by message id.
+    /// (e.g. [`Chat::changes`]) and de-duplicate by position; or let
+    /// [`Chat::live`] do it.
     ///
     /// # Errors
     /// [`ChatError::Unavailable`](crate::ChatError::Unavailable) if the bus is down.

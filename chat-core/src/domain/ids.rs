@@ -53,8 +53,27 @@ id_type!(
     /// A session's public id (not its token), used to end its subscriptions.
     SessionId
 );
+id_type!(
+    /// A change's place in the store's change log: one sequence for every
+    /// committed change (a message, a read mark), growing in commit order
+    /// across the whole store. A message's position is its id, so "every
+    /// change after position N" includes "every message after id N".
+    Position
+);
 
 impl MessageId {
     /// The id before every message: "nothing read yet", "from the start".
     pub const ZERO: Self = Self(0);
+}
+
+impl Position {
+    /// The position before every change: "from the start".
+    pub const ZERO: Self = Self(0);
+}
+
+impl From<MessageId> for Position {
+    /// A message's position in the change log: its id.
+    fn from(id: MessageId) -> Self {
+        Self(id.get())
+    }
 }

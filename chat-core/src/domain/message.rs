@@ -1,14 +1,14 @@
 use serde::{Deserialize, Serialize};
 
-use super::{ClientMessageId, ConversationId, MessageId, MessageText, Timestamp, User};
+use super::{ClientMessageId, ConversationId, MessageId, MessageText, Position, Timestamp, User};
 
-/// A stored message of a direct conversation.
+/// A stored message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     id: MessageId,
     conversation: ConversationId,
     sender: User,
-    recipient: User,
+    recipient: Option<User>,
     text: MessageText,
     sent_at: Timestamp,
     client_id: Option<ClientMessageId>,
@@ -20,7 +20,7 @@ impl Message {
         id: MessageId,
         conversation: ConversationId,
         sender: User,
-        recipient: User,
+        recipient: Option<User>,
         text: MessageText,
         sent_at: Timestamp,
         client_id: Option<ClientMessageId>,
@@ -51,9 +51,14 @@ impl Message {
         &self.sender
     }
 
-    /// Who it was sent to.
-    pub fn recipient(&self) -> &User {
-        &self.recipient
+    /// The other member of a direct conversation (`None` in a group).
+    pub fn recipient(&self) -> Option<&User> {
+        self.recipient.as_ref()
+    }
+
+    /// Its place in the change log: its id.
+    pub fn position(&self) -> Position {
+        self.id.into()
     }
 
     /// The text.
@@ -70,24 +75,17 @@ impl Message {
     pub fn client_id(&self) -> Option<&ClientMessageId> {
         self.client_id.as_ref()
     }
-
-    /// The member of this conversation who is not `user`.
-    pub fn peer_of(&self, user: &User) -> &User {
-        if self.sender.id() == user.id() {
-            &self.recipient
-        } else {
-            &self.sender
-        }
-    }
 }
 
 /// A message to be appended: validated and authorized, not yet stored.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
+    /// The conversation it goes to; the sender is a member.
+    pub conversation: ConversationId,
     /// Who sends it.
     pub sender: User,
-    /// Who receives it.
-    pub recipient: User,
+    /// The other member, in a direct conversation.
+    pub recipient: Option<User>,
     /// What it says.
     pub text: MessageText,
     /// When it was sent.
@@ -116,4 +114,47 @@ pub struct ConversationSummary {
     /// Whether the peer is online (filled in by the service, for mutual
     /// conversations only; stores leave it `false`).
     pub online: bool,
+}
+
+/// A member of a conversation, as the store keeps them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Who.
+    pub user: User,
+    /// Whether they have sent a message in the conversation.
+    pub has_spoken: bool,
+    /// Their read mark.
+    pub read_up_to: MessageId,
+}
+
+/// A committed change a member's clients must learn about, with its place
+/// in the change log: what a reconnecting client replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Change {
+    /// A message was committed; its position is its id.
+    Message(Message),
+    /// `by` read the direct conversation with `with` up to `up_to`.
+    Read {
+        /// The change's position.
+        position: Position,
+        /// The conversation.
+        conversation: ConversationId,
+        /// Who read.
+        by: User,
+        /// The other member.
+        with: User,
+        /// Their read mark.
+        up_to: MessageId,
+    },
+}
+
+impl Change {
+    /// The change's place in the change log.
+    pub fn position(&self) -> Position {
+        match self {
+            Self::Message(message) => message.position(),
+            Self::Read { position, .. } => *position,
+        }
+    }
 }

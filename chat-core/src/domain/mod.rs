@@ -2,26 +2,26 @@
 
 mod client;
 mod client_id;
+mod cursor;
 mod email;
 mod ids;
 mod message;
 mod message_text;
 mod password;
 mod search;
-mod stored;
 mod timestamp;
 mod user;
 mod username;
 
 pub use client::{Client, ClientAddress};
 pub use client_id::ClientMessageId;
+pub use cursor::Cursor;
 pub use email::Email;
-pub use ids::{ConversationId, MessageId, SessionId, UserId};
-pub use message::{ConversationSummary, Message, NewMessage};
+pub use ids::{ConversationId, MessageId, Position, SessionId, UserId};
+pub use message::{Change, ConversationSummary, Member, Message, NewMessage};
 pub use message_text::MessageText;
 pub use password::{Password, PasswordHash};
 pub use search::{SearchPattern, fold_for_search};
-pub use stored::{StoredMessage, corrupt, stored_user};
 pub use timestamp::Timestamp;
 pub use user::{Account, User};
 pub use username::Username;

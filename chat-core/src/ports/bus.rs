@@ -3,18 +3,43 @@ use std::fmt;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-use crate::domain::UserId;
+use crate::domain::{ConversationId, UserId};
 use crate::error::Result;
 use crate::event::SharedEvent;
 
-/// A named channel of events. The service uses one topic per user.
+/// A named channel of events: one per user (everything that concerns
+/// them), one per conversation (what its members hear, published once for
+/// all of them).
+///
+/// A name is at most [`Topic::MAX_LEN`] bytes of ASCII letters, digits and
+/// `:._-`, so that every bus can carry it as it is.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Topic(String);
 
 impl Topic {
+    /// The longest topic name.
+    pub const MAX_LEN: usize = 64;
+
     /// The topic of everything that concerns `user`.
     pub fn user(user: UserId) -> Self {
         Self(format!("user:{user}"))
+    }
+
+    /// The topic of everything a conversation's members hear.
+    pub fn conversation(conversation: ConversationId) -> Self {
+        Self(format!("conversation:{conversation}"))
+    }
+
+    /// A topic named by a bus that received it: any name of the allowed
+    /// characters and length (`None` otherwise), whether or not the service
+    /// uses it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let valid = !name.is_empty()
+            && name.len() <= Self::MAX_LEN
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'_' | b'-'));
+        valid.then(|| Self(name.to_owned()))
     }
 
     /// The topic's name.

@@ -16,6 +16,6 @@ pub use hasher::PasswordHasher;
 pub use limiter::{Action, RateLimiter};
 pub use presence::Presence;
 pub use store::{
-    Appended, ConversationQuery, HistoryQuery, MessageStore, NewUser, Page, PageLimit,
-    SessionRecord, SessionStore, Store, StoredUser, UserStore,
+    Appended, ConversationQuery, ConversationStore, HistoryQuery, MessageStore, NewUser, Page,
+    PageLimit, ReadMark, SessionRecord, SessionStore, Store, StoredUser, UserStore,
 };

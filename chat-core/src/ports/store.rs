@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, ConversationId, ConversationSummary, Email, Message, MessageId, NewMessage,
-    PasswordHash, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Account, Change, ConversationId, ConversationSummary, Email, Member, Message, MessageId,
+    NewMessage, PasswordHash, Position, SearchPattern, SessionId, Timestamp, User, UserId,
+    Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -233,19 +234,27 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> Result<u64>;
 }
 
-/// Conversations and messages.
+/// The outcome of [`MessageStore::mark_read`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadMark {
+    /// The read mark after the call.
+    pub up_to: MessageId,
+    /// The change's position when the mark moved; `None` when it stayed.
+    pub moved: Option<Position>,
+}
+
+/// Conversations and their members.
 #[async_trait]
-pub trait MessageStore: Send + Sync + 'static {
-    /// Appends a message to the direct conversation of its sender and
-    /// recipient, creating the conversation on first use.
-    ///
-    /// Contract: the id is larger than every id committed before it (so ids
-    /// grow in commit order, within a conversation and across the store);
-    /// the message is committed before this returns; if the sender already
-    /// stored a message with the same client id, that message is returned as
-    /// [`Appended::Existing`] and nothing is written. The sender's read mark
-    /// moves to the new message. Either everything is written or nothing.
-    async fn append_message(&self, message: NewMessage) -> Result<Appended>;
+pub trait ConversationStore: Send + Sync + 'static {
+    /// The direct conversation of `a` and `b`, created with both as members
+    /// (at `at`) if they have none. Calls racing for the same pair, from
+    /// any process, get the same conversation.
+    async fn direct_conversation(
+        &self,
+        a: UserId,
+        b: UserId,
+        at: Timestamp,
+    ) -> Result<ConversationId>;
 
     /// The direct conversation of two users, if they have one.
     async fn find_direct_conversation(
@@ -254,16 +263,13 @@ pub trait MessageStore: Send + Sync + 'static {
         b: UserId,
     ) -> Result<Option<ConversationId>>;
 
-    /// A page of one conversation's messages, chronological (see
-    /// [`HistoryQuery`]); the search is served by an index.
-    async fn list_messages(
-        &self,
-        conversation: ConversationId,
-        query: &HistoryQuery,
-    ) -> Result<Page<Message>>;
+    /// The members of a conversation, by user id; empty for a conversation
+    /// that does not exist.
+    async fn members(&self, conversation: ConversationId) -> Result<Vec<Member>>;
 
-    /// The user's conversations, most recent last message first, with the
-    /// unread count (messages from others after the user's read mark).
+    /// The user's conversations with at least one message, most recent last
+    /// message first, with the unread count (messages from others after
+    /// the user's read mark).
     async fn list_conversations(
         &self,
         user: UserId,
@@ -274,29 +280,80 @@ pub trait MessageStore: Send + Sync + 'static {
     /// message, in no particular order: whom to tell when the user comes
     /// online or goes offline. Served by an index; no counts, no messages.
     async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>>;
+}
 
-    /// Whether `a` and `b` have a direct conversation in which both have
-    /// sent a message: whether each may see the other's presence and typing.
-    async fn have_both_spoken(&self, a: UserId, b: UserId) -> Result<bool>;
+/// Messages, read marks and the change log.
+///
+/// Every committed change that a member's clients must learn about (a
+/// message, a read mark that moved) takes a [`Position`] in one sequence
+/// per store, growing in commit order across every process: a change with
+/// a larger position committed after every change with a smaller one. A
+/// message's position is its id.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// Appends a batch of messages in one transaction and returns one
+    /// result per message, in order.
+    ///
+    /// Contract, for each message: its id is larger than every position
+    /// committed before it (so ids grow in commit order, within a
+    /// conversation and across the store); it is committed before this
+    /// returns; if its sender already stored a message with the same client
+    /// id (or an earlier message of the batch has it), that message is
+    /// answered as [`Appended::Existing`] and nothing is written for it. The
+    /// sender's read mark moves to the new message, and they count as having
+    /// spoken in the conversation. The batch ends as if its messages had
+    /// been appended one at a time, in order.
+    ///
+    /// `Err` means nothing was committed: [`ChatError::Unavailable`] fails
+    /// every message of the batch; any other error makes the service try
+    /// each message alone, so that a message the store refuses fails by
+    /// itself. [`AppendPlan`](crate::backend::AppendPlan) does the
+    /// store-independent half.
+    async fn append_batch(&self, batch: &[NewMessage]) -> Result<Vec<Result<Appended>>>;
+
+    /// How many appends one batch should hold at most (the service's group
+    /// commit takes up to this many at once). Default: 256.
+    fn max_batch(&self) -> usize {
+        256
+    }
+
+    /// A page of one conversation's messages, chronological (see
+    /// [`HistoryQuery`]); the search is served by an index.
+    async fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>>;
 
     /// Moves the user's read mark in a conversation forward to `up_to`,
     /// clamped to the conversation's last message; it never moves back.
-    /// Returns the mark after the call and whether it moved.
+    /// When it moves, the change takes a position (the user's earlier read
+    /// changes in the conversation may leave the log: only the newest
+    /// matters).
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] if the user is not a member.
     async fn mark_read(
         &self,
         conversation: ConversationId,
         user: UserId,
         up_to: MessageId,
-    ) -> Result<(MessageId, bool)>;
+    ) -> Result<ReadMark>;
 
-    /// Messages of all the user's conversations with an id above `after`,
-    /// by id, at most `limit`; `has_more` if more exist.
-    async fn messages_since(
+    /// The changes of all the user's conversations with a position above
+    /// `after`, by position, at most `limit`; `has_more` if more exist.
+    /// Only the newest read change of each member is kept, so an older one
+    /// may be missing: its successor stands for it.
+    async fn changes_since(
         &self,
         user: UserId,
-        after: MessageId,
+        after: Position,
         limit: PageLimit,
-    ) -> Result<Page<Message>>;
+    ) -> Result<Page<Change>>;
+
+    /// The newest committed position of the whole store (zero when empty):
+    /// every change at or below it is committed.
+    async fn head(&self) -> Result<Position>;
 
     /// The newest message id in any of the user's conversations, or
     /// [`MessageId::ZERO`].
@@ -304,6 +361,6 @@ pub trait MessageStore: Send + Sync + 'static {
 }
 
 /// A complete store: what [`Chat`](crate::Chat) needs.
-pub trait Store: UserStore + SessionStore + MessageStore {}
+pub trait Store: UserStore + SessionStore + ConversationStore + MessageStore {}
 
-impl<T: UserStore + SessionStore + MessageStore> Store for T {}
+impl<T: UserStore + SessionStore + ConversationStore + MessageStore> Store for T {}

@@ -80,6 +80,9 @@ macro_rules! store_conformance_suite {
             conversation_peers_are_those_who_both_spoke,
             presence_reaches_only_peers_who_both_spoke,
             read_marks_reach_the_peer_only_where_both_spoke,
+            read_marks_made_while_away_are_in_the_change_log,
+            the_change_log_keeps_a_strangers_reading_from_the_sender,
+            positions_grow_in_commit_order_and_cursors_name_their_store,
         );
     };
 }

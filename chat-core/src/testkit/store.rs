@@ -9,8 +9,9 @@ use super::harness::{
 };
 use crate::ports::{Appended, ConversationQuery, Delivery, HistoryQuery, PageLimit, Store};
 use crate::{
-    ChatConfig, ChatError, ClientMessageId, ConversationSummary, EventKind, Message, MessageId,
-    MessageText, NewMessage, Rate, RateLimits, SearchPattern, SignupForm, User, UserId, Username,
+    Change, ChatConfig, ChatError, ClientMessageId, ConversationSummary, EventKind, Message,
+    MessageId, MessageText, NewMessage, Position, Rate, RateLimits, SearchPattern, Session,
+    SignupForm, User, UserId, Username,
 };
 
 #[track_caller]
@@ -36,6 +37,45 @@ fn limit(n: u32) -> PageLimit {
 
 fn ids(messages: &[Message]) -> Vec<i64> {
     messages.iter().map(|m| m.id().get()).collect()
+}
+
+/// The ids of the messages among `changes`; a read change is a failure.
+fn message_ids(changes: &[Change]) -> Vec<i64> {
+    changes
+        .iter()
+        .map(|change| match change {
+            Change::Message(message) => message.id().get(),
+            other => panic!("expected only messages, got {other:?}"),
+        })
+        .collect()
+}
+
+/// Whether `a` and `b` have a direct conversation in which both have spoken.
+async fn both_spoke(store: &dyn Store, a: UserId, b: UserId) -> bool {
+    let Some(conversation) = store.find_direct_conversation(a, b).await.unwrap() else {
+        return false;
+    };
+    let members = store.members(conversation).await.unwrap();
+    members.len() == 2 && members.iter().all(|m| m.has_spoken)
+}
+
+/// Every change of `session`'s user after `after`, read in pages of `page`.
+async fn all_changes(
+    chat: &crate::Chat,
+    session: &Session,
+    after: Position,
+    page: u32,
+) -> Vec<Change> {
+    let mut all = Vec::new();
+    let mut after = after;
+    loop {
+        let got = chat.changes(session, after, limit(page)).await.unwrap();
+        all.extend(got.items.iter().cloned());
+        if !got.has_more {
+            return all;
+        }
+        after = got.items.last().unwrap().position();
+    }
 }
 
 /// Each conversation as (peer, unread count, last message id).
@@ -675,7 +715,7 @@ pub async fn send_validates_and_stores_nothing_on_error(store: Arc<dyn Store>) {
     let text = format!("  {}\n\tend  ", "é".repeat(3990));
     let sent = chat.send(&alice, "BOB", text, None).await.unwrap();
     assert!(sent.created);
-    assert_eq!(sent.message.recipient().username().as_str(), "bob");
+    assert_eq!(sent.message.recipient().unwrap().username().as_str(), "bob");
     assert_eq!(
         sent.message.text().as_str(),
         format!("{}\n\tend", "é".repeat(3990))
@@ -995,7 +1035,7 @@ pub async fn third_user_sees_nothing_of_a_conversation(store: Arc<dyn Store>) {
     );
     assert!(
         h.chat
-            .since(&carol, MessageId::ZERO, PageLimit::LARGEST)
+            .changes(&carol, Position::ZERO, PageLimit::LARGEST)
             .await
             .unwrap()
             .items
@@ -1164,26 +1204,18 @@ pub async fn since_recovers_everything_after_an_id(store: Arc<dyn Store>) {
     }
     h.send(&bob, "carol", "not alice's").await;
 
-    let mut got = Vec::new();
-    let mut after = MessageId::ZERO;
-    loop {
-        let page = h.chat.since(&alice, after, limit(4)).await.unwrap();
-        got.extend(ids(&page.items));
-        if !page.has_more {
-            break;
-        }
-        after = page.items.last().unwrap().id();
-    }
-    assert_eq!(got, expected);
+    let got = all_changes(&h.chat, &alice, Position::ZERO, 4).await;
+    assert_eq!(message_ids(&got), expected);
+    // A message id is a position.
     let from_middle = h
         .chat
-        .since(&alice, MessageId::new(expected[6]), limit(50))
+        .changes(&alice, Position::new(expected[6]), limit(50))
         .await
         .unwrap();
-    assert_eq!(ids(&from_middle.items), expected[7..].to_vec());
+    assert_eq!(message_ids(&from_middle.items), expected[7..].to_vec());
     let at_end = h
         .chat
-        .since(&alice, MessageId::new(expected[9]), limit(50))
+        .changes(&alice, Position::new(expected[9]), limit(50))
         .await
         .unwrap();
     assert!(at_end.items.is_empty() && !at_end.has_more);
@@ -1271,20 +1303,7 @@ pub async fn concurrent_sends_get_unique_increasing_ids(store: Arc<dyn Store>) {
     assert_eq!(all.len(), 400);
 
     // Reading alice's conversations back finds every row, in id order.
-    let mut seen = Vec::new();
-    let mut after = MessageId::ZERO;
-    loop {
-        let page = h
-            .chat
-            .since(&alice, after, PageLimit::LARGEST)
-            .await
-            .unwrap();
-        seen.extend(ids(&page.items));
-        if !page.has_more {
-            break;
-        }
-        after = page.items.last().unwrap().id();
-    }
+    let seen = message_ids(&all_changes(&h.chat, &alice, Position::ZERO, PageLimit::MAX).await);
     assert!(seen.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(seen.into_iter().collect::<HashSet<_>>(), all);
 }
@@ -1331,7 +1350,7 @@ pub async fn conversation_peers_are_those_who_both_spoke(store: Arc<dyn Store>) 
         (c, a, false),
         (a, d, false),
     ] {
-        assert_eq!(store.have_both_spoken(x, y).await.unwrap(), both, "{x} {y}");
+        assert_eq!(both_spoke(&*store, x, y).await, both, "{x} {y}");
     }
     let mutual = |session: crate::Session| {
         let chat = h.chat.clone();
@@ -1352,7 +1371,7 @@ pub async fn conversation_peers_are_those_who_both_spoke(store: Arc<dyn Store>) 
     );
     // Answering makes it mutual, for both.
     h.send(&alice, "carol", "hello carol").await;
-    assert!(store.have_both_spoken(c, a).await.unwrap());
+    assert!(both_spoke(&*store, c, a).await);
     assert_eq!(mutual(carol).await, [("alice".to_owned(), true)]);
     let mut all = peers(&alice).await;
     all.sort();
@@ -1522,9 +1541,33 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
     let carol = h.user("carol").await.user().clone();
     let ghost = User::new(UserId::new(1 << 40), Username::parse("ghost").unwrap());
     let now = crate::ports::Clock::now(&*h.clock);
+    let alice_bob = store
+        .direct_conversation(alice.id(), bob.id(), now)
+        .await
+        .unwrap();
+    let carol_bob = store
+        .direct_conversation(bob.id(), carol.id(), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .direct_conversation(bob.id(), alice.id(), now)
+            .await
+            .unwrap(),
+        alice_bob,
+        "a pair has one conversation"
+    );
+    let conversation_of = |from: &User, to: &User| {
+        if from.id() == carol.id() || to.id() == carol.id() {
+            carol_bob
+        } else {
+            alice_bob
+        }
+    };
     let new = |from: &User, to: &User, text: &str, client: Option<&str>| NewMessage {
+        conversation: conversation_of(from, to),
         sender: from.clone(),
-        recipient: to.clone(),
+        recipient: Some(to.clone()),
         text: MessageText::parse(text).unwrap(),
         sent_at: now,
         client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
@@ -1536,8 +1579,8 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
         new(&carol, &bob, "c1", Some("k")),
         new(&alice, &bob, "a2", None),
     ];
-    let results =
-        futures::future::join_all(batch.into_iter().map(|m| store.append_message(m))).await;
+    let results = store.append_batch(&batch).await.unwrap();
+    assert_eq!(results.len(), batch.len());
     let appended: Vec<_> = results
         .iter()
         .enumerate()
@@ -1556,16 +1599,30 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
     assert!(a1.id() < b1.id() && b1.id() < c1.id() && c1.id() < a2.id());
     assert_eq!(a1.conversation(), a2.conversation());
     assert_ne!(a1.conversation(), c1.conversation());
+    // The same key again, in a batch of its own: the stored message.
+    let again = store
+        .append_batch(&[new(&alice, &bob, "a1 once more", Some("k"))])
+        .await
+        .unwrap();
+    assert!(matches!(&again[..], [Ok(Appended::Existing(m))] if m == a1));
 
-    // A refused message fails alone.
+    // A batch the store refuses commits nothing.
     let refused = [
-        new(&ghost, &alice, "from nobody", None),
         new(&carol, &bob, "c2", None),
+        new(&ghost, &alice, "from nobody", None),
     ];
-    let results =
-        futures::future::join_all(refused.into_iter().map(|m| store.append_message(m))).await;
-    assert!(results[0].is_err(), "an unknown sender is refused");
-    let c2 = results[1].as_ref().unwrap().message();
+    assert!(
+        store.append_batch(&refused).await.is_err(),
+        "an unknown sender is refused"
+    );
+    let c2 = store
+        .append_batch(&refused[..1])
+        .await
+        .unwrap()
+        .pop()
+        .unwrap()
+        .unwrap();
+    let c2 = c2.message();
     assert!(c2.id() > a2.id());
 
     let history = h
@@ -1605,4 +1662,179 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
         .await
         .unwrap();
     assert!(found.items.is_empty(), "the repeat was never stored");
+}
+
+/// A read mark made while a client was away is in the change log after
+/// the client's last position, once, and only the newest of a member's
+/// read marks is kept.
+pub async fn read_marks_made_while_away_are_in_the_change_log(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    h.send(&alice, "bob", "one").await;
+    h.send(&bob, "alice", "two").await;
+    let m3 = h.send(&alice, "bob", "three").await;
+    let m4 = h.send(&alice, "bob", "four").await;
+    // Alice's client goes away here, having seen everything.
+    let away = h.chat.head().await.unwrap().position();
+    assert_eq!(away, m4.position(), "the head is the newest change");
+    assert!(
+        h.chat
+            .changes(&alice, away, limit(50))
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "nothing after the head"
+    );
+    h.chat.mark_read(&bob, "alice", m3.id()).await.unwrap();
+    h.chat.mark_read(&bob, "alice", m4.id()).await.unwrap();
+    let changes = h.chat.changes(&alice, away, limit(50)).await.unwrap();
+    let [
+        Change::Read {
+            position,
+            by,
+            with,
+            up_to,
+            ..
+        },
+    ] = changes.items.as_slice()
+    else {
+        panic!(
+            "expected bob's newest read mark only, got {:?}",
+            changes.items
+        );
+    };
+    assert_eq!(
+        (by.username().as_str(), with.username().as_str(), *up_to),
+        ("bob", "alice", m4.id())
+    );
+    assert!(*position > m4.position());
+    assert_eq!(h.chat.head().await.unwrap().position(), *position);
+    // Bob's own devices recover it too; after it, nothing.
+    let bobs = h.chat.changes(&bob, away, limit(50)).await.unwrap();
+    assert_eq!(bobs.items, changes.items);
+    assert!(
+        h.chat
+            .changes(&alice, *position, limit(50))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // A new message comes after the read mark, and everything is recovered
+    // in order from the start, in pages.
+    let m5 = h.send(&bob, "alice", "five").await;
+    assert!(m5.position() > *position);
+    let all = all_changes(&h.chat, &alice, Position::ZERO, 2).await;
+    let positions: Vec<i64> = all.iter().map(|c| c.position().get()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(all.len(), 6, "five messages and one read mark: {all:?}");
+    assert!(matches!(&all[4], Change::Read { .. }));
+}
+
+/// A read mark says when the reader was here: the change log keeps the
+/// reader's from a peer who has not written back (the reader's own devices
+/// still recover it).
+pub async fn the_change_log_keeps_a_strangers_reading_from_the_sender(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let stranger = h.user("stranger").await;
+    let bob = h.user("bob").await;
+    let first = h.send(&stranger, "bob", "unsolicited").await;
+    h.chat
+        .mark_read(&bob, "stranger", first.id())
+        .await
+        .unwrap();
+    let strangers = h
+        .chat
+        .changes(&stranger, first.position(), limit(50))
+        .await
+        .unwrap();
+    assert!(strangers.items.is_empty(), "{:?}", strangers.items);
+    let bobs = h
+        .chat
+        .changes(&bob, first.position(), limit(50))
+        .await
+        .unwrap();
+    assert!(matches!(bobs.items.as_slice(), [Change::Read { .. }]));
+    // Once bob has written, his reading shows.
+    let reply = h.send(&bob, "stranger", "who are you?").await;
+    let next = h.send(&stranger, "bob", "a friend").await;
+    h.chat.mark_read(&bob, "stranger", next.id()).await.unwrap();
+    let strangers = h
+        .chat
+        .changes(&stranger, first.position(), limit(50))
+        .await
+        .unwrap();
+    let kinds: Vec<String> = strangers
+        .items
+        .iter()
+        .map(|c| match c {
+            Change::Message(m) => format!("message {}", m.id()),
+            Change::Read { up_to, .. } => format!("read {up_to}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            format!("message {}", reply.id()),
+            format!("message {}", next.id()),
+            format!("read {}", next.id())
+        ]
+    );
+}
+
+/// Positions grow in commit order across messages and read marks, from
+/// concurrent writers; a cursor names its store, and one from another
+/// store is recognised as foreign.
+pub async fn positions_grow_in_commit_order_and_cursors_name_their_store(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    h.send(&bob, "alice", "hi").await;
+    let mut tasks = Vec::new();
+    for n in 0..20 {
+        let chat = h.chat.clone();
+        let (alice, bob) = (alice.clone(), bob.clone());
+        tasks.push(tokio::spawn(async move {
+            if n % 2 == 0 {
+                let sent = chat
+                    .send(&alice, "bob", format!("m{n}"), None)
+                    .await
+                    .unwrap();
+                sent.message.position()
+            } else {
+                chat.mark_read(&bob, "alice", MessageId::new(i64::MAX))
+                    .await
+                    .unwrap();
+                Position::ZERO
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let all = all_changes(&h.chat, &bob, Position::ZERO, 7).await;
+    let positions: Vec<i64> = all.iter().map(|c| c.position().get()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    assert_eq!(
+        all.iter()
+            .filter(|c| matches!(c, Change::Message(_)))
+            .count(),
+        11
+    );
+    let head = h.chat.head().await.unwrap();
+    assert_eq!(head.position().get(), *positions.last().unwrap());
+    assert_eq!(
+        h.chat.position_of(head).await.unwrap(),
+        Some(head.position()),
+        "a cursor of this store"
+    );
+    let foreign = crate::Cursor::new(head.position(), head.epoch().wrapping_add(1));
+    assert_eq!(h.chat.position_of(foreign).await.unwrap(), None);
+    assert_eq!(
+        crate::Cursor::parse(&head.to_string()).unwrap(),
+        head,
+        "a cursor reads back"
+    );
 }

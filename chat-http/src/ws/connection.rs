@@ -1,13 +1,10 @@
-//! One WebSocket connection: replay, then live events and client frames.
+//! One WebSocket connection: decode frames into commands, apply them, and
+//! write what the chat's delivery stream ([`chat_core::Live`]) yields.
 
-use std::collections::{HashSet, VecDeque};
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use chat_core::{
-    ChatError, Delivery, DirectLimiter, Event, EventKind, Message, MessageId, PageLimit, Session,
-    SessionToken, SharedEvent, Subscription,
-};
+use chat_core::{ChatError, DirectLimiter, Item, Live, Resume, Session, SessionToken, SharedEvent};
 use futures::StreamExt;
 use governor::Quota;
 use hyper_tungstenite::HyperWebsocket;
@@ -17,24 +14,16 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use super::SocketSlot;
-use super::commands::{Command, Commands, Outcome};
+use super::command::{Command, Reply};
+use super::commands::Commands;
 use super::outbound::{Full, Outbound};
 use crate::ChatHttp;
-use crate::wire::{ClientFrame, MessageDto, ServerFrame, UserDto};
+use crate::wire::{MessageDto, ServerFrame, UserDto};
 
-/// How many own message ids a connection remembers, to send an `ack`
-/// instead of a second copy of the message it sent.
-const OWN_IDS: usize = 256;
-/// How many live message ids a connection remembers, to avoid repeating
-/// them when it replays after a lag.
-const LIVE_IDS: usize = 1024;
 /// Consecutive rate-limit violations before a flooding client is cut off.
 const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
-/// Own messages held back while a send is committing, waiting for its ack.
-const HELD_EVENTS: usize = 256;
 
 /// Why the connection ends.
 enum End {
@@ -49,21 +38,11 @@ pub(super) struct Connection {
     session: Session,
     /// Kept to re-check the session (logout elsewhere, expiry).
     token: SessionToken,
-    since: Option<MessageId>,
-    /// Every message up to this id has been sent or was before `ready`.
-    floor: MessageId,
-    /// Ids of messages this connection sent (answered by `ack`).
-    own: VecDeque<MessageId>,
-    /// Ids delivered live above `floor`, oldest first.
-    live: VecDeque<MessageId>,
-    live_set: HashSet<MessageId>,
+    /// Where the delivery stream starts.
+    resume: Resume,
     frames: DirectLimiter,
     /// Client commands, run in order beside the event loop.
     commands: Commands,
-    /// Live copies of this user's messages that arrived while one of this
-    /// connection's sends was committing: each is either that send (answered
-    /// by its `ack`) or not, which is known once the send returns.
-    held: Vec<SharedEvent>,
     strikes: u32,
     last_heard: Instant,
     /// This connection's place in the user's cap and in the server's
@@ -76,7 +55,7 @@ impl Connection {
         http: ChatHttp,
         session: Session,
         token: SessionToken,
-        since: Option<MessageId>,
+        resume: Resume,
         slot: (SocketSlot, Option<crate::server::HeldConnection>),
     ) -> Self {
         let limits = &http.config().websocket;
@@ -90,13 +69,8 @@ impl Connection {
             http,
             session,
             token,
-            since,
-            floor: MessageId::ZERO,
-            own: VecDeque::new(),
-            live: VecDeque::new(),
-            live_set: HashSet::new(),
+            resume,
             commands: Commands::default(),
-            held: Vec::new(),
             strikes: 0,
             last_heard: Instant::now(),
             _slot: slot,
@@ -160,12 +134,13 @@ impl Connection {
         debug!(%user, "WebSocket disconnected");
     }
 
-    /// Subscribes, says `ready`, and replays `since`: subscribe first, so
-    /// nothing committed meanwhile is missed; duplicates are skipped by id.
-    async fn start(&mut self, out: &Outbound) -> Result<Subscription, End> {
+    /// Opens the delivery stream (which replays what the client missed
+    /// first), then says `ready`.
+    async fn start(&mut self, out: &Outbound) -> Result<Live, End> {
         let chat = self.http.chat().clone();
-        let events = chat
-            .subscribe(&self.session)
+        let limit = self.http.config().websocket.replay_limit;
+        let live = chat
+            .live(&self.session, self.resume, limit)
             .await
             .map_err(|e| self.failed(&e))?;
         let account = chat
@@ -179,20 +154,17 @@ impl Connection {
         let ready = ServerFrame::Ready {
             user: UserDto::from(&account),
             last_message_id: last.get(),
+            cursor: live.head().to_string(),
         };
         self.push(out, ready.to_json().into())?;
-        self.floor = last;
-        if let Some(since) = self.since {
-            self.replay(out, since).await?;
-        }
-        Ok(events)
+        Ok(live)
     }
 
     async fn serve(
         &mut self,
         out: &mut Outbound,
         incoming: &mut futures::stream::SplitStream<hyper_tungstenite::HyperWebsocketStream>,
-        events: &mut Subscription,
+        live: &mut Live,
     ) -> End {
         let limits = self.http.config().websocket.clone();
         let mut heartbeat = tokio::time::interval(limits.ping_interval);
@@ -207,11 +179,11 @@ impl Connection {
         tokio::pin!(expiry);
         loop {
             let step = tokio::select! {
-                outcome = self.commands.next_outcome() => self.on_outcome(out, outcome),
+                reply = self.commands.next_reply() => self.on_reply(out, live, reply),
                 frame = incoming.next(), if self.commands.has_room() => match frame {
                     Some(Ok(frame)) => {
                         self.last_heard = Instant::now();
-                        self.on_frame(out, frame)
+                        self.on_frame(out, live, frame)
                     }
                     Some(Err(tungstenite::Error::Capacity(_))) => {
                         warn!(user = %self.session.user().id(), "oversize WebSocket message");
@@ -220,9 +192,9 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Err(End::Gone),
                 },
-                delivery = events.next() => match delivery {
-                    Some(Delivery::Event(event)) => self.on_event(out, &event),
-                    Some(Delivery::Lagged) => self.replay(out, self.floor).await,
+                item = live.next() => match item {
+                    Some(Ok(item)) => self.on_item(out, item).await,
+                    Some(Err(error)) => Err(self.failed(&error)),
                     None => Err(End::Close(CloseCode::Policy, "logged out")),
                 },
                 _ = heartbeat.tick() => self.on_heartbeat(out, limits.idle_timeout).await,
@@ -251,7 +223,7 @@ impl Connection {
     }
 
     /// Answers protocol-level frames at once; queues commands.
-    fn on_frame(&mut self, out: &Outbound, frame: Frame) -> Result<(), End> {
+    fn on_frame(&mut self, out: &Outbound, live: &mut Live, frame: Frame) -> Result<(), End> {
         if frame.is_close() {
             return Err(End::Gone);
         }
@@ -292,176 +264,80 @@ impl Connection {
             }
         };
         self.strikes = 0;
-        let parsed: ClientFrame = match serde_json::from_str(text.as_str()) {
-            Ok(parsed) => parsed,
-            Err(e) => {
-                let reason = if e.is_data() {
-                    "unknown or malformed frame"
-                } else {
-                    "malformed JSON"
-                };
-                return self.error(out, None, "invalid_input", reason, None);
-            }
-        };
-        let command = match parsed {
-            ClientFrame::Send {
-                to,
-                text,
-                client_id,
-            } => Command::Send {
-                to,
-                text,
-                client_id,
-            },
-            ClientFrame::Typing { to } => Command::Typing { to },
-            ClientFrame::Read { with, up_to } => Command::Read {
-                with,
-                up_to: MessageId::new(up_to),
-            },
-        };
-        self.commands.push(self.http.chat(), &self.session, command);
-        Ok(())
-    }
-
-    fn on_outcome(&mut self, out: &Outbound, outcome: Outcome) -> Result<(), End> {
-        self.commands.finished(self.http.chat(), &self.session);
-        let answered = match outcome {
-            Outcome::Sent { client_id, result } => match result {
-                Ok(sent) => {
-                    if sent.created {
-                        self.http.metrics().messages_sent.inc();
-                    }
-                    remember(&mut self.own, sent.message.id(), OWN_IDS);
-                    let ack = ServerFrame::Ack {
-                        client_id: client_id.as_deref(),
-                        message: MessageDto::from(&sent.message),
-                    };
-                    self.push(out, ack.to_json().into())
-                }
-                Err(error) => self.chat_error(out, client_id.as_deref(), &error),
-            },
-            Outcome::Typing(Ok(()) | Err(ChatError::RateLimited { .. })) | Outcome::Read(Ok(_)) => {
+        match Command::parse(text.as_str()) {
+            Ok(command) => {
+                self.commands.push(command);
+                self.start_next(live);
                 Ok(())
             }
-            Outcome::Typing(Err(error)) | Outcome::Read(Err(error)) => {
-                self.chat_error(out, None, &error)
+            Err(reason) => self.error(out, None, "invalid_input", reason, None),
+        }
+    }
+
+    /// Starts the next command; a send's own message is held from the
+    /// stream until its reply.
+    fn start_next(&mut self, live: &mut Live) {
+        if let Some(sends) = self.commands.start_next(self.http.chat(), &self.session) {
+            live.sending(sends);
+        }
+    }
+
+    fn on_reply(&mut self, out: &Outbound, live: &mut Live, reply: Reply) -> Result<(), End> {
+        let answered = match reply {
+            Reply::Done => Ok(()),
+            Reply::Sent { client_id, sent } => {
+                if sent.created {
+                    self.http.metrics().messages_sent.inc();
+                }
+                live.sent(Some(&sent.message));
+                let ack = ServerFrame::Ack {
+                    client_id: client_id.as_deref(),
+                    message: MessageDto::from(&sent.message),
+                    cursor: live.cursor(sent.message.position()).to_string(),
+                };
+                self.push(out, ack.to_json().into())
+            }
+            Reply::Failed { client_id, error } => {
+                live.sent(None);
+                self.chat_error(out, client_id.as_deref(), &error)
             }
         };
         answered?;
-        self.release_held(out)
-    }
-
-    /// Delivers the held copies of own messages that were not the send just
-    /// answered.
-    fn release_held(&mut self, out: &Outbound) -> Result<(), End> {
-        for event in std::mem::take(&mut self.held) {
-            if let EventKind::Message { message } = event.kind() {
-                let id = message.id();
-                if self.own.contains(&id) || self.live_set.contains(&id) {
-                    continue;
-                }
-                self.remember_live(id);
-            }
-            self.push_event(out, &event)?;
-        }
+        self.start_next(live);
         Ok(())
     }
 
-    fn on_event(&mut self, out: &Outbound, event: &SharedEvent) -> Result<(), End> {
-        if let EventKind::Message { message } = event.kind() {
-            if self.is_running_send(message) && self.held.len() < HELD_EVENTS {
-                self.held.push(SharedEvent::clone(event));
-                return Ok(());
-            }
-            let id = message.id();
-            if id <= self.floor || self.live_set.contains(&id) {
-                return Ok(());
-            }
-            self.remember_live(id);
-            if self.own.contains(&id) {
-                return Ok(());
-            }
-        }
-        self.push_event(out, event)
-    }
-
-    /// Sends an event's frame, encoded once for every connection.
-    fn push_event(&self, out: &Outbound, event: &SharedEvent) -> Result<(), End> {
-        let encoded: Option<Utf8Bytes> =
-            event.encoded(|kind| ServerFrame::from_event(kind).map(|f| f.to_json().into()));
-        match encoded {
-            Some(text) => self.push(out, Frame::Text(text)),
-            None => Ok(()),
-        }
-    }
-
-    /// Sends every message after `after` from the store, skipping those
-    /// already delivered; past the replay limit, tells the client to resync.
-    async fn replay(&mut self, out: &Outbound, after: MessageId) -> Result<(), End> {
-        let chat = self.http.chat().clone();
-        let limit = self.http.config().websocket.replay_limit;
+    /// Writes what the delivery stream yields: live changes at once (a
+    /// client that cannot keep up is too slow), replayed ones as the client
+    /// takes them.
+    async fn on_item(&mut self, out: &Outbound, item: Item) -> Result<(), End> {
         let patience = self.http.config().websocket.idle_timeout;
-        let mut cursor = after;
-        let mut sent = 0usize;
-        loop {
-            let page = chat
-                .since(&self.session, cursor, PageLimit::LARGEST)
-                .await
-                .map_err(|e| self.failed(&e))?;
-            for message in &page.items {
-                cursor = message.id();
-                if self.live_set.contains(&message.id()) || self.own.contains(&message.id()) {
-                    continue;
+        match item {
+            Item::Change {
+                event,
+                cursor,
+                replayed,
+            } => {
+                let Some(frame) = encoded(&event, Some(cursor)) else {
+                    return Ok(());
+                };
+                if replayed {
+                    push_paced(out, frame, patience).await
+                } else {
+                    self.push(out, frame)
                 }
-                if self.is_running_send(message) && self.held.len() < HELD_EVENTS {
-                    self.held.push(Event::new(EventKind::Message {
-                        message: message.clone(),
-                    }));
-                    continue;
-                }
-                // Paced by the client: a replay longer than the queue must
-                // not make a client that reads it a slow consumer.
-                push_paced(out, message_frame(message), patience).await?;
-                sent += 1;
             }
-            self.floor = self.floor.max(cursor);
-            if !page.has_more {
-                break;
-            }
-            if sent >= limit {
-                push_paced(out, ServerFrame::Resync.to_json().into(), patience).await?;
-                self.floor = chat
-                    .last_message_id(&self.session)
-                    .await
-                    .map_err(|e| self.failed(&e))?;
-                break;
+            Item::Notice(event) => match encoded(&event, None) {
+                Some(frame) => self.push(out, frame),
+                None => Ok(()),
+            },
+            Item::Resync { cursor } => {
+                let frame = ServerFrame::Resync {
+                    cursor: cursor.to_string(),
+                };
+                push_paced(out, frame.to_json().into(), patience).await
             }
         }
-        self.forget_below_floor();
-        Ok(())
-    }
-
-    /// Whether `message` may be the one this connection's running send is
-    /// committing, whose `ack` will stand for it.
-    fn is_running_send(&self, message: &Message) -> bool {
-        message.sender().id() == self.session.user().id()
-            && self.commands.may_be_running_send(message)
-    }
-
-    fn remember_live(&mut self, id: MessageId) {
-        self.live.push_back(id);
-        self.live_set.insert(id);
-        if self.live.len() > LIVE_IDS
-            && let Some(old) = self.live.pop_front()
-        {
-            self.live_set.remove(&old);
-        }
-    }
-
-    fn forget_below_floor(&mut self) {
-        let floor = self.floor;
-        self.live.retain(|id| *id > floor);
-        self.live_set.retain(|id| *id > floor);
     }
 
     fn push(&self, out: &Outbound, frame: Frame) -> Result<(), End> {
@@ -543,16 +419,10 @@ async fn push_paced(out: &Outbound, frame: Frame, patience: Duration) -> Result<
     }
 }
 
-fn message_frame(message: &Message) -> Frame {
-    let frame = ServerFrame::Message {
-        message: MessageDto::from(message),
-    };
-    Frame::Text(frame.to_json().into())
-}
-
-fn remember(ids: &mut VecDeque<MessageId>, id: MessageId, bound: usize) {
-    ids.push_back(id);
-    if ids.len() > bound {
-        ids.pop_front();
-    }
+/// An event's frame, encoded once for every connection that writes it
+/// (the cursor is the same for all of them).
+fn encoded(event: &SharedEvent, cursor: Option<chat_core::Cursor>) -> Option<Frame> {
+    let text: Option<Utf8Bytes> =
+        event.encoded(|kind| ServerFrame::from_event(kind, cursor).map(|f| f.to_json().into()));
+    text.map(Frame::Text)
 }

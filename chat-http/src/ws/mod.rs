@@ -2,9 +2,12 @@
 //! upgrade (Origin, session, parameters); then one task per connection runs
 //! the protocol (see `docs/protocol.md`).
 
+mod command;
 mod commands;
 mod connection;
 mod outbound;
+
+pub(crate) use command::Command;
 
 use std::net::IpAddr;
 
@@ -30,7 +33,7 @@ impl ChatHttp {
             return Err(HttpError::NotUpgrade("missing Upgrade: websocket".into()));
         }
         let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
-        let since = Query::of(&request).message_id("since")?;
+        let resume = Query::of(&request).resume()?;
         self.chat()
             .check_connection(&auth.session, &ClientAddress::ip(client))
             .await?;
@@ -54,11 +57,11 @@ impl ChatHttp {
             self.clone(),
             auth.session,
             auth.token,
-            since,
+            resume,
             (slot, held),
         );
         self.connections().spawn(connection.run(websocket));
-        Ok(response)
+        Ok(response.map(http_body_util::BodyExt::boxed))
     }
 }
 

@@ -45,7 +45,7 @@ async fn a_dependency_failing_during_the_replay_of_since_closes_with_1011() {
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     server.send(&alice, "bob", "missed").await;
-    faults.fail(Call::MessagesSince);
+    faults.fail(Call::ChangesSince);
     let (mut ws, _) = server.ws_ready(&bob, "?since=0").await;
     let close = expect_close(&mut ws).await.expect("a close frame");
     assert_eq!(close.code, CloseCode::Error);
@@ -111,7 +111,7 @@ async fn a_dependency_failing_during_the_replay_after_a_lag_closes_with_1011() {
     let bob = server.user("bob").await;
     let (mut ws, _) = server.ws_ready(&bob, "").await;
     overflow(&server, &faults, &alice, &bob, 200).await;
-    faults.fail(Call::MessagesSince);
+    faults.fail(Call::ChangesSince);
     faults.release_session(&bob.token);
     let close = expect_close(&mut ws).await.expect("a close frame");
     assert_eq!(close.code, CloseCode::Error);
@@ -132,13 +132,13 @@ async fn a_connection_stops_reading_while_32_commands_wait() {
     let alice = server.user("alice").await;
     server.signup("bob").await;
     let (mut ws, _) = server.ws_ready(&alice, "").await;
-    faults.hold(Call::AppendMessage);
+    faults.hold(Call::AppendBatch);
     // One send runs (held at the store) and 31 wait: a bad frame is still
     // read, and answered at once.
     for n in 0..32 {
         send_frame(&mut ws, send(n)).await;
     }
-    faults.reached(Call::AppendMessage, 1).await;
+    faults.reached(Call::AppendBatch, 1).await;
     bad_frame(&mut ws).await;
     assert_eq!(
         expect_frame(&mut ws, "error").await["code"],
@@ -155,7 +155,7 @@ async fn a_connection_stops_reading_while_32_commands_wait() {
     faults.reached(Call::FindSession, 1).await;
     faults.pass_session(&alice.token);
     faults.reached(Call::FindSession, 2).await;
-    faults.release(Call::AppendMessage);
+    faults.release(Call::AppendBatch);
     faults.release_session(&alice.token);
     // The bad frame is read only once the first send is done.
     let mut order = Vec::new();

@@ -153,9 +153,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         chat.conversations(&me, &recent)
     })
     .await?;
-    time("since, 200 messages", args.samples, || {
-        chat.since(&me, middle, PageLimit::LARGEST)
-    })
+    time(
+        "recovery (changes since), 200 messages",
+        args.samples,
+        || chat.changes(&me, middle.into(), PageLimit::LARGEST),
+    )
     .await?;
     time("send (one sender)", args.samples, || {
         chat.send(&me, "user2", "a timed message".into(), None)

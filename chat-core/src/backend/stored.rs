@@ -2,7 +2,7 @@
 //! rule is reported as corrupt (an internal error), never trusted and never
 //! a panic. Every store maps its rows through these.
 
-use super::{
+use crate::domain::{
     ClientMessageId, ConversationId, Message, MessageId, MessageText, Timestamp, User, UserId,
     Username,
 };
@@ -33,10 +33,10 @@ pub struct StoredMessage {
     pub sender_id: i64,
     /// The sender's name.
     pub sender_username: String,
-    /// `recipient_id`.
-    pub recipient_id: i64,
+    /// `recipient_id` (direct conversations only).
+    pub recipient_id: Option<i64>,
     /// The recipient's name.
-    pub recipient_username: String,
+    pub recipient_username: Option<String>,
     /// `body`.
     pub body: String,
     /// `sent_at`, microseconds since the epoch.
@@ -55,7 +55,11 @@ impl StoredMessage {
             MessageId::new(self.id),
             ConversationId::new(self.conversation_id),
             stored_user(self.sender_id, self.sender_username)?,
-            stored_user(self.recipient_id, self.recipient_username)?,
+            match (self.recipient_id, self.recipient_username) {
+                (Some(id), Some(name)) => Some(stored_user(id, name)?),
+                (None, None) => None,
+                _ => return Err(corrupt("recipient", "an id without a name")),
+            },
             MessageText::parse(self.body).map_err(|e| corrupt("message body", e))?,
             Timestamp::from_unix_micros(self.sent_at),
             self.client_id

@@ -1,16 +1,16 @@
 //! The store-independent half of writing a batch of appends with a few
 //! set-based statements instead of several statements per message.
 //!
-//! A store's [`BatchAppend`](crate::BatchAppend) follows four steps:
+//! A store's [`MessageStore::append_batch`](crate::ports::MessageStore::append_batch)
+//! may follow four steps:
 //!
 //! 1. look up the messages already stored under the batch's
 //!    [`idempotency_keys`](AppendPlan::idempotency_keys);
 //! 2. build the plan with them ([`AppendPlan::new`]): it decides which
 //!    messages are new, and which repeat a stored message or an earlier
 //!    message of the same batch;
-//! 3. find or create the [`direct_pairs`](AppendPlan::direct_pairs)'
-//!    conversations, then insert the [`fresh`](AppendPlan::fresh) messages
-//!    in order, with consecutive ids;
+//! 3. insert the [`fresh`](AppendPlan::fresh) messages in order, with ids
+//!    that grow in commit order;
 //! 4. hand the ids to [`AppendPlan::written`], update the search index and
 //!    the members' marks from the [`WrittenBatch`], commit, and answer.
 //!
@@ -22,12 +22,6 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::{ClientMessageId, ConversationId, Message, MessageId, NewMessage, UserId};
 use crate::error::{ChatError, Result};
 use crate::ports::Appended;
-
-/// The two members of a direct conversation, lower id first: the key
-/// stores use for it.
-pub fn direct_pair(a: UserId, b: UserId) -> (UserId, UserId) {
-    if a <= b { (a, b) } else { (b, a) }
-}
 
 enum Fate {
     /// Already stored under its idempotency key.
@@ -96,32 +90,18 @@ impl<'a> AppendPlan<'a> {
         }
     }
 
-    /// The distinct direct conversations the fresh messages go to, as
-    /// [`direct_pair`]s.
-    pub fn direct_pairs(&self) -> Vec<(UserId, UserId)> {
-        let mut seen = HashSet::new();
-        self.fresh()
-            .map(|m| direct_pair(m.sender.id(), m.recipient.id()))
-            .filter(|pair| seen.insert(*pair))
-            .collect()
-    }
-
     /// The messages to insert, in the order their ids must grow.
     pub fn fresh(&self) -> impl ExactSizeIterator<Item = &'a NewMessage> + '_ {
         self.fresh.iter().map(|&i| &self.batch[i])
     }
 
     /// The batch once its fresh messages were inserted with `ids` (one per
-    /// fresh message, in order) into `conversations` (by [`direct_pair`]).
+    /// fresh message, in order).
     ///
     /// # Errors
-    /// [`ChatError::Internal`] if an id or a conversation is missing: the
-    /// store broke the contract, and its transaction must not commit.
-    pub fn written(
-        self,
-        conversations: &HashMap<(UserId, UserId), ConversationId>,
-        ids: &[MessageId],
-    ) -> Result<WrittenBatch> {
+    /// [`ChatError::Internal`] if the ids do not match the fresh messages:
+    /// the store broke the contract, and its transaction must not commit.
+    pub fn written(self, ids: &[MessageId]) -> Result<WrittenBatch> {
         if ids.len() != self.fresh.len() {
             return Err(ChatError::internal(format!(
                 "{} ids for {} new messages",
@@ -133,21 +113,17 @@ impl<'a> AppendPlan<'a> {
             .fresh()
             .zip(ids)
             .map(|(new, &id)| {
-                let pair = direct_pair(new.sender.id(), new.recipient.id());
-                let conversation = *conversations
-                    .get(&pair)
-                    .ok_or_else(|| ChatError::internal("a conversation of the batch is missing"))?;
-                Ok(Message::new(
+                Message::new(
                     id,
-                    conversation,
+                    new.conversation,
                     new.sender.clone(),
                     new.recipient.clone(),
                     new.text.clone(),
                     new.sent_at,
                     new.client_id.clone(),
-                ))
+                )
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         Ok(WrittenBatch {
             fates: self.fates,
             created,
@@ -222,10 +198,12 @@ mod tests {
         )
     }
 
-    fn new(from: i64, to: i64, client: Option<&str>) -> NewMessage {
+    /// A message from `from` in the direct conversation `conversation`.
+    fn new(conversation: i64, from: i64, to: i64, client: Option<&str>) -> NewMessage {
         NewMessage {
+            conversation: ConversationId::new(conversation),
             sender: user(from),
-            recipient: user(to),
+            recipient: Some(user(to)),
             text: MessageText::parse("hi").unwrap(),
             sent_at: Timestamp::from_unix_micros(1),
             client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
@@ -238,35 +216,24 @@ mod tests {
             MessageId::new(7),
             ConversationId::new(1),
             user(1),
-            user(2),
+            Some(user(2)),
             MessageText::parse("old").unwrap(),
             Timestamp::from_unix_micros(0),
             Some(ClientMessageId::parse("old").unwrap()),
         );
         let batch = [
-            new(1, 2, Some("a")),
-            new(2, 1, None),
-            new(1, 2, Some("a")),
-            new(1, 2, Some("old")),
-            new(3, 1, Some("a")),
+            new(1, 1, 2, Some("a")),
+            new(1, 2, 1, None),
+            new(1, 1, 2, Some("a")),
+            new(1, 1, 2, Some("old")),
+            new(2, 3, 1, Some("a")),
         ];
         let keys = AppendPlan::idempotency_keys(&batch);
         assert_eq!(keys.len(), 3, "(1,a), (1,old), (3,a)");
         let plan = AppendPlan::new(&batch, vec![stored.clone()]);
         assert_eq!(plan.fresh().len(), 3);
-        assert_eq!(
-            plan.direct_pairs(),
-            vec![
-                (UserId::new(1), UserId::new(2)),
-                (UserId::new(1), UserId::new(3))
-            ]
-        );
-        let conversations = HashMap::from([
-            ((UserId::new(1), UserId::new(2)), ConversationId::new(1)),
-            ((UserId::new(1), UserId::new(3)), ConversationId::new(2)),
-        ]);
         let ids = [MessageId::new(8), MessageId::new(9), MessageId::new(10)];
-        let written = plan.written(&conversations, &ids).unwrap();
+        let written = plan.written(&ids).unwrap();
         let mut heads = written.conversation_heads();
         heads.sort();
         assert_eq!(
@@ -301,10 +268,8 @@ mod tests {
 
     #[test]
     fn a_missing_id_is_an_error_not_a_panic() {
-        let batch = [new(1, 2, None), new(1, 2, None)];
+        let batch = [new(1, 1, 2, None), new(1, 1, 2, None)];
         let plan = AppendPlan::new(&batch, Vec::new());
-        let conversations =
-            HashMap::from([((UserId::new(1), UserId::new(2)), ConversationId::new(1))]);
-        assert!(plan.written(&conversations, &[MessageId::new(1)]).is_err());
+        assert!(plan.written(&[MessageId::new(1)]).is_err());
     }
 }

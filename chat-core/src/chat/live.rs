@@ -1,0 +1,351 @@
+//! The delivery stream a transport forwards: every committed change of the
+//! user's conversations once, in order, with no gap, live or replayed from
+//! the change log; and what is not stored (typing, presence) as it comes.
+
+use std::collections::{HashSet, VecDeque};
+
+use futures::StreamExt;
+
+use super::{Chat, Subscription};
+use crate::domain::{ClientMessageId, Cursor, Message, Position};
+use crate::error::Result;
+use crate::event::{Event, EventKind, SharedEvent};
+use crate::ports::{Delivery, PageLimit};
+use crate::session::Session;
+
+/// How many positions delivered above the floor a stream remembers, to
+/// skip them when it replays after a lag.
+const RECENT: usize = 1024;
+
+/// How many live copies of the user's own messages a stream holds while
+/// one of its transport's sends is committing.
+const HELD: usize = 256;
+
+/// Where a new [`Live`] stream starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// From now: nothing is replayed.
+    Now,
+    /// After a cursor this service gave out: every change since it is
+    /// replayed first. A cursor of another store, or one beyond the newest
+    /// change, starts with [`Item::Resync`].
+    Cursor(Cursor),
+    /// After the message with this id (a message id is a position): the
+    /// older clients' recovery point.
+    Message(crate::domain::MessageId),
+}
+
+/// What a [`Live`] stream yields.
+#[derive(Clone, Debug)]
+pub enum Item {
+    /// A committed change (a message, a read mark) with its cursor.
+    Change {
+        /// The event, shared by every stream that heard it live.
+        event: SharedEvent,
+        /// Where a client that has seen it resumes.
+        cursor: Cursor,
+        /// Whether it comes from the change log rather than live: a
+        /// transport writes replayed changes as the client takes them
+        /// (they may be many), live ones at once.
+        replayed: bool,
+    },
+    /// Something that is not stored: typing, presence.
+    Notice(SharedEvent),
+    /// Too much was missed to replay (or the client's cursor is not one of
+    /// this store's): the client reloads what it shows by other means, then
+    /// goes on from `cursor`.
+    Resync {
+        /// Where the stream goes on from.
+        cursor: Cursor,
+    },
+}
+
+/// Where a replay stands.
+#[derive(Clone, Copy, Debug)]
+enum Replay {
+    /// The next page starts after this position; `sent` changes so far.
+    After { position: Position, sent: usize },
+    /// Past the replay limit: move the floor to the head and say so.
+    Resync,
+}
+
+/// The stream of one session's deliveries; see [`Chat::live`].
+///
+/// The rules it keeps, so that no transport writes them again:
+/// - it subscribes before it reads the store, so nothing committed in
+///   between is missed;
+/// - every committed change is yielded once, in order of position where it
+///   replays, live ones as they come, never one at or below the floor twice;
+/// - a lag (a bus queue overflowing, a lost connection to the bus) replays
+///   from the floor, skipping what was already delivered;
+/// - a replay longer than the limit ends with [`Item::Resync`];
+/// - while its transport's send is committing ([`Live::sending`]), a live
+///   copy of the user's own message that may be that send is held until
+///   the send ends ([`Live::sent`]): the transport answers its own send
+///   with an acknowledgement, and the copy is dropped.
+///
+/// `next` is cancel-safe: a transport may poll it in a `select!`.
+pub struct Live {
+    chat: Chat,
+    session: Session,
+    events: Subscription,
+    epoch: u32,
+    head: Cursor,
+    /// Every change at or below it was delivered, or came before the start.
+    floor: Position,
+    /// Positions delivered above the floor, oldest first.
+    recent: VecDeque<Position>,
+    recent_set: HashSet<Position>,
+    replay: Option<Replay>,
+    replay_limit: usize,
+    ready: VecDeque<Item>,
+    /// The running send's client id (`Some(None)`: a send without one).
+    sending: Option<Option<ClientMessageId>>,
+    held: Vec<SharedEvent>,
+    ended: bool,
+}
+
+impl Chat {
+    /// Opens the delivery stream of the session's user, starting at
+    /// `resume`; past `replay_limit` replayed changes, it says
+    /// [`Item::Resync`] instead of replaying more. The stream ends when the
+    /// session logs out.
+    ///
+    /// # Errors
+    /// [`ChatError::Unavailable`](crate::ChatError::Unavailable) if the bus
+    /// or the store is down.
+    pub async fn live(
+        &self,
+        session: &Session,
+        resume: Resume,
+        replay_limit: usize,
+    ) -> Result<Live> {
+        let events = self.subscribe(session).await?;
+        let head = self.head().await?;
+        let mut live = Live {
+            chat: self.clone(),
+            session: session.clone(),
+            events,
+            epoch: head.epoch(),
+            head,
+            floor: head.position(),
+            recent: VecDeque::new(),
+            recent_set: HashSet::new(),
+            replay: None,
+            replay_limit,
+            ready: VecDeque::new(),
+            sending: None,
+            held: Vec::new(),
+            ended: false,
+        };
+        let from = match resume {
+            Resume::Now => None,
+            Resume::Message(id) => Some(Position::from(id).min(head.position())),
+            Resume::Cursor(cursor) => match self.position_of(cursor).await? {
+                Some(position) if position <= head.position() => Some(position),
+                _ => {
+                    live.ready.push_back(Item::Resync { cursor: head });
+                    None
+                }
+            },
+        };
+        if let Some(position) = from
+            && position < head.position()
+        {
+            live.replay = Some(Replay::After { position, sent: 0 });
+        }
+        Ok(live)
+    }
+}
+
+impl Live {
+    /// The newest change when the stream opened: what a client resumes
+    /// from if it sees nothing else.
+    pub fn head(&self) -> Cursor {
+        self.head
+    }
+
+    /// The cursor of `position` in this stream's store.
+    pub fn cursor(&self, position: Position) -> Cursor {
+        Cursor::new(position, self.epoch)
+    }
+
+    /// The next delivery; `None` once the session has logged out.
+    ///
+    /// # Errors
+    /// What the store reports while replaying: the transport should close,
+    /// and its client resume later.
+    pub async fn next(&mut self) -> Option<Result<Item>> {
+        loop {
+            if let Some(item) = self.ready.pop_front() {
+                return Some(Ok(item));
+            }
+            if let Some(replay) = self.replay {
+                if let Err(error) = self.replay_step(replay).await {
+                    return Some(Err(error));
+                }
+                continue;
+            }
+            if self.ended {
+                return None;
+            }
+            match self.events.next().await {
+                None => {
+                    self.ended = true;
+                    return None;
+                }
+                Some(Delivery::Lagged) => {
+                    self.replay = Some(Replay::After {
+                        position: self.floor,
+                        sent: 0,
+                    });
+                }
+                Some(Delivery::Event(event)) => {
+                    if let Some(item) = self.on_event(event) {
+                        return Some(Ok(item));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Says that the transport started a send of the user's with
+    /// `client_id`: until [`Live::sent`], live copies of the user's
+    /// messages that may be it are held back.
+    pub fn sending(&mut self, client_id: Option<ClientMessageId>) {
+        self.sending = Some(client_id);
+    }
+
+    /// Says that the transport's send ended, storing `message` (`None` if
+    /// it failed). The transport acknowledges it itself, so the stream
+    /// never delivers it; other held messages follow in order.
+    pub fn sent(&mut self, message: Option<&Message>) {
+        self.sending = None;
+        if let Some(message) = message {
+            self.remember(message.position());
+        }
+        for event in std::mem::take(&mut self.held) {
+            let Some(position) = event.kind().position() else {
+                continue;
+            };
+            if position <= self.floor || self.recent_set.contains(&position) {
+                continue;
+            }
+            self.remember(position);
+            self.ready.push_back(Item::Change {
+                event,
+                cursor: self.cursor(position),
+                replayed: false,
+            });
+        }
+    }
+
+    /// A live event: a change above the floor not delivered yet, or a
+    /// notice.
+    fn on_event(&mut self, event: SharedEvent) -> Option<Item> {
+        let Some(position) = event.kind().position() else {
+            return Some(Item::Notice(event));
+        };
+        if self.may_be_the_running_send(&event) && self.held.len() < HELD {
+            self.held.push(event);
+            return None;
+        }
+        if position <= self.floor || self.recent_set.contains(&position) {
+            return None;
+        }
+        self.remember(position);
+        Some(Item::Change {
+            event,
+            cursor: self.cursor(position),
+            replayed: false,
+        })
+    }
+
+    /// One page of a replay (or its end in a resync); changes nothing until
+    /// the store has answered, so that a cancelled call loses nothing.
+    async fn replay_step(&mut self, replay: Replay) -> Result<()> {
+        let (after, mut sent) = match replay {
+            Replay::After { position, sent } => (position, sent),
+            Replay::Resync => {
+                let head = self.chat.head().await?;
+                self.floor = self.floor.max(head.position());
+                self.forget_below_floor();
+                self.replay = None;
+                self.ready.push_back(Item::Resync {
+                    cursor: self.cursor(self.floor),
+                });
+                return Ok(());
+            }
+        };
+        let page = self
+            .chat
+            .changes(&self.session, after, PageLimit::LARGEST)
+            .await?;
+        let mut last = after;
+        for change in page.items {
+            let position = change.position();
+            last = position;
+            if self.recent_set.contains(&position) {
+                continue;
+            }
+            let event = Event::new(EventKind::from(change));
+            if self.may_be_the_running_send(&event) && self.held.len() < HELD {
+                self.held.push(event);
+                continue;
+            }
+            self.ready.push_back(Item::Change {
+                event,
+                cursor: self.cursor(position),
+                replayed: true,
+            });
+            sent += 1;
+        }
+        self.floor = self.floor.max(last);
+        self.replay = if !page.has_more {
+            self.forget_below_floor();
+            None
+        } else if sent >= self.replay_limit {
+            Some(Replay::Resync)
+        } else {
+            Some(Replay::After {
+                position: last,
+                sent,
+            })
+        };
+        Ok(())
+    }
+
+    /// Whether `event` is a message of the user's that the running send may
+    /// be committing.
+    fn may_be_the_running_send(&self, event: &Event) -> bool {
+        let EventKind::Message { message } = event.kind() else {
+            return false;
+        };
+        if message.sender().id() != self.session.user().id() {
+            return false;
+        }
+        match &self.sending {
+            None => false,
+            Some(None) => true,
+            Some(Some(client_id)) => message.client_id() == Some(client_id),
+        }
+    }
+
+    fn remember(&mut self, position: Position) {
+        if !self.recent_set.insert(position) {
+            return;
+        }
+        self.recent.push_back(position);
+        if self.recent.len() > RECENT
+            && let Some(old) = self.recent.pop_front()
+        {
+            self.recent_set.remove(&old);
+        }
+    }
+
+    fn forget_below_floor(&mut self) {
+        let floor = self.floor;
+        self.recent.retain(|p| *p > floor);
+        self.recent_set.retain(|p| *p > floor);
+    }
+}

@@ -1,0 +1,27 @@
+//! `{"type":"typing","to":"bob"}`: no answer. Over the typing limit it is
+//! dropped without one too (a client repeats it anyway).
+
+use chat_core::{Chat, ChatError, Session};
+use serde::{Deserialize, Serialize};
+
+use super::Reply;
+
+/// "I am typing to `to`."
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(default)]
+pub(crate) struct Typing {
+    /// Recipient.
+    pub(crate) to: String,
+}
+
+impl Typing {
+    pub(super) async fn apply(self, chat: &Chat, session: &Session) -> Reply {
+        match chat.typing(session, &self.to).await {
+            Ok(()) | Err(ChatError::RateLimited { .. }) => Reply::Done,
+            Err(error) => Reply::Failed {
+                client_id: None,
+                error,
+            },
+        }
+    }
+}

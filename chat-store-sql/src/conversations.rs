@@ -1,0 +1,173 @@
+//! Conversations, members and the conversation list: the same SQL on every
+//! database.
+
+use chat_core::ports::{ConversationQuery, Page};
+use chat_core::{
+    ConversationId, ConversationSummary, Member, MessageId, Result, Timestamp, UserId,
+};
+
+use crate::SqlStore;
+use crate::args;
+use crate::db::{Commit, Sql, SqlPool, SqlRow};
+use crate::rows::{message, user};
+
+/// The pair in the order the `conversations` table keeps it.
+fn ordered(a: UserId, b: UserId) -> (i64, i64) {
+    if a <= b {
+        (a.get(), b.get())
+    } else {
+        (b.get(), a.get())
+    }
+}
+
+const FIND_DIRECT: &str = "SELECT id FROM conversations \
+     WHERE kind = 'direct' AND direct_low = $1 AND direct_high = $2";
+
+/// [`ConversationStore::find_direct_conversation`](chat_core::ports::ConversationStore::find_direct_conversation) in SQL.
+pub async fn find_direct_conversation(
+    store: &impl SqlStore,
+    a: UserId,
+    b: UserId,
+) -> Result<Option<ConversationId>> {
+    let (low, high) = ordered(a, b);
+    let row = store
+        .reader()
+        .fetch_optional(FIND_DIRECT.into(), args![low, high])
+        .await?;
+    row.map(|row| Ok(ConversationId::new(row.int("id")?)))
+        .transpose()
+}
+
+/// [`ConversationStore::direct_conversation`](chat_core::ports::ConversationStore::direct_conversation) in SQL.
+pub async fn direct_conversation(
+    store: &impl SqlStore,
+    a: UserId,
+    b: UserId,
+    at: Timestamp,
+) -> Result<ConversationId> {
+    if let Some(found) = find_direct_conversation(store, a, b).await? {
+        return Ok(found);
+    }
+    let (low, high) = ordered(a, b);
+    let mut tx = store.writer().begin().await?;
+    let created = tx
+        .fetch_optional(
+            "INSERT INTO conversations (kind, direct_low, direct_high, created_at) \
+             VALUES ('direct', $1, $2, $3) \
+             ON CONFLICT (direct_low, direct_high) WHERE kind = 'direct' DO NOTHING \
+             RETURNING id"
+                .into(),
+            args![low, high, at.unix_micros()],
+        )
+        .await?;
+    let id = match created {
+        Some(row) => {
+            let id = row.int("id")?;
+            tx.execute(
+                "INSERT INTO members (conversation_id, user_id) VALUES ($1, $2), ($1, $3)".into(),
+                args![id, low, high],
+            )
+            .await?;
+            id
+        }
+        // Another writer created it first; it has committed by now.
+        None => tx
+            .fetch_one(FIND_DIRECT.into(), args![low, high])
+            .await?
+            .int("id")?,
+    };
+    tx.commit().await?;
+    Ok(ConversationId::new(id))
+}
+
+/// [`ConversationStore::members`](chat_core::ports::ConversationStore::members) in SQL.
+pub async fn members(store: &impl SqlStore, conversation: ConversationId) -> Result<Vec<Member>> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            "SELECT m.user_id, u.username, m.has_spoken, m.last_read_message_id \
+             FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.conversation_id = $1 ORDER BY m.user_id"
+                .into(),
+            args![conversation.get()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Member {
+                user: user(row, "user_id", "username")?,
+                has_spoken: row.flag("has_spoken")?,
+                read_up_to: MessageId::new(row.int("last_read_message_id")?),
+            })
+        })
+        .collect()
+}
+
+/// [`ConversationStore::list_conversations`](chat_core::ports::ConversationStore::list_conversations) in SQL.
+pub async fn list_conversations(
+    store: &impl SqlStore,
+    user_id: UserId,
+    query: &ConversationQuery,
+) -> Result<Page<ConversationSummary>> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            CONVERSATIONS.into(),
+            args![
+                user_id.get(),
+                query.before.map_or(i64::MAX, MessageId::get),
+                query.limit.overfetch(),
+            ],
+        )
+        .await?;
+    let summaries = rows
+        .iter()
+        .map(|row| {
+            Ok(ConversationSummary {
+                conversation: ConversationId::new(row.int("conversation_id")?),
+                peer: user(row, "peer_id", "peer_username")?,
+                last_message: Some(message(row)?),
+                unread: u64::try_from(row.int("unread")?).unwrap_or(0),
+                peer_read_up_to: MessageId::new(row.int("peer_read_up_to")?),
+                mutual: row.flag("mutual")?,
+                online: false,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_overfetch(summaries, query.limit))
+}
+
+/// The conversation list: `$1` user, `$2` before (last message id), `$3`
+/// limit.
+pub const CONVERSATIONS: &str = concat!(
+    "SELECT m.conversation_id, p.user_id AS peer_id, pu.username AS peer_username, \
+        p.last_read_message_id AS peer_read_up_to, \
+        (m.has_spoken AND p.has_spoken) AS mutual, \
+        (SELECT count(*) FROM messages x \
+          WHERE x.conversation_id = m.conversation_id \
+            AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, ",
+    crate::message_columns!(),
+    " FROM members m \
+     JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
+     JOIN users pu ON pu.id = p.user_id \
+     JOIN messages msg ON msg.id = m.last_message_id ",
+    crate::message_joins!(),
+    " WHERE m.user_id = $1 AND m.last_message_id < $2 \
+     ORDER BY m.last_message_id DESC LIMIT $3"
+);
+
+/// Whom a user has conversations with in which both have spoken.
+pub const PEERS: &str = "SELECT p.user_id FROM members m \
+     JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \
+     WHERE m.user_id = $1 AND m.has_spoken AND p.has_spoken";
+
+/// [`ConversationStore::conversation_peers`](chat_core::ports::ConversationStore::conversation_peers) in SQL.
+pub async fn conversation_peers(store: &impl SqlStore, user_id: UserId) -> Result<Vec<UserId>> {
+    let rows = store
+        .reader()
+        .fetch_all(PEERS.into(), args![user_id.get()])
+        .await?;
+    rows.iter()
+        .map(|row| Ok(UserId::new(row.int("user_id")?)))
+        .collect()
+}

@@ -1,0 +1,234 @@
+//! # chat-store-sql
+//!
+//! What the SQL stores of [`chat_core`] share: every store port written
+//! once over sqlx, for any database that supplies a pool, its error
+//! mapping, and the few statements it writes its own way.
+//!
+//! A store implements [`SqlStore`] (its pools, its [`Statements`], its
+//! history query) and stamps the ports with [`sql_store_ports!`]:
+//!
+//! ```ignore
+//! impl chat_store_sql::SqlStore for MyStore { /* … */ }
+//! chat_store_sql::sql_store_ports!(MyStore);
+//! ```
+//!
+//! Statements use `$1, $2, …` placeholders, which SQLite reads as well as
+//! PostgreSQL; values travel as [`Arg`]s and come back through [`SqlRow`],
+//! so the shared code names no database. `chat-store-sqlite` and
+//! `chat-store-postgres` are the two users.
+
+mod conversations;
+mod db;
+mod drivers;
+mod messages;
+mod rows;
+mod statements;
+mod users;
+
+use std::future::Future;
+
+use chat_core::ports::{HistoryQuery, Page};
+use chat_core::{ConversationId, Message, Result};
+
+pub use conversations::{CONVERSATIONS, PEERS};
+pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
+pub use drivers::{postgres_error, sqlite_error};
+pub use messages::TAKE_POSITIONS;
+pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, message, user};
+pub use statements::Statements;
+
+#[doc(hidden)]
+pub mod ports {
+    //! The shared implementations [`sql_store_ports!`](crate::sql_store_ports)
+    //! calls.
+    pub use crate::conversations::*;
+    pub use crate::messages::*;
+    pub use crate::users::*;
+    pub use async_trait::async_trait;
+    pub use chat_core;
+}
+
+/// A store on a SQL database: what the shared code needs of it.
+pub trait SqlStore: Send + Sync + 'static {
+    /// Its connection pool.
+    type Pool: SqlPool;
+
+    /// Where reads go.
+    fn reader(&self) -> &Self::Pool;
+
+    /// Where writes go (SQLite: its one writing connection).
+    fn writer(&self) -> &Self::Pool;
+
+    /// The statements it writes its own way.
+    fn statements(&self) -> &'static Statements;
+
+    /// How many appends one batch holds at most.
+    fn max_batch(&self) -> usize;
+
+    /// A page of one conversation's messages (each database searches its
+    /// own way); see [`MessageStore::list_messages`](chat_core::ports::MessageStore::list_messages).
+    fn list_messages(
+        &self,
+        conversation: ConversationId,
+        query: &HistoryQuery,
+    ) -> impl Future<Output = Result<Page<Message>>> + Send;
+}
+
+/// Implements every store port of [`chat_core`] for a type that implements
+/// [`SqlStore`], with the shared SQL.
+#[macro_export]
+macro_rules! sql_store_ports {
+    ($store:ty) => {
+        const _: () = {
+            use $crate::ports as shared;
+            use $crate::ports::chat_core::ports::{
+                Appended, ConversationQuery, ConversationStore, HistoryQuery, MessageStore,
+                NewUser, Page, PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser,
+                UserStore,
+            };
+            use $crate::ports::chat_core::{
+                Account, Change, ConversationId, ConversationSummary, Email, Member, Message,
+                MessageId, NewMessage, Position, Result, SessionId, Timestamp, TokenHash, User,
+                UserId, Username,
+            };
+
+            #[shared::async_trait]
+            impl UserStore for $store {
+                async fn ping(&self) -> Result<()> {
+                    shared::ping(self).await
+                }
+                async fn insert_user(&self, user: NewUser) -> Result<Account> {
+                    shared::insert_user(self, user).await
+                }
+                async fn find_user_by_username(
+                    &self,
+                    username: &Username,
+                ) -> Result<Option<StoredUser>> {
+                    shared::find_user_by_username(self, username).await
+                }
+                async fn find_account(&self, id: UserId) -> Result<Option<Account>> {
+                    shared::find_account(self, id).await
+                }
+                async fn look_alike_exists(&self, username: &Username) -> Result<bool> {
+                    shared::look_alike_exists(self, username).await
+                }
+                async fn email_exists(&self, email: &Email) -> Result<bool> {
+                    shared::email_exists(self, email).await
+                }
+                async fn shared_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {
+                    shared::shared_secret(self, name, candidate).await
+                }
+                async fn list_users(
+                    &self,
+                    prefix: &str,
+                    except: UserId,
+                    limit: PageLimit,
+                ) -> Result<Vec<User>> {
+                    shared::list_users(self, prefix, except, limit).await
+                }
+            }
+
+            #[shared::async_trait]
+            impl SessionStore for $store {
+                async fn insert_session(
+                    &self,
+                    token: &TokenHash,
+                    user: UserId,
+                    at: Timestamp,
+                ) -> Result<SessionId> {
+                    shared::insert_session(self, token, user, at).await
+                }
+                async fn find_session(&self, token: &TokenHash) -> Result<Option<SessionRecord>> {
+                    shared::find_session(self, token).await
+                }
+                async fn touch_session(&self, id: SessionId, at: Timestamp) -> Result<()> {
+                    shared::touch_session(self, id, at).await
+                }
+                async fn delete_session(&self, id: SessionId) -> Result<()> {
+                    shared::delete_session(self, id).await
+                }
+                async fn delete_expired_sessions(
+                    &self,
+                    idle_before: Timestamp,
+                    created_before: Timestamp,
+                ) -> Result<u64> {
+                    shared::delete_expired_sessions(self, idle_before, created_before).await
+                }
+            }
+
+            #[shared::async_trait]
+            impl ConversationStore for $store {
+                async fn direct_conversation(
+                    &self,
+                    a: UserId,
+                    b: UserId,
+                    at: Timestamp,
+                ) -> Result<ConversationId> {
+                    shared::direct_conversation(self, a, b, at).await
+                }
+                async fn find_direct_conversation(
+                    &self,
+                    a: UserId,
+                    b: UserId,
+                ) -> Result<Option<ConversationId>> {
+                    shared::find_direct_conversation(self, a, b).await
+                }
+                async fn members(&self, conversation: ConversationId) -> Result<Vec<Member>> {
+                    shared::members(self, conversation).await
+                }
+                async fn list_conversations(
+                    &self,
+                    user: UserId,
+                    query: &ConversationQuery,
+                ) -> Result<Page<ConversationSummary>> {
+                    shared::list_conversations(self, user, query).await
+                }
+                async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>> {
+                    shared::conversation_peers(self, user).await
+                }
+            }
+
+            #[shared::async_trait]
+            impl MessageStore for $store {
+                async fn append_batch(
+                    &self,
+                    batch: &[NewMessage],
+                ) -> Result<Vec<Result<Appended>>> {
+                    shared::append_batch(self, batch).await
+                }
+                fn max_batch(&self) -> usize {
+                    <$store as $crate::SqlStore>::max_batch(self)
+                }
+                async fn list_messages(
+                    &self,
+                    conversation: ConversationId,
+                    query: &HistoryQuery,
+                ) -> Result<Page<Message>> {
+                    <$store as $crate::SqlStore>::list_messages(self, conversation, query).await
+                }
+                async fn mark_read(
+                    &self,
+                    conversation: ConversationId,
+                    user: UserId,
+                    up_to: MessageId,
+                ) -> Result<ReadMark> {
+                    shared::mark_read(self, conversation, user, up_to).await
+                }
+                async fn changes_since(
+                    &self,
+                    user: UserId,
+                    after: Position,
+                    limit: PageLimit,
+                ) -> Result<Page<Change>> {
+                    shared::changes_since(self, user, after, limit).await
+                }
+                async fn head(&self) -> Result<Position> {
+                    shared::head(self).await
+                }
+                async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
+                    shared::last_message_id(self, user).await
+                }
+            }
+        };
+    };
+}

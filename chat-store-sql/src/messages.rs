@@ -1,0 +1,251 @@
+//! Appends, read marks and the change log: one flow for every database,
+//! with the set-based statements each database writes its own way.
+
+use chat_core::backend::AppendPlan;
+use chat_core::ports::{Appended, Page, PageLimit, ReadMark};
+use chat_core::{
+    Change, ChatError, ClientMessageId, ConversationId, Message, MessageId, NewMessage, Position,
+    Result, UserId, fold_for_search,
+};
+use tracing::debug;
+
+use crate::SqlStore;
+use crate::args;
+use crate::db::{Commit, Sql, SqlPool, SqlRow};
+use crate::rows::{message, user};
+
+/// How often a batch starts again after losing idempotency races to
+/// other processes.
+const ATTEMPTS: usize = 3;
+
+/// Takes `count` positions from the clock, inside the caller's transaction;
+/// returns the last. The clock's row stays locked until the transaction
+/// ends, so positions are handed out in commit order across every process.
+pub const TAKE_POSITIONS: &str =
+    "UPDATE message_clock SET last_id = last_id + $1 RETURNING last_id";
+
+fn json<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String> {
+    serde_json::to_string(rows).map_err(ChatError::internal)
+}
+
+/// [`MessageStore::append_batch`](chat_core::ports::MessageStore::append_batch) in SQL.
+pub async fn append_batch(
+    store: &impl SqlStore,
+    batch: &[NewMessage],
+) -> Result<Vec<Result<Appended>>> {
+    for attempt in 1..=ATTEMPTS {
+        if let Some(results) = try_append(store, batch).await? {
+            return Ok(results);
+        }
+        debug!(
+            attempt,
+            "a batch lost an idempotency race; starting it again"
+        );
+    }
+    Err(ChatError::unavailable(
+        "a batch kept losing idempotency races to other writers",
+    ))
+}
+
+/// Writes the batch in one transaction; `None` if a message lost an
+/// idempotency race to another process (nothing is committed then, and the
+/// winner has committed, so the next attempt finds it).
+async fn try_append(
+    store: &impl SqlStore,
+    batch: &[NewMessage],
+) -> Result<Option<Vec<Result<Appended>>>> {
+    let sql = store.statements();
+    let mut tx = store.writer().begin().await?;
+    let keys: Vec<(i64, &str)> = AppendPlan::idempotency_keys(batch)
+        .into_iter()
+        .map(|(sender, client)| (sender.get(), client.as_str()))
+        .collect();
+    let existing = if keys.is_empty() {
+        Vec::new()
+    } else {
+        let rows = tx
+            .fetch_all(sql.stored_by_client_id.into(), args![&json(&keys)?])
+            .await?;
+        rows.iter().map(message).collect::<Result<Vec<Message>>>()?
+    };
+    let plan = AppendPlan::new(batch, existing);
+    let count = plan.fresh().len();
+    if count == 0 {
+        tx.rollback().await?;
+        return Ok(Some(plan.written(&[])?.into_results()));
+    }
+    let count = i64::try_from(count).map_err(ChatError::internal)?;
+    let last = tx
+        .fetch_one(TAKE_POSITIONS.into(), args![count])
+        .await?
+        .int("last_id")?;
+    let ids: Vec<MessageId> = (last - count + 1..=last).map(MessageId::new).collect();
+    let rows: Vec<_> = plan
+        .fresh()
+        .zip(&ids)
+        .map(|(new, id)| {
+            (
+                id.get(),
+                new.conversation.get(),
+                new.sender.id().get(),
+                new.recipient.as_ref().map(|r| r.id().get()),
+                new.text.as_str(),
+                fold_for_search(new.text.as_str()),
+                new.sent_at.unix_micros(),
+                new.client_id.as_ref().map(ClientMessageId::as_str),
+            )
+        })
+        .collect();
+    let inserted = tx
+        .execute(sql.insert_messages.into(), args![&json(&rows)?])
+        .await?;
+    if i64::try_from(inserted).ok() != Some(count) {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let written = plan.written(&ids)?;
+    if let Some(index) = sql.index_messages {
+        tx.execute(index.into(), args![last - count + 1, last])
+            .await?;
+    }
+    let heads: Vec<(i64, i64)> = written
+        .conversation_heads()
+        .into_iter()
+        .map(|(conversation, id)| (conversation.get(), id.get()))
+        .collect();
+    tx.execute(sql.move_heads.into(), args![&json(&heads)?])
+        .await?;
+    let marks: Vec<(i64, i64, i64)> = written
+        .sender_read_marks()
+        .into_iter()
+        .map(|(conversation, user, id)| (conversation.get(), user.get(), id.get()))
+        .collect();
+    tx.execute(sql.mark_senders.into(), args![&json(&marks)?])
+        .await?;
+    tx.commit().await?;
+    Ok(Some(written.into_results()))
+}
+
+/// [`MessageStore::mark_read`](chat_core::ports::MessageStore::mark_read) in SQL.
+pub async fn mark_read(
+    store: &impl SqlStore,
+    conversation: ConversationId,
+    user_id: UserId,
+    up_to: MessageId,
+) -> Result<ReadMark> {
+    let mut tx = store.writer().begin().await?;
+    // The clock first, as appends take it first: two writers never wait
+    // for each other's locks in opposite orders. A mark that does not move
+    // rolls the position back.
+    let position = tx
+        .fetch_one(TAKE_POSITIONS.into(), args![1_i64])
+        .await?
+        .int("last_id")?;
+    let moved = tx
+        .fetch_optional(
+            "UPDATE members SET last_read_message_id = \
+                CASE WHEN $3 < last_message_id THEN $3 ELSE last_message_id END \
+             WHERE conversation_id = $1 AND user_id = $2 AND last_read_message_id < \
+                CASE WHEN $3 < last_message_id THEN $3 ELSE last_message_id END \
+             RETURNING last_read_message_id"
+                .into(),
+            args![conversation.get(), user_id.get(), up_to.get()],
+        )
+        .await?;
+    let Some(moved) = moved else {
+        let current = tx
+            .fetch_optional(
+                "SELECT last_read_message_id FROM members WHERE conversation_id = $1 AND user_id = $2".into(),
+                args![conversation.get(), user_id.get()],
+            )
+            .await?;
+        tx.rollback().await?;
+        return match current {
+            Some(row) => Ok(ReadMark {
+                up_to: MessageId::new(row.int("last_read_message_id")?),
+                moved: None,
+            }),
+            None => Err(ChatError::NotFound),
+        };
+    };
+    let mark = moved.int("last_read_message_id")?;
+    // Only the newest read change of a member matters.
+    tx.execute(
+        "DELETE FROM changes WHERE conversation_id = $1 AND user_id = $2 AND kind = 'read'".into(),
+        args![conversation.get(), user_id.get()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO changes (position, conversation_id, kind, user_id, message_id) \
+         VALUES ($1, $2, 'read', $3, $4)"
+            .into(),
+        args![position, conversation.get(), user_id.get(), mark],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE members SET last_change = $2 WHERE conversation_id = $1".into(),
+        args![conversation.get(), position],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ReadMark {
+        up_to: MessageId::new(mark),
+        moved: Some(Position::new(position)),
+    })
+}
+
+/// [`MessageStore::changes_since`](chat_core::ports::MessageStore::changes_since) in SQL.
+pub async fn changes_since(
+    store: &impl SqlStore,
+    user_id: UserId,
+    after: Position,
+    limit: PageLimit,
+) -> Result<Page<Change>> {
+    let sql = store.statements();
+    let reader = store.reader();
+    let bounds = args![user_id.get(), after.get(), limit.overfetch()];
+    let messages = reader.fetch_all(sql.messages_since.into(), bounds).await?;
+    let reads = reader.fetch_all(sql.reads_since.into(), bounds).await?;
+    let mut changes = messages
+        .iter()
+        .map(|row| Ok(Change::Message(message(row)?)))
+        .chain(reads.iter().map(|row| {
+            Ok(Change::Read {
+                position: Position::new(row.int("position")?),
+                conversation: ConversationId::new(row.int("conversation_id")?),
+                by: user(row, "by_id", "by_username")?,
+                with: user(row, "with_id", "with_username")?,
+                up_to: MessageId::new(row.int("up_to")?),
+            })
+        }))
+        .collect::<Result<Vec<Change>>>()?;
+    // Each list is in order and holds at most one page and one more: so
+    // does their merge, cut at one page.
+    changes.sort_by_key(Change::position);
+    Ok(Page::from_overfetch(changes, limit))
+}
+
+/// [`MessageStore::head`](chat_core::ports::MessageStore::head) in SQL.
+pub async fn head(store: &impl SqlStore) -> Result<Position> {
+    let row = store
+        .reader()
+        .fetch_one("SELECT last_id FROM message_clock".into(), args![])
+        .await?;
+    Ok(Position::new(row.int("last_id")?))
+}
+
+/// [`MessageStore::last_message_id`](chat_core::ports::MessageStore::last_message_id) in SQL.
+pub async fn last_message_id(store: &impl SqlStore, user_id: UserId) -> Result<MessageId> {
+    let row = store
+        .reader()
+        .fetch_optional(
+            "SELECT last_message_id FROM members WHERE user_id = $1 \
+             ORDER BY last_message_id DESC LIMIT 1"
+                .into(),
+            args![user_id.get()],
+        )
+        .await?;
+    row.map_or(Ok(MessageId::ZERO), |row| {
+        Ok(MessageId::new(row.int("last_message_id")?))
+    })
+}

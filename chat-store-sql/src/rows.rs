@@ -1,0 +1,54 @@
+//! Rows to domain values. Every stored value is validated again; a row
+//! that fails is reported as corrupt, never trusted and never a panic.
+
+use chat_core::backend::{StoredMessage, stored_user};
+use chat_core::{Message, Result, User};
+
+use crate::db::SqlRow;
+
+/// The columns [`message`] reads, from `messages msg` joined with the
+/// sender `su` and the recipient `ru` ([`message_joins!`](crate::message_joins)),
+/// as a literal for `concat!`.
+#[macro_export]
+macro_rules! message_columns {
+    () => {
+        "msg.id, msg.conversation_id, msg.sender_id, su.username AS sender_username, \
+         msg.recipient_id, ru.username AS recipient_username, msg.body, msg.sent_at, msg.client_id"
+    };
+}
+
+/// The joins [`message_columns!`](crate::message_columns) needs after
+/// `FROM messages msg`, as a literal for `concat!`.
+#[macro_export]
+macro_rules! message_joins {
+    () => {
+        "JOIN users su ON su.id = msg.sender_id LEFT JOIN users ru ON ru.id = msg.recipient_id"
+    };
+}
+
+/// [`message_columns!`](crate::message_columns) as a constant.
+pub const MESSAGE_COLUMNS: &str = message_columns!();
+
+/// [`message_joins!`](crate::message_joins) as a constant.
+pub const MESSAGE_JOINS: &str = message_joins!();
+
+/// The user whose id and name are in columns `id` and `username`.
+pub fn user(row: &impl SqlRow, id: &str, username: &str) -> Result<User> {
+    stored_user(row.int(id)?, row.text(username)?)
+}
+
+/// The message of a row with [`MESSAGE_COLUMNS`].
+pub fn message(row: &impl SqlRow) -> Result<Message> {
+    StoredMessage {
+        id: row.int("id")?,
+        conversation_id: row.int("conversation_id")?,
+        sender_id: row.int("sender_id")?,
+        sender_username: row.text("sender_username")?,
+        recipient_id: row.opt_int("recipient_id")?,
+        recipient_username: row.opt_text("recipient_username")?,
+        body: row.text("body")?,
+        sent_at: row.int("sent_at")?,
+        client_id: row.opt_text("client_id")?,
+    }
+    .into_message()
+}

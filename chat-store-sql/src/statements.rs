@@ -1,0 +1,33 @@
+/// The statements whose SQL differs between databases: the set-based
+/// statements of a batch (rows travel as one JSON array, unpacked by each
+/// database's own JSON functions) and the recovery reads (whose join order
+/// SQLite must be told).
+#[derive(Debug)]
+pub struct Statements {
+    /// The messages stored under idempotency keys, with the message
+    /// columns (`crate::MESSAGE_COLUMNS`): `$1` a JSON array of
+    /// `[sender_id, client_id]`.
+    pub stored_by_client_id: &'static str,
+    /// Inserts messages, skipping any whose idempotency key is taken: `$1` a
+    /// JSON array of `[id, conversation_id, sender_id, recipient_id, body,
+    /// body_folded, sent_at, client_id]`, in order.
+    pub insert_messages: &'static str,
+    /// Indexes the messages with ids from `$1` to `$2` for search, inside
+    /// the batch's transaction; `None` where the index follows by itself.
+    pub index_messages: Option<&'static str>,
+    /// Moves every member's `last_message_id` forward: `$1` a JSON array of
+    /// `[conversation_id, message_id]`.
+    pub move_heads: &'static str,
+    /// Moves senders' read marks forward and marks them as having spoken:
+    /// `$1` a JSON array of `[conversation_id, user_id, message_id]`.
+    pub mark_senders: &'static str,
+    /// Messages of the user's conversations after a position, by id, with
+    /// the message columns: `$1` user, `$2` after, `$3` limit.
+    pub messages_since: &'static str,
+    /// Read changes of the user's conversations after a position, by
+    /// position, the user's own and those of members of conversations where
+    /// everyone has spoken: `$1` user, `$2` after, `$3` limit; columns
+    /// `position, conversation_id, up_to, by_id, by_username, with_id,
+    /// with_username`.
+    pub reads_since: &'static str,
+}
