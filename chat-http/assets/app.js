@@ -81,6 +81,10 @@
     const pending = new Map();
     const outboxKey = "chat-outbox:" + me.toLowerCase();
     let lastId = Number(app.dataset.lastId) || 0;
+    // The cursor of the last change that arrived: where a reconnect resumes
+    // (read marks made meanwhile included). Until the first frame, the
+    // newest message id the page was rendered with.
+    let cursor = null;
     let hasMore = list ? list.dataset.hasMore === "true" : false;
     let loadingOlder = false;
     let socket = null;
@@ -424,6 +428,7 @@
     }
 
     function onFrame(frame) {
+      if (typeof frame.cursor === "string") cursor = frame.cursor;
       switch (frame.type) {
         case "ready":
           retry = 0;
@@ -534,7 +539,8 @@
       clearTimeout(reconnectTimer);
       reconnectTimer = null;
       const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      socket = new WebSocket(scheme + location.host + "/ws?since=" + lastId);
+      const resume = cursor ? "cursor=" + encodeURIComponent(cursor) : "since=" + lastId;
+      socket = new WebSocket(scheme + location.host + "/ws?" + resume);
       socket.addEventListener("message", (event) => {
         let frame;
         try { frame = JSON.parse(event.data); } catch (_) { return; }

@@ -25,6 +25,7 @@ mod api;
 mod auth;
 mod config;
 mod error;
+mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 mod metrics;

@@ -28,7 +28,10 @@ use crate::wire::{
         description = "The chat's HTTP API (docs/api.md). Live delivery is the WebSocket at `/ws` (docs/protocol.md).",
         license(name = "MIT OR Apache-2.0"),
     ),
-    paths(signup, login, logout, me, conversations, users, history, send, health, ready, openapi),
+    paths(
+        signup, login, logout, me, conversations, users, history, send, events, health, ready,
+        openapi
+    ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
         ConversationsBody, MessagesBody, MessageBody, UsersBody, StatusBody, SignupRequest,
@@ -228,6 +231,24 @@ fn history() {}
     ))]
 #[allow(dead_code)]
 fn send() {}
+
+/// The session's live events as Server-Sent Events: each event's `data` is
+/// a JSON object shaped like the WebSocket's server frames (`ready` first),
+/// and a committed change's `id` is its cursor. Resumes after the cursor in
+/// `Last-Event-ID` (or `cursor`), or after the message id `since`.
+#[utoipa::path(get, path = "/api/events", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "the cursor to resume after"),
+        ("cursor" = Option<String>, Query, description = "the cursor to resume after"),
+        ("since" = Option<i64>, Query, description = "the message id to resume after", minimum = 0),
+    ),
+    responses(
+        (status = 200, description = "the event stream", content_type = "text/event-stream", body = String),
+        (status = 429, description = "too many live connections or upgrades (`rate_limited`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn events() {}
 
 /// Whether the process runs.
 #[utoipa::path(get, path = "/healthz", tag = "operations",

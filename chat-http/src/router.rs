@@ -14,7 +14,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 11] = [
+pub(crate) const API_ROUTES: [(&str, &str); 12] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -26,6 +26,7 @@ pub(crate) const API_ROUTES: [(&str, &str); 11] = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
+    ("GET", "/api/events"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -46,6 +47,7 @@ enum Route<'a> {
     Health,
     Ready,
     OpenApi,
+    Events,
     WebSocket,
     Home,
     LoginPage,
@@ -72,6 +74,7 @@ impl<'a> Route<'a> {
             ["healthz"] => Self::Health,
             ["readyz"] => Self::Ready,
             ["api", "openapi.json"] => Self::OpenApi,
+            ["api", "events"] => Self::Events,
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -171,6 +174,10 @@ impl ChatHttp {
                 self.openapi_document(),
                 "application/json",
             )),
+            Route::Events => {
+                let client = client_ip(request.headers(), peer, self.config());
+                self.events(request, client).await
+            }
             Route::WebSocket => {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.websocket(request, client).await

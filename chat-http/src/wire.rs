@@ -327,6 +327,16 @@ impl<'a> ServerFrame<'a> {
         }
     }
 
+    /// An event's frame as JSON text, encoded once for every connection that
+    /// writes it, WebSocket or event stream (the cursor is the same for all
+    /// of them); `None` for what clients never see.
+    pub(crate) fn of_event(
+        event: &chat_core::SharedEvent,
+        cursor: Option<Cursor>,
+    ) -> Option<hyper_tungstenite::tungstenite::Utf8Bytes> {
+        event.encoded(|kind| ServerFrame::from_event(kind, cursor).map(|f| f.to_json().into()))
+    }
+
     /// The frame as JSON text.
     pub(crate) fn to_json(&self) -> String {
         // Serializing these plain structs cannot fail.

@@ -96,10 +96,7 @@ pub async fn find_user_by_username(
 /// [`UserStore::find_account`](chat_core::ports::UserStore::find_account) in SQL.
 pub async fn find_account(store: &impl SqlStore, id: UserId) -> Result<Option<Account>> {
     let sql = crate::Stmt::assembled(format!("{ACCOUNT} WHERE id = $1"));
-    let row = store
-        .reader()
-        .fetch_optional(sql, args![id.get()])
-        .await?;
+    let row = store.reader().fetch_optional(sql, args![id.get()]).await?;
     Ok(row
         .as_ref()
         .map(stored_user)

@@ -383,3 +383,110 @@ pub fn cookie_attributes(set_cookie: &str) -> Vec<String> {
     parts.sort();
     parts
 }
+
+/// One Server-Sent Event.
+#[derive(Clone, Debug)]
+pub struct SseEvent {
+    /// Its `id:`, if any.
+    pub id: Option<String>,
+    /// Its `data:`, as JSON.
+    pub data: Value,
+}
+
+/// An open `GET /api/events` stream.
+pub struct Sse {
+    /// The answer's status.
+    pub status: u16,
+    /// The answer's headers.
+    pub headers: reqwest::header::HeaderMap,
+    body: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
+    buffer: String,
+    /// Comment lines read so far (keep-alives).
+    pub comments: usize,
+}
+
+impl Sse {
+    /// The next event (comments are counted and skipped), within [`WAIT`];
+    /// `None` when the stream ended.
+    pub async fn next_event(&mut self) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if line.starts_with(':') {
+                        self.comments += 1;
+                    } else if let Some(value) = line.strip_prefix("id: ") {
+                        id = Some(value.to_owned());
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data = Some(serde_json::from_str(value).unwrap());
+                    }
+                }
+                if let Some(data) = data {
+                    return Some(SseEvent { id, data });
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .expect("timed out waiting for an event")?;
+            let chunk = chunk.expect("the event stream failed");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// Waits (within [`WAIT`]) for a comment line: a keep-alive. What
+    /// arrives with it stays for [`Sse::next_event`].
+    pub async fn expect_comment(&mut self) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !(self.buffer.starts_with(':') || self.buffer.contains("\n:")) {
+            let chunk = tokio::time::timeout_at(deadline, self.body.next())
+                .await
+                .expect("timed out waiting for a comment")
+                .expect("the stream ended")
+                .expect("the event stream failed");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// Waits for the next event of `kind` (`data.type`), skipping
+    /// presence, which comes and goes with connections.
+    pub async fn expect(&mut self, kind: &str) -> SseEvent {
+        loop {
+            let event = self.next_event().await.expect("the stream ended");
+            if event.data["type"] == "presence" && kind != "presence" {
+                continue;
+            }
+            assert_eq!(
+                event.data["type"], kind,
+                "unexpected event {:?}",
+                event.data
+            );
+            return event;
+        }
+    }
+}
+
+impl Client {
+    /// Opens `GET /api/events{query}` with `headers`.
+    pub async fn sse(&self, query: &str, headers: &[(&str, &str)]) -> Sse {
+        let mut request = self.http.get(self.url(&format!("/api/events{query}")));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        Sse {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: Box::pin(response.bytes_stream()),
+            buffer: String::new(),
+            comments: 0,
+        }
+    }
+
+    /// Opens the event stream as `login` (bearer), after `query`.
+    pub async fn sse_as(&self, login: &Login, query: &str) -> Sse {
+        self.sse(query, &[("authorization", &login.bearer())]).await
+    }
+}

@@ -95,6 +95,46 @@ async fn users_on_two_servers_talk_live() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_mark_made_on_one_server_while_away_is_recovered_on_the_other() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let redis = require_redis!();
+    let (a, b) = servers(&database, &redis).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    b.send(&bob, "alice", "hi alice").await;
+    let sent = a.send(&alice, "bob", "hi bob").await;
+    // Alice's last cursor, from a server that saw everything so far.
+    let mut alice_ws = a.ws(&alice, "").await;
+    let cursor = expect_frame(&mut alice_ws, "ready").await["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(alice_ws);
+    // While she is away, bob reads on the other server.
+    let mut bob_ws = b.ws(&bob, "").await;
+    expect_frame(&mut bob_ws, "ready").await;
+    send_frame(
+        &mut bob_ws,
+        json!({ "type": "read", "with": "alice", "up_to": sent["id"] }),
+    )
+    .await;
+    assert_eq!(expect_frame(&mut bob_ws, "read").await["up_to"], sent["id"]);
+    // Back on her server, from her cursor: the read mark, once.
+    let mut alice_ws = a.ws(&alice, &format!("?cursor={cursor}")).await;
+    expect_frame(&mut alice_ws, "ready").await;
+    let read = expect_frame(&mut alice_ws, "read").await;
+    assert_eq!((&read["by"], &read["up_to"]), (&json!("bob"), &sent["id"]));
+    // Then live across servers; nothing in between.
+    let live = b.send(&bob, "alice", "live").await;
+    assert_eq!(
+        expect_frame(&mut alice_ws, "message").await["message"]["id"],
+        live["id"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_crosses_servers() {
     let Some(database) = TestDatabase::create().await else {
         return;

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use governor::Quota;
 use hyper_tungstenite::HyperWebsocket;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use hyper_tungstenite::tungstenite::{self, Message as Frame, Utf8Bytes};
+use hyper_tungstenite::tungstenite::{self, Message as Frame};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
@@ -419,10 +419,7 @@ async fn push_paced(out: &Outbound, frame: Frame, patience: Duration) -> Result<
     }
 }
 
-/// An event's frame, encoded once for every connection that writes it
-/// (the cursor is the same for all of them).
+/// An event's frame (see [`ServerFrame::of_event`]).
 fn encoded(event: &SharedEvent, cursor: Option<chat_core::Cursor>) -> Option<Frame> {
-    let text: Option<Utf8Bytes> =
-        event.encoded(|kind| ServerFrame::from_event(kind, cursor).map(|f| f.to_json().into()));
-    text.map(Frame::Text)
+    ServerFrame::of_event(event, cursor).map(Frame::Text)
 }

@@ -65,7 +65,8 @@ impl ChatHttp {
     }
 }
 
-/// One of a user's WebSocket slots, given back when dropped.
+/// One of a user's live-connection slots (WebSockets and event streams
+/// together), given back when dropped.
 pub(crate) struct SocketSlot {
     http: ChatHttp,
     user: UserId,
@@ -73,7 +74,7 @@ pub(crate) struct SocketSlot {
 
 impl SocketSlot {
     /// Takes a slot, or refuses when the user holds the most allowed.
-    fn take(http: &ChatHttp, user: UserId) -> Result<Self, HttpError> {
+    pub(crate) fn take(http: &ChatHttp, user: UserId) -> Result<Self, HttpError> {
         let limit = http.config().websocket.max_per_user;
         let mut sockets = http
             .sockets()

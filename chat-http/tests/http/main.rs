@@ -8,6 +8,7 @@ mod abuse;
 mod api;
 mod browser_safety;
 mod defaults;
+mod events;
 mod headers;
 mod limits;
 mod logs;
