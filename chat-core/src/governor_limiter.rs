@@ -317,3 +317,18 @@ mod tests {
         limiter.check(Action::TypingPerUser, "alice").await.unwrap();
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use std::sync::Arc;
+
+    use crate::ports::RateLimiter;
+
+    async fn fresh() -> Arc<dyn RateLimiter> {
+        Arc::new(super::GovernorLimiter::new(
+            crate::testkit::limits::suite_limits(),
+        ))
+    }
+
+    crate::limiter_conformance_suite!(fresh);
+}

@@ -10,8 +10,9 @@
 //!   authorization and rate limits.
 //! - [`ports`] are the traits a backend implements: a [`Store`], a
 //!   [`Bus`], a [`PasswordHasher`], a [`RateLimiter`] and a [`Clock`].
-//! - [`LocalBus`], [`Argon2Hasher`] and [`GovernorLimiter`] are the
-//!   in-process defaults.
+//! - [`LocalBus`], [`LocalPresence`], [`Argon2Hasher`] and
+//!   [`GovernorLimiter`] are the in-process defaults; [`MemoryStore`] is a
+//!   complete store in memory.
 //! - With the `testkit` feature, [`testkit`] holds the conformance suites
 //!   every store and bus backend must pass.
 //!
@@ -50,6 +51,7 @@ mod governor_limiter;
 mod group_commit;
 mod local_bus;
 mod local_presence;
+mod memory_store;
 mod session;
 
 #[cfg(any(test, feature = "testkit"))]
@@ -72,6 +74,7 @@ pub use governor_limiter::{
 };
 pub use local_bus::LocalBus;
 pub use local_presence::LocalPresence;
+pub use memory_store::MemoryStore;
 pub use ports::{
     Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page,
     PageLimit, PasswordHasher, Presence, RateLimiter, ReadMark, Store, SystemClock, Topic,

@@ -67,3 +67,16 @@ mod tests {
         assert_eq!(presence.online(&[alice]).await.unwrap(), [false]);
     }
 }
+
+#[cfg(test)]
+mod conformance {
+    use std::sync::Arc;
+
+    use crate::ports::Presence;
+
+    async fn fresh() -> Arc<dyn Presence> {
+        Arc::new(super::LocalPresence::default())
+    }
+
+    crate::presence_conformance_suite!(fresh);
+}

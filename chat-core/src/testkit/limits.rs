@@ -1,10 +1,57 @@
-//! Scenarios about limits that every rate limiter backend must pass (run by
-//! the store suite on the in-process limiter, and by the Redis crate on
-//! its own), given a harness whose limiter enforces the [`RateLimits`]
-//! passed alongside.
+//! The rate-limiter suite: what every [`RateLimiter`] backend does, called
+//! directly on a limiter with [`suite_limits`]; and scenarios of the
+//! service's login limits over any limiter (run by the service suite on
+//! the in-process limiter, and by the Redis crate on its own), given a
+//! harness whose limiter enforces the [`RateLimits`] passed alongside.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::testkit::harness::{Harness, PASSWORD};
-use crate::{ChatError, Client, RateLimits};
+use crate::{Action, ChatError, Client, Rate, RateLimiter, RateLimits};
+
+/// The limits a limiter under the suite enforces: small bursts and long
+/// periods, so that no case depends on how fast it runs.
+pub fn suite_limits() -> RateLimits {
+    RateLimits {
+        login_per_username: Rate::new(3, Duration::from_secs(3600)),
+        send_per_user: Rate::new(2, Duration::from_secs(3600)),
+        ..super::harness::generous_limits()
+    }
+}
+
+/// A key may take its burst, then waits about a period; other keys and
+/// other actions are not touched by it, and refused attempts spend nothing.
+pub async fn the_burst_passes_then_the_key_waits(limiter: Arc<dyn RateLimiter>) {
+    for _ in 0..3 {
+        limiter
+            .check(Action::LoginPerUsername, "alice")
+            .await
+            .unwrap();
+    }
+    for _ in 0..5 {
+        match limiter.check(Action::LoginPerUsername, "alice").await {
+            Err(ChatError::RateLimited { retry_after }) => assert!(
+                retry_after > Duration::ZERO && retry_after <= Duration::from_secs(3600),
+                "{retry_after:?}"
+            ),
+            other => panic!("past the burst: {other:?}"),
+        }
+    }
+    for _ in 0..3 {
+        limiter
+            .check(Action::LoginPerUsername, "bob")
+            .await
+            .unwrap();
+    }
+    for _ in 0..2 {
+        limiter.check(Action::SendPerUser, "alice").await.unwrap();
+    }
+    assert!(matches!(
+        limiter.check(Action::SendPerUser, "alice").await,
+        Err(ChatError::RateLimited { .. })
+    ));
+}
 
 fn refused(result: crate::Result<crate::Login>) -> bool {
     matches!(result, Err(ChatError::RateLimited { .. }))

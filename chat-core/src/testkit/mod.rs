@@ -1,5 +1,14 @@
 //! The conformance suites every backend runs, and their harness.
 //!
+//! - [`ports`]: the store-port suite, each case calling a store's ports
+//!   directly (ordering under concurrency, idempotent client ids, keyset
+//!   paging, search, unread counts, read marks, the change log, sessions).
+//! - [`service`]: the service suite, every use case of [`Chat`](crate::Chat)
+//!   over a store (validation, authorization, limits, delivery). It runs in
+//!   full on every store: the memory store, SQLite and PostgreSQL.
+//! - [`bus`], [`presence`], [`limits`]: the suites of the bus, presence and
+//!   rate-limiter ports, run by the in-process and the Redis implementations.
+//!
 //! Each case is a plain `pub async fn` that takes a fresh backend. A backend
 //! crate stamps every case into its own `#[tokio::test]` with one macro:
 //!
@@ -22,7 +31,9 @@
 pub mod bus;
 mod harness;
 pub mod limits;
-pub mod store;
+pub mod ports;
+pub mod presence;
+pub mod service;
 
 pub use harness::{
     CountingHasher, Harness, ManualClock, PASSWORD, generous_limits, next_delivery, next_event,
@@ -44,12 +55,50 @@ impl<T: ?Sized> Fresh<T> for Arc<T> {
     }
 }
 
-/// Stamps every store conformance case into a `#[tokio::test]` that runs it
-/// on a store from `$fresh` (an `async fn() -> Arc<dyn Store>`).
+/// `None`: the backend is not reachable, and the case is skipped (the
+/// factory says why).
+impl<T: ?Sized> Fresh<T> for Option<Arc<T>> {
+    fn get(&self) -> Option<Arc<T>> {
+        self.clone()
+    }
+}
+
+/// Stamps every case of the store-port suite and of the service suite into
+/// a `#[tokio::test]` that runs it on a store from `$fresh` (an
+/// `async fn() -> Arc<dyn Store>`).
 #[macro_export]
 macro_rules! store_conformance_suite {
     ($fresh:path) => {
-        $crate::__conformance_cases!(store, $fresh;
+        $crate::store_port_suite!($fresh);
+        $crate::service_suite!($fresh);
+    };
+}
+
+/// Stamps every case of the store-port suite ([`ports`]).
+#[macro_export]
+macro_rules! store_port_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(ports, $fresh;
+            users_are_unique_by_name_and_email_and_found_by_either,
+            sessions_are_found_by_their_hash_and_expire_by_idleness_or_age,
+            a_shared_secret_is_the_first_candidate_for_good,
+            a_pair_has_one_direct_conversation_whoever_asks_and_however_often,
+            concurrent_batches_take_positions_in_commit_order,
+            a_client_id_names_one_message_of_its_sender,
+            history_pages_are_keyset_and_chronological,
+            search_is_literal_case_folded_and_within_the_conversation,
+            the_conversation_list_counts_unread_and_shows_marks_by_recency,
+            read_marks_move_forward_and_keep_one_change_per_member,
+            the_change_log_merges_messages_and_reads_and_pages_by_position,
+        );
+    };
+}
+
+/// Stamps every case of the service suite ([`service`]).
+#[macro_export]
+macro_rules! service_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(service, $fresh;
             signup_validates_every_field,
             duplicate_username_and_email_are_rejected_case_insensitively,
             look_alike_usernames_are_taken,
@@ -83,6 +132,30 @@ macro_rules! store_conformance_suite {
             read_marks_made_while_away_are_in_the_change_log,
             the_change_log_keeps_a_strangers_reading_from_the_sender,
             positions_grow_in_commit_order_and_cursors_name_their_store,
+        );
+    };
+}
+
+/// Stamps every presence case ([`presence`]) into a `#[tokio::test]` that
+/// runs it on a backend from `$fresh` (an `async fn() -> Arc<dyn Presence>`).
+#[macro_export]
+macro_rules! presence_conformance_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(presence, $fresh;
+            the_first_connection_and_the_last_disconnection_are_reported,
+            concurrent_connections_are_counted_exactly,
+        );
+    };
+}
+
+/// Stamps every rate-limiter case ([`limits`]) into a `#[tokio::test]` that
+/// runs it on a limiter from `$fresh` (an `async fn() -> Arc<dyn
+/// RateLimiter>` enforcing [`limits::suite_limits`]).
+#[macro_export]
+macro_rules! limiter_conformance_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(limits, $fresh;
+            the_burst_passes_then_the_key_waits,
         );
     };
 }

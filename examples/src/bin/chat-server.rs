@@ -26,8 +26,9 @@ struct Args {
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 
-    /// Database URL: `sqlite://path/to/chat.db`, `sqlite::memory:` or
-    /// `postgres://user:password@host:5432/database`.
+    /// Database URL: `sqlite://path/to/chat.db`, `sqlite::memory:`,
+    /// `postgres://user:password@host:5432/database`, or `memory:` (the
+    /// memory store: nothing kept).
     #[arg(long, env = "CHAT_DATABASE_URL", default_value = "sqlite://chat.db")]
     database_url: String,
 
@@ -295,6 +296,9 @@ async fn bind(address: SocketAddr) -> Result<tokio::net::TcpListener, String> {
 }
 
 async fn open_store(url: &str) -> Result<Arc<dyn Store>, String> {
+    if url == "memory:" {
+        return Ok(Arc::new(chat_core::MemoryStore::new()));
+    }
     if url.starts_with("sqlite:") {
         let store = SqliteStore::open(url).await.map_err(|e| e.to_string())?;
         return Ok(Arc::new(store));
@@ -303,7 +307,7 @@ async fn open_store(url: &str) -> Result<Arc<dyn Store>, String> {
         let store = PgStore::open(url).await.map_err(|e| e.to_string())?;
         return Ok(Arc::new(store));
     }
-    Err("unsupported --database-url: expected sqlite://… or postgres://…".into())
+    Err("unsupported --database-url: expected sqlite://…, postgres://… or memory:".into())
 }
 
 /// Deletes expired sessions every five minutes.
@@ -467,5 +471,12 @@ mod tests {
                 .http_config(true)
                 .tls
         );
+    }
+
+    #[tokio::test]
+    async fn memory_is_a_store_and_other_urls_are_refused() {
+        let store = open_store("memory:").await.unwrap();
+        store.ping().await.unwrap();
+        assert!(open_store("mysql://localhost/chat").await.is_err());
     }
 }

@@ -1,4 +1,4 @@
-//! Chat inside your own program: no server, SQLite in memory, the
+//! Chat inside your own program: no server, the memory store, the
 //! in-process bus. Two users sign up, talk, listen live and search.
 //!
 //! Run with `cargo run --release -p examples --bin embedded`.
@@ -7,17 +7,16 @@
 
 use std::sync::Arc;
 
-use chat_core::{Chat, Delivery, EventKind, HistoryQuery, SearchPattern, SignupForm};
-use chat_store_sqlite::SqliteStore;
+use chat_core::{Chat, Delivery, EventKind, HistoryQuery, MemoryStore, SearchPattern, SignupForm};
 use futures::StreamExt;
 
 const PASSWORD: &str = "correct horse battery";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Any store works: `SqliteStore::open("sqlite://chat.db")` keeps a file.
-    let store = SqliteStore::memory().await?;
-    let chat = Chat::builder(Arc::new(store)).build();
+    // Any store works: `chat_store_sqlite::SqliteStore::open("sqlite://chat.db")`
+    // keeps a file; the memory store keeps nothing.
+    let chat = Chat::builder(Arc::new(MemoryStore::new())).build();
 
     for name in ["alice", "bob"] {
         let account = chat
