@@ -9,11 +9,10 @@ use hyper::{Request, Response, StatusCode};
 
 use crate::ChatHttp;
 use crate::auth::{
-    authenticate, check_csrf, clear_cookie, cookie, device_cookie, device_cookie_name,
-    session_cookie,
+    Authenticated, clear_cookie, cookie, device_cookie, device_cookie_name, session_cookie,
 };
 use crate::error::HttpError;
-use crate::request::{Query, json_body, require_json};
+use crate::request::{Query, json_body};
 use crate::response::{Body, empty, json};
 use crate::wire::{
     ConversationDto, ConversationsBody, LoginBody, LoginRequest, MessageBody, MessageDto,
@@ -97,10 +96,7 @@ impl ChatHttp {
         Ok(response)
     }
 
-    pub(crate) async fn logout<B: RequestBody>(&self, request: Request<B>) -> Handled {
-        require_json(request.headers())?;
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
-        check_csrf(&auth, request.headers())?;
+    pub(crate) async fn logout(&self, auth: Authenticated) -> Handled {
         self.chat().logout(auth.token.expose()).await?;
         let mut response = empty(StatusCode::NO_CONTENT);
         response
@@ -109,8 +105,7 @@ impl ChatHttp {
         Ok(response)
     }
 
-    pub(crate) async fn me<B>(&self, request: Request<B>) -> Handled {
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+    pub(crate) async fn me(&self, auth: Authenticated) -> Handled {
         let account = self.chat().account(&auth.session).await?;
         let body = UserBody {
             user: UserDto::from(&account),
@@ -118,8 +113,11 @@ impl ChatHttp {
         Ok(json(StatusCode::OK, &body))
     }
 
-    pub(crate) async fn conversations<B>(&self, request: Request<B>) -> Handled {
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+    pub(crate) async fn conversations<B>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+    ) -> Handled {
         let query = Query::of(&request);
         let page = self
             .chat()
@@ -138,8 +136,7 @@ impl ChatHttp {
         Ok(json(StatusCode::OK, &body))
     }
 
-    pub(crate) async fn users<B>(&self, request: Request<B>) -> Handled {
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+    pub(crate) async fn users<B>(&self, auth: Authenticated, request: Request<B>) -> Handled {
         let query = Query::of(&request);
         let prefix = query.text("q").unwrap_or("");
         let users = self
@@ -152,8 +149,12 @@ impl ChatHttp {
         Ok(json(StatusCode::OK, &body))
     }
 
-    pub(crate) async fn history<B>(&self, request: Request<B>, peer: &str) -> Handled {
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
+    pub(crate) async fn history<B>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        peer: &str,
+    ) -> Handled {
         let query = Query::of(&request);
         let history = HistoryQuery {
             before: query.message_id("before")?,
@@ -169,10 +170,12 @@ impl ChatHttp {
         Ok(json(StatusCode::OK, &body))
     }
 
-    pub(crate) async fn send<B: RequestBody>(&self, request: Request<B>, peer: &str) -> Handled {
-        require_json(request.headers())?;
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
-        check_csrf(&auth, request.headers())?;
+    pub(crate) async fn send<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        peer: &str,
+    ) -> Handled {
         let form: SendRequest = json_body(
             request,
             self.config().max_body_bytes,

@@ -24,7 +24,7 @@ use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
 use crate::ChatHttp;
-use crate::auth::{authenticate, check_origin};
+use crate::auth::Authenticated;
 use crate::error::HttpError;
 use crate::request::Query;
 use crate::response::Body;
@@ -38,11 +38,10 @@ const KEEPALIVE: &[u8] = b": keepalive\n\n";
 impl ChatHttp {
     pub(crate) async fn events<B>(
         &self,
+        auth: Authenticated,
         request: Request<B>,
         client: IpAddr,
     ) -> Result<Response<Body>, HttpError> {
-        check_origin(request.headers(), self.config())?;
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
         let resume = match request.headers().get("last-event-id") {
             Some(id) => Resume::Cursor(Cursor::parse(id.to_str().unwrap_or_default())?),
             None => Query::of(&request).resume()?,

@@ -13,7 +13,7 @@ use hyper::{HeaderMap, Request, Response, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::ChatHttp;
-use crate::auth::authenticate;
+use crate::auth::Authenticated;
 use crate::error::HttpError;
 use crate::request::Query;
 use crate::response::{Body, empty, html, redirect, with_type};
@@ -226,22 +226,20 @@ impl ChatHttp {
     }
 
     /// `/`: the chat when logged in, else the login page.
-    pub(crate) async fn home<B>(&self, request: Request<B>) -> Result<Response<Body>, HttpError> {
-        match authenticate(self.chat(), request.headers(), self.config().tls).await {
-            Ok(_) => Ok(redirect("/chat/")),
-            Err(_) => Ok(redirect("/login")),
+    pub(crate) fn home(&self, auth: Option<Authenticated>) -> Response<Body> {
+        match auth {
+            Some(_) => redirect("/chat/"),
+            None => redirect("/login"),
         }
     }
 
     /// `/chat/` and `/chat/{username}/?search=`: the room page.
     pub(crate) async fn chat_page<B>(
         &self,
+        auth: Authenticated,
         request: Request<B>,
         peer: Option<&str>,
     ) -> Result<Response<Body>, HttpError> {
-        let Ok(auth) = authenticate(self.chat(), request.headers(), self.config().tls).await else {
-            return Ok(redirect("/login"));
-        };
         let chat = self.chat();
         let me = auth.session.user();
         let query = Query::of(&request);

@@ -6,8 +6,9 @@ use hyper::{Method, Request, Response};
 
 use crate::ChatHttp;
 use crate::api::RequestBody;
-use crate::auth::{check_origin, client_ip};
+use crate::auth::{Authenticated, authenticate, check_csrf, check_origin, client_ip};
 use crate::error::HttpError;
+use crate::request::require_json;
 use crate::response::{self, Body};
 
 /// The API routes the OpenAPI document describes, as (method, path); a test
@@ -35,6 +36,36 @@ pub(crate) fn allowed_methods(path: &str) -> Option<&'static str> {
     Route::of(path).map(|route| route.allow())
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the routes meant for strangers are public; every change needs
+    /// a session and its CSRF token; live connections check the origin.
+    #[test]
+    fn every_api_route_declares_who_may_call_it() {
+        for (method, path) in API_ROUTES {
+            let route = Route::of(path).unwrap();
+            let access = route.access(method == "POST");
+            let expected = match (method, path) {
+                (
+                    _,
+                    "/api/signup" | "/api/login" | "/healthz" | "/readyz" | "/api/openapi.json",
+                ) => Access::Public,
+                ("POST", _) => Access::WriteSession,
+                (_, "/api/events") => Access::LiveSession,
+                _ => Access::Session,
+            };
+            assert_eq!(access, expected, "{method} {path}");
+        }
+        assert_eq!(Route::of("/ws").unwrap().access(false), Access::LiveSession);
+        assert_eq!(
+            Route::of("/chat/").unwrap().access(false),
+            Access::MaybeSession
+        );
+    }
+}
+
 /// The routes, with their path parameters.
 enum Route<'a> {
     Signup,
@@ -54,6 +85,52 @@ enum Route<'a> {
     SignupPage,
     ChatPage(Option<&'a str>),
     Asset,
+}
+
+/// Who may call a route, declared once per route (and per method): the
+/// router checks it before the handler runs, and hands the handler the
+/// session it found, as an extractor would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    /// Anyone: signup, login, health, the login pages, assets.
+    Public,
+    /// A session if there is one (pages that redirect to the login page
+    /// without one).
+    MaybeSession,
+    /// A session (bearer token or cookie): reads.
+    Session,
+    /// A session, from an allowed origin: live connections (WebSocket,
+    /// event stream), which browsers open cross-site without a preflight.
+    LiveSession,
+    /// A session, a JSON body, and the CSRF token when the session came by
+    /// cookie: changes.
+    WriteSession,
+}
+
+/// What the router found out about the caller, by the route's [`Access`].
+enum Caller {
+    Anyone,
+    Maybe(Option<Authenticated>),
+    Known(Authenticated),
+}
+
+impl Caller {
+    /// The session a [`Access::Session`]-like route was given.
+    fn known(self) -> Result<Authenticated, HttpError> {
+        match self {
+            Self::Known(auth) => Ok(auth),
+            Self::Anyone | Self::Maybe(_) => Err(HttpError::Internal(
+                "a route that needs a session was declared public".into(),
+            )),
+        }
+    }
+
+    fn maybe(self) -> Option<Authenticated> {
+        match self {
+            Self::Known(auth) | Self::Maybe(Some(auth)) => Some(auth),
+            Self::Anyone | Self::Maybe(None) => None,
+        }
+    }
 }
 
 impl<'a> Route<'a> {
@@ -86,6 +163,22 @@ impl<'a> Route<'a> {
         })
     }
 
+    /// Who may call the route with a reading (`write: false`) or a
+    /// changing method.
+    fn access(&self, write: bool) -> Access {
+        match self {
+            Self::Signup | Self::Login | Self::Health | Self::Ready | Self::OpenApi => {
+                Access::Public
+            }
+            Self::LoginPage | Self::SignupPage | Self::Asset => Access::Public,
+            Self::Home | Self::ChatPage(_) => Access::MaybeSession,
+            Self::Logout => Access::WriteSession,
+            Self::Messages(_) if write => Access::WriteSession,
+            Self::Me | Self::Conversations | Self::Users | Self::Messages(_) => Access::Session,
+            Self::WebSocket | Self::Events => Access::LiveSession,
+        }
+    }
+
     /// The methods the route answers.
     fn allow(&self) -> &'static str {
         match self {
@@ -97,6 +190,30 @@ impl<'a> Route<'a> {
 }
 
 impl ChatHttp {
+    /// Checks what `access` asks of the caller, once, before any handler.
+    async fn caller(
+        &self,
+        access: Access,
+        headers: &hyper::HeaderMap,
+    ) -> Result<Caller, HttpError> {
+        let (chat, tls) = (self.chat(), self.config().tls);
+        Ok(match access {
+            Access::Public => Caller::Anyone,
+            Access::MaybeSession => Caller::Maybe(authenticate(chat, headers, tls).await.ok()),
+            Access::Session => Caller::Known(authenticate(chat, headers, tls).await?),
+            Access::LiveSession => {
+                check_origin(headers, self.config())?;
+                Caller::Known(authenticate(chat, headers, tls).await?)
+            }
+            Access::WriteSession => {
+                require_json(headers)?;
+                let auth = authenticate(chat, headers, tls).await?;
+                check_csrf(&auth, headers)?;
+                Caller::Known(auth)
+            }
+        })
+    }
+
     /// Serves one request. `peer` is the connection's remote address (used,
     /// with the trusted proxies, for per-client rate limits).
     ///
@@ -149,6 +266,7 @@ impl ChatHttp {
         if write {
             check_origin(request.headers(), self.config())?;
         }
+        let caller = self.caller(route.access(write), request.headers()).await?;
         match route {
             Route::Signup => {
                 let client = client_ip(request.headers(), peer, self.config());
@@ -158,12 +276,12 @@ impl ChatHttp {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.login(request, client).await
             }
-            Route::Logout => self.logout(request).await,
-            Route::Me => self.me(request).await,
-            Route::Conversations => self.conversations(request).await,
-            Route::Users => self.users(request).await,
-            Route::Messages(peer) if write => self.send(request, peer).await,
-            Route::Messages(peer) => self.history(request, peer).await,
+            Route::Logout => self.logout(caller.known()?).await,
+            Route::Me => self.me(caller.known()?).await,
+            Route::Conversations => self.conversations(caller.known()?, request).await,
+            Route::Users => self.users(caller.known()?, request).await,
+            Route::Messages(peer) if write => self.send(caller.known()?, request, peer).await,
+            Route::Messages(peer) => self.history(caller.known()?, request, peer).await,
             Route::Health => Ok(response::json(
                 hyper::StatusCode::OK,
                 &crate::wire::StatusBody { status: "ok" },
@@ -176,16 +294,19 @@ impl ChatHttp {
             )),
             Route::Events => {
                 let client = client_ip(request.headers(), peer, self.config());
-                self.events(request, client).await
+                self.events(caller.known()?, request, client).await
             }
             Route::WebSocket => {
                 let client = client_ip(request.headers(), peer, self.config());
-                self.websocket(request, client).await
+                self.websocket(caller.known()?, request, client).await
             }
-            Route::Home => self.home(request).await,
+            Route::Home => Ok(self.home(caller.maybe())),
             Route::LoginPage => self.login_page(),
             Route::SignupPage => self.signup_page(),
-            Route::ChatPage(peer) => self.chat_page(request, peer).await,
+            Route::ChatPage(peer) => match caller.maybe() {
+                Some(auth) => self.chat_page(auth, request, peer).await,
+                None => Ok(response::redirect("/login")),
+            },
             Route::Asset => self
                 .assets()
                 .serve(&path, request.headers())

@@ -17,7 +17,7 @@ use hyper::{Request, Response};
 use hyper_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::ChatHttp;
-use crate::auth::{authenticate, check_origin};
+use crate::auth::Authenticated;
 use crate::error::HttpError;
 use crate::request::Query;
 use crate::response::Body;
@@ -25,14 +25,13 @@ use crate::response::Body;
 impl ChatHttp {
     pub(crate) async fn websocket<B>(
         &self,
+        auth: Authenticated,
         mut request: Request<B>,
         client: IpAddr,
     ) -> Result<Response<Body>, HttpError> {
-        check_origin(request.headers(), self.config())?;
         if !hyper_tungstenite::is_upgrade_request(&request) {
             return Err(HttpError::NotUpgrade("missing Upgrade: websocket".into()));
         }
-        let auth = authenticate(self.chat(), request.headers(), self.config().tls).await?;
         let resume = Query::of(&request).resume()?;
         self.chat()
             .check_connection(&auth.session, &ClientAddress::ip(client))
