@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use benches::{Round, event, runtime, subscribers};
-use chat_bus_redis::{RedisBus, RedisBusOptions};
+use chat_bus_redis::Redis;
 use chat_core::{Bus, LocalBus, Topic, UserId};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
@@ -39,10 +39,10 @@ fn redis_url() -> String {
 fn redis_pair(rt: &Runtime) -> Option<(Arc<dyn Bus>, Arc<dyn Bus>)> {
     let prefix = format!("bench-{}", std::process::id());
     let connect = || {
-        let options = RedisBusOptions::new(redis_url())
+        let builder = Redis::builder(redis_url())
             .prefix(prefix.clone())
-            .queue(QUEUE);
-        rt.block_on(RedisBus::connect_with(options))
+            .bus_queue(QUEUE);
+        rt.block_on(async move { builder.connect().await?.bus().await })
     };
     match (connect(), connect()) {
         (Ok(a), Ok(b)) => Some((Arc::new(a), Arc::new(b))),

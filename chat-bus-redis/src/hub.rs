@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chat_core::backend::Fanout;
-use chat_core::{ChatError, Delivery, Event, EventKind, Topic};
+use chat_core::{ChatError, Delivery, Event, Topic};
 use futures::StreamExt;
 use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{mpsc, oneshot};
@@ -33,6 +33,8 @@ pub(crate) struct Hub {
     pub(crate) local: Arc<Fanout>,
     /// Opens what arrives.
     pub(crate) seal: Arc<crate::seal::Seal>,
+    /// How long Redis may take to confirm a subscription.
+    pub(crate) subscribe_timeout: Duration,
     /// Events dropped as unsealed, oversize or undecodable: whoever can
     /// publish on the Redis server can send many, so the log hears of the
     /// 1st, 2nd, 4th, 8th … only.
@@ -103,7 +105,7 @@ impl Hub {
                     Ok(())
                 } else {
                     match tokio::time::timeout(
-                        Duration::from_secs(5),
+                        self.subscribe_timeout,
                         sink.subscribe(self.channel(&topic)),
                     )
                     .await
@@ -158,11 +160,11 @@ impl Hub {
                 }
                 return None;
             };
-            match serde_json::from_slice::<EventKind>(event) {
+            match crate::wire::decode(event) {
                 Ok(kind) => Some(Delivery::Event(Event::new(kind))),
                 Err(error) => {
                     if let Some(dropped) = self.count_dropped() {
-                        warn!(%error, dropped, "undecodable event on the bus dropped");
+                        warn!(%error, dropped, "an event on the bus dropped");
                     }
                     None
                 }

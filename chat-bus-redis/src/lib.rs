@@ -14,24 +14,39 @@
 //! publisher and topic. When the Redis connection is lost, every local
 //! subscriber gets [`Delivery::Lagged`](chat_core::Delivery::Lagged) at once
 //! and again after the hub has reconnected and re-subscribed; the connection
-//! then replays from the store (`Chat::since`), which holds every message
-//! that was acknowledged. So no acknowledged message is lost, and the
-//! replay de-duplicates by id. Publishing fails fast (`Unavailable`, within
+//! then replays from the store's change log (`Chat::live` does it), which
+//! holds every acknowledged change. So no acknowledged message is lost, and
+//! the replay de-duplicates by position. Publishing fails fast (`Unavailable`, within
 //! the publish timeout) while Redis is down; the message itself is already
 //! committed.
 //!
 //! ```no_run
-//! # async fn demo(store: std::sync::Arc<dyn chat_core::Store>) -> Result<(), chat_bus_redis::RedisBusError> {
-//! let bus = chat_bus_redis::RedisBus::connect("redis://127.0.0.1:6379").await?;
-//! let chat = chat_core::Chat::builder(store).bus(std::sync::Arc::new(bus)).build();
+//! # async fn demo(store: std::sync::Arc<dyn chat_core::Store>, key: Vec<u8>) -> Result<(), chat_bus_redis::RedisBusError> {
+//! use std::sync::Arc;
+//!
+//! let redis = chat_bus_redis::Redis::builder("redis://127.0.0.1:6379")
+//!     .signing_key(key) // the same for every process of the chat
+//!     .connect()
+//!     .await?;
+//! let limits = chat_core::RateLimits::default();
+//! let chat = chat_core::Chat::builder(store)
+//!     .bus(Arc::new(redis.bus().await?))
+//!     .presence(redis.presence())
+//!     .limiter(Arc::new(redis.limiter(limits)))
+//!     .build();
 //! # Ok(()) }
 //! ```
+//!
+//! What crosses Redis is this crate's own versioned wire format (see
+//! `wire.rs`), sealed with the chat's key: processes of two releases whose
+//! formats differ drop each other's events, with a log line saying why.
 
 mod error;
 mod hub;
 mod limiter;
 mod presence;
 mod seal;
+mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,24 +65,32 @@ pub use presence::RedisPresence;
 use error::unavailable;
 use hub::{Command, Hub};
 
-/// How the bus connects. Its `Debug` shows whether a signing key is set,
-/// never the key, and the URL without its credentials.
+/// How a chat's processes connect to their shared Redis: the URL, the key
+/// prefix, the timeouts and the signing key, each with a documented
+/// default. Its `Debug` shows whether a signing key is set, never the key,
+/// and the URL without its credentials.
 #[derive(Clone)]
-pub struct RedisBusOptions {
+pub struct RedisBuilder {
     url: String,
     prefix: String,
-    timeout: Duration,
-    queue: usize,
+    command_timeout: Duration,
+    limiter_timeout: Duration,
+    subscribe_timeout: Duration,
+    bus_queue: usize,
+    presence_ttl: Duration,
     key: Option<Vec<u8>>,
 }
 
-impl std::fmt::Debug for RedisBusOptions {
+impl std::fmt::Debug for RedisBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisBusOptions")
+        f.debug_struct("RedisBuilder")
             .field("url", &without_credentials(&self.url))
             .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("queue", &self.queue)
+            .field("command_timeout", &self.command_timeout)
+            .field("limiter_timeout", &self.limiter_timeout)
+            .field("subscribe_timeout", &self.subscribe_timeout)
+            .field("bus_queue", &self.bus_queue)
+            .field("presence_ttl", &self.presence_ttl)
             .field("signed", &self.key.is_some())
             .finish()
     }
@@ -81,35 +104,45 @@ fn without_credentials(url: &str) -> String {
     }
 }
 
-impl RedisBusOptions {
-    /// Options for `url` (`redis://host:port/db`, `rediss://` for TLS).
-    pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            prefix: "chat".into(),
-            timeout: Duration::from_secs(2),
-            queue: 128,
-            key: None,
-        }
-    }
-
-    /// Prefixes every channel (default `chat`), so several chats can share
-    /// one Redis.
+impl RedisBuilder {
+    /// Keys and channels under `prefix` (default `chat`), so that several
+    /// chats can share one Redis: letters, digits, `_`, `-`, `.` and `:`.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
     }
 
-    /// How long a publish may take before it fails as unavailable
-    /// (default 2 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How long a publish or a presence call may take before it fails as
+    /// unavailable (default 2 s).
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
         self
     }
 
-    /// Events a local subscriber may fall behind before it lags (default 128).
-    pub fn queue(mut self, queue: usize) -> Self {
-        self.queue = queue;
+    /// How long a rate-limit check may take before the in-process limiter
+    /// decides instead (default 1 s).
+    pub fn limiter_timeout(mut self, timeout: Duration) -> Self {
+        self.limiter_timeout = timeout;
+        self
+    }
+
+    /// How long Redis may take to confirm a subscription (default 5 s).
+    pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
+        self.subscribe_timeout = timeout;
+        self
+    }
+
+    /// Events a local subscriber may fall behind before it lags (default
+    /// 128).
+    pub fn bus_queue(mut self, events: usize) -> Self {
+        self.bus_queue = events;
+        self
+    }
+
+    /// How long a process's presence entries live without renewal (default
+    /// 30 s): a process that dies without cleaning up drops out after it.
+    pub fn presence_ttl(mut self, ttl: Duration) -> Self {
+        self.presence_ttl = ttl;
         self
     }
 
@@ -122,9 +155,110 @@ impl RedisBusOptions {
         self.key = Some(key.into());
         self
     }
+
+    /// Connects the multiplexed connection that publishes, keeps presence
+    /// and counts limits.
+    ///
+    /// # Errors
+    /// [`RedisBusError`] if the URL or the prefix is invalid, or Redis is
+    /// unreachable.
+    pub async fn connect(self) -> Result<Redis, RedisBusError> {
+        let valid_prefix = !self.prefix.is_empty()
+            && self
+                .prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        if !valid_prefix {
+            return Err(RedisBusError::Prefix(self.prefix));
+        }
+        let client = redis::Client::open(self.url.as_str()).map_err(RedisBusError::Url)?;
+        let timeout = self.command_timeout.max(self.limiter_timeout);
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let shared = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(RedisBusError::Connect)?;
+        Ok(Redis {
+            client,
+            shared,
+            options: self,
+        })
+    }
 }
 
-/// The Redis bus. Cheap to clone; clones share the two connections.
+/// The Redis a chat's processes share, connected: the bus, presence and
+/// the rate limiter of one process, on two connections in all.
+///
+/// - One multiplexed, pipelining connection (reconnecting by itself)
+///   publishes events, keeps presence and counts limits for the whole
+///   process: [`Redis::presence`] and [`Redis::limiter`] share it, and so
+///   does the bus for publishing.
+/// - One subscriber connection, opened by [`Redis::bus`], holds the
+///   process's subscriptions (the hub): one channel per topic that some
+///   local connection listens to. Call `bus` once per process.
+///
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Redis {
+    client: redis::Client,
+    shared: ConnectionManager,
+    options: RedisBuilder,
+}
+
+impl Redis {
+    /// Starts configuring the Redis at `url` (`redis://host:port/db`,
+    /// `rediss://` for TLS).
+    pub fn builder(url: impl Into<String>) -> RedisBuilder {
+        RedisBuilder {
+            url: url.into(),
+            prefix: "chat".into(),
+            command_timeout: Duration::from_secs(2),
+            limiter_timeout: Duration::from_secs(1),
+            subscribe_timeout: Duration::from_secs(5),
+            bus_queue: 128,
+            presence_ttl: Duration::from_secs(30),
+            key: None,
+        }
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &RedisBuilder {
+        &self.options
+    }
+
+    /// The process's bus: opens the subscriber connection and its hub.
+    ///
+    /// # Errors
+    /// [`RedisBusError::Connect`] if Redis is unreachable.
+    pub async fn bus(&self) -> Result<RedisBus, RedisBusError> {
+        RedisBus::start(self).await
+    }
+
+    /// The process's presence, on the shared connection.
+    pub fn presence(&self) -> Arc<RedisPresence> {
+        RedisPresence::start(
+            self.shared.clone(),
+            &self.options.prefix,
+            self.options.presence_ttl,
+            self.options.command_timeout,
+        )
+    }
+
+    /// A rate limiter enforcing `limits`, on the shared connection.
+    pub fn limiter(&self, limits: chat_core::RateLimits) -> RedisLimiter {
+        RedisLimiter::new(
+            self.shared.clone(),
+            &self.options.prefix,
+            limits,
+            self.options.limiter_timeout,
+        )
+    }
+}
+
+/// The Redis bus of one process (see [`Redis::bus`]). Cheap to clone;
+/// clones share its connections.
 #[derive(Clone)]
 pub struct RedisBus {
     inner: Arc<Inner>,
@@ -144,43 +278,17 @@ struct Inner {
 }
 
 impl RedisBus {
-    /// Connects with default options.
-    ///
-    /// # Errors
-    /// [`RedisBusError`] if the URL is invalid or Redis is unreachable.
-    pub async fn connect(url: &str) -> Result<Self, RedisBusError> {
-        Self::connect_with(RedisBusOptions::new(url)).await
-    }
-
-    /// Connects with explicit options.
-    ///
-    /// # Errors
-    /// As [`RedisBus::connect`].
-    pub async fn connect_with(options: RedisBusOptions) -> Result<Self, RedisBusError> {
-        let valid_prefix = !options.prefix.is_empty()
-            && options
-                .prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
-        if !valid_prefix {
-            return Err(RedisBusError::Prefix(options.prefix));
-        }
-        let client = redis::Client::open(options.url.as_str()).map_err(RedisBusError::Url)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(options.timeout))
-            .set_response_timeout(Some(options.timeout))
-            .set_number_of_retries(1);
-        let publisher = ConnectionManager::new_with_config(client.clone(), config)
-            .await
-            .map_err(RedisBusError::Connect)?;
-        let pubsub = client
+    async fn start(redis: &Redis) -> Result<Self, RedisBusError> {
+        let options = &redis.options;
+        let pubsub = redis
+            .client
             .get_async_pubsub()
             .await
             .map_err(RedisBusError::Connect)?;
         let (hub, commands) = mpsc::unbounded_channel();
         let unsubscribe = hub.clone();
         let local = Fanout::with_hook(
-            options.queue,
+            options.bus_queue,
             Some(Box::new(move |topic: &Topic| {
                 let _ = unsubscribe.send(Command::Unsubscribe(topic.clone()));
             })),
@@ -188,20 +296,21 @@ impl RedisBus {
         if options.key.is_none() {
             tracing::warn!("Redis bus without a signing key: events are not sealed");
         }
-        let seal = Arc::new(seal::Seal::new(options.key));
+        let seal = Arc::new(seal::Seal::new(options.key.clone()));
         let runner = Hub {
-            client,
+            client: redis.client.clone(),
             prefix: options.prefix.clone(),
             local: Arc::clone(&local),
             seal: Arc::clone(&seal),
+            subscribe_timeout: options.subscribe_timeout,
             dropped: Default::default(),
         };
         tokio::spawn(runner.run(pubsub.split(), commands));
         Ok(Self {
             inner: Arc::new(Inner {
-                prefix: options.prefix,
-                timeout: options.timeout,
-                publisher,
+                prefix: options.prefix.clone(),
+                timeout: options.command_timeout,
+                publisher: redis.shared.clone(),
                 local,
                 seal,
                 hub,
@@ -221,7 +330,7 @@ impl Bus for RedisBus {
             return Ok(());
         }
         // Encoded once, whatever the number of topics; sealed per channel.
-        let payload = Bytes::from(serde_json::to_vec(event.kind()).map_err(ChatError::internal)?);
+        let payload = Bytes::from(wire::encode(event.kind()).map_err(ChatError::internal)?);
         let mut pipe = redis::pipe();
         for topic in topics {
             let channel = self.channel(topic);
@@ -277,7 +386,7 @@ mod tests {
 
     #[test]
     fn options_debug_shows_neither_key_nor_password() {
-        let options = RedisBusOptions::new("redis://admin:hunter2@cache:6379/0")
+        let options = Redis::builder("redis://admin:hunter2@cache:6379/0")
             .signing_key(b"the-signing-key".to_vec());
         let shown = format!("{options:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -285,7 +394,7 @@ mod tests {
         assert!(!shown.contains("116, 104, 101"), "{shown}");
         assert!(shown.contains("redis://***@cache:6379/0"), "{shown}");
         assert!(shown.contains("signed: true"), "{shown}");
-        let plain = format!("{:?}", RedisBusOptions::new("redis://127.0.0.1:6379"));
+        let plain = format!("{:?}", Redis::builder("redis://127.0.0.1:6379"));
         assert!(plain.contains("redis://127.0.0.1:6379"), "{plain}");
     }
 }

@@ -46,31 +46,21 @@ return 0
 ";
 
 impl RedisLimiter {
-    /// A limiter enforcing `limits` on the Redis at `url`, with keys under `prefix`.
-    ///
-    /// # Errors
-    /// [`crate::RedisBusError`] if Redis cannot be reached.
-    pub async fn connect(
-        url: &str,
+    /// A limiter enforcing `limits` on `connection`, keys under `prefix`;
+    /// see [`Redis::limiter`](crate::Redis::limiter).
+    pub(crate) fn new(
+        connection: ConnectionManager,
         prefix: &str,
         limits: RateLimits,
-    ) -> Result<Self, crate::RedisBusError> {
-        let client = redis::Client::open(url).map_err(crate::RedisBusError::Url)?;
-        let timeout = Duration::from_secs(1);
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(crate::RedisBusError::Connect)?;
-        Ok(Self {
+        timeout: Duration,
+    ) -> Self {
+        Self {
             connection,
             prefix: prefix.to_owned(),
             limits,
             fallback: GovernorLimiter::new(limits),
             timeout,
-        })
+        }
     }
 
     /// The emission interval and the burst tolerance of `action`, in

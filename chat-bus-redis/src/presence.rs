@@ -48,25 +48,14 @@ fn process_name() -> String {
 }
 
 impl RedisPresence {
-    /// Connects to the Redis at `url`, with keys under `prefix`, entries
-    /// living `ttl` (renewed every third of it).
-    ///
-    /// # Errors
-    /// [`crate::RedisBusError`] if Redis cannot be reached.
-    pub async fn connect(
-        url: &str,
+    /// Presence on `connection`, keys under `prefix`, entries living `ttl`
+    /// (renewed every third of it); see [`Redis::presence`](crate::Redis::presence).
+    pub(crate) fn start(
+        connection: ConnectionManager,
         prefix: &str,
         ttl: Duration,
-    ) -> Result<Arc<Self>, crate::RedisBusError> {
-        let client = redis::Client::open(url).map_err(crate::RedisBusError::Url)?;
-        let timeout = Duration::from_secs(2);
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(crate::RedisBusError::Connect)?;
+        timeout: Duration,
+    ) -> Arc<Self> {
         let presence = Arc::new(Self {
             connection,
             prefix: prefix.to_owned(),
@@ -76,7 +65,7 @@ impl RedisPresence {
             local: Mutex::new(HashMap::new()),
         });
         tokio::spawn(renew(Arc::downgrade(&presence)));
-        Ok(presence)
+        presence
     }
 
     fn key(&self, user: UserId) -> String {

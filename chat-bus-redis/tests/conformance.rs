@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_bus_redis::{RedisBus, RedisBusOptions, RedisLimiter, RedisPresence};
+use chat_bus_redis::Redis;
 use chat_core::{Bus, Presence, RateLimiter};
 
 mod presence {
@@ -15,10 +15,13 @@ mod presence {
     async fn fresh() -> Option<Arc<dyn Presence>> {
         let url = chat_test_support::services::redis().await?;
         let prefix = chat_test_support::redis::prefix("presence-suite");
-        let presence = RedisPresence::connect(&url, &prefix, Duration::from_secs(30))
+        let redis = Redis::builder(&url)
+            .prefix(prefix)
+            .presence_ttl(Duration::from_secs(30))
+            .connect()
             .await
-            .unwrap_or_else(|e| panic!("Redis answers at {url} but presence does not: {e}"));
-        Some(presence)
+            .unwrap_or_else(|e| panic!("Redis answers at {url} but does not connect: {e}"));
+        Some(redis.presence())
     }
 
     chat_core::presence_conformance_suite!(fresh);
@@ -31,10 +34,12 @@ mod limiter {
         let url = chat_test_support::services::redis().await?;
         let prefix = chat_test_support::redis::prefix("limiter-suite");
         let limits = chat_core::testkit::limits::suite_limits();
-        let limiter = RedisLimiter::connect(&url, &prefix, limits)
+        let redis = Redis::builder(&url)
+            .prefix(prefix)
+            .connect()
             .await
-            .unwrap_or_else(|e| panic!("Redis answers at {url} but the limiter does not: {e}"));
-        Some(Arc::new(limiter))
+            .unwrap_or_else(|e| panic!("Redis answers at {url} but does not connect: {e}"));
+        Some(Arc::new(redis.limiter(limits)))
     }
 
     chat_core::limiter_conformance_suite!(fresh);
@@ -43,13 +48,16 @@ mod limiter {
 async fn fresh() -> Option<Arc<dyn Bus>> {
     let url = chat_test_support::services::redis().await?;
     let prefix = chat_test_support::redis::prefix("bus");
-    match RedisBus::connect_with(
-        RedisBusOptions::new(&url)
+    let connected = async {
+        Redis::builder(&url)
             .prefix(prefix)
-            .signing_key(vec![1; 32]),
-    )
-    .await
-    {
+            .signing_key(vec![1; 32])
+            .connect()
+            .await?
+            .bus()
+            .await
+    };
+    match connected.await {
         Ok(bus) => Some(Arc::new(bus)),
         Err(error) => panic!("Redis answers at {url} but the bus does not connect: {error}"),
     }

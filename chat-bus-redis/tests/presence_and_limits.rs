@@ -5,14 +5,30 @@
 
 use std::time::{Duration, Instant};
 
-use chat_bus_redis::{RedisLimiter, RedisPresence};
+use chat_bus_redis::{Redis, RedisLimiter, RedisPresence};
 use chat_core::{Action, ChatError, Presence, Rate, RateLimiter, RateLimits, UserId};
 
 use chat_test_support::redis::prefix;
 use chat_test_support::require_redis;
 
 async fn presence(url: &str, prefix: &str, ttl: Duration) -> std::sync::Arc<RedisPresence> {
-    RedisPresence::connect(url, prefix, ttl).await.unwrap()
+    redis(url, prefix, ttl).await.presence()
+}
+
+/// A process's connection to the shared Redis.
+async fn redis(url: &str, prefix: &str, ttl: Duration) -> Redis {
+    Redis::builder(url)
+        .prefix(prefix)
+        .presence_ttl(ttl)
+        .connect()
+        .await
+        .unwrap()
+}
+
+async fn limiter(url: &str, prefix: &str, limits: RateLimits) -> RedisLimiter {
+    redis(url, prefix, Duration::from_secs(30))
+        .await
+        .limiter(limits)
 }
 
 #[tokio::test]
@@ -62,8 +78,8 @@ async fn login_limits_hold_across_processes() {
         login_per_username: Rate::new(3, Duration::from_secs(60)),
         ..RateLimits::default()
     };
-    let one = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
-    let two = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
+    let one = limiter(&url, &prefix, limits).await;
+    let two = limiter(&url, &prefix, limits).await;
     one.check(Action::LoginPerUsername, "alice").await.unwrap();
     two.check(Action::LoginPerUsername, "alice").await.unwrap();
     one.check(Action::LoginPerUsername, "alice").await.unwrap();
@@ -82,8 +98,8 @@ async fn the_redis_limiter_allows_the_burst_then_one_per_period_and_says_when() 
         send_per_user: Rate::new(3, Duration::from_millis(400)),
         ..RateLimits::default()
     };
-    let one = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
-    let two = RedisLimiter::connect(&url, &prefix, limits).await.unwrap();
+    let one = limiter(&url, &prefix, limits).await;
+    let two = limiter(&url, &prefix, limits).await;
     let started = Instant::now();
     for limiter in [&one, &two, &one] {
         limiter.check(Action::SendPerUser, "alice").await.unwrap();
@@ -114,9 +130,7 @@ async fn with_the_redis_limiter_a_known_device_still_logs_in_under_attack() {
         login_per_network: Rate::new(6, hour),
         ..chat_core::testkit::generous_limits()
     };
-    let limiter = RedisLimiter::connect(&url, &prefix("devices"), limits)
-        .await
-        .unwrap();
+    let limiter = limiter(&url, &prefix("devices"), limits).await;
     let store = chat_store_sqlite::SqliteStore::memory().await.unwrap();
     let h = chat_core::testkit::Harness::with_limiter(
         std::sync::Arc::new(store),
@@ -136,9 +150,7 @@ async fn with_the_redis_limiter_attempts_count_per_network() {
         login_per_network: Rate::new(6, hour),
         ..chat_core::testkit::generous_limits()
     };
-    let limiter = RedisLimiter::connect(&url, &prefix("networks"), limits)
-        .await
-        .unwrap();
+    let limiter = limiter(&url, &prefix("networks"), limits).await;
     let store = chat_store_sqlite::SqliteStore::memory().await.unwrap();
     let h = chat_core::testkit::Harness::with_limiter(
         std::sync::Arc::new(store),

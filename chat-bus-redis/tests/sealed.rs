@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use chat_bus_redis::{RedisBus, RedisBusOptions};
+use chat_bus_redis::{Redis, RedisBus};
 use chat_core::testkit::next_event;
 use chat_core::{Bus, Event, EventKind, SessionId, Topic, UserId};
 use chat_test_support::redis::prefix;
@@ -21,16 +21,18 @@ fn ended(n: i64) -> chat_core::SharedEvent {
 async fn only_events_sealed_with_the_chat_key_are_delivered() {
     let url = require_redis!();
     let prefix = prefix("sealed");
-    let options = |key: Option<u8>| {
-        let options = RedisBusOptions::new(&url).prefix(&prefix);
-        match key {
-            Some(byte) => options.signing_key(vec![byte; 32]),
-            None => options,
+    let bus = |key: Option<u8>| {
+        let builder = Redis::builder(&url).prefix(&prefix);
+        let builder = match key {
+            Some(byte) => builder.signing_key(vec![byte; 32]),
+            None => builder,
+        };
+        async move {
+            let redis = builder.connect().await.unwrap();
+            RedisBus::clone(&redis.bus().await.unwrap())
         }
     };
-    let bus = RedisBus::connect_with(options(Some(7))).await.unwrap();
-    let other_key = RedisBus::connect_with(options(Some(9))).await.unwrap();
-    let unsealed = RedisBus::connect_with(options(None)).await.unwrap();
+    let (bus, other_key, unsealed) = (bus(Some(7)).await, bus(Some(9)).await, bus(None).await);
     let topic = Topic::user(UserId::new(42));
     let mut events = bus.subscribe(&topic).await.unwrap();
 
@@ -47,7 +49,9 @@ async fn only_events_sealed_with_the_chat_key_are_delivered() {
     let channel = format!("{prefix}:{}", topic.as_str());
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut raw = client.get_multiplexed_async_connection().await.unwrap();
-    let forged = serde_json::to_vec(ended(3).kind()).unwrap();
+    // An event in the wire format, as a real process would send it, but
+    // without the chat's seal.
+    let forged = br#"{"v":1,"event":{"kind":"session_ended","session":3}}"#.to_vec();
     for payload in [forged, vec![b'x'; 70 * 1024], Vec::new()] {
         redis::cmd("PUBLISH")
             .arg(&channel)

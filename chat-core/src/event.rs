@@ -4,16 +4,15 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::{Change, ConversationId, Message, MessageId, Position, SessionId, User};
 
 /// What happened.
 ///
 /// Deliberately exhaustive: a transport matches every kind, so that a new
-/// kind is a compile error there, never an event dropped in silence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+/// kind is a compile error there, never an event dropped in silence. It has
+/// no serialization of its own: each transport and bus writes its own wire
+/// format.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventKind {
     /// A message was committed in one of the user's conversations.
     Message {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_bus_redis::{RedisBus, RedisBusOptions, RedisLimiter, RedisPresence};
+use chat_bus_redis::Redis;
 use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
 use chat_http::{ChatHttp, HttpConfig};
 use chat_store_postgres::PgStore;
@@ -225,21 +225,18 @@ async fn run(args: Args) -> Result<(), String> {
             .shared_secret("bus-event-key-v1", &candidate)
             .await
             .map_err(|e| e.to_string())?;
-        let options = RedisBusOptions::new(url).prefix(prefix).signing_key(key);
-        let bus = RedisBus::connect_with(options)
+        let redis = Redis::builder(url)
+            .prefix(prefix)
+            .signing_key(key)
+            .connect()
             .await
             .map_err(|e| e.to_string())?;
-        let limiter = RedisLimiter::connect(url, prefix, limits)
-            .await
-            .map_err(|e| e.to_string())?;
-        let presence = RedisPresence::connect(url, prefix, Duration::from_secs(30))
-            .await
-            .map_err(|e| e.to_string())?;
+        let bus = redis.bus().await.map_err(|e| e.to_string())?;
         info!("live events, presence and rate limits go through Redis");
         builder = builder
             .bus(Arc::new(bus))
-            .limiter(Arc::new(limiter))
-            .presence(presence);
+            .limiter(Arc::new(redis.limiter(limits)))
+            .presence(redis.presence());
     } else {
         builder = builder.limiter(Arc::new(GovernorLimiter::new(limits)));
     }

@@ -1,0 +1,255 @@
+//! What crosses Redis: a wire type of its own, with a version, so that the
+//! domain types can change without a process misreading another's events.
+//!
+//! Every event is `{"v": 1, "event": {"kind": …, …}}`. A process reads only
+//! its own version: an event of another (a process of another release on
+//! the same Redis) is dropped and logged as such, never half-understood. A
+//! change to this format is a new version, and processes of two versions
+//! do not hear each other: upgrade them together.
+//!
+//! What is read is validated again like a row of a store: names, texts and
+//! client ids are parsed by the domain's own rules.
+
+use chat_core::backend::{StoredMessage, stored_user};
+use chat_core::{ConversationId, EventKind, MessageId, Position, SessionId, User};
+use serde::{Deserialize, Serialize};
+
+/// The version this process speaks.
+pub(crate) const VERSION: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    v: u8,
+    event: WireEvent,
+}
+
+/// Just the version, read first.
+#[derive(Deserialize)]
+struct Version {
+    v: u8,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireUser {
+    id: i64,
+    name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum WireEvent {
+    Message {
+        id: i64,
+        conversation: i64,
+        sender: WireUser,
+        recipient: Option<WireUser>,
+        text: String,
+        sent_at: i64,
+        client_id: Option<String>,
+    },
+    Read {
+        conversation: i64,
+        by: WireUser,
+        with: WireUser,
+        up_to: i64,
+        position: i64,
+    },
+    Typing {
+        from: WireUser,
+        to: WireUser,
+    },
+    Presence {
+        user: WireUser,
+        online: bool,
+    },
+    SessionEnded {
+        session: i64,
+    },
+}
+
+/// Why an event read from Redis was dropped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WireError {
+    /// Another version of the format: a process of another release.
+    #[error("an event of wire version {0}; this process speaks version {VERSION}")]
+    Version(u8),
+    /// Not an event of this version, or one that breaks a domain rule.
+    #[error("a malformed event: {0}")]
+    Malformed(String),
+}
+
+fn user(user: &User) -> WireUser {
+    WireUser {
+        id: user.id().get(),
+        name: user.username().as_str().to_owned(),
+    }
+}
+
+fn domain_user(user: WireUser) -> Result<User, WireError> {
+    stored_user(user.id, user.name).map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+/// `kind` as it crosses Redis.
+pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
+    let event = match kind {
+        EventKind::Message { message } => WireEvent::Message {
+            id: message.id().get(),
+            conversation: message.conversation().get(),
+            sender: user(message.sender()),
+            recipient: message.recipient().map(user),
+            text: message.text().as_str().to_owned(),
+            sent_at: message.sent_at().unix_micros(),
+            client_id: message.client_id().map(|c| c.as_str().to_owned()),
+        },
+        EventKind::Read {
+            conversation,
+            by,
+            with,
+            up_to,
+            position,
+        } => WireEvent::Read {
+            conversation: conversation.get(),
+            by: user(by),
+            with: user(with),
+            up_to: up_to.get(),
+            position: position.get(),
+        },
+        EventKind::Typing { from, to } => WireEvent::Typing {
+            from: user(from),
+            to: user(to),
+        },
+        EventKind::Presence { user: who, online } => WireEvent::Presence {
+            user: user(who),
+            online: *online,
+        },
+        EventKind::SessionEnded { session } => WireEvent::SessionEnded {
+            session: session.get(),
+        },
+    };
+    serde_json::to_vec(&Envelope { v: VERSION, event })
+}
+
+/// An event read from Redis, validated.
+pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
+    let version: Version =
+        serde_json::from_slice(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    if version.v != VERSION {
+        return Err(WireError::Version(version.v));
+    }
+    let envelope: Envelope =
+        serde_json::from_slice(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
+    Ok(match envelope.event {
+        WireEvent::Message {
+            id,
+            conversation,
+            sender,
+            recipient,
+            text,
+            sent_at,
+            client_id,
+        } => {
+            let message = StoredMessage {
+                id,
+                conversation_id: conversation,
+                sender_id: sender.id,
+                sender_username: sender.name,
+                recipient_id: recipient.as_ref().map(|r| r.id),
+                recipient_username: recipient.map(|r| r.name),
+                body: text,
+                sent_at,
+                client_id,
+            }
+            .into_message()
+            .map_err(|e| WireError::Malformed(e.to_string()))?;
+            EventKind::Message { message }
+        }
+        WireEvent::Read {
+            conversation,
+            by,
+            with,
+            up_to,
+            position,
+        } => EventKind::Read {
+            conversation: ConversationId::new(conversation),
+            by: domain_user(by)?,
+            with: domain_user(with)?,
+            up_to: MessageId::new(up_to),
+            position: Position::new(position),
+        },
+        WireEvent::Typing { from, to } => EventKind::Typing {
+            from: domain_user(from)?,
+            to: domain_user(to)?,
+        },
+        WireEvent::Presence { user, online } => EventKind::Presence {
+            user: domain_user(user)?,
+            online,
+        },
+        WireEvent::SessionEnded { session } => EventKind::SessionEnded {
+            session: SessionId::new(session),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_core::{ClientMessageId, Message, MessageText, Timestamp, UserId, Username};
+
+    use super::*;
+
+    fn someone(id: i64, name: &str) -> User {
+        User::new(UserId::new(id), Username::parse(name).unwrap())
+    }
+
+    #[test]
+    fn every_kind_reads_back_as_itself() {
+        let (alice, bob) = (someone(1, "alice"), someone(2, "bob"));
+        let kinds = [
+            EventKind::Message {
+                message: Message::new(
+                    MessageId::new(7),
+                    ConversationId::new(3),
+                    alice.clone(),
+                    Some(bob.clone()),
+                    MessageText::parse("hi \"there\"\nüñí").unwrap(),
+                    Timestamp::from_unix_micros(1_700_000_000_000_000),
+                    Some(ClientMessageId::parse("c-1").unwrap()),
+                ),
+            },
+            EventKind::Read {
+                conversation: ConversationId::new(3),
+                by: bob.clone(),
+                with: alice.clone(),
+                up_to: MessageId::new(7),
+                position: Position::new(8),
+            },
+            EventKind::Typing {
+                from: alice.clone(),
+                to: bob.clone(),
+            },
+            EventKind::Presence {
+                user: bob,
+                online: true,
+            },
+            EventKind::SessionEnded {
+                session: SessionId::new(9),
+            },
+        ];
+        for kind in kinds {
+            let bytes = encode(&kind).unwrap();
+            assert_eq!(decode(&bytes).unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn another_version_or_a_broken_rule_is_refused_clearly() {
+        let other = br#"{"v":2,"event":{"kind":"whatever_v2_has"}}"#;
+        assert!(matches!(decode(other), Err(WireError::Version(2))));
+        let bad_name = br#"{"v":1,"event":{"kind":"typing","from":{"id":1,"name":"no spaces allowed"},"to":{"id":2,"name":"bob"}}}"#;
+        assert!(matches!(decode(bad_name), Err(WireError::Malformed(_))));
+        let empty_text = br#"{"v":1,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"   ","sent_at":0,"client_id":null}}"#;
+        assert!(matches!(decode(empty_text), Err(WireError::Malformed(_))));
+        assert!(matches!(decode(b"not json"), Err(WireError::Malformed(_))));
+        // The domain's own serialization is not the wire format.
+        assert!(decode(br#"{"kind":"session_ended","session":1}"#).is_err());
+    }
+}
