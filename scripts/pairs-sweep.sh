@@ -14,7 +14,7 @@ cargo build --release -p examples --bin chat-server --bin chat-loadgen
 work="$(mktemp -d)"
 port=18080
 ./target/release/chat-server --listen "127.0.0.1:$port" --database-url "sqlite://$work/chat.db" \
-    --send-rate 100000 --login-client-burst 1000000 --ws-frame-rate 100000 \
+    --lift-rate-limits --ws-frame-rate 100000 \
     --ws-sockets-per-user 20000 --log warn 2>"$work/server.log" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT

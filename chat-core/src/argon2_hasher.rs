@@ -1,13 +1,11 @@
 //! The argon2id password hasher.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{
-    PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
-};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash as PhcHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -21,11 +19,53 @@ use crate::ports::PasswordHasher;
 /// memory, 2 iterations, 1 lane. A caller that waits longer than the queue
 /// timeout for a slot gets [`ChatError::Unavailable`], so a login flood costs
 /// bounded memory and CPU.
+///
+/// Memory: each hash works in a 19 MiB area taken from a pool of areas the
+/// hasher keeps, one per hash that ran at once, never more; they are reused,
+/// not allocated again. So the hasher's memory is at most its concurrency
+/// times the memory cost, however many passwords it hashes (allocating an
+/// area per hash made the allocator keep each one, per thread of the
+/// blocking pool).
 #[derive(Clone)]
 pub struct Argon2Hasher {
     params: Params,
     slots: Arc<Semaphore>,
     queue_timeout: Duration,
+    areas: Arc<WorkAreas>,
+}
+
+/// argon2's work areas, reused from hash to hash.
+#[derive(Default)]
+struct WorkAreas {
+    free: Mutex<Vec<Vec<Block>>>,
+}
+
+impl WorkAreas {
+    /// An area of `blocks` blocks: one kept from an earlier hash, or a new
+    /// one.
+    fn take(&self, blocks: usize) -> Vec<Block> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        match free.iter().position(|area| area.len() == blocks) {
+            Some(found) => free.swap_remove(found),
+            None => vec![Block::default(); blocks],
+        }
+    }
+
+    /// Keeps `area` for the next hash. Only areas of the hasher's own
+    /// parameters are kept (an old hash with other parameters verifies in
+    /// an area of its own, freed afterwards).
+    fn give_back(&self, area: Vec<Block>, usual: usize) {
+        if area.len() == usual {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            free.push(area);
+        }
+    }
+
+    /// How many areas are kept (for tests).
+    #[cfg(test)]
+    fn kept(&self) -> usize {
+        self.free.lock().map_or(0, |free| free.len())
+    }
 }
 
 impl Argon2Hasher {
@@ -48,6 +88,7 @@ impl Argon2Hasher {
             params,
             slots: Arc::new(Semaphore::new(cpus)),
             queue_timeout: Self::QUEUE_TIMEOUT,
+            areas: Arc::default(),
         }
     }
 
@@ -114,16 +155,49 @@ impl Default for Argon2Hasher {
     }
 }
 
+/// `bytes` of base64 (a PHC salt) decoded.
+fn salt_bytes<'a>(
+    salt: argon2::password_hash::Salt<'_>,
+    buffer: &'a mut [u8; 64],
+) -> Result<&'a [u8]> {
+    salt.decode_b64(buffer)
+        .map(|b| b as &[u8])
+        .map_err(|e| ChatError::internal(e.to_string()))
+}
+
 #[async_trait]
 impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash> {
         let password = password.clone();
         let params = self.params.clone();
+        let areas = Arc::clone(&self.areas);
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
-            let phc = Self::argon2(params)
-                .hash_password(password.expose_bytes(), &salt)
-                .map_err(|e| ChatError::internal(e.to_string()))?;
+            let mut buffer = [0u8; 64];
+            let salt_bytes = salt_bytes(salt.as_salt(), &mut buffer)?;
+            let length = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+            let usual = params.block_count();
+            let mut area = areas.take(usual);
+            let output = Output::init_with(length, |out| {
+                Self::argon2(params.clone())
+                    .hash_password_into_with_memory(
+                        password.expose_bytes(),
+                        salt_bytes,
+                        out,
+                        &mut area,
+                    )
+                    .map_err(|_| argon2::password_hash::Error::Crypto)
+            });
+            areas.give_back(area, usual);
+            let output = output.map_err(|e| ChatError::internal(e.to_string()))?;
+            let phc = PhcHash {
+                algorithm: Algorithm::Argon2id.ident(),
+                version: Some(Version::V0x13.into()),
+                params: ParamsString::try_from(&params)
+                    .map_err(|e| ChatError::internal(e.to_string()))?,
+                salt: Some(salt.as_salt()),
+                hash: Some(output),
+            };
             Ok(PasswordHash::from_phc(phc.to_string()))
         })
         .await
@@ -132,16 +206,38 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool> {
         let password = password.clone();
         let hash = hash.clone();
-        let params = self.params.clone();
+        let usual = self.params.block_count();
+        let areas = Arc::clone(&self.areas);
         self.run(move || {
-            let parsed =
-                PhcHash::new(hash.as_str()).map_err(|e| ChatError::internal(e.to_string()))?;
-            // The parameters stored in the hash win over `params`.
-            match Self::argon2(params).verify_password(password.expose_bytes(), &parsed) {
-                Ok(()) => Ok(true),
-                Err(argon2::password_hash::Error::Password) => Ok(false),
-                Err(e) => Err(ChatError::internal(e.to_string())),
-            }
+            let broken = |e: argon2::password_hash::Error| ChatError::internal(e.to_string());
+            let parsed = PhcHash::new(hash.as_str()).map_err(broken)?;
+            // The parameters stored in the hash win over the hasher's.
+            let params = Params::try_from(&parsed).map_err(broken)?;
+            let algorithm = Algorithm::try_from(parsed.algorithm).map_err(broken)?;
+            let version = parsed
+                .version
+                .map(Version::try_from)
+                .transpose()
+                .map_err(|e| ChatError::internal(e.to_string()))?
+                .unwrap_or_default();
+            let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+                return Err(ChatError::internal("a stored hash without salt or output"));
+            };
+            let mut buffer = [0u8; 64];
+            let salt_bytes = salt_bytes(salt, &mut buffer)?;
+            let mut area = areas.take(params.block_count());
+            let mut computed = vec![0u8; expected.len()];
+            let done = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+                password.expose_bytes(),
+                salt_bytes,
+                &mut computed,
+                &mut area,
+            );
+            areas.give_back(area, usual);
+            done.map_err(|e| ChatError::internal(e.to_string()))?;
+            // `Output`'s equality is constant-time.
+            let computed = Output::new(&computed).map_err(broken)?;
+            Ok(computed == expected)
         })
         .await
     }
@@ -210,6 +306,56 @@ mod tests {
     async fn one_slot_per_cpu_by_default() {
         let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         assert_eq!(Argon2Hasher::new().slots.available_permits(), cpus);
+    }
+
+    #[tokio::test]
+    async fn work_areas_are_reused_and_bounded_by_the_concurrency() {
+        let hasher = Argon2Hasher::with_params(64, 1, 1)
+            .unwrap()
+            .with_concurrency(2, Duration::from_secs(5));
+        let password = Password::parse("abcdefgh-1").unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let (hasher, password) = (hasher.clone(), password.clone());
+            tasks.push(tokio::spawn(async move {
+                let hash = hasher.hash(&password).await.unwrap();
+                assert!(hasher.verify(&password, &hash).await.unwrap());
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let kept = hasher.areas.kept();
+        assert!((1..=2).contains(&kept), "{kept} areas for two slots");
+        // A hash made by another hasher with other parameters still
+        // verifies, in an area of its own that is not kept.
+        let other = Argon2Hasher::with_params(32, 1, 1).unwrap();
+        let foreign = other.hash(&password).await.unwrap();
+        assert!(hasher.verify(&password, &foreign).await.unwrap());
+        assert_eq!(hasher.areas.kept(), kept);
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_with_the_argon2_crate_and_the_other_way_round() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = Argon2Hasher::with_params(64, 2, 1).unwrap();
+        let password = Password::parse("correct horse").unwrap();
+        let ours = hasher.hash(&password).await.unwrap();
+        let parsed = PhcHash::new(ours.as_str()).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(password.expose_bytes(), &parsed)
+                .is_ok()
+        );
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = Argon2Hasher::argon2(Params::new(64, 2, 1, None).unwrap())
+            .hash_password(password.expose_bytes(), &salt)
+            .unwrap()
+            .to_string();
+        let theirs = PasswordHash::from_phc(theirs);
+        assert!(hasher.verify(&password, &theirs).await.unwrap());
+        let wrong = Password::parse("correct horse!").unwrap();
+        assert!(!hasher.verify(&wrong, &theirs).await.unwrap());
     }
 
     #[tokio::test]

@@ -14,13 +14,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chat_core::{ChatError, ClientAddress, Cursor, Item, Live, Resume, Session, SessionToken};
+use chat_core::{ClientAddress, Cursor, Item, Live, Resume, Session, SessionToken};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
 use tracing::{debug, info, warn};
 
 use crate::ChatHttp;
@@ -148,31 +147,22 @@ impl Stream {
     }
 
     async fn serve(&self, live: &mut Live) -> End {
-        let limits = &self.http.config().websocket;
-        let mut heartbeat = tokio::time::interval(limits.ping_interval);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        heartbeat.reset();
-        let shutdown = self.http.shutdown_signal();
-        let left = self
-            .session
-            .expires_at()
-            .since(self.http.chat().clock().now());
-        let expiry = tokio::time::sleep(left);
-        tokio::pin!(expiry);
+        let patience = self.http.config().websocket.idle_timeout;
+        let mut timers = self.http.live_timers(&self.session);
         loop {
             let step = tokio::select! {
                 item = live.next() => match item {
-                    Some(Ok(item)) => self.write(item, limits.idle_timeout).await,
+                    Some(Ok(item)) => self.write(item, patience).await,
                     Some(Err(error)) => {
                         warn!(%error, "event stream closed after a failure");
                         Err(End::Done("temporarily unavailable"))
                     }
                     None => Err(End::Done("logged out")),
                 },
-                _ = heartbeat.tick() => self.keep_alive().await,
+                _ = timers.heartbeat.tick() => self.keep_alive().await,
                 () = self.out.closed() => Err(End::Done("client gone")),
-                () = shutdown.cancelled() => Err(End::Done("server shutting down")),
-                () = &mut expiry => Err(End::Done("session expired")),
+                () = timers.shutdown.cancelled() => Err(End::Done("server shutting down")),
+                () = &mut timers.expiry => Err(End::Done("session expired")),
             };
             if let Err(end) = step {
                 return end;
@@ -216,10 +206,8 @@ impl Stream {
     /// Re-checks the session (it may have ended elsewhere) and keeps the
     /// stream alive.
     async fn keep_alive(&self) -> Result<(), End> {
-        match self.http.chat().authenticate(self.token.expose()).await {
-            Ok(_) => {}
-            Err(ChatError::Unauthenticated) => return Err(End::Done("session ended")),
-            Err(error) => debug!(%error, "could not re-check the session"),
+        if !self.http.session_still_open(&self.token).await {
+            return Err(End::Done("session ended"));
         }
         self.push(Bytes::from_static(KEEPALIVE))
     }

@@ -28,6 +28,7 @@ mod error;
 mod events;
 #[doc(hidden)]
 pub mod fuzzing;
+mod live;
 mod metrics;
 mod openapi;
 mod pages;

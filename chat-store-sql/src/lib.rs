@@ -34,7 +34,7 @@ pub use conversations::{CONVERSATIONS, PEERS};
 pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 pub use drivers::{postgres_error, sqlite_error};
 pub use messages::TAKE_POSITIONS;
-pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, message, user};
+pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
 
 #[doc(hidden)]

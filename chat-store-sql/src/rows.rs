@@ -2,6 +2,7 @@
 //! that fails is reported as corrupt, never trusted and never a panic.
 
 use chat_core::backend::{StoredMessage, stored_user};
+use chat_core::ports::{HistoryQuery, Page};
 use chat_core::{Message, Result, User};
 
 use crate::db::SqlRow;
@@ -51,4 +52,16 @@ pub fn message(row: &impl SqlRow) -> Result<Message> {
         client_id: row.opt_text("client_id")?,
     }
     .into_message()
+}
+
+/// A history page from the rows of a history query (ordered by id, oldest
+/// first when reading forward, newest first otherwise, one more than the
+/// page): chronological, with `has_more` in the direction of reading.
+pub fn history_page<R: SqlRow>(rows: &[R], query: &HistoryQuery) -> Result<Page<Message>> {
+    let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
+    let mut page = Page::from_overfetch(messages, query.limit);
+    if !query.reads_forward() {
+        page.items.reverse();
+    }
+    Ok(page)
 }

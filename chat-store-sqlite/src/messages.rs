@@ -4,7 +4,7 @@
 use chat_core::ports::{HistoryQuery, Page};
 use chat_core::{ConversationId, Message, MessageId, Result};
 use chat_store_sql::{
-    MESSAGE_COLUMNS, MESSAGE_JOINS, SqlPool, SqlRow, SqlStore, Statements, args, message,
+    MESSAGE_COLUMNS, MESSAGE_JOINS, SqlPool, SqlRow, SqlStore, Statements, args, history_page,
     message_columns, message_joins,
 };
 
@@ -194,12 +194,7 @@ pub(crate) async fn list_messages(
             ],
         )
         .await?;
-    let messages = rows.iter().map(message).collect::<Result<Vec<_>>>()?;
-    let mut page = Page::from_overfetch(messages, query.limit);
-    if !forward {
-        page.items.reverse();
-    }
-    Ok(page)
+    history_page(&rows, query)
 }
 
 #[cfg(test)]

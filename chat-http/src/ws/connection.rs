@@ -10,7 +10,7 @@ use governor::Quota;
 use hyper_tungstenite::HyperWebsocket;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use hyper_tungstenite::tungstenite::{self, Message as Frame};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::SocketSlot;
@@ -166,17 +166,8 @@ impl Connection {
         incoming: &mut futures::stream::SplitStream<hyper_tungstenite::HyperWebsocketStream>,
         live: &mut Live,
     ) -> End {
-        let limits = self.http.config().websocket.clone();
-        let mut heartbeat = tokio::time::interval(limits.ping_interval);
-        heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        heartbeat.reset();
-        let shutdown = self.http.shutdown_signal();
-        let left = self
-            .session
-            .expires_at()
-            .since(self.http.chat().clock().now());
-        let expiry = tokio::time::sleep(left);
-        tokio::pin!(expiry);
+        let idle_timeout = self.http.config().websocket.idle_timeout;
+        let mut timers = self.http.live_timers(&self.session);
         loop {
             let step = tokio::select! {
                 reply = self.commands.next_reply() => self.on_reply(out, live, reply),
@@ -197,9 +188,9 @@ impl Connection {
                     Some(Err(error)) => Err(self.failed(&error)),
                     None => Err(End::Close(CloseCode::Policy, "logged out")),
                 },
-                _ = heartbeat.tick() => self.on_heartbeat(out, limits.idle_timeout).await,
-                () = shutdown.cancelled() => Err(End::Close(CloseCode::Away, "server shutting down")),
-                () = &mut expiry => Err(End::Close(CloseCode::Policy, "session expired")),
+                _ = timers.heartbeat.tick() => self.on_heartbeat(out, idle_timeout).await,
+                () = timers.shutdown.cancelled() => Err(End::Close(CloseCode::Away, "server shutting down")),
+                () = &mut timers.expiry => Err(End::Close(CloseCode::Policy, "session expired")),
             };
             if let Err(end) = step {
                 return end;
@@ -211,13 +202,8 @@ impl Connection {
         if self.last_heard.elapsed() > idle_timeout {
             return Err(End::Close(CloseCode::Policy, "no answer to pings"));
         }
-        // The session may have expired or been deleted by another process.
-        match self.http.chat().authenticate(self.token.expose()).await {
-            Ok(_) => {}
-            Err(ChatError::Unauthenticated) => {
-                return Err(End::Close(CloseCode::Policy, "session ended"));
-            }
-            Err(error) => debug!(%error, "could not re-check the session"),
+        if !self.http.session_still_open(&self.token).await {
+            return Err(End::Close(CloseCode::Policy, "session ended"));
         }
         self.push(out, Frame::Ping(bytes::Bytes::new()))
     }

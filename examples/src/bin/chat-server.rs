@@ -135,6 +135,12 @@ struct Args {
     /// it are closed at once.
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
+
+    /// For load tests on a private network only: lifts every rate limit of
+    /// the service (logins, signups, sends, typing, searches, connections),
+    /// whatever the other limit flags say. Never in production.
+    #[arg(long, env = "CHAT_LIFT_RATE_LIMITS")]
+    lift_rate_limits: bool,
 }
 
 #[tokio::main]
@@ -159,6 +165,9 @@ async fn main() -> std::process::ExitCode {
 impl Args {
     /// The rate limits the flags set.
     fn limits(&self) -> RateLimits {
+        if self.lift_rate_limits {
+            return RateLimits::all(Rate::new(u32::MAX, Duration::from_micros(1)));
+        }
         let defaults = RateLimits::default();
         let send_rate = self.send_rate.max(1);
         RateLimits {
@@ -475,5 +484,15 @@ mod tests {
         let store = open_store("memory:").await.unwrap();
         store.ping().await.unwrap();
         assert!(open_store("mysql://localhost/chat").await.is_err());
+    }
+
+    #[test]
+    fn lifting_the_rate_limits_lifts_every_one() {
+        let args = Args::parse_from(["chat-server", "--lift-rate-limits", "--login-burst", "3"]);
+        let limits = args.limits();
+        for action in chat_core::Action::ALL {
+            assert!(limits.rate(action).burst >= 1_000_000, "{action:?}");
+        }
+        assert!(!Args::parse_from(["chat-server"]).lift_rate_limits);
     }
 }

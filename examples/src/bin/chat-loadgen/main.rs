@@ -206,6 +206,10 @@ async fn run(args: Args) -> Result<Report, String> {
 }
 
 /// A session token for each name, signing up where needed.
+/// How many sign-ups and logins run at once: the server hashes at most two
+/// passwords per client address at a time, and refuses a third at once.
+const SIGN_INS_AT_ONCE: usize = 2;
+
 async fn sessions(
     server: &Server,
     names: &[String],
@@ -213,7 +217,7 @@ async fn sessions(
 ) -> Result<Vec<String>, String> {
     eprintln!("signing in {} accounts…", names.len());
     futures::stream::iter(names.iter().map(|name| server.session(name)))
-        .buffered(concurrency.max(1))
+        .buffered(concurrency.clamp(1, SIGN_INS_AT_ONCE))
         .collect::<Vec<_>>()
         .await
         .into_iter()
