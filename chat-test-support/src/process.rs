@@ -44,6 +44,21 @@ impl ServerProcess {
         Self::spawn(binary, None, &all).await
     }
 
+    /// The process's resident memory, in bytes (`VmRSS` of `/proc`).
+    ///
+    /// # Panics
+    /// If the process is gone or `/proc` cannot be read.
+    pub fn resident_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("the server is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/<pid>/status");
+        kib * 1024
+    }
+
     /// Starts `binary` with exactly `args`, in `dir` when given, and waits
     /// until it says where it listens.
     pub async fn spawn(binary: &str, dir: Option<&Path>, args: &[&str]) -> Self {

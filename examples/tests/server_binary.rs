@@ -224,3 +224,30 @@ async fn it_refuses_to_start_with_the_null_origin_allowed() {
     assert!(log.contains(r#"allowed origin "null" refused"#), "{log}");
     assert!(!log.contains("listening"), "{log}");
 }
+
+/// Password hashing keeps at most one 19 MiB work area per hash that can
+/// run at once (one per CPU by default), however many logins it served:
+/// before, each hash's area stayed with the allocator, hundreds of MiB
+/// after a few dozen logins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resident_memory_after_many_logins_stays_within_the_hashing_pool() {
+    let server = ServerProcess::start(BINARY, &["--database-url", "sqlite::memory:"]).await;
+    server.user("warm").await;
+    let before = server.resident_bytes();
+    for n in 0..12 {
+        let name = format!("user{n}");
+        server.signup(&name).await;
+        server.login(&name).await;
+    }
+    let after = server.resident_bytes();
+    let cpus = std::thread::available_parallelism().map_or(2, usize::from) as u64;
+    // The pool, plus room for everything else 24 accounts and sessions cost.
+    let allowed = cpus * 19 * 1024 * 1024 + 24 * 1024 * 1024;
+    let grew = after.saturating_sub(before);
+    assert!(
+        grew <= allowed,
+        "grew {} MiB after 24 hashes (allowed {} MiB)",
+        grew / (1024 * 1024),
+        allowed / (1024 * 1024)
+    );
+}

@@ -81,15 +81,7 @@ impl Server {
         let bearer =
             HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?;
         request.headers_mut().insert("authorization", bearer);
-        // Small buffers: the default 128 KiB read buffer, zeroed on every
-        // read, would cost the load generator more than the load.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(4 * 1024)
-            .write_buffer_size(0);
-        let (mut socket, _) =
-            tokio_tungstenite::connect_async_with_config(request, Some(config), true)
-                .await
-                .map_err(|e| format!("WebSocket: {e}"))?;
+        let (mut socket, _) = open(request).await?;
         loop {
             match socket.next().await {
                 Some(Ok(Frame::Text(text))) => {
@@ -104,6 +96,40 @@ impl Server {
             }
         }
     }
+}
+
+impl Server {
+    /// Joins `room` on the reference broadcast server.
+    pub(crate) async fn join(&self, room: &str) -> Result<Socket, String> {
+        let url = format!("{}/ws/{room}", self.base.replacen("http", "ws", 1));
+        let request = url.into_client_request().map_err(|e| e.to_string())?;
+        Ok(open(request).await?.0)
+    }
+}
+
+/// Opens a WebSocket with small buffers: the default 128 KiB read buffer,
+/// zeroed on every read, would cost the load generator more than the load.
+async fn open(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> Result<
+    (
+        Socket,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    String,
+> {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+        .await
+        .map_err(|e| format!("WebSocket: {e}"))
+}
+
+/// A raw text frame for the reference server: the message's own text, as
+/// in [`send_frame`].
+pub(crate) fn raw_frame(sender: usize, seq: u64, due_micros: i64) -> Frame {
+    Frame::text(format!("lg {sender} {seq} {due_micros}"))
 }
 
 /// A `send` frame whose text carries who sent it, its sequence number and
@@ -152,27 +178,34 @@ struct IncomingMessage<'a> {
     text: Cow<'a, str>,
 }
 
-/// Parses one server frame.
+/// The sender, sequence number and due time of a load-generator message's
+/// text.
+fn message_text(text: &str) -> Option<Received> {
+    let mut parts = text.split(' ');
+    let fields = (parts.next(), parts.next(), parts.next(), parts.next());
+    if let (Some("lg"), Some(sender), Some(seq), Some(due)) = fields
+        && let (Ok(sender), Ok(seq), Ok(due_micros)) = (sender.parse(), seq.parse(), due.parse())
+    {
+        return Some(Received::Message {
+            sender,
+            seq,
+            due_micros,
+        });
+    }
+    None
+}
+
+/// Parses one server frame: a chat server's JSON frame, or the reference
+/// server's raw message text.
 pub(crate) fn parse(text: &str) -> Received {
+    if text.starts_with("lg ") {
+        return message_text(text).unwrap_or(Received::Other);
+    }
     let Ok(frame) = serde_json::from_str::<Incoming<'_>>(text) else {
         return Received::Error("unparsable frame".into());
     };
     match (frame.kind.as_ref(), frame.message) {
-        ("message", Some(message)) => {
-            let mut parts = message.text.split(' ');
-            let fields = (parts.next(), parts.next(), parts.next(), parts.next());
-            if let (Some("lg"), Some(sender), Some(seq), Some(due)) = fields
-                && let (Ok(sender), Ok(seq), Ok(due_micros)) =
-                    (sender.parse(), seq.parse(), due.parse())
-            {
-                return Received::Message {
-                    sender,
-                    seq,
-                    due_micros,
-                };
-            }
-            Received::Other
-        }
+        ("message", Some(message)) => message_text(&message.text).unwrap_or(Received::Other),
         ("ack", _) => Received::Ack,
         ("error", _) => Received::Error(frame.code.as_deref().unwrap_or("unknown").to_owned()),
         _ => Received::Other,

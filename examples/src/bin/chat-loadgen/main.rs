@@ -20,6 +20,12 @@
 //!
 //! The server's limits must allow the load: see `docs/benchmarks.md` for
 //! the flags each scenario needs.
+//!
+//! With `--target reference`, `fanout` and `pairs` drive the bare reference
+//! broadcast server (`benches/limit-server`) instead: rooms of
+//! `ws://host/ws/ROOM` where every text frame goes to every member, no
+//! accounts, no storage. A message counts as acknowledged once written.
+//! The same clock, histograms and loss counts, so the two can be compared.
 
 mod client;
 mod report;
@@ -66,8 +72,22 @@ struct Args {
     #[arg(long, default_value_t = 64, global = true)]
     setup_concurrency: usize,
 
+    /// What serves the load: the chat server, or the bare reference
+    /// broadcast server (`fanout` and `pairs` only).
+    #[arg(long, value_enum, default_value_t = Target::Chat, global = true)]
+    target: Target,
+
     #[command(subcommand)]
     scenario: Scenario,
+}
+
+/// What serves the load.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Target {
+    /// The chat server: accounts, then its WebSocket protocol.
+    Chat,
+    /// The bare reference broadcast server: rooms, raw text frames.
+    Reference,
 }
 
 #[derive(Subcommand)]
@@ -130,13 +150,21 @@ async fn run(args: Args) -> Result<Report, String> {
         .map(|url| Server::new(url))
         .collect::<Result<Vec<_>, _>>()?;
     let server = servers.first().ok_or("no --url")?.clone();
+    let reference = args.target == Target::Reference;
     match args.scenario {
         Scenario::Pairs { pairs, rate } => {
             let names: Vec<String> = (0..pairs * 2)
                 .map(|i| format!("{}-p{i}", args.users))
                 .collect();
-            let tokens = sessions(&server, &names, args.setup_concurrency).await?;
-            let sockets = connect_all(&servers, &tokens, args.setup_concurrency).await?;
+            let sockets = if reference {
+                let rooms: Vec<String> = (0..pairs * 2)
+                    .map(|i| format!("{}-pair{}", args.users, i / 2))
+                    .collect();
+                join_all(&servers, &rooms, args.setup_concurrency).await?
+            } else {
+                let tokens = sessions(&server, &names, args.setup_concurrency).await?;
+                connect_all(&servers, &tokens, args.setup_concurrency).await?
+            };
             let per_sender = rate / (pairs * 2).max(1) as f64;
             let plans = (0..pairs * 2)
                 .map(|i| {
@@ -145,6 +173,7 @@ async fn run(args: Args) -> Result<Report, String> {
                         sender: i,
                         rate: per_sender,
                         phase: i as f64 / (pairs * 2) as f64,
+                        raw: reference,
                     })
                 })
                 .collect();
@@ -158,16 +187,22 @@ async fn run(args: Args) -> Result<Report, String> {
         Scenario::Fanout { connections, rate } => {
             let sender = format!("{}-fan-sender", args.users);
             let receiver = format!("{}-fan-receiver", args.users);
-            let tokens = sessions(&server, &[sender, receiver.clone()], 2).await?;
-            let mut receiving = vec![tokens[1].clone(); connections];
-            receiving.insert(0, tokens[0].clone());
-            let sockets = connect_all(&servers, &receiving, args.setup_concurrency).await?;
+            let sockets = if reference {
+                let room = vec![format!("{}-fan", args.users); connections + 1];
+                join_all(&servers, &room, args.setup_concurrency).await?
+            } else {
+                let tokens = sessions(&server, &[sender, receiver.clone()], 2).await?;
+                let mut receiving = vec![tokens[1].clone(); connections];
+                receiving.insert(0, tokens[0].clone());
+                connect_all(&servers, &receiving, args.setup_concurrency).await?
+            };
             let mut plans: Vec<Option<Sending>> = (0..=connections).map(|_| None).collect();
             plans[0] = Some(Sending {
                 to: receiver,
                 sender: 0,
                 rate,
                 phase: 0.0,
+                raw: reference,
             });
             let mut report = drive(&args, sockets, plans, connections as u64)
                 .await
@@ -175,6 +210,9 @@ async fn run(args: Args) -> Result<Report, String> {
             report.scenario =
                 format!("fanout: 1 sender, {connections} receiving connections, {rate} msg/s");
             Ok(report)
+        }
+        Scenario::Idle { .. } if reference => {
+            Err("the reference server is measured with fanout and pairs only".into())
         }
         Scenario::Idle {
             connections,
@@ -237,6 +275,29 @@ async fn connect_all(
         .enumerate()
         .map(|(i, token)| servers[i % count].connect(token));
     futures::stream::iter(connecting)
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// One WebSocket per room name, in order, on the reference server.
+async fn join_all(
+    servers: &[Server],
+    rooms: &[String],
+    concurrency: usize,
+) -> Result<Vec<Socket>, String> {
+    eprintln!(
+        "opening {} connections to the reference server…",
+        rooms.len()
+    );
+    let count = servers.len().max(1);
+    let joining = rooms
+        .iter()
+        .enumerate()
+        .map(|(i, room)| servers[i % count].join(room));
+    futures::stream::iter(joining)
         .buffered(concurrency.max(1))
         .collect::<Vec<_>>()
         .await

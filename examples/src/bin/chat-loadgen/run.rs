@@ -64,6 +64,9 @@ pub(crate) struct Sending {
     /// 1: senders spread over the period instead of all sending at once,
     /// so the offered load is smooth rather than a burst every period.
     pub(crate) phase: f64,
+    /// Raw text frames to the reference server (acknowledged once written)
+    /// instead of the chat's `send` frames.
+    pub(crate) raw: bool,
 }
 
 /// What a receiver saw: latencies, and which messages of each sender.
@@ -113,6 +116,10 @@ pub(crate) fn start(
     let (mut sink, mut stream) = socket.split();
     let (frames, mut outgoing) = tokio::sync::mpsc::channel::<Frame>(64);
     let sender_counters = Arc::clone(&counters);
+    // On the reference server, every member of a room hears the sender's
+    // own message too: not a delivery the chat would make.
+    let own = sending.as_ref().map(|s| s.sender);
+    let acked_on_write = sending.as_ref().is_some_and(|s| s.raw);
     if let Some(sending) = sending {
         tokio::spawn(async move {
             let period = Duration::from_secs_f64(1.0 / sending.rate.max(0.001));
@@ -123,13 +130,11 @@ pub(crate) fn start(
                     break;
                 }
                 tokio::time::sleep_until(due).await;
-                let frame = client::send_frame(
-                    &sending.to,
-                    clock.1,
-                    sending.sender,
-                    seq,
-                    clock.micros(due),
-                );
+                let frame = if sending.raw {
+                    client::raw_frame(sending.sender, seq, clock.micros(due))
+                } else {
+                    client::send_frame(&sending.to, clock.1, sending.sender, seq, clock.micros(due))
+                };
                 if frames.send(frame).await.is_err() {
                     break;
                 }
@@ -150,11 +155,15 @@ pub(crate) fn start(
                         if sink.send(frame).await.is_err() {
                             break;
                         }
+                        if acked_on_write {
+                            Counters::add(&counters.acked);
+                        }
                     }
                     None => outgoing_open = false,
                 },
                 frame = stream.next() => match frame {
                     Some(Ok(Frame::Text(text))) => match client::parse(&text) {
+                        Received::Message { sender, .. } if Some(sender) == own => {}
                         Received::Message { sender, seq, due_micros } => {
                             let latency = clock.micros(Instant::now()).saturating_sub(due_micros);
                             if tracker.record(sender, seq, u64::try_from(latency).unwrap_or(0)) {
