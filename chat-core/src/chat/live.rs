@@ -2,7 +2,7 @@
 //! user's conversations once, in order, with no gap, live or replayed from
 //! the change log; and what is not stored (typing, presence) as it comes.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use futures::StreamExt;
 
@@ -93,9 +93,9 @@ pub struct Live {
     head: Cursor,
     /// Every change at or below it was delivered, or came before the start.
     floor: Position,
-    /// Positions delivered above the floor, oldest first.
+    /// Positions delivered above the floor, in order (they arrive nearly
+    /// in order, so keeping them sorted costs an append).
     recent: VecDeque<Position>,
-    recent_set: HashSet<Position>,
     replay: Option<Replay>,
     replay_limit: usize,
     ready: VecDeque<Item>,
@@ -130,7 +130,6 @@ impl Chat {
             head,
             floor: head.position(),
             recent: VecDeque::new(),
-            recent_set: HashSet::new(),
             replay: None,
             replay_limit,
             ready: VecDeque::new(),
@@ -228,7 +227,7 @@ impl Live {
             let Some(position) = event.kind().position() else {
                 continue;
             };
-            if position <= self.floor || self.recent_set.contains(&position) {
+            if position <= self.floor || self.delivered(position) {
                 continue;
             }
             self.remember(position);
@@ -250,7 +249,7 @@ impl Live {
             self.held.push(event);
             return None;
         }
-        if position <= self.floor || self.recent_set.contains(&position) {
+        if position <= self.floor || self.delivered(position) {
             return None;
         }
         self.remember(position);
@@ -285,7 +284,7 @@ impl Live {
         for change in page.items {
             let position = change.position();
             last = position;
-            if self.recent_set.contains(&position) {
+            if self.delivered(position) {
                 continue;
             }
             let event = Event::new(EventKind::from(change));
@@ -331,21 +330,32 @@ impl Live {
         }
     }
 
-    fn remember(&mut self, position: Position) {
-        if !self.recent_set.insert(position) {
-            return;
+    /// Whether `position`, above the floor, was delivered.
+    fn delivered(&self, position: Position) -> bool {
+        match self.recent.back() {
+            // The usual case: newer than everything delivered.
+            Some(newest) if *newest < position => false,
+            None => false,
+            Some(_) => self.recent.binary_search(&position).is_ok(),
         }
-        self.recent.push_back(position);
-        if self.recent.len() > RECENT
-            && let Some(old) = self.recent.pop_front()
-        {
-            self.recent_set.remove(&old);
+    }
+
+    fn remember(&mut self, position: Position) {
+        match self.recent.back() {
+            Some(newest) if *newest >= position => match self.recent.binary_search(&position) {
+                Ok(_) => return,
+                Err(at) => self.recent.insert(at, position),
+            },
+            _ => self.recent.push_back(position),
+        }
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
         }
     }
 
     fn forget_below_floor(&mut self) {
         let floor = self.floor;
-        self.recent.retain(|p| *p > floor);
-        self.recent_set.retain(|p| *p > floor);
+        let keep_from = self.recent.partition_point(|p| *p <= floor);
+        self.recent.drain(..keep_from);
     }
 }

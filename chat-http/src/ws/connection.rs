@@ -1,25 +1,44 @@
 //! One WebSocket connection: decode frames into commands, apply them, and
 //! write what the chat's delivery stream ([`chat_core::Live`]) yields.
+//!
+//! Two tasks per connection. The connection's own task owns its protocol
+//! state and writes to the socket itself (`Outbound`): a delivery is queued
+//! and written in the same wake-up, with no hand-off to a writer task. A
+//! small reader task reads the client's frames and hands them over one at a
+//! time, so that the connection's task is not woken to poll a socket that
+//! has nothing to read on every delivery; it stops reading while the
+//! connection has no room for another command.
 
+use std::future::poll_fn;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use chat_core::{ChatError, DirectLimiter, Item, Live, Resume, Session, SessionToken, SharedEvent};
-use futures::StreamExt;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{FutureExt, StreamExt};
 use governor::Quota;
-use hyper_tungstenite::HyperWebsocket;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use hyper_tungstenite::tungstenite::{self, Message as Frame};
+use hyper_tungstenite::{HyperWebsocket, HyperWebsocketStream};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::SocketSlot;
 use super::command::{Command, Reply};
 use super::commands::Commands;
-use super::outbound::{Full, Outbound};
+use super::outbound::{Full, Gone};
 use crate::ChatHttp;
 use crate::wire::{MessageDto, ServerFrame, UserDto};
 
+/// The connection's writing side.
+type Outbound = super::outbound::Outbound<SplitSink<HyperWebsocketStream, Frame>>;
+
+/// What the reader task hands over: a frame, or why reading stopped.
+type Incoming = Result<Frame, tungstenite::Error>;
+
+/// Deliveries queued at most in one go before the connection writes them.
+const BATCH: usize = 64;
 /// Consecutive rate-limit violations before a flooding client is cut off.
 const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
@@ -85,12 +104,14 @@ impl Connection {
                 return;
             }
         };
-        let (sink, mut incoming) = socket.split();
+        let (sink, stream) = socket.split();
         let limits = self.http.config().websocket.clone();
-        let (mut out, writer) = Outbound::start(sink, limits.outbound_queue, limits.write_delay);
+        let mut out = Outbound::new(sink, limits.outbound_queue, limits.write_delay);
+        let (handing, mut incoming) = mpsc::channel(1);
+        let reader = tokio::spawn(read_frames(stream, handing));
         let user = self.session.user().id();
         debug!(%user, "WebSocket connected");
-        let end = match self.start(&out).await {
+        let end = match self.start(&mut out).await {
             Ok(mut events) => {
                 let chat = self.http.chat().clone();
                 if let Err(error) = chat.connected(&self.session).await {
@@ -104,26 +125,27 @@ impl Connection {
             }
             Err(end) => end,
         };
-        let closing = matches!(end, End::Close(..));
-        if let End::Close(code, reason) = end {
-            debug!(%user, reason, "closing WebSocket");
-            out.close(code, reason);
-        }
-        drop(out);
-        let mut writer = writer;
-        if tokio::time::timeout(limits.close_timeout, &mut writer)
+        let close = match end {
+            End::Close(code, reason) => {
+                debug!(%user, reason, "closing WebSocket");
+                Some((code, reason))
+            }
+            End::Gone => None,
+        };
+        // What is queued goes out, then the close frame, unless the client
+        // reads nothing at all: then it is dropped after the close timeout.
+        if tokio::time::timeout(limits.close_timeout, out.close(close))
             .await
             .is_err()
         {
-            debug!(%user, "WebSocket writer stuck on a client that reads nothing; dropped");
-            writer.abort();
+            debug!(%user, "WebSocket stuck on a client that reads nothing; dropped");
         }
-        if closing {
+        if close.is_some() {
             // The closing handshake: drop what the client still sends until
             // it answers, briefly, so that unread input does not turn the
             // close into a reset that loses the close frame.
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(Ok(frame)) = incoming.next().await {
+                while let Some(Ok(frame)) = incoming.recv().await {
                     if frame.is_close() {
                         break;
                     }
@@ -131,12 +153,13 @@ impl Connection {
             })
             .await;
         }
+        reader.abort();
         debug!(%user, "WebSocket disconnected");
     }
 
     /// Opens the delivery stream (which replays what the client missed
     /// first), then says `ready`.
-    async fn start(&mut self, out: &Outbound) -> Result<Live, End> {
+    async fn start(&mut self, out: &mut Outbound) -> Result<Live, End> {
         let chat = self.http.chat().clone();
         let limit = self.http.config().websocket.replay_limit;
         let live = chat
@@ -163,15 +186,21 @@ impl Connection {
     async fn serve(
         &mut self,
         out: &mut Outbound,
-        incoming: &mut futures::stream::SplitStream<hyper_tungstenite::HyperWebsocketStream>,
+        incoming: &mut mpsc::Receiver<Incoming>,
         live: &mut Live,
     ) -> End {
         let idle_timeout = self.http.config().websocket.idle_timeout;
         let mut timers = self.http.live_timers(&self.session);
+        let shutdown = timers.shutdown.clone();
+        let shutdown = shutdown.cancelled();
+        tokio::pin!(shutdown);
         loop {
+            // In a fixed order: a reply, a client frame, then writing what
+            // is queued before taking more deliveries (see `on_items`).
             let step = tokio::select! {
+                biased;
                 reply = self.commands.next_reply() => self.on_reply(out, live, reply),
-                frame = incoming.next(), if self.commands.has_room() => match frame {
+                frame = incoming.recv(), if self.commands.has_room() => match frame {
                     Some(Ok(frame)) => {
                         self.last_heard = Instant::now();
                         self.on_frame(out, live, frame)
@@ -183,13 +212,12 @@ impl Connection {
                     }
                     Some(Err(_)) | None => Err(End::Gone),
                 },
-                item = live.next() => match item {
-                    Some(Ok(item)) => self.on_item(out, item).await,
-                    Some(Err(error)) => Err(self.failed(&error)),
-                    None => Err(End::Close(CloseCode::Policy, "logged out")),
-                },
+                written = poll_fn(|cx| out.poll_write(cx)), if !out.is_idle() => {
+                    written.map_err(|Gone| End::Gone)
+                }
+                item = live.next() => self.on_items(out, live, item).await,
                 _ = timers.heartbeat.tick() => self.on_heartbeat(out, idle_timeout).await,
-                () = timers.shutdown.cancelled() => Err(End::Close(CloseCode::Away, "server shutting down")),
+                () = &mut shutdown => Err(End::Close(CloseCode::Away, "server shutting down")),
                 () = &mut timers.expiry => Err(End::Close(CloseCode::Policy, "session expired")),
             };
             if let Err(end) = step {
@@ -198,7 +226,11 @@ impl Connection {
         }
     }
 
-    async fn on_heartbeat(&mut self, out: &Outbound, idle_timeout: Duration) -> Result<(), End> {
+    async fn on_heartbeat(
+        &mut self,
+        out: &mut Outbound,
+        idle_timeout: Duration,
+    ) -> Result<(), End> {
         if self.last_heard.elapsed() > idle_timeout {
             return Err(End::Close(CloseCode::Policy, "no answer to pings"));
         }
@@ -209,7 +241,7 @@ impl Connection {
     }
 
     /// Answers protocol-level frames at once; queues commands.
-    fn on_frame(&mut self, out: &Outbound, live: &mut Live, frame: Frame) -> Result<(), End> {
+    fn on_frame(&mut self, out: &mut Outbound, live: &mut Live, frame: Frame) -> Result<(), End> {
         if frame.is_close() {
             return Err(End::Gone);
         }
@@ -268,7 +300,7 @@ impl Connection {
         }
     }
 
-    fn on_reply(&mut self, out: &Outbound, live: &mut Live, reply: Reply) -> Result<(), End> {
+    fn on_reply(&mut self, out: &mut Outbound, live: &mut Live, reply: Reply) -> Result<(), End> {
         let answered = match reply {
             Reply::Done => Ok(()),
             Reply::Sent { client_id, sent } => {
@@ -293,10 +325,39 @@ impl Connection {
         Ok(())
     }
 
+    /// Queues `first` and every other delivery ready at this moment (at
+    /// most [`BATCH`]), so that one write carries them all: under load a
+    /// connection writes fewer, larger batches instead of a system call per
+    /// frame.
+    async fn on_items(
+        &mut self,
+        out: &mut Outbound,
+        live: &mut Live,
+        first: Option<chat_core::Result<Item>>,
+    ) -> Result<(), End> {
+        let mut next = first;
+        for taken in 1.. {
+            match next {
+                Some(Ok(item)) => self.on_item(out, item).await?,
+                Some(Err(error)) => return Err(self.failed(&error)),
+                None => return Err(End::Close(CloseCode::Policy, "logged out")),
+            }
+            if taken == BATCH {
+                break;
+            }
+            // `Live::next` is cancel-safe: not ready, nothing is lost.
+            match live.next().now_or_never() {
+                Some(ready) => next = ready,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Writes what the delivery stream yields: live changes at once (a
     /// client that cannot keep up is too slow), replayed ones as the client
     /// takes them.
-    async fn on_item(&mut self, out: &Outbound, item: Item) -> Result<(), End> {
+    async fn on_item(&mut self, out: &mut Outbound, item: Item) -> Result<(), End> {
         let patience = self.http.config().websocket.idle_timeout;
         match item {
             Item::Change {
@@ -326,7 +387,7 @@ impl Connection {
         }
     }
 
-    fn push(&self, out: &Outbound, frame: Frame) -> Result<(), End> {
+    fn push(&self, out: &mut Outbound, frame: Frame) -> Result<(), End> {
         match out.push(frame) {
             Ok(()) => Ok(()),
             Err(Full::Slow) => {
@@ -334,16 +395,15 @@ impl Connection {
                 self.http.metrics().ws_slow_consumer.inc();
                 Err(End::Close(
                     CloseCode::Again,
-                    "too slow; reconnect with since",
+                    "too slow; reconnect with cursor",
                 ))
             }
-            Err(Full::Closed) => Err(End::Gone),
         }
     }
 
     fn chat_error(
         &self,
-        out: &Outbound,
+        out: &mut Outbound,
         client_id: Option<&str>,
         error: &ChatError,
     ) -> Result<(), End> {
@@ -369,7 +429,7 @@ impl Connection {
 
     fn error(
         &self,
-        out: &Outbound,
+        out: &mut Outbound,
         client_id: Option<&str>,
         code: &str,
         message: &str,
@@ -391,17 +451,32 @@ impl Connection {
     }
 }
 
-/// Queues `frame`, waiting for room (see [`Outbound::send`]), at most
-/// `patience`: a client that takes nothing for that long is too slow, even
-/// where no write deadline applies (an adapter mounted in another server).
-async fn push_paced(out: &Outbound, frame: Frame, patience: Duration) -> Result<(), End> {
-    match tokio::time::timeout(patience, out.send(frame)).await {
+/// Queues `frame`, writing until there is room for it, at most `patience`:
+/// a client that takes nothing for that long is too slow, even where no
+/// write deadline applies (an adapter mounted in another server).
+async fn push_paced(out: &mut Outbound, frame: Frame, patience: Duration) -> Result<(), End> {
+    match tokio::time::timeout(patience, out.push_when_room(frame)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Gone),
+        Ok(Err(Gone)) => Err(End::Gone),
         Err(_) => Err(End::Close(
             CloseCode::Again,
-            "too slow; reconnect with since",
+            "too slow; reconnect with cursor",
         )),
+    }
+}
+
+/// The reader task: hands the client's frames over one at a time (waiting
+/// while the connection has no room for them), until the socket ends or
+/// the connection stops listening.
+async fn read_frames(
+    mut stream: SplitStream<HyperWebsocketStream>,
+    handing: mpsc::Sender<Incoming>,
+) {
+    while let Some(frame) = stream.next().await {
+        let failed = frame.is_err();
+        if handing.send(frame).await.is_err() || failed {
+            return;
+        }
     }
 }
 
