@@ -319,6 +319,9 @@ test("what was typed offline survives a reload and is sent once", async (t) => {
     await alice.messages().last().and(alice.page.locator("[data-status='queued']")).waitFor();
     // The tab reloads while the server is still down: the page itself is lost.
     await alice.page.reload().catch(() => {});
+    // The failed reload ends on the browser's error page: let that
+    // navigation finish, or it interrupts the next one.
+    await alice.page.waitForURL(/^chrome-error:/, { timeout: 5000 }).catch(() => {});
     assert.equal(await alice.page.locator("#app").count(), 0);
 
     await server.start();
