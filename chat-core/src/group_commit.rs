@@ -8,7 +8,10 @@
 //! load the cost of a commit (an fsync, a round trip) is shared by the
 //! whole batch; with one sender, a batch is one message and nothing waits.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::{error, warn};
@@ -52,6 +55,18 @@ impl GroupCommit {
     /// The message's own error, or [`ChatError::Unavailable`] if its batch
     /// could not be committed or the task has stopped.
     pub async fn append(&self, message: NewMessage) -> Result<Appended> {
+        self.enqueue(message).await?.await
+    }
+
+    /// Queues one message, returning once it has its place in the commit
+    /// order (at once unless [`QUEUE`] appends wait already), with the
+    /// future of its commit. Messages queued one after another commit in
+    /// that order, so a caller may queue the next before the last has
+    /// committed.
+    ///
+    /// # Errors
+    /// [`ChatError::Unavailable`] if the task has stopped.
+    pub async fn enqueue(&self, message: NewMessage) -> Result<Committing> {
         let requests = self.requests.get_or_init(|| {
             let (requests, receiver) = mpsc::channel(QUEUE);
             let max_batch = self.store.max_batch().max(1);
@@ -62,11 +77,31 @@ impl GroupCommit {
         requests
             .send(Request { message, reply })
             .await
-            .map_err(|_| ChatError::unavailable("the writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| ChatError::unavailable("the writer has stopped"))?
+            .map_err(|_| stopped())?;
+        Ok(Committing { answer })
     }
+}
+
+/// A queued append's commit; see [`GroupCommit::enqueue`]. Dropping it
+/// does not take the message back.
+#[must_use = "the commit's outcome is only known by awaiting it"]
+#[derive(Debug)]
+pub struct Committing {
+    answer: oneshot::Receiver<Result<Appended>>,
+}
+
+impl Future for Committing {
+    type Output = Result<Appended>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or_else(|_| Err(stopped())))
+    }
+}
+
+fn stopped() -> ChatError {
+    ChatError::unavailable("the writer has stopped")
 }
 
 async fn run(

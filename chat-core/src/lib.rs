@@ -59,7 +59,8 @@ pub mod testkit;
 
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
-    Chat, ChatBuilder, ChatConfig, Item, Live, Login, Resume, Sent, SignupForm, Subscription,
+    Chat, ChatBuilder, ChatConfig, Item, Live, Login, Resume, Sending, Sent, SignupForm,
+    Subscription,
 };
 pub use device::DeviceToken;
 pub use domain::{

@@ -20,6 +20,6 @@ mod append_plan;
 mod stored;
 
 pub use crate::fanout::{Fanout, FanoutSubscription, OnLastLeave};
-pub use crate::group_commit::{GroupCommit, QUEUE as GROUP_COMMIT_QUEUE};
+pub use crate::group_commit::{Committing, GroupCommit, QUEUE as GROUP_COMMIT_QUEUE};
 pub use append_plan::{AppendPlan, WrittenBatch};
 pub use stored::{StoredMessage, corrupt, stored_user};

@@ -18,7 +18,7 @@ use crate::session::Session;
 const RECENT: usize = 1024;
 
 /// How many live copies of the user's own messages a stream holds while
-/// one of its transport's sends is committing.
+/// its transport's sends are committing.
 const HELD: usize = 256;
 
 /// Where a new [`Live`] stream starts.
@@ -79,10 +79,10 @@ enum Replay {
 /// - a lag (a bus queue overflowing, a lost connection to the bus) replays
 ///   from the floor, skipping what was already delivered;
 /// - a replay longer than the limit ends with [`Item::Resync`];
-/// - while its transport's send is committing ([`Live::sending`]), a live
-///   copy of the user's own message that may be that send is held until
-///   the send ends ([`Live::sent`]): the transport answers its own send
-///   with an acknowledgement, and the copy is dropped.
+/// - while its transport's sends are committing ([`Live::sending`]), a
+///   live copy of the user's own message that may be one of them is held
+///   until they end ([`Live::sent`]): the transport answers its own sends
+///   with acknowledgements, and their copies are dropped.
 ///
 /// `next` is cancel-safe: a transport may poll it in a `select!`.
 pub struct Live {
@@ -99,8 +99,9 @@ pub struct Live {
     replay: Option<Replay>,
     replay_limit: usize,
     ready: VecDeque<Item>,
-    /// The running send's client id (`Some(None)`: a send without one).
-    sending: Option<Option<ClientMessageId>>,
+    /// The running sends' client ids (`None`: a send without one), in the
+    /// order they started.
+    sending: VecDeque<Option<ClientMessageId>>,
     held: Vec<SharedEvent>,
     ended: bool,
 }
@@ -133,7 +134,7 @@ impl Chat {
             replay: None,
             replay_limit,
             ready: VecDeque::new(),
-            sending: None,
+            sending: VecDeque::new(),
             held: Vec::new(),
             ended: false,
         };
@@ -209,21 +210,27 @@ impl Live {
     }
 
     /// Says that the transport started a send of the user's with
-    /// `client_id`: until [`Live::sent`], live copies of the user's
-    /// messages that may be it are held back.
+    /// `client_id`: until its [`Live::sent`], live copies of the user's
+    /// messages that may be it are held back. A transport may have several
+    /// sends running; they end in the order they started.
     pub fn sending(&mut self, client_id: Option<ClientMessageId>) {
-        self.sending = Some(client_id);
+        self.sending.push_back(client_id);
     }
 
-    /// Says that the transport's send ended, storing `message` (`None` if
-    /// it failed). The transport acknowledges it itself, so the stream
-    /// never delivers it; other held messages follow in order.
+    /// Says that the oldest running send ended, storing `message` (`None`
+    /// if it failed). The transport acknowledges it itself, so the stream
+    /// never delivers it; held messages that no running send may be follow
+    /// in order.
     pub fn sent(&mut self, message: Option<&Message>) {
-        self.sending = None;
+        self.sending.pop_front();
         if let Some(message) = message {
             self.remember(message.position());
         }
         for event in std::mem::take(&mut self.held) {
+            if self.may_be_a_running_send(&event) {
+                self.held.push(event);
+                continue;
+            }
             let Some(position) = event.kind().position() else {
                 continue;
             };
@@ -245,7 +252,7 @@ impl Live {
         let Some(position) = event.kind().position() else {
             return Some(Item::Notice(event));
         };
-        if self.may_be_the_running_send(&event) && self.held.len() < HELD {
+        if self.may_be_a_running_send(&event) && self.held.len() < HELD {
             self.held.push(event);
             return None;
         }
@@ -288,7 +295,7 @@ impl Live {
                 continue;
             }
             let event = Event::new(EventKind::from(change));
-            if self.may_be_the_running_send(&event) && self.held.len() < HELD {
+            if self.may_be_a_running_send(&event) && self.held.len() < HELD {
                 self.held.push(event);
                 continue;
             }
@@ -314,20 +321,22 @@ impl Live {
         Ok(())
     }
 
-    /// Whether `event` is a message of the user's that the running send may
+    /// Whether `event` is a message of the user's that a running send may
     /// be committing.
-    fn may_be_the_running_send(&self, event: &Event) -> bool {
+    fn may_be_a_running_send(&self, event: &Event) -> bool {
+        if self.sending.is_empty() {
+            return false;
+        }
         let EventKind::Message { message } = event.kind() else {
             return false;
         };
         if message.sender().id() != self.session.user().id() {
             return false;
         }
-        match &self.sending {
-            None => false,
-            Some(None) => true,
-            Some(Some(client_id)) => message.client_id() == Some(client_id),
-        }
+        self.sending.iter().any(|sending| match sending {
+            None => true,
+            Some(client_id) => message.client_id() == Some(client_id),
+        })
     }
 
     /// Whether `position`, above the floor, was delivered.

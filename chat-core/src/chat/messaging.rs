@@ -1,5 +1,9 @@
 //! Messages, conversations, read marks and typing.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use tracing::{instrument, warn};
 
 use super::Chat;
@@ -12,6 +16,28 @@ use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind, SharedEvent};
 use crate::ports::{Action, Appended, ConversationQuery, HistoryQuery, Page, PageLimit, Topic};
 use crate::session::Session;
+
+/// A send that has its place in the commit order: it ends, as
+/// [`Chat::send`] does, once the message is committed and published. See
+/// [`Chat::start_send`]. Dropping it does not take the message back, but
+/// the message is then published to no one (clients find it in the
+/// history and on their next resume).
+#[must_use = "a send ends only when awaited"]
+pub struct Sending(Pin<Box<dyn Future<Output = Result<Sent>> + Send>>);
+
+impl Future for Sending {
+    type Output = Result<Sent>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Sending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sending")
+    }
+}
 
 /// The outcome of [`Chat::send`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,7 +61,6 @@ impl Chat {
     /// a message to oneself, and a client id already used for a message to
     /// someone else); [`ChatError::NotFound`] if `to` does not exist;
     /// [`ChatError::RateLimited`].
-    #[instrument(skip_all, fields(user = %session.user().id()))]
     pub async fn send(
         &self,
         session: &Session,
@@ -43,6 +68,25 @@ impl Chat {
         text: String,
         client_id: Option<String>,
     ) -> Result<Sent> {
+        self.start_send(session, to, text, client_id).await?.await
+    }
+
+    /// [`Chat::send`] in two steps, for a transport that pipelines a
+    /// client's sends: returns once the message is checked and has its
+    /// place in the commit order, with the rest of the send to await
+    /// ([`Sending`]). Sends started one after another commit in that order,
+    /// so the next may start before the last has committed.
+    ///
+    /// # Errors
+    /// As [`Chat::send`], for what is checked before the commit.
+    #[instrument(skip_all, fields(user = %session.user().id()))]
+    pub async fn start_send(
+        &self,
+        session: &Session,
+        to: &str,
+        text: String,
+        client_id: Option<String>,
+    ) -> Result<Sending> {
         let sender = session.user();
         let to = Username::parse_field(to, "to")?;
         let text = MessageText::parse(text)?;
@@ -59,10 +103,10 @@ impl Chat {
             .await?;
         let recipient = self.find_user(&to).await?;
         let conversation = self.direct_conversation(sender, &recipient).await?;
-        let appended = self
+        let committing = self
             .inner
             .appends
-            .append(NewMessage {
+            .enqueue(NewMessage {
                 conversation,
                 sender: sender.clone(),
                 recipient: Some(recipient.clone()),
@@ -71,30 +115,34 @@ impl Chat {
                 client_id,
             })
             .await?;
-        match appended {
-            Appended::Existing(message) => {
-                if message.conversation() != conversation {
-                    return Err(ChatError::invalid(
-                        "client_id",
-                        "already used for a message to someone else",
-                    ));
+        let chat = self.clone();
+        let sender = sender.clone();
+        Ok(Sending(Box::pin(async move {
+            match committing.await? {
+                Appended::Existing(message) => {
+                    if message.conversation() != conversation {
+                        return Err(ChatError::invalid(
+                            "client_id",
+                            "already used for a message to someone else",
+                        ));
+                    }
+                    Ok(Sent {
+                        message,
+                        created: false,
+                    })
                 }
-                Ok(Sent {
-                    message,
-                    created: false,
-                })
+                Appended::Created(message) => {
+                    let event = Event::new(EventKind::Message {
+                        message: message.clone(),
+                    });
+                    chat.publish_to(&[&sender, &recipient], event).await;
+                    Ok(Sent {
+                        message,
+                        created: true,
+                    })
+                }
             }
-            Appended::Created(message) => {
-                let event = Event::new(EventKind::Message {
-                    message: message.clone(),
-                });
-                self.publish_to(&[sender, &recipient], event).await;
-                Ok(Sent {
-                    message,
-                    created: true,
-                })
-            }
-        }
+        })))
     }
 
     /// A page of the conversation between the session's user and `peer`,

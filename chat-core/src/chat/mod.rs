@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 
 pub use accounts::{Login, SignupForm};
 pub use live::{Item, Live, Resume};
-pub use messaging::Sent;
+pub use messaging::{Sending, Sent};
 pub use subscription::Subscription;
 
 use crate::argon2_hasher::Argon2Hasher;

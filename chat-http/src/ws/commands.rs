@@ -1,65 +1,100 @@
-//! Client commands run one at a time, in order, beside the connection's
-//! event loop: a send waiting for its commit must not hold up deliveries to
-//! the same connection.
+//! Client commands, run in order beside the connection's event loop: a send
+//! waiting for its commit must not hold up deliveries to the same
+//! connection, nor the client's next sends.
+//!
+//! Commands start one at a time, in the order they came. A send is started
+//! once its message has its place in the commit order; then the next
+//! command starts while it commits (sends are pipelined, as a client that
+//! sends faster than one commit's round trip needs), and the replies of
+//! sends come back in the order they were sent.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::task::{Context, Poll};
 
-use chat_core::{Chat, ClientMessageId, Session};
+use chat_core::{Chat, Session};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 
-use super::command::{Command, Reply};
+use super::command::{Command, Pending, Reply, Started};
 
-/// How many commands may wait behind the running one before the connection
-/// stops reading frames (backpressure on the client).
+/// How many commands may wait to start before the connection stops reading
+/// frames (backpressure on the client).
 pub(super) const MAX_QUEUED: usize = 32;
 
-type Running = Pin<Box<dyn Future<Output = Reply> + Send>>;
+/// How many sends may be committing at once for one connection.
+pub(super) const MAX_SENDING: usize = 32;
 
-/// The connection's command queue: at most one running, the rest waiting.
-#[derive(Default)]
+type Starting = Pin<Box<dyn Future<Output = Started> + Send>>;
+
+/// The connection's command queue.
 pub(super) struct Commands {
+    chat: Chat,
+    session: Session,
     waiting: VecDeque<Command>,
-    running: Option<Running>,
+    starting: Option<Starting>,
+    sending: FuturesOrdered<Pending>,
 }
 
 impl Commands {
+    pub(super) fn new(chat: Chat, session: Session) -> Self {
+        Self {
+            chat,
+            session,
+            waiting: VecDeque::new(),
+            starting: None,
+            sending: FuturesOrdered::new(),
+        }
+    }
+
     /// Whether another frame may be read.
     pub(super) fn has_room(&self) -> bool {
         self.waiting.len() < MAX_QUEUED
     }
 
-    /// Queues a command.
+    /// Queues a command; it starts on the next [`Commands::next_reply`].
     pub(super) fn push(&mut self, command: Command) {
         self.waiting.push_back(command);
     }
 
-    /// Starts the next waiting command if none runs. A send it starts
-    /// comes back as `Some` with the client id its message will carry (see
-    /// [`Command::sends`]), for the connection to hold that message's live
-    /// copy until the send's reply.
-    pub(super) fn start_next(
-        &mut self,
-        chat: &Chat,
-        session: &Session,
-    ) -> Option<Option<ClientMessageId>> {
-        if self.running.is_some() {
-            return None;
-        }
-        let command = self.waiting.pop_front()?;
-        let sends = command.sends();
-        self.running = Some(Box::pin(command.apply(chat.clone(), session.clone())));
-        sends
+    /// The next reply: of a command that is done, or of the oldest send
+    /// once it has committed. Pending while there is none to give.
+    /// Cancel-safe: everything lives in `self`.
+    pub(super) async fn next_reply(&mut self) -> Reply {
+        poll_fn(|cx| self.poll_reply(cx)).await
     }
 
-    /// The running command's reply, once it has one; pending forever when
-    /// nothing runs.
-    pub(super) async fn next_reply(&mut self) -> Reply {
-        let reply = match self.running.as_mut() {
-            Some(running) => running.await,
-            None => std::future::pending().await,
-        };
-        self.running = None;
-        reply
+    fn poll_reply(&mut self, cx: &mut Context<'_>) -> Poll<Reply> {
+        loop {
+            if self.starting.is_none() {
+                if self.sending.len() >= MAX_SENDING {
+                    break;
+                }
+                let Some(command) = self.waiting.pop_front() else {
+                    break;
+                };
+                self.starting = Some(Box::pin(
+                    command.start(self.chat.clone(), self.session.clone()),
+                ));
+            }
+            let Some(starting) = self.starting.as_mut() else {
+                break;
+            };
+            match starting.as_mut().poll(cx) {
+                Poll::Pending => break,
+                Poll::Ready(started) => {
+                    self.starting = None;
+                    match started {
+                        Started::Done(reply) => return Poll::Ready(reply),
+                        Started::Sending(rest) => self.sending.push_back(rest),
+                    }
+                }
+            }
+        }
+        match self.sending.poll_next_unpin(cx) {
+            Poll::Ready(Some(reply)) => Poll::Ready(reply),
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
     }
 }

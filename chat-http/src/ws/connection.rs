@@ -80,6 +80,7 @@ impl Connection {
         let limits = &http.config().websocket;
         let rate = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.frame_burst).unwrap_or(rate);
+        let commands = Commands::new(http.chat().clone(), session.clone());
         Self {
             frames: DirectLimiter::direct_with_clock(
                 Quota::per_second(rate).allow_burst(burst),
@@ -89,7 +90,7 @@ impl Connection {
             session,
             token,
             resume,
-            commands: Commands::default(),
+            commands,
             strikes: 0,
             last_heard: Instant::now(),
             _slot: slot,
@@ -199,7 +200,11 @@ impl Connection {
             // is queued before taking more deliveries (see `on_items`).
             let step = tokio::select! {
                 biased;
-                reply = self.commands.next_reply() => self.on_reply(out, live, reply),
+                // Replies wait for room: a client that sends faster than
+                // it reads its acks is slowed down, not cut off.
+                reply = self.commands.next_reply(), if out.has_room() => {
+                    self.on_reply(out, live, reply)
+                }
                 frame = incoming.recv(), if self.commands.has_room() => match frame {
                     Some(Ok(frame)) => {
                         self.last_heard = Instant::now();
@@ -284,25 +289,22 @@ impl Connection {
         self.strikes = 0;
         match Command::parse(text.as_str()) {
             Ok(command) => {
+                // The user's live copy of a message this may send waits for
+                // its reply.
+                if let Some(client_id) = command.sends() {
+                    live.sending(client_id);
+                }
                 self.commands.push(command);
-                self.start_next(live);
                 Ok(())
             }
             Err(reason) => self.error(out, None, "invalid_input", reason, None),
         }
     }
 
-    /// Starts the next command; a send's own message is held from the
-    /// stream until its reply.
-    fn start_next(&mut self, live: &mut Live) {
-        if let Some(sends) = self.commands.start_next(self.http.chat(), &self.session) {
-            live.sending(sends);
-        }
-    }
-
     fn on_reply(&mut self, out: &mut Outbound, live: &mut Live, reply: Reply) -> Result<(), End> {
-        let answered = match reply {
+        match reply {
             Reply::Done => Ok(()),
+            Reply::Failed(error) => self.chat_error(out, None, &error),
             Reply::Sent { client_id, sent } => {
                 if sent.created {
                     self.http.metrics().messages_sent.inc();
@@ -315,14 +317,11 @@ impl Connection {
                 };
                 self.push(out, ack.to_json().into())
             }
-            Reply::Failed { client_id, error } => {
+            Reply::NotSent { client_id, error } => {
                 live.sent(None);
                 self.chat_error(out, client_id.as_deref(), &error)
             }
-        };
-        answered?;
-        self.start_next(live);
-        Ok(())
+        }
     }
 
     /// Queues `first` and every other delivery ready at this moment (at

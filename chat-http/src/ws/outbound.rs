@@ -74,6 +74,11 @@ where
         Ok(())
     }
 
+    /// Whether another frame may be queued.
+    pub(super) fn has_room(&self) -> bool {
+        self.queue.len() < self.capacity
+    }
+
     /// Whether everything queued is written and flushed.
     pub(super) fn is_idle(&self) -> bool {
         self.queue.is_empty() && !self.unflushed

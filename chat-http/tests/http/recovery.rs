@@ -126,16 +126,17 @@ async fn bad_frame(ws: &mut Ws) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_stops_reading_while_32_commands_wait() {
+async fn a_connection_stops_reading_while_32_sends_commit_and_32_commands_wait() {
     let faults = Faults::default();
     let server = server(&faults).await;
     let alice = server.user("alice").await;
     server.signup("bob").await;
     let (mut ws, _) = server.ws_ready(&alice, "").await;
     faults.hold(Call::AppendBatch);
-    // One send runs (held at the store) and 31 wait: a bad frame is still
-    // read, and answered at once.
-    for n in 0..32 {
+    // The first send is held at the store; 31 more are queued behind its
+    // commit and 31 commands wait to start: a bad frame is still read, and
+    // answered at once.
+    for n in 0..63 {
         send_frame(&mut ws, send(n)).await;
     }
     faults.reached(Call::AppendBatch, 1).await;
@@ -145,7 +146,7 @@ async fn a_connection_stops_reading_while_32_commands_wait() {
         "invalid_input"
     );
     // The 32nd waiting command fills the queue; a bad frame follows it.
-    send_frame(&mut ws, send(32)).await;
+    send_frame(&mut ws, send(63)).await;
     bad_frame(&mut ws).await;
     // Let the connection's loop go round at least once after both reached
     // its socket: hold it at a session re-check (a ping) begun after them,
@@ -157,9 +158,10 @@ async fn a_connection_stops_reading_while_32_commands_wait() {
     faults.reached(Call::FindSession, 2).await;
     faults.release(Call::AppendBatch);
     faults.release_session(&alice.token);
-    // The bad frame is read only once the first send is done.
+    // The bad frame is read only once the first send is done; every send
+    // is acknowledged, in order.
     let mut order = Vec::new();
-    while order.len() < 34 {
+    while order.len() < 65 {
         let frame = next_frame(&mut ws).await;
         match frame["type"].as_str() {
             Some("ack") => order.push(frame["client_id"].as_str().unwrap().to_owned()),
@@ -168,7 +170,91 @@ async fn a_connection_stops_reading_while_32_commands_wait() {
             _ => panic!("unexpected {frame}"),
         }
     }
-    let mut expected: Vec<String> = vec!["c0".into(), "error".into()];
-    expected.extend((1..=32).map(|n| format!("c{n}")));
+    let error = order.iter().position(|f| f == "error").unwrap();
+    assert!(
+        error > 0,
+        "the bad frame was answered before the first ack: {order:?}"
+    );
+    order.remove(error);
+    let expected: Vec<String> = (0..64).map(|n| format!("c{n}")).collect();
     assert_eq!(order, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connections_sends_are_pipelined_into_one_commit_and_answered_in_order() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    server.signup("bob").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+    let (mut other_device, _) = server.ws_ready(&alice, "").await;
+    // Bob and the conversation are known before the store is held.
+    send_frame(&mut ws, send(0)).await;
+    expect_frame(&mut ws, "ack").await;
+    expect_frame(&mut other_device, "message").await;
+
+    faults.hold(Call::AppendBatch);
+    // Sends with and without a client id, and one that fails its checks.
+    let frames: Vec<serde_json::Value> = (1..=10)
+        .map(|n| match n {
+            4 => json!({ "type": "send", "to": "nobody", "text": "m4", "client_id": "c4" }),
+            n if n % 3 == 0 => json!({ "type": "send", "to": "bob", "text": format!("m{n}") }),
+            n => send(n),
+        })
+        .collect();
+    for frame in &frames {
+        send_frame(&mut ws, frame.clone()).await;
+    }
+    // Answered once every send before it has been started.
+    bad_frame(&mut ws).await;
+    assert_eq!(
+        expect_frame(&mut ws, "error").await["code"],
+        "invalid_input"
+    );
+    // Two commits for all of them: the first send's, and one holding every
+    // send that queued behind it while it was held. Sent one at a time,
+    // they would need a commit each.
+    faults.reached(Call::AppendBatch, 1).await;
+    faults.pass(Call::AppendBatch);
+    faults.pass(Call::AppendBatch);
+    let mut answers = Vec::new();
+    while answers.len() < 10 {
+        let frame = next_frame(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("ack") => answers.push(frame["message"]["text"].as_str().unwrap().to_owned()),
+            Some("error") => {
+                assert_eq!(frame["client_id"], "c4");
+                answers.push("m4 refused".to_owned());
+            }
+            Some("presence") => {}
+            _ => panic!("the sender hears only its answers, got {frame}"),
+        }
+    }
+    faults.release(Call::AppendBatch);
+    let expected: Vec<String> = (1..=10)
+        .map(|n| match n {
+            4 => "m4 refused".to_owned(),
+            n => format!("m{n}"),
+        })
+        .collect();
+    assert_eq!(answers, expected);
+    // The user's other device hears each message once, in order.
+    let mut heard = Vec::new();
+    while heard.len() < 9 {
+        let frame = expect_frame(&mut other_device, "message").await;
+        heard.push(frame["message"]["text"].as_str().unwrap().to_owned());
+    }
+    let stored: Vec<String> = expected.into_iter().filter(|t| t != "m4 refused").collect();
+    assert_eq!(heard, stored);
+    // And the sender has no copy of its own: the next thing it hears is
+    // the answer to its next send.
+    send_frame(&mut ws, send(11)).await;
+    let next = loop {
+        let frame = next_frame(&mut ws).await;
+        if frame["type"] != "presence" {
+            break frame;
+        }
+    };
+    assert_eq!(next["type"], "ack", "{next}");
+    assert_eq!(next["client_id"], "c11");
 }

@@ -7,6 +7,9 @@ mod read;
 mod send;
 mod typing;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use chat_core::{Chat, ChatError, ClientMessageId, Sent, Session};
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +33,8 @@ pub(crate) enum Command {
 pub(crate) enum Reply {
     /// Nothing to answer: the effect comes back as events, if at all.
     Done,
+    /// The command failed: answer with an `error`.
+    Failed(ChatError),
     /// A message is stored: answer with an `ack`.
     Sent {
         /// The client's key, echoed.
@@ -37,13 +42,25 @@ pub(crate) enum Reply {
         /// The stored message.
         sent: Sent,
     },
-    /// The command failed: answer with an `error`.
-    Failed {
-        /// The client's key of a failed send.
+    /// A send failed: answer with an `error` carrying its client id.
+    NotSent {
+        /// The client's key, echoed.
         client_id: Option<String>,
         /// Why.
         error: ChatError,
     },
+}
+
+/// A reply still to come.
+pub(crate) type Pending = Pin<Box<dyn Future<Output = Reply> + std::marker::Send>>;
+
+/// A started command: done, or a send that has its place in the commit
+/// order and whose reply is still to come.
+pub(crate) enum Started {
+    /// The command is done.
+    Done(Reply),
+    /// A send: the rest of it, which ends with its reply.
+    Sending(Pending),
 }
 
 impl Command {
@@ -73,12 +90,13 @@ impl Command {
         }
     }
 
-    /// Applies the command as the session's user.
-    pub(crate) async fn apply(self, chat: Chat, session: Session) -> Reply {
+    /// Starts the command as the session's user: a send returns once its
+    /// message has its place in the commit order, anything else once done.
+    pub(crate) async fn start(self, chat: Chat, session: Session) -> Started {
         match self {
-            Self::Send(command) => command.apply(&chat, &session).await,
-            Self::Typing(command) => command.apply(&chat, &session).await,
-            Self::Read(command) => command.apply(&chat, &session).await,
+            Self::Send(command) => Started::Sending(command.start(&chat, &session).await),
+            Self::Typing(command) => Started::Done(command.apply(&chat, &session).await),
+            Self::Read(command) => Started::Done(command.apply(&chat, &session).await),
         }
     }
 }

@@ -24,10 +24,7 @@ impl Read {
             .await
         {
             Ok(_) => Reply::Done,
-            Err(error) => Reply::Failed {
-                client_id: None,
-                error,
-            },
+            Err(error) => Reply::Failed(error),
         }
     }
 }

@@ -4,7 +4,7 @@
 use chat_core::{Chat, Session};
 use serde::{Deserialize, Serialize};
 
-use super::Reply;
+use super::{Pending, Reply};
 
 /// Send a message.
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -19,19 +19,22 @@ pub(crate) struct Send {
 }
 
 impl Send {
-    pub(super) async fn apply(self, chat: &Chat, session: &Session) -> Reply {
+    /// Checks the send and queues its message for the commit; the rest of
+    /// it (the commit, then the reply) is returned to run beside the next
+    /// commands.
+    pub(super) async fn start(self, chat: &Chat, session: &Session) -> Pending {
+        let client_id = self.client_id.clone();
         match chat
-            .send(session, &self.to, self.text, self.client_id.clone())
+            .start_send(session, &self.to, self.text, self.client_id)
             .await
         {
-            Ok(sent) => Reply::Sent {
-                client_id: self.client_id,
-                sent,
-            },
-            Err(error) => Reply::Failed {
-                client_id: self.client_id,
-                error,
-            },
+            Ok(sending) => Box::pin(async move {
+                match sending.await {
+                    Ok(sent) => Reply::Sent { client_id, sent },
+                    Err(error) => Reply::NotSent { client_id, error },
+                }
+            }),
+            Err(error) => Box::pin(std::future::ready(Reply::NotSent { client_id, error })),
         }
     }
 }

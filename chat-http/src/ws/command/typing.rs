@@ -18,10 +18,7 @@ impl Typing {
     pub(super) async fn apply(self, chat: &Chat, session: &Session) -> Reply {
         match chat.typing(session, &self.to).await {
             Ok(()) | Err(ChatError::RateLimited { .. }) => Reply::Done,
-            Err(error) => Reply::Failed {
-                client_id: None,
-                error,
-            },
+            Err(error) => Reply::Failed(error),
         }
     }
 }
