@@ -151,8 +151,9 @@ pub(crate) enum Received {
         seq: u64,
         due_micros: i64,
     },
-    /// The server committed one of this connection's messages.
-    Ack,
+    /// The server committed one of this connection's messages, due at
+    /// `due_micros` (if the message is a load generator's).
+    Ack { due_micros: Option<i64> },
     /// The server refused a frame.
     Error(String),
     /// Anything else (presence, typing, read marks).
@@ -206,7 +207,12 @@ pub(crate) fn parse(text: &str) -> Received {
     };
     match (frame.kind.as_ref(), frame.message) {
         ("message", Some(message)) => message_text(&message.text).unwrap_or(Received::Other),
-        ("ack", _) => Received::Ack,
+        ("ack", message) => Received::Ack {
+            due_micros: message.and_then(|m| match message_text(&m.text) {
+                Some(Received::Message { due_micros, .. }) => Some(due_micros),
+                _ => None,
+            }),
+        },
         ("error", _) => Received::Error(frame.code.as_deref().unwrap_or("unknown").to_owned()),
         _ => Received::Other,
     }

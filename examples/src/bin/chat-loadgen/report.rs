@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use hdrhistogram::Histogram;
 use serde_json::json;
 
-use crate::run::{Counters, Tracker};
+use crate::run::{Counters, Tracker, latency_histogram};
 
 /// What a run measured.
 pub(crate) struct Report {
@@ -24,11 +23,12 @@ impl Report {
         sending: Duration,
         recipients: u64,
     ) -> Self {
-        let mut latency = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)
-            .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()));
+        let mut latency = latency_histogram();
+        let mut ack_latency = latency_histogram();
         let mut errors: HashMap<String, u64> = HashMap::new();
         for tracker in trackers {
             let _ = latency.add(&tracker.latency);
+            let _ = ack_latency.add(&tracker.ack_latency);
             for (code, n) in tracker.error_codes {
                 *errors.entry(code).or_default() += n;
             }
@@ -41,6 +41,7 @@ impl Report {
         let lost = expected.saturating_sub(received);
         let seconds = sending.as_secs_f64().max(f64::EPSILON);
         let ms = |q: f64| latency.value_at_quantile(q) as f64 / 1000.0;
+        let ack_ms = |q: f64| ack_latency.value_at_quantile(q) as f64 / 1000.0;
         let rows = vec![
             ("sent", format!("{sent} ({:.0}/s)", sent as f64 / seconds)),
             (
@@ -61,6 +62,10 @@ impl Report {
                 "latency max",
                 format!("{:.2} ms", latency.max() as f64 / 1000.0),
             ),
+            (
+                "ack latency p50/p99",
+                format!("{:.2} / {:.2} ms", ack_ms(0.5), ack_ms(0.99)),
+            ),
         ];
         let json = json!({
             "seconds": seconds,
@@ -73,6 +78,7 @@ impl Report {
             "duplicated": duplicates,
             "errors": errors,
             "latency_ms": {"p50": ms(0.5), "p90": ms(0.9), "p99": ms(0.99), "max": latency.max() as f64 / 1000.0},
+            "ack_latency_ms": {"p50": ack_ms(0.5), "p90": ack_ms(0.9), "p99": ack_ms(0.99), "max": ack_latency.max() as f64 / 1000.0},
         });
         Self {
             scenario: String::new(),

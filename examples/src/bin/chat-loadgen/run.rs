@@ -72,6 +72,8 @@ pub(crate) struct Sending {
 /// What a receiver saw: latencies, and which messages of each sender.
 pub(crate) struct Tracker {
     pub(crate) latency: Histogram<u64>,
+    /// From a message's due time to its sender's `ack` (the commit).
+    pub(crate) ack_latency: Histogram<u64>,
     seen: HashMap<usize, Vec<u64>>,
     pub(crate) error_codes: HashMap<String, u64>,
 }
@@ -79,9 +81,8 @@ pub(crate) struct Tracker {
 impl Tracker {
     fn new() -> Self {
         Self {
-            // 1 µs to 10 min, three significant figures.
-            latency: Histogram::new_with_bounds(1, 600_000_000, 3)
-                .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!())),
+            latency: latency_histogram(),
+            ack_latency: latency_histogram(),
             seen: HashMap::new(),
             error_codes: HashMap::new(),
         }
@@ -101,6 +102,12 @@ impl Tracker {
         let _ = self.latency.record(latency_micros.max(1));
         true
     }
+}
+
+/// 1 µs to 10 min, three significant figures.
+pub(crate) fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
 /// Starts one connection's work: its receiver until `stop` turns true, and
@@ -172,7 +179,13 @@ pub(crate) fn start(
                                 Counters::add(&counters.duplicates);
                             }
                         }
-                        Received::Ack => Counters::add(&counters.acked),
+                        Received::Ack { due_micros } => {
+                            Counters::add(&counters.acked);
+                            if let Some(due) = due_micros {
+                                let latency = clock.micros(Instant::now()).saturating_sub(due);
+                                let _ = tracker.ack_latency.record(u64::try_from(latency).unwrap_or(0).max(1));
+                            }
+                        }
                         Received::Error(code) => {
                             Counters::add(&counters.errors);
                             *tracker.error_codes.entry(code).or_default() += 1;
