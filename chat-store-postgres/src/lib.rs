@@ -35,9 +35,9 @@ use std::time::Duration;
 
 use chat_core::ports::{HistoryQuery, Page};
 use chat_core::{ConversationId, Message};
-use chat_store_sql::{SqlStore, Statements, sql_store_ports};
+use chat_store_sql::{Lender, SqlStore, Statements, sql_store_ports};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 pub use error::PgError;
 
@@ -98,6 +98,9 @@ pub struct PgStore {
 
 struct Inner {
     pool: PgPool,
+    /// The connection batches of appends go through, kept apart from the
+    /// pool (see [`Lender`]).
+    appender: Lender<PgConnection>,
     max_batch: usize,
 }
 
@@ -129,6 +132,7 @@ impl PgStore {
             }
             connect = connect.options([("search_path", format!("{schema},public"))]);
         }
+        let appender = Lender::new(connect.clone(), 1, options.acquire_timeout);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -165,6 +169,7 @@ impl PgStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 pool,
+                appender,
                 max_batch: options.max_batch,
             }),
         })
@@ -172,6 +177,7 @@ impl PgStore {
 
     /// Closes every connection.
     pub async fn close(&self) {
+        self.inner.appender.close().await;
         self.inner.pool.close().await;
     }
 }
@@ -185,6 +191,12 @@ impl SqlStore for PgStore {
 
     fn writer(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    type Appender = Lender<PgConnection>;
+
+    fn appender(&self) -> &Lender<PgConnection> {
+        &self.inner.appender
     }
 
     fn statements(&self) -> &'static Statements {

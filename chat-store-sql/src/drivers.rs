@@ -4,6 +4,8 @@
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 use crate::db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+use crate::lender::{Lender, Lent, LentTx};
 use chat_core::ChatError;
 
 /// The classification every database shares: a pool that cannot hand out
@@ -69,11 +71,11 @@ fn unique_violation(error: &sqlx::Error) -> Option<String> {
     }
 }
 
-/// The impls for one database: `$db` (the sqlx database), its pool and row
-/// types, and its error mapping.
+/// The impls for one database: `$db` (the sqlx database), its pool,
+/// connection and row types, and its error mapping.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 macro_rules! driver {
-    ($db:ty, $pool:ty, $row:ty, $to_chat:path) => {
+    ($db:ty, $pool:ty, $conn:ty, $row:ty, $to_chat:path) => {
         fn bind<'q>(
             mut query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
             args: &[Arg<'_>],
@@ -119,43 +121,61 @@ macro_rules! driver {
             }
         }
 
-        impl SqlPool for $pool {
-            type Row = $row;
-            type Tx = sqlx::Transaction<'static, $db>;
+        /// Each statement once, on any executor (a pool, a connection).
+        mod on {
+            use super::*;
 
-            async fn fetch_all(&self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<Vec<$row>> {
-                bind(sqlx::query(sql.into_sql()), args)
-                    .fetch_all(self)
-                    .await
-                    .map_err($to_chat)
-            }
-
-            async fn fetch_optional(
-                &self,
+            pub(super) async fn fetch_all<'e, E>(
+                executor: E,
                 sql: Stmt,
                 args: &[Arg<'_>],
-            ) -> chat_core::Result<Option<$row>> {
+            ) -> Result<Vec<$row>, sqlx::Error>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
                 bind(sqlx::query(sql.into_sql()), args)
-                    .fetch_optional(self)
+                    .fetch_all(executor)
                     .await
-                    .map_err($to_chat)
             }
 
-            async fn execute(&self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<u64> {
+            pub(super) async fn fetch_optional<'e, E>(
+                executor: E,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> Result<Option<$row>, sqlx::Error>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
                 bind(sqlx::query(sql.into_sql()), args)
-                    .execute(self)
+                    .fetch_optional(executor)
+                    .await
+            }
+
+            pub(super) async fn execute<'e, E>(
+                executor: E,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> Result<u64, sqlx::Error>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
+                bind(sqlx::query(sql.into_sql()), args)
+                    .execute(executor)
                     .await
                     .map(|done| done.rows_affected())
-                    .map_err($to_chat)
             }
 
-            async fn insert_unique(
-                &self,
+            /// The inserted row, or the unique constraint that refused it.
+            pub(super) async fn insert_unique<'e, E>(
+                executor: E,
                 sql: Stmt,
                 args: &[Arg<'_>],
-            ) -> chat_core::Result<Result<$row, String>> {
+            ) -> chat_core::Result<Result<$row, String>>
+            where
+                E: sqlx::Executor<'e, Database = $db>,
+            {
                 match bind(sqlx::query(sql.into_sql()), args)
-                    .fetch_one(self)
+                    .fetch_one(executor)
                     .await
                 {
                     Ok(row) => Ok(Ok(row)),
@@ -164,6 +184,35 @@ macro_rules! driver {
                         None => Err($to_chat(error)),
                     },
                 }
+            }
+        }
+
+        impl SqlPool for $pool {
+            type Row = $row;
+            type Tx = sqlx::Transaction<'static, $db>;
+
+            async fn fetch_all(&self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<Vec<$row>> {
+                on::fetch_all(self, sql, args).await.map_err($to_chat)
+            }
+
+            async fn fetch_optional(
+                &self,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> chat_core::Result<Option<$row>> {
+                on::fetch_optional(self, sql, args).await.map_err($to_chat)
+            }
+
+            async fn execute(&self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<u64> {
+                on::execute(self, sql, args).await.map_err($to_chat)
+            }
+
+            async fn insert_unique(
+                &self,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> chat_core::Result<Result<$row, String>> {
+                on::insert_unique(self, sql, args).await
             }
 
             async fn begin(&self) -> chat_core::Result<Self::Tx> {
@@ -179,8 +228,7 @@ macro_rules! driver {
                 sql: Stmt,
                 args: &[Arg<'_>],
             ) -> chat_core::Result<Vec<$row>> {
-                bind(sqlx::query(sql.into_sql()), args)
-                    .fetch_all(&mut **self)
+                on::fetch_all(&mut **self, sql, args)
                     .await
                     .map_err($to_chat)
             }
@@ -190,18 +238,13 @@ macro_rules! driver {
                 sql: Stmt,
                 args: &[Arg<'_>],
             ) -> chat_core::Result<Option<$row>> {
-                bind(sqlx::query(sql.into_sql()), args)
-                    .fetch_optional(&mut **self)
+                on::fetch_optional(&mut **self, sql, args)
                     .await
                     .map_err($to_chat)
             }
 
             async fn execute(&mut self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<u64> {
-                bind(sqlx::query(sql.into_sql()), args)
-                    .execute(&mut **self)
-                    .await
-                    .map(|done| done.rows_affected())
-                    .map_err($to_chat)
+                on::execute(&mut **self, sql, args).await.map_err($to_chat)
             }
         }
 
@@ -214,6 +257,131 @@ macro_rules! driver {
                 sqlx::Transaction::rollback(self).await.map_err($to_chat)
             }
         }
+
+        impl Lender<$conn> {
+            /// A connection, with its error mapped.
+            async fn lend(&self) -> chat_core::Result<Lent<$conn>> {
+                let mut lent = self.acquire().await.map_err($to_chat)?;
+                // Until the statement has answered: a caller that stops
+                // waiting leaves it to be settled.
+                lent.unsettle();
+                Ok(lent)
+            }
+        }
+
+        /// The end of a statement on a lent connection.
+        async fn returned<T>(
+            mut lent: Lent<$conn>,
+            result: Result<T, sqlx::Error>,
+        ) -> chat_core::Result<T> {
+            match result {
+                Ok(value) => {
+                    lent.settled();
+                    Ok(value)
+                }
+                Err(error) => Err(failed(lent, error).await),
+            }
+        }
+
+        /// A statement on a lent connection failed: the connection is
+        /// closed rather than lent again if it broke.
+        async fn failed(mut lent: Lent<$conn>, error: sqlx::Error) -> chat_core::ChatError {
+            if connection_trouble(&error) {
+                lent.discard().await;
+            } else {
+                lent.settled();
+            }
+            $to_chat(error)
+        }
+
+        impl SqlPool for Lender<$conn> {
+            type Row = $row;
+            type Tx = LentTx<$conn>;
+
+            async fn fetch_all(&self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<Vec<$row>> {
+                let mut lent = self.lend().await?;
+                let result = on::fetch_all(&mut *lent, sql, args).await;
+                returned(lent, result).await
+            }
+
+            async fn fetch_optional(
+                &self,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> chat_core::Result<Option<$row>> {
+                let mut lent = self.lend().await?;
+                let result = on::fetch_optional(&mut *lent, sql, args).await;
+                returned(lent, result).await
+            }
+
+            async fn execute(&self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<u64> {
+                let mut lent = self.lend().await?;
+                let result = on::execute(&mut *lent, sql, args).await;
+                returned(lent, result).await
+            }
+
+            async fn insert_unique(
+                &self,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> chat_core::Result<Result<$row, String>> {
+                let mut lent = self.lend().await?;
+                let result = on::insert_unique(&mut *lent, sql, args).await;
+                lent.settled();
+                result
+            }
+
+            async fn begin(&self) -> chat_core::Result<Self::Tx> {
+                let mut lent = self.lend().await?;
+                match on::execute(&mut *lent, "BEGIN".into(), &[]).await {
+                    // Unsettled until it commits or rolls back.
+                    Ok(_) => Ok(LentTx { lent }),
+                    Err(error) => Err(failed(lent, error).await),
+                }
+            }
+        }
+
+        impl Sql for LentTx<$conn> {
+            type Row = $row;
+
+            async fn fetch_all(
+                &mut self,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> chat_core::Result<Vec<$row>> {
+                on::fetch_all(&mut *self.lent, sql, args)
+                    .await
+                    .map_err($to_chat)
+            }
+
+            async fn fetch_optional(
+                &mut self,
+                sql: Stmt,
+                args: &[Arg<'_>],
+            ) -> chat_core::Result<Option<$row>> {
+                on::fetch_optional(&mut *self.lent, sql, args)
+                    .await
+                    .map_err($to_chat)
+            }
+
+            async fn execute(&mut self, sql: Stmt, args: &[Arg<'_>]) -> chat_core::Result<u64> {
+                on::execute(&mut *self.lent, sql, args)
+                    .await
+                    .map_err($to_chat)
+            }
+        }
+
+        impl Commit for LentTx<$conn> {
+            async fn commit(mut self) -> chat_core::Result<()> {
+                let result = on::execute(&mut *self.lent, "COMMIT".into(), &[]).await;
+                returned(self.lent, result).await.map(drop)
+            }
+
+            async fn rollback(mut self) -> chat_core::Result<()> {
+                let result = on::execute(&mut *self.lent, "ROLLBACK".into(), &[]).await;
+                returned(self.lent, result).await.map(drop)
+            }
+        }
     };
 }
 
@@ -223,6 +391,7 @@ mod sqlite {
     driver!(
         sqlx::Sqlite,
         sqlx::SqlitePool,
+        sqlx::SqliteConnection,
         sqlx::sqlite::SqliteRow,
         super::sqlite_error
     );
@@ -234,6 +403,7 @@ mod postgres {
     driver!(
         sqlx::Postgres,
         sqlx::PgPool,
+        sqlx::PgConnection,
         sqlx::postgres::PgRow,
         super::postgres_error
     );

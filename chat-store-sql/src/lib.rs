@@ -20,6 +20,7 @@
 mod conversations;
 mod db;
 mod drivers;
+mod lender;
 mod messages;
 mod rows;
 mod statements;
@@ -33,6 +34,7 @@ use chat_core::{ConversationId, Message, Result};
 pub use conversations::{CONVERSATIONS, PEERS};
 pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 pub use drivers::{postgres_error, sqlite_error};
+pub use lender::{Lender, Lent, LentTx};
 pub use messages::TAKE_POSITIONS;
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
@@ -58,6 +60,13 @@ pub trait SqlStore: Send + Sync + 'static {
 
     /// Where writes go (SQLite: its one writing connection).
     fn writer(&self) -> &Self::Pool;
+
+    /// Where batches of appends go: one connection kept for them (SQLite:
+    /// the writer).
+    type Appender: SqlPool<Row = <Self::Pool as SqlPool>::Row>;
+
+    /// Where batches of appends go.
+    fn appender(&self) -> &Self::Appender;
 
     /// The statements it writes its own way.
     fn statements(&self) -> &'static Statements;

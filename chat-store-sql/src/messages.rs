@@ -55,7 +55,7 @@ async fn try_append(
     batch: &[NewMessage],
 ) -> Result<Option<Vec<Result<Appended>>>> {
     let sql = store.statements();
-    let mut tx = store.writer().begin().await?;
+    let mut tx = store.appender().begin().await?;
     let keys: Vec<(i64, &str)> = AppendPlan::idempotency_keys(batch)
         .into_iter()
         .map(|(sender, client)| (sender.get(), client.as_str()))

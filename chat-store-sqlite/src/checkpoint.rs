@@ -79,7 +79,7 @@ mod tests {
              INSERT INTO users (username, username_canonical, email, email_canonical, password_hash, created_at) \
              SELECT 'u' || n, 'u' || n, 'u' || n || '@x.test', 'u' || n || '@x.test', hex(randomblob(64)), 0 FROM g",
         )
-        .execute(store.writer())
+        .execute(&mut *store.writer().acquire().await.unwrap())
         .await
         .unwrap();
         // The writer does not checkpoint: only the checkpoint task can grow

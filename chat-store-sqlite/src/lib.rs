@@ -7,9 +7,10 @@
 //! - Files use WAL with `synchronous = NORMAL`: readers never wait for the
 //!   writer, and a commit survives a crash of the process (the last commits
 //!   before a power loss may not).
-//! - Reads go through a pool of connections; writes through one connection;
+//! - Reads go through a few connections; writes through one connection;
 //!   WAL checkpoints through another, a few times a second, so that no
-//!   commit pays for one. Message appends come in batches (the service's
+//!   commit pays for one. Connections are lent in turn by the store itself
+//!   ([`chat_store_sql::Lender`]), handed back the moment a caller is done. Message appends come in batches (the service's
 //!   group commit), each one transaction of a few set-based statements.
 //! - Substring search uses an FTS5 trigram index over case-folded text.
 //! - Everything but opening, search and the batch statements is the SQL
@@ -39,11 +40,17 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, SqlitePool};
 
+/// The store's connections: lent in turn, see [`Lender`].
+pub type Connections = Lender<SqliteConnection>;
+
 pub use error::SqliteError;
 
 use chat_core::ports::{HistoryQuery, Page};
 use chat_core::{ConversationId, Message};
-use chat_store_sql::{SqlStore, Statements, sql_store_ports};
+use chat_store_sql::{Lender, SqlStore, Statements, sql_store_ports};
+
+/// How long a caller waits for a free connection.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the store opens its database.
 #[derive(Clone, Debug)]
@@ -106,12 +113,12 @@ struct Inner {
     /// replaces a connection it finds broken (after a cancelled query, say)
     /// by a new one. Never used otherwise.
     memory_anchor: Option<tokio::sync::Mutex<SqliteConnection>>,
-    /// The only connection that writes (a pool of one).
-    writer: SqlitePool,
+    /// The only connection that writes.
+    writer: Connections,
     /// The connection that checkpoints the WAL (files only).
     checkpointer: Option<SqlitePool>,
-    /// Connections for reads; the writer pool itself for memory databases.
-    reader: SqlitePool,
+    /// Connections for reads; the writer itself for memory databases.
+    reader: Connections,
     /// Appends per transaction, at most.
     max_batch: usize,
     /// Searches read ranges up to this size in full.
@@ -169,28 +176,19 @@ impl SqliteStore {
         } else {
             connect.clone().pragma("wal_autocheckpoint", "0")
         };
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(writer_connect)
-            .await
-            .map_err(SqliteError::Open)?;
+        let mut first = writer_connect.connect().await.map_err(SqliteError::Open)?;
         sqlx::migrate!("./migrations")
-            .run(&writer)
+            .run(&mut first)
             .await
             .map_err(SqliteError::Migrate)?;
+        let writer = Lender::new(writer_connect, 1, ACQUIRE_TIMEOUT).with_connection(first);
         let reader = if memory {
             writer.clone()
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(options.readers)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect.clone().read_only(true))
-                .await
-                .map_err(SqliteError::Open)?
+            let readers = usize::try_from(options.readers).unwrap_or(1);
+            let read_only = connect.clone().read_only(true);
+            let first = read_only.connect().await.map_err(SqliteError::Open)?;
+            Lender::new(read_only, readers, ACQUIRE_TIMEOUT).with_connection(first)
         };
         let checkpointer = if memory {
             None
@@ -198,7 +196,7 @@ impl SqliteStore {
             Some(
                 SqlitePoolOptions::new()
                     .max_connections(1)
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(connect)
                     .await
                     .map_err(SqliteError::Open)?,
@@ -236,13 +234,18 @@ impl SqliteStore {
 }
 
 impl SqlStore for SqliteStore {
-    type Pool = SqlitePool;
+    type Pool = Connections;
+    type Appender = Connections;
 
-    fn reader(&self) -> &SqlitePool {
+    fn reader(&self) -> &Connections {
         &self.inner.reader
     }
 
-    fn writer(&self) -> &SqlitePool {
+    fn writer(&self) -> &Connections {
+        &self.inner.writer
+    }
+
+    fn appender(&self) -> &Connections {
         &self.inner.writer
     }
 
@@ -269,27 +272,54 @@ sql_store_ports!(SqliteStore);
 mod tests {
     use super::*;
 
-    /// The pool closes a connection it finds broken (a query cancelled
-    /// half-way leaves it so) and opens another: a memory database must
-    /// survive that, as it would not on its own.
+    /// The store closes a connection it finds broken and opens another:
+    /// a memory database must survive that, as it would not on its own.
     #[tokio::test]
     async fn a_memory_database_outlives_the_connection_that_made_it() {
         let store = SqliteStore::memory().await.unwrap();
+        let mut writer = store.writer().acquire().await.unwrap();
         sqlx::query("CREATE TABLE kept (n INTEGER)")
-            .execute(store.writer())
+            .execute(&mut *writer)
             .await
             .unwrap();
-        let connection = store.writer().acquire().await.unwrap().detach();
-        sqlx::Connection::close(connection).await.unwrap();
+        writer.discard().await;
+        let mut writer = store.writer().acquire().await.unwrap();
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM kept")
-            .fetch_one(store.writer())
+            .fetch_one(&mut *writer)
             .await
             .unwrap();
         assert_eq!(count, 0, "the table and the database are still there");
+        drop(writer);
         let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-            .fetch_one(store.reader())
+            .fetch_one(&mut *store.reader().acquire().await.unwrap())
             .await
             .unwrap();
         assert_eq!(users, 0);
+    }
+
+    /// A caller that stops waiting in the middle of a transaction leaves
+    /// it open on the connection: the next borrower must not inherit it.
+    #[tokio::test]
+    async fn a_transaction_abandoned_half_way_is_rolled_back_before_the_connection_is_lent_again() {
+        use chat_store_sql::{Sql, SqlPool};
+
+        let store = SqliteStore::memory().await.unwrap();
+        let mut tx = store.writer().begin().await.unwrap();
+        tx.execute("CREATE TABLE abandoned (n INTEGER)".into(), &[])
+            .await
+            .unwrap();
+        drop(tx);
+        let tables = store
+            .writer()
+            .fetch_one(
+                "SELECT count(*) AS n FROM sqlite_master WHERE name = 'abandoned'".into(),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(chat_store_sql::SqlRow::int(&tables, "n").unwrap(), 0);
+        // And the connection is usable: a new transaction begins.
+        let tx = store.writer().begin().await.unwrap();
+        chat_store_sql::Commit::commit(tx).await.unwrap();
     }
 }

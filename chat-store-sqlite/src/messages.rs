@@ -235,7 +235,7 @@ mod tests {
         h.signup("bob").await;
         h.send(&alice, "bob", "a needle in a small haystack").await;
         sqlx::query("INSERT INTO message_search (message_search) VALUES ('delete-all')")
-            .execute(store.writer())
+            .execute(&mut *store.writer().acquire().await.unwrap())
             .await
             .unwrap();
         let query = HistoryQuery {

@@ -12,7 +12,10 @@ async fn plan(store: &SqliteStore, sql: String, binds: usize) -> String {
     for n in 0..binds {
         query = query.bind(i64::try_from(n).unwrap_or(0));
     }
-    let rows = query.fetch_all(store.reader()).await.unwrap();
+    let rows = query
+        .fetch_all(&mut *store.reader().acquire().await.unwrap())
+        .await
+        .unwrap();
     rows.iter()
         .map(|row| row.get::<String, _>("detail"))
         .collect::<Vec<_>>()

@@ -52,12 +52,13 @@ impl SqliteStore {
                                         ORDER BY id DESC LIMIT 1 OFFSET 3)",
             "ANALYZE",
         ];
+        let mut writer = self.writer().acquire().await.map_err(sqlite_error)?;
         for step in steps {
             sqlx::query(step)
                 .bind(users)
                 .bind(per_conversation)
                 .bind(password_hash)
-                .execute(self.writer())
+                .execute(&mut *writer)
                 .await
                 .map_err(sqlite_error)?;
         }
@@ -112,7 +113,8 @@ impl SqliteStore {
                     .bind(51_i64)
                     .bind(term)
             };
-            let rows = query.fetch_all(self.reader()).await.map_err(sqlite_error)?;
+            let mut reader = self.reader().acquire().await.map_err(sqlite_error)?;
+            let rows = query.fetch_all(&mut *reader).await.map_err(sqlite_error)?;
             let plan = rows
                 .iter()
                 .map(|row| row.try_get::<String, _>("detail").unwrap_or_default())

@@ -357,8 +357,15 @@ impl Live {
             },
             _ => self.recent.push_back(position),
         }
-        if self.recent.len() > RECENT {
-            self.recent.pop_front();
+        // Past what it remembers, the oldest delivered position becomes the
+        // floor: a replay after a lag starts above it rather than deliver
+        // it again. (A change below it that has not arrived yet would be
+        // skipped by such a replay; it would have to come more than
+        // `RECENT` deliveries late.)
+        if self.recent.len() > RECENT
+            && let Some(oldest) = self.recent.pop_front()
+        {
+            self.floor = self.floor.max(oldest);
         }
     }
 
@@ -366,5 +373,51 @@ impl Live {
         let floor = self.floor;
         let keep_from = self.recent.partition_point(|p| *p <= floor);
         self.recent.drain(..keep_from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::{Item, RECENT, Resume};
+    use crate::MemoryStore;
+    use crate::testkit::Harness;
+
+    #[tokio::test]
+    async fn a_replay_after_a_lag_delivers_nothing_twice_however_much_was_delivered_live() {
+        let h = Harness::with_bus_capacity(Arc::new(MemoryStore::new()), 16);
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        let mut live = h.chat.live(&bob, Resume::Now, 100_000).await.unwrap();
+        let mut seen = HashSet::new();
+        let take = async |live: &mut super::Live, seen: &mut HashSet<_>| {
+            let item = tokio::time::timeout(Duration::from_secs(10), live.next())
+                .await
+                .expect("a delivery")
+                .expect("the stream goes on")
+                .unwrap();
+            if let Item::Change { event, .. } = item {
+                let position = event.kind().position().unwrap();
+                assert!(seen.insert(position), "{position:?} delivered twice");
+            }
+        };
+        // More live deliveries than the stream remembers, taken as they
+        // come.
+        let live_ones = RECENT + 100;
+        for n in 0..live_ones {
+            h.send(&alice, "bob", &format!("m{n}")).await;
+            take(&mut live, &mut seen).await;
+        }
+        // Then more than the bus holds while the stream is not read: a
+        // lag, and a replay from the change log.
+        for n in 0..40 {
+            h.send(&alice, "bob", &format!("late {n}")).await;
+        }
+        while seen.len() < live_ones + 40 {
+            take(&mut live, &mut seen).await;
+        }
     }
 }

@@ -125,6 +125,21 @@ impl Harness {
         Self { chat, clock }
     }
 
+    /// The usual harness, on an in-process bus whose subscribers may fall
+    /// only `capacity` events behind (to make them lag).
+    pub fn with_bus_capacity(store: Arc<dyn Store>, capacity: usize) -> Self {
+        let clock = Self::clock();
+        let limiter = Arc::new(GovernorLimiter::with_clock(
+            generous_limits(),
+            clock.clone(),
+        ));
+        let chat = Self::builder(store, &clock)
+            .bus(Arc::new(LocalBus::with_capacity(capacity)))
+            .limiter(limiter)
+            .build();
+        Self { chat, clock }
+    }
+
     /// 2026-01-01T00:00:00Z; fixed so equal timestamps are the norm.
     fn clock() -> Arc<ManualClock> {
         Arc::new(ManualClock::new(Timestamp::from_unix_micros(
