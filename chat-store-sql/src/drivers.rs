@@ -10,7 +10,7 @@ use chat_core::ChatError;
 
 /// The classification every database shares: a pool that cannot hand out
 /// a connection, or a connection that broke, is unavailable.
-fn connection_trouble(error: &sqlx::Error) -> bool {
+pub fn connection_trouble(error: &sqlx::Error) -> bool {
     matches!(
         error,
         sqlx::Error::PoolTimedOut

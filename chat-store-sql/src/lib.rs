@@ -33,7 +33,7 @@ use chat_core::{ConversationId, Message, Result};
 
 pub use conversations::{CONVERSATIONS, PEERS};
 pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
-pub use drivers::{postgres_error, sqlite_error};
+pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use lender::{Lender, Lent, LentTx};
 pub use messages::TAKE_POSITIONS;
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
@@ -73,6 +73,21 @@ pub trait SqlStore: Send + Sync + 'static {
 
     /// How many appends one batch holds at most.
     fn max_batch(&self) -> usize;
+
+    /// Appends a batch; see
+    /// [`MessageStore::append_batch`](chat_core::ports::MessageStore::append_batch).
+    /// By default the shared flow: a transaction
+    /// of a few set-based statements, one round trip each. A database that
+    /// can run them in fewer round trips writes its own.
+    fn append_batch(
+        &self,
+        batch: &[chat_core::NewMessage],
+    ) -> impl Future<Output = Result<Vec<Result<chat_core::ports::Appended>>>> + Send
+    where
+        Self: Sized,
+    {
+        messages::append_batch(self, batch)
+    }
 
     /// A page of one conversation's messages (each database searches its
     /// own way); see [`MessageStore::list_messages`](chat_core::ports::MessageStore::list_messages).
@@ -203,7 +218,7 @@ macro_rules! sql_store_ports {
                     &self,
                     batch: &[NewMessage],
                 ) -> Result<Vec<Result<Appended>>> {
-                    shared::append_batch(self, batch).await
+                    <$store as $crate::SqlStore>::append_batch(self, batch).await
                 }
                 fn max_batch(&self) -> usize {
                     <$store as $crate::SqlStore>::max_batch(self)

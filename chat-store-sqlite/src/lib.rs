@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+mod append;
 mod checkpoint;
 mod error;
 mod messages;
@@ -255,6 +256,13 @@ impl SqlStore for SqliteStore {
 
     fn max_batch(&self) -> usize {
         self.inner.max_batch
+    }
+
+    async fn append_batch(
+        &self,
+        batch: &[chat_core::NewMessage],
+    ) -> chat_core::Result<Vec<chat_core::Result<chat_core::ports::Appended>>> {
+        append::append_batch(self, batch).await
     }
 
     async fn list_messages(

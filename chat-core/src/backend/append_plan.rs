@@ -170,6 +170,33 @@ impl WrittenBatch {
             .collect()
     }
 
+    /// The batch with every created message's id moved up by `offset`: for
+    /// a store that writes a batch with ordinals for ids (`written` with 1,
+    /// 2, …, its heads and marks relative to them) and learns where its
+    /// positions start only as it commits.
+    #[must_use]
+    pub fn offset_ids(self, offset: i64) -> Self {
+        let created = self
+            .created
+            .into_iter()
+            .map(|m| {
+                Message::new(
+                    MessageId::new(m.id().get() + offset),
+                    m.conversation(),
+                    m.sender().clone(),
+                    m.recipient().cloned(),
+                    m.text().clone(),
+                    m.sent_at(),
+                    m.client_id().cloned(),
+                )
+            })
+            .collect();
+        Self {
+            fates: self.fates,
+            created,
+        }
+    }
+
     /// One answer per message of the batch, in order.
     pub fn into_results(self) -> Vec<Result<Appended>> {
         let created = self.created;
