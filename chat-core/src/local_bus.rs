@@ -9,8 +9,9 @@ use crate::event::SharedEvent;
 use crate::fanout::Fanout;
 use crate::ports::{Bus, Delivery, EventStream, Topic};
 
-/// A [`Bus`] inside one process: a [`Fanout`], one `tokio::sync::broadcast`
-/// channel per topic with live subscribers.
+/// A [`Bus`] inside one process: a [`Fanout`], one broadcast queue per topic
+/// with live subscribers, holding each event until every subscriber has
+/// read it.
 ///
 /// Publishing hands every subscriber the same `Arc` (one reference count
 /// increment per recipient, no copy, no encoding, no allocation); a
@@ -23,8 +24,10 @@ pub struct LocalBus {
 }
 
 impl LocalBus {
-    /// The default per-subscriber queue length.
-    pub const DEFAULT_CAPACITY: usize = 128;
+    /// How far behind a subscriber may fall by default: a topic's queue
+    /// grows to this many events only while a subscriber is that far
+    /// behind (24 bytes each) and gives the memory back once they are read.
+    pub const DEFAULT_CAPACITY: usize = 1024;
 
     /// A bus whose subscribers may fall `capacity` events behind.
     pub fn with_capacity(capacity: usize) -> Self {

@@ -3,8 +3,10 @@
 //! the test needs it, by holding or failing the store call behind it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use chat_core::LocalBus;
 use chat_test_support::faults::{Call, Faults};
 use chat_test_support::{
     Login, TestServer, Ws, expect_close, expect_frame, next_frame, send_frame,
@@ -14,9 +16,14 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+/// How far behind the server's bus lets a subscriber fall here: small, so
+/// that a test overflows it in a few sends.
+const BUS_CAPACITY: usize = 128;
+
 async fn server(faults: &Faults) -> TestServer {
     TestServer::builder()
         .faults(faults.clone())
+        .bus(Arc::new(LocalBus::with_capacity(BUS_CAPACITY)))
         .websocket(|ws| ws.ping_interval = Duration::from_millis(50))
         .start()
         .await
@@ -74,7 +81,7 @@ async fn after_the_bus_overflows_a_connection_replays_and_delivers_everything_on
         first
     );
     // 200 messages while the connection is stuck: the in-process bus keeps
-    // 128 for it, then tells it that it lagged.
+    // BUS_CAPACITY for it, then tells it that it lagged.
     overflow(&server, &faults, &alice, &bob, 200).await;
     faults.release_session(&bob.token);
     let after = server.send(&alice, "bob", "after").await["id"]
@@ -126,17 +133,19 @@ async fn bad_frame(ws: &mut Ws) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_stops_reading_while_32_sends_commit_and_32_commands_wait() {
+async fn a_connection_stops_reading_while_256_sends_commit_and_32_commands_wait() {
+    const SENDING: usize = 256;
+    const WAITING: usize = 32;
     let faults = Faults::default();
     let server = server(&faults).await;
     let alice = server.user("alice").await;
     server.signup("bob").await;
     let (mut ws, _) = server.ws_ready(&alice, "").await;
     faults.hold(Call::AppendBatch);
-    // The first send is held at the store; 31 more are queued behind its
+    // The first send is held at the store; 255 more are queued behind its
     // commit and 31 commands wait to start: a bad frame is still read, and
     // answered at once.
-    for n in 0..63 {
+    for n in 0..SENDING + WAITING - 1 {
         send_frame(&mut ws, send(n)).await;
     }
     faults.reached(Call::AppendBatch, 1).await;
@@ -146,7 +155,7 @@ async fn a_connection_stops_reading_while_32_sends_commit_and_32_commands_wait()
         "invalid_input"
     );
     // The 32nd waiting command fills the queue; a bad frame follows it.
-    send_frame(&mut ws, send(63)).await;
+    send_frame(&mut ws, send(SENDING + WAITING - 1)).await;
     bad_frame(&mut ws).await;
     // Let the connection's loop go round at least once after both reached
     // its socket: hold it at a session re-check (a ping) begun after them,
@@ -161,7 +170,7 @@ async fn a_connection_stops_reading_while_32_sends_commit_and_32_commands_wait()
     // The bad frame is read only once the first send is done; every send
     // is acknowledged, in order.
     let mut order = Vec::new();
-    while order.len() < 65 {
+    while order.len() < SENDING + WAITING + 1 {
         let frame = next_frame(&mut ws).await;
         match frame["type"].as_str() {
             Some("ack") => order.push(frame["client_id"].as_str().unwrap().to_owned()),
@@ -176,7 +185,7 @@ async fn a_connection_stops_reading_while_32_sends_commit_and_32_commands_wait()
         "the bad frame was answered before the first ack: {order:?}"
     );
     order.remove(error);
-    let expected: Vec<String> = (0..64).map(|n| format!("c{n}")).collect();
+    let expected: Vec<String> = (0..SENDING + WAITING).map(|n| format!("c{n}")).collect();
     assert_eq!(order, expected);
 }
 

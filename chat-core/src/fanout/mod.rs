@@ -9,24 +9,29 @@ use std::sync::{Arc, RwLock, Weak};
 use std::task::{Context, Poll};
 
 use futures::Stream;
-use tokio::sync::broadcast;
-use tokio_stream::wrappers::BroadcastStream;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use crate::ports::{Delivery, Topic};
+
+mod channel;
+
+use channel::{Channel, Receiver};
 
 /// Called, under the fan-out's lock, when the last local subscriber of a
 /// topic leaves (a backend unsubscribes upstream there).
 pub type OnLastLeave = Box<dyn Fn(&Topic) + Send + Sync>;
 
-/// One `tokio::sync::broadcast` channel per topic with live subscribers.
+/// One broadcast queue per topic with live subscribers.
 ///
 /// Delivering hands every subscriber a clone of the same [`Delivery`] (an
-/// `Arc` for events: no copy, no encoding, no allocation per subscriber); a
+/// `Arc` for events: no copy, no encoding, no allocation per subscriber).
+/// A topic's queue holds a delivery until every subscriber has read it: it
+/// grows under a burst, up to `capacity` deliveries, and gives the memory
+/// back once they are read, so an idle topic costs a few dozen bytes. A
 /// subscriber more than `capacity` behind is told it lagged; the last
-/// subscription of a topic to be dropped removes the topic.
+/// subscription of a topic to be dropped removes the topic; dropping the
+/// fan-out ends every subscription once it has read what was queued.
 pub struct Fanout {
-    topics: RwLock<HashMap<Topic, broadcast::Sender<Delivery>>>,
+    topics: RwLock<HashMap<Topic, Arc<Channel>>>,
     capacity: usize,
     on_last_leave: Option<OnLastLeave>,
 }
@@ -53,12 +58,11 @@ impl Fanout {
         let Ok(topics) = self.topics.read() else {
             return false;
         };
-        let Some(sender) = topics.get(topic) else {
+        let Some(channel) = topics.get(topic) else {
             return false;
         };
         if let Some(delivery) = delivery() {
-            // An error only means the last receiver is being dropped.
-            let _ = sender.send(delivery);
+            channel.send(delivery);
         }
         true
     }
@@ -66,8 +70,8 @@ impl Fanout {
     /// Tells every subscriber of every topic that deliveries may be missing.
     pub fn lag_all(&self) {
         if let Ok(topics) = self.topics.read() {
-            for sender in topics.values() {
-                let _ = sender.send(Delivery::Lagged);
+            for channel in topics.values() {
+                channel.send(Delivery::Lagged);
             }
         }
     }
@@ -94,7 +98,7 @@ impl Fanout {
     pub fn subscribe(self: &Arc<Self>, topic: &Topic) -> Option<FanoutSubscription> {
         let existing = {
             let topics = self.topics.read().ok()?;
-            topics.get(topic).map(broadcast::Sender::subscribe)
+            topics.get(topic).map(Channel::subscribe)
         };
         let receiver = match existing {
             Some(receiver) => receiver,
@@ -102,22 +106,32 @@ impl Fanout {
                 let mut topics = self.topics.write().ok()?;
                 topics
                     .entry(topic.clone())
-                    .or_insert_with(|| broadcast::channel(self.capacity).0)
+                    .or_insert_with(|| Channel::new(self.capacity))
                     .subscribe()
             }
         };
         Some(FanoutSubscription {
-            stream: Some(BroadcastStream::new(receiver)),
+            receiver: Some(receiver),
             topic: topic.clone(),
             fanout: Arc::downgrade(self),
         })
     }
 }
 
+impl Drop for Fanout {
+    fn drop(&mut self) {
+        if let Ok(topics) = self.topics.read() {
+            for channel in topics.values() {
+                channel.close();
+            }
+        }
+    }
+}
+
 /// One subscriber; dropping it frees its slot and, if it was the last, the
 /// topic.
 pub struct FanoutSubscription {
-    stream: Option<BroadcastStream<Delivery>>,
+    receiver: Option<Receiver>,
     topic: Topic,
     fanout: Weak<Fanout>,
 }
@@ -126,21 +140,16 @@ impl Stream for FanoutSubscription {
     type Item = Delivery;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
-        let Some(stream) = self.stream.as_mut() else {
-            return Poll::Ready(None);
-        };
-        Pin::new(stream).poll_next(cx).map(|item| {
-            item.map(|received| match received {
-                Ok(delivery) => delivery,
-                Err(BroadcastStreamRecvError::Lagged(_)) => Delivery::Lagged,
-            })
-        })
+        match self.receiver.as_mut() {
+            Some(receiver) => receiver.poll_recv(cx),
+            None => Poll::Ready(None),
+        }
     }
 }
 
 impl Drop for FanoutSubscription {
     fn drop(&mut self) {
-        drop(self.stream.take());
+        drop(self.receiver.take());
         let Some(fanout) = self.fanout.upgrade() else {
             return;
         };
@@ -149,7 +158,7 @@ impl Drop for FanoutSubscription {
         };
         if topics
             .get(&self.topic)
-            .is_some_and(|sender| sender.receiver_count() == 0)
+            .is_some_and(|channel| channel.subscriber_count() == 0)
         {
             topics.remove(&self.topic);
             // Under the lock, so it is ordered before any later subscribe.
