@@ -18,6 +18,11 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+/// The raw broadcast reference's queue: the capacity `LocalBus` had when
+/// it was built on `tokio::sync::broadcast` (tokio's channel allocates it
+/// up front, and a larger one only slows it down).
+const REFERENCE_CAPACITY: usize = 128;
+
 fn bench_shape(c: &mut Criterion, group_name: &str, shapes: &[(usize, usize)]) {
     let rt = runtime();
     let mut group = c.benchmark_group(group_name);
@@ -51,7 +56,7 @@ fn bench_shape(c: &mut Criterion, group_name: &str, shapes: &[(usize, usize)]) {
         tasks.iter().for_each(JoinHandle::abort);
 
         let senders: Vec<_> = (0..topic_count)
-            .map(|_| broadcast::channel(LocalBus::DEFAULT_CAPACITY).0)
+            .map(|_| broadcast::channel(REFERENCE_CAPACITY).0)
             .collect();
         let round = Round::new();
         let tasks = broadcast_subscribers(&rt, &senders, per_topic, &round);
