@@ -17,6 +17,10 @@ use crate::session::Session;
 /// skip them when it replays after a lag.
 const RECENT: usize = 1024;
 
+/// An emptied queue of ready items that a replay grew past four times this
+/// many shrinks back to it.
+const KEPT_READY: usize = 16;
+
 /// How many live copies of the user's own messages a stream holds while
 /// its transport's sends are committing.
 const HELD: usize = 256;
@@ -178,6 +182,10 @@ impl Live {
     pub async fn next(&mut self) -> Option<Result<Item>> {
         loop {
             if let Some(item) = self.ready.pop_front() {
+                // A replay grew the queue: give the memory back once read.
+                if self.ready.is_empty() && self.ready.capacity() > 4 * KEPT_READY {
+                    self.ready.shrink_to(KEPT_READY);
+                }
                 return Some(Ok(item));
             }
             if let Some(replay) = self.replay {
@@ -382,7 +390,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::{Item, RECENT, Resume};
+    use super::{Item, KEPT_READY, RECENT, Resume};
     use crate::MemoryStore;
     use crate::testkit::Harness;
 
@@ -419,5 +427,35 @@ mod tests {
         while seen.len() < live_ones + 40 {
             take(&mut live, &mut seen).await;
         }
+    }
+
+    #[tokio::test]
+    async fn the_queue_a_replay_filled_shrinks_back_once_read() {
+        let h = Harness::new(Arc::new(MemoryStore::new()));
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        for n in 0..300 {
+            h.send(&alice, "bob", &format!("m{n}")).await;
+        }
+        let start = crate::domain::MessageId::new(0);
+        let mut live = h.chat.live(&bob, Resume::Message(start), 100_000).await.unwrap();
+        let mut read = 0;
+        while read < 300 {
+            let item = tokio::time::timeout(Duration::from_secs(10), live.next())
+                .await
+                .expect("a delivery")
+                .expect("the stream goes on")
+                .unwrap();
+            if matches!(item, Item::Change { .. }) {
+                read += 1;
+            }
+            assert!(live.ready.capacity() >= live.ready.len());
+        }
+        assert!(live.ready.is_empty());
+        assert!(
+            live.ready.capacity() <= KEPT_READY,
+            "{} slots kept",
+            live.ready.capacity()
+        );
     }
 }

@@ -14,13 +14,13 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use chat_core::{ChatError, DirectLimiter, Item, Live, Resume, Session, SessionToken, SharedEvent};
+use futures::channel::mpsc;
 use futures::stream::{SplitSink, SplitStream};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use governor::Quota;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use hyper_tungstenite::tungstenite::{self, Message as Frame};
 use hyper_tungstenite::{HyperWebsocket, HyperWebsocketStream};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -108,11 +108,16 @@ impl Connection {
         let (sink, stream) = socket.split();
         let limits = self.http.config().websocket.clone();
         let mut out = Outbound::new(sink, limits.outbound_queue, limits.write_delay);
-        let (handing, mut incoming) = mpsc::channel(1);
+        // `futures`' channel, not tokio's: tokio's allocates a block of 32
+        // slots up front (1.8 KiB for every connection); this one holds
+        // the one frame in flight.
+        let (handing, mut incoming) = mpsc::channel(0);
         let reader = tokio::spawn(read_frames(stream, handing));
         let user = self.session.user().id();
         debug!(%user, "WebSocket connected");
-        let end = match self.start(&mut out).await {
+        // Boxed: set-up runs once, and its state would otherwise stay part
+        // of the connection's task for as long as it lives.
+        let end = match Box::pin(self.start(&mut out)).await {
             Ok(mut events) => {
                 let chat = self.http.chat().clone();
                 if let Err(error) = chat.connected(&self.session).await {
@@ -146,7 +151,7 @@ impl Connection {
             // it answers, briefly, so that unread input does not turn the
             // close into a reset that loses the close frame.
             let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(Ok(frame)) = incoming.recv().await {
+                while let Some(Ok(frame)) = incoming.next().await {
                     if frame.is_close() {
                         break;
                     }
@@ -205,7 +210,7 @@ impl Connection {
                 reply = self.commands.next_reply(), if out.has_room() => {
                     self.on_reply(out, live, reply)
                 }
-                frame = incoming.recv(), if self.commands.has_room() => match frame {
+                frame = incoming.next(), if self.commands.has_room() => match frame {
                     Some(Ok(frame)) => {
                         self.last_heard = Instant::now();
                         self.on_frame(out, live, frame)
@@ -469,11 +474,13 @@ async fn push_paced(out: &mut Outbound, frame: Frame, patience: Duration) -> Res
 /// the connection stops listening.
 async fn read_frames(
     mut stream: SplitStream<HyperWebsocketStream>,
-    handing: mpsc::Sender<Incoming>,
+    mut handing: mpsc::Sender<Incoming>,
 ) {
     while let Some(frame) = stream.next().await {
         let failed = frame.is_err();
-        if handing.send(frame).await.is_err() || failed {
+        // `feed`, not `send`: the frame waits in the channel while the next
+        // is read, as with a buffer of one.
+        if handing.feed(frame).await.is_err() || failed {
             return;
         }
     }

@@ -24,6 +24,9 @@ use hyper_tungstenite::tungstenite::protocol::CloseFrame;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio::time::Sleep;
 
+/// An emptied queue that a burst grew past four times this many frames
+/// shrinks back to it.
+const KEPT_FRAMES: usize = 16;
 /// Why a frame could not be queued.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Full {
@@ -125,6 +128,10 @@ where
             }
         }
         if self.queue.is_empty() {
+            // A burst grew the queue: give the memory back once it is out.
+            if self.queue.capacity() > 4 * KEPT_FRAMES {
+                self.queue.shrink_to(KEPT_FRAMES);
+            }
             Poll::Ready(Ok(()))
         } else {
             Poll::Pending
@@ -249,6 +256,22 @@ mod tests {
         fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
             Poll::Ready(Ok(()))
         }
+    }
+
+    #[tokio::test]
+    async fn a_queue_grown_by_a_burst_shrinks_back_once_written() {
+        let mut out = Outbound::new(Taking::default(), 512, Duration::ZERO);
+        for n in 0..500 {
+            out.push(Message::Text(n.to_string().into())).unwrap();
+        }
+        assert!(out.queue.capacity() >= 500);
+        out.drain().await.unwrap();
+        assert_eq!(out.sink.frames.len(), 500);
+        assert!(
+            out.queue.capacity() <= KEPT_FRAMES,
+            "{} slots kept",
+            out.queue.capacity()
+        );
     }
 
     #[tokio::test]
