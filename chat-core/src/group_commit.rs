@@ -29,6 +29,11 @@ struct Request {
 /// queue.
 pub const QUEUE: usize = 4096;
 
+/// A batch smaller than this waits one scheduler round for more senders
+/// before it closes; a larger one is worth committing at once (on a busy
+/// runtime the round costs milliseconds).
+const YIELD_BELOW: usize = 16;
+
 /// The queue in front of a store's batch append. Its task starts with the
 /// first append (inside the runtime), and stops when the queue is dropped.
 ///
@@ -116,7 +121,7 @@ async fn run(
         // again: let them run once before the batch closes, so that it
         // takes them too instead of leaving them for a small batch of their
         // own. A lone sender pays one scheduler round.
-        if requests.len() < max_batch {
+        if requests.len() < YIELD_BELOW.min(max_batch) {
             tokio::task::yield_now().await;
             while requests.len() < max_batch {
                 match receiver.try_recv() {
