@@ -438,7 +438,11 @@ mod tests {
             h.send(&alice, "bob", &format!("m{n}")).await;
         }
         let start = crate::domain::MessageId::new(0);
-        let mut live = h.chat.live(&bob, Resume::Message(start), 100_000).await.unwrap();
+        let mut live = h
+            .chat
+            .live(&bob, Resume::Message(start), 100_000)
+            .await
+            .unwrap();
         let mut read = 0;
         while read < 300 {
             let item = tokio::time::timeout(Duration::from_secs(10), live.next())

@@ -44,7 +44,11 @@ const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// The close reason of a client too slow to take what it is sent.
+const TOO_SLOW: &str = "too slow; reconnect with cursor";
+
 /// Why the connection ends.
+#[derive(Clone, Copy)]
 enum End {
     /// The client closed or vanished.
     Gone,
@@ -97,70 +101,85 @@ impl Connection {
         }
     }
 
-    pub(super) async fn run(mut self, websocket: HyperWebsocket) {
-        let socket = match websocket.await {
-            Ok(socket) => socket,
-            Err(error) => {
-                debug!(%error, "WebSocket handshake did not complete");
-                return;
-            }
-        };
-        let (sink, stream) = socket.split();
-        let limits = self.http.config().websocket.clone();
-        let mut out = Outbound::new(sink, limits.outbound_queue, limits.write_delay);
-        // `futures`' channel, not tokio's: tokio's allocates a block of 32
-        // slots up front (1.8 KiB for every connection); this one holds
-        // the one frame in flight.
-        let (handing, mut incoming) = mpsc::channel(0);
-        let reader = tokio::spawn(read_frames(stream, handing));
-        let user = self.session.user().id();
-        debug!(%user, "WebSocket connected");
-        // Boxed: set-up runs once, and its state would otherwise stay part
-        // of the connection's task for as long as it lives.
-        let end = match Box::pin(self.start(&mut out)).await {
-            Ok(mut events) => {
-                let chat = self.http.chat().clone();
-                if let Err(error) = chat.connected(&self.session).await {
-                    debug!(%error, "presence unavailable");
+    /// Serves the connection until it ends.
+    ///
+    /// An `async move` block rather than an `async fn`: an `async fn` keeps
+    /// its arguments twice in its state (as passed, and moved into its
+    /// body), and this state is what every idle connection costs.
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn would keep its arguments twice in its state"
+    )]
+    pub(super) fn run(mut self, websocket: HyperWebsocket) -> impl Future<Output = ()> + Send {
+        async move {
+            let socket = match websocket.await {
+                Ok(socket) => socket,
+                Err(error) => {
+                    debug!(%error, "WebSocket handshake did not complete");
+                    return;
                 }
-                let end = self.serve(&mut out, &mut incoming, &mut events).await;
-                if let Err(error) = chat.disconnected(&self.session).await {
-                    debug!(%error, "presence unavailable");
-                }
-                end
-            }
-            Err(end) => end,
-        };
-        let close = match end {
-            End::Close(code, reason) => {
-                debug!(%user, reason, "closing WebSocket");
-                Some((code, reason))
-            }
-            End::Gone => None,
-        };
-        // What is queued goes out, then the close frame, unless the client
-        // reads nothing at all: then it is dropped after the close timeout.
-        if tokio::time::timeout(limits.close_timeout, out.close(close))
-            .await
-            .is_err()
-        {
-            debug!(%user, "WebSocket stuck on a client that reads nothing; dropped");
-        }
-        if close.is_some() {
-            // The closing handshake: drop what the client still sends until
-            // it answers, briefly, so that unread input does not turn the
-            // close into a reset that loses the close frame.
-            let _ = tokio::time::timeout(CLOSE_GRACE, async {
-                while let Some(Ok(frame)) = incoming.next().await {
-                    if frame.is_close() {
-                        break;
+            };
+            let (sink, stream) = socket.split();
+            let limits = &self.http.config().websocket;
+            let mut out = Outbound::new(sink, limits.outbound_queue, limits.write_delay);
+            let close_timeout = limits.close_timeout;
+            // `futures`' channel, not tokio's: tokio's allocates a block of 32
+            // slots up front (1.8 KiB for every connection); this one holds
+            // the one frame in flight.
+            let (handing, mut incoming) = mpsc::channel(0);
+            let reader = tokio::spawn(read_frames(stream, handing));
+            let user = self.session.user().id();
+            debug!(%user, "WebSocket connected");
+            // Boxed: set-up runs once, and its state would otherwise stay
+            // part of the connection's task for as long as it lives. Matched
+            // by reference: a binding moved out of it would take room of its
+            // own in that state.
+            let mut started = Box::pin(self.start(&mut out)).await;
+            let end = match &mut started {
+                Ok(events) => {
+                    let chat = self.http.chat().clone();
+                    if let Err(error) = chat.connected(&self.session).await {
+                        debug!(%error, "presence unavailable");
                     }
+                    let end = self.serve(&mut out, &mut incoming, events).await;
+                    if let Err(error) = chat.disconnected(&self.session).await {
+                        debug!(%error, "presence unavailable");
+                    }
+                    end
                 }
-            })
-            .await;
+                Err(end) => *end,
+            };
+            let close = match end {
+                End::Close(code, reason) => {
+                    debug!(%user, reason, "closing WebSocket");
+                    Some((code, reason))
+                }
+                End::Gone => None,
+            };
+            // What is queued goes out, then the close frame, unless the client
+            // reads nothing at all: then it is dropped after the close timeout.
+            if tokio::time::timeout(close_timeout, out.close(close))
+                .await
+                .is_err()
+            {
+                debug!(%user, "WebSocket stuck on a client that reads nothing; dropped");
+            }
+            if close.is_some() {
+                // The closing handshake: drop what the client still sends until
+                // it answers, briefly, so that unread input does not turn the
+                // close into a reset that loses the close frame.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    while let Some(Ok(frame)) = incoming.next().await {
+                        if frame.is_close() {
+                            break;
+                        }
+                    }
+                })
+                .await;
+            }
+            reader.abort();
+            debug!(%user, "WebSocket disconnected");
         }
-        reader.abort();
-        debug!(%user, "WebSocket disconnected");
     }
 
     /// Opens the delivery stream (which replays what the client missed
@@ -397,10 +416,7 @@ impl Connection {
             Err(Full::Slow) => {
                 info!(user = %self.session.user().id(), "slow WebSocket consumer disconnected");
                 self.http.metrics().ws_slow_consumer.inc();
-                Err(End::Close(
-                    CloseCode::Again,
-                    "too slow; reconnect with cursor",
-                ))
+                Err(End::Close(CloseCode::Again, TOO_SLOW))
             }
         }
     }
@@ -459,13 +475,17 @@ impl Connection {
 /// a client that takes nothing for that long is too slow, even where no
 /// write deadline applies (an adapter mounted in another server).
 async fn push_paced(out: &mut Outbound, frame: Frame, patience: Duration) -> Result<(), End> {
-    match tokio::time::timeout(patience, out.push_when_room(frame)).await {
+    if out.has_room() {
+        return out
+            .push(frame)
+            .map_err(|Full::Slow| End::Close(CloseCode::Again, TOO_SLOW));
+    }
+    // Boxed: waiting is rare (a replay the client reads slowly), and the
+    // timer would otherwise be part of every connection's task.
+    match Box::pin(tokio::time::timeout(patience, out.push_when_room(frame))).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(Gone)) => Err(End::Gone),
-        Err(_) => Err(End::Close(
-            CloseCode::Again,
-            "too slow; reconnect with cursor",
-        )),
+        Err(_) => Err(End::Close(CloseCode::Again, TOO_SLOW)),
     }
 }
 

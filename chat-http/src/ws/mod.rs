@@ -41,10 +41,10 @@ impl ChatHttp {
         let config = WebSocketConfig::default()
             .max_message_size(Some(limits.max_message_bytes))
             .max_frame_size(Some(limits.max_message_bytes))
-            // A client's frames are small and few: reading them 1 KiB at a
-            // time keeps an idle connection's resident read buffer small (a
-            // larger frame reserves its own length).
-            .read_buffer_size(1024)
+            // A client's frames are small and few: reading them 512 bytes
+            // at a time keeps an idle connection's resident read buffer
+            // small (a larger frame reserves its own length).
+            .read_buffer_size(512)
             // Frames fed to the socket gather up to 8 KiB and go out in one
             // write when the batch is flushed (fewer system calls under
             // load); a larger frame goes at once.
