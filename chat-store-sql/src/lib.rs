@@ -35,7 +35,7 @@ pub use conversations::{CONVERSATIONS, PEERS};
 pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use lender::{Lender, Lent, LentTx};
-pub use messages::TAKE_POSITIONS;
+pub use messages::{MessageRow, TAKE_POSITIONS, message_row};
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
 

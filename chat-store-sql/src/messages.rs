@@ -83,18 +83,7 @@ async fn try_append(
     let rows: Vec<_> = plan
         .fresh()
         .zip(&ids)
-        .map(|(new, id)| {
-            (
-                id.get(),
-                new.conversation.get(),
-                new.sender.id().get(),
-                new.recipient.as_ref().map(|r| r.id().get()),
-                new.text.as_str(),
-                fold_for_search(new.text.as_str()),
-                new.sent_at.unix_micros(),
-                new.client_id.as_ref().map(ClientMessageId::as_str),
-            )
-        })
+        .map(|(new, id)| message_row(id.get(), new))
         .collect();
     let inserted = tx
         .execute(sql.insert_messages.into(), args![&json(&rows)?])
@@ -248,4 +237,32 @@ pub async fn last_message_id(store: &impl SqlStore, user_id: UserId) -> Result<M
     row.map_or(Ok(MessageId::ZERO), |row| {
         Ok(MessageId::new(row.int("last_message_id")?))
     })
+}
+
+/// One new message as the batch statements read it (a JSON array): `id`
+/// (or the ordinal the statement turns into one), conversation, sender,
+/// recipient, text, text folded for search, sent at, client id.
+pub type MessageRow<'a> = (
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    &'a str,
+    String,
+    i64,
+    Option<&'a str>,
+);
+
+/// `new` as a [`MessageRow`] with `id`.
+pub fn message_row(id: i64, new: &NewMessage) -> MessageRow<'_> {
+    (
+        id,
+        new.conversation.get(),
+        new.sender.id().get(),
+        new.recipient.as_ref().map(|r| r.id().get()),
+        new.text.as_str(),
+        fold_for_search(new.text.as_str()),
+        new.sent_at.unix_micros(),
+        new.client_id.as_ref().map(ClientMessageId::as_str),
+    )
 }

@@ -22,24 +22,18 @@
 
 use chat_core::backend::AppendPlan;
 use chat_core::ports::Appended;
-use chat_core::{ChatError, ClientMessageId, MessageId, NewMessage, Result, fold_for_search};
+use chat_core::{ChatError, MessageId, NewMessage, Result};
 use chat_store_sql::{
-    Lent, SqlRow, SqlStore, connection_trouble, message, message_columns, message_joins,
-    sqlite_error,
+    Lent, SqlRow, SqlStore, connection_trouble, message, message_row, sqlite_error,
 };
 use sqlx::SqliteConnection;
 
 use crate::SqliteStore;
+use crate::messages::stored_by_client_id;
 
 /// Takes the write lock, then reads the messages stored under the keys:
 /// `$1` a JSON array of `[sender_id, client_id]`.
-const BEGIN_AND_LOOK_UP: &str = concat!(
-    "BEGIN IMMEDIATE; SELECT ",
-    message_columns!(),
-    " FROM json_each($1) k \
-     CROSS JOIN messages msg ON msg.sender_id = k.value ->> 0 AND msg.client_id = k.value ->> 1 ",
-    message_joins!()
-);
+const BEGIN_AND_LOOK_UP: &str = concat!("BEGIN IMMEDIATE; ", stored_by_client_id!());
 
 /// Writes the planned batch and commits: `$1` how many new messages; `$2`
 /// a JSON array of `[ordinal, conversation_id, sender_id, recipient_id,
@@ -135,18 +129,7 @@ async fn write(
     let rows: Vec<_> = plan
         .fresh()
         .zip(1_i64..)
-        .map(|(new, ordinal)| {
-            (
-                ordinal,
-                new.conversation.get(),
-                new.sender.id().get(),
-                new.recipient.as_ref().map(|r| r.id().get()),
-                new.text.as_str(),
-                fold_for_search(new.text.as_str()),
-                new.sent_at.unix_micros(),
-                new.client_id.as_ref().map(ClientMessageId::as_str),
-            )
-        })
+        .map(|(new, ordinal)| message_row(ordinal, new))
         .collect();
     let count = i64::try_from(count).map_err(ChatError::internal)?;
     let ordinals: Vec<MessageId> = (1..=count).map(MessageId::new).collect();

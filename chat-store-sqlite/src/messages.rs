@@ -115,13 +115,22 @@ pub(crate) const STATEMENTS: Statements = Statements {
     reads_since: READS_SINCE,
 };
 
-const STORED_BY_CLIENT_ID: &str = concat!(
-    "SELECT ",
-    message_columns!(),
-    " FROM json_each($1) k \
-     CROSS JOIN messages msg ON msg.sender_id = k.value ->> 0 AND msg.client_id = k.value ->> 1 ",
-    message_joins!()
-);
+/// The messages stored under the keys of `$1`, a JSON array of
+/// `[sender_id, client_id]`, as a literal for `concat!`.
+macro_rules! stored_by_client_id {
+    () => {
+        concat!(
+            "SELECT ",
+            chat_store_sql::message_columns!(),
+            " FROM json_each($1) k \
+             CROSS JOIN messages msg ON msg.sender_id = k.value ->> 0 AND msg.client_id = k.value ->> 1 ",
+            chat_store_sql::message_joins!()
+        )
+    };
+}
+pub(crate) use stored_by_client_id;
+
+const STORED_BY_CLIENT_ID: &str = stored_by_client_id!();
 
 /// Only the user's conversations with a message newer than `$2` (an index
 /// range on members), then each one's tail by id.
