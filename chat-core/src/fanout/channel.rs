@@ -14,10 +14,15 @@
 //! delivery (an `Arc`). Nothing is allocated per subscriber on either path:
 //! the list of waiting subscribers' wakers keeps its capacity from one
 //! publish to the next.
+//!
+//! The locks are never held together, and nothing but this module's own
+//! code runs under them (wakers are woken after the list is released); a
+//! lock poisoned by a panic elsewhere is used as it is, since every state
+//! it guards is consistent between statements.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::ports::Delivery;
@@ -28,6 +33,8 @@ const KEPT_SLOTS: usize = 16;
 pub(super) struct Channel {
     ring: RwLock<Ring>,
     waiters: Mutex<Waiters>,
+    /// `Ring::subscribers`, readable without the ring's lock.
+    subscribers: AtomicUsize,
     capacity: usize,
 }
 
@@ -65,6 +72,7 @@ impl Channel {
                 closed: false,
             }),
             waiters: Mutex::new(Waiters::default()),
+            subscribers: AtomicUsize::new(0),
             capacity: capacity.max(1),
         })
     }
@@ -72,10 +80,8 @@ impl Channel {
     /// Queues `delivery` for every current subscriber and wakes them.
     pub(super) fn send(&self, delivery: Delivery) {
         {
-            let Ok(mut ring) = self.ring.write() else {
-                return;
-            };
-            if ring.subscribers == 0 {
+            let mut ring = self.write();
+            if ring.subscribers == 0 || ring.closed {
                 return;
             }
             ring.trim();
@@ -93,21 +99,17 @@ impl Channel {
 
     /// Ends every subscriber's stream once it has read what is queued.
     pub(super) fn close(&self) {
-        if let Ok(mut ring) = self.ring.write() {
-            ring.closed = true;
-        }
+        self.write().closed = true;
         self.wake_all();
     }
 
     /// A new subscriber, which receives what is sent from now on.
     pub(super) fn subscribe(self: &Arc<Self>) -> Receiver {
-        let next = match self.ring.write() {
-            Ok(mut ring) => {
-                ring.subscribers += 1;
-                ring.next()
-            }
-            // A poisoned ring delivers nothing; the receiver's stream ends.
-            Err(_) => u64::MAX,
+        let next = {
+            let mut ring = self.write();
+            ring.subscribers += 1;
+            self.subscribers.store(ring.subscribers, Ordering::Relaxed);
+            ring.next()
         };
         Receiver {
             channel: Arc::clone(self),
@@ -117,14 +119,12 @@ impl Channel {
     }
 
     pub(super) fn subscriber_count(&self) -> usize {
-        self.ring.read().map(|ring| ring.subscribers).unwrap_or(0)
+        self.subscribers.load(Ordering::Relaxed)
     }
 
     fn wake_all(&self) {
         let mut woken = {
-            let Ok(mut waiters) = self.waiters.lock() else {
-                return;
-            };
+            let mut waiters = self.waiters();
             if waiters.wakers.is_empty() {
                 return;
             }
@@ -135,17 +135,22 @@ impl Channel {
         for waker in woken.drain(..) {
             waker.wake();
         }
-        if let Ok(mut waiters) = self.waiters.lock()
-            && waiters.spare.capacity() < woken.capacity()
-        {
+        let mut waiters = self.waiters();
+        if waiters.spare.capacity() < woken.capacity() {
             waiters.spare = woken;
         }
     }
 
-    fn trim(&self) {
-        if let Ok(mut ring) = self.ring.write() {
-            ring.trim();
-        }
+    fn read(&self) -> RwLockReadGuard<'_, Ring> {
+        self.ring.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Ring> {
+        self.ring.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn waiters(&self) -> MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -191,13 +196,23 @@ impl Receiver {
         if let Some(received) = self.try_recv() {
             return Poll::Ready(received);
         }
-        if let Ok(mut waiters) = self.channel.waiters.lock() {
+        let crowded = {
+            let mut waiters = self.channel.waiters();
             let current = matches!(&self.registered,
                 Some((round, waker)) if *round == waiters.round && waker.will_wake(cx.waker()));
             if !current {
-                waiters.wakers.push(cx.waker().clone());
-                self.registered = Some((waiters.round, cx.waker().clone()));
+                let waker = cx.waker().clone();
+                waiters.wakers.push(waker.clone());
+                self.registered = Some((waiters.round, waker));
             }
+            // Receivers dropped, or polled by another task, since the last
+            // send left their wakers behind.
+            waiters.wakers.len() > 2 * self.channel.subscriber_count() + KEPT_SLOTS
+        };
+        if crowded {
+            // Wake everyone: each live receiver registers once again, and
+            // the stale wakers (and the tasks they hold) are let go.
+            self.channel.wake_all();
         }
         // A delivery sent before the waker was registered woke no one.
         match self.try_recv() {
@@ -209,9 +224,7 @@ impl Receiver {
     /// `Some(Some(delivery))`, `Some(None)` when closed and read, `None`
     /// when there is nothing yet.
     fn try_recv(&mut self) -> Option<Option<Delivery>> {
-        let Ok(ring) = self.channel.ring.read() else {
-            return Some(None);
-        };
+        let ring = self.channel.read();
         if self.next < ring.first {
             self.next = ring.first;
             return Some(Some(Delivery::Lagged));
@@ -227,7 +240,7 @@ impl Receiver {
             // Read by all: let it go now rather than at the next send, so
             // that an idle topic holds no event.
             drop(ring);
-            self.channel.trim();
+            self.channel.write().trim();
         }
         Some(Some(delivery))
     }
@@ -235,14 +248,16 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        if let Ok(mut ring) = self.channel.ring.write() {
-            let start = usize::try_from(self.next.saturating_sub(ring.first)).unwrap_or(usize::MAX);
-            for slot in ring.slots.iter().skip(start) {
-                slot.unread.fetch_sub(1, Ordering::AcqRel);
-            }
-            ring.subscribers = ring.subscribers.saturating_sub(1);
-            ring.trim();
+        let mut ring = self.channel.write();
+        let start = usize::try_from(self.next.saturating_sub(ring.first)).unwrap_or(usize::MAX);
+        for slot in ring.slots.iter().skip(start) {
+            slot.unread.fetch_sub(1, Ordering::AcqRel);
         }
+        ring.subscribers = ring.subscribers.saturating_sub(1);
+        self.channel
+            .subscribers
+            .store(ring.subscribers, Ordering::Relaxed);
+        ring.trim();
     }
 }
 
@@ -288,6 +303,26 @@ mod tests {
         (ring.slots.len(), ring.slots.capacity())
     }
 
+    /// A waker that counts its wake-ups.
+    #[derive(Default)]
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counting {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn counting() -> (Arc<Counting>, Waker) {
+        let counter = Arc::new(Counting::default());
+        let waker = Waker::from(Arc::clone(&counter));
+        (counter, waker)
+    }
+
+    fn woken(counter: &Counting) -> usize {
+        counter.0.load(Ordering::SeqCst)
+    }
+
     #[test]
     fn each_subscriber_reads_every_delivery_in_order_from_when_it_subscribed() {
         let channel = Channel::new(8);
@@ -301,6 +336,7 @@ mod tests {
         assert!(poll(&mut early).is_pending());
         assert_eq!(number(ready(&mut late)), 2);
         assert!(poll(&mut late).is_pending());
+        assert_eq!(held(&channel).0, 0, "every delivery was read by all");
     }
 
     #[test]
@@ -325,8 +361,10 @@ mod tests {
     fn a_subscriber_more_than_capacity_behind_lags_then_reads_what_is_left() {
         let channel = Channel::new(4);
         let mut slow = channel.subscribe();
+        let mut fast = channel.subscribe();
         for n in 0..10 {
             channel.send(Delivery::Event(event(n)));
+            assert_eq!(number(ready(&mut fast)), n, "the fast one misses nothing");
         }
         assert_eq!(held(&channel).0, 4, "bounded by the capacity");
         assert!(matches!(ready(&mut slow), Some(Delivery::Lagged)));
@@ -334,6 +372,19 @@ mod tests {
             assert_eq!(number(ready(&mut slow)), n);
         }
         assert!(poll(&mut slow).is_pending());
+        assert_eq!(held(&channel).0, 0);
+    }
+
+    #[test]
+    fn a_subscriber_exactly_capacity_behind_has_not_lagged() {
+        let channel = Channel::new(4);
+        let mut receiver = channel.subscribe();
+        for n in 0..4 {
+            channel.send(Delivery::Event(event(n)));
+        }
+        for n in 0..4 {
+            assert_eq!(number(ready(&mut receiver)), n);
+        }
     }
 
     #[test]
@@ -349,8 +400,6 @@ mod tests {
         for n in 0..2000 {
             assert_eq!(number(ready(&mut receiver)), n);
         }
-        channel.send(Delivery::Event(event(0)));
-        drop(ready(&mut receiver));
         let (len, capacity) = held(&channel);
         assert_eq!(len, 0);
         assert!(capacity <= 64, "shrunk back to {capacity} slots");
@@ -371,6 +420,72 @@ mod tests {
         drop(leaver);
         assert_eq!(held(&channel).0, 0);
         assert_eq!(channel.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn closing_wakes_a_waiting_subscriber_and_ends_its_stream() {
+        let channel = Channel::new(8);
+        let mut receiver = channel.subscribe();
+        let (counter, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        assert!(receiver.poll_recv(&mut cx).is_pending());
+        channel.close();
+        assert_eq!(woken(&counter), 1);
+        assert!(ready(&mut receiver).is_none());
+        channel.send(Delivery::Event(event(1)));
+        assert!(ready(&mut receiver).is_none(), "nothing after the end");
+    }
+
+    #[test]
+    fn a_send_wakes_each_waiting_subscriber_once() {
+        let channel = Channel::new(8);
+        let mut a = channel.subscribe();
+        let mut b = channel.subscribe();
+        let (counter, waker) = counting();
+        let mut cx = Context::from_waker(&waker);
+        assert!(a.poll_recv(&mut cx).is_pending());
+        assert!(
+            a.poll_recv(&mut cx).is_pending(),
+            "polled again, same waker"
+        );
+        assert!(b.poll_recv(&mut cx).is_pending());
+        assert_eq!(channel.waiters.lock().unwrap().wakers.len(), 2);
+        channel.send(Delivery::Event(event(1)));
+        assert_eq!(woken(&counter), 2, "one wake-up per waiting subscriber");
+        assert_eq!(number(ready(&mut a)), 1);
+        assert_eq!(number(ready(&mut b)), 1);
+    }
+
+    #[test]
+    fn wakers_left_behind_by_receivers_that_went_away_do_not_pile_up() {
+        let channel = Channel::new(8);
+        let mut idle = channel.subscribe();
+        let (_, waker) = counting();
+        assert!(
+            idle.poll_recv(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        for _ in 0..1_000 {
+            // A client that connects, waits and goes, again and again,
+            // with no send in between.
+            let mut passing = channel.subscribe();
+            let (_, waker) = counting();
+            assert!(
+                passing
+                    .poll_recv(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        // And a receiver polled by ever new tasks.
+        for _ in 0..1_000 {
+            let (_, waker) = counting();
+            assert!(
+                idle.poll_recv(&mut Context::from_waker(&waker))
+                    .is_pending()
+            );
+        }
+        let kept = channel.waiters.lock().unwrap().wakers.len();
+        assert!(kept <= 2 + KEPT_SLOTS + 1, "{kept} wakers kept");
     }
 
     #[test]

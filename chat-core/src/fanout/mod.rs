@@ -55,10 +55,13 @@ impl Fanout {
     /// Hands `delivery` to the subscribers of `topic`, building it only if
     /// there are any; whether there were.
     pub fn deliver(&self, topic: &Topic, delivery: impl FnOnce() -> Option<Delivery>) -> bool {
-        let Ok(topics) = self.topics.read() else {
-            return false;
+        // The topic's queue is taken out of the map first: waking its
+        // subscribers does not hold up subscribing and leaving elsewhere.
+        let channel = match self.topics.read() {
+            Ok(topics) => topics.get(topic).cloned(),
+            Err(_) => None,
         };
-        let Some(channel) = topics.get(topic) else {
+        let Some(channel) = channel else {
             return false;
         };
         if let Some(delivery) = delivery() {
@@ -69,10 +72,12 @@ impl Fanout {
 
     /// Tells every subscriber of every topic that deliveries may be missing.
     pub fn lag_all(&self) {
-        if let Ok(topics) = self.topics.read() {
-            for channel in topics.values() {
-                channel.send(Delivery::Lagged);
-            }
+        let channels: Vec<Arc<Channel>> = match self.topics.read() {
+            Ok(topics) => topics.values().cloned().collect(),
+            Err(_) => return,
+        };
+        for channel in channels {
+            channel.send(Delivery::Lagged);
         }
     }
 
@@ -120,10 +125,12 @@ impl Fanout {
 
 impl Drop for Fanout {
     fn drop(&mut self) {
-        if let Ok(topics) = self.topics.read() {
-            for channel in topics.values() {
-                channel.close();
-            }
+        let topics = self
+            .topics
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for channel in topics.values() {
+            channel.close();
         }
     }
 }
