@@ -65,8 +65,9 @@ pub use chat::{
 pub use device::DeviceToken;
 pub use domain::{
     Account, Change, Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary,
-    Cursor, Email, Member, Message, MessageId, MessageText, NewMessage, Password, PasswordHash,
-    Position, SearchPattern, SessionId, Timestamp, User, UserId, Username, fold_for_search,
+    Cursor, Email, GroupTitle, Member, Message, MessageId, MessageText, NewMessage, Password,
+    PasswordHash, Position, Role, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};
