@@ -462,4 +462,31 @@ mod tests {
             live.ready.capacity()
         );
     }
+
+    #[tokio::test]
+    async fn a_send_dropped_before_it_ends_is_still_delivered_live() {
+        let h = Harness::new(Arc::new(MemoryStore::new()));
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        let mut live = h.chat.live(&bob, Resume::Now, 100).await.unwrap();
+        // The client that sent it goes away while it commits.
+        let sending = h
+            .chat
+            .start_send(&alice, "bob", "sent, then gone".into(), None)
+            .await
+            .unwrap();
+        drop(sending);
+        let item = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("the message was published")
+            .expect("the stream goes on")
+            .unwrap();
+        let Item::Change { event, .. } = item else {
+            panic!("expected the message, got {item:?}");
+        };
+        assert!(
+            matches!(event.kind(), crate::EventKind::Message { message } if message.text().as_str() == "sent, then gone"),
+            "{event:?}"
+        );
+    }
 }

@@ -19,17 +19,37 @@ use crate::session::Session;
 
 /// A send that has its place in the commit order: it ends, as
 /// [`Chat::send`] does, once the message is committed and published. See
-/// [`Chat::start_send`]. Dropping it does not take the message back, but
-/// the message is then published to no one (clients find it in the
-/// history and on their next resume).
+/// [`Chat::start_send`]. Dropping it does not take the message back: the
+/// rest of the send (the commit, then the publish to whoever is online)
+/// goes on in a task of its own.
 #[must_use = "a send ends only when awaited"]
-pub struct Sending(Pin<Box<dyn Future<Output = Result<Sent>> + Send>>);
+pub struct Sending(Option<Pin<Box<dyn Future<Output = Result<Sent>> + Send>>>);
 
 impl Future for Sending {
     type Output = Result<Sent>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.0.as_mut().poll(cx)
+        let Some(rest) = self.0.as_mut() else {
+            return Poll::Ready(Err(ChatError::internal("a send polled after it ended")));
+        };
+        let sent = std::task::ready!(rest.as_mut().poll(cx));
+        self.0 = None;
+        Poll::Ready(sent)
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        // The message will be committed whatever happens to this handle
+        // (a client gone, a request cancelled): publish it then, or
+        // members online would hear of it only on their next resume.
+        if let Some(rest) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = rest.await;
+            });
+        }
     }
 }
 
@@ -117,7 +137,7 @@ impl Chat {
             .await?;
         let chat = self.clone();
         let sender = sender.clone();
-        Ok(Sending(Box::pin(async move {
+        Ok(Sending(Some(Box::pin(async move {
             match committing.await? {
                 Appended::Existing(message) => {
                     if message.conversation() != conversation {
@@ -142,7 +162,7 @@ impl Chat {
                     })
                 }
             }
-        })))
+        }))))
     }
 
     /// A page of the conversation between the session's user and `peer`,
