@@ -103,7 +103,7 @@ where
             Some(Idle {
                 mut connection,
                 unsettled: true,
-            }) => match settle(&mut connection).await {
+            }) => match roll_back(&mut connection).await {
                 Ok(()) => connection,
                 Err(error) => {
                     debug!(%error, "a connection left unsettled is replaced");
@@ -141,14 +141,21 @@ impl<C: Connection> Shared<C> {
 
 /// Ends whatever a caller left open: a transaction, or a statement it
 /// stopped waiting for (whose result the connection still drains). Outside
-/// a transaction the rollback is refused or ignored, which is fine.
-async fn settle<C>(connection: &mut C) -> Result<(), sqlx::Error>
+/// a transaction the rollback is ignored (PostgreSQL) or refused as such
+/// (SQLite), which is fine; any other failure is an error, and the
+/// connection is not to be lent again.
+pub async fn roll_back<C>(connection: &mut C) -> Result<(), sqlx::Error>
 where
     C: Connection,
     for<'c> &'c mut C: Executor<'c, Database = C::Database>,
 {
     match connection.execute("ROLLBACK").await {
-        Ok(_) | Err(sqlx::Error::Database(_)) => Ok(()),
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(error))
+            if error.message().contains("no transaction is active") =>
+        {
+            Ok(())
+        }
         Err(error) => Err(error),
     }
 }

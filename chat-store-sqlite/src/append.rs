@@ -24,7 +24,7 @@ use chat_core::backend::AppendPlan;
 use chat_core::ports::Appended;
 use chat_core::{ChatError, MessageId, NewMessage, Result};
 use chat_store_sql::{
-    Lent, SqlRow, SqlStore, connection_trouble, message, message_row, sqlite_error,
+    Lent, SqlRow, SqlStore, connection_trouble, message, message_row, roll_back, sqlite_error,
 };
 use sqlx::SqliteConnection;
 
@@ -76,7 +76,7 @@ pub(crate) async fn append_batch(
         }
         Err(Failure::Sql(error)) => Err(failed(writer, error).await),
         Err(Failure::Chat(error)) => {
-            if rollback(&mut writer).await.is_ok() {
+            if roll_back(&mut *writer).await.is_ok() {
                 writer.settled();
             }
             Err(error)
@@ -154,8 +154,17 @@ async fn write(
         .fetch_all(&mut *writer)
         .await?;
     let last = match committed.as_slice() {
-        [clock] => clock.int("last_id")?,
-        _ => return Err(ChatError::internal("the clock did not answer once").into()),
+        [clock] => clock.int("last_id").ok(),
+        _ => None,
+    };
+    let Some(last) = last else {
+        // Committed, but which ids the messages got is unknown: not a
+        // failure to retry (that would store them again), but an outcome
+        // the senders learn by sending again with their client ids.
+        return Err(ChatError::unavailable(
+            "a batch committed, but its ids could not be read back",
+        )
+        .into());
     };
     Ok(written.offset_ids(last - count).into_results())
 }
@@ -165,18 +174,10 @@ async fn write(
 async fn failed(mut writer: Lent<SqliteConnection>, error: sqlx::Error) -> ChatError {
     if connection_trouble(&error) {
         writer.discard().await;
-    } else if rollback(&mut writer).await.is_ok() {
+    } else if roll_back(&mut *writer).await.is_ok() {
         writer.settled();
     }
     sqlite_error(error)
-}
-
-async fn rollback(writer: &mut SqliteConnection) -> std::result::Result<(), sqlx::Error> {
-    match sqlx::query("ROLLBACK").execute(writer).await {
-        // Not in a transaction (it failed before, or at, its `BEGIN`).
-        Ok(_) | Err(sqlx::Error::Database(_)) => Ok(()),
-        Err(error) => Err(error),
-    }
 }
 
 fn json<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String> {

@@ -22,8 +22,10 @@ const RECENT: usize = 1024;
 const KEPT_READY: usize = 16;
 
 /// How many live copies of the user's own messages a stream holds while
-/// its transport's sends are committing.
-const HELD: usize = 256;
+/// its transport's sends are committing: twice the sends a transport may
+/// have running ([`Live::MAX_SENDING`]), since copies of the user's
+/// messages from other devices are held too while any send runs.
+const HELD: usize = 2 * Live::MAX_SENDING;
 
 /// Where a new [`Live`] stream starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,6 +165,11 @@ impl Chat {
 }
 
 impl Live {
+    /// How many sends a transport may have running at once on one stream
+    /// ([`Live::sending`] without [`Live::sent`] yet); the stream holds the
+    /// live copies of that many and more.
+    pub const MAX_SENDING: usize = 256;
+
     /// The newest change when the stream opened: what a client resumes
     /// from if it sees nothing else.
     pub fn head(&self) -> Cursor {

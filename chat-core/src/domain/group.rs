@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ChatError, Result};
 
 /// A group's title: 1 to 100 Unicode scalar values after trimming, on one
-/// line, with no control characters and no bidirectional formatting
-/// characters (which could make a title read as something it is not).
+/// line, with at least one visible character, and no control or invisible
+/// formatting characters (the bidirectional ones could make a title read
+/// as something it is not).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct GroupTitle(String);
@@ -36,17 +37,23 @@ impl GroupTitle {
                 format!("must be at most {} characters long", Self::MAX_LEN),
             ));
         }
-        if title.chars().any(char::is_control) {
+        if title
+            .chars()
+            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+        {
             return Err(ChatError::invalid(
                 "title",
                 "must be one line without control characters",
             ));
         }
-        if title.chars().any(is_bidi_format) {
+        if title.chars().any(is_format) {
             return Err(ChatError::invalid(
                 "title",
-                "must not contain bidirectional formatting characters",
+                "must not contain invisible formatting characters",
             ));
+        }
+        if title.chars().all(|c| c.is_whitespace() || is_blank(c)) {
+            return Err(ChatError::invalid("title", "must have a visible character"));
         }
         if title.len() == raw.len() {
             Ok(Self(raw))
@@ -61,10 +68,22 @@ impl GroupTitle {
     }
 }
 
-/// The embeddings, overrides and isolates of Unicode's bidirectional
-/// algorithm, and the marks that steer it.
-fn is_bidi_format(c: char) -> bool {
-    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+/// Invisible formatting characters (Unicode's category Cf): the controls
+/// of the bidirectional algorithm (which can make a title read as
+/// something it is not), zero-width characters, the soft hyphen, tags.
+fn is_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
+        | '\u{E0000}'..='\u{E007F}')
+}
+
+/// Letters and symbols that show as nothing.
+fn is_blank(c: char) -> bool {
+    matches!(
+        c,
+        '\u{115F}' | '\u{1160}' | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
+    )
 }
 
 impl fmt::Debug for GroupTitle {
@@ -200,6 +219,16 @@ mod tests {
         assert!(refused("\u{202E}snimdA"));
         assert!(refused("a\u{2067}b"));
         assert!(refused("a\u{200F}b"));
+    }
+
+    #[test]
+    fn titles_have_something_to_see_and_nothing_hidden() {
+        assert!(refused("\u{200B}"), "a zero-width space alone");
+        assert!(refused("\u{3164}\u{2800}"), "fillers that show as nothing");
+        assert!(refused("a\u{2028}b"), "a line separator");
+        assert!(refused("a\u{00AD}b"), "a soft hyphen");
+        assert!(refused("team\u{E0041}"), "a tag character");
+        assert!(refused("\u{FEFF}team"));
     }
 
     #[test]

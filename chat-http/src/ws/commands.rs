@@ -24,7 +24,7 @@ use super::command::{Command, Pending, Reply, Started};
 pub(super) const MAX_QUEUED: usize = 32;
 
 /// How many sends may be committing at once for one connection.
-pub(super) const MAX_SENDING: usize = 256;
+pub(super) const MAX_SENDING: usize = chat_core::Live::MAX_SENDING;
 
 type Starting = Pin<Box<dyn Future<Output = Started> + Send>>;
 

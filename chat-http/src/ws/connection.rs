@@ -149,6 +149,9 @@ impl Connection {
                 }
                 Err(end) => *end,
             };
+            // The delivery stream goes now, not when the close is done: its
+            // bus queue would hold every event for it meanwhile.
+            drop(started);
             let close = match end {
                 End::Close(code, reason) => {
                     debug!(%user, reason, "closing WebSocket");
