@@ -2,6 +2,8 @@
 //! behind: no message, no position taken from the clock, no open
 //! transaction on the writer.
 
+#![allow(clippy::unwrap_used, clippy::panic)] // A test: a failure is a failed test.
+
 use chat_core::ports::{
     Appended, ConversationStore, HistoryQuery, MessageStore, NewUser, PageLimit, UserStore,
 };
