@@ -496,4 +496,47 @@ mod tests {
             "{event:?}"
         );
     }
+
+    #[tokio::test]
+    async fn copies_of_every_running_send_are_held_even_behind_another_devices_messages() {
+        use futures::FutureExt;
+
+        let h = Harness::new(Arc::new(MemoryStore::new()));
+        let alice = h.user("alice").await;
+        h.user("bob").await;
+        let mut live = h.chat.live(&alice, Resume::Now, 10_000).await.unwrap();
+        let running = super::Live::MAX_SENDING;
+        for _ in 0..running {
+            live.sending(None);
+        }
+        // While the transport's sends run, as many messages come from the
+        // user's other device first, then the copies of the sends.
+        for n in 0..running {
+            h.send(&alice, "bob", &format!("other {n}")).await;
+        }
+        let mut own = Vec::new();
+        for n in 0..running {
+            own.push(h.send(&alice, "bob", &format!("own {n}")).await);
+        }
+        assert!(
+            live.next().now_or_never().is_none(),
+            "everything is held while the sends run"
+        );
+        for message in &own {
+            live.sent(Some(message));
+        }
+        let mut delivered = Vec::new();
+        while let Some(Some(item)) = live.next().now_or_never() {
+            if let Item::Change { event, .. } = item.unwrap()
+                && let crate::EventKind::Message { message } = event.kind()
+            {
+                delivered.push(message.text().as_str().to_owned());
+            }
+        }
+        let expected: Vec<String> = (0..running).map(|n| format!("other {n}")).collect();
+        assert_eq!(
+            delivered, expected,
+            "the other device's, once; no copy of a send"
+        );
+    }
 }
