@@ -133,7 +133,9 @@ impl RedisBuilder {
     }
 
     /// Events a local subscriber may fall behind before it lags (default
-    /// 128).
+    /// [`LocalBus::DEFAULT_CAPACITY`](chat_core::LocalBus::DEFAULT_CAPACITY),
+    /// 1 024: a topic's queue grows that far only while a subscriber is
+    /// that far behind).
     pub fn bus_queue(mut self, events: usize) -> Self {
         self.bus_queue = events;
         self
@@ -217,7 +219,7 @@ impl Redis {
             command_timeout: Duration::from_secs(2),
             limiter_timeout: Duration::from_secs(1),
             subscribe_timeout: Duration::from_secs(5),
-            bus_queue: 128,
+            bus_queue: chat_core::LocalBus::DEFAULT_CAPACITY,
             presence_ttl: Duration::from_secs(30),
             key: None,
         }
