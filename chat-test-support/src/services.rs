@@ -1,6 +1,6 @@
 //! The real services the tests talk to, and what happens without them.
 //!
-//! A test that needs PostgreSQL or Redis asks [`postgres`] or [`redis`]
+//! A test that needs PostgreSQL or Redis asks [`postgres`](fn@postgres) or [`redis`](fn@redis)
 //! (or the macros [`require_postgres!`](crate::require_postgres) and
 //! [`require_redis!`](crate::require_redis)). When nothing accepts
 //! connections at the configured address, the test is skipped, and says so

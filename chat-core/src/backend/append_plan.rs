@@ -1,21 +1,5 @@
-//! The store-independent half of writing a batch of appends with a few
-//! set-based statements instead of several statements per message.
-//!
-//! A store's [`MessageStore::append_batch`](crate::ports::MessageStore::append_batch)
-//! may follow four steps:
-//!
-//! 1. look up the messages already stored under the batch's
-//!    [`idempotency_keys`](AppendPlan::idempotency_keys);
-//! 2. build the plan with them ([`AppendPlan::new`]): it decides which
-//!    messages are new, and which repeat a stored message or an earlier
-//!    message of the same batch;
-//! 3. insert the [`fresh`](AppendPlan::fresh) messages in order, with ids
-//!    that grow in commit order;
-//! 4. hand the ids to [`AppendPlan::written`], update the search index and
-//!    the members' marks from the [`WrittenBatch`], commit, and answer.
-//!
-//! The result is what appending the messages one at a time, in order,
-//! would have produced.
+//! The store-independent half of writing a batch of appends (see
+//! [`AppendPlan`]).
 
 use std::collections::{HashMap, HashSet};
 
@@ -32,7 +16,26 @@ enum Fate {
     SameAs(usize),
 }
 
-/// What becomes of each message of a batch. See the [module](self) docs.
+/// What becomes of each message of a batch.
+///
+/// The store-independent half of writing a batch of appends with a few
+/// set-based statements instead of several statements per message.
+///
+/// A store's [`MessageStore::append_batch`](crate::ports::MessageStore::append_batch)
+/// may follow four steps:
+///
+/// 1. look up the messages already stored under the batch's
+///    [`idempotency_keys`](AppendPlan::idempotency_keys);
+/// 2. build the plan with them ([`AppendPlan::new`]): it decides which
+///    messages are new, and which repeat a stored message or an earlier
+///    message of the same batch;
+/// 3. insert the [`fresh`](AppendPlan::fresh) messages in order, with ids
+///    that grow in commit order;
+/// 4. hand the ids to [`AppendPlan::written`], update the search index and
+///    the members' marks from the [`WrittenBatch`], commit, and answer.
+///
+/// The result is what appending the messages one at a time, in order,
+/// would have produced.
 pub struct AppendPlan<'a> {
     batch: &'a [NewMessage],
     fates: Vec<Fate>,

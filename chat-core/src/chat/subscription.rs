@@ -32,7 +32,7 @@ impl Chat {
     /// accepts one.
     ///
     /// # Errors
-    /// [`ChatError::RateLimited`] when either is over its limit.
+    /// [`ChatError::RateLimited`](crate::ChatError::RateLimited) when either is over its limit.
     pub async fn check_connection(&self, session: &Session, client: &ClientAddress) -> Result<()> {
         let limiter = &self.inner.limiter;
         limiter
