@@ -37,6 +37,22 @@ pub(super) struct Commands {
     sending: FuturesOrdered<Pending>,
 }
 
+impl Drop for Commands {
+    fn drop(&mut self) {
+        // Sends the client will not hear of still commit: finish them in
+        // one task, in the order they started, so that their messages are
+        // published in commit order (each dropped on its own would finish
+        // in a task of its own, in any order).
+        if self.sending.is_empty() {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let mut sending = std::mem::take(&mut self.sending);
+            runtime.spawn(async move { while sending.next().await.is_some() {} });
+        }
+    }
+}
+
 impl Commands {
     pub(super) fn new(chat: Chat, session: Session) -> Self {
         Self {

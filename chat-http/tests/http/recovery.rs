@@ -267,3 +267,30 @@ async fn a_connections_sends_are_pipelined_into_one_commit_and_answered_in_order
     assert_eq!(next["type"], "ack", "{next}");
     assert_eq!(next["client_id"], "c11");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_whose_client_goes_away_before_its_ack_still_reaches_the_recipient_live() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (mut bob_ws, _) = server.ws_ready(&bob, "").await;
+    let (mut alice_ws, _) = server.ws_ready(&alice, "").await;
+    faults.hold(Call::AppendBatch);
+    send_frame(&mut alice_ws, send(1)).await;
+    faults.reached(Call::AppendBatch, 1).await;
+    // Alice's client is gone while her message commits.
+    drop(alice_ws);
+    faults.release(Call::AppendBatch);
+    loop {
+        let frame = next_frame(&mut bob_ws).await;
+        match frame["type"].as_str() {
+            Some("message") => {
+                assert_eq!(frame["message"]["text"], "m1");
+                break;
+            }
+            Some("presence") => {}
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+}
