@@ -33,7 +33,8 @@ const KEPT_SLOTS: usize = 16;
 pub(super) struct Channel {
     ring: RwLock<Ring>,
     waiters: Mutex<Waiters>,
-    /// `Ring::subscribers`, readable without the ring's lock.
+    /// How many receivers there are: changed only under the ring's write
+    /// lock, read without it.
     subscribers: AtomicUsize,
     capacity: usize,
 }
@@ -42,7 +43,6 @@ struct Ring {
     slots: VecDeque<Slot>,
     /// The sequence number of `slots[0]`.
     first: u64,
-    subscribers: usize,
     closed: bool,
 }
 
@@ -68,7 +68,6 @@ impl Channel {
             ring: RwLock::new(Ring {
                 slots: VecDeque::new(),
                 first: 0,
-                subscribers: 0,
                 closed: false,
             }),
             waiters: Mutex::new(Waiters::default()),
@@ -81,7 +80,8 @@ impl Channel {
     pub(super) fn send(&self, delivery: Delivery) {
         {
             let mut ring = self.write();
-            if ring.subscribers == 0 || ring.closed {
+            let subscribers = self.subscriber_count();
+            if subscribers == 0 || ring.closed {
                 return;
             }
             ring.trim();
@@ -91,7 +91,7 @@ impl Channel {
                 ring.slots.pop_front();
                 ring.first += 1;
             }
-            let unread = AtomicUsize::new(ring.subscribers);
+            let unread = AtomicUsize::new(subscribers);
             ring.slots.push_back(Slot { delivery, unread });
         }
         self.wake_all();
@@ -106,9 +106,8 @@ impl Channel {
     /// A new subscriber, which receives what is sent from now on.
     pub(super) fn subscribe(self: &Arc<Self>) -> Receiver {
         let next = {
-            let mut ring = self.write();
-            ring.subscribers += 1;
-            self.subscribers.store(ring.subscribers, Ordering::Relaxed);
+            let ring = self.write();
+            self.subscribers.fetch_add(1, Ordering::Relaxed);
             ring.next()
         };
         Receiver {
@@ -253,10 +252,7 @@ impl Drop for Receiver {
         for slot in ring.slots.iter().skip(start) {
             slot.unread.fetch_sub(1, Ordering::AcqRel);
         }
-        ring.subscribers = ring.subscribers.saturating_sub(1);
-        self.channel
-            .subscribers
-            .store(ring.subscribers, Ordering::Relaxed);
+        self.channel.subscribers.fetch_sub(1, Ordering::Relaxed);
         ring.trim();
     }
 }
