@@ -1,7 +1,7 @@
 //! The client's commands, one file each (as in mini-redis): a command
-//! decodes from its frame and applies itself to the chat service. A new
-//! command is a new file, a variant of [`Command`] and an arm of
-//! [`Command::apply`].
+//! decodes from its frame and runs itself against the chat service
+//! ([`Run`]). A new command is a new file, its variant of [`Command`] and
+//! its line in `each_command!`.
 
 mod read;
 mod send;
@@ -63,6 +63,32 @@ pub(crate) enum Started {
     Sending(Pending),
 }
 
+/// What each command does; the one place a command's behaviour lives.
+pub(crate) trait Run {
+    /// For a send, the client id its message will carry (`Some(None)`: a
+    /// send without one, or with one that is not valid); `None` for any
+    /// other command.
+    fn sends(&self) -> Option<Option<ClientMessageId>> {
+        None
+    }
+
+    /// Starts the command as the session's user: a send returns once its
+    /// message has its place in the commit order, anything else once done.
+    async fn start(self, chat: &Chat, session: &Session) -> Started;
+}
+
+/// Runs `$body` with `$command` bound to the command inside the frame:
+/// the one match over every command.
+macro_rules! each_command {
+    ($frame:expr, $command:ident => $body:expr) => {
+        match $frame {
+            Command::Send($command) => $body,
+            Command::Typing($command) => $body,
+            Command::Read($command) => $body,
+        }
+    };
+}
+
 impl Command {
     /// Decodes a text frame; the reason to give the client if it is not a
     /// command.
@@ -80,23 +106,11 @@ impl Command {
     /// send without one, or with one that is not valid): while it runs, the
     /// user's live messages that may be it wait for its `ack`.
     pub(crate) fn sends(&self) -> Option<Option<ClientMessageId>> {
-        match self {
-            Self::Send(send) => Some(
-                send.client_id
-                    .clone()
-                    .and_then(|c| ClientMessageId::parse(c).ok()),
-            ),
-            Self::Typing(_) | Self::Read(_) => None,
-        }
+        each_command!(self, command => command.sends())
     }
 
-    /// Starts the command as the session's user: a send returns once its
-    /// message has its place in the commit order, anything else once done.
+    /// Starts the command as the session's user ([`Run::start`]).
     pub(crate) async fn start(self, chat: Chat, session: Session) -> Started {
-        match self {
-            Self::Send(command) => Started::Sending(command.start(&chat, &session).await),
-            Self::Typing(command) => Started::Done(command.apply(&chat, &session).await),
-            Self::Read(command) => Started::Done(command.apply(&chat, &session).await),
-        }
+        each_command!(self, command => command.start(&chat, &session).await)
     }
 }

@@ -5,7 +5,7 @@
 use chat_core::{Chat, MessageId, Session};
 use serde::{Deserialize, Serialize};
 
-use super::Reply;
+use super::{Reply, Run, Started};
 
 /// "I have read the conversation with `with` up to `up_to`."
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -17,8 +17,14 @@ pub(crate) struct Read {
     pub(crate) up_to: i64,
 }
 
+impl Run for Read {
+    async fn start(self, chat: &Chat, session: &Session) -> Started {
+        Started::Done(self.apply(chat, session).await)
+    }
+}
+
 impl Read {
-    pub(super) async fn apply(self, chat: &Chat, session: &Session) -> Reply {
+    async fn apply(self, chat: &Chat, session: &Session) -> Reply {
         match chat
             .mark_read(session, &self.with, MessageId::new(self.up_to))
             .await

@@ -1,10 +1,10 @@
 //! `{"type":"send","to":"bob","text":"hi","client_id":"c-1"}`: answered
 //! by `ack` (with the stored message) or `error`.
 
-use chat_core::{Chat, Session};
+use chat_core::{Chat, ClientMessageId, Session};
 use serde::{Deserialize, Serialize};
 
-use super::{Pending, Reply};
+use super::{Pending, Reply, Run, Started};
 
 /// Send a message.
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -18,11 +18,25 @@ pub(crate) struct Send {
     pub(crate) client_id: Option<String>,
 }
 
-impl Send {
+impl Run for Send {
+    fn sends(&self) -> Option<Option<ClientMessageId>> {
+        Some(
+            self.client_id
+                .clone()
+                .and_then(|c| ClientMessageId::parse(c).ok()),
+        )
+    }
+
     /// Checks the send and queues its message for the commit; the rest of
     /// it (the commit, then the reply) is returned to run beside the next
     /// commands.
-    pub(super) async fn start(self, chat: &Chat, session: &Session) -> Pending {
+    async fn start(self, chat: &Chat, session: &Session) -> Started {
+        Started::Sending(self.queue(chat, session).await)
+    }
+}
+
+impl Send {
+    async fn queue(self, chat: &Chat, session: &Session) -> Pending {
         let client_id = self.client_id.clone();
         match chat
             .start_send(session, &self.to, self.text, self.client_id)

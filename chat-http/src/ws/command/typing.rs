@@ -4,7 +4,7 @@
 use chat_core::{Chat, ChatError, Session};
 use serde::{Deserialize, Serialize};
 
-use super::Reply;
+use super::{Reply, Run, Started};
 
 /// "I am typing to `to`."
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -14,8 +14,14 @@ pub(crate) struct Typing {
     pub(crate) to: String,
 }
 
+impl Run for Typing {
+    async fn start(self, chat: &Chat, session: &Session) -> Started {
+        Started::Done(self.apply(chat, session).await)
+    }
+}
+
 impl Typing {
-    pub(super) async fn apply(self, chat: &Chat, session: &Session) -> Reply {
+    async fn apply(self, chat: &Chat, session: &Session) -> Reply {
         match chat.typing(session, &self.to).await {
             Ok(()) | Err(ChatError::RateLimited { .. }) => Reply::Done,
             Err(error) => Reply::Failed(error),
