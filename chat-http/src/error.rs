@@ -102,6 +102,25 @@ pub struct Reported {
     pub retry_after: Option<Duration>,
     /// For 405: the allowed methods.
     pub allow: Option<&'static str>,
+    /// The `/metrics` counter the refusal counts in, if any.
+    pub counted: Option<Counted>,
+}
+
+/// Which `/metrics` counter a refused request counts in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counted {
+    /// `chat_login_failures_total`.
+    LoginFailure,
+    /// `chat_rate_limited_total`.
+    RateLimited,
+    /// `chat_unavailable_total`.
+    Unavailable,
+    /// `chat_origin_refused_total`.
+    OriginRefused,
+    /// `chat_csrf_refused_total`.
+    CsrfRefused,
+    /// `chat_websocket_refused_total`.
+    SocketRefused,
 }
 
 impl HttpError {
@@ -178,6 +197,15 @@ impl HttpError {
             },
             allow: match self {
                 Self::MethodNotAllowed { allow } => Some(allow),
+                _ => None,
+            },
+            counted: match self {
+                Self::Chat(C::InvalidCredentials) => Some(Counted::LoginFailure),
+                Self::Chat(C::RateLimited { .. }) => Some(Counted::RateLimited),
+                Self::Chat(C::Unavailable { .. }) => Some(Counted::Unavailable),
+                Self::ForeignOrigin => Some(Counted::OriginRefused),
+                Self::Csrf => Some(Counted::CsrfRefused),
+                Self::TooManySockets { .. } => Some(Counted::SocketRefused),
                 _ => None,
             },
         }

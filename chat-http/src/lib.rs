@@ -53,7 +53,7 @@ use tokio_util::task::TaskTracker;
 pub use api::RequestBody;
 pub use auth::CSRF_HEADER;
 pub use config::{HttpConfig, WebSocketLimits};
-pub use error::{ErrorBody, ErrorDetail, HttpError, Reported, SetupError};
+pub use error::{Counted, ErrorBody, ErrorDetail, HttpError, Reported, SetupError};
 pub use response::Body;
 pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
 pub use tls::{load_tls, tls_acceptor};

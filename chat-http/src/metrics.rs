@@ -24,6 +24,20 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
+    /// Counts a refused request in the counter its report names.
+    pub(crate) fn count(&self, counted: crate::error::Counted) {
+        use crate::error::Counted as C;
+        let counter = match counted {
+            C::LoginFailure => &self.login_failures,
+            C::RateLimited => &self.rate_limited,
+            C::Unavailable => &self.unavailable,
+            C::OriginRefused => &self.origin_refused,
+            C::CsrfRefused => &self.csrf_refused,
+            C::SocketRefused => &self.ws_refused,
+        };
+        counter.inc();
+    }
+
     pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("chat");
         let mut counter = |name: &str, help: &str| {

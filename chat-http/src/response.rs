@@ -80,7 +80,11 @@ pub(crate) fn with_type(
 
 /// The JSON error response of `error`.
 pub(crate) fn error(error: &HttpError) -> Response<Body> {
-    let reported = error.report();
+    reported(error.report())
+}
+
+/// The JSON error response of an error as [`HttpError::report`] reported it.
+pub(crate) fn reported(reported: crate::error::Reported) -> Response<Body> {
     let body = serde_json::to_vec(&reported.body).unwrap_or_default();
     let mut response = with_type(reported.status, body.into(), "application/json");
     let headers = response.headers_mut();

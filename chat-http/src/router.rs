@@ -226,26 +226,14 @@ impl ChatHttp {
         let response = match self.route(request, peer).await {
             Ok(response) => response,
             Err(error) => {
-                self.count(&error);
-                response::error(&error)
+                let reported = error.report();
+                if let Some(counted) = reported.counted {
+                    self.metrics().count(counted);
+                }
+                response::reported(reported)
             }
         };
         response::finish(response, self.config().tls)
-    }
-
-    /// Counts a refused request for `/metrics`.
-    fn count(&self, error: &HttpError) {
-        use chat_core::ChatError as C;
-        let metrics = self.metrics();
-        match error {
-            HttpError::Chat(C::InvalidCredentials) => metrics.login_failures.inc(),
-            HttpError::Chat(C::RateLimited { .. }) => metrics.rate_limited.inc(),
-            HttpError::Chat(C::Unavailable { .. }) => metrics.unavailable.inc(),
-            HttpError::ForeignOrigin => metrics.origin_refused.inc(),
-            HttpError::Csrf => metrics.csrf_refused.inc(),
-            HttpError::TooManySockets { .. } => metrics.ws_refused.inc(),
-            _ => 0,
-        };
     }
 
     async fn route<B: RequestBody + 'static>(
