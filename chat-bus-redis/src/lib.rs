@@ -79,6 +79,7 @@ pub struct RedisBuilder {
     bus_queue: usize,
     presence_ttl: Duration,
     key: Option<Vec<u8>>,
+    clock: Arc<dyn chat_core::Clock>,
 }
 
 impl std::fmt::Debug for RedisBuilder {
@@ -145,6 +146,14 @@ impl RedisBuilder {
     /// 30 s): a process that dies without cleaning up drops out after it.
     pub fn presence_ttl(mut self, ttl: Duration) -> Self {
         self.presence_ttl = ttl;
+        self
+    }
+
+    /// The clock presence entries are stamped with (default the system
+    /// clock); give it the chat's own ([`ChatBuilder::clock`](chat_core::ChatBuilder::clock))
+    /// so that every expiry counts by the same time.
+    pub fn clock(mut self, clock: Arc<dyn chat_core::Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -222,6 +231,7 @@ impl Redis {
             bus_queue: chat_core::LocalBus::DEFAULT_CAPACITY,
             presence_ttl: Duration::from_secs(30),
             key: None,
+            clock: Arc::new(chat_core::SystemClock),
         }
     }
 
@@ -245,6 +255,7 @@ impl Redis {
             &self.options.prefix,
             self.options.presence_ttl,
             self.options.command_timeout,
+            self.options.clock.clone(),
         )
     }
 

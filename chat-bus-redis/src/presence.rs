@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use chat_core::{ChatError, Presence, Result, UserId};
+use chat_core::{ChatError, Clock, Presence, Result, UserId};
 use redis::aio::ConnectionManager;
 use tracing::debug;
 
@@ -24,12 +24,9 @@ pub struct RedisPresence {
     timeout: Duration,
     /// Live connections per user in this process.
     local: Mutex<HashMap<UserId, usize>>,
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    /// What entries are stamped with: the chat's clock, so that every
+    /// process of a chat counts expiries by the same time.
+    clock: Arc<dyn Clock>,
 }
 
 /// A name for this process's entries, unique even for several presences in
@@ -55,6 +52,7 @@ impl RedisPresence {
         prefix: &str,
         ttl: Duration,
         timeout: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Arc<Self> {
         let presence = Arc::new(Self {
             connection,
@@ -63,6 +61,7 @@ impl RedisPresence {
             ttl: ttl.max(Duration::from_secs(1)),
             timeout,
             local: Mutex::new(HashMap::new()),
+            clock,
         });
         tokio::spawn(renew(Arc::downgrade(&presence)));
         presence
@@ -72,8 +71,13 @@ impl RedisPresence {
         format!("{}:presence:{user}", self.prefix)
     }
 
+    /// The clock's time in milliseconds: the entries' scores.
+    fn now_ms(&self) -> i64 {
+        self.clock.now().unix_micros() / 1000
+    }
+
     fn expiry(&self) -> i64 {
-        now_ms() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
+        self.now_ms() + i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX)
     }
 
     fn count(&self, user: UserId, change: isize) -> Result<usize> {
@@ -116,7 +120,7 @@ impl Presence for RedisPresence {
         let key = self.key(user);
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .zrembyscore(&key, "-inf", now_ms())
+            .zrembyscore(&key, "-inf", self.now_ms())
             .ignore()
             .zadd(&key, &self.process, self.expiry())
             .ignore()
@@ -138,7 +142,7 @@ impl Presence for RedisPresence {
         pipe.atomic()
             .zrem(&key, &self.process)
             .ignore()
-            .zrembyscore(&key, "-inf", now_ms())
+            .zrembyscore(&key, "-inf", self.now_ms())
             .ignore()
             .zcard(&key);
         Ok(self.run(&pipe).await? == 0)
@@ -148,7 +152,7 @@ impl Presence for RedisPresence {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let mut pipe = redis::pipe();
         for user in users {
             pipe.zcount(self.key(*user), now, "+inf");
