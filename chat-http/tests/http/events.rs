@@ -241,3 +241,118 @@ async fn an_event_stream_keeps_alive_counts_against_the_socket_cap_and_ends_at_l
         }
     }
 }
+
+#[tokio::test]
+async fn an_event_stream_ends_at_its_next_keep_alive_when_its_session_was_deleted_elsewhere() {
+    let server = TestServer::builder()
+        .websocket(|ws| ws.ping_interval = Duration::from_millis(100))
+        .start()
+        .await;
+    let alice = server.user("alice").await;
+    let mut events = server.sse_as(&alice, "").await;
+    events.expect("ready").await;
+    // Another process deletes the session in the shared store: no event
+    // reaches this one, only the re-check at the next keep-alive.
+    let session = server.chat.authenticate(&alice.token).await.unwrap();
+    chat_core::ports::SessionStore::delete_session(&server.store, session.id())
+        .await
+        .unwrap();
+    while let Some(event) = events.next_event().await {
+        assert_eq!(event.data["type"], "presence", "{:?}", event.data);
+    }
+}
+
+#[tokio::test]
+async fn event_streams_count_against_the_upgrade_limits_of_websockets() {
+    let server = TestServer::builder().defaults().start().await;
+    let alice = server.user("alice").await;
+    // The per-user burst of live connections (20), WebSockets and streams
+    // alike, each closed before the next.
+    for _ in 0..10 {
+        let (ws, _) = server.ws_ready(&alice, "").await;
+        drop(ws);
+        chat_test_support::eventually("the socket is gone", || server.http.open_websockets() == 0)
+            .await;
+        let mut events = server.sse_as(&alice, "").await;
+        events.expect("ready").await;
+        drop(events);
+        chat_test_support::eventually("the stream is gone", || server.http.open_websockets() == 0)
+            .await;
+    }
+    let refused = server.sse_as(&alice, "").await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(server.refused_upgrade(&alice).await, 429);
+    server.clock().advance(Duration::from_secs(3));
+    server.sse_as(&alice, "").await.expect("ready").await;
+}
+
+/// A stream opened on a socket with a small receive buffer, whose reader
+/// reads nothing until told to: its raw bytes, `id:` lines intact (each
+/// event is one chunk).
+async fn raw_stream(server: &TestServer, alice: &Login) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(server.host.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET /api/events HTTP/1.1\r\nhost: {}\r\nauthorization: {}\r\n\r\n",
+        server.host,
+        alice.bearer()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_whose_reader_stops_is_cut_off_and_resumes_from_its_last_id_with_no_gap() {
+    use tokio::io::AsyncReadExt;
+
+    let server = TestServer::builder()
+        .websocket(|ws| ws.outbound_queue = 16)
+        .start()
+        .await;
+    let (alice, slow) = pair(&server).await;
+    let mut stream = raw_stream(&server, &slow).await;
+    let sent = server
+        .send_until_a_slow_reader_is_cut_off(&alice, "bob")
+        .await;
+    assert!(sent > 16);
+    // It reads again: what the kernel held, then the end of the response.
+    let mut raw = Vec::new();
+    tokio::time::timeout(chat_test_support::WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("the stream ended")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    let last_id = raw
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .next_back()
+        .expect("some events came through")
+        .to_owned();
+    // Resumed from its last id, it gets what followed, first to last.
+    let mut events = server
+        .sse(
+            "",
+            &[
+                ("authorization", &slow.bearer()),
+                ("last-event-id", &last_id),
+            ],
+        )
+        .await;
+    events.expect("ready").await;
+    let last_seen: i64 = last_id.split('-').next().unwrap().parse().unwrap();
+    let (_, _, missed) = server
+        .get_as(
+            &slow,
+            &format!("/api/conversations/alice/messages?after={last_seen}&limit=200"),
+        )
+        .await;
+    let missed: Vec<&Value> = missed["messages"].as_array().unwrap().iter().collect();
+    assert!(!missed.is_empty(), "the cut-off came before the last send");
+    for expected in missed {
+        let message = events.expect("message").await;
+        assert_eq!(message.data["message"]["id"], expected["id"]);
+    }
+}
