@@ -539,4 +539,53 @@ mod tests {
             "the other device's, once; no copy of a send"
         );
     }
+
+    #[tokio::test]
+    async fn a_cursor_beyond_the_store_resumes_with_a_resync_not_past_what_is_stored() {
+        use crate::domain::{Message, MessageId, MessageText, Timestamp};
+        use crate::event::{Event, EventKind};
+        use crate::ports::{Bus, Topic};
+
+        let bus = Arc::new(crate::LocalBus::default());
+        let h = Harness::with_bus(Arc::new(MemoryStore::new()), bus.clone());
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        let first = h.send(&alice, "bob", "real").await;
+        let mut live = h.chat.live(&bob, Resume::Now, 100).await.unwrap();
+        // A message event with an id far beyond the store's (forged, or
+        // from a broken process) reaches the stream and gives the client a
+        // cursor beyond everything stored.
+        let forged = Message::new(
+            MessageId::new(1 << 40),
+            first.conversation(),
+            alice.user().clone(),
+            Some(bob.user().clone()),
+            MessageText::parse("forged").unwrap(),
+            Timestamp::from_unix_micros(0),
+            None,
+        );
+        bus.publish(
+            &[Topic::user(bob.user().id())],
+            Event::new(EventKind::Message { message: forged }),
+        )
+        .await
+        .unwrap();
+        let Some(Ok(Item::Change { cursor, .. })) = live.next().await else {
+            panic!("the forged event was not delivered");
+        };
+        let after = h.send(&alice, "bob", "after").await;
+        // Resuming from it does not skip what was stored since: the stream
+        // says to resync, at the store's real head.
+        let mut resumed = h
+            .chat
+            .live(&bob, Resume::Cursor(cursor), 100)
+            .await
+            .unwrap();
+        match resumed.next().await {
+            Some(Ok(Item::Resync { cursor })) => {
+                assert_eq!(cursor.position(), after.position());
+            }
+            other => panic!("expected a resync, got {other:?}"),
+        }
+    }
 }

@@ -43,6 +43,37 @@ pub async fn delivers_to_every_subscriber(bus: Arc<dyn Bus>) {
     assert_eq!(number(&next_event(&mut b).await), 7);
 }
 
+pub async fn conversation_topics_are_carried_apart_from_user_topics(bus: Arc<dyn Bus>) {
+    // The same number names a user and a conversation: two topics.
+    let user = topic(1);
+    let number_of = user.as_str().trim_start_matches("user:").parse().unwrap();
+    let conversation = Topic::conversation(crate::ConversationId::new(number_of));
+    let mut of_user = bus.subscribe(&user).await.unwrap();
+    let mut members = bus.subscribe(&conversation).await.unwrap();
+    let mut also_members = bus.subscribe(&conversation).await.unwrap();
+    bus.publish(std::slice::from_ref(&conversation), event(1))
+        .await
+        .unwrap();
+    bus.publish(std::slice::from_ref(&user), event(2))
+        .await
+        .unwrap();
+    assert_eq!(number(&next_event(&mut members).await), 1);
+    assert_eq!(number(&next_event(&mut also_members).await), 1);
+    assert_eq!(
+        number(&next_event(&mut of_user).await),
+        2,
+        "the user's topic heard nothing of the conversation's"
+    );
+    bus.publish(std::slice::from_ref(&conversation), event(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        number(&next_event(&mut members).await),
+        3,
+        "nor the conversation's of the user's"
+    );
+}
+
 pub async fn topics_are_isolated(bus: Arc<dyn Bus>) {
     let (t1, t2) = (topic(1), topic(2));
     let mut one = bus.subscribe(&t1).await.unwrap();

@@ -140,6 +140,21 @@ impl Harness {
         Self { chat, clock }
     }
 
+    /// The usual harness on `bus`, which the test also holds (to publish
+    /// what no service would).
+    pub fn with_bus(store: Arc<dyn Store>, bus: Arc<dyn crate::Bus>) -> Self {
+        let clock = Self::clock();
+        let limiter = Arc::new(GovernorLimiter::with_clock(
+            generous_limits(),
+            clock.clone(),
+        ));
+        let chat = Self::builder(store, &clock)
+            .bus(bus)
+            .limiter(limiter)
+            .build();
+        Self { chat, clock }
+    }
+
     /// 2026-01-01T00:00:00Z; fixed so equal timestamps are the norm.
     fn clock() -> Arc<ManualClock> {
         Arc::new(ManualClock::new(Timestamp::from_unix_micros(

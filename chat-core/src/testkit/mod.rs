@@ -168,6 +168,7 @@ macro_rules! bus_conformance_suite {
         $crate::__conformance_cases!(bus, $fresh;
             delivers_to_every_subscriber,
             topics_are_isolated,
+            conversation_topics_are_carried_apart_from_user_topics,
             order_is_preserved_per_topic,
             publishes_to_several_topics_at_once,
             publishing_without_subscribers_succeeds,
