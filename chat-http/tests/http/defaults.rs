@@ -387,6 +387,23 @@ async fn history_pages_hold_50_by_default_and_a_reconnect_replays_1000_then_resy
     }
     let (mut ws, _) = server.ws_ready(&bob, "?since=0").await;
     let mut replayed = 0;
+    let mut first_cursor = None;
+    loop {
+        let frame = next_frame(&mut ws).await;
+        match frame["type"].as_str() {
+            Some("message") => {
+                replayed += 1;
+                first_cursor.get_or_insert(frame["cursor"].as_str().unwrap().to_owned());
+            }
+            Some("resync") => break,
+            _ => panic!("unexpected {frame}"),
+        }
+    }
+    assert_eq!(replayed, 1000);
+    // A cursor 1 099 changes back resumes the same way: 1 000, then resync.
+    let query = format!("?cursor={}", first_cursor.unwrap());
+    let (mut ws, _) = server.ws_ready(&bob, &query).await;
+    let mut replayed = 0;
     loop {
         let frame = next_frame(&mut ws).await;
         match frame["type"].as_str() {

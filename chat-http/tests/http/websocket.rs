@@ -31,9 +31,16 @@ async fn two_users_talk_live_with_acks_typing_and_read_marks() {
     assert_eq!(ack["client_id"], "c-1");
     assert_eq!(ack["message"]["text"], "hi bob");
     let id = ack["message"]["id"].as_i64().unwrap();
+    // The ack carries the change's cursor, the same every copy carries.
+    let cursor = ack["cursor"]
+        .as_str()
+        .expect("an ack has a cursor")
+        .to_owned();
+    assert!(cursor.starts_with(&format!("{id}-")), "{cursor}");
     for ws in [&mut b, &mut a2] {
         let frame = expect_frame(ws, "message").await;
         assert_eq!(frame["message"]["id"], id);
+        assert_eq!(frame["cursor"], cursor);
         assert_eq!(frame["message"]["from"], "alice");
         assert_eq!(frame["message"]["to"], "bob");
     }
@@ -46,7 +53,10 @@ async fn two_users_talk_live_with_acks_typing_and_read_marks() {
         json!({ "type": "read", "with": "alice", "up_to": id }),
     )
     .await;
-    assert_eq!(expect_frame(&mut b, "read").await["up_to"], id);
+    let read = expect_frame(&mut b, "read").await;
+    assert_eq!(read["up_to"], id);
+    let read_cursor = read["cursor"].as_str().expect("a read mark has a cursor");
+    assert_ne!(read_cursor, cursor, "a change of its own");
     send_frame(
         &mut b,
         json!({ "type": "send", "to": "alice", "text": "hi alice", "client_id": "b-1" }),
