@@ -51,17 +51,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_for <port>: until something accepts connections there (30 s at most).
-wait_for() {
+# listening <file> <pattern>: the port in the first line of <file> that
+# matches "<pattern>…127.0.0.1:<port>", once the server has written it
+# (30 s at most). Servers bind port 0, so no port is picked and released.
+listening() {
+    local port
     for _ in $(seq 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        port="$(grep -m1 -oE "$2.*127\.0\.0\.1:[0-9]+" "$1" 2>/dev/null | grep -oE '[0-9]+$' || true)"
+        if [[ -n "$port" ]]; then
+            echo "$port"
+            return 0
+        fi
         sleep 0.1
     done
-    echo "nothing listens on port $1" >&2
+    echo "no server said where it listens in $1" >&2
+    cat "$1" >&2
     return 1
 }
 
@@ -81,19 +85,17 @@ run() {
 
 results="$work/results.jsonl"
 for rate in "${rates[@]}"; do
-    port="$(free_port)"
-    "$reference_bin" "$port" >/dev/null 2>&1 &
+    "$reference_bin" 0 >"$work/reference-$rate.log" 2>&1 &
     pids+=($!)
-    wait_for "$port"
+    port="$(listening "$work/reference-$rate.log" "limit listening")"
     reference="$(run "reference-$rate" "http://127.0.0.1:$port" --target reference)"
     kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
-    port="$(free_port)"
-    "$bin/chat-server" --listen "127.0.0.1:$port" --database-url "sqlite://$work/chat-$rate.db" \
+    "$bin/chat-server" --listen "127.0.0.1:0" --database-url "sqlite://$work/chat-$rate.db" \
         --lift-rate-limits --ws-frame-rate 100000 --ws-sockets-per-user 100000 \
-        --max-connections 100000 --log warn 2>"$work/server-$rate.log" &
+        --max-connections 100000 --log warn,chat_server=info 2>"$work/server-$rate.log" &
     pids+=($!)
-    wait_for "$port"
+    port="$(listening "$work/server-$rate.log" "chat server listening")"
     chat="$(run "chat-$rate" "http://127.0.0.1:$port")"
     kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
