@@ -294,3 +294,32 @@ async fn a_send_whose_client_goes_away_before_its_ack_still_reaches_the_recipien
         }
     }
 }
+
+#[tokio::test]
+async fn an_event_stream_whose_dependency_fails_is_refused_or_ended_and_resumes_once_healed() {
+    let faults = Faults::default();
+    let server = server(&faults).await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    // While it is set up: refused with 503, as any request.
+    faults.fail(Call::LastMessageId);
+    let refused = server.sse_as(&bob, "").await;
+    assert_eq!(refused.status, 503);
+    faults.heal(Call::LastMessageId);
+    // During a replay (`?since=`, the older clients' cursor): the stream
+    // ends, and the client resumes once the store answers again.
+    let missed = server.send(&alice, "bob", "missed").await;
+    faults.fail(Call::ChangesSince);
+    let mut events = server.sse_as(&bob, "?since=0").await;
+    events.expect("ready").await;
+    while let Some(event) = events.next_event().await {
+        assert_eq!(event.data["type"], "presence", "{:?}", event.data);
+    }
+    faults.heal(Call::ChangesSince);
+    let mut events = server.sse_as(&bob, "?since=0").await;
+    events.expect("ready").await;
+    assert_eq!(
+        events.expect("message").await.data["message"]["id"],
+        missed["id"]
+    );
+}
