@@ -1,7 +1,7 @@
 //! What crosses Redis: a wire type of its own, with a version, so that the
 //! domain types can change without a process misreading another's events.
 //!
-//! Every event is `{"v": 1, "event": {"kind": …, …}}`. A process reads only
+//! Every event is `{"v": 2, "event": {"kind": …, …}}`. A process reads only
 //! its own version: an event of another (a process of another release on
 //! the same Redis) is dropped and logged as such, never half-understood. A
 //! change to this format is a new version, and processes of two versions
@@ -11,11 +11,14 @@
 //! client ids are parsed by the domain's own rules.
 
 use chat_core::backend::{StoredMessage, stored_user};
-use chat_core::{ConversationId, EventKind, MessageId, Position, SessionId, User};
+use chat_core::{
+    ConversationId, EventKind, GroupEvent, GroupTitle, MessageId, Position, SessionId, User,
+};
 use serde::{Deserialize, Serialize};
 
-/// The version this process speaks.
-pub(crate) const VERSION: u8 = 1;
+/// The version this process speaks: 2 since groups (a message's group
+/// event, a read mark without a peer, typing in a group).
+pub(crate) const VERSION: u8 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -46,17 +49,23 @@ enum WireEvent {
         text: String,
         sent_at: i64,
         client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<WireGroupEvent>,
     },
     Read {
         conversation: i64,
         by: WireUser,
-        with: WireUser,
+        with: Option<WireUser>,
         up_to: i64,
         position: i64,
     },
     Typing {
         from: WireUser,
         to: WireUser,
+    },
+    GroupTyping {
+        from: WireUser,
+        group: i64,
     },
     Presence {
         user: WireUser,
@@ -65,6 +74,67 @@ enum WireEvent {
     SessionEnded {
         session: i64,
     },
+}
+
+/// A group's change, as a system message carries it.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+enum WireGroupEvent {
+    Created { title: String },
+    Renamed { title: String },
+    Added { user: WireUser },
+    Invited { user: WireUser },
+    Joined,
+    Left,
+    Removed { user: WireUser },
+    RoleChanged { user: WireUser, role: String },
+}
+
+fn group_event(event: &GroupEvent) -> WireGroupEvent {
+    match event {
+        GroupEvent::Created { title } => WireGroupEvent::Created {
+            title: title.as_str().to_owned(),
+        },
+        GroupEvent::Renamed { title } => WireGroupEvent::Renamed {
+            title: title.as_str().to_owned(),
+        },
+        GroupEvent::Added { user: who } => WireGroupEvent::Added { user: user(who) },
+        GroupEvent::Invited { user: who } => WireGroupEvent::Invited { user: user(who) },
+        GroupEvent::Joined => WireGroupEvent::Joined,
+        GroupEvent::Left => WireGroupEvent::Left,
+        GroupEvent::Removed { user: who } => WireGroupEvent::Removed { user: user(who) },
+        GroupEvent::RoleChanged { user: who, role } => WireGroupEvent::RoleChanged {
+            user: user(who),
+            role: role.as_str().to_owned(),
+        },
+    }
+}
+
+fn domain_group_event(event: WireGroupEvent) -> Result<GroupEvent, WireError> {
+    let malformed = |e: chat_core::ChatError| WireError::Malformed(e.to_string());
+    Ok(match event {
+        WireGroupEvent::Created { title } => GroupEvent::Created {
+            title: GroupTitle::parse(title).map_err(malformed)?,
+        },
+        WireGroupEvent::Renamed { title } => GroupEvent::Renamed {
+            title: GroupTitle::parse(title).map_err(malformed)?,
+        },
+        WireGroupEvent::Added { user } => GroupEvent::Added {
+            user: domain_user(user)?,
+        },
+        WireGroupEvent::Invited { user } => GroupEvent::Invited {
+            user: domain_user(user)?,
+        },
+        WireGroupEvent::Joined => GroupEvent::Joined,
+        WireGroupEvent::Left => GroupEvent::Left,
+        WireGroupEvent::Removed { user } => GroupEvent::Removed {
+            user: domain_user(user)?,
+        },
+        WireGroupEvent::RoleChanged { user, role } => GroupEvent::RoleChanged {
+            user: domain_user(user)?,
+            role: role.parse().map_err(malformed)?,
+        },
+    })
 }
 
 /// Why an event read from Redis was dropped.
@@ -100,6 +170,7 @@ pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
             text: message.text().as_str().to_owned(),
             sent_at: message.sent_at().unix_micros(),
             client_id: message.client_id().map(|c| c.as_str().to_owned()),
+            event: message.event().map(group_event),
         },
         EventKind::Read {
             conversation,
@@ -110,13 +181,17 @@ pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
         } => WireEvent::Read {
             conversation: conversation.get(),
             by: user(by),
-            with: user(with),
+            with: with.as_ref().map(user),
             up_to: up_to.get(),
             position: position.get(),
         },
         EventKind::Typing { from, to } => WireEvent::Typing {
             from: user(from),
             to: user(to),
+        },
+        EventKind::GroupTyping { from, group } => WireEvent::GroupTyping {
+            from: user(from),
+            group: group.get(),
         },
         EventKind::Presence { user: who, online } => WireEvent::Presence {
             user: user(who),
@@ -147,7 +222,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
             text,
             sent_at,
             client_id,
+            event,
         } => {
+            let event = event.map(domain_group_event).transpose()?;
             let message = StoredMessage {
                 id,
                 conversation_id: conversation,
@@ -160,7 +237,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
                 client_id,
             }
             .into_message()
-            .map_err(|e| WireError::Malformed(e.to_string()))?;
+            .map_err(|e| WireError::Malformed(e.to_string()))?
+            .with_event(event);
             EventKind::Message { message }
         }
         WireEvent::Read {
@@ -172,13 +250,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
         } => EventKind::Read {
             conversation: ConversationId::new(conversation),
             by: domain_user(by)?,
-            with: domain_user(with)?,
+            with: with.map(domain_user).transpose()?,
             up_to: MessageId::new(up_to),
             position: Position::new(position),
         },
         WireEvent::Typing { from, to } => EventKind::Typing {
             from: domain_user(from)?,
             to: domain_user(to)?,
+        },
+        WireEvent::GroupTyping { from, group } => EventKind::GroupTyping {
+            from: domain_user(from)?,
+            group: ConversationId::new(group),
         },
         WireEvent::Presence { user, online } => EventKind::Presence {
             user: domain_user(user)?,
@@ -218,7 +300,7 @@ mod tests {
             EventKind::Read {
                 conversation: ConversationId::new(3),
                 by: bob.clone(),
-                with: alice.clone(),
+                with: Some(alice.clone()),
                 up_to: MessageId::new(7),
                 position: Position::new(8),
             },
@@ -227,14 +309,53 @@ mod tests {
                 to: bob.clone(),
             },
             EventKind::Presence {
-                user: bob,
+                user: bob.clone(),
                 online: true,
+            },
+            EventKind::Read {
+                conversation: ConversationId::new(4),
+                by: bob.clone(),
+                with: None,
+                up_to: MessageId::new(9),
+                position: Position::new(10),
+            },
+            EventKind::GroupTyping {
+                from: alice.clone(),
+                group: ConversationId::new(4),
             },
             EventKind::SessionEnded {
                 session: SessionId::new(9),
             },
         ];
-        for kind in kinds {
+        let title = GroupTitle::parse("Team \"A\"").unwrap();
+        let events = [
+            GroupEvent::Created {
+                title: title.clone(),
+            },
+            GroupEvent::Renamed { title },
+            GroupEvent::Added { user: bob.clone() },
+            GroupEvent::Invited { user: bob.clone() },
+            GroupEvent::Joined,
+            GroupEvent::Left,
+            GroupEvent::Removed { user: bob.clone() },
+            GroupEvent::RoleChanged {
+                user: bob.clone(),
+                role: chat_core::Role::Admin,
+            },
+        ];
+        let system = events.into_iter().map(|event| EventKind::Message {
+            message: Message::new(
+                MessageId::new(11),
+                ConversationId::new(4),
+                alice.clone(),
+                None,
+                MessageText::parse(event.describe(&alice)).unwrap(),
+                Timestamp::from_unix_micros(1),
+                None,
+            )
+            .with_event(Some(event)),
+        });
+        for kind in kinds.into_iter().chain(system) {
             let bytes = encode(&kind).unwrap();
             assert_eq!(decode(&bytes).unwrap(), kind);
         }
@@ -242,12 +363,14 @@ mod tests {
 
     #[test]
     fn another_version_or_a_broken_rule_is_refused_clearly() {
-        let other = br#"{"v":2,"event":{"kind":"whatever_v2_has"}}"#;
-        assert!(matches!(decode(other), Err(WireError::Version(2))));
-        let bad_name = br#"{"v":1,"event":{"kind":"typing","from":{"id":1,"name":"no spaces allowed"},"to":{"id":2,"name":"bob"}}}"#;
+        let other = br#"{"v":1,"event":{"kind":"whatever_v1_had"}}"#;
+        assert!(matches!(decode(other), Err(WireError::Version(1))));
+        let bad_name = br#"{"v":2,"event":{"kind":"typing","from":{"id":1,"name":"no spaces allowed"},"to":{"id":2,"name":"bob"}}}"#;
         assert!(matches!(decode(bad_name), Err(WireError::Malformed(_))));
-        let empty_text = br#"{"v":1,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"   ","sent_at":0,"client_id":null}}"#;
+        let empty_text = br#"{"v":2,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"   ","sent_at":0,"client_id":null}}"#;
         assert!(matches!(decode(empty_text), Err(WireError::Malformed(_))));
+        let bad_title = br#"{"v":2,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"x","sent_at":0,"client_id":null,"event":{"change":"renamed","title":""}}}"#;
+        assert!(matches!(decode(bad_title), Err(WireError::Malformed(_))));
         assert!(matches!(decode(b"not json"), Err(WireError::Malformed(_))));
         // The domain's own serialization is not the wire format.
         assert!(decode(br#"{"kind":"session_ended","session":1}"#).is_err());

@@ -51,7 +51,7 @@ async fn only_events_sealed_with_the_chat_key_are_delivered() {
     let mut raw = client.get_multiplexed_async_connection().await.unwrap();
     // An event in the wire format, as a real process would send it, but
     // without the chat's seal.
-    let forged = br#"{"v":1,"event":{"kind":"session_ended","session":3}}"#.to_vec();
+    let forged = br#"{"v":2,"event":{"kind":"session_ended","session":3}}"#.to_vec();
     for payload in [forged, vec![b'x'; 70 * 1024], Vec::new()] {
         redis::cmd("PUBLISH")
             .arg(&channel)

@@ -43,6 +43,20 @@ pub enum ChatError {
     /// The thing addressed does not exist, or is not visible to the caller.
     #[error("not found")]
     NotFound,
+    /// The request contradicts the current state (the owner cannot be
+    /// removed, a group changed under a concurrent change); `reason` says
+    /// what, in words a person can act on.
+    #[error("{reason}")]
+    Conflict {
+        /// What stands in the way.
+        reason: &'static str,
+    },
+    /// A group would have more members than the configured cap.
+    #[error("a group has at most {max} members")]
+    TooManyMembers {
+        /// The cap.
+        max: usize,
+    },
     /// Too many requests; try again after `retry_after`.
     #[error("too many requests, retry in {} s", retry_after.as_secs().max(1))]
     RateLimited {
@@ -81,6 +95,11 @@ impl ChatError {
         }
     }
 
+    /// A request that contradicts the current state.
+    pub fn conflict(reason: &'static str) -> Self {
+        Self::Conflict { reason }
+    }
+
     /// An unexpected failure.
     pub fn internal(source: impl Into<Source>) -> Self {
         Self::Internal {
@@ -99,6 +118,8 @@ impl ChatError {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::TooManyMembers { .. } => "too_many_members",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal { .. } => "internal",

@@ -19,14 +19,14 @@ pub enum EventKind {
         /// The stored message.
         message: Message,
     },
-    /// `by` has read the conversation with `with` up to `up_to`.
+    /// `by` has read the conversation up to `up_to`.
     Read {
         /// The conversation.
         conversation: ConversationId,
         /// Who read.
         by: User,
-        /// The other member.
-        with: User,
+        /// The other member of a direct conversation (`None` in a group).
+        with: Option<User>,
         /// The newest message read.
         up_to: MessageId,
         /// The change's place in the change log.
@@ -38,6 +38,13 @@ pub enum EventKind {
         from: User,
         /// To whom.
         to: User,
+    },
+    /// `from` is typing in the group `group`; ephemeral, never stored.
+    GroupTyping {
+        /// Who types.
+        from: User,
+        /// In which group.
+        group: ConversationId,
     },
     /// `user` came online (first live connection) or went offline (last).
     Presence {
@@ -60,7 +67,10 @@ impl EventKind {
         match self {
             Self::Message { message } => Some(message.position()),
             Self::Read { position, .. } => Some(*position),
-            Self::Typing { .. } | Self::Presence { .. } | Self::SessionEnded { .. } => None,
+            Self::Typing { .. }
+            | Self::GroupTyping { .. }
+            | Self::Presence { .. }
+            | Self::SessionEnded { .. } => None,
         }
     }
 }

@@ -59,15 +59,16 @@ pub mod testkit;
 
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
-    Chat, ChatBuilder, ChatConfig, Item, Live, Login, Resume, Sending, Sent, SignupForm,
-    Subscription,
+    Chat, ChatBuilder, ChatConfig, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live, Login,
+    MemberView, Resume, Sending, Sent, SignupForm, Subscription,
 };
 pub use device::DeviceToken;
 pub use domain::{
     Account, Change, Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary,
-    Cursor, Email, GroupTitle, Member, Message, MessageId, MessageText, NewMessage, Password,
-    PasswordHash, Position, Role, SearchPattern, SessionId, Timestamp, User, UserId, Username,
-    fold_for_search,
+    Cursor, Email, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
+    Invitation, JoinPolicy, Member, Membership, Message, MessageId, MessageText, NewEvent,
+    NewMessage, Password, PasswordHash, Position, Role, SearchPattern, SessionId, SummaryKind,
+    Timestamp, User, UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, SharedEvent};
@@ -78,7 +79,8 @@ pub use local_bus::LocalBus;
 pub use local_presence::LocalPresence;
 pub use memory_store::MemoryStore;
 pub use ports::{
-    Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, HistoryQuery, Page,
-    PageLimit, PasswordHasher, Presence, RateLimiter, ReadMark, Store, SystemClock, Topic,
+    Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, GroupChange,
+    GroupStore, HistoryQuery, NewGroup, Page, PageLimit, PasswordHasher, Presence, RateLimiter,
+    ReadMark, Store, SystemClock, Topic,
 };
 pub use session::{Session, SessionToken, TokenHash};

@@ -7,13 +7,16 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, Email, Member, Message, MessageId,
-    NewMessage, Position, SessionId, Timestamp, User, UserId, Username, fold_for_search,
+    Account, Change, ConversationId, ConversationSummary, Email, Group, GroupEvent, GroupMember,
+    GroupSettings, GroupTitle, HistoryVisibility, Invitation, Member, Membership, Message,
+    MessageId, NewEvent, NewMessage, Position, Role, SessionId, SummaryKind, Timestamp, User,
+    UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
-    Appended, ConversationQuery, ConversationStore, HistoryQuery, MessageStore, NewUser, Page,
-    PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
+    Appended, ConversationQuery, ConversationStore, GroupChange, GroupStore, HistoryQuery,
+    MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord, SessionStore,
+    StoredUser, UserStore,
 };
 use crate::session::TokenHash;
 
@@ -39,7 +42,7 @@ struct State {
     /// By id, starting at 1.
     conversations: Vec<Conversation>,
     pairs: HashMap<(UserId, UserId), ConversationId>,
-    members: BTreeMap<(ConversationId, UserId), Membership>,
+    members: BTreeMap<(ConversationId, UserId), PairSeat>,
     messages: BTreeMap<MessageId, Stored>,
     client_ids: HashMap<(UserId, String), MessageId>,
     /// Read changes by position: (conversation, reader, read mark).
@@ -56,17 +59,65 @@ struct StoredSession {
 }
 
 struct Conversation {
+    /// A direct conversation's two members (a group's are in `group`).
     members: Vec<UserId>,
+    group: Option<GroupState>,
+}
+
+struct GroupState {
+    title: GroupTitle,
+    creator: UserId,
+    settings: GroupSettings,
+    /// Everyone who ever was a member, in the order they first joined.
+    seats: Vec<Seat>,
+    /// Invitees with who invited them, oldest first.
+    invited: Vec<(UserId, UserId, Position)>,
+    version: Position,
+    head: MessageId,
 }
 
 #[derive(Clone, Copy)]
-struct Membership {
+struct Seat {
+    user: UserId,
+    role: Role,
+    joined: Position,
+    visible_from: Position,
+    left_at: Option<Position>,
+    read: MessageId,
+    has_spoken: bool,
+    last_change: Position,
+}
+
+impl Seat {
+    fn membership(&self, settings: &GroupSettings) -> Membership {
+        Membership {
+            role: self.role,
+            visible_from: self.visible_from,
+            left_at: self.left_at,
+            muted_until: None,
+            announcement: settings.announcement,
+        }
+    }
+}
+
+impl GroupState {
+    fn seat(&self, user: UserId) -> Option<&Seat> {
+        self.seats.iter().find(|s| s.user == user)
+    }
+
+    fn current(&self, user: UserId) -> bool {
+        self.seat(user).is_some_and(|s| s.left_at.is_none())
+    }
+}
+
+#[derive(Clone, Copy)]
+struct PairSeat {
     last_read: MessageId,
     last_message: MessageId,
     has_spoken: bool,
 }
 
-impl Default for Membership {
+impl Default for PairSeat {
     fn default() -> Self {
         Self {
             last_read: MessageId::ZERO,
@@ -111,6 +162,128 @@ impl State {
             .and_then(|i| self.conversations.get(i))
     }
 
+    fn group(&self, id: ConversationId) -> Option<&GroupState> {
+        self.conversation(id).and_then(|c| c.group.as_ref())
+    }
+
+    fn group_mut(&mut self, id: ConversationId) -> Option<&mut GroupState> {
+        usize::try_from(id.get() - 1)
+            .ok()
+            .and_then(|i| self.conversations.get_mut(i))
+            .and_then(|c| c.group.as_mut())
+    }
+
+    fn account(&self, id: UserId) -> Result<User> {
+        self.user(id)
+            .map(|u| u.account.user().clone())
+            .ok_or_else(|| ChatError::internal("a user that does not exist"))
+    }
+
+    /// The groups `user` is or was a member of, with their seat.
+    fn groups_of(&self, user: UserId) -> impl Iterator<Item = (ConversationId, &GroupState, Seat)> {
+        self.conversations
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, c)| {
+                let group = c.group.as_ref()?;
+                let seat = *group.seat(user)?;
+                Some((ConversationId::new(i as i64 + 1), group, seat))
+            })
+    }
+
+    /// Writes `event` as a system message of `group` at the next position
+    /// and applies it.
+    fn write_event(
+        &mut self,
+        group: ConversationId,
+        event: &NewEvent,
+        at: Timestamp,
+    ) -> Result<Message> {
+        let position = Position::new(self.take_positions(1));
+        let id = MessageId::new(position.get());
+        let message = Message::new(
+            id,
+            group,
+            event.actor.clone(),
+            None,
+            event.text()?,
+            at,
+            None,
+        )
+        .with_event(Some(event.event.clone()));
+        self.messages.insert(
+            id,
+            Stored {
+                message: message.clone(),
+                folded: String::new(),
+            },
+        );
+        let state = self
+            .group_mut(group)
+            .ok_or_else(|| ChatError::internal("an event of no group"))?;
+        state.version = position;
+        state.head = id;
+        let actor = event.actor.id();
+        let shared = state.settings.history == HistoryVisibility::Shared;
+        let join = |state: &mut GroupState, user: UserId| {
+            state.invited.retain(|(u, _, _)| *u != user);
+            let seat = Seat {
+                user,
+                role: Role::Member,
+                joined: position,
+                visible_from: if shared { Position::ZERO } else { position },
+                left_at: None,
+                read: id,
+                has_spoken: false,
+                last_change: Position::ZERO,
+            };
+            match state.seats.iter_mut().find(|s| s.user == user) {
+                Some(old) => {
+                    // A former member back sees again what they saw, and
+                    // what was said while they were away.
+                    *old = Seat {
+                        has_spoken: old.has_spoken,
+                        visible_from: old.visible_from.min(seat.visible_from),
+                        ..seat
+                    };
+                }
+                None => state.seats.push(seat),
+            }
+        };
+        match &event.event {
+            GroupEvent::Created { .. } => {}
+            GroupEvent::Renamed { title } => state.title = title.clone(),
+            GroupEvent::Added { user } => join(state, user.id()),
+            GroupEvent::Joined => join(state, actor),
+            GroupEvent::Invited { user } => {
+                if !state.invited.iter().any(|(u, _, _)| *u == user.id()) {
+                    state.invited.push((user.id(), actor, position));
+                }
+            }
+            GroupEvent::Left | GroupEvent::Removed { .. } => {
+                let who = event.event.subject().map_or(actor, User::id);
+                state.invited.retain(|(u, _, _)| *u != who);
+                if let Some(seat) = state
+                    .seats
+                    .iter_mut()
+                    .find(|s| s.user == who && s.left_at.is_none())
+                {
+                    seat.left_at = Some(position);
+                }
+            }
+            GroupEvent::RoleChanged { user, role } => {
+                if let Some(seat) = state
+                    .seats
+                    .iter_mut()
+                    .find(|s| s.user == user.id() && s.left_at.is_none())
+                {
+                    seat.role = *role;
+                }
+            }
+        }
+        Ok(message)
+    }
+
     fn is_mutual(&self, conversation: ConversationId) -> bool {
         self.conversation(conversation).is_some_and(|c| {
             c.members.iter().all(|user| {
@@ -122,7 +295,7 @@ impl State {
     }
 
     /// The conversations `user` is a member of.
-    fn conversations_of(&self, user: UserId) -> impl Iterator<Item = (ConversationId, Membership)> {
+    fn conversations_of(&self, user: UserId) -> impl Iterator<Item = (ConversationId, PairSeat)> {
         self.members
             .iter()
             .filter(move |((_, member), _)| *member == user)
@@ -318,13 +491,14 @@ impl ConversationStore for MemoryStore {
         }
         state.conversations.push(Conversation {
             members: vec![pair.0, pair.1],
+            group: None,
         });
         let id = ConversationId::new(
             i64::try_from(state.conversations.len()).map_err(ChatError::internal)?,
         );
         state.pairs.insert(pair, id);
         for user in [pair.0, pair.1] {
-            state.members.insert((id, user), Membership::default());
+            state.members.insert((id, user), PairSeat::default());
         }
         Ok(id)
     }
@@ -342,6 +516,20 @@ impl ConversationStore for MemoryStore {
         let Some(found) = state.conversation(conversation) else {
             return Ok(Vec::new());
         };
+        if let Some(group) = &found.group {
+            return group
+                .seats
+                .iter()
+                .filter(|s| s.left_at.is_none())
+                .map(|s| {
+                    Ok(Member {
+                        user: state.account(s.user)?,
+                        has_spoken: s.has_spoken,
+                        read_up_to: s.read,
+                    })
+                })
+                .collect();
+        }
         found
             .members
             .iter()
@@ -370,13 +558,13 @@ impl ConversationStore for MemoryStore {
     ) -> Result<Page<ConversationSummary>> {
         let state = lock(self);
         let before = query.before.unwrap_or(MessageId::new(i64::MAX));
-        let mut mine: Vec<(ConversationId, Membership)> = state
+        let mut mine: Vec<(ConversationId, PairSeat)> = state
             .conversations_of(user)
             .filter(|(_, m)| m.last_message > MessageId::ZERO && m.last_message < before)
             .collect();
         mine.sort_by_key(|(_, m)| std::cmp::Reverse(m.last_message));
         mine.truncate(query.limit.overfetch() as usize);
-        let summaries = mine
+        let mut summaries = mine
             .into_iter()
             .map(|(conversation, membership)| {
                 let found = state
@@ -402,23 +590,54 @@ impl ConversationStore for MemoryStore {
                     .count();
                 Ok(ConversationSummary {
                     conversation,
-                    peer: state
-                        .user(peer)
-                        .ok_or_else(|| ChatError::internal("a peer that does not exist"))?
-                        .account
-                        .user()
-                        .clone(),
                     last_message: state
                         .messages
                         .get(&membership.last_message)
                         .map(|s| s.message.clone()),
                     unread: u64::try_from(unread).unwrap_or(u64::MAX),
-                    peer_read_up_to: peer_membership.last_read,
-                    mutual: membership.has_spoken && peer_membership.has_spoken,
-                    online: false,
+                    kind: SummaryKind::Direct {
+                        peer: state.account(peer)?,
+                        peer_read_up_to: peer_membership.last_read,
+                        mutual: membership.has_spoken && peer_membership.has_spoken,
+                        online: false,
+                    },
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        for (conversation, group, seat) in state.groups_of(user) {
+            let last = match seat.left_at {
+                None => Some(group.head),
+                Some(left) => state
+                    .messages
+                    .range(..=MessageId::new(left.get()))
+                    .rev()
+                    .find(|(_, s)| s.message.conversation() == conversation)
+                    .map(|(id, _)| *id),
+            };
+            let Some(last) = last.filter(|id| *id < before && *id > MessageId::ZERO) else {
+                continue;
+            };
+            let unread = state
+                .messages
+                .range(MessageId::new(seat.read.get() + 1)..)
+                .take_while(|(id, _)| **id <= last)
+                .filter(|(_, s)| {
+                    s.message.conversation() == conversation && s.message.sender().id() != user
+                })
+                .count();
+            summaries.push(ConversationSummary {
+                conversation,
+                last_message: state.messages.get(&last).map(|s| s.message.clone()),
+                unread: u64::try_from(unread).unwrap_or(u64::MAX),
+                kind: SummaryKind::Group {
+                    title: group.title.clone(),
+                    members: group.seats.iter().filter(|s| s.left_at.is_none()).count() as u64,
+                    role: seat.left_at.is_none().then_some(seat.role),
+                },
+            });
+        }
+        summaries.sort_by_key(|s| std::cmp::Reverse(s.last_message_id()));
+        summaries.truncate(query.limit.overfetch() as usize);
         Ok(Page::from_overfetch(summaries, query.limit))
     }
 
@@ -446,9 +665,13 @@ impl MessageStore for MemoryStore {
         // Check everything first: a batch is written whole or not at all.
         for new in batch {
             let known_sender = state.user(new.sender.id()).is_some();
-            let member = state
-                .members
-                .contains_key(&(new.conversation, new.sender.id()));
+            let member = match new.recipient {
+                Some(_) => state
+                    .members
+                    .contains_key(&(new.conversation, new.sender.id())),
+                // Whether they still are is checked below, message by message.
+                None => state.group(new.conversation).is_some(),
+            };
             if !known_sender || !member {
                 return Err(ChatError::internal(
                     "a message from someone who is not a member of its conversation",
@@ -464,7 +687,11 @@ impl MessageStore for MemoryStore {
                 state.messages.get(id).map(|s| s.message.clone())
             })
             .collect();
-        let plan = AppendPlan::new(batch, existing);
+        let outsiders: Vec<(ConversationId, UserId)> = AppendPlan::group_senders(batch)
+            .into_iter()
+            .filter(|(group, sender)| !state.group(*group).is_some_and(|g| g.current(*sender)))
+            .collect();
+        let plan = AppendPlan::refusing(batch, existing, &outsiders);
         let count = i64::try_from(plan.fresh().len()).map_err(ChatError::internal)?;
         let last = state.take_positions(count);
         let ids: Vec<MessageId> = (last - count + 1..=last).map(MessageId::new).collect();
@@ -499,6 +726,20 @@ impl MessageStore for MemoryStore {
             if let Some(membership) = state.members.get_mut(&(conversation, user)) {
                 membership.last_read = membership.last_read.max(id);
                 membership.has_spoken = true;
+            }
+        }
+        for (group, head) in written.group_heads() {
+            if let Some(state) = state.group_mut(group) {
+                state.head = state.head.max(head);
+            }
+        }
+        for (group, user, id) in written.group_sender_read_marks() {
+            if let Some(seat) = state
+                .group_mut(group)
+                .and_then(|g| g.seats.iter_mut().find(|s| s.user == user))
+            {
+                seat.read = seat.read.max(id);
+                seat.has_spoken = true;
             }
         }
         Ok(written.into_results())
@@ -547,6 +788,9 @@ impl MessageStore for MemoryStore {
         up_to: MessageId,
     ) -> Result<ReadMark> {
         let mut state = lock(self);
+        if state.group(conversation).is_some() {
+            return mark_group_read(&mut state, conversation, user, up_to);
+        }
         let membership = state
             .members
             .get(&(conversation, user))
@@ -581,31 +825,50 @@ impl MessageStore for MemoryStore {
     ) -> Result<Page<Change>> {
         let state = lock(self);
         let mine: BTreeSet<ConversationId> = state.conversations_of(user).map(|(c, _)| c).collect();
+        let groups: HashMap<ConversationId, Membership> = state
+            .groups_of(user)
+            .map(|(c, group, seat)| (c, seat.membership(&group.settings)))
+            .collect();
         let take = limit.overfetch() as usize;
         let messages = state
             .messages
             .range(MessageId::new(after.get().saturating_add(1))..)
-            .filter(|(_, s)| mine.contains(&s.message.conversation()))
+            .filter(|(id, s)| {
+                let conversation = s.message.conversation();
+                mine.contains(&conversation)
+                    || groups
+                        .get(&conversation)
+                        .is_some_and(|m| m.sees(Position::from(**id)))
+            })
             .take(take)
             .map(|(_, s)| Ok(Change::Message(s.message.clone())));
         let reads = state
             .reads
             .range(Position::new(after.get().saturating_add(1))..)
             .filter(|(_, (c, reader, _))| {
-                mine.contains(c) && (*reader == user || state.is_mutual(*c))
+                (mine.contains(c) && (*reader == user || state.is_mutual(*c)))
+                    || (*reader == user && groups.contains_key(c))
             })
             .take(take)
             .map(|(position, (conversation, reader, up_to))| {
                 let found = state
                     .conversation(*conversation)
                     .ok_or_else(|| ChatError::internal("a change of no conversation"))?;
-                let with = found
-                    .members
-                    .iter()
-                    .copied()
-                    .find(|m| m != reader)
-                    .and_then(|m| state.user(m))
-                    .ok_or_else(|| ChatError::internal("a conversation without a peer"))?;
+                let with = match found.group {
+                    Some(_) => None,
+                    None => Some(
+                        found
+                            .members
+                            .iter()
+                            .copied()
+                            .find(|m| m != reader)
+                            .and_then(|m| state.user(m))
+                            .ok_or_else(|| ChatError::internal("a conversation without a peer"))?
+                            .account
+                            .user()
+                            .clone(),
+                    ),
+                };
                 let by = state
                     .user(*reader)
                     .ok_or_else(|| ChatError::internal("a reader that does not exist"))?;
@@ -613,7 +876,7 @@ impl MessageStore for MemoryStore {
                     position: *position,
                     conversation: *conversation,
                     by: by.account.user().clone(),
-                    with: with.account.user().clone(),
+                    with,
                     up_to: *up_to,
                 })
             });
@@ -627,11 +890,222 @@ impl MessageStore for MemoryStore {
     }
 
     async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
-        Ok(lock(self)
+        let state = lock(self);
+        let groups = state
+            .groups_of(user)
+            .map(|(_, group, seat)| seat.left_at.map_or(group.head, |l| MessageId::new(l.get())));
+        Ok(state
             .conversations_of(user)
             .map(|(_, m)| m.last_message)
+            .chain(groups)
             .max()
             .unwrap_or(MessageId::ZERO))
+    }
+}
+
+/// [`MessageStore::mark_read`] in a group: the reader's own mark, clamped
+/// to the group's newest message (or, for a former member, to their
+/// leaving).
+fn mark_group_read(
+    state: &mut State,
+    group: ConversationId,
+    user: UserId,
+    up_to: MessageId,
+) -> Result<ReadMark> {
+    let found = state.group(group).ok_or(ChatError::NotFound)?;
+    let seat = *found.seat(user).ok_or(ChatError::NotFound)?;
+    let limit = seat
+        .left_at
+        .map_or(found.head, |left| MessageId::new(left.get()));
+    let mark = up_to.min(limit);
+    if mark <= seat.read {
+        return Ok(ReadMark {
+            up_to: seat.read,
+            moved: None,
+        });
+    }
+    let position = Position::new(state.take_positions(1));
+    state
+        .reads
+        .retain(|_, (c, reader, _)| !(*c == group && *reader == user));
+    state.reads.insert(position, (group, user, mark));
+    if let Some(seat) = state
+        .group_mut(group)
+        .and_then(|g| g.seats.iter_mut().find(|s| s.user == user))
+    {
+        seat.read = mark;
+        seat.last_change = position;
+    }
+    Ok(ReadMark {
+        up_to: mark,
+        moved: Some(position),
+    })
+}
+
+#[async_trait]
+impl GroupStore for MemoryStore {
+    async fn create_group(&self, group: NewGroup) -> Result<(ConversationId, Vec<Message>)> {
+        let mut state = lock(self);
+        let everyone = std::iter::once(&group.creator)
+            .chain(&group.members)
+            .chain(&group.invited);
+        for user in everyone {
+            if state.user(user.id()).is_none() {
+                return Err(ChatError::internal("a group of a user that does not exist"));
+            }
+        }
+        state.conversations.push(Conversation {
+            members: Vec::new(),
+            group: Some(GroupState {
+                title: group.title.clone(),
+                creator: group.creator.id(),
+                settings: group.settings,
+                seats: Vec::new(),
+                invited: Vec::new(),
+                version: Position::ZERO,
+                head: MessageId::ZERO,
+            }),
+        });
+        let id = ConversationId::new(
+            i64::try_from(state.conversations.len()).map_err(ChatError::internal)?,
+        );
+        let actor = group.creator.clone();
+        let events = std::iter::once(GroupEvent::Created {
+            title: group.title.clone(),
+        })
+        .chain(
+            group
+                .members
+                .iter()
+                .map(|u| GroupEvent::Added { user: u.clone() }),
+        )
+        .chain(
+            group
+                .invited
+                .iter()
+                .map(|u| GroupEvent::Invited { user: u.clone() }),
+        );
+        let mut written = Vec::new();
+        for event in events {
+            let created = matches!(event, GroupEvent::Created { .. });
+            let message = state.write_event(
+                id,
+                &NewEvent {
+                    event,
+                    actor: actor.clone(),
+                },
+                group.at,
+            )?;
+            if created {
+                // The creator joins with the group, as its owner.
+                let at = message.position();
+                if let Some(state) = state.group_mut(id) {
+                    state.seats.push(Seat {
+                        user: actor.id(),
+                        role: Role::Owner,
+                        joined: at,
+                        visible_from: Position::ZERO,
+                        left_at: None,
+                        read: message.id(),
+                        has_spoken: false,
+                        last_change: Position::ZERO,
+                    });
+                }
+            }
+            written.push(message);
+        }
+        Ok((id, written))
+    }
+
+    async fn group(&self, id: ConversationId) -> Result<Option<Group>> {
+        let state = lock(self);
+        let Some(group) = state.group(id) else {
+            return Ok(None);
+        };
+        let mut seats: Vec<&Seat> = group.seats.iter().filter(|s| s.left_at.is_none()).collect();
+        seats.sort_by_key(|s| s.joined);
+        let members = seats
+            .into_iter()
+            .map(|s| {
+                Ok(GroupMember {
+                    user: state.account(s.user)?,
+                    role: s.role,
+                    joined: s.joined,
+                    read_up_to: s.read,
+                    has_spoken: s.has_spoken,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let invited = group
+            .invited
+            .iter()
+            .map(|(u, _, _)| state.account(*u))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(Group {
+            id,
+            title: group.title.clone(),
+            creator: state.account(group.creator)?,
+            settings: group.settings,
+            members,
+            invited,
+            version: group.version,
+        }))
+    }
+
+    async fn change_group(&self, change: GroupChange) -> Result<Vec<Message>> {
+        let mut state = lock(self);
+        let group = state.group(change.group).ok_or(ChatError::NotFound)?;
+        if group.version != change.version {
+            return Err(ChatError::conflict("the group changed meanwhile"));
+        }
+        change
+            .events
+            .iter()
+            .map(|event| state.write_event(change.group, event, change.at))
+            .collect()
+    }
+
+    async fn membership(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<Option<Membership>> {
+        let state = lock(self);
+        Ok(state
+            .group(conversation)
+            .and_then(|group| Some(group.seat(user)?.membership(&group.settings))))
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>> {
+        Ok(lock(self)
+            .groups_of(user)
+            .filter(|(_, _, seat)| seat.left_at.is_none())
+            .map(|(id, _, _)| id)
+            .collect())
+    }
+
+    async fn invitations(&self, user: UserId) -> Result<Vec<Invitation>> {
+        let state = lock(self);
+        let mut found: Vec<(Position, Invitation)> = Vec::new();
+        for (i, conversation) in state.conversations.iter().enumerate() {
+            let Some(group) = &conversation.group else {
+                continue;
+            };
+            for (invitee, by, at) in &group.invited {
+                if *invitee == user {
+                    found.push((
+                        *at,
+                        Invitation {
+                            group: ConversationId::new(i as i64 + 1),
+                            title: group.title.clone(),
+                            by: state.account(*by)?,
+                        },
+                    ));
+                }
+            }
+        }
+        found.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        Ok(found.into_iter().map(|(_, i)| i).collect())
     }
 }
 

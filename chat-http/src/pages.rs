@@ -273,16 +273,18 @@ impl ChatHttp {
             .directory(&auth.session, "", PageLimit::LARGEST)
             .await?;
         let last_message_id = chat.last_message_id(&auth.session).await?;
+        // The page renders direct conversations; the script lists groups.
         let conversations: Vec<ConversationView> = conversations
             .items
             .iter()
-            .map(|c| ConversationView {
-                username: c.peer.username().to_string(),
-                online: c.online,
+            .filter_map(|c| Some((c, c.peer()?)))
+            .map(|(c, peer_user)| ConversationView {
+                username: peer_user.username().to_string(),
+                online: c.online(),
                 preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
                 unread: c.unread,
                 last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
-                peer_read: c.peer_read_up_to.get(),
+                peer_read: c.peer_read_up_to().get(),
                 last_at: c
                     .last_message
                     .as_ref()
@@ -290,7 +292,7 @@ impl ChatHttp {
                     .unwrap_or_default(),
                 active: peer
                     .as_deref()
-                    .is_some_and(|p| c.peer.username().canonical() == p.to_ascii_lowercase()),
+                    .is_some_and(|p| peer_user.username().canonical() == p.to_ascii_lowercase()),
             })
             .collect();
         let page = ChatPage {

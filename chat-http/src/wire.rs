@@ -3,7 +3,9 @@
 //! Requests default every field to empty, so a missing field reaches the
 //! core's validation and comes back naming that field.
 
-use chat_core::{Account, ConversationSummary, Cursor, EventKind, Message, User};
+use chat_core::{
+    Account, ConversationSummary, Cursor, EventKind, GroupEvent, Message, SummaryKind, User,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,6 +64,51 @@ pub(crate) struct MessageDto<'a> {
     pub(crate) sent_at: String,
     /// The sender's idempotency key.
     pub(crate) client_id: Option<&'a str>,
+    /// For a group's system message, the change it reports (its `text`
+    /// describes it too); absent on messages people wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) event: Option<GroupEventDto<'a>>,
+}
+
+/// A change to a group, as its system message carries it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = GroupEvent)]
+pub(crate) struct GroupEventDto<'a> {
+    /// `created`, `renamed`, `added`, `invited`, `joined`, `left`,
+    /// `removed` or `role_changed`; the sender (`from`) made the change.
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    /// The user it is about (`added`, `invited`, `removed`,
+    /// `role_changed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<&'a str>,
+    /// The title (`created`, `renamed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<&'a str>,
+    /// The new role (`role_changed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) role: Option<&'static str>,
+}
+
+impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
+    fn from(event: &'a GroupEvent) -> Self {
+        let (kind, title, role) = match event {
+            GroupEvent::Created { title } => ("created", Some(title.as_str()), None),
+            GroupEvent::Renamed { title } => ("renamed", Some(title.as_str()), None),
+            GroupEvent::Added { .. } => ("added", None, None),
+            GroupEvent::Invited { .. } => ("invited", None, None),
+            GroupEvent::Joined => ("joined", None, None),
+            GroupEvent::Left => ("left", None, None),
+            GroupEvent::Removed { .. } => ("removed", None, None),
+            GroupEvent::RoleChanged { role, .. } => ("role_changed", None, Some(role.as_str())),
+        };
+        Self {
+            kind,
+            user: event.subject().map(|u| u.username().as_str()),
+            title,
+            role,
+        }
+    }
 }
 
 impl<'a> From<&'a Message> for MessageDto<'a> {
@@ -74,34 +121,79 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             text: message.text().as_str(),
             sent_at: message.sent_at().to_rfc3339(),
             client_id: message.client_id().map(|c| c.as_str()),
+            event: message.event().map(GroupEventDto::from),
         }
     }
 }
 
-/// One line of the conversation list.
+/// One line of the conversation list: a direct conversation or a group.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Conversation)]
 pub(crate) struct ConversationDto<'a> {
-    /// The other member.
-    pub(crate) user: UserDto<'a>,
-    /// The newest message.
+    /// The conversation's id (what WebSocket frames name).
+    pub(crate) id: i64,
+    /// `direct` or `group`.
+    pub(crate) kind: &'static str,
+    /// The other member (direct conversations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) user: Option<UserDto<'a>>,
+    /// The title (groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) title: Option<&'a str>,
+    /// How many members (groups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) member_count: Option<u64>,
+    /// The caller's role (groups; `null` for a former member).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) role: Option<Option<&'static str>>,
+    /// The newest message the caller may read.
     pub(crate) last_message: Option<MessageDto<'a>>,
-    /// Unread messages from the other member.
+    /// Unread messages from others.
     pub(crate) unread: u64,
-    /// The other member has read up to this message id.
-    pub(crate) peer_read_up_to: i64,
+    /// The other member has read up to this message id (direct
+    /// conversations).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) peer_read_up_to: Option<i64>,
 }
 
 impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
     fn from(summary: &'a ConversationSummary) -> Self {
-        Self {
-            user: UserDto {
-                online: Some(summary.online),
-                ..UserDto::from(&summary.peer)
-            },
+        let base = Self {
+            id: summary.conversation.get(),
+            kind: "direct",
+            user: None,
+            title: None,
+            member_count: None,
+            role: None,
             last_message: summary.last_message.as_ref().map(MessageDto::from),
             unread: summary.unread,
-            peer_read_up_to: summary.peer_read_up_to.get(),
+            peer_read_up_to: None,
+        };
+        match &summary.kind {
+            SummaryKind::Direct {
+                peer,
+                peer_read_up_to,
+                online,
+                ..
+            } => Self {
+                user: Some(UserDto {
+                    online: Some(*online),
+                    ..UserDto::from(peer)
+                }),
+                peer_read_up_to: Some(peer_read_up_to.get()),
+                ..base
+            },
+            SummaryKind::Group {
+                title,
+                members,
+                role,
+            } => Self {
+                kind: "group",
+                title: Some(title.as_str()),
+                member_count: Some(*members),
+                role: Some(role.map(|r| r.as_str())),
+                ..base
+            },
         }
     }
 }
@@ -267,17 +359,23 @@ pub(crate) enum ServerFrame<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         field: Option<&'a str>,
     },
-    /// Someone is typing to the user.
+    /// Someone is typing to the user, or in a group.
     Typing {
         /// Who.
         from: &'a str,
+        /// The group, for typing in a group.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<i64>,
     },
     /// A read mark moved.
     Read {
+        /// The conversation.
+        conversation_id: i64,
         /// Who read.
         by: &'a str,
-        /// The other member.
-        with: &'a str,
+        /// The other member (direct conversations).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        with: Option<&'a str>,
         /// Up to which message.
         up_to: i64,
         /// The change's cursor.
@@ -309,15 +407,25 @@ impl<'a> ServerFrame<'a> {
                 cursor: cursor(),
             }),
             EventKind::Read {
-                by, with, up_to, ..
+                conversation,
+                by,
+                with,
+                up_to,
+                ..
             } => Some(Self::Read {
+                conversation_id: conversation.get(),
                 by: by.username().as_str(),
-                with: with.username().as_str(),
+                with: with.as_ref().map(|w| w.username().as_str()),
                 up_to: up_to.get(),
                 cursor: cursor(),
             }),
             EventKind::Typing { from, .. } => Some(Self::Typing {
                 from: from.username().as_str(),
+                conversation_id: None,
+            }),
+            EventKind::GroupTyping { from, group } => Some(Self::Typing {
+                from: from.username().as_str(),
+                conversation_id: Some(group.get()),
             }),
             EventKind::Presence { user, online } => Some(Self::Presence {
                 user: user.username().as_str(),

@@ -34,7 +34,40 @@ pub(crate) const STATEMENTS: Statements = Statements {
         WHERE m.conversation_id = (r.value ->> 0)::bigint AND m.user_id = (r.value ->> 1)::bigint",
     messages_since: MESSAGES_SINCE,
     reads_since: READS_SINCE,
+    outsiders: "SELECT (p.value ->> 0)::bigint AS conversation_id, (p.value ->> 1)::bigint AS sender_id \
+        FROM jsonb_array_elements($1::jsonb) p \
+        WHERE NOT EXISTS (SELECT 1 FROM group_members g \
+            WHERE g.conversation_id = (p.value ->> 0)::bigint \
+              AND g.user_id = (p.value ->> 1)::bigint AND g.left_at IS NULL)",
+    move_group_heads: "UPDATE conversations c \
+        SET last_message_id = GREATEST(c.last_message_id, (h.value ->> 1)::bigint) \
+        FROM jsonb_array_elements($1::jsonb) h WHERE c.id = (h.value ->> 0)::bigint",
+    mark_group_senders: "UPDATE group_members g \
+        SET last_read_message_id = GREATEST(g.last_read_message_id, (r.value ->> 2)::bigint), \
+            has_spoken = TRUE \
+        FROM jsonb_array_elements($1::jsonb) r \
+        WHERE g.conversation_id = (r.value ->> 0)::bigint AND g.user_id = (r.value ->> 1)::bigint",
+    group_messages_since: GROUP_MESSAGES_SINCE,
+    group_reads_since: "SELECT c.position, c.conversation_id, c.message_id AS up_to, \
+            c.user_id AS by_id, u.username AS by_username \
+         FROM group_members g \
+         JOIN changes c ON c.conversation_id = g.conversation_id AND c.user_id = g.user_id \
+            AND c.kind = 'read' AND c.position > $2 \
+         JOIN users u ON u.id = c.user_id \
+         WHERE g.user_id = $1 AND g.last_change > $2 ORDER BY c.position LIMIT $3",
 };
+
+/// The user's groups, then each one's messages after `$2` that the user
+/// may read (from `visible_from`, up to `left_at`).
+const GROUP_MESSAGES_SINCE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM group_members g \
+     JOIN messages msg ON msg.conversation_id = g.conversation_id AND msg.id > $2 \
+        AND msg.id >= g.visible_from AND (g.left_at IS NULL OR msg.id <= g.left_at) ",
+    message_joins!(),
+    " WHERE g.user_id = $1 AND (g.left_at IS NULL OR g.left_at > $2) ORDER BY msg.id LIMIT $3"
+);
 
 const STORED_BY_CLIENT_ID: &str = concat!(
     "SELECT ",

@@ -3,7 +3,7 @@
 
 use chat_core::ports::{ConversationQuery, Page};
 use chat_core::{
-    ConversationId, ConversationSummary, Member, MessageId, Result, Timestamp, UserId,
+    ConversationId, ConversationSummary, Member, MessageId, Result, SummaryKind, Timestamp, UserId,
 };
 
 use crate::SqlStore;
@@ -87,7 +87,12 @@ pub async fn members(store: &impl SqlStore, conversation: ConversationId) -> Res
         .fetch_all(
             "SELECT m.user_id, u.username, m.has_spoken, m.last_read_message_id \
              FROM members m JOIN users u ON u.id = m.user_id \
-             WHERE m.conversation_id = $1 ORDER BY m.user_id"
+             WHERE m.conversation_id = $1 \
+             UNION ALL \
+             SELECT g.user_id, u.username, g.has_spoken, g.last_read_message_id \
+             FROM group_members g JOIN users u ON u.id = g.user_id \
+             WHERE g.conversation_id = $1 AND g.left_at IS NULL \
+             ORDER BY user_id"
                 .into(),
             args![conversation.get()],
         )
@@ -120,20 +125,38 @@ pub async fn list_conversations(
             ],
         )
         .await?;
-    let summaries = rows
+    let groups = store
+        .reader()
+        .fetch_all(
+            crate::groups::GROUP_CONVERSATIONS.into(),
+            args![
+                user_id.get(),
+                query.before.map_or(i64::MAX, MessageId::get),
+                query.limit.overfetch(),
+            ],
+        )
+        .await?;
+    let mut summaries = rows
         .iter()
         .map(|row| {
             Ok(ConversationSummary {
                 conversation: ConversationId::new(row.int("conversation_id")?),
-                peer: user(row, "peer_id", "peer_username")?,
                 last_message: Some(message(row)?),
                 unread: u64::try_from(row.int("unread")?).unwrap_or(0),
-                peer_read_up_to: MessageId::new(row.int("peer_read_up_to")?),
-                mutual: row.flag("mutual")?,
-                online: false,
+                kind: SummaryKind::Direct {
+                    peer: user(row, "peer_id", "peer_username")?,
+                    peer_read_up_to: MessageId::new(row.int("peer_read_up_to")?),
+                    mutual: row.flag("mutual")?,
+                    online: false,
+                },
             })
         })
+        .chain(groups.iter().map(crate::groups::group_summary))
         .collect::<Result<Vec<_>>>()?;
+    // Each list is in order and holds at most one page and one more: so
+    // does their merge, cut at one page.
+    summaries.sort_by_key(|s| std::cmp::Reverse(s.last_message_id()));
+    summaries.truncate(usize::try_from(query.limit.overfetch()).unwrap_or(usize::MAX));
     Ok(Page::from_overfetch(summaries, query.limit))
 }
 

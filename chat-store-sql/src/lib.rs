@@ -20,6 +20,7 @@
 mod conversations;
 mod db;
 mod drivers;
+mod groups;
 mod lender;
 mod messages;
 mod rows;
@@ -44,6 +45,7 @@ pub mod ports {
     //! The shared implementations [`sql_store_ports!`](crate::sql_store_ports)
     //! calls.
     pub use crate::conversations::*;
+    pub use crate::groups::*;
     pub use crate::messages::*;
     pub use crate::users::*;
     pub use async_trait::async_trait;
@@ -106,14 +108,14 @@ macro_rules! sql_store_ports {
         const _: () = {
             use $crate::ports as shared;
             use $crate::ports::chat_core::ports::{
-                Appended, ConversationQuery, ConversationStore, HistoryQuery, MessageStore,
-                NewUser, Page, PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser,
-                UserStore,
+                Appended, ConversationQuery, ConversationStore, GroupChange, GroupStore,
+                HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark,
+                SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
-                Account, Change, ConversationId, ConversationSummary, Email, Member, Message,
-                MessageId, NewMessage, Position, Result, SessionId, Timestamp, TokenHash, User,
-                UserId, Username,
+                Account, Change, ConversationId, ConversationSummary, Email, Group, Invitation,
+                Member, Membership, Message, MessageId, NewMessage, Position, Result, SessionId,
+                Timestamp, TokenHash, User, UserId, Username,
             };
 
             #[shared::async_trait]
@@ -251,6 +253,35 @@ macro_rules! sql_store_ports {
                 }
                 async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
                     shared::last_message_id(self, user).await
+                }
+            }
+
+            #[shared::async_trait]
+            impl GroupStore for $store {
+                async fn create_group(
+                    &self,
+                    group: NewGroup,
+                ) -> Result<(ConversationId, Vec<Message>)> {
+                    shared::create_group(self, group).await
+                }
+                async fn group(&self, id: ConversationId) -> Result<Option<Group>> {
+                    shared::group(self, id).await
+                }
+                async fn change_group(&self, change: GroupChange) -> Result<Vec<Message>> {
+                    shared::change_group(self, change).await
+                }
+                async fn membership(
+                    &self,
+                    conversation: ConversationId,
+                    user: UserId,
+                ) -> Result<Option<Membership>> {
+                    shared::membership(self, conversation, user).await
+                }
+                async fn invitations(&self, user: UserId) -> Result<Vec<Invitation>> {
+                    shared::invitations(self, user).await
+                }
+                async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>> {
+                    shared::groups_of(self, user).await
                 }
             }
         };

@@ -68,17 +68,29 @@ async fn try_append(
             .await?;
         rows.iter().map(message).collect::<Result<Vec<Message>>>()?
     };
-    let plan = AppendPlan::new(batch, existing);
+    // The clock first, held to the commit: a removal from a group commits
+    // before the check below or waits for this batch.
+    let fresh = i64::try_from(batch.len()).map_err(ChatError::internal)?;
+    let reserved = tx
+        .fetch_one(TAKE_POSITIONS.into(), args![fresh])
+        .await?
+        .int("last_id")?;
+    let outsiders =
+        crate::groups::outsiders(&mut tx, sql.outsiders, &AppendPlan::group_senders(batch)).await?;
+    let plan = AppendPlan::refusing(batch, existing, &outsiders);
     let count = plan.fresh().len();
     if count == 0 {
         tx.rollback().await?;
         return Ok(Some(plan.written(&[])?.into_results()));
     }
     let count = i64::try_from(count).map_err(ChatError::internal)?;
-    let last = tx
-        .fetch_one(TAKE_POSITIONS.into(), args![count])
-        .await?
-        .int("last_id")?;
+    // Give back the positions the batch does not use (repeats, refusals):
+    // positions stay dense.
+    let last = reserved - fresh + count;
+    if last != reserved {
+        tx.execute("UPDATE message_clock SET last_id = $1".into(), args![last])
+            .await?;
+    }
     let ids: Vec<MessageId> = (last - count + 1..=last).map(MessageId::new).collect();
     let rows: Vec<_> = plan
         .fresh()
@@ -111,6 +123,22 @@ async fn try_append(
         .collect();
     tx.execute(sql.mark_senders.into(), args![&json(&marks)?])
         .await?;
+    let group_heads: Vec<(i64, i64)> = written
+        .group_heads()
+        .into_iter()
+        .map(|(group, id)| (group.get(), id.get()))
+        .collect();
+    if !group_heads.is_empty() {
+        tx.execute(sql.move_group_heads.into(), args![&json(&group_heads)?])
+            .await?;
+        let marks: Vec<(i64, i64, i64)> = written
+            .group_sender_read_marks()
+            .into_iter()
+            .map(|(group, user, id)| (group.get(), user.get(), id.get()))
+            .collect();
+        tx.execute(sql.mark_group_senders.into(), args![&json(&marks)?])
+            .await?;
+    }
     tx.commit().await?;
     Ok(Some(written.into_results()))
 }
@@ -148,13 +176,35 @@ pub async fn mark_read(
                 args![conversation.get(), user_id.get()],
             )
             .await?;
-        tx.rollback().await?;
-        return match current {
-            Some(row) => Ok(ReadMark {
+        if let Some(row) = current {
+            tx.rollback().await?;
+            return Ok(ReadMark {
                 up_to: MessageId::new(row.int("last_read_message_id")?),
                 moved: None,
-            }),
-            None => Err(ChatError::NotFound),
+            });
+        }
+        // Not a direct conversation of the user's: a group's, or none.
+        let group =
+            crate::groups::mark_group_read(&mut tx, conversation, user_id, up_to, position).await?;
+        return match group {
+            Some((mark, true)) => {
+                tx.commit().await?;
+                Ok(ReadMark {
+                    up_to: mark,
+                    moved: Some(Position::new(position)),
+                })
+            }
+            Some((mark, false)) => {
+                tx.rollback().await?;
+                Ok(ReadMark {
+                    up_to: mark,
+                    moved: None,
+                })
+            }
+            None => {
+                tx.rollback().await?;
+                Err(ChatError::NotFound)
+            }
         };
     };
     let mark = moved.int("last_read_message_id")?;
@@ -195,15 +245,31 @@ pub async fn changes_since(
     let bounds = args![user_id.get(), after.get(), limit.overfetch()];
     let messages = reader.fetch_all(sql.messages_since.into(), bounds).await?;
     let reads = reader.fetch_all(sql.reads_since.into(), bounds).await?;
+    let group_messages = reader
+        .fetch_all(sql.group_messages_since.into(), bounds)
+        .await?;
+    let group_reads = reader
+        .fetch_all(sql.group_reads_since.into(), bounds)
+        .await?;
     let mut changes = messages
         .iter()
+        .chain(&group_messages)
         .map(|row| Ok(Change::Message(message(row)?)))
         .chain(reads.iter().map(|row| {
             Ok(Change::Read {
                 position: Position::new(row.int("position")?),
                 conversation: ConversationId::new(row.int("conversation_id")?),
                 by: user(row, "by_id", "by_username")?,
-                with: user(row, "with_id", "with_username")?,
+                with: Some(user(row, "with_id", "with_username")?),
+                up_to: MessageId::new(row.int("up_to")?),
+            })
+        }))
+        .chain(group_reads.iter().map(|row| {
+            Ok(Change::Read {
+                position: Position::new(row.int("position")?),
+                conversation: ConversationId::new(row.int("conversation_id")?),
+                by: user(row, "by_id", "by_username")?,
+                with: None,
                 up_to: MessageId::new(row.int("up_to")?),
             })
         }))
@@ -234,9 +300,17 @@ pub async fn last_message_id(store: &impl SqlStore, user_id: UserId) -> Result<M
             args![user_id.get()],
         )
         .await?;
-    row.map_or(Ok(MessageId::ZERO), |row| {
-        Ok(MessageId::new(row.int("last_message_id")?))
-    })
+    let direct = row.map_or(Ok(0), |row| row.int("last_message_id"))?;
+    let group = store
+        .reader()
+        .fetch_one(
+            crate::groups::LAST_GROUP_MESSAGE.into(),
+            args![user_id.get()],
+        )
+        .await?
+        .opt_int("last_message_id")?
+        .unwrap_or(0);
+    Ok(MessageId::new(direct.max(group)))
 }
 
 /// One new message as the batch statements read it (a JSON array): `id`

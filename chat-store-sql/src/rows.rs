@@ -1,7 +1,7 @@
 //! Rows to domain values. Every stored value is validated again; a row
 //! that fails is reported as corrupt, never trusted and never a panic.
 
-use chat_core::backend::{StoredMessage, stored_user};
+use chat_core::backend::{StoredMessage, corrupt, stored_user};
 use chat_core::ports::{HistoryQuery, Page};
 use chat_core::{Message, Result, User};
 
@@ -14,7 +14,8 @@ use crate::db::SqlRow;
 macro_rules! message_columns {
     () => {
         "msg.id, msg.conversation_id, msg.sender_id, su.username AS sender_username, \
-         msg.recipient_id, ru.username AS recipient_username, msg.body, msg.sent_at, msg.client_id"
+         msg.recipient_id, ru.username AS recipient_username, msg.body, msg.sent_at, msg.client_id, \
+         msg.event"
     };
 }
 
@@ -40,7 +41,7 @@ pub fn user(row: &impl SqlRow, id: &str, username: &str) -> Result<User> {
 
 /// The message of a row with [`MESSAGE_COLUMNS`].
 pub fn message(row: &impl SqlRow) -> Result<Message> {
-    StoredMessage {
+    let message = StoredMessage {
         id: row.int("id")?,
         conversation_id: row.int("conversation_id")?,
         sender_id: row.int("sender_id")?,
@@ -51,7 +52,12 @@ pub fn message(row: &impl SqlRow) -> Result<Message> {
         sent_at: row.int("sent_at")?,
         client_id: row.opt_text("client_id")?,
     }
-    .into_message()
+    .into_message()?;
+    let event = row
+        .opt_text("event")?
+        .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("group event", e)))
+        .transpose()?;
+    Ok(message.with_event(event))
 }
 
 /// A history page from the rows of a history query (ordered by id, oldest

@@ -30,4 +30,22 @@ pub struct Statements {
     /// `position, conversation_id, up_to, by_id, by_username, with_id,
     /// with_username`.
     pub reads_since: &'static str,
+    /// The pairs of `$1`, a JSON array of `[conversation_id, sender_id]`
+    /// (a batch's group messages), whose sender is not a current member of
+    /// the group; columns `conversation_id, sender_id`.
+    pub outsiders: &'static str,
+    /// Moves groups' heads forward: `$1` a JSON array of
+    /// `[conversation_id, message_id]`.
+    pub move_group_heads: &'static str,
+    /// Moves senders' read marks in groups forward and marks them as having
+    /// spoken: `$1` a JSON array of `[conversation_id, user_id, message_id]`.
+    pub mark_group_senders: &'static str,
+    /// Messages of the user's groups after a position that the user may
+    /// read, by id, with the message columns: `$1` user, `$2` after, `$3`
+    /// limit.
+    pub group_messages_since: &'static str,
+    /// The user's own read changes in groups after a position, by
+    /// position: `$1` user, `$2` after, `$3` limit; columns `position,
+    /// conversation_id, up_to, by_id, by_username`.
+    pub group_reads_since: &'static str,
 }

@@ -22,7 +22,7 @@
 
 use chat_core::backend::AppendPlan;
 use chat_core::ports::Appended;
-use chat_core::{ChatError, MessageId, NewMessage, Result};
+use chat_core::{ChatError, ConversationId, MessageId, NewMessage, Result, UserId};
 use chat_store_sql::{
     Lent, SqlRow, SqlStore, connection_trouble, message, message_row, roll_back, sqlite_error,
 };
@@ -39,7 +39,9 @@ const BEGIN_AND_LOOK_UP: &str = concat!("BEGIN IMMEDIATE; ", stored_by_client_id
 /// a JSON array of `[ordinal, conversation_id, sender_id, recipient_id,
 /// body, body_folded, sent_at, client_id]`; `$3` of `[conversation_id,
 /// ordinal]` (heads); `$4` of `[conversation_id, user_id, ordinal]`
-/// (senders' read marks). Returns `last_id`, the batch's last position.
+/// (senders' read marks); `$5` of `[conversation_id, ordinal]` (groups'
+/// heads); `$6` of `[conversation_id, user_id, ordinal]` (senders' read
+/// marks in groups). Returns `last_id`, the batch's last position.
 const WRITE_AND_COMMIT: &str = "\
     UPDATE message_clock SET last_id = last_id + $1 RETURNING last_id; \
     INSERT INTO messages \
@@ -57,6 +59,15 @@ const WRITE_AND_COMMIT: &str = "\
             has_spoken = 1 \
         FROM json_each($4) r \
         WHERE members.conversation_id = r.value ->> 0 AND members.user_id = r.value ->> 1; \
+    UPDATE conversations SET last_message_id = \
+            max(last_message_id, (SELECT last_id FROM message_clock) - $1 + (h.value ->> 1)) \
+        FROM json_each($5) h WHERE conversations.id = h.value ->> 0; \
+    UPDATE group_members SET last_read_message_id = \
+            max(last_read_message_id, (SELECT last_id FROM message_clock) - $1 + (r.value ->> 2)), \
+            has_spoken = 1 \
+        FROM json_each($6) r \
+        WHERE group_members.conversation_id = r.value ->> 0 \
+          AND group_members.user_id = r.value ->> 1; \
     COMMIT";
 
 /// [`MessageStore::append_batch`](chat_core::ports::MessageStore::append_batch)
@@ -120,7 +131,30 @@ async fn write(
             .await?;
         rows.iter().map(message).collect::<Result<Vec<_>>>()?
     };
-    let plan = AppendPlan::new(batch, existing);
+    // Under the write lock, whether each group message's sender is still
+    // a member (a removal committed before this batch is seen).
+    let group_senders = AppendPlan::group_senders(batch);
+    let outsiders = if group_senders.is_empty() {
+        Vec::new()
+    } else {
+        let pairs: Vec<(i64, i64)> = group_senders
+            .iter()
+            .map(|(g, u)| (g.get(), u.get()))
+            .collect();
+        let rows = sqlx::query(crate::messages::STATEMENTS.outsiders)
+            .bind(json(&pairs)?)
+            .fetch_all(&mut *writer)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    ConversationId::new(row.int("conversation_id")?),
+                    UserId::new(row.int("sender_id")?),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let plan = AppendPlan::refusing(batch, existing, &outsiders);
     let count = plan.fresh().len();
     if count == 0 {
         sqlx::query("ROLLBACK").execute(&mut *writer).await?;
@@ -144,6 +178,16 @@ async fn write(
         .into_iter()
         .map(|(conversation, user, ordinal)| (conversation.get(), user.get(), ordinal.get()))
         .collect();
+    let group_heads: Vec<(i64, i64)> = written
+        .group_heads()
+        .into_iter()
+        .map(|(group, ordinal)| (group.get(), ordinal.get()))
+        .collect();
+    let group_marks: Vec<(i64, i64, i64)> = written
+        .group_sender_read_marks()
+        .into_iter()
+        .map(|(group, user, ordinal)| (group.get(), user.get(), ordinal.get()))
+        .collect();
     // Every row, so that every statement runs (a stream dropped after its
     // first row would stop before the rest).
     let committed = sqlx::query(WRITE_AND_COMMIT)
@@ -151,6 +195,8 @@ async fn write(
         .bind(json(&rows)?)
         .bind(json(&heads)?)
         .bind(json(&marks)?)
+        .bind(json(&group_heads)?)
+        .bind(json(&group_marks)?)
         .fetch_all(&mut *writer)
         .await?;
     let last = match committed.as_slice() {

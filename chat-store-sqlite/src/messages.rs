@@ -113,7 +113,44 @@ pub(crate) const STATEMENTS: Statements = Statements {
         WHERE members.conversation_id = r.value ->> 0 AND members.user_id = r.value ->> 1",
     messages_since: MESSAGES_SINCE,
     reads_since: READS_SINCE,
+    outsiders: "SELECT p.value ->> 0 AS conversation_id, p.value ->> 1 AS sender_id \
+        FROM json_each($1) p \
+        WHERE NOT EXISTS (SELECT 1 FROM group_members g \
+            WHERE g.conversation_id = p.value ->> 0 AND g.user_id = p.value ->> 1 \
+              AND g.left_at IS NULL)",
+    move_group_heads: MOVE_GROUP_HEADS,
+    mark_group_senders: "UPDATE group_members \
+        SET last_read_message_id = max(last_read_message_id, r.value ->> 2), has_spoken = 1 \
+        FROM json_each($1) r \
+        WHERE group_members.conversation_id = r.value ->> 0 \
+          AND group_members.user_id = r.value ->> 1",
+    group_messages_since: GROUP_MESSAGES_SINCE,
+    group_reads_since: "SELECT c.position, c.conversation_id, c.message_id AS up_to, \
+            c.user_id AS by_id, u.username AS by_username \
+         FROM group_members g \
+         CROSS JOIN changes c ON c.conversation_id = g.conversation_id AND c.user_id = g.user_id \
+            AND c.kind = 'read' AND c.position > $2 \
+         JOIN users u ON u.id = c.user_id \
+         WHERE g.user_id = $1 AND g.last_change > $2 ORDER BY c.position LIMIT $3",
 };
+
+/// Moves groups' heads: `$1` a JSON array of `[conversation_id,
+/// message_id]`.
+const MOVE_GROUP_HEADS: &str = "UPDATE conversations \
+    SET last_message_id = max(last_message_id, h.value ->> 1) \
+    FROM json_each($1) h WHERE conversations.id = h.value ->> 0";
+
+/// The user's groups, then each one's messages after `$2` that the user
+/// may read (from `visible_from`, up to `left_at`).
+const GROUP_MESSAGES_SINCE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM group_members g \
+     CROSS JOIN messages msg ON msg.conversation_id = g.conversation_id AND msg.id > $2 \
+        AND msg.id >= g.visible_from AND (g.left_at IS NULL OR msg.id <= g.left_at) ",
+    message_joins!(),
+    " WHERE g.user_id = $1 AND (g.left_at IS NULL OR g.left_at > $2) ORDER BY msg.id LIMIT $3"
+);
 
 /// The messages stored under the keys of `$1`, a JSON array of
 /// `[sender_id, client_id]`, as a literal for `concat!`.

@@ -16,8 +16,9 @@ use chat_core::ports::{
 };
 use chat_core::{
     Account, Appended, Change, ChatError, ConversationId, ConversationQuery, ConversationSummary,
-    Email, HistoryQuery, Member, Message, MessageId, NewMessage, Page, PageLimit, Position, Result,
-    SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
+    Email, Group, GroupChange, GroupStore, HistoryQuery, Invitation, Member, Membership, Message,
+    MessageId, NewGroup, NewMessage, Page, PageLimit, Position, Result, SessionId, Store,
+    Timestamp, TokenHash, User, UserId, Username,
 };
 use tokio::sync::{Semaphore, watch};
 
@@ -51,6 +52,12 @@ pub enum Call {
     ChangesSince,
     Head,
     LastMessageId,
+    CreateGroup,
+    Group,
+    ChangeGroup,
+    Membership,
+    Invitations,
+    GroupsOf,
 }
 
 /// The switchboard; clones share it.
@@ -397,5 +404,42 @@ impl MessageStore for FaultyStore {
     async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
         self.faults.checkpoint(Call::LastMessageId).await?;
         self.inner.last_message_id(user).await
+    }
+}
+
+#[async_trait]
+impl GroupStore for FaultyStore {
+    async fn create_group(&self, group: NewGroup) -> Result<(ConversationId, Vec<Message>)> {
+        self.faults.checkpoint(Call::CreateGroup).await?;
+        self.inner.create_group(group).await
+    }
+
+    async fn group(&self, id: ConversationId) -> Result<Option<Group>> {
+        self.faults.checkpoint(Call::Group).await?;
+        self.inner.group(id).await
+    }
+
+    async fn change_group(&self, change: GroupChange) -> Result<Vec<Message>> {
+        self.faults.checkpoint(Call::ChangeGroup).await?;
+        self.inner.change_group(change).await
+    }
+
+    async fn membership(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<Option<Membership>> {
+        self.faults.checkpoint(Call::Membership).await?;
+        self.inner.membership(conversation, user).await
+    }
+
+    async fn invitations(&self, user: UserId) -> Result<Vec<Invitation>> {
+        self.faults.checkpoint(Call::Invitations).await?;
+        self.inner.invitations(user).await
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>> {
+        self.faults.checkpoint(Call::GroupsOf).await?;
+        self.inner.groups_of(user).await
     }
 }

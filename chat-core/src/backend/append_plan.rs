@@ -14,6 +14,8 @@ enum Fate {
     Fresh(usize),
     /// Repeats the idempotency key of an earlier message of the batch.
     SameAs(usize),
+    /// From someone who is not a member of the group (any more).
+    Refused,
 }
 
 /// What becomes of each message of a batch.
@@ -57,6 +59,31 @@ impl<'a> AppendPlan<'a> {
     /// Plans `batch`, given the stored messages found under its
     /// idempotency keys.
     pub fn new(batch: &'a [NewMessage], existing: Vec<Message>) -> Self {
+        Self::refusing(batch, existing, &[])
+    }
+
+    /// The distinct `(group, sender)` pairs of the batch's group messages:
+    /// look up which senders are not current members of their group, in
+    /// the batch's transaction, before planning.
+    pub fn group_senders(batch: &[NewMessage]) -> Vec<(ConversationId, UserId)> {
+        let mut seen = HashSet::new();
+        batch
+            .iter()
+            .filter(|m| m.recipient.is_none())
+            .map(|m| (m.conversation, m.sender.id()))
+            .filter(|key| seen.insert(*key))
+            .collect()
+    }
+
+    /// Plans `batch` as [`AppendPlan::new`] does, refusing the new messages
+    /// of `outsiders` (senders who are not current members of their group:
+    /// answered [`ChatError::NotFound`], nothing written). A message
+    /// already stored under its key is still answered as it was.
+    pub fn refusing(
+        batch: &'a [NewMessage],
+        existing: Vec<Message>,
+        outsiders: &[(ConversationId, UserId)],
+    ) -> Self {
         let stored: HashMap<(UserId, &str), &Message> = existing
             .iter()
             .filter_map(|m| Some(((m.sender().id(), m.client_id()?.as_str()), m)))
@@ -65,6 +92,7 @@ impl<'a> AppendPlan<'a> {
         let mut fates = Vec::with_capacity(batch.len());
         let mut fresh = Vec::with_capacity(batch.len());
         for (index, message) in batch.iter().enumerate() {
+            let outsider = outsiders.contains(&(message.conversation, message.sender.id()));
             let key = message
                 .client_id
                 .as_ref()
@@ -72,6 +100,7 @@ impl<'a> AppendPlan<'a> {
             let fate = match key {
                 Some(key) => match (stored.get(&key), first_of_key.get(&key)) {
                     (Some(&message), _) => Fate::Existing(message.clone()),
+                    (None, _) if outsider => Fate::Refused,
                     (None, Some(&first)) => Fate::SameAs(first),
                     (None, None) => {
                         first_of_key.insert(key, index);
@@ -79,6 +108,7 @@ impl<'a> AppendPlan<'a> {
                         Fate::Fresh(fresh.len() - 1)
                     }
                 },
+                None if outsider => Fate::Refused,
                 None => {
                     fresh.push(index);
                     Fate::Fresh(fresh.len() - 1)
@@ -146,22 +176,48 @@ impl WrittenBatch {
         &self.created
     }
 
-    /// Each touched conversation with its newest message: every member's
-    /// `last_message_id`.
+    /// Each touched direct conversation with its newest message: both
+    /// members' `last_message_id`.
     pub fn conversation_heads(&self) -> Vec<(ConversationId, MessageId)> {
+        self.heads(true)
+    }
+
+    /// Each touched group with its newest message: the group's own head
+    /// (a group's members do not each keep it, so that a message writes one
+    /// row, not one per member).
+    pub fn group_heads(&self) -> Vec<(ConversationId, MessageId)> {
+        self.heads(false)
+    }
+
+    fn heads(&self, direct: bool) -> Vec<(ConversationId, MessageId)> {
         let mut heads: HashMap<ConversationId, MessageId> = HashMap::new();
         for message in &self.created {
+            if message.recipient().is_some() != direct {
+                continue;
+            }
             let head = heads.entry(message.conversation()).or_insert(message.id());
             *head = (*head).max(message.id());
         }
         heads.into_iter().collect()
     }
 
-    /// Each sender's newest message per conversation: a sender has read
-    /// everything up to what they sent.
+    /// Each sender's newest message per direct conversation: a sender has
+    /// read everything up to what they sent.
     pub fn sender_read_marks(&self) -> Vec<(ConversationId, UserId, MessageId)> {
+        self.marks(true)
+    }
+
+    /// The same for groups (their members are kept apart).
+    pub fn group_sender_read_marks(&self) -> Vec<(ConversationId, UserId, MessageId)> {
+        self.marks(false)
+    }
+
+    fn marks(&self, direct: bool) -> Vec<(ConversationId, UserId, MessageId)> {
         let mut marks: HashMap<(ConversationId, UserId), MessageId> = HashMap::new();
         for message in &self.created {
+            if message.recipient().is_some() != direct {
+                continue;
+            }
             let mark = marks
                 .entry((message.conversation(), message.sender().id()))
                 .or_insert(message.id());
@@ -203,16 +259,20 @@ impl WrittenBatch {
     /// One answer per message of the batch, in order.
     pub fn into_results(self) -> Vec<Result<Appended>> {
         let created = self.created;
-        let mut answers: Vec<Appended> = Vec::with_capacity(self.fates.len());
+        let mut answers: Vec<Result<Appended>> = Vec::with_capacity(self.fates.len());
         for fate in self.fates {
             let answer = match fate {
-                Fate::Existing(message) => Appended::Existing(message),
-                Fate::Fresh(position) => Appended::Created(created[position].clone()),
-                Fate::SameAs(first) => Appended::Existing(answers[first].message().clone()),
+                Fate::Existing(message) => Ok(Appended::Existing(message)),
+                Fate::Fresh(position) => Ok(Appended::Created(created[position].clone())),
+                Fate::SameAs(first) => match &answers[first] {
+                    Ok(earlier) => Ok(Appended::Existing(earlier.message().clone())),
+                    Err(_) => Err(ChatError::NotFound),
+                },
+                Fate::Refused => Err(ChatError::NotFound),
             };
             answers.push(answer);
         }
-        answers.into_iter().map(Ok).collect()
+        answers
     }
 }
 

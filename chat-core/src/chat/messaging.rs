@@ -10,7 +10,7 @@ use super::Chat;
 use crate::domain::is_username_char;
 use crate::domain::{
     Change, ClientMessageId, ConversationId, ConversationSummary, Cursor, Message, MessageId,
-    MessageText, NewMessage, Position, User, Username,
+    MessageText, NewMessage, Position, SummaryKind, User, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind, SharedEvent};
@@ -24,6 +24,14 @@ use crate::session::Session;
 /// goes on in a task of its own.
 #[must_use = "a send ends only when awaited"]
 pub struct Sending(Option<Pin<Box<dyn Future<Output = Result<Sent>> + Send>>>);
+
+impl Sending {
+    /// The rest of a send, to run when awaited (or in a task of its own
+    /// if dropped first).
+    pub(super) fn new(rest: impl Future<Output = Result<Sent>> + Send + 'static) -> Self {
+        Self(Some(Box::pin(rest)))
+    }
+}
 
 impl Future for Sending {
     type Output = Result<Sent>;
@@ -215,20 +223,34 @@ impl Chat {
             .await?;
         // Presence shows only where both have spoken; so does how far the
         // peer has read (it says when they were here).
-        for summary in page.items.iter_mut().filter(|c| !c.mutual) {
-            summary.peer_read_up_to = MessageId::ZERO;
+        let mut peers = Vec::new();
+        for summary in &mut page.items {
+            if let SummaryKind::Direct {
+                peer,
+                peer_read_up_to,
+                mutual,
+                ..
+            } = &mut summary.kind
+            {
+                if *mutual {
+                    peers.push(peer.id());
+                } else {
+                    *peer_read_up_to = MessageId::ZERO;
+                }
+            }
         }
-        let peers: Vec<_> = page
-            .items
-            .iter()
-            .filter(|c| c.mutual)
-            .map(|c| c.peer.id())
-            .collect();
         match self.inner.presence.online(&peers).await {
             Ok(online) => {
-                let mutual = page.items.iter_mut().filter(|c| c.mutual);
-                for (summary, online) in mutual.zip(online) {
-                    summary.online = online;
+                let mutual = page.items.iter_mut().filter_map(|c| match &mut c.kind {
+                    SummaryKind::Direct {
+                        mutual: true,
+                        online,
+                        ..
+                    } => Some(online),
+                    _ => None,
+                });
+                for (shown, online) in mutual.zip(online) {
+                    *shown = online;
                 }
             }
             // Presence is a nicety: the list is still right without it.
@@ -289,7 +311,7 @@ impl Chat {
             let event = Event::new(EventKind::Read {
                 conversation,
                 by: me.clone(),
-                with: peer.clone(),
+                with: Some(peer.clone()),
                 up_to: mark.up_to,
                 position,
             });
@@ -416,7 +438,7 @@ impl Chat {
         self.inner.store.last_message_id(session.user().id()).await
     }
 
-    async fn find_user(&self, username: &Username) -> Result<User> {
+    pub(super) async fn find_user(&self, username: &Username) -> Result<User> {
         if let Some(user) = self.inner.users.get(username) {
             return Ok(user);
         }
@@ -446,7 +468,11 @@ impl Chat {
     }
 
     /// The direct conversation of two users, if they have one.
-    async fn find_direct_conversation(&self, a: &User, b: &User) -> Result<Option<ConversationId>> {
+    pub(super) async fn find_direct_conversation(
+        &self,
+        a: &User,
+        b: &User,
+    ) -> Result<Option<ConversationId>> {
         if let Some(conversation) = self.inner.pairs.get(a.id(), b.id()) {
             return Ok(Some(conversation));
         }
@@ -463,7 +489,7 @@ impl Chat {
 
     /// Whether every member of `conversation` has sent a message in it: only
     /// then do they see each other's presence, typing and read marks.
-    async fn is_mutual(&self, conversation: ConversationId) -> Result<bool> {
+    pub(super) async fn is_mutual(&self, conversation: ConversationId) -> Result<bool> {
         let members = self.inner.store.members(conversation).await?;
         Ok(members.len() > 1 && members.iter().all(|m| m.has_spoken))
     }
@@ -481,7 +507,12 @@ impl Chat {
     /// the store already holds the truth and subscribers recover from it.
     async fn publish_to(&self, users: &[&User], event: SharedEvent) {
         let topics: Vec<Topic> = users.iter().map(|u| Topic::user(u.id())).collect();
-        if let Err(error) = self.inner.bus.publish(&topics, event).await {
+        self.publish(&topics, event).await;
+    }
+
+    /// Publishes to `topics` after a commit, as [`Chat::publish_to`] does.
+    pub(super) async fn publish(&self, topics: &[Topic], event: SharedEvent) {
+        if let Err(error) = self.inner.bus.publish(topics, event).await {
             warn!(%error, "publish failed after commit; subscribers will recover from the store");
         }
     }

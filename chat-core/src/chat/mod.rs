@@ -2,6 +2,7 @@
 
 mod accounts;
 mod caches;
+mod groups;
 mod in_flight;
 mod live;
 mod messaging;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub use accounts::{Login, SignupForm};
+pub use groups::{GROUP_TYPING_LIMIT, GroupForm, GroupView, MemberView};
 pub use live::{Item, Live, Resume};
 pub use messaging::{Sending, Sent};
 pub use subscription::Subscription;
@@ -42,6 +44,9 @@ pub struct ChatConfig {
     /// bits for the limits per network (IPv6: a client is its /64, a network
     /// its /48). Default: 24.
     pub ipv4_prefix: u8,
+    /// The most members a group may have (default 1 000): an add past it
+    /// is refused with [`ChatError::TooManyMembers`](crate::ChatError::TooManyMembers).
+    pub max_group_members: usize,
 }
 
 impl Default for ChatConfig {
@@ -51,6 +56,7 @@ impl Default for ChatConfig {
             session_absolute_timeout: Duration::from_secs(30 * 24 * 3600),
             device_lifetime: Duration::from_secs(180 * 24 * 3600),
             ipv4_prefix: crate::domain::ClientAddress::DEFAULT_IPV4_PREFIX,
+            max_group_members: 1_000,
         }
     }
 }
@@ -82,6 +88,12 @@ impl ChatConfig {
 
     /// How stale a session's last-seen time may get before a request
     /// refreshes it: a write at most once a minute per session.
+    /// Sets the most members a group may have (at least 2).
+    pub fn with_max_group_members(mut self, members: usize) -> Self {
+        self.max_group_members = members.max(2);
+        self
+    }
+
     fn touch_interval(&self) -> Duration {
         (self.session_idle_timeout / 10).min(Duration::from_secs(60))
     }

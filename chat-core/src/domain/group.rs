@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::{ConversationId, MessageId, Position, User, UserId};
 use crate::error::{ChatError, Result};
 
 /// A group's title: 1 to 100 Unicode scalar values after trimming, on one
@@ -177,6 +178,289 @@ impl FromStr for Role {
             .find(|role| role.as_str() == raw)
             .ok_or_else(|| ChatError::invalid("role", "must be member, admin or owner"))
     }
+}
+
+/// Which history a member who joins sees, chosen when the group is made
+/// (as Matrix's history visibility).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HistoryVisibility {
+    /// From the moment they joined (the default).
+    #[default]
+    Joined,
+    /// The whole history, from the group's creation.
+    Shared,
+}
+
+impl HistoryVisibility {
+    /// The name on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Joined => "joined",
+            Self::Shared => "shared",
+        }
+    }
+}
+
+impl FromStr for HistoryVisibility {
+    type Err = ChatError;
+
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on field `history` for anything but
+    /// `joined` or `shared`.
+    fn from_str(raw: &str) -> Result<Self> {
+        [Self::Joined, Self::Shared]
+            .into_iter()
+            .find(|v| v.as_str() == raw)
+            .ok_or_else(|| ChatError::invalid("history", "must be joined or shared"))
+    }
+}
+
+/// How people come into a group.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JoinPolicy {
+    /// By invitation only (the default).
+    #[default]
+    Private,
+    /// Listed in the group directory; anyone may join.
+    Discoverable,
+}
+
+impl JoinPolicy {
+    /// The name on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Private => "private",
+            Self::Discoverable => "discoverable",
+        }
+    }
+}
+
+impl FromStr for JoinPolicy {
+    type Err = ChatError;
+
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on field `join_policy` for anything but
+    /// `private` or `discoverable`.
+    fn from_str(raw: &str) -> Result<Self> {
+        [Self::Private, Self::Discoverable]
+            .into_iter()
+            .find(|v| v.as_str() == raw)
+            .ok_or_else(|| ChatError::invalid("join_policy", "must be private or discoverable"))
+    }
+}
+
+/// A group's settings, chosen when it is made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupSettings {
+    /// Which history a member who joins later sees.
+    pub history: HistoryVisibility,
+    /// How people come in.
+    pub join_policy: JoinPolicy,
+    /// Whether only admins and the owner send.
+    pub announcement: bool,
+}
+
+/// A change to a group's membership or title, as it stands in the history
+/// (a system message whose sender is who made the change) and as members
+/// hear of it live.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum GroupEvent {
+    /// The group was made with this title.
+    Created {
+        /// Its first title.
+        title: GroupTitle,
+    },
+    /// The group was renamed.
+    Renamed {
+        /// The new title.
+        title: GroupTitle,
+    },
+    /// `user` was added as a member.
+    Added {
+        /// Who.
+        user: User,
+    },
+    /// `user` was invited: they become a member once they accept.
+    Invited {
+        /// Who.
+        user: User,
+    },
+    /// The sender accepted an invitation, or joined a discoverable group.
+    Joined,
+    /// The sender left.
+    Left,
+    /// `user` was removed.
+    Removed {
+        /// Who.
+        user: User,
+    },
+    /// `user` now holds `role`.
+    RoleChanged {
+        /// Whose role.
+        user: User,
+        /// The new role.
+        role: Role,
+    },
+}
+
+impl GroupEvent {
+    /// The event as a line of text by `actor`, for clients that show text
+    /// only: the system message's text.
+    pub fn describe(&self, actor: &User) -> String {
+        let actor = actor.username().as_str();
+        match self {
+            Self::Created { title } => format!("{actor} created the group \"{title}\""),
+            Self::Renamed { title } => format!("{actor} renamed the group to \"{title}\""),
+            Self::Added { user } => format!("{actor} added {}", user.username().as_str()),
+            Self::Invited { user } => format!("{actor} invited {}", user.username().as_str()),
+            Self::Joined => format!("{actor} joined"),
+            Self::Left => format!("{actor} left"),
+            Self::Removed { user } => format!("{actor} removed {}", user.username().as_str()),
+            Self::RoleChanged { user, role } => {
+                format!(
+                    "{actor} made {} {}",
+                    user.username().as_str(),
+                    role_phrase(*role)
+                )
+            }
+        }
+    }
+
+    /// The user the event is about other than its actor, if any.
+    pub fn subject(&self) -> Option<&User> {
+        match self {
+            Self::Added { user }
+            | Self::Invited { user }
+            | Self::Removed { user }
+            | Self::RoleChanged { user, .. } => Some(user),
+            Self::Created { .. } | Self::Renamed { .. } | Self::Joined | Self::Left => None,
+        }
+    }
+}
+
+fn role_phrase(role: Role) -> &'static str {
+    match role {
+        Role::Member => "a member",
+        Role::Admin => "an admin",
+        Role::Owner => "the owner",
+    }
+}
+
+/// A current member of a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMember {
+    /// Who.
+    pub user: User,
+    /// Their role.
+    pub role: Role,
+    /// The position of the change that made them a member: they joined
+    /// after every change before it.
+    pub joined: Position,
+    /// Their read mark.
+    pub read_up_to: MessageId,
+    /// Whether they have sent a message in the group.
+    pub has_spoken: bool,
+}
+
+/// A group as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Its conversation.
+    pub id: ConversationId,
+    /// Its title.
+    pub title: GroupTitle,
+    /// Who made it.
+    pub creator: User,
+    /// Its settings.
+    pub settings: GroupSettings,
+    /// The current members, the longest-standing first.
+    pub members: Vec<GroupMember>,
+    /// Who is invited and has not answered yet.
+    pub invited: Vec<User>,
+    /// The position of its newest change of membership or title: a change
+    /// written against an older version is refused
+    /// ([`ChatError::Conflict`]), so two changes never both apply to the
+    /// same state.
+    pub version: Position,
+}
+
+impl Group {
+    /// The current member `user`, if they are one.
+    pub fn member(&self, user: UserId) -> Option<&GroupMember> {
+        self.members.iter().find(|m| m.user.id() == user)
+    }
+
+    /// Whether `user` is invited.
+    pub fn is_invited(&self, user: UserId) -> bool {
+        self.invited.iter().any(|u| u.id() == user)
+    }
+
+    /// The owner.
+    pub fn owner(&self) -> Option<&GroupMember> {
+        self.members.iter().find(|m| m.role == Role::Owner)
+    }
+}
+
+/// What a user may see of a conversation they are or were a member of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// Their role (in a direct conversation: [`Role::Member`]).
+    pub role: Role,
+    /// The oldest position they may read (zero: the whole history).
+    pub visible_from: Position,
+    /// For a former member, the position of the change that ended their
+    /// membership: they read nothing after it.
+    pub left_at: Option<Position>,
+    /// Until when they may not send.
+    pub muted_until: Option<crate::domain::Timestamp>,
+    /// Whether the conversation is announcement-only: only admins and the
+    /// owner send.
+    pub announcement: bool,
+}
+
+impl Membership {
+    /// Whether they are a member now.
+    pub fn is_current(&self) -> bool {
+        self.left_at.is_none()
+    }
+
+    /// Whether they may send now: a current member, not muted, and an
+    /// admin or the owner where the group is announcement-only.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a former member (as for someone who
+    /// never was one), [`ChatError::Forbidden`] for a member who may not.
+    pub fn may_send(&self, now: crate::domain::Timestamp) -> Result<()> {
+        if !self.is_current() {
+            return Err(ChatError::NotFound);
+        }
+        if self.announcement && !self.role.manages_the_group() {
+            return Err(ChatError::Forbidden);
+        }
+        if self.muted_until.is_some_and(|until| until > now) {
+            return Err(ChatError::Forbidden);
+        }
+        Ok(())
+    }
+
+    /// Whether `position` lies in what they may read.
+    pub fn sees(&self, position: Position) -> bool {
+        position >= self.visible_from && self.left_at.is_none_or(|left| position <= left)
+    }
+}
+
+/// An invitation a user has not answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invitation {
+    /// The group.
+    pub group: ConversationId,
+    /// Its title.
+    pub title: GroupTitle,
+    /// Who invited them.
+    pub by: User,
 }
 
 #[cfg(test)]

@@ -18,9 +18,14 @@ pub use client::{Client, ClientAddress};
 pub use client_id::ClientMessageId;
 pub use cursor::Cursor;
 pub use email::Email;
-pub use group::{GroupTitle, Role};
+pub use group::{
+    Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
+    JoinPolicy, Membership, Role,
+};
 pub use ids::{ConversationId, MessageId, Position, SessionId, UserId};
-pub use message::{Change, ConversationSummary, Member, Message, NewMessage};
+pub use message::{
+    Change, ConversationSummary, Member, Message, NewEvent, NewMessage, SummaryKind,
+};
 pub use message_text::MessageText;
 pub use password::{Password, PasswordHash};
 pub use search::{SearchPattern, fold_for_search};

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, Email, Member, Message, MessageId,
-    NewMessage, PasswordHash, Position, SearchPattern, SessionId, Timestamp, User, UserId,
-    Username,
+    Account, Change, ConversationId, ConversationSummary, Email, Group, GroupSettings, GroupTitle,
+    Invitation, Member, Membership, Message, MessageId, NewEvent, NewMessage, PasswordHash,
+    Position, SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -360,7 +360,87 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn last_message_id(&self, user: UserId) -> Result<MessageId>;
 }
 
-/// A complete store: what [`Chat`](crate::Chat) needs.
-pub trait Store: UserStore + SessionStore + ConversationStore + MessageStore {}
+/// A group to be made, decided by the service.
+#[derive(Clone, Debug)]
+pub struct NewGroup {
+    /// Its title.
+    pub title: GroupTitle,
+    /// Who makes it: its owner.
+    pub creator: User,
+    /// Its settings.
+    pub settings: GroupSettings,
+    /// Who becomes a member at once (not the creator).
+    pub members: Vec<User>,
+    /// Who is invited.
+    pub invited: Vec<User>,
+    /// When.
+    pub at: Timestamp,
+}
 
-impl<T: UserStore + SessionStore + ConversationStore + MessageStore> Store for T {}
+/// Changes to a group, decided by the service from the group at
+/// `version`: each event is written as a system message and takes effect.
+#[derive(Clone, Debug)]
+pub struct GroupChange {
+    /// The group.
+    pub group: ConversationId,
+    /// The [`Group::version`] the service decided from.
+    pub version: Position,
+    /// When.
+    pub at: Timestamp,
+    /// What changes, in order.
+    pub events: Vec<NewEvent>,
+}
+
+/// Groups: their members, roles, invitations and changes.
+///
+/// Each change of a group is a system message in its history, with its
+/// position in the change log, and takes effect at that position:
+/// - `Created`: the creator is the owner;
+/// - `Added { user }` and `Joined` (the actor): a member with the role
+///   `member`, who sees the history from this position (or all of it in a
+///   group with [`HistoryVisibility::Shared`](crate::domain::HistoryVisibility)),
+///   has read up to it, and is no longer invited; a former member comes back
+///   this way;
+/// - `Invited { user }`: an invitation by the actor;
+/// - `Left` (the actor) and `Removed { user }`: a former member, who reads
+///   up to this position and nothing after it;
+/// - `RoleChanged { user, role }`, `Renamed { title }`: as they say.
+#[async_trait]
+pub trait GroupStore: Send + Sync + 'static {
+    /// Makes a group: its `Created` message, then an `Added` for each
+    /// member and an `Invited` for each invitee, all by the creator.
+    /// Returns the group's id and those messages, in order.
+    async fn create_group(&self, group: NewGroup) -> Result<(ConversationId, Vec<Message>)>;
+
+    /// The group, with its current members (longest-standing first) and
+    /// invitations; `None` if no group has this id.
+    async fn group(&self, id: ConversationId) -> Result<Option<Group>>;
+
+    /// Applies `change` in one transaction and returns its system messages.
+    ///
+    /// # Errors
+    /// [`ChatError::Conflict`] if the group's version is no longer
+    /// `change.version` (another change came first; nothing is written),
+    /// [`ChatError::NotFound`] if there is no such group.
+    async fn change_group(&self, change: GroupChange) -> Result<Vec<Message>>;
+
+    /// What `user` may see of the group: `None` if they never were a
+    /// member (or it is not a group).
+    async fn membership(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+    ) -> Result<Option<Membership>>;
+
+    /// The invitations `user` has not answered, newest first.
+    async fn invitations(&self, user: UserId) -> Result<Vec<Invitation>>;
+
+    /// The groups `user` is a member of now: whose topics their live
+    /// streams listen to.
+    async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>>;
+}
+
+/// A complete store: what [`Chat`](crate::Chat) needs.
+pub trait Store: UserStore + SessionStore + ConversationStore + MessageStore + GroupStore {}
+
+impl<T: UserStore + SessionStore + ConversationStore + MessageStore + GroupStore> Store for T {}

@@ -29,6 +29,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod bus;
+pub mod groups;
 mod harness;
 pub mod limits;
 pub mod ports;
@@ -71,6 +72,25 @@ macro_rules! store_conformance_suite {
     ($fresh:path) => {
         $crate::store_port_suite!($fresh);
         $crate::service_suite!($fresh);
+        $crate::group_suite!($fresh);
+    };
+}
+
+/// Stamps every case of the group suite ([`groups`]).
+#[macro_export]
+macro_rules! group_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(groups, $fresh;
+            a_group_is_made_with_its_owner_the_members_who_consent_and_invitations,
+            a_stranger_gets_not_found_whether_or_not_the_group_exists,
+            roles_decide_who_renames_adds_removes_and_hands_over,
+            the_member_cap_and_the_title_are_checked,
+            a_removed_member_keeps_what_came_before_and_hears_nothing_after,
+            history_is_visible_from_joining_or_whole_as_the_group_chose,
+            group_messages_are_idempotent_and_in_the_inbox_with_unread_counts,
+            members_hear_the_group_live_until_they_leave,
+            concurrent_adds_removes_and_sends_end_consistent,
+        );
     };
 }
 

@@ -494,12 +494,16 @@ pub async fn the_conversation_list_counts_unread_and_shows_marks_by_recency(stor
     let top = &first.items[0];
     assert!(first.has_more);
     assert_eq!(
-        (top.peer.username().as_str(), top.unread, top.mutual),
+        (
+            top.peer().unwrap().username().as_str(),
+            top.unread,
+            top.mutual()
+        ),
         ("bob", 2, false)
     );
     assert_eq!(top.last_message.as_ref().unwrap(), b2[0].message());
     let next = summaries(alice.id(), Some(b2[0].message().id())).await;
-    assert_eq!(next.items[0].peer.username().as_str(), "carol");
+    assert_eq!(next.items[0].peer().unwrap().username().as_str(), "carol");
     assert!(!next.has_more);
     // Alice reads the first and answers: bob's unread and mark follow.
     let mark = store
@@ -510,11 +514,14 @@ pub async fn the_conversation_list_counts_unread_and_shows_marks_by_recency(stor
     assert_eq!(summaries(alice.id(), None).await.items[0].unread, 1);
     let a1 = append(&*store, &[new(with_bob, &alice, &bob, "a1")]).await;
     let alices = summaries(alice.id(), None).await;
-    assert_eq!((alices.items[0].unread, alices.items[0].mutual), (0, true));
+    assert_eq!(
+        (alices.items[0].unread, alices.items[0].mutual()),
+        (0, true)
+    );
     let bobs = summaries(bob.id(), None).await;
     assert_eq!(bobs.items[0].unread, 1);
     assert_eq!(
-        bobs.items[0].peer_read_up_to,
+        bobs.items[0].peer_read_up_to(),
         a1[0].message().id(),
         "a sender has read up to their own message"
     );

@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 
-use chat_core::{Chat, Delivery, EventKind, HistoryQuery, MemoryStore, SearchPattern, SignupForm};
+use chat_core::{
+    Chat, Delivery, EventKind, HistoryQuery, MemoryStore, SearchPattern, SignupForm, SummaryKind,
+};
 use futures::StreamExt;
 
 const PASSWORD: &str = "correct horse battery";
@@ -88,8 +90,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Conversation list with unread counts, then a read mark.
     let alices = chat.conversations(&alice, &Default::default()).await?;
     for summary in &alices.items {
-        let (peer, unread) = (summary.peer.username(), summary.unread);
-        println!("alice's conversation with {peer}: {unread} unread");
+        let unread = summary.unread;
+        match &summary.kind {
+            SummaryKind::Direct { peer, .. } => {
+                println!(
+                    "alice's conversation with {}: {unread} unread",
+                    peer.username()
+                );
+            }
+            SummaryKind::Group { title, .. } => {
+                println!("alice's group {title}: {unread} unread");
+            }
+        }
     }
     let mark = chat.mark_read(&alice, "bob", first.message.id()).await?;
     println!("alice read up to #{mark}");

@@ -1,0 +1,741 @@
+//! Group conversations: making them, their members and roles, sending,
+//! reading and typing in them. Every rule of who may do what lives here;
+//! the store writes a decided change only if the group is still as it was
+//! read (its version), so two changes never both apply to one state.
+
+use tracing::instrument;
+
+use super::Chat;
+use super::messaging::{Sending, Sent};
+use crate::domain::{
+    ClientMessageId, ConversationId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle,
+    HistoryVisibility, Invitation, JoinPolicy, Membership, Message, MessageId, MessageText,
+    NewEvent, NewMessage, Role, User, UserId, Username,
+};
+use crate::error::{ChatError, Result};
+use crate::event::{Event, EventKind};
+use crate::ports::{Action, Appended, GroupChange, HistoryQuery, NewGroup, Page, Topic};
+use crate::session::Session;
+
+/// How many times a change is decided again after a concurrent change to
+/// the same group won the race.
+const ATTEMPTS: usize = 16;
+
+/// Up to this many members, typing in a group reaches every member online;
+/// in a larger group it is dropped (announcing every keystroke to
+/// thousands costs more than it tells).
+pub const GROUP_TYPING_LIMIT: usize = 100;
+
+/// What a user asks for when making a group.
+#[derive(Clone, Debug, Default)]
+pub struct GroupForm {
+    /// The title, as typed.
+    pub title: String,
+    /// Usernames to bring in: added at once where the consent rule allows,
+    /// invited otherwise.
+    pub members: Vec<String>,
+    /// Which history a member who joins later sees.
+    pub history: HistoryVisibility,
+    /// How people come in.
+    pub join_policy: JoinPolicy,
+    /// Whether only admins and the owner send.
+    pub announcement: bool,
+}
+
+/// A member as the service shows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberView {
+    /// Who.
+    pub user: User,
+    /// Their role.
+    pub role: Role,
+    /// Whether they are online (a member asking sees every member's; an
+    /// outsider sees no one's).
+    pub online: bool,
+}
+
+/// A group as the service shows it to one user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    /// The conversation.
+    pub id: ConversationId,
+    /// The title.
+    pub title: GroupTitle,
+    /// The settings.
+    pub settings: GroupSettings,
+    /// The members, longest-standing first (empty for a former member).
+    pub members: Vec<MemberView>,
+    /// Who is invited (shown to members only).
+    pub invited: Vec<User>,
+    /// The asking user's role: `None` if they are not a member (invited,
+    /// former, or looking at a discoverable group).
+    pub role: Option<Role>,
+}
+
+/// Whom a change adds directly, and whom it may only invite.
+enum Entry {
+    Add(User),
+    Invite(User),
+}
+
+impl Chat {
+    /// Makes a group owned by the session's user, with `form.members`
+    /// added where the consent rule allows (they share a direct
+    /// conversation with the user in which both have written, and never
+    /// left or were removed from this group: a new group, so they have
+    /// not) and invited otherwise.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `title` or `members` (a name that is
+    /// not a username, or the user's own); [`ChatError::NotFound`] if a
+    /// member does not exist; [`ChatError::TooManyMembers`] past the cap.
+    #[instrument(skip_all, fields(user = %session.user().id()))]
+    pub async fn create_group(&self, session: &Session, form: GroupForm) -> Result<GroupView> {
+        let me = session.user();
+        let title = GroupTitle::parse(form.title)?;
+        let mut members: Vec<User> = Vec::new();
+        let mut invited: Vec<User> = Vec::new();
+        for name in &form.members {
+            let name = Username::parse_field(name, "members")?;
+            if name.canonical() == me.username().canonical() {
+                return Err(ChatError::invalid(
+                    "members",
+                    "you are a member of the groups you make",
+                ));
+            }
+            let user = self.find_user(&name).await?;
+            if members.iter().chain(&invited).any(|u| u.id() == user.id()) {
+                continue;
+            }
+            match self.entry_for(me, user, None).await? {
+                Entry::Add(user) => members.push(user),
+                Entry::Invite(user) => invited.push(user),
+            }
+        }
+        if members.len() + 1 > self.inner.config.max_group_members {
+            return Err(ChatError::TooManyMembers {
+                max: self.inner.config.max_group_members,
+            });
+        }
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &me.id().to_string())
+            .await?;
+        let (id, events) = self
+            .inner
+            .store
+            .create_group(NewGroup {
+                title,
+                creator: me.clone(),
+                settings: GroupSettings {
+                    history: form.history,
+                    join_policy: form.join_policy,
+                    announcement: form.announcement,
+                },
+                members,
+                invited,
+                at: self.inner.clock.now(),
+            })
+            .await?;
+        self.publish_group_events(id, &events).await;
+        self.group_view(session, id).await
+    }
+
+    /// The group as the session's user may see it: members see everything;
+    /// an invitee, a former member or anyone looking at a discoverable
+    /// group sees its title and settings.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for anyone else, whether or not the group
+    /// exists.
+    pub async fn group(&self, session: &Session, id: ConversationId) -> Result<GroupView> {
+        self.group_view(session, id).await
+    }
+
+    /// Renames the group (admins and the owner).
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `title`; [`ChatError::NotFound`] for a
+    /// non-member; [`ChatError::Forbidden`] for a member who may not.
+    pub async fn rename_group(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        title: String,
+    ) -> Result<GroupView> {
+        let title = GroupTitle::parse(title)?;
+        let me = session.user();
+        self.change(session, id, |group| {
+            let role = member_role(group, me.id())?;
+            if !role.manages_the_group() {
+                return Err(ChatError::Forbidden);
+            }
+            if group.title == title {
+                return Ok(Vec::new());
+            }
+            Ok(vec![GroupEvent::Renamed {
+                title: title.clone(),
+            }])
+        })
+        .await?;
+        self.group_view(session, id).await
+    }
+
+    /// Brings `username` into the group (admins and the owner): added at
+    /// once where the consent rule allows, invited otherwise. Adding a
+    /// member again changes nothing.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a non-member, or if `username` does not
+    /// exist; [`ChatError::Forbidden`] for a member who may not add;
+    /// [`ChatError::TooManyMembers`] past the cap.
+    pub async fn add_member(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        username: &str,
+    ) -> Result<GroupView> {
+        let me = session.user();
+        let name = Username::parse_field(username, "username")?;
+        let user = self.find_user(&name).await?;
+        // Whether they left or were removed decides between adding and
+        // inviting: read before the change is decided.
+        let former = self
+            .inner
+            .store
+            .membership(id, user.id())
+            .await?
+            .is_some_and(|m| !m.is_current());
+        let entry = self.entry_for(me, user, Some(former)).await?;
+        let max = self.inner.config.max_group_members;
+        self.change(session, id, |group| {
+            let role = member_role(group, me.id())?;
+            if !role.manages_the_group() {
+                return Err(ChatError::Forbidden);
+            }
+            Ok(match &entry {
+                Entry::Add(user) | Entry::Invite(user) if group.member(user.id()).is_some() => {
+                    Vec::new()
+                }
+                Entry::Add(user) => {
+                    if group.members.len() >= max {
+                        return Err(ChatError::TooManyMembers { max });
+                    }
+                    vec![GroupEvent::Added { user: user.clone() }]
+                }
+                Entry::Invite(user) if group.is_invited(user.id()) => Vec::new(),
+                Entry::Invite(user) => vec![GroupEvent::Invited { user: user.clone() }],
+            })
+        })
+        .await?;
+        self.group_view(session, id).await
+    }
+
+    /// Removes `username` from the group; the session's own name leaves
+    /// it. Admins remove members, the owner removes admins and members; an
+    /// invitation is withdrawn the same way. When the owner leaves,
+    /// ownership passes to the longest-standing admin, or else to the
+    /// longest-standing member.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a non-member, or if `username` is
+    /// neither a member nor invited; [`ChatError::Forbidden`] for a member
+    /// who may not remove them; [`ChatError::Conflict`] for removing the
+    /// owner.
+    pub async fn remove_member(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        username: &str,
+    ) -> Result<Option<GroupView>> {
+        let me = session.user();
+        let name = Username::parse_field(username, "username")?;
+        let leaving = name.canonical() == me.username().canonical();
+        let user = if leaving {
+            me.clone()
+        } else {
+            self.find_user(&name).await?
+        };
+        self.change(session, id, |group| {
+            let role = member_role(group, me.id())?;
+            if leaving {
+                return Ok(leave(group, me.id()));
+            }
+            if group.is_invited(user.id()) && group.member(user.id()).is_none() {
+                return if role.manages_the_group() {
+                    Ok(vec![GroupEvent::Removed { user: user.clone() }])
+                } else {
+                    Err(ChatError::Forbidden)
+                };
+            }
+            let target = group.member(user.id()).ok_or(ChatError::NotFound)?;
+            if target.role == Role::Owner {
+                return Err(ChatError::conflict(
+                    "the owner cannot be removed; they hand the group over first",
+                ));
+            }
+            if !role.may_remove(target.role) {
+                return Err(ChatError::Forbidden);
+            }
+            Ok(vec![GroupEvent::Removed { user: user.clone() }])
+        })
+        .await?;
+        if leaving {
+            Ok(None)
+        } else {
+            self.group_view(session, id).await.map(Some)
+        }
+    }
+
+    /// Gives `username` a role (the owner only). Making someone the owner
+    /// hands the group over: the former owner becomes an admin.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a non-member, or if `username` is not a
+    /// member; [`ChatError::Forbidden`] for anyone but the owner;
+    /// [`ChatError::Conflict`] for the owner changing their own role (they
+    /// hand the group over instead).
+    pub async fn set_role(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        username: &str,
+        role: Role,
+    ) -> Result<GroupView> {
+        let me = session.user();
+        let name = Username::parse_field(username, "username")?;
+        self.change(session, id, |group| {
+            let my_role = member_role(group, me.id())?;
+            let target = group
+                .members
+                .iter()
+                .find(|m| m.user.username().canonical() == name.canonical())
+                .ok_or(ChatError::NotFound)?;
+            if !my_role.changes_roles() {
+                return Err(ChatError::Forbidden);
+            }
+            if target.user.id() == me.id() {
+                return Err(ChatError::conflict(
+                    "the owner keeps the role until they hand the group over",
+                ));
+            }
+            if target.role == role {
+                return Ok(Vec::new());
+            }
+            let mut events = vec![GroupEvent::RoleChanged {
+                user: target.user.clone(),
+                role,
+            }];
+            if role == Role::Owner {
+                events.push(GroupEvent::RoleChanged {
+                    user: me.clone(),
+                    role: Role::Admin,
+                });
+            }
+            Ok(events)
+        })
+        .await?;
+        self.group_view(session, id).await
+    }
+
+    /// Joins the group: accepts an invitation, or joins a discoverable
+    /// group. Joining a group one is a member of changes nothing.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] if the user is neither invited nor looking
+    /// at a discoverable group (whether or not it exists);
+    /// [`ChatError::TooManyMembers`] past the cap.
+    pub async fn join_group(&self, session: &Session, id: ConversationId) -> Result<GroupView> {
+        let me = session.user();
+        let max = self.inner.config.max_group_members;
+        self.change(session, id, |group| {
+            if group.member(me.id()).is_some() {
+                return Ok(Vec::new());
+            }
+            let open = group.settings.join_policy == JoinPolicy::Discoverable;
+            if !open && !group.is_invited(me.id()) {
+                return Err(ChatError::NotFound);
+            }
+            if group.members.len() >= max {
+                return Err(ChatError::TooManyMembers { max });
+            }
+            Ok(vec![GroupEvent::Joined])
+        })
+        .await?;
+        self.group_view(session, id).await
+    }
+
+    /// The invitations the session's user has not answered, newest first.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn invitations(&self, session: &Session) -> Result<Vec<Invitation>> {
+        self.inner.store.invitations(session.user().id()).await
+    }
+
+    /// Sends a message to a group the session's user is a member of: it
+    /// is committed once and published once, on the group's topic.
+    /// Sending again with the same `client_id` returns the original.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `text` or `client_id`;
+    /// [`ChatError::NotFound`] for a non-member (also one removed while the
+    /// message was on its way); [`ChatError::Forbidden`] for a member who
+    /// may not send (an announcement-only group, a mute);
+    /// [`ChatError::RateLimited`].
+    pub async fn send_to_group(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        text: String,
+        client_id: Option<String>,
+    ) -> Result<Sent> {
+        self.start_send_to_group(session, id, text, client_id)
+            .await?
+            .await
+    }
+
+    /// [`Chat::send_to_group`] in two steps, as [`Chat::start_send`].
+    ///
+    /// # Errors
+    /// As [`Chat::send_to_group`], for what is checked before the commit.
+    #[instrument(skip_all, fields(user = %session.user().id()))]
+    pub async fn start_send_to_group(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        text: String,
+        client_id: Option<String>,
+    ) -> Result<Sending> {
+        let sender = session.user();
+        let text = MessageText::parse(text)?;
+        let client_id = client_id.map(ClientMessageId::parse).transpose()?;
+        let membership = self.membership(session, id).await?;
+        membership.may_send(self.inner.clock.now())?;
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &sender.id().to_string())
+            .await?;
+        let committing = self
+            .inner
+            .appends
+            .enqueue(NewMessage {
+                conversation: id,
+                sender: sender.clone(),
+                recipient: None,
+                text,
+                sent_at: self.inner.clock.now(),
+                client_id,
+            })
+            .await?;
+        let chat = self.clone();
+        Ok(Sending::new(async move {
+            match committing.await? {
+                Appended::Existing(message) => {
+                    if message.conversation() != id {
+                        return Err(ChatError::invalid(
+                            "client_id",
+                            "already used for a message elsewhere",
+                        ));
+                    }
+                    Ok(Sent {
+                        message,
+                        created: false,
+                    })
+                }
+                Appended::Created(message) => {
+                    let event = Event::new(EventKind::Message {
+                        message: message.clone(),
+                    });
+                    chat.publish(&[Topic::conversation(id)], event).await;
+                    Ok(Sent {
+                        message,
+                        created: true,
+                    })
+                }
+            }
+        }))
+    }
+
+    /// A page of the group's messages that the session's user may read
+    /// (members: from when they joined, or all of it where history is
+    /// shared; former members: up to when they left).
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for anyone who never was a member;
+    /// [`ChatError::RateLimited`] for a search over the limit.
+    pub async fn group_history(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
+        let membership = self.membership(session, id).await?;
+        if query.search.is_some() {
+            self.inner
+                .limiter
+                .check(Action::SearchPerUser, &session.user().id().to_string())
+                .await?;
+        }
+        let mut query = query.clone();
+        // Only what the member may read: after `visible_from - 1`, up to
+        // `left_at`.
+        let floor = MessageId::new(membership.visible_from.get().saturating_sub(1));
+        query.after = Some(query.after.map_or(floor, |after| after.max(floor)));
+        if let Some(left) = membership.left_at {
+            let ceiling = MessageId::new(left.get().saturating_add(1));
+            query.before = Some(query.before.map_or(ceiling, |before| before.min(ceiling)));
+        }
+        self.inner.store.list_messages(id, &query).await
+    }
+
+    /// Marks the group read up to `up_to` for the session's user; their
+    /// own devices hear of it. Returns the read mark.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for anyone who never was a member.
+    pub async fn mark_group_read(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        up_to: MessageId,
+    ) -> Result<MessageId> {
+        let me = session.user();
+        self.membership(session, id).await?;
+        let mark = self.inner.store.mark_read(id, me.id(), up_to).await?;
+        if let Some(position) = mark.moved {
+            let event = Event::new(EventKind::Read {
+                conversation: id,
+                by: me.clone(),
+                with: None,
+                up_to: mark.up_to,
+                position,
+            });
+            self.publish(&[Topic::user(me.id())], event).await;
+        }
+        Ok(mark.up_to)
+    }
+
+    /// Tells the group's members online that the user is typing, in groups
+    /// of up to [`GROUP_TYPING_LIMIT`] members (dropped in larger ones, and
+    /// from anyone who may not send). Not stored.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a non-member; [`ChatError::RateLimited`].
+    pub async fn group_typing(&self, session: &Session, id: ConversationId) -> Result<()> {
+        let me = session.user();
+        let membership = self.membership(session, id).await?;
+        if !membership.is_current() {
+            return Err(ChatError::NotFound);
+        }
+        self.inner
+            .limiter
+            .check(Action::TypingPerUser, &me.id().to_string())
+            .await?;
+        if membership.may_send(self.inner.clock.now()).is_err() {
+            return Ok(());
+        }
+        let members = self.inner.store.members(id).await?.len();
+        if members > GROUP_TYPING_LIMIT {
+            return Ok(());
+        }
+        let event = Event::new(EventKind::GroupTyping {
+            from: me.clone(),
+            group: id,
+        });
+        self.publish(&[Topic::conversation(id)], event).await;
+        Ok(())
+    }
+
+    /// The session user's membership of `id`, current or former.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] if they never were a member.
+    async fn membership(&self, session: &Session, id: ConversationId) -> Result<Membership> {
+        self.inner
+            .store
+            .membership(id, session.user().id())
+            .await?
+            .ok_or(ChatError::NotFound)
+    }
+
+    /// Whether `user` may be added by `adder` directly (they share a direct
+    /// conversation in which both have written, and `user` did not leave
+    /// or get removed from the group before), or only invited.
+    async fn entry_for(&self, adder: &User, user: User, former: Option<bool>) -> Result<Entry> {
+        if former == Some(true) {
+            return Ok(Entry::Invite(user));
+        }
+        let mutual = match self.find_direct_conversation(adder, &user).await? {
+            Some(conversation) => self.is_mutual(conversation).await?,
+            None => false,
+        };
+        Ok(if mutual {
+            Entry::Add(user)
+        } else {
+            Entry::Invite(user)
+        })
+    }
+
+    /// Decides a change with `decide` from the group as stored and writes
+    /// it if the group has not changed meanwhile (deciding again if it
+    /// has); publishes its system messages.
+    async fn change(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        decide: impl Fn(&Group) -> Result<Vec<GroupEvent>>,
+    ) -> Result<Vec<Message>> {
+        let me = session.user();
+        for _ in 0..ATTEMPTS {
+            let group = self
+                .inner
+                .store
+                .group(id)
+                .await?
+                .ok_or(ChatError::NotFound)?;
+            let events = decide(&group)?;
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
+            let change = GroupChange {
+                group: id,
+                version: group.version,
+                at: self.inner.clock.now(),
+                events: events
+                    .into_iter()
+                    .map(|event| NewEvent {
+                        event,
+                        actor: me.clone(),
+                    })
+                    .collect(),
+            };
+            match self.inner.store.change_group(change).await {
+                Ok(written) => {
+                    self.publish_group_events(id, &written).await;
+                    return Ok(written);
+                }
+                // Another change came first: decide again from it.
+                Err(ChatError::Conflict { .. }) => tokio::task::yield_now().await,
+                Err(error) => return Err(error),
+            }
+        }
+        Err(ChatError::conflict(
+            "the group kept changing; try again in a moment",
+        ))
+    }
+
+    /// Publishes a group's system messages: once on its topic, and to the
+    /// user each is about (an added or invited user is not listening to
+    /// the group yet; a removed one hears of it on the group's topic, as
+    /// it is published before they stop listening).
+    async fn publish_group_events(&self, id: ConversationId, events: &[Message]) {
+        for message in events {
+            let mut topics = vec![Topic::conversation(id)];
+            if let Some(GroupEvent::Added { user } | GroupEvent::Invited { user }) = message.event()
+            {
+                topics.push(Topic::user(user.id()));
+            }
+            if let Some(GroupEvent::Joined) = message.event() {
+                topics.push(Topic::user(message.sender().id()));
+            }
+            let event = Event::new(EventKind::Message {
+                message: message.clone(),
+            });
+            self.publish(&topics, event).await;
+        }
+    }
+
+    async fn group_view(&self, session: &Session, id: ConversationId) -> Result<GroupView> {
+        let me = session.user().id();
+        let group = self
+            .inner
+            .store
+            .group(id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        let role = group.member(me).map(|m| m.role);
+        let visible = role.is_some()
+            || group.is_invited(me)
+            || group.settings.join_policy == JoinPolicy::Discoverable
+            || self
+                .inner
+                .store
+                .membership(id, me)
+                .await?
+                .is_some_and(|m| !m.is_current());
+        if !visible {
+            return Err(ChatError::NotFound);
+        }
+        let (members, invited) = if role.is_some() || group.is_invited(me) {
+            let ids: Vec<UserId> = group.members.iter().map(|m| m.user.id()).collect();
+            // Presence of members only on request (this call), never pushed.
+            let online = match self.inner.presence.online(&ids).await {
+                Ok(online) => online,
+                Err(error) => {
+                    tracing::warn!(%error, "presence unavailable; listing everyone as offline");
+                    vec![false; ids.len()]
+                }
+            };
+            let members = group
+                .members
+                .iter()
+                .zip(online)
+                .map(|(m, online): (&GroupMember, bool)| MemberView {
+                    user: m.user.clone(),
+                    role: m.role,
+                    online,
+                })
+                .collect();
+            let invited = if role.is_some() {
+                group.invited.clone()
+            } else {
+                Vec::new()
+            };
+            (members, invited)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        Ok(GroupView {
+            id,
+            title: group.title,
+            settings: group.settings,
+            members,
+            invited,
+            role,
+        })
+    }
+}
+
+/// The role of the current member `user`.
+///
+/// # Errors
+/// [`ChatError::NotFound`] for anyone else.
+fn member_role(group: &Group, user: UserId) -> Result<Role> {
+    group
+        .member(user)
+        .map(|m| m.role)
+        .ok_or(ChatError::NotFound)
+}
+
+/// The events of `user` leaving: the owner hands the group over first, to
+/// the longest-standing admin or else the longest-standing member.
+fn leave(group: &Group, user: UserId) -> Vec<GroupEvent> {
+    let mut events = Vec::new();
+    let owner_leaves = group.member(user).is_some_and(|m| m.role == Role::Owner);
+    if owner_leaves {
+        let others = group.members.iter().filter(|m| m.user.id() != user);
+        let heir = others
+            .clone()
+            .find(|m| m.role == Role::Admin)
+            .or_else(|| others.clone().next());
+        if let Some(heir) = heir {
+            events.push(GroupEvent::RoleChanged {
+                user: heir.user.clone(),
+                role: Role::Owner,
+            });
+        }
+    }
+    events.push(GroupEvent::Left);
+    events
+}

@@ -1,0 +1,612 @@
+//! The group conformance suite: every rule of group conversations, over a
+//! store (membership, roles, consent, visibility, the inbox, live delivery
+//! and races).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::harness::Harness;
+use crate::ports::{ConversationQuery, HistoryQuery, Store};
+use crate::{
+    Change, ChatConfig, ChatError, ConversationId, GroupEvent, GroupForm, GroupView,
+    HistoryVisibility, Item, Live, Message, MessageId, Position, Resume, Role, SearchPattern,
+    Session, SummaryKind,
+};
+
+/// A harness with `alice`, `bob` and `carol`, where alice and bob have
+/// both written to each other (so alice may add bob directly) and carol
+/// is a stranger to both.
+async fn three(store: Arc<dyn Store>, config: ChatConfig) -> (Harness, Session, Session, Session) {
+    let h = Harness::with(store, super::generous_limits(), config);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    h.send(&alice, "bob", "hi bob").await;
+    h.send(&bob, "alice", "hi alice").await;
+    (h, alice, bob, carol)
+}
+
+fn form(title: &str, members: &[&str]) -> GroupForm {
+    GroupForm {
+        title: title.into(),
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+        ..GroupForm::default()
+    }
+}
+
+fn names(view: &GroupView) -> Vec<(String, Role)> {
+    view.members
+        .iter()
+        .map(|m| (m.user.username().as_str().to_owned(), m.role))
+        .collect()
+}
+
+async fn history(h: &Harness, who: &Session, id: ConversationId) -> crate::Result<Vec<Message>> {
+    h.chat
+        .group_history(who, id, &HistoryQuery::default())
+        .await
+        .map(|page| page.items)
+}
+
+fn texts(messages: &[Message]) -> Vec<&str> {
+    messages.iter().map(|m| m.text().as_str()).collect()
+}
+
+#[track_caller]
+fn assert_not_found<T: std::fmt::Debug>(result: crate::Result<T>) {
+    assert!(
+        matches!(result, Err(ChatError::NotFound)),
+        "expected not_found, got {result:?}"
+    );
+}
+
+/// The next change a live stream yields, within a bounded wait.
+async fn next_change(live: &mut Live) -> Message {
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("a delivery")
+            .expect("the stream goes on")
+            .unwrap();
+        if let Item::Change { event, .. } = item
+            && let crate::EventKind::Message { message } = event.kind()
+        {
+            return message.clone();
+        }
+    }
+}
+
+pub async fn a_group_is_made_with_its_owner_the_members_who_consent_and_invitations(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let group = h
+        .chat
+        .create_group(&alice, form("  Team  ", &["bob", "carol", "BOB"]))
+        .await
+        .unwrap();
+    assert_eq!(group.title.as_str(), "Team");
+    assert_eq!(group.role, Some(Role::Owner));
+    // Bob has written with alice: added. Carol has not: invited.
+    assert_eq!(
+        names(&group),
+        [("alice".into(), Role::Owner), ("bob".into(), Role::Member)]
+    );
+    assert_eq!(group.invited.len(), 1);
+    assert_eq!(group.invited[0].username().as_str(), "carol");
+    let said = history(&h, &alice, group.id).await.unwrap();
+    assert_eq!(
+        texts(&said),
+        [
+            "alice created the group \"Team\"",
+            "alice added bob",
+            "alice invited carol"
+        ]
+    );
+    assert!(
+        matches!(said[1].event(), Some(GroupEvent::Added { user }) if user.username().as_str() == "bob")
+    );
+    // Carol sees the group she is invited to, but not what it says, until
+    // she joins.
+    let seen = h.chat.group(&carol, group.id).await.unwrap();
+    assert_eq!((seen.role, seen.title.as_str()), (None, "Team"));
+    let invitations = h.chat.invitations(&carol).await.unwrap();
+    assert_eq!(invitations.len(), 1);
+    assert_eq!(invitations[0].by.username().as_str(), "alice");
+    assert_not_found(history(&h, &carol, group.id).await);
+    assert_not_found(
+        h.chat
+            .send_to_group(&carol, group.id, "let me in".into(), None)
+            .await,
+    );
+    let joined = h.chat.join_group(&carol, group.id).await.unwrap();
+    assert_eq!(joined.role, Some(Role::Member));
+    assert!(h.chat.invitations(&carol).await.unwrap().is_empty());
+    assert_eq!(
+        texts(&history(&h, &carol, group.id).await.unwrap()),
+        ["carol joined"],
+        "she sees the group from when she joined"
+    );
+    let _ = bob;
+}
+
+pub async fn a_stranger_gets_not_found_whether_or_not_the_group_exists(store: Arc<dyn Store>) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let group = h
+        .chat
+        .create_group(&alice, form("Private", &["bob"]))
+        .await
+        .unwrap();
+    let missing = ConversationId::new(group.id.get() + 1000);
+    // The direct conversation of alice and bob is not a group either.
+    let direct = h.send(&alice, "bob", "just us").await.conversation();
+    for id in [group.id, missing, direct] {
+        assert_not_found(h.chat.group(&carol, id).await);
+        assert_not_found(history(&h, &carol, id).await);
+        assert_not_found(h.chat.send_to_group(&carol, id, "hi".into(), None).await);
+        assert_not_found(h.chat.mark_group_read(&carol, id, MessageId::new(1)).await);
+        assert_not_found(h.chat.group_typing(&carol, id).await);
+        assert_not_found(h.chat.rename_group(&carol, id, "Mine".into()).await);
+        assert_not_found(h.chat.add_member(&carol, id, "carol").await);
+        assert_not_found(h.chat.remove_member(&carol, id, "bob").await);
+        assert_not_found(h.chat.set_role(&carol, id, "bob", Role::Admin).await);
+        assert_not_found(h.chat.join_group(&carol, id).await);
+    }
+    // Adding someone who does not exist is not found too.
+    assert_not_found(h.chat.add_member(&alice, group.id, "nobody").await);
+    let _ = bob;
+}
+
+pub async fn roles_decide_who_renames_adds_removes_and_hands_over(store: Arc<dyn Store>) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let dave = h.user("dave").await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Crew", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    h.chat.add_member(&alice, id, "carol").await.unwrap();
+    h.chat.join_group(&carol, id).await.unwrap();
+    // Members only read, send and leave.
+    assert!(matches!(
+        h.chat.rename_group(&bob, id, "Bob's".into()).await,
+        Err(ChatError::Forbidden)
+    ));
+    assert!(matches!(
+        h.chat.remove_member(&bob, id, "carol").await,
+        Err(ChatError::Forbidden)
+    ));
+    assert!(matches!(
+        h.chat.set_role(&bob, id, "carol", Role::Admin).await,
+        Err(ChatError::Forbidden)
+    ));
+    // The owner makes bob an admin: he renames and removes members, not
+    // admins and not the owner.
+    h.chat
+        .set_role(&alice, id, "bob", Role::Admin)
+        .await
+        .unwrap();
+    let renamed = h
+        .chat
+        .rename_group(&bob, id, "Crew 2".into())
+        .await
+        .unwrap();
+    assert_eq!(renamed.title.as_str(), "Crew 2");
+    h.chat
+        .set_role(&alice, id, "carol", Role::Admin)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.chat.remove_member(&bob, id, "carol").await,
+        Err(ChatError::Forbidden)
+    ));
+    assert!(matches!(
+        h.chat.remove_member(&bob, id, "alice").await,
+        Err(ChatError::Conflict { .. })
+    ));
+    // Nobody demotes the owner, not even the owner.
+    assert!(matches!(
+        h.chat.set_role(&alice, id, "alice", Role::Member).await,
+        Err(ChatError::Conflict { .. })
+    ));
+    // Handing over: carol owns it, alice becomes an admin.
+    let handed = h
+        .chat
+        .set_role(&alice, id, "carol", Role::Owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&handed),
+        [
+            ("alice".into(), Role::Admin),
+            ("bob".into(), Role::Admin),
+            ("carol".into(), Role::Owner)
+        ]
+    );
+    // The owner leaving hands the group to the longest-standing admin.
+    assert!(
+        h.chat
+            .remove_member(&carol, id, "carol")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let after = h.chat.group(&alice, id).await.unwrap();
+    assert_eq!(
+        names(&after),
+        [("alice".into(), Role::Owner), ("bob".into(), Role::Admin)]
+    );
+    let said = history(&h, &alice, id).await.unwrap();
+    let tail: Vec<&str> = texts(&said).into_iter().rev().take(2).collect();
+    assert_eq!(tail, ["carol left", "carol made alice the owner"]);
+    // Exactly one owner all along; a non-member cannot be given a role.
+    assert_not_found(h.chat.set_role(&alice, id, "dave", Role::Admin).await);
+    let _ = dave;
+}
+
+pub async fn the_member_cap_and_the_title_are_checked(store: Arc<dyn Store>) {
+    let config = ChatConfig::default().with_max_group_members(3);
+    let (h, alice, _bob, carol) = three(store, config).await;
+    let dave = h.user("dave").await;
+    for name in ["carol", "dave"] {
+        h.send(&alice, name, "hello").await;
+    }
+    h.send(&carol, "alice", "hello").await;
+    h.send(&dave, "alice", "hello").await;
+    assert!(matches!(
+        h.chat
+            .create_group(&alice, form("Big", &["bob", "carol", "dave"]))
+            .await,
+        Err(ChatError::TooManyMembers { max: 3 })
+    ));
+    let id = h
+        .chat
+        .create_group(&alice, form("Small", &["bob", "carol"]))
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        h.chat.add_member(&alice, id, "dave").await,
+        Err(ChatError::TooManyMembers { max: 3 })
+    ));
+    for title in ["", "   ", "two\nlines", "\u{202E}txet"] {
+        assert!(matches!(
+            h.chat.create_group(&alice, form(title, &[])).await,
+            Err(ChatError::InvalidInput { field: "title", .. })
+        ));
+        assert!(matches!(
+            h.chat.rename_group(&alice, id, title.into()).await,
+            Err(ChatError::InvalidInput { field: "title", .. })
+        ));
+    }
+    assert!(matches!(
+        h.chat.create_group(&alice, form("Me", &["alice"])).await,
+        Err(ChatError::InvalidInput {
+            field: "members",
+            ..
+        })
+    ));
+}
+
+pub async fn a_removed_member_keeps_what_came_before_and_hears_nothing_after(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob, _carol) = three(store, ChatConfig::default()).await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Team", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    h.chat
+        .send_to_group(&bob, id, "bob was here".into(), None)
+        .await
+        .unwrap();
+    let before_removal = h.chat.head().await.unwrap().position();
+    h.chat.remove_member(&alice, id, "bob").await.unwrap();
+    h.chat
+        .send_to_group(&alice, id, "after bob".into(), None)
+        .await
+        .unwrap();
+    // Bob reads up to his removal, including it, and nothing after.
+    let seen = history(&h, &bob, id).await.unwrap();
+    assert_eq!(
+        texts(&seen).last().copied(),
+        Some("alice removed bob"),
+        "{:?}",
+        texts(&seen)
+    );
+    assert!(!texts(&seen).contains(&"after bob"));
+    let search = HistoryQuery {
+        search: Some(SearchPattern::parse("after").unwrap()),
+        ..HistoryQuery::default()
+    };
+    assert!(
+        h.chat
+            .group_history(&bob, id, &search)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    // Nor does recovery give him anything after it.
+    let changes = h
+        .chat
+        .changes(&bob, before_removal, crate::ports::PageLimit::LARGEST)
+        .await
+        .unwrap();
+    let recovered: Vec<&str> = changes
+        .items
+        .iter()
+        .filter_map(|c| match c {
+            Change::Message(m) => Some(m.text().as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recovered, ["alice removed bob"]);
+    // He may not send, and is not re-added without his consent.
+    assert_not_found(
+        h.chat
+            .send_to_group(&bob, id, "still me".into(), None)
+            .await,
+    );
+    let view = h.chat.add_member(&alice, id, "bob").await.unwrap();
+    assert!(view.members.iter().all(|m| m.user.id() != bob.user().id()));
+    assert_eq!(view.invited.len(), 1, "invited, not added");
+    h.chat.join_group(&bob, id).await.unwrap();
+    let back = history(&h, &bob, id).await.unwrap();
+    assert!(
+        texts(&back).contains(&"bob was here") && texts(&back).contains(&"after bob"),
+        "back by consent, a member sees again from when they first joined: {:?}",
+        texts(&back)
+    );
+}
+
+pub async fn history_is_visible_from_joining_or_whole_as_the_group_chose(store: Arc<dyn Store>) {
+    let (h, alice, bob, _carol) = three(store, ChatConfig::default()).await;
+    for (history_rule, sees_earlier) in [
+        (HistoryVisibility::Joined, false),
+        (HistoryVisibility::Shared, true),
+    ] {
+        let id = h
+            .chat
+            .create_group(
+                &alice,
+                GroupForm {
+                    history: history_rule,
+                    ..form("Rules", &[])
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        h.chat
+            .send_to_group(&alice, id, "before bob".into(), None)
+            .await
+            .unwrap();
+        h.chat.add_member(&alice, id, "bob").await.unwrap();
+        let seen = history(&h, &bob, id).await.unwrap();
+        assert_eq!(
+            texts(&seen).contains(&"before bob"),
+            sees_earlier,
+            "{history_rule:?}: {:?}",
+            texts(&seen)
+        );
+    }
+}
+
+pub async fn group_messages_are_idempotent_and_in_the_inbox_with_unread_counts(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob, _carol) = three(store, ChatConfig::default()).await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Inbox", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    let first = h
+        .chat
+        .send_to_group(&alice, id, "one".into(), Some("c-1".into()))
+        .await
+        .unwrap();
+    let again = h
+        .chat
+        .send_to_group(&alice, id, "one".into(), Some("c-1".into()))
+        .await
+        .unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.message.id(), again.message.id());
+    h.chat
+        .send_to_group(&alice, id, "two".into(), None)
+        .await
+        .unwrap();
+    // A client id used in a group names that message, not one elsewhere.
+    assert!(matches!(
+        h.chat
+            .send(&alice, "bob", "one".into(), Some("c-1".into()))
+            .await,
+        Err(ChatError::InvalidInput {
+            field: "client_id",
+            ..
+        })
+    ));
+    let inbox = h
+        .chat
+        .conversations(&bob, &ConversationQuery::default())
+        .await
+        .unwrap();
+    let top = &inbox.items[0];
+    assert_eq!(top.conversation, id, "the group is the most recent");
+    assert_eq!(top.last_message.as_ref().unwrap().text().as_str(), "two");
+    assert_eq!(top.unread, 2);
+    assert!(matches!(
+        &top.kind,
+        SummaryKind::Group { title, members: 2, role: Some(Role::Member) } if title.as_str() == "Inbox"
+    ));
+    assert!(matches!(inbox.items[1].kind, SummaryKind::Direct { .. }));
+    let two = top.last_message.as_ref().unwrap().id();
+    let mark = h
+        .chat
+        .mark_group_read(&bob, id, MessageId::new(i64::MAX))
+        .await
+        .unwrap();
+    assert_eq!(mark, two, "clamped to the newest message");
+    let inbox = h
+        .chat
+        .conversations(&bob, &ConversationQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(inbox.items[0].unread, 0);
+    // Announcement-only groups: only admins and the owner send.
+    let news = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                announcement: true,
+                ..form("News", &["bob"])
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        h.chat
+            .send_to_group(&bob, news, "me too".into(), None)
+            .await,
+        Err(ChatError::Forbidden)
+    ));
+    h.chat
+        .send_to_group(&alice, news, "news".into(), None)
+        .await
+        .unwrap();
+}
+
+pub async fn members_hear_the_group_live_until_they_leave(store: Arc<dyn Store>) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Live", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    let mut bobs = h.chat.live(&bob, Resume::Now, 1000).await.unwrap();
+    let mut carols = h.chat.live(&carol, Resume::Now, 1000).await.unwrap();
+    h.chat
+        .send_to_group(&alice, id, "to everyone".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut bobs).await.text().as_str(), "to everyone");
+    // Carol, invited and joining, hears the group from then on.
+    h.chat.add_member(&alice, id, "carol").await.unwrap();
+    assert_eq!(
+        next_change(&mut carols).await.text().as_str(),
+        "alice invited carol"
+    );
+    h.chat.join_group(&carol, id).await.unwrap();
+    assert_eq!(
+        next_change(&mut carols).await.text().as_str(),
+        "carol joined"
+    );
+    h.chat
+        .send_to_group(&alice, id, "welcome".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(next_change(&mut carols).await.text().as_str(), "welcome");
+    // Bob is removed: he hears that, then nothing more of the group.
+    assert_eq!(
+        next_change(&mut bobs).await.text().as_str(),
+        "alice invited carol"
+    );
+    assert_eq!(next_change(&mut bobs).await.text().as_str(), "carol joined");
+    assert_eq!(next_change(&mut bobs).await.text().as_str(), "welcome");
+    h.chat.remove_member(&alice, id, "bob").await.unwrap();
+    assert_eq!(
+        next_change(&mut bobs).await.text().as_str(),
+        "alice removed bob"
+    );
+    h.chat
+        .send_to_group(&alice, id, "without bob".into(), None)
+        .await
+        .unwrap();
+    h.send(&alice, "bob", "a direct one").await;
+    assert_eq!(
+        next_change(&mut bobs).await.text().as_str(),
+        "a direct one",
+        "nothing of the group came before it"
+    );
+}
+
+pub async fn concurrent_adds_removes_and_sends_end_consistent(store: Arc<dyn Store>) {
+    let (h, alice, bob, _carol) = three(store, ChatConfig::default()).await;
+    let mut others = Vec::new();
+    for n in 0..6 {
+        let name = format!("user{n}");
+        let session = h.user(&name).await;
+        h.send(&alice, &name, "hello").await;
+        h.send(&session, "alice", "hello").await;
+        others.push((name, session));
+    }
+    let id = h
+        .chat
+        .create_group(&alice, form("Race", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    // Adds, a removal of bob and bob's sends, all at once.
+    let mut tasks = Vec::new();
+    for (name, _) in &others {
+        let (chat, alice, name) = (h.chat.clone(), alice.clone(), name.clone());
+        tasks.push(tokio::spawn(async move {
+            chat.add_member(&alice, id, &name).await.map(|_| ())
+        }));
+    }
+    {
+        let (chat, alice) = (h.chat.clone(), alice.clone());
+        tasks.push(tokio::spawn(async move {
+            chat.remove_member(&alice, id, "bob").await.map(|_| ())
+        }));
+    }
+    for n in 0..10 {
+        let (chat, bob) = (h.chat.clone(), bob.clone());
+        tasks.push(tokio::spawn(async move {
+            match chat.send_to_group(&bob, id, format!("bob {n}"), None).await {
+                Ok(_) | Err(ChatError::NotFound) => Ok(()),
+                Err(other) => Err(other),
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let view = h.chat.group(&alice, id).await.unwrap();
+    let mut members: Vec<String> = names(&view).into_iter().map(|(n, _)| n).collect();
+    members.sort();
+    let mut expected: Vec<String> = others.iter().map(|(n, _)| n.clone()).collect();
+    expected.push("alice".into());
+    expected.sort();
+    assert_eq!(members, expected, "every add, and bob removed");
+    // Nothing from bob after the change that removed him.
+    let all = history(&h, &alice, id).await.unwrap();
+    let removal = all
+        .iter()
+        .find(|m| matches!(m.event(), Some(GroupEvent::Removed { .. })))
+        .unwrap()
+        .position();
+    assert!(
+        all.iter()
+            .filter(|m| m.sender().id() == bob.user().id())
+            .all(|m| m.position() < removal),
+        "{:?}",
+        texts(&all)
+    );
+    let owners = view
+        .members
+        .iter()
+        .filter(|m| m.role == Role::Owner)
+        .count();
+    assert_eq!(owners, 1);
+    let _: Position = removal;
+}
