@@ -155,19 +155,9 @@ impl ChatHttp {
         request: Request<B>,
         peer: &str,
     ) -> Handled {
-        let query = Query::of(&request);
-        let history = HistoryQuery {
-            before: query.message_id("before")?,
-            after: query.message_id("after")?,
-            limit: query.limit()?,
-            search: query.text("search").map(SearchPattern::parse).transpose()?,
-        };
+        let history = history_query(&Query::of(&request))?;
         let page = self.chat().history(&auth.session, peer, &history).await?;
-        let body = MessagesBody {
-            messages: page.items.iter().map(MessageDto::from).collect(),
-            has_more: page.has_more,
-        };
-        Ok(json(StatusCode::OK, &body))
+        Ok(messages_page(&page))
     }
 
     pub(crate) async fn send<B: RequestBody>(
@@ -186,6 +176,12 @@ impl ChatHttp {
             .chat()
             .send(&auth.session, peer, form.text, form.client_id)
             .await?;
+        Ok(self.sent(&sent))
+    }
+
+    /// A send's answer: 201 with the message stored now, 200 with the
+    /// original for a known client id.
+    pub(crate) fn sent(&self, sent: &chat_core::Sent) -> Response<Body> {
         let status = if sent.created {
             self.metrics().messages_sent.inc();
             StatusCode::CREATED
@@ -195,11 +191,30 @@ impl ChatHttp {
         let body = MessageBody {
             message: MessageDto::from(&sent.message),
         };
-        Ok(json(status, &body))
+        json(status, &body)
     }
 
     pub(crate) async fn ready(&self) -> Handled {
         self.chat().check_ready().await?;
         Ok(json(StatusCode::OK, &StatusBody { status: "ready" }))
     }
+}
+
+/// The history query of a request: `before`, `after`, `limit`, `search`.
+pub(crate) fn history_query(query: &Query) -> Result<HistoryQuery, HttpError> {
+    Ok(HistoryQuery {
+        before: query.message_id("before")?,
+        after: query.message_id("after")?,
+        limit: query.limit()?,
+        search: query.text("search").map(SearchPattern::parse).transpose()?,
+    })
+}
+
+/// A page of messages as the API answers it.
+pub(crate) fn messages_page(page: &chat_core::Page<chat_core::Message>) -> Response<Body> {
+    let body = MessagesBody {
+        messages: page.items.iter().map(MessageDto::from).collect(),
+        has_more: page.has_more,
+    };
+    json(StatusCode::OK, &body)
 }

@@ -132,7 +132,10 @@ impl HttpError {
         let (status, code) = match self {
             Self::Chat(chat) => match chat {
                 C::InvalidInput { .. } => (StatusCode::BAD_REQUEST, chat.code()),
-                C::UsernameTaken | C::EmailTaken => (StatusCode::CONFLICT, chat.code()),
+                C::UsernameTaken
+                | C::EmailTaken
+                | C::Conflict { .. }
+                | C::TooManyMembers { .. } => (StatusCode::CONFLICT, chat.code()),
                 C::InvalidCredentials | C::Unauthenticated => {
                     (StatusCode::UNAUTHORIZED, chat.code())
                 }

@@ -28,6 +28,7 @@ mod error;
 mod events;
 #[doc(hidden)]
 pub mod fuzzing;
+mod groups;
 mod live;
 mod metrics;
 mod openapi;

@@ -16,8 +16,10 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
-    ConversationDto, ConversationsBody, LoginBody, LoginRequest, MessageBody, MessageDto,
-    MessagesBody, SendRequest, SignupRequest, StatusBody, UserBody, UserDto, UsersBody,
+    AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, GroupBody, GroupDto,
+    GroupEventDto, InvitationDto, InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody,
+    MessageDto, MessagesBody, ReadBody, ReadRequest, RenameGroupRequest, SendRequest,
+    SetRoleRequest, SignupRequest, StatusBody, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -30,12 +32,15 @@ use crate::wire::{
     ),
     paths(
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
-        openapi
+        openapi, create_group, group, rename_group, add_member, set_role, remove_member,
+        join_group, group_history, send_to_group, read_group, invitations
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
         ConversationsBody, MessagesBody, MessageBody, UsersBody, StatusBody, SignupRequest,
-        LoginRequest, SendRequest
+        LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
+        InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
+        SetRoleRequest, ReadRequest, ReadBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -141,9 +146,15 @@ impl Modify for Errors {
             if let Some(get) = item.get.as_mut() {
                 add_errors(get, &COMMON_ERRORS);
             }
-            if let Some(post) = item.post.as_mut() {
-                add_errors(post, &COMMON_ERRORS);
-                add_errors(post, &BODY_ERRORS);
+            for change in [item.post.as_mut(), item.patch.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                add_errors(change, &COMMON_ERRORS);
+                add_errors(change, &BODY_ERRORS);
+            }
+            if let Some(delete) = item.delete.as_mut() {
+                add_errors(delete, &COMMON_ERRORS);
             }
         }
     }
@@ -268,6 +279,156 @@ fn ready() {}
 #[allow(dead_code)]
 fn openapi() {}
 
+/// Makes a group owned by the caller. Members who share a direct
+/// conversation with the caller in which both have written are added at
+/// once; anyone else is invited (`POST /api/groups/{id}/join` accepts).
+#[utoipa::path(post, path = "/api/groups", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = CreateGroupRequest,
+    responses(
+        (status = 201, description = "the group", body = GroupBody),
+        (status = 404, description = "a member who does not exist (`not_found`)", body = ErrorBody),
+        (status = 409, description = "more members than a group may have (`too_many_members`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn create_group() {}
+
+/// The group with its members (to members and invitees; its title and
+/// settings to former members and, for a discoverable group, anyone).
+#[utoipa::path(get, path = "/api/groups/{id}", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
+    responses(
+        (status = 200, description = "the group", body = GroupBody),
+        (status = 404, description = "no group the caller may see, whether or not it exists (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn group() {}
+
+/// Renames the group (admins and the owner).
+#[utoipa::path(patch, path = "/api/groups/{id}", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
+    request_body = RenameGroupRequest,
+    responses(
+        (status = 200, description = "the group", body = GroupBody),
+        (status = 403, description = "a member who may not (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn rename_group() {}
+
+/// Brings someone into the group (admins and the owner): added at once
+/// where the consent rule allows, invited otherwise.
+#[utoipa::path(post, path = "/api/groups/{id}/members", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
+    request_body = AddMemberRequest,
+    responses(
+        (status = 200, description = "the group", body = GroupBody),
+        (status = 403, description = "a member who may not add (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member, or no such user (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the group is full (`too_many_members`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn add_member() {}
+
+/// Gives a member a role (the owner only; `owner` hands the group over).
+#[utoipa::path(patch, path = "/api/groups/{id}/members/{username}", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
+        ("username" = String, Path, description = "the member", pattern = "^[A-Za-z0-9_.-]{3,32}$"),
+    ),
+    request_body = SetRoleRequest,
+    responses(
+        (status = 200, description = "the group", body = GroupBody),
+        (status = 403, description = "not the owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member, or no such member (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the owner's own role (`conflict`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn set_role() {}
+
+/// Removes a member or withdraws an invitation (admins remove members, the
+/// owner removes admins too); the caller's own name leaves the group.
+#[utoipa::path(delete, path = "/api/groups/{id}/members/{username}", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
+        ("username" = String, Path, description = "the member, or the caller to leave", pattern = "^[A-Za-z0-9_.-]{3,32}$"),
+    ),
+    responses(
+        (status = 204, description = "removed, or left"),
+        (status = 403, description = "a member who may not remove them (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member, or no such member (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the owner cannot be removed (`conflict`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn remove_member() {}
+
+/// Accepts an invitation, or joins a discoverable group.
+#[utoipa::path(post, path = "/api/groups/{id}/join", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
+    responses(
+        (status = 200, description = "the group", body = GroupBody),
+        (status = 404, description = "not invited, whether or not the group exists (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the group is full (`too_many_members`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn join_group() {}
+
+/// A page of the group's messages the caller may read, chronological.
+#[utoipa::path(get, path = "/api/groups/{id}/messages", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
+        ("before" = Option<i64>, Query, description = "only messages with a smaller id", minimum = 0),
+        ("after" = Option<i64>, Query, description = "only messages with a larger id", minimum = 0),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50", minimum = 1, maximum = 200),
+        ("search" = Option<String>, Query, description = "only messages containing this, case-insensitively (at most 100 characters)", max_length = 100),
+    ),
+    responses(
+        (status = 200, description = "a page", body = MessagesBody),
+        (status = 404, description = "never a member (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn group_history() {}
+
+/// Sends a message to the group.
+#[utoipa::path(post, path = "/api/groups/{id}/messages", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "stored and sent", body = MessageBody),
+        (status = 200, description = "a retry of a known `client_id`: the original, nothing stored", body = MessageBody),
+        (status = 403, description = "an announcement-only group, for a member (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn send_to_group() {}
+
+/// Marks the group read up to a message.
+#[utoipa::path(post, path = "/api/groups/{id}/read", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
+    request_body = ReadRequest,
+    responses(
+        (status = 200, description = "the read mark, clamped to the newest message", body = ReadBody),
+        (status = 404, description = "never a member (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn read_group() {}
+
+/// The caller's invitations not answered yet, newest first.
+#[utoipa::path(get, path = "/api/invitations", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "the invitations", body = InvitationsBody)))]
+#[allow(dead_code)]
+fn invitations() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,7 +451,7 @@ mod tests {
         served.sort();
         assert_eq!(documented, served);
         for (method, path) in crate::router::API_ROUTES {
-            let concrete = path.replace("{username}", "bob");
+            let concrete = path.replace("{username}", "bob").replace("{id}", "7");
             let route = crate::router::allowed_methods(&concrete)
                 .unwrap_or_else(|| panic!("{path} is not routed"));
             assert!(route.contains(method), "{method} {path} is not served");

@@ -8,6 +8,7 @@ use crate::ChatHttp;
 use crate::api::RequestBody;
 use crate::auth::{Authenticated, authenticate, check_csrf, check_origin, client_ip};
 use crate::error::HttpError;
+use crate::groups::group_id;
 use crate::request::require_json;
 use crate::response::{self, Body};
 
@@ -15,7 +16,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 12] = [
+pub(crate) const API_ROUTES: [(&str, &str); 23] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -28,6 +29,17 @@ pub(crate) const API_ROUTES: [(&str, &str); 12] = [
     ("GET", "/readyz"),
     ("GET", "/api/openapi.json"),
     ("GET", "/api/events"),
+    ("POST", "/api/groups"),
+    ("GET", "/api/groups/{id}"),
+    ("PATCH", "/api/groups/{id}"),
+    ("POST", "/api/groups/{id}/members"),
+    ("PATCH", "/api/groups/{id}/members/{username}"),
+    ("DELETE", "/api/groups/{id}/members/{username}"),
+    ("POST", "/api/groups/{id}/join"),
+    ("GET", "/api/groups/{id}/messages"),
+    ("POST", "/api/groups/{id}/messages"),
+    ("POST", "/api/groups/{id}/read"),
+    ("GET", "/api/invitations"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -46,21 +58,25 @@ mod tests {
     fn every_api_route_declares_who_may_call_it() {
         for (method, path) in API_ROUTES {
             let route = Route::of(path).unwrap();
-            let access = route.access(method == "POST");
+            let access = route.access(&method.parse().unwrap());
             let expected = match (method, path) {
                 (
                     _,
                     "/api/signup" | "/api/login" | "/healthz" | "/readyz" | "/api/openapi.json",
                 ) => Access::Public,
-                ("POST", _) => Access::WriteSession,
+                ("POST" | "PATCH", _) => Access::WriteSession,
+                ("DELETE", _) => Access::DeleteSession,
                 (_, "/api/events") => Access::LiveSession,
                 _ => Access::Session,
             };
             assert_eq!(access, expected, "{method} {path}");
         }
-        assert_eq!(Route::of("/ws").unwrap().access(false), Access::LiveSession);
         assert_eq!(
-            Route::of("/chat/").unwrap().access(false),
+            Route::of("/ws").unwrap().access(&Method::GET),
+            Access::LiveSession
+        );
+        assert_eq!(
+            Route::of("/chat/").unwrap().access(&Method::GET),
             Access::MaybeSession
         );
     }
@@ -79,6 +95,14 @@ enum Route<'a> {
     Ready,
     OpenApi,
     Events,
+    Groups,
+    Group(&'a str),
+    GroupMembers(&'a str),
+    GroupMember(&'a str, &'a str),
+    GroupJoin(&'a str),
+    GroupMessages(&'a str),
+    GroupRead(&'a str),
+    Invitations,
     WebSocket,
     Home,
     LoginPage,
@@ -105,6 +129,9 @@ enum Access {
     /// A session, a JSON body, and the CSRF token when the session came by
     /// cookie: changes.
     WriteSession,
+    /// A session and the CSRF token when the session came by cookie:
+    /// deletions, which carry no body.
+    DeleteSession,
 }
 
 /// What the router found out about the caller, by the route's [`Access`].
@@ -152,6 +179,14 @@ impl<'a> Route<'a> {
             ["readyz"] => Self::Ready,
             ["api", "openapi.json"] => Self::OpenApi,
             ["api", "events"] => Self::Events,
+            ["api", "groups"] => Self::Groups,
+            ["api", "groups", id] => Self::Group(id),
+            ["api", "groups", id, "members"] => Self::GroupMembers(id),
+            ["api", "groups", id, "members", username] => Self::GroupMember(id, username),
+            ["api", "groups", id, "join"] => Self::GroupJoin(id),
+            ["api", "groups", id, "messages"] => Self::GroupMessages(id),
+            ["api", "groups", id, "read"] => Self::GroupRead(id),
+            ["api", "invitations"] => Self::Invitations,
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -163,19 +198,19 @@ impl<'a> Route<'a> {
         })
     }
 
-    /// Who may call the route with a reading (`write: false`) or a
-    /// changing method.
-    fn access(&self, write: bool) -> Access {
+    /// Who may call the route with `method` (one it answers).
+    fn access(&self, method: &Method) -> Access {
+        let write = !(method == Method::GET || method == Method::HEAD);
         match self {
             Self::Signup | Self::Login | Self::Health | Self::Ready | Self::OpenApi => {
                 Access::Public
             }
             Self::LoginPage | Self::SignupPage | Self::Asset => Access::Public,
             Self::Home | Self::ChatPage(_) => Access::MaybeSession,
-            Self::Logout => Access::WriteSession,
-            Self::Messages(_) if write => Access::WriteSession,
-            Self::Me | Self::Conversations | Self::Users | Self::Messages(_) => Access::Session,
             Self::WebSocket | Self::Events => Access::LiveSession,
+            _ if method == Method::DELETE => Access::DeleteSession,
+            _ if write => Access::WriteSession,
+            _ => Access::Session,
         }
     }
 
@@ -183,7 +218,12 @@ impl<'a> Route<'a> {
     fn allow(&self) -> &'static str {
         match self {
             Self::Signup | Self::Login | Self::Logout => "POST",
-            Self::Messages(_) => "GET, HEAD, POST",
+            Self::Groups | Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => {
+                "POST"
+            }
+            Self::Messages(_) | Self::GroupMessages(_) => "GET, HEAD, POST",
+            Self::Group(_) => "GET, HEAD, PATCH",
+            Self::GroupMember(..) => "PATCH, DELETE",
             _ => "GET, HEAD",
         }
     }
@@ -207,6 +247,11 @@ impl ChatHttp {
             }
             Access::WriteSession => {
                 require_json(headers)?;
+                let auth = authenticate(chat, headers, tls).await?;
+                check_csrf(&auth, headers)?;
+                Caller::Known(auth)
+            }
+            Access::DeleteSession => {
                 let auth = authenticate(chat, headers, tls).await?;
                 check_csrf(&auth, headers)?;
                 Caller::Known(auth)
@@ -245,16 +290,19 @@ impl ChatHttp {
         let route = Route::of(&path).ok_or(HttpError::NoRoute)?;
         let method = request.method().clone();
         let read = method == Method::GET || method == Method::HEAD;
-        let write = method == Method::POST;
-        if !(read && route.allow().contains("GET") || write && route.allow().contains("POST")) {
+        let answered = if read { "GET" } else { method.as_str() };
+        if !route.allow().split(", ").any(|m| m == answered) {
             return Err(HttpError::MethodNotAllowed {
                 allow: route.allow(),
             });
         }
+        let write = !read;
         if write {
             check_origin(request.headers(), self.config())?;
         }
-        let caller = self.caller(route.access(write), request.headers()).await?;
+        let caller = self
+            .caller(route.access(&method), request.headers())
+            .await?;
         match route {
             Route::Signup => {
                 let client = client_ip(request.headers(), peer, self.config());
@@ -284,6 +332,38 @@ impl ChatHttp {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.events(caller.known()?, request, client).await
             }
+            Route::Groups => self.create_group(caller.known()?, request).await,
+            Route::Group(id) if write => {
+                self.rename_group(caller.known()?, request, group_id(id)?)
+                    .await
+            }
+            Route::Group(id) => self.group(caller.known()?, group_id(id)?).await,
+            Route::GroupMembers(id) => {
+                self.add_member(caller.known()?, request, group_id(id)?)
+                    .await
+            }
+            Route::GroupMember(id, username) if method == Method::DELETE => {
+                self.remove_member(caller.known()?, group_id(id)?, username)
+                    .await
+            }
+            Route::GroupMember(id, username) => {
+                self.set_role(caller.known()?, request, group_id(id)?, username)
+                    .await
+            }
+            Route::GroupJoin(id) => self.join_group(caller.known()?, group_id(id)?).await,
+            Route::GroupMessages(id) if write => {
+                self.send_to_group(caller.known()?, request, group_id(id)?)
+                    .await
+            }
+            Route::GroupMessages(id) => {
+                self.group_history(caller.known()?, request, group_id(id)?)
+                    .await
+            }
+            Route::GroupRead(id) => {
+                self.read_group(caller.known()?, request, group_id(id)?)
+                    .await
+            }
+            Route::Invitations => self.invitations(caller.known()?).await,
             Route::WebSocket => {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.websocket(caller.known()?, request, client).await

@@ -4,7 +4,8 @@
 //! core's validation and comes back naming that field.
 
 use chat_core::{
-    Account, ConversationSummary, Cursor, EventKind, GroupEvent, Message, SummaryKind, User,
+    Account, ConversationSummary, Cursor, EventKind, GroupEvent, GroupView, Invitation, Message,
+    SummaryKind, User,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -196,6 +197,167 @@ impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
             },
         }
     }
+}
+
+/// A member of a group.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = GroupMember)]
+pub(crate) struct MemberDto<'a> {
+    /// The username.
+    pub(crate) username: &'a str,
+    /// `owner`, `admin` or `member`.
+    pub(crate) role: &'static str,
+    /// Whether they are online now.
+    pub(crate) online: bool,
+}
+
+/// A group, as the caller may see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Group)]
+pub(crate) struct GroupDto<'a> {
+    /// The conversation's id.
+    pub(crate) id: i64,
+    /// Always `group`.
+    pub(crate) kind: &'static str,
+    /// The title.
+    pub(crate) title: &'a str,
+    /// The members, longest-standing first (empty unless the caller is a
+    /// member or invited).
+    pub(crate) members: Vec<MemberDto<'a>>,
+    /// Who is invited and has not answered (shown to members).
+    pub(crate) invited: Vec<&'a str>,
+    /// The caller's role; `null` if they are not a member.
+    pub(crate) role: Option<&'static str>,
+    /// `joined` or `shared`: which history a member who joins sees.
+    pub(crate) history: &'static str,
+    /// `private` or `discoverable`.
+    pub(crate) join_policy: &'static str,
+    /// Whether only admins and the owner send.
+    pub(crate) announcement: bool,
+}
+
+impl<'a> From<&'a GroupView> for GroupDto<'a> {
+    fn from(group: &'a GroupView) -> Self {
+        Self {
+            id: group.id.get(),
+            kind: "group",
+            title: group.title.as_str(),
+            members: group
+                .members
+                .iter()
+                .map(|m| MemberDto {
+                    username: m.user.username().as_str(),
+                    role: m.role.as_str(),
+                    online: m.online,
+                })
+                .collect(),
+            invited: group
+                .invited
+                .iter()
+                .map(|u| u.username().as_str())
+                .collect(),
+            role: group.role.map(|r| r.as_str()),
+            history: group.settings.history.as_str(),
+            join_policy: group.settings.join_policy.as_str(),
+            announcement: group.settings.announcement,
+        }
+    }
+}
+
+/// `{"conversation": ...}`: a group made, read or changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GroupBody<'a> {
+    /// The group.
+    pub(crate) conversation: GroupDto<'a>,
+}
+
+/// An invitation not answered yet.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Invitation)]
+pub(crate) struct InvitationDto<'a> {
+    /// The group's id: join it with `POST /api/groups/{id}/join`.
+    pub(crate) id: i64,
+    /// Its title.
+    pub(crate) title: &'a str,
+    /// Who invited the caller.
+    pub(crate) invited_by: &'a str,
+}
+
+impl<'a> From<&'a Invitation> for InvitationDto<'a> {
+    fn from(invitation: &'a Invitation) -> Self {
+        Self {
+            id: invitation.group.get(),
+            title: invitation.title.as_str(),
+            invited_by: invitation.by.username().as_str(),
+        }
+    }
+}
+
+/// `{"invitations": [...]}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InvitationsBody<'a> {
+    /// Newest first.
+    pub(crate) invitations: Vec<InvitationDto<'a>>,
+}
+
+/// `POST /api/groups`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct CreateGroupRequest {
+    /// The title: 1 to 100 characters on one line.
+    #[schema(min_length = 1, max_length = 100)]
+    pub(crate) title: String,
+    /// Usernames to bring in: added at once if they share a direct
+    /// conversation with the caller in which both have written, invited
+    /// otherwise.
+    pub(crate) members: Vec<String>,
+    /// `joined` (default) or `shared`.
+    pub(crate) history: Option<String>,
+    /// `private` (default) or `discoverable`.
+    pub(crate) join_policy: Option<String>,
+    /// Only admins and the owner send (default false).
+    pub(crate) announcement: bool,
+}
+
+/// `PATCH /api/groups/{id}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct RenameGroupRequest {
+    /// The new title.
+    #[schema(min_length = 1, max_length = 100)]
+    pub(crate) title: String,
+}
+
+/// `POST /api/groups/{id}/members`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct AddMemberRequest {
+    /// Who to bring in.
+    pub(crate) username: String,
+}
+
+/// `PATCH /api/groups/{id}/members/{username}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct SetRoleRequest {
+    /// `member`, `admin` or `owner` (making someone the owner hands the
+    /// group over).
+    pub(crate) role: String,
+}
+
+/// `POST /api/groups/{id}/read`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct ReadRequest {
+    /// The newest message read.
+    pub(crate) up_to: i64,
+}
+
+/// `{"up_to": ...}`: a read mark after the call.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReadBody {
+    /// The read mark.
+    pub(crate) up_to: i64,
 }
 
 /// `POST /api/signup`. Its `Debug` leaves the passwords out.

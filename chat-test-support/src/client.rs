@@ -75,6 +75,49 @@ impl Client {
         read(request.send().await.unwrap()).await
     }
 
+    /// Sends `method` to `path` with `headers` and, if given, `body` as
+    /// JSON.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await.unwrap()).await
+    }
+
+    /// `PATCH`es `body` to `path` as `login` (bearer).
+    pub async fn patch_as(&self, login: &Login, path: &str, body: Value) -> Answer {
+        let bearer = login.bearer();
+        self.request(
+            reqwest::Method::PATCH,
+            path,
+            Some(body),
+            &[("authorization", &bearer)],
+        )
+        .await
+    }
+
+    /// `DELETE`s `path` as `login` (bearer).
+    pub async fn delete_as(&self, login: &Login, path: &str) -> Answer {
+        let bearer = login.bearer();
+        self.request(
+            reqwest::Method::DELETE,
+            path,
+            None,
+            &[("authorization", &bearer)],
+        )
+        .await
+    }
+
     /// `GET`s `path` with `headers`.
     pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
         let mut request = self.http.get(self.url(path));

@@ -547,6 +547,75 @@ impl Chat {
         Ok(())
     }
 
+    /// Sends to a conversation named by its id, a group or a direct
+    /// conversation of the user's: [`Chat::start_send_to_group`] or
+    /// [`Chat::start_send`] to its other member.
+    ///
+    /// # Errors
+    /// As those; [`ChatError::NotFound`] for a conversation the user is
+    /// not in.
+    pub async fn start_send_in(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        text: String,
+        client_id: Option<String>,
+    ) -> Result<Sending> {
+        match self.direct_peer(session, id).await? {
+            Some(peer) => {
+                self.start_send(session, peer.username().as_str(), text, client_id)
+                    .await
+            }
+            None => self.start_send_to_group(session, id, text, client_id).await,
+        }
+    }
+
+    /// Typing in a conversation named by its id: [`Chat::group_typing`]
+    /// or [`Chat::typing`] to its other member.
+    ///
+    /// # Errors
+    /// As those.
+    pub async fn typing_in(&self, session: &Session, id: ConversationId) -> Result<()> {
+        match self.direct_peer(session, id).await? {
+            Some(peer) => self.typing(session, peer.username().as_str()).await,
+            None => self.group_typing(session, id).await,
+        }
+    }
+
+    /// A read mark in a conversation named by its id:
+    /// [`Chat::mark_group_read`] or [`Chat::mark_read`].
+    ///
+    /// # Errors
+    /// As those.
+    pub async fn mark_read_in(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        up_to: MessageId,
+    ) -> Result<MessageId> {
+        match self.direct_peer(session, id).await? {
+            Some(peer) => {
+                self.mark_read(session, peer.username().as_str(), up_to)
+                    .await
+            }
+            None => self.mark_group_read(session, id, up_to).await,
+        }
+    }
+
+    /// The other member, if `id` is a direct conversation of the user's;
+    /// `None` for anything else (a group, or nothing the user may see).
+    async fn direct_peer(&self, session: &Session, id: ConversationId) -> Result<Option<User>> {
+        let me = session.user().id();
+        if self.inner.store.membership(id, me).await?.is_some() {
+            return Ok(None);
+        }
+        let members = self.inner.store.members(id).await?;
+        if members.len() == 2 && members.iter().any(|m| m.user.id() == me) {
+            return Ok(members.into_iter().map(|m| m.user).find(|u| u.id() != me));
+        }
+        Ok(None)
+    }
+
     /// The session user's membership of `id`, current or former.
     ///
     /// # Errors

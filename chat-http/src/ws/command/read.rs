@@ -1,8 +1,9 @@
-//! `{"type":"read","with":"bob","up_to":42}`: no answer; the read mark
-//! comes back as a `read` event (to the user's devices, and to the peer
-//! once both have written).
+//! `{"type":"read","with":"bob","up_to":42}`, or in a conversation by
+//! its id (`{"type":"read","conversation_id":7,"up_to":42}`): no answer;
+//! the read mark comes back as a `read` event (to the user's devices, and
+//! in a direct conversation to the peer once both have written).
 
-use chat_core::{Chat, MessageId, Session};
+use chat_core::{Chat, ConversationId, MessageId, Session};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, Run, Started};
@@ -11,8 +12,11 @@ use super::{Reply, Run, Started};
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub(crate) struct Read {
-    /// The other member.
+    /// The other member, by name.
     pub(crate) with: String,
+    /// The conversation, by id (`with` is then ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) conversation_id: Option<i64>,
     /// The newest message read.
     pub(crate) up_to: i64,
 }
@@ -25,10 +29,15 @@ impl Run for Read {
 
 impl Read {
     async fn apply(self, chat: &Chat, session: &Session) -> Reply {
-        match chat
-            .mark_read(session, &self.with, MessageId::new(self.up_to))
-            .await
-        {
+        let up_to = MessageId::new(self.up_to);
+        let marked = match self.conversation_id {
+            Some(id) => {
+                chat.mark_read_in(session, ConversationId::new(id), up_to)
+                    .await
+            }
+            None => chat.mark_read(session, &self.with, up_to).await,
+        };
+        match marked {
             Ok(_) => Reply::Done,
             Err(error) => Reply::Failed(error),
         }

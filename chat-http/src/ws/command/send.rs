@@ -1,7 +1,9 @@
-//! `{"type":"send","to":"bob","text":"hi","client_id":"c-1"}`: answered
-//! by `ack` (with the stored message) or `error`.
+//! `{"type":"send","to":"bob","text":"hi","client_id":"c-1"}`, or to a
+//! conversation by its id (a group, or a direct one):
+//! `{"type":"send","conversation_id":7,"text":"hi","client_id":"c-1"}`;
+//! answered by `ack` (with the stored message) or `error`.
 
-use chat_core::{Chat, ClientMessageId, Session};
+use chat_core::{Chat, ClientMessageId, ConversationId, Session};
 use serde::{Deserialize, Serialize};
 
 use super::{Pending, Reply, Run, Started};
@@ -10,8 +12,12 @@ use super::{Pending, Reply, Run, Started};
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub(crate) struct Send {
-    /// Recipient.
+    /// Recipient, for a direct message by name.
     pub(crate) to: String,
+    /// The conversation, for a message by conversation id (`to` is then
+    /// ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) conversation_id: Option<i64>,
     /// Text.
     pub(crate) text: String,
     /// Idempotency key.
@@ -38,10 +44,17 @@ impl Run for Send {
 impl Send {
     async fn queue(self, chat: &Chat, session: &Session) -> Pending {
         let client_id = self.client_id.clone();
-        match chat
-            .start_send(session, &self.to, self.text, self.client_id)
-            .await
-        {
+        let started = match self.conversation_id {
+            Some(id) => {
+                chat.start_send_in(session, ConversationId::new(id), self.text, self.client_id)
+                    .await
+            }
+            None => {
+                chat.start_send(session, &self.to, self.text, self.client_id)
+                    .await
+            }
+        };
+        match started {
             Ok(sending) => Box::pin(async move {
                 match sending.await {
                     Ok(sent) => Reply::Sent { client_id, sent },

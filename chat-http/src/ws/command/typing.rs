@@ -1,7 +1,8 @@
-//! `{"type":"typing","to":"bob"}`: no answer. Over the typing limit it is
+//! `{"type":"typing","to":"bob"}`, or in a conversation by its id
+//! (`{"type":"typing","conversation_id":7}`): no answer. Over the typing limit it is
 //! dropped without one too (a client repeats it anyway).
 
-use chat_core::{Chat, ChatError, Session};
+use chat_core::{Chat, ChatError, ConversationId, Session};
 use serde::{Deserialize, Serialize};
 
 use super::{Reply, Run, Started};
@@ -10,8 +11,11 @@ use super::{Reply, Run, Started};
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default)]
 pub(crate) struct Typing {
-    /// Recipient.
+    /// Recipient, by name.
     pub(crate) to: String,
+    /// The conversation, by id (`to` is then ignored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) conversation_id: Option<i64>,
 }
 
 impl Run for Typing {
@@ -22,7 +26,11 @@ impl Run for Typing {
 
 impl Typing {
     async fn apply(self, chat: &Chat, session: &Session) -> Reply {
-        match chat.typing(session, &self.to).await {
+        let typed = match self.conversation_id {
+            Some(id) => chat.typing_in(session, ConversationId::new(id)).await,
+            None => chat.typing(session, &self.to).await,
+        };
+        match typed {
             Ok(()) | Err(ChatError::RateLimited { .. }) => Reply::Done,
             Err(error) => Reply::Failed(error),
         }

@@ -1,0 +1,192 @@
+//! The group endpoints under `/api/groups`: each handler decodes, calls
+//! one `Chat` method, encodes. A caller who is not a member gets 404 from
+//! every one of them, whether or not the group exists (the core decides).
+
+use chat_core::{ConversationId, GroupForm, GroupView, MessageId};
+use hyper::{Request, Response, StatusCode};
+
+use crate::ChatHttp;
+use crate::api::{RequestBody, history_query, messages_page};
+use crate::auth::Authenticated;
+use crate::error::HttpError;
+use crate::request::{Query, json_body};
+use crate::response::{Body, empty, json};
+use crate::wire::{
+    AddMemberRequest, CreateGroupRequest, GroupBody, GroupDto, InvitationDto, InvitationsBody,
+    ReadBody, ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest,
+};
+
+type Handled = Result<Response<Body>, HttpError>;
+
+/// A group id from the path: anything but a positive integer names no
+/// group, and gets the same 404 as a group the caller may not see.
+pub(crate) fn group_id(raw: &str) -> Result<ConversationId, HttpError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .map(ConversationId::new)
+        .ok_or(HttpError::Chat(chat_core::ChatError::NotFound))
+}
+
+fn group(status: StatusCode, view: &GroupView) -> Response<Body> {
+    json(
+        status,
+        &GroupBody {
+            conversation: GroupDto::from(view),
+        },
+    )
+}
+
+impl ChatHttp {
+    async fn body<B: RequestBody, T: serde::de::DeserializeOwned + Default>(
+        &self,
+        request: Request<B>,
+    ) -> Result<T, HttpError> {
+        json_body(
+            request,
+            self.config().max_body_bytes,
+            self.config().body_timeout,
+        )
+        .await
+    }
+
+    pub(crate) async fn create_group<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+    ) -> Handled {
+        let form: CreateGroupRequest = self.body(request).await?;
+        let form = GroupForm {
+            title: form.title,
+            members: form.members,
+            history: form
+                .history
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            join_policy: form
+                .join_policy
+                .as_deref()
+                .map(str::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            announcement: form.announcement,
+        };
+        let view = self.chat().create_group(&auth.session, form).await?;
+        Ok(group(StatusCode::CREATED, &view))
+    }
+
+    pub(crate) async fn group(&self, auth: Authenticated, id: ConversationId) -> Handled {
+        let view = self.chat().group(&auth.session, id).await?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    pub(crate) async fn rename_group<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+    ) -> Handled {
+        let form: RenameGroupRequest = self.body(request).await?;
+        let view = self
+            .chat()
+            .rename_group(&auth.session, id, form.title)
+            .await?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    pub(crate) async fn add_member<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+    ) -> Handled {
+        let form: AddMemberRequest = self.body(request).await?;
+        let view = self
+            .chat()
+            .add_member(&auth.session, id, &form.username)
+            .await?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    pub(crate) async fn set_role<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+        username: &str,
+    ) -> Handled {
+        let form: SetRoleRequest = self.body(request).await?;
+        let role = form.role.parse()?;
+        let view = self
+            .chat()
+            .set_role(&auth.session, id, username, role)
+            .await?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    pub(crate) async fn remove_member(
+        &self,
+        auth: Authenticated,
+        id: ConversationId,
+        username: &str,
+    ) -> Handled {
+        self.chat()
+            .remove_member(&auth.session, id, username)
+            .await?;
+        Ok(empty(StatusCode::NO_CONTENT))
+    }
+
+    pub(crate) async fn join_group(&self, auth: Authenticated, id: ConversationId) -> Handled {
+        let view = self.chat().join_group(&auth.session, id).await?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    pub(crate) async fn group_history<B>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+    ) -> Handled {
+        let query = history_query(&Query::of(&request))?;
+        let page = self.chat().group_history(&auth.session, id, &query).await?;
+        Ok(messages_page(&page))
+    }
+
+    pub(crate) async fn send_to_group<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+    ) -> Handled {
+        let form: SendRequest = self.body(request).await?;
+        let sent = self
+            .chat()
+            .send_to_group(&auth.session, id, form.text, form.client_id)
+            .await?;
+        Ok(self.sent(&sent))
+    }
+
+    pub(crate) async fn read_group<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+    ) -> Handled {
+        let form: ReadRequest = self.body(request).await?;
+        let mark = self
+            .chat()
+            .mark_group_read(&auth.session, id, MessageId::new(form.up_to))
+            .await?;
+        Ok(json(StatusCode::OK, &ReadBody { up_to: mark.get() }))
+    }
+
+    pub(crate) async fn invitations(&self, auth: Authenticated) -> Handled {
+        let invitations = self.chat().invitations(&auth.session).await?;
+        let body = InvitationsBody {
+            invitations: invitations.iter().map(InvitationDto::from).collect(),
+        };
+        Ok(json(StatusCode::OK, &body))
+    }
+}
