@@ -634,6 +634,52 @@ impl Recorded {
         );
         let head = chat.head().await.unwrap().position();
         assert!(head > sent.message.position(), "the clock went on");
+        Self::check_groups_on_an_upgraded_store(&chat, &alice, &carol).await;
+    }
+
+    /// Groups work on an upgraded store, beside the release's direct
+    /// conversations: alice and carol have both written, so alice adds
+    /// carol at once; the group is in both inboxes with the direct
+    /// conversations, and its messages in both histories and change logs.
+    async fn check_groups_on_an_upgraded_store(chat: &Chat, alice: &Session, carol: &Session) {
+        let before = chat
+            .conversations(carol, &ConversationQuery::default())
+            .await
+            .unwrap();
+        let group = chat
+            .create_group(
+                alice,
+                chat_core::GroupForm {
+                    title: "after the upgrade".into(),
+                    members: vec!["carol".into()],
+                    ..chat_core::GroupForm::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(group.members.len(), 2, "carol was added at once");
+        let head = chat.head().await.unwrap().position();
+        let sent = chat
+            .send_to_group(alice, group.id, "a group, on an old database".into(), None)
+            .await
+            .unwrap();
+        let history = chat
+            .group_history(carol, group.id, &HistoryQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(history.items.last(), Some(&sent.message));
+        let recovered = chat.changes(carol, head, PageLimit::DEFAULT).await.unwrap();
+        assert_eq!(recovered.items, [Change::Message(sent.message.clone())]);
+        let after = chat
+            .conversations(carol, &ConversationQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(after.items[0].conversation, group.id);
+        assert_eq!(
+            &after.items[1..],
+            &before.items[..],
+            "the direct conversations answer as before, after the group"
+        );
     }
 }
 
