@@ -1,5 +1,6 @@
 //! Chat inside your own program: no server, the memory store, the
-//! in-process bus. Two users sign up, talk, listen live and search.
+//! in-process bus. Two users sign up, talk, listen live, search, and make a
+//! group.
 //!
 //! Run with `cargo run --release -p examples --bin embedded`.
 
@@ -8,7 +9,8 @@
 use std::sync::Arc;
 
 use chat_core::{
-    Chat, Delivery, EventKind, HistoryQuery, MemoryStore, SearchPattern, SignupForm, SummaryKind,
+    Chat, Delivery, EventKind, GroupForm, HistoryQuery, MemoryStore, SearchPattern, SignupForm,
+    SummaryKind,
 };
 use futures::StreamExt;
 
@@ -105,5 +107,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let mark = chat.mark_read(&alice, "bob", first.message.id()).await?;
     println!("alice read up to #{mark}");
+
+    // A group. Bob has written with alice, so she adds him at once (anyone
+    // else would be invited, and join by accepting).
+    let lunch = chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "Lunch".into(),
+                members: vec!["bob".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await?;
+    println!(
+        "alice made the group {} with {} members",
+        lunch.title,
+        lunch.members.len()
+    );
+    chat.send_to_group(&bob, lunch.id, "Table for two at noon.".into(), None)
+        .await?;
+    let said = chat
+        .group_history(&alice, lunch.id, &HistoryQuery::default())
+        .await?;
+    for m in &said.items {
+        println!(
+            "  {} in {}: {}",
+            m.sender().username(),
+            lunch.title,
+            m.text().as_str()
+        );
+    }
     Ok(())
 }
