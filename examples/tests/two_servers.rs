@@ -232,3 +232,94 @@ async fn every_acknowledged_message_arrives_once_across_a_redis_outage() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_spans_two_servers_and_a_removed_member_hears_nothing_more() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let redis = require_redis!();
+    let (a, b) = servers(&database, &redis).await;
+    let alice = a.user("alice").await;
+    let bob = b.user("bob").await;
+    let carol = b.user("carol").await;
+    for (from, to, server) in [
+        (&alice, "bob", &a),
+        (&bob, "alice", &b),
+        (&alice, "carol", &a),
+        (&carol, "alice", &b),
+    ] {
+        server.send(from, to, "hello").await;
+    }
+    let mut bob_ws = b.ws(&bob, "").await;
+    let mut carol_ws = b.ws(&carol, "").await;
+    expect_frame(&mut bob_ws, "ready").await;
+    expect_frame(&mut carol_ws, "ready").await;
+    // Made on A with both added: their streams on B follow the group from
+    // the add they hear of.
+    let (status, _, made) = a
+        .post_as(
+            &alice,
+            "/api/groups",
+            json!({ "title": "Across", "members": ["bob", "carol"] }),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["conversation"]["id"].as_i64().unwrap();
+    // Each hears of the changes from their own add on (bob was added
+    // first, so he hears carol's add too).
+    for (ws, adds) in [
+        (&mut bob_ws, ["bob", "carol"].as_slice()),
+        (&mut carol_ws, &["carol"]),
+    ] {
+        for user in adds {
+            let frame = expect_frame(ws, "message").await;
+            assert_eq!(
+                frame["message"]["event"],
+                json!({ "type": "added", "user": user })
+            );
+        }
+    }
+    let (status, _, _) = a
+        .post_as(
+            &alice,
+            &format!("/api/groups/{id}/messages"),
+            json!({ "text": "one publish, every node" }),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        assert_eq!(
+            expect_frame(ws, "message").await["message"]["text"],
+            "one publish, every node"
+        );
+    }
+    // Carol is removed on A: her stream on B hears it, then nothing of the
+    // group; bob's goes on.
+    let (status, _, _) = a
+        .delete_as(&alice, &format!("/api/groups/{id}/members/carol"))
+        .await;
+    assert_eq!(status, 204);
+    for ws in [&mut bob_ws, &mut carol_ws] {
+        assert_eq!(
+            expect_frame(ws, "message").await["message"]["event"]["type"],
+            "removed"
+        );
+    }
+    a.post_as(
+        &alice,
+        &format!("/api/groups/{id}/messages"),
+        json!({ "text": "after carol" }),
+    )
+    .await;
+    assert_eq!(
+        expect_frame(&mut bob_ws, "message").await["message"]["text"],
+        "after carol"
+    );
+    a.send(&alice, "carol", "only to you").await;
+    assert_eq!(
+        expect_frame(&mut carol_ws, "message").await["message"]["text"],
+        "only to you",
+        "nothing of the group came first"
+    );
+}
