@@ -117,6 +117,10 @@ struct Args {
     #[arg(long, env = "CHAT_IPV4_PREFIX", default_value_t = 24, value_parser = clap::value_parser!(u8).range(8..=32))]
     ipv4_prefix: u8,
 
+    /// The most members a group may have.
+    #[arg(long, env = "CHAT_MAX_GROUP_MEMBERS", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(2..))]
+    max_group_members: u32,
+
     /// Frames one WebSocket may send per second, sustained (bursts of 3 s
     /// worth); all of one user's WebSockets together, twice as many.
     #[arg(long, env = "CHAT_WS_FRAME_RATE", default_value_t = 20)]
@@ -200,6 +204,7 @@ impl Args {
                 self.session_max_hours.max(1) * 3600,
             ))
             .with_ipv4_prefix(self.ipv4_prefix)
+            .with_max_group_members(self.max_group_members as usize)
     }
 
     /// The adapter configuration the flags set (`tls`: served over TLS here).
@@ -411,6 +416,8 @@ mod tests {
             "2",
             "--ipv4-prefix",
             "16",
+            "--max-group-members",
+            "10000",
             "--max-connections",
             "300",
         ]);
@@ -435,6 +442,7 @@ mod tests {
         assert_eq!(chat.session_idle_timeout, Duration::from_secs(90 * 60));
         assert_eq!(chat.session_absolute_timeout, Duration::from_secs(5 * 3600));
         assert_eq!(chat.ipv4_prefix, 16);
+        assert_eq!(chat.max_group_members, 10_000);
         assert_eq!(
             limits.signup_per_client,
             Rate::new(2, Duration::from_secs(600))
