@@ -74,6 +74,43 @@ impl Server {
         Ok((status, body))
     }
 
+    /// Makes a discoverable group owned by the first of `tokens` and has
+    /// every other join it, one at a time (each join is a change of the
+    /// group, decided against its version); returns its id.
+    pub(crate) async fn room(&self, tokens: &[String]) -> Result<i64, String> {
+        let owner = tokens.first().ok_or("a room needs members")?;
+        eprintln!("making a group of {} members…", tokens.len());
+        let made = json!({ "title": "load room", "join_policy": "discoverable" });
+        let (status, body) = self.post_as(owner, "/api/groups", &made).await?;
+        let id = match body["conversation"]["id"].as_i64() {
+            Some(id) if status == 201 => id,
+            _ => return Err(format!("making the group: {status} {body}")),
+        };
+        for token in &tokens[1..] {
+            let (status, body) = self
+                .post_as(token, &format!("/api/groups/{id}/join"), &json!({}))
+                .await?;
+            if status != 200 {
+                return Err(format!("joining the group: {status} {body}"));
+            }
+        }
+        Ok(id)
+    }
+
+    async fn post_as(&self, token: &str, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
     /// Opens a WebSocket with `token` and waits for its `ready` frame.
     pub(crate) async fn connect(&self, token: &str) -> Result<Socket, String> {
         let url = format!("{}/ws", self.base.replacen("http", "ws", 1));
@@ -136,10 +173,23 @@ pub(crate) fn raw_frame(sender: usize, seq: u64, due_micros: i64) -> Frame {
 /// when it was due (microseconds on the run's clock), for the receiver.
 /// Client ids are unique per run (`run`), as a retry with a known id would
 /// be answered without publishing anything.
-pub(crate) fn send_frame(to: &str, run: u64, sender: usize, seq: u64, due_micros: i64) -> Frame {
+pub(crate) fn send_frame(
+    to: &str,
+    group: Option<i64>,
+    run: u64,
+    sender: usize,
+    seq: u64,
+    due_micros: i64,
+) -> Frame {
     let text = format!("lg {sender} {seq} {due_micros}");
     let client_id = format!("lg-{run:x}-{sender}-{seq}");
-    Frame::text(json!({"type": "send", "to": to, "text": text, "client_id": client_id}).to_string())
+    let frame = match group {
+        Some(id) => {
+            json!({"type": "send", "conversation_id": id, "text": text, "client_id": client_id})
+        }
+        None => json!({"type": "send", "to": to, "text": text, "client_id": client_id}),
+    };
+    Frame::text(frame.to_string())
 }
 
 /// What a server frame means to the load generator.

@@ -8,6 +8,8 @@
 //!   sends to its peer, `--rate` messages per second in all.
 //! - `fanout`: one sender and N connections of one receiving user (one
 //!   person on many devices); every message reaches all N.
+//! - `room`: one group of N members, one connection each, M of them
+//!   sending to the group; every message reaches the N − 1 others.
 //! - `idle`: N connections held open; with `--server-pid`, the server's
 //!   memory per connection, read from `/proc`.
 //!
@@ -21,7 +23,7 @@
 //! The server's limits must allow the load: see `docs/benchmarks.md` for
 //! the flags each scenario needs.
 //!
-//! With `--target reference`, `fanout` and `pairs` drive the bare reference
+//! With `--target reference`, `fanout`, `pairs` and `room` drive the bare reference
 //! broadcast server (`benches/limit-server`) instead: rooms of
 //! `ws://host/ws/ROOM` where every text frame goes to every member, no
 //! accounts, no storage. A message counts as acknowledged once written.
@@ -110,6 +112,20 @@ enum Scenario {
         #[arg(long, default_value_t = 100.0)]
         rate: f64,
     },
+    /// One group of N members, M of them sending to it.
+    Room {
+        /// Members, one connection each (the server's
+        /// `--max-group-members` must allow them).
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        /// How many of them send.
+        #[arg(long, default_value_t = 1)]
+        senders: usize,
+        /// Messages per second, all senders together (deliveries per
+        /// second = rate × (members − 1)).
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+    },
     /// Connections held open and idle.
     Idle {
         /// Connections to hold.
@@ -170,6 +186,7 @@ async fn run(args: Args) -> Result<Report, String> {
                 .map(|i| {
                     Some(Sending {
                         to: names[i ^ 1].clone(),
+                        group: None,
                         sender: i,
                         rate: per_sender,
                         phase: i as f64 / (pairs * 2) as f64,
@@ -199,6 +216,7 @@ async fn run(args: Args) -> Result<Report, String> {
             let mut plans: Vec<Option<Sending>> = (0..=connections).map(|_| None).collect();
             plans[0] = Some(Sending {
                 to: receiver,
+                group: None,
                 sender: 0,
                 rate,
                 phase: 0.0,
@@ -211,8 +229,49 @@ async fn run(args: Args) -> Result<Report, String> {
                 format!("fanout: 1 sender, {connections} receiving connections, {rate} msg/s");
             Ok(report)
         }
+        Scenario::Room {
+            members,
+            senders,
+            rate,
+        } => {
+            let members = members.max(2);
+            let senders = senders.clamp(1, members);
+            let (sockets, group) = if reference {
+                let room = vec![format!("{}-room", args.users); members];
+                (
+                    join_all(&servers, &room, args.setup_concurrency).await?,
+                    None,
+                )
+            } else {
+                let names: Vec<String> = (0..members)
+                    .map(|i| format!("{}-room{i}", args.users))
+                    .collect();
+                let tokens = sessions(&server, &names, args.setup_concurrency).await?;
+                let group = server.room(&tokens).await?;
+                let sockets = connect_all(&servers, &tokens, args.setup_concurrency).await?;
+                (sockets, Some(group))
+            };
+            let per_sender = rate / senders as f64;
+            let plans = (0..members)
+                .map(|i| {
+                    (i < senders).then(|| Sending {
+                        to: String::new(),
+                        group,
+                        sender: i,
+                        rate: per_sender,
+                        phase: i as f64 / senders as f64,
+                        raw: reference,
+                    })
+                })
+                .collect();
+            let recipients = members as u64 - 1;
+            let mut report = drive(&args, sockets, plans, recipients).await.offered(rate);
+            report.scenario =
+                format!("room: {members} members, {senders} sending, {rate} msg/s to the group");
+            Ok(report)
+        }
         Scenario::Idle { .. } if reference => {
-            Err("the reference server is measured with fanout and pairs only".into())
+            Err("the reference server is measured with fanout, pairs and room only".into())
         }
         Scenario::Idle {
             connections,

@@ -58,6 +58,8 @@ impl Clock {
 /// What one connection sends: to whom, how fast, as which sender.
 pub(crate) struct Sending {
     pub(crate) to: String,
+    /// The group to send to instead of `to`.
+    pub(crate) group: Option<i64>,
     pub(crate) sender: usize,
     pub(crate) rate: f64,
     /// Where in its period this sender's first message falls, from 0 up to
@@ -140,7 +142,14 @@ pub(crate) fn start(
                 let frame = if sending.raw {
                     client::raw_frame(sending.sender, seq, clock.micros(due))
                 } else {
-                    client::send_frame(&sending.to, clock.1, sending.sender, seq, clock.micros(due))
+                    client::send_frame(
+                        &sending.to,
+                        sending.group,
+                        clock.1,
+                        sending.sender,
+                        seq,
+                        clock.micros(due),
+                    )
                 };
                 if frames.send(frame).await.is_err() {
                     break;
