@@ -88,6 +88,8 @@ enum WireGroupEvent {
     Left,
     Removed { user: WireUser },
     RoleChanged { user: WireUser, role: String },
+    Muted { user: WireUser, until: Option<i64> },
+    Unmuted { user: WireUser },
 }
 
 fn group_event(event: &GroupEvent) -> WireGroupEvent {
@@ -107,6 +109,11 @@ fn group_event(event: &GroupEvent) -> WireGroupEvent {
             user: user(who),
             role: role.as_str().to_owned(),
         },
+        GroupEvent::Muted { user: who, until } => WireGroupEvent::Muted {
+            user: user(who),
+            until: until.map(chat_core::Timestamp::unix_micros),
+        },
+        GroupEvent::Unmuted { user: who } => WireGroupEvent::Unmuted { user: user(who) },
     }
 }
 
@@ -133,6 +140,13 @@ fn domain_group_event(event: WireGroupEvent) -> Result<GroupEvent, WireError> {
         WireGroupEvent::RoleChanged { user, role } => GroupEvent::RoleChanged {
             user: domain_user(user)?,
             role: role.parse().map_err(malformed)?,
+        },
+        WireGroupEvent::Muted { user, until } => GroupEvent::Muted {
+            user: domain_user(user)?,
+            until: until.map(chat_core::Timestamp::from_unix_micros),
+        },
+        WireGroupEvent::Unmuted { user } => GroupEvent::Unmuted {
+            user: domain_user(user)?,
         },
     })
 }
@@ -342,6 +356,15 @@ mod tests {
                 user: bob.clone(),
                 role: chat_core::Role::Admin,
             },
+            GroupEvent::Muted {
+                user: bob.clone(),
+                until: Some(Timestamp::from_unix_micros(1_800_000_000_000_000)),
+            },
+            GroupEvent::Muted {
+                user: bob.clone(),
+                until: None,
+            },
+            GroupEvent::Unmuted { user: bob.clone() },
         ];
         let system = events.into_iter().map(|event| EventKind::Message {
             message: Message::new(

@@ -86,6 +86,7 @@ struct Seat {
     read: MessageId,
     has_spoken: bool,
     last_change: Position,
+    muted_until: Option<Timestamp>,
 }
 
 impl Seat {
@@ -94,7 +95,7 @@ impl Seat {
             role: self.role,
             visible_from: self.visible_from,
             left_at: self.left_at,
-            muted_until: None,
+            muted_until: self.muted_until,
             announcement: settings.announcement,
         }
     }
@@ -236,6 +237,7 @@ impl State {
                 read: id,
                 has_spoken: false,
                 last_change: Position::ZERO,
+                muted_until: None,
             };
             match state.seats.iter_mut().find(|s| s.user == user) {
                 Some(old) => {
@@ -278,6 +280,16 @@ impl State {
                     .find(|s| s.user == user.id() && s.left_at.is_none())
                 {
                     seat.role = *role;
+                }
+            }
+            GroupEvent::Muted { user, until } => {
+                if let Some(seat) = state.seats.iter_mut().find(|s| s.user == user.id()) {
+                    seat.muted_until = Some(until.unwrap_or(Timestamp::from_unix_micros(i64::MAX)));
+                }
+            }
+            GroupEvent::Unmuted { user } => {
+                if let Some(seat) = state.seats.iter_mut().find(|s| s.user == user.id()) {
+                    seat.muted_until = None;
                 }
             }
         }
@@ -1009,6 +1021,7 @@ impl GroupStore for MemoryStore {
                         read: message.id(),
                         has_spoken: false,
                         last_change: Position::ZERO,
+                        muted_until: None,
                     });
                 }
             }
@@ -1033,6 +1046,7 @@ impl GroupStore for MemoryStore {
                     joined: s.joined,
                     read_up_to: s.read,
                     has_spoken: s.has_spoken,
+                    muted_until: s.muted_until,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -2,7 +2,7 @@
 //! one `Chat` method, encodes. A caller who is not a member gets 404 from
 //! every one of them, whether or not the group exists (the core decides).
 
-use chat_core::{ConversationId, GroupForm, GroupView, MessageId};
+use chat_core::{ConversationId, GroupForm, GroupView, MessageId, Timestamp};
 use hyper::{Request, Response, StatusCode};
 
 use crate::ChatHttp;
@@ -118,11 +118,30 @@ impl ChatHttp {
         username: &str,
     ) -> Handled {
         let form: SetRoleRequest = self.body(request).await?;
-        let role = form.role.parse()?;
-        let view = self
-            .chat()
-            .set_role(&auth.session, id, username, role)
-            .await?;
+        let chat = self.chat();
+        let mut view = None;
+        if let Some(role) = form.role {
+            view = Some(
+                chat.set_role(&auth.session, id, username, role.parse()?)
+                    .await?,
+            );
+        }
+        match form.muted {
+            Some(true) => {
+                let until = form
+                    .muted_until
+                    .as_deref()
+                    .map(|raw| Timestamp::parse_rfc3339(raw, "muted_until"))
+                    .transpose()?;
+                view = Some(chat.mute_member(&auth.session, id, username, until).await?);
+            }
+            Some(false) => view = Some(chat.unmute_member(&auth.session, id, username).await?),
+            None => {}
+        }
+        let view = view.ok_or(HttpError::Chat(chat_core::ChatError::invalid(
+            "role",
+            "give a role, or muted",
+        )))?;
         Ok(group(StatusCode::OK, &view))
     }
 

@@ -333,7 +333,8 @@ fn rename_group() {}
 #[allow(dead_code)]
 fn add_member() {}
 
-/// Gives a member a role (the owner only; `owner` hands the group over).
+/// Gives a member a role (the owner only; `owner` hands the group over),
+/// or mutes or unmutes them (admins mute members, the owner admins too).
 #[utoipa::path(patch, path = "/api/groups/{id}/members/{username}", tag = "groups",
     security(("bearer" = []), ("cookie" = [])),
     params(
@@ -343,7 +344,7 @@ fn add_member() {}
     request_body = SetRoleRequest,
     responses(
         (status = 200, description = "the group", body = GroupBody),
-        (status = 403, description = "not the owner (`forbidden`)", body = ErrorBody),
+        (status = 403, description = "not the owner, or for a mute not an admin above them (`forbidden`)", body = ErrorBody),
         (status = 404, description = "not a member, or no such member (`not_found`)", body = ErrorBody),
         (status = 409, description = "the owner's own role (`conflict`)", body = ErrorBody),
     ))]

@@ -89,10 +89,17 @@ pub(crate) struct GroupEventDto<'a> {
     /// The new role (`role_changed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) role: Option<&'static str>,
+    /// Until when (`muted`; absent for a mute with no end), RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) until: Option<String>,
 }
 
 impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
     fn from(event: &'a GroupEvent) -> Self {
+        let until = match event {
+            GroupEvent::Muted { until, .. } => until.map(|t| t.to_rfc3339()),
+            _ => None,
+        };
         let (kind, title, role) = match event {
             GroupEvent::Created { title } => ("created", Some(title.as_str()), None),
             GroupEvent::Renamed { title } => ("renamed", Some(title.as_str()), None),
@@ -102,12 +109,15 @@ impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
             GroupEvent::Left => ("left", None, None),
             GroupEvent::Removed { .. } => ("removed", None, None),
             GroupEvent::RoleChanged { role, .. } => ("role_changed", None, Some(role.as_str())),
+            GroupEvent::Muted { .. } => ("muted", None, None),
+            GroupEvent::Unmuted { .. } => ("unmuted", None, None),
         };
         Self {
             kind,
             user: event.subject().map(|u| u.username().as_str()),
             title,
             role,
+            until,
         }
     }
 }
@@ -209,6 +219,10 @@ pub(crate) struct MemberDto<'a> {
     pub(crate) role: &'static str,
     /// Whether they are online now.
     pub(crate) online: bool,
+    /// Whether they are muted now (shown to admins and the owner, and to
+    /// the member themself).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) muted: bool,
 }
 
 /// A group, as the caller may see it.
@@ -249,6 +263,7 @@ impl<'a> From<&'a GroupView> for GroupDto<'a> {
                     username: m.user.username().as_str(),
                     role: m.role.as_str(),
                     online: m.online,
+                    muted: m.muted,
                 })
                 .collect(),
             invited: group
@@ -336,13 +351,18 @@ pub(crate) struct AddMemberRequest {
     pub(crate) username: String,
 }
 
-/// `PATCH /api/groups/{id}/members/{username}`.
+/// `PATCH /api/groups/{id}/members/{username}`: a role, a mute, or both.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub(crate) struct SetRoleRequest {
     /// `member`, `admin` or `owner` (making someone the owner hands the
     /// group over).
-    pub(crate) role: String,
+    pub(crate) role: Option<String>,
+    /// `true` mutes the member (until `muted_until`, or with no end),
+    /// `false` unmutes them.
+    pub(crate) muted: Option<bool>,
+    /// When a mute ends, RFC 3339.
+    pub(crate) muted_until: Option<String>,
 }
 
 /// `POST /api/groups/{id}/read`.

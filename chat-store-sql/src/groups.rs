@@ -105,6 +105,24 @@ async fn write_event<T: Sql>(
             )
             .await?;
         }
+        GroupEvent::Muted { user, until } => {
+            let until = until.map_or(i64::MAX, Timestamp::unix_micros);
+            tx.execute(
+                "UPDATE group_members SET muted_until = $3 WHERE conversation_id = $1 AND user_id = $2"
+                    .into(),
+                args![g, user.id().get(), until],
+            )
+            .await?;
+        }
+        GroupEvent::Unmuted { user } => {
+            tx.execute(
+                "UPDATE group_members SET muted_until = NULL \
+                 WHERE conversation_id = $1 AND user_id = $2"
+                    .into(),
+                args![g, user.id().get()],
+            )
+            .await?;
+        }
         GroupEvent::RoleChanged { user, role } => {
             tx.execute(
                 "UPDATE group_members SET role = $3 \
@@ -258,7 +276,8 @@ pub async fn group(store: &impl SqlStore, id: ConversationId) -> Result<Option<G
     };
     let members = reader
         .fetch_all(
-            "SELECT g.user_id, u.username, g.role, g.joined, g.last_read_message_id, g.has_spoken \
+            "SELECT g.user_id, u.username, g.role, g.joined, g.last_read_message_id, g.has_spoken, \
+                g.muted_until \
              FROM group_members g JOIN users u ON u.id = g.user_id \
              WHERE g.conversation_id = $1 AND g.left_at IS NULL ORDER BY g.joined, g.user_id"
                 .into(),
@@ -287,6 +306,7 @@ pub async fn group(store: &impl SqlStore, id: ConversationId) -> Result<Option<G
                     joined: Position::new(m.int("joined")?),
                     read_up_to: MessageId::new(m.int("last_read_message_id")?),
                     has_spoken: m.flag("has_spoken")?,
+                    muted_until: m.opt_int("muted_until")?.map(Timestamp::from_unix_micros),
                 })
             })
             .collect::<Result<_>>()?,

@@ -52,6 +52,9 @@ pub struct MemberView {
     /// Whether they are online (a member asking sees every member's; an
     /// outsider sees no one's).
     pub online: bool,
+    /// Whether they are muted now (shown to admins and the owner, and to
+    /// the member themself; `false` to anyone else).
+    pub muted: bool,
 }
 
 /// A group as the service shows it to one user.
@@ -333,6 +336,70 @@ impl Chat {
                 });
             }
             Ok(events)
+        })
+        .await?;
+        self.group_view(session, id).await
+    }
+
+    /// Mutes `username` in the group until `until` (`None`: until unmuted):
+    /// they read but do not send, typing included. Admins mute members, the
+    /// owner admins too; nobody mutes the owner.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `until` if it is not in the future;
+    /// [`ChatError::NotFound`] for a non-member, or if `username` is not a
+    /// member; [`ChatError::Forbidden`] for a member who may not.
+    pub async fn mute_member(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        username: &str,
+        until: Option<crate::domain::Timestamp>,
+    ) -> Result<GroupView> {
+        if until.is_some_and(|until| until <= self.inner.clock.now()) {
+            return Err(ChatError::invalid("muted_until", "must be in the future"));
+        }
+        self.moderate(session, id, username, |user| GroupEvent::Muted {
+            user,
+            until,
+        })
+        .await
+    }
+
+    /// Lets `username` send again; the same roles as [`Chat::mute_member`].
+    ///
+    /// # Errors
+    /// As [`Chat::mute_member`].
+    pub async fn unmute_member(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        username: &str,
+    ) -> Result<GroupView> {
+        self.moderate(session, id, username, |user| GroupEvent::Unmuted { user })
+            .await
+    }
+
+    async fn moderate(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        username: &str,
+        event: impl Fn(User) -> GroupEvent,
+    ) -> Result<GroupView> {
+        let me = session.user();
+        let name = Username::parse_field(username, "username")?;
+        self.change(session, id, |group| {
+            let my_role = member_role(group, me.id())?;
+            let target = group
+                .members
+                .iter()
+                .find(|m| m.user.username().canonical() == name.canonical())
+                .ok_or(ChatError::NotFound)?;
+            if !my_role.may_remove(target.role) {
+                return Err(ChatError::Forbidden);
+            }
+            Ok(vec![event(target.user.clone())])
         })
         .await?;
         self.group_view(session, id).await
@@ -746,6 +813,8 @@ impl Chat {
                     vec![false; ids.len()]
                 }
             };
+            let now = self.inner.clock.now();
+            let moderator = role.is_some_and(Role::manages_the_group);
             let members = group
                 .members
                 .iter()
@@ -754,6 +823,8 @@ impl Chat {
                     user: m.user.clone(),
                     role: m.role,
                     online,
+                    muted: (moderator || m.user.id() == me)
+                        && m.muted_until.is_some_and(|until| until > now),
                 })
                 .collect();
             let invited = if role.is_some() {

@@ -304,6 +304,19 @@ pub enum GroupEvent {
         /// The new role.
         role: Role,
     },
+    /// `user` may not send until `until` (`None`: until unmuted); a mute
+    /// that has passed, or `Muted` with `until` in the past, unmutes.
+    Muted {
+        /// Who.
+        user: User,
+        /// Until when; `None` for no end.
+        until: Option<crate::domain::Timestamp>,
+    },
+    /// `user` may send again.
+    Unmuted {
+        /// Who.
+        user: User,
+    },
 }
 
 impl GroupEvent {
@@ -326,6 +339,15 @@ impl GroupEvent {
                     role_phrase(*role)
                 )
             }
+            Self::Muted { user, until } => match until {
+                Some(until) => format!(
+                    "{actor} muted {} until {}",
+                    user.username().as_str(),
+                    until.to_rfc3339()
+                ),
+                None => format!("{actor} muted {}", user.username().as_str()),
+            },
+            Self::Unmuted { user } => format!("{actor} unmuted {}", user.username().as_str()),
         }
     }
 
@@ -335,7 +357,9 @@ impl GroupEvent {
             Self::Added { user }
             | Self::Invited { user }
             | Self::Removed { user }
-            | Self::RoleChanged { user, .. } => Some(user),
+            | Self::RoleChanged { user, .. }
+            | Self::Muted { user, .. }
+            | Self::Unmuted { user } => Some(user),
             Self::Created { .. } | Self::Renamed { .. } | Self::Joined | Self::Left => None,
         }
     }
@@ -363,6 +387,9 @@ pub struct GroupMember {
     pub read_up_to: MessageId,
     /// Whether they have sent a message in the group.
     pub has_spoken: bool,
+    /// Until when they may not send (`None`: not muted; a time in the
+    /// past is no mute either).
+    pub muted_until: Option<crate::domain::Timestamp>,
 }
 
 /// A group as the store keeps it.
@@ -414,7 +441,8 @@ pub struct Membership {
     /// For a former member, the position of the change that ended their
     /// membership: they read nothing after it.
     pub left_at: Option<Position>,
-    /// Until when they may not send.
+    /// Until when they may not send (muted with no end: the largest
+    /// timestamp).
     pub muted_until: Option<crate::domain::Timestamp>,
     /// Whether the conversation is announcement-only: only admins and the
     /// owner send.

@@ -56,6 +56,17 @@ impl Timestamp {
         Duration::from_micros(u64::try_from(self.0.saturating_sub(earlier.0)).unwrap_or(0))
     }
 
+    /// Reads an RFC 3339 date and time (any offset), as a client sends it.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`](crate::ChatError::InvalidInput) on
+    /// `field` if it is not one.
+    pub fn parse_rfc3339(raw: &str, field: crate::error::Field) -> crate::error::Result<Self> {
+        OffsetDateTime::parse(raw, &Rfc3339)
+            .map(Self::from_offset_date_time)
+            .map_err(|_| crate::ChatError::invalid(field, "must be an RFC 3339 date and time"))
+    }
+
     /// RFC 3339 in UTC, e.g. `2026-11-26T11:00:00.123456Z`.
     pub fn to_rfc3339(self) -> String {
         self.to_offset_date_time()
@@ -88,6 +99,15 @@ mod tests {
             at
         );
         assert_eq!(at.to_rfc3339(), "2025-11-26T11:00:00.123456Z");
+    }
+
+    #[test]
+    fn rfc3339_is_read_in_any_offset_and_nothing_else_is() {
+        let at = Timestamp::parse_rfc3339("2025-11-26T12:00:00.123456+01:00", "until").unwrap();
+        assert_eq!(at.to_rfc3339(), "2025-11-26T11:00:00.123456Z");
+        for bad in ["", "tomorrow", "2025-11-26", "2025-13-01T00:00:00Z"] {
+            assert!(Timestamp::parse_rfc3339(bad, "until").is_err(), "{bad}");
+        }
     }
 
     #[test]

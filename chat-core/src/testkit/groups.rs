@@ -610,3 +610,83 @@ pub async fn concurrent_adds_removes_and_sends_end_consistent(store: Arc<dyn Sto
     assert_eq!(owners, 1);
     let _: Position = removal;
 }
+
+pub async fn a_muted_member_reads_but_does_not_send_until_the_mute_ends(store: Arc<dyn Store>) {
+    let (h, alice, bob, _carol) = three(store, ChatConfig::default()).await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Quiet", &["bob"]))
+        .await
+        .unwrap()
+        .id;
+    assert!(matches!(
+        h.chat.mute_member(&bob, id, "alice", None).await,
+        Err(ChatError::Forbidden)
+    ));
+    let in_an_hour = h.chat.clock().now().plus(Duration::from_secs(3600));
+    let view = h
+        .chat
+        .mute_member(&alice, id, "bob", Some(in_an_hour))
+        .await
+        .unwrap();
+    assert!(
+        view.members
+            .iter()
+            .any(|m| m.user.id() == bob.user().id() && m.muted)
+    );
+    assert!(matches!(
+        h.chat
+            .send_to_group(&bob, id, "let me speak".into(), None)
+            .await,
+        Err(ChatError::Forbidden)
+    ));
+    // He still reads, and sees that he is muted.
+    let said = history(&h, &bob, id).await.unwrap();
+    assert!(
+        texts(&said)
+            .last()
+            .unwrap()
+            .starts_with("alice muted bob until ")
+    );
+    let seen = h.chat.group(&bob, id).await.unwrap();
+    assert!(
+        seen.members
+            .iter()
+            .any(|m| m.user.id() == bob.user().id() && m.muted)
+    );
+    // The mute ends by itself.
+    h.clock.advance(Duration::from_secs(3601));
+    h.chat
+        .send_to_group(&bob, id, "back".into(), None)
+        .await
+        .unwrap();
+    // With no end, until unmuted.
+    h.chat.mute_member(&alice, id, "bob", None).await.unwrap();
+    h.clock.advance(Duration::from_secs(365 * 24 * 3600));
+    assert!(matches!(
+        h.chat.send_to_group(&bob, id, "still?".into(), None).await,
+        Err(ChatError::Forbidden)
+    ));
+    h.chat.unmute_member(&alice, id, "bob").await.unwrap();
+    h.chat
+        .send_to_group(&bob, id, "free".into(), None)
+        .await
+        .unwrap();
+    // A mute that ends in the past is no mute; nobody mutes the owner.
+    let past = h.chat.clock().now().minus(Duration::from_secs(1));
+    assert!(matches!(
+        h.chat.mute_member(&alice, id, "bob", Some(past)).await,
+        Err(ChatError::InvalidInput {
+            field: "muted_until",
+            ..
+        })
+    ));
+    h.chat
+        .set_role(&alice, id, "bob", Role::Admin)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.chat.mute_member(&bob, id, "alice", None).await,
+        Err(ChatError::Forbidden)
+    ));
+}

@@ -90,6 +90,7 @@ macro_rules! group_suite {
             group_messages_are_idempotent_and_in_the_inbox_with_unread_counts,
             members_hear_the_group_live_until_they_leave,
             concurrent_adds_removes_and_sends_end_consistent,
+            a_muted_member_reads_but_does_not_send_until_the_mute_ends,
         );
     };
 }

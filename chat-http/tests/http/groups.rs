@@ -444,3 +444,67 @@ async fn three_members_talk_live_and_a_removed_one_hears_nothing_more() {
         (Some("error"), Some("not_found"))
     );
 }
+
+#[tokio::test]
+async fn an_admin_mutes_and_unmutes_a_member_over_http() {
+    let server = TestServer::start().await;
+    let (alice, bob, _carol, _dave) = people(&server).await;
+    let (_, _, made) = server
+        .post_as(
+            &alice,
+            "/api/groups",
+            json!({ "title": "Quiet", "members": ["bob"] }),
+        )
+        .await;
+    let id = made["conversation"]["id"].as_i64().unwrap();
+    let member = format!("/api/groups/{id}/members/bob");
+    let messages = format!("/api/groups/{id}/messages");
+    let (status, _, muted) = server
+        .patch_as(
+            &alice,
+            &member,
+            json!({ "muted": true, "muted_until": "2999-01-01T00:00:00Z" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{muted}");
+    assert!(
+        muted["conversation"]["members"][1]["muted"]
+            .as_bool()
+            .unwrap()
+    );
+    let (status, _, refused) = server
+        .post_as(&bob, &messages, json!({ "text": "hello?" }))
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (_, _, page) = server.get_as(&bob, &messages).await;
+    let last = page["messages"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (
+            last["event"]["type"].as_str(),
+            last["event"]["until"].as_str()
+        ),
+        (Some("muted"), Some("2999-01-01T00:00:00Z"))
+    );
+    let (status, _, bad) = server
+        .patch_as(
+            &alice,
+            &member,
+            json!({ "muted": true, "muted_until": "soon" }),
+        )
+        .await;
+    assert_eq!(
+        (status, bad["error"]["field"].as_str()),
+        (400, Some("muted_until"))
+    );
+    let (status, _, _) = server
+        .patch_as(&alice, &member, json!({ "muted": false }))
+        .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = server
+        .post_as(&bob, &messages, json!({ "text": "thanks" }))
+        .await;
+    assert_eq!(status, 201);
+}
