@@ -5,7 +5,9 @@ use std::io::Write;
 
 use askama::Template;
 use bytes::Bytes;
-use chat_core::{ChatError, ConversationQuery, HistoryQuery, Message, PageLimit, SearchPattern};
+use chat_core::{
+    ChatError, ConversationQuery, HistoryQuery, Message, PageLimit, SearchPattern, SummaryKind,
+};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use hyper::header::{self, HeaderValue};
@@ -18,7 +20,18 @@ use crate::error::HttpError;
 use crate::request::Query;
 use crate::response::{Body, empty, html, redirect, with_type};
 
-const APP_JS: &str = include_str!("../assets/app.js");
+/// The script's native ES modules, each after the modules it imports: a
+/// module's `"./name.js"` imports are rewritten to the fingerprinted paths
+/// of the modules before it, so every file is cached for good and a change
+/// to one renames every module that depends on it. The last is the entry.
+const MODULES: [(&str, &str); 6] = [
+    ("api", include_str!("../assets/api.js")),
+    ("dom", include_str!("../assets/dom.js")),
+    ("connection", include_str!("../assets/connection.js")),
+    ("groups", include_str!("../assets/groups.js")),
+    ("chat", include_str!("../assets/chat.js")),
+    ("app", include_str!("../assets/app.js")),
+];
 const STYLE_CSS: &str = include_str!("../assets/style.css");
 
 /// One encoding of a static file: its bytes and its own entity tag.
@@ -37,16 +50,17 @@ struct Asset {
 }
 
 impl Asset {
-    fn new(stem: &str, extension: &str, body: &'static str, content_type: &'static str) -> Self {
+    fn new(stem: &str, extension: &str, body: String, content_type: &'static str) -> Self {
         let digest = Sha256::digest(body.as_bytes());
         let hash: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
         // Hex digits and quotes: always a valid header value.
         let tag = |suffix: &str| HeaderValue::from_str(&format!("\"{hash}{suffix}\"")).ok();
+        let gzipped = gzip(body.as_bytes());
         let identity = Representation {
-            body: Bytes::from_static(body.as_bytes()),
+            body: Bytes::from(body),
             etag: tag("").unwrap_or_else(|| HeaderValue::from_static("\"asset\"")),
         };
-        let gzipped = gzip(body.as_bytes())
+        let gzipped = gzipped
             .zip(tag("-gz"))
             .map(|(gzipped, etag)| Representation {
                 body: Bytes::from(gzipped),
@@ -90,21 +104,57 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// The UI's static files.
 pub(crate) struct Assets {
-    js: Asset,
+    /// The script's modules, the entry last.
+    modules: Vec<Asset>,
     css: Asset,
+}
+
+/// `source` with each `"./name.js"` of `built` (name, fingerprinted path)
+/// replaced by its path.
+fn link(source: &str, built: &[(&str, String)]) -> String {
+    built.iter().fold(source.to_owned(), |text, (name, path)| {
+        text.replace(&format!("\"./{name}.js\""), &format!("\"{path}\""))
+    })
 }
 
 impl Assets {
     pub(crate) fn new() -> Self {
-        Self {
-            js: Asset::new("app", "js", APP_JS, "text/javascript; charset=utf-8"),
-            css: Asset::new("style", "css", STYLE_CSS, "text/css; charset=utf-8"),
+        let mut built: Vec<(&str, String)> = Vec::new();
+        let mut modules = Vec::new();
+        for (name, source) in MODULES {
+            let asset = Asset::new(
+                name,
+                "js",
+                link(source, &built),
+                "text/javascript; charset=utf-8",
+            );
+            built.push((name, asset.path.clone()));
+            modules.push(asset);
         }
+        Self {
+            modules,
+            css: Asset::new(
+                "style",
+                "css",
+                STYLE_CSS.to_owned(),
+                "text/css; charset=utf-8",
+            ),
+        }
+    }
+
+    /// The entry module, which the pages load.
+    fn entry(&self) -> &Asset {
+        // MODULES is not empty.
+        &self.modules[self.modules.len() - 1]
     }
 
     /// Serves `/assets/…`: immutable, as the name changes with the content.
     pub(crate) fn serve(&self, path: &str, headers: &HeaderMap) -> Option<Response<Body>> {
-        let asset = [&self.js, &self.css].into_iter().find(|a| a.path == path)?;
+        let asset = self
+            .modules
+            .iter()
+            .chain([&self.css])
+            .find(|a| a.path == path)?;
         // Each encoding is a representation of its own, with its own tag.
         let (chosen, encoding) = match &asset.gzipped {
             Some(gzipped) if accepts_gzip(headers) => (gzipped, Some("gzip")),
@@ -159,10 +209,32 @@ struct MessageView {
     text: String,
     sent_at: String,
     mine: bool,
+    /// A group's system message (someone joined, left…).
+    system: bool,
+}
+
+/// The conversation a page shows.
+struct RoomView {
+    /// The peer's name or the group's title.
+    label: String,
+    /// The page's own path.
+    href: String,
+    group: Option<GroupHead>,
+}
+
+struct GroupHead {
+    id: i64,
+    member_count: usize,
+    /// Whether the viewer adds and removes members.
+    manages: bool,
 }
 
 struct ConversationView {
-    username: String,
+    /// The peer's name or the group's title.
+    label: String,
+    /// 0 for a direct conversation.
+    group_id: i64,
+    href: String,
     online: bool,
     preview: String,
     unread: u64,
@@ -180,6 +252,7 @@ struct ChatPage<'a> {
     me: &'a str,
     csrf: String,
     peer: Option<String>,
+    room: Option<RoomView>,
     peer_online: bool,
     /// How far the peer has read this conversation (a message id).
     peer_read: i64,
@@ -202,7 +275,7 @@ fn render(page: &impl Template, status: StatusCode) -> Result<Response<Body>, Ht
 impl ChatHttp {
     fn asset_paths(&self) -> AssetPaths<'_> {
         AssetPaths {
-            js: &self.assets().js.path,
+            js: &self.assets().entry().path,
             css: &self.assets().css.path,
         }
     }
@@ -233,12 +306,13 @@ impl ChatHttp {
         }
     }
 
-    /// `/chat/` and `/chat/{username}/?search=`: the room page.
+    /// `/chat/`, `/chat/{username}/?search=` and `/groups/{id}/?search=`:
+    /// the room page.
     pub(crate) async fn chat_page<B>(
         &self,
         auth: Authenticated,
         request: Request<B>,
-        peer: Option<&str>,
+        target: PageRoom<'_>,
     ) -> Result<Response<Body>, HttpError> {
         let chat = self.chat();
         let me = auth.session.user();
@@ -250,16 +324,58 @@ impl ChatHttp {
                 .transpose()?,
             ..HistoryQuery::default()
         };
-        let (peer, messages, has_more, not_found) = match peer {
-            None => (None, Vec::new(), false, false),
-            Some(peer) => match chat.history(&auth.session, peer, &history).await {
-                Ok(page) => (Some(peer.to_owned()), page.items, page.has_more, false),
-                Err(ChatError::NotFound | ChatError::InvalidInput { .. }) => {
-                    (None, Vec::new(), false, true)
-                }
-                Err(other) => return Err(other.into()),
+        let found = match target {
+            PageRoom::None => Ok(None),
+            PageRoom::Direct(peer) => {
+                chat.history(&auth.session, peer, &history)
+                    .await
+                    .map(|page| {
+                        let room = RoomView {
+                            label: peer.to_owned(),
+                            href: format!("/chat/{peer}/"),
+                            group: None,
+                        };
+                        Some((room, page))
+                    })
+            }
+            PageRoom::Group(raw) => match crate::groups::group_id(raw) {
+                Err(_) => Err(ChatError::NotFound),
+                Ok(id) => match chat.group(&auth.session, id).await {
+                    Ok(group) => {
+                        chat.group_history(&auth.session, id, &history)
+                            .await
+                            .map(|page| {
+                                let room = RoomView {
+                                    label: group.title.to_string(),
+                                    href: format!("/groups/{}/", id.get()),
+                                    group: Some(GroupHead {
+                                        id: id.get(),
+                                        member_count: group.members.len(),
+                                        manages: group
+                                            .role
+                                            .is_some_and(chat_core::Role::manages_the_group),
+                                    }),
+                                };
+                                Some((room, page))
+                            })
+                    }
+                    Err(error) => Err(error),
+                },
             },
         };
+        let (room, messages, has_more, not_found) = match found {
+            Ok(Some((room, page))) => (Some(room), page.items, page.has_more, false),
+            Ok(None) => (None, Vec::new(), false, false),
+            Err(ChatError::NotFound | ChatError::InvalidInput { .. }) => {
+                (None, Vec::new(), false, true)
+            }
+            Err(other) => return Err(other.into()),
+        };
+        let peer = match target {
+            PageRoom::Direct(peer) if room.is_some() => Some(peer.to_owned()),
+            _ => None,
+        };
+        let active_group = room.as_ref().and_then(|r| r.group.as_ref()).map(|g| g.id);
         let conversations = chat
             .conversations(
                 &auth.session,
@@ -273,34 +389,50 @@ impl ChatHttp {
             .directory(&auth.session, "", PageLimit::LARGEST)
             .await?;
         let last_message_id = chat.last_message_id(&auth.session).await?;
-        // The page renders direct conversations; the script lists groups.
         let conversations: Vec<ConversationView> = conversations
             .items
             .iter()
-            .filter_map(|c| Some((c, c.peer()?)))
-            .map(|(c, peer_user)| ConversationView {
-                username: peer_user.username().to_string(),
-                online: c.online(),
-                preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
-                unread: c.unread,
-                last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
-                peer_read: c.peer_read_up_to().get(),
-                last_at: c
-                    .last_message
-                    .as_ref()
-                    .map(|m| m.sent_at().to_rfc3339())
-                    .unwrap_or_default(),
-                active: peer
-                    .as_deref()
-                    .is_some_and(|p| peer_user.username().canonical() == p.to_ascii_lowercase()),
+            .map(|c| {
+                let (label, group_id, href, active) = match &c.kind {
+                    SummaryKind::Direct { peer: user, .. } => (
+                        user.username().to_string(),
+                        0,
+                        format!("/chat/{}/", user.username()),
+                        peer.as_deref()
+                            .is_some_and(|p| user.username().canonical() == p.to_ascii_lowercase()),
+                    ),
+                    SummaryKind::Group { title, .. } => (
+                        title.to_string(),
+                        c.conversation.get(),
+                        format!("/groups/{}/", c.conversation.get()),
+                        active_group == Some(c.conversation.get()),
+                    ),
+                };
+                ConversationView {
+                    label,
+                    group_id,
+                    href,
+                    online: c.online(),
+                    preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
+                    unread: c.unread,
+                    last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
+                    peer_read: c.peer_read_up_to().get(),
+                    last_at: c
+                        .last_message
+                        .as_ref()
+                        .map(|m| m.sent_at().to_rfc3339())
+                        .unwrap_or_default(),
+                    active,
+                }
             })
             .collect();
+        let direct_active = |c: &&ConversationView| c.active && c.group_id == 0;
         let page = ChatPage {
             assets: self.asset_paths(),
-            peer_online: conversations.iter().any(|c| c.active && c.online),
+            peer_online: conversations.iter().filter(direct_active).any(|c| c.online),
             peer_read: conversations
                 .iter()
-                .find(|c| c.active)
+                .find(direct_active)
                 .map_or(0, |c| c.peer_read),
             me: me.username().as_str(),
             csrf: auth.token.csrf_token(),
@@ -312,6 +444,7 @@ impl ChatHttp {
             users: users.iter().map(|u| u.username().to_string()).collect(),
             last_message_id: last_message_id.get(),
             peer,
+            room,
         };
         let status = if page.not_found {
             StatusCode::NOT_FOUND
@@ -322,13 +455,25 @@ impl ChatHttp {
     }
 }
 
+/// Which room a chat page opens.
+#[derive(Clone, Copy)]
+pub(crate) enum PageRoom<'a> {
+    /// The list alone.
+    None,
+    /// The direct conversation with this user.
+    Direct(&'a str),
+    /// The group with this id (as the path gives it).
+    Group(&'a str),
+}
+
 fn view(message: &Message, me: chat_core::UserId) -> MessageView {
     MessageView {
         id: message.id().get(),
         from: message.sender().username().to_string(),
         text: message.text().as_str().to_owned(),
         sent_at: message.sent_at().to_rfc3339(),
-        mine: message.sender().id() == me,
+        mine: message.sender().id() == me && message.event().is_none(),
+        system: message.event().is_some(),
     }
 }
 
@@ -341,4 +486,40 @@ fn preview(message: &Message) -> String {
         short.push('…');
     }
     short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every module imports the others by their fingerprinted paths, each
+    /// of which is served: no `./name.js` is left for a browser to fetch
+    /// unfingerprinted, and a module changing renames those that import it.
+    #[test]
+    fn modules_import_each_other_by_fingerprinted_paths_that_are_served() {
+        let assets = Assets::new();
+        let served: Vec<&str> = assets.modules.iter().map(|m| m.path.as_str()).collect();
+        let mut imports = 0;
+        for module in &assets.modules {
+            let text = std::str::from_utf8(&module.identity.body).unwrap();
+            assert!(
+                !text.contains("\"./"),
+                "{}: an import left unlinked",
+                module.path
+            );
+            for line in text.lines().filter(|l| l.contains(" from \"/assets/")) {
+                let path = line.split('"').nth(1).unwrap();
+                assert!(served.contains(&path), "{}: imports {path}", module.path);
+                imports += 1;
+            }
+        }
+        assert!(imports >= 5, "the entry and the chat page import the rest");
+        assert!(assets.entry().path.starts_with("/assets/app-"));
+        // The linking itself: a dependency's path goes in place of its name.
+        let linked = link(
+            "import { a } from \"./api.js\";",
+            &[("api", "/assets/api-1.js".into())],
+        );
+        assert_eq!(linked, "import { a } from \"/assets/api-1.js\";");
+    }
 }

@@ -9,6 +9,7 @@ use crate::api::RequestBody;
 use crate::auth::{Authenticated, authenticate, check_csrf, check_origin, client_ip};
 use crate::error::HttpError;
 use crate::groups::group_id;
+use crate::pages::PageRoom;
 use crate::request::require_json;
 use crate::response::{self, Body};
 
@@ -108,6 +109,7 @@ enum Route<'a> {
     LoginPage,
     SignupPage,
     ChatPage(Option<&'a str>),
+    GroupPage(&'a str),
     Asset,
 }
 
@@ -193,6 +195,7 @@ impl<'a> Route<'a> {
             ["signup"] => Self::SignupPage,
             ["chat"] => Self::ChatPage(None),
             ["chat", peer] => Self::ChatPage(Some(peer)),
+            ["groups", id] => Self::GroupPage(id),
             ["assets", _] => Self::Asset,
             _ => return None,
         })
@@ -206,7 +209,7 @@ impl<'a> Route<'a> {
                 Access::Public
             }
             Self::LoginPage | Self::SignupPage | Self::Asset => Access::Public,
-            Self::Home | Self::ChatPage(_) => Access::MaybeSession,
+            Self::Home | Self::ChatPage(_) | Self::GroupPage(_) => Access::MaybeSession,
             Self::WebSocket | Self::Events => Access::LiveSession,
             _ if method == Method::DELETE => Access::DeleteSession,
             _ if write => Access::WriteSession,
@@ -372,7 +375,14 @@ impl ChatHttp {
             Route::LoginPage => self.login_page(),
             Route::SignupPage => self.signup_page(),
             Route::ChatPage(peer) => match caller.maybe() {
-                Some(auth) => self.chat_page(auth, request, peer).await,
+                Some(auth) => {
+                    let room = peer.map_or(PageRoom::None, PageRoom::Direct);
+                    self.chat_page(auth, request, room).await
+                }
+                None => Ok(response::redirect("/login")),
+            },
+            Route::GroupPage(id) => match caller.maybe() {
+                Some(auth) => self.chat_page(auth, request, PageRoom::Group(id)).await,
                 None => Ok(response::redirect("/login")),
             },
             Route::Asset => self

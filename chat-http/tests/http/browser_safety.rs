@@ -59,8 +59,10 @@ async fn hostile_messages_render_as_text() {
             .any(|name| name.as_str().starts_with("access-control-")),
         "no CORS"
     );
-    // No inline script at all: every <script> has a src.
-    assert!(html.matches("<script").count() == html.matches("<script src=").count());
+    // No inline script at all: every <script> is a module with a src.
+    assert!(
+        html.matches("<script").count() == html.matches("<script type=\"module\" src=").count()
+    );
 
     // JSON carries the text exactly, as JSON, never as HTML.
     let (_, headers, body) = server

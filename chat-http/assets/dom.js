@@ -1,0 +1,110 @@
+// Building the page from data. User text only ever reaches the page as
+// text nodes.
+
+export const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+
+const timeFormat = new Intl.DateTimeFormat([], { timeStyle: "short" });
+const dayFormat = new Intl.DateTimeFormat([], { weekday: "long", day: "numeric", month: "long", year: "numeric" });
+const shortDate = new Intl.DateTimeFormat([], { dateStyle: "short" });
+
+export function dayKey(date) {
+  return date.getFullYear() + "-" + (date.getMonth() + 1) + "-" + date.getDate();
+}
+
+function dayLabel(date) {
+  const today = new Date();
+  const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+  if (dayKey(date) === dayKey(today)) return "Today";
+  if (dayKey(date) === dayKey(yesterday)) return "Yesterday";
+  return dayFormat.format(date);
+}
+
+// A message's <time>: the time of day in the viewer's zone, the full date
+// on hover. A conversation's: the time if today, else the date.
+export function localizeTime(el) {
+  const date = new Date(el.getAttribute("datetime"));
+  if (isNaN(date)) return;
+  const today = dayKey(date) === dayKey(new Date());
+  el.textContent = el.classList.contains("when") && !today ? shortDate.format(date) : timeFormat.format(date);
+  el.title = date.toLocaleString();
+}
+
+// Appends `text` to `parent` as text nodes, with every case-insensitive
+// occurrence of `term` in a <mark>. Never parses user text as HTML.
+export function appendHighlighted(parent, text, term) {
+  const lower = text.toLowerCase();
+  const needle = term.toLowerCase();
+  if (!needle || lower.length !== text.length) {
+    parent.append(document.createTextNode(text));
+    return;
+  }
+  let at = 0;
+  for (let found = lower.indexOf(needle); found !== -1; found = lower.indexOf(needle, at)) {
+    parent.append(document.createTextNode(text.slice(at, found)));
+    const mark = document.createElement("mark");
+    mark.textContent = text.slice(found, found + needle.length);
+    parent.append(mark);
+    at = found + needle.length;
+  }
+  parent.append(document.createTextNode(text.slice(at)));
+}
+
+/** A message's list item; a group's system message (`event`) is a line
+ * of its own, not a bubble. */
+export function messageItem(message, mine, term) {
+  const li = document.createElement("li");
+  const system = Boolean(message.event);
+  li.className = "message" + (mine && !system ? " mine" : "") + (system ? " system" : "");
+  const from = document.createElement("span");
+  from.className = "from";
+  from.textContent = message.from;
+  const text = document.createElement("p");
+  text.className = "text";
+  appendHighlighted(text, message.text, term || "");
+  const time = document.createElement("time");
+  time.setAttribute("datetime", message.sent_at || new Date().toISOString());
+  localizeTime(time);
+  const status = document.createElement("span");
+  status.className = "status";
+  li.append(from, text, time, status);
+  if (message.id) li.dataset.id = String(message.id);
+  return li;
+}
+
+export function dayOf(li) {
+  const time = li.querySelector("time");
+  return time ? new Date(time.getAttribute("datetime")) : new Date();
+}
+
+export function daySeparator(date) {
+  const li = document.createElement("li");
+  li.className = "day";
+  li.setAttribute("role", "separator");
+  li.dataset.day = dayKey(date);
+  li.textContent = dayLabel(date);
+  return li;
+}
+
+// Puts a day heading before the first message of every local day.
+export function separateDays(target) {
+  for (const old of target.querySelectorAll("li.day")) old.remove();
+  let previous = null;
+  for (const li of [...target.querySelectorAll("li.message")]) {
+    const date = dayOf(li);
+    if (dayKey(date) !== previous) li.before(daySeparator(date));
+    previous = dayKey(date);
+  }
+}
+
+const STATUS_TEXT = { queued: "waiting for connection", pending: "sending…", sent: "sent", read: "read", failed: "not sent" };
+
+export function setStatus(li, status) {
+  li.dataset.status = status;
+  li.querySelector(".status").textContent = STATUS_TEXT[status] || "";
+}
+
+/** Shows `message` in the form's error line. */
+export function showError(el, message) {
+  el.textContent = message;
+  el.hidden = !message;
+}

@@ -1,0 +1,163 @@
+// Group screens: making a group, invitations, and a group's member panel
+// (who is in it and online, adding, removing, leaving).
+
+import { errorText, getJson, postJson, request } from "./api.js";
+import { same, showError } from "./dom.js";
+
+/** The "New group" form: a title and members by name, comma-separated. */
+export function newGroupForm() {
+  const form = document.getElementById("new-group");
+  if (!form) return;
+  const error = document.getElementById("new-group-error");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const title = document.getElementById("group-title").value;
+    const members = document.getElementById("group-members").value
+      .split(",").map((name) => name.trim()).filter(Boolean);
+    const result = await postJson("/api/groups", { title, members });
+    if (!result.ok) return showError(error, errorText(result));
+    location.assign("/groups/" + result.data.conversation.id + "/");
+  });
+}
+
+/** The invitations not answered yet, each with a button that joins. */
+export async function invitations() {
+  const list = document.getElementById("invitations");
+  const heading = document.getElementById("invitations-heading");
+  if (!list) return;
+  let found;
+  try {
+    found = await getJson("/api/invitations");
+  } catch (_) {
+    return;
+  }
+  if (!found.ok) return;
+  list.replaceChildren(...found.data.invitations.map((invitation) => {
+    const li = document.createElement("li");
+    li.dataset.group = String(invitation.id);
+    const text = document.createElement("span");
+    text.textContent = invitation.title + " (from " + invitation.invited_by + ")";
+    const join = document.createElement("button");
+    join.type = "button";
+    join.textContent = "Join";
+    join.addEventListener("click", async () => {
+      const joined = await postJson("/api/groups/" + invitation.id + "/join", {});
+      if (joined.ok) location.assign("/groups/" + invitation.id + "/");
+      else text.textContent = errorText(joined);
+    });
+    li.append(text, join);
+    return li;
+  }));
+  const any = found.data.invitations.length > 0;
+  list.hidden = !any;
+  heading.hidden = !any;
+}
+
+/**
+ * The member panel of the group `id` for `me`: members with their role
+ * and whether they are online (asked for when the panel opens, and every
+ * 30 s while it is open), adding and removing for admins, leaving.
+ */
+export function memberPanel(id, me) {
+  const toggle = document.getElementById("members-toggle");
+  const panel = document.getElementById("members-panel");
+  const list = document.getElementById("members");
+  const count = document.getElementById("member-count");
+  const error = document.getElementById("members-error");
+  const base = "/api/groups/" + id;
+  let timer = null;
+
+  function render(group) {
+    count.textContent = String(group.members.length);
+    const mayRemove = (role) => group.role === "owner" ? role !== "owner" : group.role === "admin" && role === "member";
+    list.replaceChildren(...group.members.map((member) => {
+      const li = document.createElement("li");
+      li.dataset.user = member.username;
+      li.dataset.online = String(member.online);
+      const dot = document.createElement("span");
+      dot.className = "presence";
+      dot.setAttribute("role", "img");
+      dot.setAttribute("aria-label", member.online ? "online" : "offline");
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = member.username;
+      const role = document.createElement("span");
+      role.className = "role";
+      role.textContent = member.role === "member" ? "" : member.role;
+      li.append(dot, name, role);
+      if (!same(member.username, me) && mayRemove(member.role)) {
+        const remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "link remove";
+        remove.textContent = "Remove";
+        remove.setAttribute("aria-label", "Remove " + member.username);
+        remove.addEventListener("click", async () => {
+          const result = await request("DELETE", base + "/members/" + encodeURIComponent(member.username));
+          if (result.ok) refresh();
+          else showError(error, errorText(result));
+        });
+        li.append(remove);
+      }
+      return li;
+    }));
+    for (const name of group.invited) {
+      const li = document.createElement("li");
+      li.className = "invited";
+      li.textContent = name + " (invited)";
+      list.append(li);
+    }
+  }
+
+  async function refresh() {
+    try {
+      const result = await getJson(base);
+      if (result.ok) render(result.data.conversation);
+    } catch (_) {
+      // Offline: the panel stays as it was.
+    }
+  }
+
+  toggle.addEventListener("click", () => {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    toggle.setAttribute("aria-expanded", String(open));
+    clearInterval(timer);
+    if (open) {
+      refresh();
+      timer = setInterval(refresh, 30000);
+    }
+  });
+
+  const add = document.getElementById("add-member-form");
+  if (add) {
+    add.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = document.getElementById("add-member");
+      const result = await postJson(base + "/members", { username: input.value.trim() });
+      if (!result.ok) return showError(error, errorText(result));
+      showError(error, "");
+      input.value = "";
+      render(result.data.conversation);
+    });
+  }
+
+  document.getElementById("leave-group").addEventListener("click", async () => {
+    const result = await request("DELETE", base + "/members/" + encodeURIComponent(me));
+    if (result.ok) location.assign("/chat/");
+    else showError(error, errorText(result));
+  });
+
+  // A change of membership heard live: the panel, if open, follows it.
+  return { changed() { if (!panel.hidden) refresh(); } };
+}
+
+/** The title of the group `id`, for a list entry of a group the page did
+ * not render (one joined since). */
+export async function groupTitle(id) {
+  try {
+    const result = await getJson("/api/groups/" + id);
+    return result.ok ? result.data.conversation.title : null;
+  } catch (_) {
+    return null;
+  }
+}
