@@ -80,7 +80,7 @@ pub use local_presence::LocalPresence;
 pub use memory_store::MemoryStore;
 pub use ports::{
     Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, GroupChange,
-    GroupStore, HistoryQuery, NewGroup, Page, PageLimit, PasswordHasher, Presence, RateLimiter,
-    ReadMark, Store, SystemClock, Topic,
+    GroupListing, GroupStore, HistoryQuery, NewGroup, Page, PageLimit, PasswordHasher, Presence,
+    RateLimiter, ReadMark, Store, SystemClock, Topic,
 };
 pub use session::{Session, SessionToken, TokenHash};

@@ -8,15 +8,15 @@ use async_trait::async_trait;
 use crate::backend::AppendPlan;
 use crate::domain::{
     Account, Change, ConversationId, ConversationSummary, Email, Group, GroupEvent, GroupMember,
-    GroupSettings, GroupTitle, HistoryVisibility, Invitation, Member, Membership, Message,
-    MessageId, NewEvent, NewMessage, Position, Role, SessionId, SummaryKind, Timestamp, User,
-    UserId, Username, fold_for_search,
+    GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership,
+    Message, MessageId, NewEvent, NewMessage, Position, Role, SessionId, SummaryKind, Timestamp,
+    User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
-    Appended, ConversationQuery, ConversationStore, GroupChange, GroupStore, HistoryQuery,
-    MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord, SessionStore,
-    StoredUser, UserStore,
+    Appended, ConversationQuery, ConversationStore, GroupChange, GroupListing, GroupStore,
+    HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord,
+    SessionStore, StoredUser, UserStore,
 };
 use crate::session::TokenHash;
 
@@ -1096,6 +1096,28 @@ impl GroupStore for MemoryStore {
             .filter(|(_, _, seat)| seat.left_at.is_none())
             .map(|(id, _, _)| id)
             .collect())
+    }
+
+    async fn discoverable_groups(&self, term: &str, limit: PageLimit) -> Result<Vec<GroupListing>> {
+        let state = lock(self);
+        let mut found: Vec<GroupListing> = state
+            .conversations
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let group = c.group.as_ref()?;
+                let listed = group.settings.join_policy == JoinPolicy::Discoverable
+                    && fold_for_search(group.title.as_str()).contains(term);
+                listed.then(|| GroupListing {
+                    id: ConversationId::new(i as i64 + 1),
+                    title: group.title.clone(),
+                    members: group.seats.iter().filter(|s| s.left_at.is_none()).count() as u64,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| b.members.cmp(&a.members).then(a.id.cmp(&b.id)));
+        found.truncate(limit.get() as usize);
+        Ok(found)
     }
 
     async fn invitations(&self, user: UserId) -> Result<Vec<Invitation>> {

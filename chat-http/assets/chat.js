@@ -7,7 +7,7 @@ import {
   appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, same, separateDays,
   setStatus,
 } from "./dom.js";
-import { groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
+import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
 
 export function chatPage() {
   const app = document.getElementById("app");
@@ -633,6 +633,7 @@ export function chatPage() {
   window.addEventListener("focus", markRead);
   document.addEventListener("visibilitychange", markRead);
   newGroupForm();
+  groupDirectory();
   invitations();
   connection.connect();
 }

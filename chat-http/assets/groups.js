@@ -151,6 +151,53 @@ export function memberPanel(id, me) {
   return { changed() { if (!panel.hidden) refresh(); } };
 }
 
+/** The group directory: discoverable groups by name, each joined with a
+ * click. */
+export function groupDirectory() {
+  const input = document.getElementById("group-search");
+  const results = document.getElementById("group-results");
+  if (!input) return;
+  let seq = 0;
+  let timer = null;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const term = input.value.trim();
+    timer = setTimeout(async () => {
+      const mine = ++seq;
+      if (!term) return results.replaceChildren();
+      let found;
+      try {
+        found = await getJson("/api/groups?limit=20&q=" + encodeURIComponent(term));
+      } catch (_) {
+        return;
+      }
+      if (mine !== seq || !found.ok) return;
+      results.replaceChildren(...found.data.groups.map((group) => {
+        const li = document.createElement("li");
+        li.dataset.group = String(group.id);
+        const join = document.createElement("button");
+        join.type = "button";
+        join.className = "link";
+        join.textContent = group.title + " (" + group.member_count + ")";
+        join.setAttribute("aria-label", "Join " + group.title);
+        join.addEventListener("click", async () => {
+          const joined = await postJson("/api/groups/" + group.id + "/join", {});
+          if (joined.ok) location.assign("/groups/" + group.id + "/");
+        });
+        li.append(join);
+        return li;
+      }));
+      if (found.data.groups.length === 0) {
+        const li = document.createElement("li");
+        li.className = "none";
+        li.textContent = "No group by that name.";
+        results.append(li);
+      }
+    }, 200);
+  });
+  input.closest("form").addEventListener("submit", (event) => event.preventDefault());
+}
+
 /** The title of the group `id`, for a list entry of a group the page did
  * not render (one joined since). */
 export async function groupTitle(id) {

@@ -12,8 +12,9 @@ use crate::error::HttpError;
 use crate::request::{Query, json_body};
 use crate::response::{Body, empty, json};
 use crate::wire::{
-    AddMemberRequest, CreateGroupRequest, GroupBody, GroupDto, InvitationDto, InvitationsBody,
-    ReadBody, ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest,
+    AddMemberRequest, CreateGroupRequest, GroupBody, GroupDto, GroupListingDto, GroupsBody,
+    InvitationDto, InvitationsBody, ReadBody, ReadRequest, RenameGroupRequest, SendRequest,
+    SetRoleRequest,
 };
 
 type Handled = Result<Response<Body>, HttpError>;
@@ -199,6 +200,22 @@ impl ChatHttp {
             .mark_group_read(&auth.session, id, MessageId::new(form.up_to))
             .await?;
         Ok(json(StatusCode::OK, &ReadBody { up_to: mark.get() }))
+    }
+
+    pub(crate) async fn group_directory<B>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+    ) -> Handled {
+        let query = Query::of(&request);
+        let found = self
+            .chat()
+            .group_directory(&auth.session, query.text("q").unwrap_or(""), query.limit()?)
+            .await?;
+        let body = GroupsBody {
+            groups: found.iter().map(GroupListingDto::from).collect(),
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     pub(crate) async fn invitations(&self, auth: Authenticated) -> Handled {

@@ -17,9 +17,10 @@ use utoipa::{Modify, OpenApi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
     AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, GroupBody, GroupDto,
-    GroupEventDto, InvitationDto, InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody,
-    MessageDto, MessagesBody, ReadBody, ReadRequest, RenameGroupRequest, SendRequest,
-    SetRoleRequest, SignupRequest, StatusBody, UserBody, UserDto, UsersBody,
+    GroupEventDto, GroupListingDto, GroupsBody, InvitationDto, InvitationsBody, LoginBody,
+    LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, ReadBody, ReadRequest,
+    RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody, UserBody, UserDto,
+    UsersBody,
 };
 
 /// The document.
@@ -32,7 +33,7 @@ use crate::wire::{
     ),
     paths(
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
-        openapi, create_group, group, rename_group, add_member, set_role, remove_member,
+        openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
         join_group, group_history, send_to_group, read_group, invitations
     ),
     components(schemas(
@@ -40,7 +41,7 @@ use crate::wire::{
         ConversationsBody, MessagesBody, MessageBody, UsersBody, StatusBody, SignupRequest,
         LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
-        SetRoleRequest, ReadRequest, ReadBody
+        SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -292,6 +293,18 @@ fn openapi() {}
     ))]
 #[allow(dead_code)]
 fn create_group() {}
+
+/// The directory: discoverable groups whose title contains `q`, the
+/// largest first; anyone may join them.
+#[utoipa::path(get, path = "/api/groups", tag = "groups",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("q" = Option<String>, Query, description = "a part of the title, case-insensitively (at most 100 characters)", max_length = 100),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50", minimum = 1, maximum = 200),
+    ),
+    responses((status = 200, description = "the groups", body = GroupsBody)))]
+#[allow(dead_code)]
+fn group_directory() {}
 
 /// The group with its members (to members and invitees; its title and
 /// settings to former members and, for a discoverable group, anyone).

@@ -17,7 +17,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 23] = [
+pub(crate) const API_ROUTES: [(&str, &str); 24] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -31,6 +31,7 @@ pub(crate) const API_ROUTES: [(&str, &str); 23] = [
     ("GET", "/api/openapi.json"),
     ("GET", "/api/events"),
     ("POST", "/api/groups"),
+    ("GET", "/api/groups"),
     ("GET", "/api/groups/{id}"),
     ("PATCH", "/api/groups/{id}"),
     ("POST", "/api/groups/{id}/members"),
@@ -221,10 +222,8 @@ impl<'a> Route<'a> {
     fn allow(&self) -> &'static str {
         match self {
             Self::Signup | Self::Login | Self::Logout => "POST",
-            Self::Groups | Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => {
-                "POST"
-            }
-            Self::Messages(_) | Self::GroupMessages(_) => "GET, HEAD, POST",
+            Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
+            Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
             Self::GroupMember(..) => "PATCH, DELETE",
             _ => "GET, HEAD",
@@ -335,7 +334,8 @@ impl ChatHttp {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.events(caller.known()?, request, client).await
             }
-            Route::Groups => self.create_group(caller.known()?, request).await,
+            Route::Groups if write => self.create_group(caller.known()?, request).await,
+            Route::Groups => self.group_directory(caller.known()?, request).await,
             Route::Group(id) if write => {
                 self.rename_group(caller.known()?, request, group_id(id)?)
                     .await

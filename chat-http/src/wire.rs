@@ -308,6 +308,35 @@ impl<'a> From<&'a Invitation> for InvitationDto<'a> {
     }
 }
 
+/// A discoverable group, as the directory lists it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = GroupListing)]
+pub(crate) struct GroupListingDto<'a> {
+    /// The group's id: join it with `POST /api/groups/{id}/join`.
+    pub(crate) id: i64,
+    /// Its title.
+    pub(crate) title: &'a str,
+    /// How many members it has.
+    pub(crate) member_count: u64,
+}
+
+impl<'a> From<&'a chat_core::GroupListing> for GroupListingDto<'a> {
+    fn from(listing: &'a chat_core::GroupListing) -> Self {
+        Self {
+            id: listing.id.get(),
+            title: listing.title.as_str(),
+            member_count: listing.members,
+        }
+    }
+}
+
+/// `{"groups": [...]}`: the directory.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct GroupsBody<'a> {
+    /// The largest first.
+    pub(crate) groups: Vec<GroupListingDto<'a>>,
+}
+
 /// `{"invitations": [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct InvitationsBody<'a> {

@@ -5,6 +5,7 @@ ALTER TABLE conversations DROP CONSTRAINT conversations_kind_check;
 ALTER TABLE conversations
     ADD CONSTRAINT conversations_kind_check CHECK (kind IN ('direct', 'group')),
     ADD COLUMN title           TEXT,
+    ADD COLUMN title_folded    TEXT,
     ADD COLUMN creator_id      BIGINT REFERENCES users (id),
     ADD COLUMN history         TEXT CHECK (history IN ('joined', 'shared')),
     ADD COLUMN join_policy     TEXT CHECK (join_policy IN ('private', 'discoverable')),
@@ -15,6 +16,9 @@ ALTER TABLE conversations
     ADD CONSTRAINT conversations_group_fields CHECK (
         kind <> 'group' OR (title IS NOT NULL AND creator_id IS NOT NULL
                             AND history IS NOT NULL AND join_policy IS NOT NULL));
+
+CREATE INDEX conversations_discoverable
+    ON conversations (member_count) WHERE join_policy = 'discoverable';
 
 CREATE TABLE group_members (
     conversation_id      BIGINT  NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,

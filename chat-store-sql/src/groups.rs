@@ -5,11 +5,11 @@
 //! decided from.
 
 use chat_core::backend::corrupt;
-use chat_core::ports::{GroupChange, NewGroup};
+use chat_core::ports::{GroupChange, GroupListing, NewGroup, PageLimit};
 use chat_core::{
     ChatError, ConversationId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle,
     HistoryVisibility, Invitation, JoinPolicy, Membership, Message, MessageId, NewEvent, Position,
-    Result, Role, Timestamp, UserId,
+    Result, Role, Timestamp, UserId, fold_for_search,
 };
 
 use crate::SqlStore;
@@ -71,9 +71,10 @@ async fn write_event<T: Sql>(
     match &event.event {
         GroupEvent::Created { .. } => {}
         GroupEvent::Renamed { title } => {
+            let folded = fold_for_search(title.as_str());
             tx.execute(
-                "UPDATE conversations SET title = $2 WHERE id = $1".into(),
-                args![g, title.as_str()],
+                "UPDATE conversations SET title = $2, title_folded = $3 WHERE id = $1".into(),
+                args![g, title.as_str(), folded.as_str()],
             )
             .await?;
         }
@@ -222,12 +223,13 @@ pub async fn create_group(
         .int("last_id")?;
     let first = last - count + 1;
     let settings = group.settings;
+    let folded = fold_for_search(group.title.as_str());
     let id = tx
         .fetch_one(
             "INSERT INTO conversations \
              (kind, created_at, title, creator_id, history, join_policy, announcement, \
-              last_message_id, version) \
-             VALUES ('group', $1, $2, $3, $4, $5, $6, $7, $7) RETURNING id"
+              last_message_id, version, title_folded) \
+             VALUES ('group', $1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id"
                 .into(),
             args![
                 group.at.unix_micros(),
@@ -237,6 +239,7 @@ pub async fn create_group(
                 settings.join_policy.as_str(),
                 settings.announcement,
                 last,
+                folded.as_str(),
             ],
         )
         .await?
@@ -410,6 +413,48 @@ pub async fn invitations(store: &impl SqlStore, user_id: UserId) -> Result<Vec<I
                 group: ConversationId::new(row.int("conversation_id")?),
                 title: title(row)?,
                 by: user(row, "invited_by", "invited_by_username")?,
+            })
+        })
+        .collect()
+}
+
+/// `term` as a `LIKE` pattern matching it anywhere, with `\\`, `%` and
+/// `_` literal.
+fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// [`GroupStore::discoverable_groups`](chat_core::ports::GroupStore::discoverable_groups) in SQL.
+pub async fn discoverable_groups(
+    store: &impl SqlStore,
+    term: &str,
+    limit: PageLimit,
+) -> Result<Vec<GroupListing>> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            "SELECT id, title, member_count FROM conversations \
+             WHERE join_policy = 'discoverable' AND title_folded LIKE $1 ESCAPE '\\' \
+             ORDER BY member_count DESC, id LIMIT $2"
+                .into(),
+            args![contains_pattern(term).as_str(), i64::from(limit.get())],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(GroupListing {
+                id: ConversationId::new(row.int("id")?),
+                title: title(row)?,
+                members: u64::try_from(row.int("member_count")?).unwrap_or(0),
             })
         })
         .collect()

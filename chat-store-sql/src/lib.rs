@@ -108,9 +108,9 @@ macro_rules! sql_store_ports {
         const _: () = {
             use $crate::ports as shared;
             use $crate::ports::chat_core::ports::{
-                Appended, ConversationQuery, ConversationStore, GroupChange, GroupStore,
-                HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark,
-                SessionRecord, SessionStore, StoredUser, UserStore,
+                Appended, ConversationQuery, ConversationStore, GroupChange, GroupListing,
+                GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit,
+                ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
                 Account, Change, ConversationId, ConversationSummary, Email, Group, Invitation,
@@ -282,6 +282,13 @@ macro_rules! sql_store_ports {
                 }
                 async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>> {
                     shared::groups_of(self, user).await
+                }
+                async fn discoverable_groups(
+                    &self,
+                    term: &str,
+                    limit: PageLimit,
+                ) -> Result<Vec<GroupListing>> {
+                    shared::discoverable_groups(self, term, limit).await
                 }
             }
         };

@@ -14,6 +14,8 @@ CREATE TABLE conversations_new (
     created_at      INTEGER NOT NULL,
     -- A group's title, creator and settings.
     title           TEXT,
+    -- The title folded for search (chat_core::fold_for_search).
+    title_folded    TEXT,
     creator_id      INTEGER REFERENCES users (id),
     history         TEXT    CHECK (history IN ('joined', 'shared')),
     join_policy     TEXT    CHECK (join_policy IN ('private', 'discoverable')),
@@ -34,6 +36,9 @@ DROP TABLE conversations;
 ALTER TABLE conversations_new RENAME TO conversations;
 CREATE UNIQUE INDEX conversations_direct_pair
     ON conversations (direct_low, direct_high) WHERE kind = 'direct';
+-- The directory of groups anyone may join.
+CREATE INDEX conversations_discoverable
+    ON conversations (member_count) WHERE join_policy = 'discoverable';
 
 -- A group's members, current and former, kept apart from the two members
 -- of direct conversations: a group message moves one head (the group's),

@@ -16,9 +16,9 @@ use chat_core::ports::{
 };
 use chat_core::{
     Account, Appended, Change, ChatError, ConversationId, ConversationQuery, ConversationSummary,
-    Email, Group, GroupChange, GroupStore, HistoryQuery, Invitation, Member, Membership, Message,
-    MessageId, NewGroup, NewMessage, Page, PageLimit, Position, Result, SessionId, Store,
-    Timestamp, TokenHash, User, UserId, Username,
+    Email, Group, GroupChange, GroupListing, GroupStore, HistoryQuery, Invitation, Member,
+    Membership, Message, MessageId, NewGroup, NewMessage, Page, PageLimit, Position, Result,
+    SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
 };
 use tokio::sync::{Semaphore, watch};
 
@@ -58,6 +58,7 @@ pub enum Call {
     Membership,
     Invitations,
     GroupsOf,
+    DiscoverableGroups,
 }
 
 /// The switchboard; clones share it.
@@ -441,5 +442,10 @@ impl GroupStore for FaultyStore {
     async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>> {
         self.faults.checkpoint(Call::GroupsOf).await?;
         self.inner.groups_of(user).await
+    }
+
+    async fn discoverable_groups(&self, term: &str, limit: PageLimit) -> Result<Vec<GroupListing>> {
+        self.faults.checkpoint(Call::DiscoverableGroups).await?;
+        self.inner.discoverable_groups(term, limit).await
     }
 }

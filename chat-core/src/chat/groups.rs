@@ -432,6 +432,30 @@ impl Chat {
         self.group_view(session, id).await
     }
 
+    /// The directory: discoverable groups whose title contains `term`
+    /// (case-insensitively; empty: all), the largest first.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `q` for a term longer than a title.
+    pub async fn group_directory(
+        &self,
+        _session: &Session,
+        term: &str,
+        limit: crate::ports::PageLimit,
+    ) -> Result<Vec<crate::ports::GroupListing>> {
+        let term = term.trim();
+        if term.chars().count() > GroupTitle::MAX_LEN {
+            return Err(ChatError::invalid(
+                "q",
+                format!("must be at most {} characters long", GroupTitle::MAX_LEN),
+            ));
+        }
+        self.inner
+            .store
+            .discoverable_groups(&crate::domain::fold_for_search(term), limit)
+            .await
+    }
+
     /// The invitations the session's user has not answered, newest first.
     ///
     /// # Errors

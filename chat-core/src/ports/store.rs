@@ -438,6 +438,22 @@ pub trait GroupStore: Send + Sync + 'static {
     /// The groups `user` is a member of now: whose topics their live
     /// streams listen to.
     async fn groups_of(&self, user: UserId) -> Result<Vec<ConversationId>>;
+
+    /// Discoverable groups whose folded title contains `term` (already
+    /// folded with [`fold_for_search`](crate::fold_for_search); empty: all
+    /// of them), the largest first, at most `limit`.
+    async fn discoverable_groups(&self, term: &str, limit: PageLimit) -> Result<Vec<GroupListing>>;
+}
+
+/// A group as the directory lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupListing {
+    /// The group.
+    pub id: ConversationId,
+    /// Its title.
+    pub title: GroupTitle,
+    /// How many members it has.
+    pub members: u64,
 }
 
 /// A complete store: what [`Chat`](crate::Chat) needs.

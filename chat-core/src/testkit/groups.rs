@@ -690,3 +690,66 @@ pub async fn a_muted_member_reads_but_does_not_send_until_the_mute_ends(store: A
         Err(ChatError::Forbidden)
     ));
 }
+
+pub async fn discoverable_groups_are_found_by_title_and_joined_by_anyone(store: Arc<dyn Store>) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let open = |title: &str| GroupForm {
+        join_policy: crate::JoinPolicy::Discoverable,
+        ..form(title, &[])
+    };
+    let rust = h
+        .chat
+        .create_group(&alice, open("Rust Ünïcode club"))
+        .await
+        .unwrap()
+        .id;
+    let go = h
+        .chat
+        .create_group(&alice, open("Go 100% club"))
+        .await
+        .unwrap()
+        .id;
+    h.chat
+        .create_group(&alice, form("Secret club", &[]))
+        .await
+        .unwrap();
+    let limit = crate::ports::PageLimit::DEFAULT;
+    let found = |term: &'static str| {
+        let chat = h.chat.clone();
+        let carol = carol.clone();
+        async move {
+            chat.group_directory(&carol, term, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|g| g.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found("ÜNÏCODE").await,
+        [rust],
+        "case-folded, anywhere in the title"
+    );
+    assert_eq!(found("100%").await, [go], "% is literal");
+    assert!(found("_").await.is_empty(), "_ is literal");
+    assert!(
+        found("secret").await.is_empty(),
+        "private groups are not listed"
+    );
+    // Anyone joins a discoverable group, and the larger comes first.
+    h.chat.join_group(&bob, go).await.unwrap();
+    assert_eq!(found("club").await, [go, rust]);
+    assert!(matches!(
+        h.chat
+            .group_directory(&carol, &"x".repeat(101), limit)
+            .await,
+        Err(ChatError::InvalidInput { field: "q", .. })
+    ));
+    // A rename is found under its new title.
+    h.chat
+        .rename_group(&alice, rust, "Ferris fans".into())
+        .await
+        .unwrap();
+    assert_eq!(found("ferris").await, [rust]);
+}

@@ -508,3 +508,39 @@ async fn an_admin_mutes_and_unmutes_a_member_over_http() {
         .await;
     assert_eq!(status, 201);
 }
+
+#[tokio::test]
+async fn discoverable_groups_are_listed_and_anyone_joins_them() {
+    let server = TestServer::start().await;
+    let (alice, _bob, _carol, dave) = people(&server).await;
+    let (_, _, made) = server
+        .post_as(
+            &alice,
+            "/api/groups",
+            json!({ "title": "Open Book Club", "join_policy": "discoverable" }),
+        )
+        .await;
+    let id = made["conversation"]["id"].as_i64().unwrap();
+    server
+        .post_as(
+            &alice,
+            "/api/groups",
+            json!({ "title": "Closed book club" }),
+        )
+        .await;
+    let (status, _, found) = server.get_as(&dave, "/api/groups?q=BOOK").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        found["groups"],
+        json!([{ "id": id, "title": "Open Book Club", "member_count": 1 }])
+    );
+    let (status, _, joined) = server
+        .post_as(&dave, &format!("/api/groups/{id}/join"), json!({}))
+        .await;
+    assert_eq!(
+        (status, joined["conversation"]["role"].as_str()),
+        (200, Some("member"))
+    );
+    let (_, _, found) = server.get_as(&dave, "/api/groups").await;
+    assert_eq!(found["groups"][0]["member_count"], 2);
+}
