@@ -6,15 +6,15 @@ use chat_core::{ConversationId, GroupForm, GroupView, MessageId, Timestamp};
 use hyper::{Request, Response, StatusCode};
 
 use crate::ChatHttp;
-use crate::api::{RequestBody, history_query, messages_page};
+use crate::api::{RequestBody, history_query};
 use crate::auth::Authenticated;
 use crate::error::HttpError;
 use crate::request::{Query, json_body};
 use crate::response::{Body, empty, json};
 use crate::wire::{
     AddMemberRequest, CreateGroupRequest, GroupBody, GroupDto, GroupListingDto, GroupsBody,
-    InvitationDto, InvitationsBody, ReadBody, ReadRequest, RenameGroupRequest, SendRequest,
-    SetRoleRequest,
+    InvitationDto, InvitationsBody, MessageDto, MessagesBody, ReadBody, ReadRequest,
+    RenameGroupRequest, SendRequest, SetRoleRequest,
 };
 
 type Handled = Result<Response<Body>, HttpError>;
@@ -170,8 +170,22 @@ impl ChatHttp {
         id: ConversationId,
     ) -> Handled {
         let query = history_query(&Query::of(&request))?;
-        let page = self.chat().group_history(&auth.session, id, &query).await?;
-        Ok(messages_page(&page))
+        let chat = self.chat();
+        let page = chat.group_history(&auth.session, id, &query).await?;
+        let read_by = chat.read_by(&auth.session, id, &page.items).await?;
+        let body = MessagesBody {
+            messages: page
+                .items
+                .iter()
+                .zip(read_by)
+                .map(|(message, read_by)| MessageDto {
+                    read_by,
+                    ..MessageDto::from(message)
+                })
+                .collect(),
+            has_more: page.has_more,
+        };
+        Ok(json(StatusCode::OK, &body))
     }
 
     pub(crate) async fn send_to_group<B: RequestBody>(

@@ -69,6 +69,10 @@ pub(crate) struct MessageDto<'a> {
     /// describes it too); absent on messages people wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) event: Option<GroupEventDto<'a>>,
+    /// In a group's history: how many members other than the sender have
+    /// read it (how many, never who).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) read_by: Option<u64>,
 }
 
 /// A change to a group, as its system message carries it.
@@ -133,6 +137,7 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             sent_at: message.sent_at().to_rfc3339(),
             client_id: message.client_id().map(|c| c.as_str()),
             event: message.event().map(GroupEventDto::from),
+            read_by: None,
         }
     }
 }

@@ -580,6 +580,36 @@ impl Chat {
         self.inner.store.list_messages(id, &query).await
     }
 
+    /// How many members other than its sender have read each of
+    /// `messages` of the group (by their read marks), in order: "read by
+    /// N", aggregated, never who. `None` for a system message.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for anyone who never was a member.
+    pub async fn read_by(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        messages: &[Message],
+    ) -> Result<Vec<Option<u64>>> {
+        self.membership(session, id).await?;
+        let members = self.inner.store.members(id).await?;
+        let mut marks: Vec<MessageId> = members.iter().map(|m| m.read_up_to).collect();
+        marks.sort_unstable();
+        Ok(messages
+            .iter()
+            .map(|message| {
+                if message.event().is_some() {
+                    return None;
+                }
+                let read = marks.len() - marks.partition_point(|mark| *mark < message.id());
+                // The sender has read what they sent, if still a member.
+                let sender = members.iter().any(|m| m.user.id() == message.sender().id());
+                Some((read - usize::from(sender && read > 0)) as u64)
+            })
+            .collect())
+    }
+
     /// Marks the group read up to `up_to` for the session's user; their
     /// own devices hear of it. Returns the read mark.
     ///

@@ -753,3 +753,46 @@ pub async fn discoverable_groups_are_found_by_title_and_joined_by_anyone(store: 
         .unwrap();
     assert_eq!(found("ferris").await, [rust]);
 }
+
+pub async fn a_sender_learns_how_many_have_read_not_who(store: Arc<dyn Store>) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    h.send(&alice, "carol", "hi carol").await;
+    h.send(&carol, "alice", "hi alice").await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Receipts", &["bob", "carol"]))
+        .await
+        .unwrap()
+        .id;
+    let first = h
+        .chat
+        .send_to_group(&alice, id, "one".into(), None)
+        .await
+        .unwrap()
+        .message;
+    let second = h
+        .chat
+        .send_to_group(&alice, id, "two".into(), None)
+        .await
+        .unwrap()
+        .message;
+    let counts = || async {
+        h.chat
+            .read_by(&alice, id, &[first.clone(), second.clone()])
+            .await
+            .unwrap()
+    };
+    assert_eq!(counts().await, [Some(0), Some(0)]);
+    h.chat.mark_group_read(&bob, id, first.id()).await.unwrap();
+    assert_eq!(counts().await, [Some(1), Some(0)]);
+    h.chat
+        .mark_group_read(&carol, id, second.id())
+        .await
+        .unwrap();
+    assert_eq!(counts().await, [Some(2), Some(1)]);
+    let said = history(&h, &alice, id).await.unwrap();
+    let system = said.iter().find(|m| m.event().is_some()).unwrap().clone();
+    assert_eq!(h.chat.read_by(&alice, id, &[system]).await.unwrap(), [None]);
+    let dave = h.user("dave").await;
+    assert_not_found(h.chat.read_by(&dave, id, &[first]).await);
+}

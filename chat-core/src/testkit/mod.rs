@@ -92,6 +92,7 @@ macro_rules! group_suite {
             concurrent_adds_removes_and_sends_end_consistent,
             a_muted_member_reads_but_does_not_send_until_the_mute_ends,
             discoverable_groups_are_found_by_title_and_joined_by_anyone,
+            a_sender_learns_how_many_have_read_not_who,
         );
     };
 }

@@ -130,6 +130,11 @@ async fn a_group_is_made_read_and_written_as_documented() {
         .post_as(&bob, &format!("{path}/read"), json!({ "up_to": newest }))
         .await;
     assert_eq!((status, read["up_to"].as_i64()), (200, Some(newest)));
+    // Alice learns how many have read her message, not who.
+    let (_, _, hers) = server
+        .get_as(&alice, &format!("{path}/messages?after={}", newest - 1))
+        .await;
+    assert_eq!(hers["messages"][0]["read_by"], 1, "bob, not carol: {hers}");
 
     // Roles: a member may not rename; the owner may, and makes bob admin.
     let (status, _, refused) = server
