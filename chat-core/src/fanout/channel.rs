@@ -21,7 +21,7 @@
 //! it guards is consistent between statements.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -33,6 +33,9 @@ const KEPT_SLOTS: usize = 16;
 pub(super) struct Channel {
     ring: RwLock<Ring>,
     waiters: Mutex<Waiters>,
+    /// `Waiters::round`, readable without the lock: a receiver whose waker
+    /// is registered in the current round has nothing to lock.
+    round: AtomicU64,
     /// How many receivers there are: changed only under the ring's write
     /// lock, read without it.
     subscribers: AtomicUsize,
@@ -71,6 +74,7 @@ impl Channel {
                 closed: false,
             }),
             waiters: Mutex::new(Waiters::default()),
+            round: AtomicU64::new(0),
             subscribers: AtomicUsize::new(0),
             capacity: capacity.max(1),
         })
@@ -128,6 +132,7 @@ impl Channel {
                 return;
             }
             waiters.round += 1;
+            self.round.store(waiters.round, Ordering::Release);
             let spare = std::mem::take(&mut waiters.spare);
             std::mem::replace(&mut waiters.wakers, spare)
         };
@@ -194,6 +199,15 @@ impl Receiver {
     pub(super) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Delivery>> {
         if let Some(received) = self.try_recv() {
             return Poll::Ready(received);
+        }
+        // Still registered with this task's waker in the current round:
+        // the next send wakes it, so there is nothing to lock. (A send
+        // that woke the round since has moved `round` on: then register.)
+        if let Some((round, waker)) = &self.registered
+            && *round == self.channel.round.load(Ordering::Acquire)
+            && waker.will_wake(cx.waker())
+        {
+            return Poll::Pending;
         }
         let crowded = {
             let mut waiters = self.channel.waiters();

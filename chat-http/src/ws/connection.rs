@@ -16,7 +16,7 @@ use std::time::Duration;
 use chat_core::{ChatError, DirectLimiter, Item, Live, Resume, Session, SessionToken, SharedEvent};
 use futures::channel::mpsc;
 use futures::stream::{SplitSink, SplitStream};
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt};
 use governor::Quota;
 use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use hyper_tungstenite::tungstenite::{self, Message as Frame};
@@ -371,10 +371,18 @@ impl Connection {
             if taken == BATCH {
                 break;
             }
+            // Polled once with this task's own waker (never a no-op one,
+            // which would take the place of the task's in the bus queue's
+            // waiters and cost a registration on every wake-up);
             // `Live::next` is cancel-safe: not ready, nothing is lost.
-            match live.next().now_or_never() {
-                Some(ready) => next = ready,
-                None => break,
+            let polled = std::future::poll_fn(|cx| {
+                let next = std::pin::pin!(live.next());
+                std::task::Poll::Ready(next.poll(cx))
+            })
+            .await;
+            match polled {
+                std::task::Poll::Ready(ready) => next = ready,
+                std::task::Poll::Pending => break,
             }
         }
         Ok(())
