@@ -90,6 +90,7 @@ enum WireGroupEvent {
     RoleChanged { user: WireUser, role: String },
     Muted { user: WireUser, until: Option<i64> },
     Unmuted { user: WireUser },
+    Declined,
 }
 
 fn group_event(event: &GroupEvent) -> WireGroupEvent {
@@ -114,6 +115,7 @@ fn group_event(event: &GroupEvent) -> WireGroupEvent {
             until: until.map(chat_core::Timestamp::unix_micros),
         },
         GroupEvent::Unmuted { user: who } => WireGroupEvent::Unmuted { user: user(who) },
+        GroupEvent::Declined => WireGroupEvent::Declined,
     }
 }
 
@@ -148,6 +150,7 @@ fn domain_group_event(event: WireGroupEvent) -> Result<GroupEvent, WireError> {
         WireGroupEvent::Unmuted { user } => GroupEvent::Unmuted {
             user: domain_user(user)?,
         },
+        WireGroupEvent::Declined => GroupEvent::Declined,
     })
 }
 
@@ -365,6 +368,7 @@ mod tests {
                 until: None,
             },
             GroupEvent::Unmuted { user: bob.clone() },
+            GroupEvent::Declined,
         ];
         let system = events.into_iter().map(|event| EventKind::Message {
             message: Message::new(

@@ -87,6 +87,7 @@ struct Seat {
     has_spoken: bool,
     last_change: Position,
     muted_until: Option<Timestamp>,
+    removed: bool,
 }
 
 impl Seat {
@@ -238,14 +239,16 @@ impl State {
                 has_spoken: false,
                 last_change: Position::ZERO,
                 muted_until: None,
+                removed: false,
             };
             match state.seats.iter_mut().find(|s| s.user == user) {
                 Some(old) => {
                     // A former member back sees again what they saw, and
-                    // what was said while they were away.
+                    // what was said while they were away; a mute stays.
                     *old = Seat {
                         has_spoken: old.has_spoken,
                         visible_from: old.visible_from.min(seat.visible_from),
+                        muted_until: old.muted_until,
                         ..seat
                     };
                 }
@@ -264,6 +267,7 @@ impl State {
             }
             GroupEvent::Left | GroupEvent::Removed { .. } => {
                 let who = event.event.subject().map_or(actor, User::id);
+                let removed = matches!(event.event, GroupEvent::Removed { .. });
                 state.invited.retain(|(u, _, _)| *u != who);
                 if let Some(seat) = state
                     .seats
@@ -271,8 +275,10 @@ impl State {
                     .find(|s| s.user == who && s.left_at.is_none())
                 {
                     seat.left_at = Some(position);
+                    seat.removed = removed;
                 }
             }
+            GroupEvent::Declined => state.invited.retain(|(u, _, _)| *u != actor),
             GroupEvent::RoleChanged { user, role } => {
                 if let Some(seat) = state
                     .seats
@@ -1022,6 +1028,7 @@ impl GroupStore for MemoryStore {
                         has_spoken: false,
                         last_change: Position::ZERO,
                         muted_until: None,
+                        removed: false,
                     });
                 }
             }
@@ -1055,6 +1062,14 @@ impl GroupStore for MemoryStore {
             .iter()
             .map(|(u, _, _)| state.account(*u))
             .collect::<Result<Vec<_>>>()?;
+        let former = |removed: bool| {
+            group
+                .seats
+                .iter()
+                .filter(|s| s.left_at.is_some() && s.removed == removed)
+                .map(|s| s.user)
+                .collect()
+        };
         Ok(Some(Group {
             id,
             title: group.title.clone(),
@@ -1062,6 +1077,8 @@ impl GroupStore for MemoryStore {
             settings: group.settings,
             members,
             invited,
+            left: former(false),
+            removed: former(true),
             version: group.version,
         }))
     }
@@ -1107,6 +1124,7 @@ impl GroupStore for MemoryStore {
             .filter_map(|(i, c)| {
                 let group = c.group.as_ref()?;
                 let listed = group.settings.join_policy == JoinPolicy::Discoverable
+                    && group.seats.iter().any(|s| s.left_at.is_none())
                     && fold_for_search(group.title.as_str()).contains(term);
                 listed.then(|| GroupListing {
                     id: ConversationId::new(i as i64 + 1),

@@ -79,8 +79,9 @@ pub(crate) struct MessageDto<'a> {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = GroupEvent)]
 pub(crate) struct GroupEventDto<'a> {
-    /// `created`, `renamed`, `added`, `invited`, `joined`, `left`,
-    /// `removed` or `role_changed`; the sender (`from`) made the change.
+    /// `created`, `renamed`, `added`, `invited`, `joined`, `declined`,
+    /// `left`, `removed`, `role_changed`, `muted` or `unmuted`; the sender
+    /// (`from`) made the change.
     #[serde(rename = "type")]
     pub(crate) kind: &'static str,
     /// The user it is about (`added`, `invited`, `removed`,
@@ -115,6 +116,7 @@ impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
             GroupEvent::RoleChanged { role, .. } => ("role_changed", None, Some(role.as_str())),
             GroupEvent::Muted { .. } => ("muted", None, None),
             GroupEvent::Unmuted { .. } => ("unmuted", None, None),
+            GroupEvent::Declined => ("declined", None, None),
         };
         Self {
             kind,

@@ -27,6 +27,7 @@ CREATE TABLE group_members (
     joined               BIGINT  NOT NULL,
     visible_from         BIGINT  NOT NULL,
     left_at              BIGINT,
+    removed              BOOLEAN NOT NULL DEFAULT FALSE,
     last_read_message_id BIGINT  NOT NULL DEFAULT 0,
     has_spoken           BOOLEAN NOT NULL DEFAULT FALSE,
     muted_until          BIGINT,

@@ -52,7 +52,7 @@ pub(crate) const STATEMENTS: Statements = Statements {
             c.user_id AS by_id, u.username AS by_username \
          FROM group_members g \
          JOIN changes c ON c.conversation_id = g.conversation_id AND c.user_id = g.user_id \
-            AND c.kind = 'read' AND c.position > $2 \
+            AND c.kind = 'read' AND c.position > $2 AND c.position <= $4 \
          JOIN users u ON u.id = c.user_id \
          WHERE g.user_id = $1 AND g.last_change > $2 ORDER BY c.position LIMIT $3",
 };
@@ -63,7 +63,7 @@ const GROUP_MESSAGES_SINCE: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM group_members g \
-     JOIN messages msg ON msg.conversation_id = g.conversation_id AND msg.id > $2 \
+     JOIN messages msg ON msg.conversation_id = g.conversation_id AND msg.id > $2 AND msg.id <= $4 \
         AND msg.id >= g.visible_from AND (g.left_at IS NULL OR msg.id <= g.left_at) ",
     message_joins!(),
     " WHERE g.user_id = $1 AND (g.left_at IS NULL OR g.left_at > $2) ORDER BY msg.id LIMIT $3"
@@ -82,7 +82,7 @@ pub(crate) const MESSAGES_SINCE: &str = concat!(
     "SELECT ",
     message_columns!(),
     " FROM members m \
-     JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > $2 ",
+     JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.id > $2 AND msg.id <= $4 ",
     message_joins!(),
     " WHERE m.user_id = $1 AND m.last_message_id > $2 ORDER BY msg.id LIMIT $3"
 );
@@ -91,7 +91,7 @@ pub(crate) const MESSAGES_SINCE: &str = concat!(
 pub(crate) const READS_SINCE: &str = "SELECT c.position, c.conversation_id, c.message_id AS up_to, \
         c.user_id AS by_id, bu.username AS by_username, w.user_id AS with_id, wu.username AS with_username \
      FROM members m \
-     JOIN changes c ON c.conversation_id = m.conversation_id AND c.position > $2 \
+     JOIN changes c ON c.conversation_id = m.conversation_id AND c.position > $2 AND c.position <= $4 \
      JOIN members r ON r.conversation_id = c.conversation_id AND r.user_id = c.user_id \
      JOIN members w ON w.conversation_id = c.conversation_id AND w.user_id <> c.user_id \
      JOIN users bu ON bu.id = c.user_id \

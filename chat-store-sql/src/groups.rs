@@ -93,16 +93,24 @@ async fn write_event<T: Sql>(
         }
         GroupEvent::Left | GroupEvent::Removed { .. } => {
             let who = event.event.subject().map_or(actor, |u| u.id().get());
+            let removed = matches!(event.event, GroupEvent::Removed { .. });
             tx.execute(
-                "UPDATE group_members SET left_at = $3 \
+                "UPDATE group_members SET left_at = $3, removed = $4 \
                  WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL"
                     .into(),
-                args![g, who, position],
+                args![g, who, position, removed],
             )
             .await?;
             tx.execute(
                 "DELETE FROM invitations WHERE conversation_id = $1 AND user_id = $2".into(),
                 args![g, who],
+            )
+            .await?;
+        }
+        GroupEvent::Declined => {
+            tx.execute(
+                "DELETE FROM invitations WHERE conversation_id = $1 AND user_id = $2".into(),
+                args![g, actor],
             )
             .await?;
         }
@@ -161,11 +169,11 @@ async fn join<T: Sql>(
          (conversation_id, user_id, role, joined, visible_from, left_at, last_read_message_id) \
          VALUES ($1, $2, 'member', $3, $4, NULL, $3) \
          ON CONFLICT (conversation_id, user_id) DO UPDATE SET \
-            role = 'member', joined = $3, left_at = NULL, last_read_message_id = $3, \
+            role = 'member', joined = $3, left_at = NULL, removed = $5, last_read_message_id = $3, \
             visible_from = CASE WHEN group_members.visible_from < $4 \
                                 THEN group_members.visible_from ELSE $4 END"
             .into(),
-        args![group, user, position, visible_from],
+        args![group, user, position, visible_from, false],
     )
     .await?;
     tx.execute(
@@ -295,6 +303,23 @@ pub async fn group(store: &impl SqlStore, id: ConversationId) -> Result<Option<G
             args![id.get()],
         )
         .await?;
+    let former = reader
+        .fetch_all(
+            "SELECT user_id, removed FROM group_members \
+             WHERE conversation_id = $1 AND left_at IS NOT NULL"
+                .into(),
+            args![id.get()],
+        )
+        .await?;
+    let (mut left, mut removed) = (Vec::new(), Vec::new());
+    for row in &former {
+        let user = UserId::new(row.int("user_id")?);
+        if row.flag("removed")? {
+            removed.push(user);
+        } else {
+            left.push(user);
+        }
+    }
     Ok(Some(Group {
         id,
         title: title(&row)?,
@@ -317,6 +342,8 @@ pub async fn group(store: &impl SqlStore, id: ConversationId) -> Result<Option<G
             .iter()
             .map(|i| user(i, "user_id", "username"))
             .collect::<Result<_>>()?,
+        left,
+        removed,
         version: Position::new(row.int("version")?),
     }))
 }
@@ -443,7 +470,8 @@ pub async fn discoverable_groups(
         .reader()
         .fetch_all(
             "SELECT id, title, member_count FROM conversations \
-             WHERE join_policy = 'discoverable' AND title_folded LIKE $1 ESCAPE '\\' \
+             WHERE join_policy = 'discoverable' AND member_count > 0 \
+               AND title_folded LIKE $1 ESCAPE '\\' \
              ORDER BY member_count DESC, id LIMIT $2"
                 .into(),
             args![contains_pattern(term).as_str(), i64::from(limit.get())],

@@ -242,7 +242,16 @@ pub async fn changes_since(
 ) -> Result<Page<Change>> {
     let sql = store.statements();
     let reader = store.reader();
-    let bounds = args![user_id.get(), after.get(), limit.overfetch()];
+    // Every read stops at the head read first: positions grow in commit
+    // order, so everything at or below it is committed and visible to each
+    // of the reads below, which otherwise see the store at different
+    // moments (a change committed between two of them could be in one
+    // page and an older one missing from it).
+    let head = reader
+        .fetch_one("SELECT last_id FROM message_clock".into(), args![])
+        .await?
+        .int("last_id")?;
+    let bounds = args![user_id.get(), after.get(), limit.overfetch(), head];
     let messages = reader.fetch_all(sql.messages_since.into(), bounds).await?;
     let reads = reader.fetch_all(sql.reads_since.into(), bounds).await?;
     let group_messages = reader

@@ -22,11 +22,11 @@ pub struct Statements {
     /// `$1` a JSON array of `[conversation_id, user_id, message_id]`.
     pub mark_senders: &'static str,
     /// Messages of the user's conversations after a position, by id, with
-    /// the message columns: `$1` user, `$2` after, `$3` limit.
+    /// the message columns: `$1` user, `$2` after, `$3` limit, `$4` the head (nothing above it).
     pub messages_since: &'static str,
     /// Read changes of the user's conversations after a position, by
     /// position, the user's own and those of members of conversations where
-    /// everyone has spoken: `$1` user, `$2` after, `$3` limit; columns
+    /// everyone has spoken: `$1` user, `$2` after, `$3` limit, `$4` the head (nothing above it); columns
     /// `position, conversation_id, up_to, by_id, by_username, with_id,
     /// with_username`.
     pub reads_since: &'static str,
@@ -42,10 +42,10 @@ pub struct Statements {
     pub mark_group_senders: &'static str,
     /// Messages of the user's groups after a position that the user may
     /// read, by id, with the message columns: `$1` user, `$2` after, `$3`
-    /// limit.
+    /// limit, `$4` the head (nothing above it).
     pub group_messages_since: &'static str,
     /// The user's own read changes in groups after a position, by
-    /// position: `$1` user, `$2` after, `$3` limit; columns `position,
+    /// position: `$1` user, `$2` after, `$3` limit, `$4` the head (nothing above it); columns `position,
     /// conversation_id, up_to, by_id, by_username`.
     pub group_reads_since: &'static str,
 }

@@ -53,6 +53,9 @@ CREATE TABLE group_members (
     joined               INTEGER NOT NULL,
     visible_from         INTEGER NOT NULL,
     left_at              INTEGER,
+    -- Whether they left by being removed (not by leaving): only an
+    -- invitation brings them back.
+    removed              INTEGER NOT NULL DEFAULT 0,
     last_read_message_id INTEGER NOT NULL DEFAULT 0,
     has_spoken           INTEGER NOT NULL DEFAULT 0,
     muted_until          INTEGER,

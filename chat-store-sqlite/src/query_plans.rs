@@ -81,14 +81,32 @@ async fn hot_queries_use_their_indexes() {
         (
             "since: messages",
             MESSAGES_SINCE.to_owned(),
-            3,
+            4,
             vec!["members_by_user_recency", "messages_by_conversation"],
         ),
         (
             "since: read marks",
             READS_SINCE.to_owned(),
-            3,
+            4,
             vec!["members_by_user_change", "changes_by_conversation"],
+        ),
+        (
+            "since: group messages",
+            crate::messages::STATEMENTS.group_messages_since.to_owned(),
+            4,
+            vec!["group_members_by_user", "messages_by_conversation"],
+        ),
+        (
+            "since: own read marks in groups",
+            crate::messages::STATEMENTS.group_reads_since.to_owned(),
+            4,
+            vec!["group_members_by_user", "changes_by_member"],
+        ),
+        (
+            "conversations: groups",
+            chat_store_sql::GROUP_CONVERSATIONS.to_owned(),
+            3,
+            vec!["group_members_by_user", "messages_by_conversation"],
         ),
         (
             "conversation peers",

@@ -110,7 +110,7 @@ impl Chat {
             if members.iter().chain(&invited).any(|u| u.id() == user.id()) {
                 continue;
             }
-            match self.entry_for(me, user, None).await? {
+            match self.entry_for(me, user).await? {
                 Entry::Add(user) => members.push(user),
                 Entry::Invite(user) => invited.push(user),
             }
@@ -201,21 +201,21 @@ impl Chat {
         let me = session.user();
         let name = Username::parse_field(username, "username")?;
         let user = self.find_user(&name).await?;
-        // Whether they left or were removed decides between adding and
-        // inviting: read before the change is decided.
-        let former = self
-            .inner
-            .store
-            .membership(id, user.id())
-            .await?
-            .is_some_and(|m| !m.is_current());
-        let entry = self.entry_for(me, user, Some(former)).await?;
+        // Whether they share a direct conversation in which both have
+        // written is not the group's to change; whether they left or were
+        // removed before is, and is decided from the group as read.
+        let entry = self.entry_for(me, user).await?;
         let max = self.inner.config.max_group_members;
         self.change(session, id, |group| {
             let role = member_role(group, me.id())?;
             if !role.manages_the_group() {
                 return Err(ChatError::Forbidden);
             }
+            let entry = match &entry {
+                Entry::Add(user) if group.is_former(user.id()) => Entry::Invite(user.clone()),
+                Entry::Add(user) => Entry::Add(user.clone()),
+                Entry::Invite(user) => Entry::Invite(user.clone()),
+            };
             Ok(match &entry {
                 Entry::Add(user) | Entry::Invite(user) if group.member(user.id()).is_some() => {
                     Vec::new()
@@ -260,6 +260,10 @@ impl Chat {
             self.find_user(&name).await?
         };
         self.change(session, id, |group| {
+            if leaving && group.member(me.id()).is_none() && group.is_invited(me.id()) {
+                // Turning an invitation down.
+                return Ok(vec![GroupEvent::Declined]);
+            }
             let role = member_role(group, me.id())?;
             if leaving {
                 return Ok(leave(group, me.id()));
@@ -419,7 +423,11 @@ impl Chat {
             if group.member(me.id()).is_some() {
                 return Ok(Vec::new());
             }
-            let open = group.settings.join_policy == JoinPolicy::Discoverable;
+            // Open to anyone, but not to someone removed from it (only an
+            // invitation brings them back), and not once everyone left.
+            let open = group.settings.join_policy == JoinPolicy::Discoverable
+                && !group.removed.contains(&me.id())
+                && !group.members.is_empty();
             if !open && !group.is_invited(me.id()) {
                 return Err(ChatError::NotFound);
             }
@@ -569,15 +577,27 @@ impl Chat {
                 .await?;
         }
         let mut query = query.clone();
-        // Only what the member may read: after `visible_from - 1`, up to
-        // `left_at`.
+        // Only what the member may read: above `floor`, up to `left_at`.
+        // A page read forward starts above the floor; one read backward
+        // (the newest first) keeps its direction, and what lies below the
+        // floor is cut from it.
         let floor = MessageId::new(membership.visible_from.get().saturating_sub(1));
-        query.after = Some(query.after.map_or(floor, |after| after.max(floor)));
+        if let Some(after) = query.after {
+            query.after = Some(after.max(floor));
+        }
         if let Some(left) = membership.left_at {
             let ceiling = MessageId::new(left.get().saturating_add(1));
             query.before = Some(query.before.map_or(ceiling, |before| before.min(ceiling)));
         }
-        self.inner.store.list_messages(id, &query).await
+        let mut page = self.inner.store.list_messages(id, &query).await?;
+        if !query.reads_forward() {
+            let fetched = page.items.len();
+            page.items.retain(|m| m.id() > floor);
+            if page.items.len() < fetched {
+                page.has_more = false;
+            }
+        }
+        Ok(page)
     }
 
     /// How many members other than its sender have read each of
@@ -752,10 +772,7 @@ impl Chat {
     /// Whether `user` may be added by `adder` directly (they share a direct
     /// conversation in which both have written, and `user` did not leave
     /// or get removed from the group before), or only invited.
-    async fn entry_for(&self, adder: &User, user: User, former: Option<bool>) -> Result<Entry> {
-        if former == Some(true) {
-            return Ok(Entry::Invite(user));
-        }
+    async fn entry_for(&self, adder: &User, user: User) -> Result<Entry> {
         let mutual = match self.find_direct_conversation(adder, &user).await? {
             Some(conversation) => self.is_mutual(conversation).await?,
             None => false,
@@ -858,13 +875,18 @@ impl Chat {
             return Err(ChatError::NotFound);
         }
         let (members, invited) = if role.is_some() || group.is_invited(me) {
-            let ids: Vec<UserId> = group.members.iter().map(|m| m.user.id()).collect();
-            // Presence of members only on request (this call), never pushed.
+            // Presence of members only on request (this call), never
+            // pushed, and only to members (not to an invitee).
+            let ids: Vec<UserId> = if role.is_some() {
+                group.members.iter().map(|m| m.user.id()).collect()
+            } else {
+                Vec::new()
+            };
             let online = match self.inner.presence.online(&ids).await {
                 Ok(online) => online,
                 Err(error) => {
                     tracing::warn!(%error, "presence unavailable; listing everyone as offline");
-                    vec![false; ids.len()]
+                    Vec::new()
                 }
             };
             let now = self.inner.clock.now();
@@ -872,7 +894,7 @@ impl Chat {
             let members = group
                 .members
                 .iter()
-                .zip(online)
+                .zip(online.into_iter().chain(std::iter::repeat(false)))
                 .map(|(m, online): (&GroupMember, bool)| MemberView {
                     user: m.user.clone(),
                     role: m.role,
@@ -931,5 +953,11 @@ fn leave(group: &Group, user: UserId) -> Vec<GroupEvent> {
         }
     }
     events.push(GroupEvent::Left);
+    // The last member leaving ends the group: its invitations go with it.
+    if group.members.iter().all(|m| m.user.id() == user) {
+        events.extend(group.invited.iter().map(|invitee| GroupEvent::Removed {
+            user: invitee.clone(),
+        }));
+    }
     events
 }

@@ -310,6 +310,9 @@ impl Live {
                 continue;
             }
             let event = Event::new(EventKind::from(change));
+            // A membership change heard only in the replay (its live copy
+            // was lost to a lag) still moves what the stream listens to.
+            self.events.follow(event.kind());
             if self.may_be_a_running_send(&event) && self.held.len() < HELD {
                 self.held.push(event);
                 continue;

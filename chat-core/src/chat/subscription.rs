@@ -115,6 +115,28 @@ impl Subscription {
         }
     }
 
+    /// Follows what `event` changes of the user's groups: joined, it starts
+    /// listening to the group's topic; removed or left, it stops (a group
+    /// being subscribed is given up too). The stream does this for every
+    /// event it yields; [`Live`](super::Live) also for the changes it
+    /// replays, whose live copies a lag may have lost.
+    pub(crate) fn follow(&mut self, event: &EventKind) {
+        match self.membership(event) {
+            Some(Membership::Joined(group)) => self.join(group),
+            Some(Membership::Left(group)) => {
+                self.groups.retain(|(g, _)| *g != group);
+                self.to_join.retain(|g| *g != group);
+                if self.joining.as_ref().is_some_and(|(g, _)| *g == group) {
+                    self.joining = None;
+                    if let Some(next) = self.to_join.pop() {
+                        self.join(next);
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+
     /// Starts subscribing to a group's topic, unless it is listened to
     /// already or another subscription is under way (then it waits).
     fn join(&mut self, group: ConversationId) {
@@ -201,14 +223,7 @@ impl Stream for Subscription {
                         EventKind::GroupTyping { from, .. } if from.id() == self.user => continue,
                         _ => {}
                     }
-                    match self.membership(event.kind()) {
-                        Some(Membership::Joined(group)) => self.join(group),
-                        Some(Membership::Left(group)) => {
-                            self.groups.retain(|(g, _)| *g != group);
-                            self.to_join.retain(|g| *g != group);
-                        }
-                        None => {}
-                    }
+                    self.follow(event.kind());
                     return Poll::Ready(Some(Delivery::Event(event)));
                 }
                 other => return other,

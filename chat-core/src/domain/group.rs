@@ -317,6 +317,8 @@ pub enum GroupEvent {
         /// Who.
         user: User,
     },
+    /// The sender turned an invitation down.
+    Declined,
 }
 
 impl GroupEvent {
@@ -348,6 +350,7 @@ impl GroupEvent {
                 None => format!("{actor} muted {}", user.username().as_str()),
             },
             Self::Unmuted { user } => format!("{actor} unmuted {}", user.username().as_str()),
+            Self::Declined => format!("{actor} declined the invitation"),
         }
     }
 
@@ -360,7 +363,11 @@ impl GroupEvent {
             | Self::RoleChanged { user, .. }
             | Self::Muted { user, .. }
             | Self::Unmuted { user } => Some(user),
-            Self::Created { .. } | Self::Renamed { .. } | Self::Joined | Self::Left => None,
+            Self::Created { .. }
+            | Self::Renamed { .. }
+            | Self::Joined
+            | Self::Left
+            | Self::Declined => None,
         }
     }
 }
@@ -407,6 +414,11 @@ pub struct Group {
     pub members: Vec<GroupMember>,
     /// Who is invited and has not answered yet.
     pub invited: Vec<User>,
+    /// Former members who left by themselves.
+    pub left: Vec<UserId>,
+    /// Former members who were removed: only an invitation brings them
+    /// back.
+    pub removed: Vec<UserId>,
     /// The position of its newest change of membership or title: a change
     /// written against an older version is refused
     /// ([`ChatError::Conflict`]), so two changes never both apply to the
@@ -423,6 +435,11 @@ impl Group {
     /// Whether `user` is invited.
     pub fn is_invited(&self, user: UserId) -> bool {
         self.invited.iter().any(|u| u.id() == user)
+    }
+
+    /// Whether `user` was a member and left or was removed.
+    pub fn is_former(&self, user: UserId) -> bool {
+        self.left.contains(&user) || self.removed.contains(&user)
     }
 
     /// The owner.

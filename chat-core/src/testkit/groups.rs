@@ -796,3 +796,111 @@ pub async fn a_sender_learns_how_many_have_read_not_who(store: Arc<dyn Store>) {
     let dave = h.user("dave").await;
     assert_not_found(h.chat.read_by(&dave, id, &[first]).await);
 }
+
+pub async fn group_history_pages_from_the_newest_within_what_a_member_may_read(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob, _carol) = three(store, ChatConfig::default()).await;
+    let id = h
+        .chat
+        .create_group(&alice, form("Pages", &[]))
+        .await
+        .unwrap()
+        .id;
+    for n in 0..3 {
+        h.chat
+            .send_to_group(&alice, id, format!("before bob {n}"), None)
+            .await
+            .unwrap();
+    }
+    h.chat.add_member(&alice, id, "bob").await.unwrap();
+    for n in 0..5 {
+        h.chat
+            .send_to_group(&alice, id, format!("m{n}"), None)
+            .await
+            .unwrap();
+    }
+    let page = |before: Option<MessageId>| HistoryQuery {
+        before,
+        limit: crate::ports::PageLimit::new(2).unwrap(),
+        ..HistoryQuery::default()
+    };
+    // The newest page first, older ones on request, never below his join.
+    let newest = h.chat.group_history(&bob, id, &page(None)).await.unwrap();
+    assert_eq!(texts(&newest.items), ["m3", "m4"]);
+    assert!(newest.has_more);
+    let mut seen = texts(&newest.items)
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect::<Vec<_>>();
+    let mut before = newest.items.first().map(Message::id);
+    loop {
+        let older = h.chat.group_history(&bob, id, &page(before)).await.unwrap();
+        for m in older.items.iter().rev() {
+            seen.insert(0, m.text().as_str().to_owned());
+        }
+        if !older.has_more || older.items.is_empty() {
+            break;
+        }
+        before = older.items.first().map(Message::id);
+    }
+    assert_eq!(seen, ["alice added bob", "m0", "m1", "m2", "m3", "m4"]);
+    // The owner, who sees it all, pages the same way.
+    let hers = h.chat.group_history(&alice, id, &page(None)).await.unwrap();
+    assert_eq!(texts(&hers.items), ["m3", "m4"]);
+}
+
+pub async fn invitations_are_declined_removal_sticks_and_the_last_to_leave_ends_the_group(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let dave = h.user("dave").await;
+    let id = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                join_policy: crate::JoinPolicy::Discoverable,
+                ..form("Open", &["carol"])
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    // Carol, invited, turns it down.
+    assert!(
+        h.chat
+            .remove_member(&carol, id, "carol")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(h.chat.invitations(&carol).await.unwrap().is_empty());
+    assert!(
+        texts(&history(&h, &alice, id).await.unwrap()).contains(&"carol declined the invitation")
+    );
+    // Bob joins an open group; removed, he cannot let himself back in.
+    h.chat.join_group(&bob, id).await.unwrap();
+    h.chat.remove_member(&alice, id, "bob").await.unwrap();
+    assert_not_found(h.chat.join_group(&bob, id).await);
+    // Invited back (an add turns into an invitation), he may.
+    let view = h.chat.add_member(&alice, id, "bob").await.unwrap();
+    assert_eq!(view.invited.len(), 1);
+    // An invitee sees who is in the group, but not who is online.
+    let seen = h.chat.group(&bob, id).await.unwrap();
+    assert!(seen.members.iter().all(|m| !m.online));
+    h.chat.join_group(&bob, id).await.unwrap();
+    // Everyone leaves: the group ends, its invitations with it, and it is
+    // no longer listed nor open.
+    h.chat.add_member(&alice, id, "dave").await.unwrap();
+    h.chat.remove_member(&bob, id, "bob").await.unwrap();
+    h.chat.remove_member(&alice, id, "alice").await.unwrap();
+    assert!(h.chat.invitations(&dave).await.unwrap().is_empty());
+    let listed = h
+        .chat
+        .group_directory(&dave, "open", crate::ports::PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert!(listed.is_empty());
+    assert_not_found(h.chat.join_group(&dave, id).await);
+}

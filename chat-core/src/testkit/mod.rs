@@ -93,6 +93,8 @@ macro_rules! group_suite {
             a_muted_member_reads_but_does_not_send_until_the_mute_ends,
             discoverable_groups_are_found_by_title_and_joined_by_anyone,
             a_sender_learns_how_many_have_read_not_who,
+            group_history_pages_from_the_newest_within_what_a_member_may_read,
+            invitations_are_declined_removal_sticks_and_the_last_to_leave_ends_the_group,
         );
     };
 }
