@@ -263,6 +263,11 @@ export function chatPage() {
     if (seen.has(message.id)) return;
     seen.add(message.id);
     lastId = Math.max(lastId, message.id);
+    // Invited: not a conversation of the user's yet, but an invitation.
+    if (message.event && message.event.type === "invited" && same(message.event.user, me)) {
+      invitations();
+      return;
+    }
     updateConversation(message);
     const mine = same(message.from, me) && !message.event;
     // A replayed copy of a message this page sent but never saw acked.

@@ -113,9 +113,10 @@ test("an invitation shows in the sidebar and joining opens the group", async (t)
   // Dave has never written with alice: he is invited, not added.
   const id = await makeGroup(alice, "Book club", [dave.name]);
   await alice.send("first book: anything by Le Guin");
-  await dave.page.reload();
-  await dave.waitConnected();
+  // The invitation shows up live, not as a conversation.
   const invitation = dave.page.locator(`#invitations li[data-group="${id}"]`);
+  await invitation.waitFor();
+  assert.equal(await dave.page.locator(`#conversations li[data-group="${id}"]`).count(), 0);
   await invitation.getByRole("button", { name: "Join" }).click();
   await dave.page.waitForURL(`**/groups/${id}/`);
   await dave.waitConnected();
