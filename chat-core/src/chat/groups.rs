@@ -191,7 +191,8 @@ impl Chat {
     /// # Errors
     /// [`ChatError::NotFound`] for a non-member, or if `username` does not
     /// exist; [`ChatError::Forbidden`] for a member who may not add;
-    /// [`ChatError::TooManyMembers`] past the cap.
+    /// [`ChatError::TooManyMembers`] past the cap; [`ChatError::RateLimited`]
+    /// (adds count as sends).
     pub async fn add_member(
         &self,
         session: &Session,
@@ -201,6 +202,12 @@ impl Chat {
         let me = session.user();
         let name = Username::parse_field(username, "username")?;
         let user = self.find_user(&name).await?;
+        // An add or an invitation reaches its user live: it counts as a
+        // send, so that nobody floods others with invitations.
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &me.id().to_string())
+            .await?;
         // Whether they share a direct conversation in which both have
         // written is not the group's to change; whether they left or were
         // removed before is, and is decided from the group as read.
@@ -415,9 +422,15 @@ impl Chat {
     /// # Errors
     /// [`ChatError::NotFound`] if the user is neither invited nor looking
     /// at a discoverable group (whether or not it exists);
-    /// [`ChatError::TooManyMembers`] past the cap.
+    /// [`ChatError::TooManyMembers`] past the cap; [`ChatError::RateLimited`]
+    /// (joins count as sends).
     pub async fn join_group(&self, session: &Session, id: ConversationId) -> Result<GroupView> {
         let me = session.user();
+        // A join is a change every member hears of: it counts as a send.
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &me.id().to_string())
+            .await?;
         let max = self.inner.config.max_group_members;
         self.change(session, id, |group| {
             if group.member(me.id()).is_some() {

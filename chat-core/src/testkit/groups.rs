@@ -904,3 +904,36 @@ pub async fn invitations_are_declined_removal_sticks_and_the_last_to_leave_ends_
     assert!(listed.is_empty());
     assert_not_found(h.chat.join_group(&dave, id).await);
 }
+
+pub async fn adds_and_joins_count_as_sends(store: Arc<dyn Store>) {
+    let limits = crate::RateLimits {
+        send_per_user: crate::Rate::new(3, Duration::from_secs(3600)),
+        ..super::generous_limits()
+    };
+    let h = Harness::with(store, limits, ChatConfig::default());
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    for name in ["carol", "dave", "erin"] {
+        h.signup(name).await;
+    }
+    let open = GroupForm {
+        join_policy: crate::JoinPolicy::Discoverable,
+        ..form("Open", &[])
+    };
+    // Making the group is one send; two invitations, then the limit.
+    let id = h.chat.create_group(&alice, open).await.unwrap().id;
+    h.chat.add_member(&alice, id, "carol").await.unwrap();
+    h.chat.add_member(&alice, id, "dave").await.unwrap();
+    assert!(matches!(
+        h.chat.add_member(&alice, id, "erin").await,
+        Err(ChatError::RateLimited { .. })
+    ));
+    for _ in 0..3 {
+        // A join that changes nothing still counts: it is asked for.
+        h.chat.join_group(&bob, id).await.unwrap();
+    }
+    assert!(matches!(
+        h.chat.join_group(&bob, id).await,
+        Err(ChatError::RateLimited { .. })
+    ));
+}

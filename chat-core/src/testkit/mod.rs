@@ -95,6 +95,7 @@ macro_rules! group_suite {
             a_sender_learns_how_many_have_read_not_who,
             group_history_pages_from_the_newest_within_what_a_member_may_read,
             invitations_are_declined_removal_sticks_and_the_last_to_leave_ends_the_group,
+            adds_and_joins_count_as_sends,
         );
     };
 }
