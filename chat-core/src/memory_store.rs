@@ -988,32 +988,10 @@ impl GroupStore for MemoryStore {
             i64::try_from(state.conversations.len()).map_err(ChatError::internal)?,
         );
         let actor = group.creator.clone();
-        let events = std::iter::once(GroupEvent::Created {
-            title: group.title.clone(),
-        })
-        .chain(
-            group
-                .members
-                .iter()
-                .map(|u| GroupEvent::Added { user: u.clone() }),
-        )
-        .chain(
-            group
-                .invited
-                .iter()
-                .map(|u| GroupEvent::Invited { user: u.clone() }),
-        );
         let mut written = Vec::new();
-        for event in events {
-            let created = matches!(event, GroupEvent::Created { .. });
-            let message = state.write_event(
-                id,
-                &NewEvent {
-                    event,
-                    actor: actor.clone(),
-                },
-                group.at,
-            )?;
+        for event in group.events() {
+            let created = matches!(event.event, GroupEvent::Created { .. });
+            let message = state.write_event(id, &event, group.at)?;
             if created {
                 // The creator joins with the group, as its owner.
                 let at = message.position();

@@ -6,8 +6,8 @@
 use chat_core::ports::{HistoryQuery, Page};
 use chat_core::{ConversationId, Message, MessageId, Result};
 use chat_store_sql::{
-    MESSAGE_COLUMNS, MESSAGE_JOINS, SqlPool, SqlStore, Statements, args, history_page,
-    message_columns, message_joins,
+    MESSAGE_COLUMNS, MESSAGE_JOINS, SqlPool, SqlStore, Statements, args, contains_pattern,
+    history_page, message_columns, message_joins,
 };
 
 use crate::PgStore;
@@ -100,20 +100,6 @@ pub(crate) const READS_SINCE: &str = "SELECT c.position, c.conversation_id, c.me
        AND (c.user_id = $1 OR (r.has_spoken AND w.has_spoken)) \
      ORDER BY c.position LIMIT $3";
 
-/// A `LIKE` pattern matching `term` anywhere, with `\`, `%` and `_` literal.
-fn contains_pattern(term: &str) -> String {
-    let mut pattern = String::with_capacity(term.len() + 2);
-    pattern.push('%');
-    for c in term.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 /// History: `$1` conversation, `$2` after, `$3` before, `$4` limit, `$5`
 /// the `LIKE` pattern or NULL. The planner serves the pattern from the
 /// trigram index or the conversation's rows, whichever is smaller.
@@ -156,14 +142,4 @@ pub(crate) async fn list_messages(
         )
         .await?;
     history_page(&rows, query)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::contains_pattern;
-
-    #[test]
-    fn like_wildcards_are_escaped() {
-        assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
-    }
 }

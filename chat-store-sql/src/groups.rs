@@ -203,26 +203,7 @@ pub async fn create_group(
     group: NewGroup,
 ) -> Result<(ConversationId, Vec<Message>)> {
     let creator = group.creator.clone();
-    let events: Vec<NewEvent> = std::iter::once(GroupEvent::Created {
-        title: group.title.clone(),
-    })
-    .chain(
-        group
-            .members
-            .iter()
-            .map(|u| GroupEvent::Added { user: u.clone() }),
-    )
-    .chain(
-        group
-            .invited
-            .iter()
-            .map(|u| GroupEvent::Invited { user: u.clone() }),
-    )
-    .map(|event| NewEvent {
-        event,
-        actor: creator.clone(),
-    })
-    .collect();
+    let events = group.events();
     let count = i64::try_from(events.len()).map_err(ChatError::internal)?;
     let mut tx = store.writer().begin().await?;
     let last = tx
@@ -445,9 +426,9 @@ pub async fn invitations(store: &impl SqlStore, user_id: UserId) -> Result<Vec<I
         .collect()
 }
 
-/// `term` as a `LIKE` pattern matching it anywhere, with `\\`, `%` and
-/// `_` literal.
-fn contains_pattern(term: &str) -> String {
+/// `term` as a `LIKE` pattern matching it anywhere, with `\`, `%` and
+/// `_` literal (for `LIKE … ESCAPE '\'`).
+pub fn contains_pattern(term: &str) -> String {
     let mut pattern = String::with_capacity(term.len() + 2);
     pattern.push('%');
     for c in term.chars() {
@@ -617,4 +598,14 @@ pub fn group_summary(row: &impl SqlRow) -> Result<chat_core::ConversationSummary
             role: if left { None } else { Some(role(row)?) },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(contains_pattern("100%_a\\b"), "%100\\%\\_a\\\\b%");
+    }
 }

@@ -35,7 +35,7 @@ use chat_core::{ConversationId, Message, Result};
 pub use conversations::{CONVERSATIONS, PEERS};
 pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 pub use drivers::{connection_trouble, postgres_error, sqlite_error};
-pub use groups::GROUP_CONVERSATIONS;
+pub use groups::{GROUP_CONVERSATIONS, contains_pattern};
 pub use lender::{Lender, Lent, LentTx, roll_back};
 pub use messages::{MessageRow, TAKE_POSITIONS, message_row};
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};

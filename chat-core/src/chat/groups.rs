@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind};
-use crate::ports::{Action, Appended, GroupChange, HistoryQuery, NewGroup, Page, Topic};
+use crate::ports::{Action, GroupChange, HistoryQuery, NewGroup, Page, Topic};
 use crate::session::Session;
 
 /// How many times a change is decided again after a concurrent change to
@@ -320,11 +320,7 @@ impl Chat {
         let name = Username::parse_field(username, "username")?;
         self.change(session, id, |group| {
             let my_role = member_role(group, me.id())?;
-            let target = group
-                .members
-                .iter()
-                .find(|m| m.user.username().canonical() == name.canonical())
-                .ok_or(ChatError::NotFound)?;
+            let target = member_named(group, &name)?;
             if !my_role.changes_roles() {
                 return Err(ChatError::Forbidden);
             }
@@ -402,11 +398,7 @@ impl Chat {
         let name = Username::parse_field(username, "username")?;
         self.change(session, id, |group| {
             let my_role = member_role(group, me.id())?;
-            let target = group
-                .members
-                .iter()
-                .find(|m| m.user.username().canonical() == name.canonical())
-                .ok_or(ChatError::NotFound)?;
+            let target = member_named(group, &name)?;
             if !my_role.may_remove(target.role) {
                 return Err(ChatError::Forbidden);
             }
@@ -540,33 +532,12 @@ impl Chat {
                 client_id,
             })
             .await?;
-        let chat = self.clone();
-        Ok(Sending::new(async move {
-            match committing.await? {
-                Appended::Existing(message) => {
-                    if message.conversation() != id {
-                        return Err(ChatError::invalid(
-                            "client_id",
-                            "already used for a message elsewhere",
-                        ));
-                    }
-                    Ok(Sent {
-                        message,
-                        created: false,
-                    })
-                }
-                Appended::Created(message) => {
-                    let event = Event::new(EventKind::Message {
-                        message: message.clone(),
-                    });
-                    chat.publish(&[Topic::conversation(id)], event).await;
-                    Ok(Sent {
-                        message,
-                        created: true,
-                    })
-                }
-            }
-        }))
+        Ok(self.finish_send(
+            committing,
+            id,
+            vec![Topic::conversation(id)],
+            "already used for a message elsewhere",
+        ))
     }
 
     /// A page of the group's messages that the session's user may read
@@ -944,6 +915,18 @@ fn member_role(group: &Group, user: UserId) -> Result<Role> {
     group
         .member(user)
         .map(|m| m.role)
+        .ok_or(ChatError::NotFound)
+}
+
+/// The current member called `name`.
+///
+/// # Errors
+/// [`ChatError::NotFound`] if there is none.
+fn member_named<'g>(group: &'g Group, name: &Username) -> Result<&'g GroupMember> {
+    group
+        .members
+        .iter()
+        .find(|m| m.user.username().canonical() == name.canonical())
         .ok_or(ChatError::NotFound)
 }
 

@@ -143,16 +143,32 @@ impl Chat {
                 client_id,
             })
             .await?;
+        let topics = vec![Topic::user(sender.id()), Topic::user(recipient.id())];
+        Ok(self.finish_send(
+            committing,
+            conversation,
+            topics,
+            "already used for a message to someone else",
+        ))
+    }
+
+    /// The rest of a send that has its place in the commit order: the
+    /// commit's answer, and for a message stored now its one publish to
+    /// `topics`. A known client id that named a message of another
+    /// conversation is refused with `reused`.
+    pub(super) fn finish_send(
+        &self,
+        committing: crate::backend::Committing,
+        conversation: ConversationId,
+        topics: Vec<Topic>,
+        reused: &'static str,
+    ) -> Sending {
         let chat = self.clone();
-        let sender = sender.clone();
-        Ok(Sending(Some(Box::pin(async move {
+        Sending::new(async move {
             match committing.await? {
                 Appended::Existing(message) => {
                     if message.conversation() != conversation {
-                        return Err(ChatError::invalid(
-                            "client_id",
-                            "already used for a message to someone else",
-                        ));
+                        return Err(ChatError::invalid("client_id", reused));
                     }
                     Ok(Sent {
                         message,
@@ -163,14 +179,14 @@ impl Chat {
                     let event = Event::new(EventKind::Message {
                         message: message.clone(),
                     });
-                    chat.publish_to(&[&sender, &recipient], event).await;
+                    chat.publish(&topics, event).await;
                     Ok(Sent {
                         message,
                         created: true,
                     })
                 }
             }
-        }))))
+        })
     }
 
     /// A page of the conversation between the session's user and `peer`,

@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, Email, Group, GroupSettings, GroupTitle,
-    Invitation, Member, Membership, Message, MessageId, NewEvent, NewMessage, PasswordHash,
-    Position, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Account, Change, ConversationId, ConversationSummary, Email, Group, GroupEvent, GroupSettings,
+    GroupTitle, Invitation, Member, Membership, Message, MessageId, NewEvent, NewMessage,
+    PasswordHash, Position, SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -375,6 +375,32 @@ pub struct NewGroup {
     pub invited: Vec<User>,
     /// When.
     pub at: Timestamp,
+}
+
+impl NewGroup {
+    /// The system messages that make the group, in order, by its creator:
+    /// `Created`, an `Added` for each member, an `Invited` for each invitee
+    /// (what [`GroupStore::create_group`] writes).
+    pub fn events(&self) -> Vec<NewEvent> {
+        std::iter::once(GroupEvent::Created {
+            title: self.title.clone(),
+        })
+        .chain(
+            self.members
+                .iter()
+                .map(|u| GroupEvent::Added { user: u.clone() }),
+        )
+        .chain(
+            self.invited
+                .iter()
+                .map(|u| GroupEvent::Invited { user: u.clone() }),
+        )
+        .map(|event| NewEvent {
+            event,
+            actor: self.creator.clone(),
+        })
+        .collect()
+    }
 }
 
 /// Changes to a group, decided by the service from the group at
