@@ -12,12 +12,13 @@
 
 use chat_core::backend::{StoredMessage, stored_user};
 use chat_core::{
-    ConversationId, EventKind, GroupEvent, GroupTitle, MessageId, Position, SessionId, User,
+    ConversationId, EventKind, GroupEvent, GroupTitle, MessageId, Position, ReadCount, SessionId,
+    User,
 };
 use serde::{Deserialize, Serialize};
 
 /// The version this process speaks: 2 since groups (a message's group
-/// event, a read mark without a peer, typing in a group).
+/// event, a read mark without a peer, typing in a group, read counts).
 pub(crate) const VERSION: u8 = 2;
 
 #[derive(Serialize, Deserialize)]
@@ -66,6 +67,11 @@ enum WireEvent {
     GroupTyping {
         from: WireUser,
         group: i64,
+    },
+    ReadBy {
+        conversation: i64,
+        /// Message ids with their counts.
+        counts: Vec<(i64, u64)>,
     },
     Presence {
         user: WireUser,
@@ -210,6 +216,16 @@ pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
             from: user(from),
             group: group.get(),
         },
+        EventKind::ReadBy {
+            conversation,
+            counts,
+        } => WireEvent::ReadBy {
+            conversation: conversation.get(),
+            counts: counts
+                .iter()
+                .map(|c| (c.message.get(), c.read_by))
+                .collect(),
+        },
         EventKind::Presence { user: who, online } => WireEvent::Presence {
             user: user(who),
             online: *online,
@@ -279,6 +295,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
             from: domain_user(from)?,
             group: ConversationId::new(group),
         },
+        WireEvent::ReadBy {
+            conversation,
+            counts,
+        } => EventKind::ReadBy {
+            conversation: ConversationId::new(conversation),
+            counts: counts
+                .into_iter()
+                .map(|(message, read_by)| ReadCount {
+                    message: MessageId::new(message),
+                    read_by,
+                })
+                .collect(),
+        },
         WireEvent::Presence { user, online } => EventKind::Presence {
             user: domain_user(user)?,
             online,
@@ -339,6 +368,19 @@ mod tests {
             EventKind::GroupTyping {
                 from: alice.clone(),
                 group: ConversationId::new(4),
+            },
+            EventKind::ReadBy {
+                conversation: ConversationId::new(4),
+                counts: vec![
+                    ReadCount {
+                        message: MessageId::new(9),
+                        read_by: 2,
+                    },
+                    ReadCount {
+                        message: MessageId::new(11),
+                        read_by: 0,
+                    },
+                ],
             },
             EventKind::SessionEnded {
                 session: SessionId::new(9),

@@ -32,6 +32,15 @@ pub enum EventKind {
         /// The change's place in the change log.
         position: Position,
     },
+    /// How many members of a group have read some of the user's messages
+    /// there ("read by N", never who); ephemeral, the history carries the
+    /// same counts.
+    ReadBy {
+        /// The group.
+        conversation: ConversationId,
+        /// The messages, oldest first, with their counts.
+        counts: Vec<ReadCount>,
+    },
     /// `from` is typing to `to`; ephemeral, never stored.
     Typing {
         /// Who types.
@@ -60,6 +69,15 @@ pub enum EventKind {
     },
 }
 
+/// How many members other than its sender have read a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadCount {
+    /// The message.
+    pub message: MessageId,
+    /// How many have read it.
+    pub read_by: u64,
+}
+
 impl EventKind {
     /// The place in the change log of the committed change this event
     /// reports; `None` for what is not stored (typing, presence).
@@ -68,6 +86,7 @@ impl EventKind {
             Self::Message { message } => Some(message.position()),
             Self::Read { position, .. } => Some(*position),
             Self::Typing { .. }
+            | Self::ReadBy { .. }
             | Self::GroupTyping { .. }
             | Self::Presence { .. }
             | Self::SessionEnded { .. } => None,

@@ -71,7 +71,7 @@ pub use domain::{
     Timestamp, User, UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
-pub use event::{Event, EventKind, SharedEvent};
+pub use event::{Event, EventKind, ReadCount, SharedEvent};
 pub use governor_limiter::{
     DirectLimiter, GovernorClock, GovernorLimiter, KeyedLimiter, Rate, RateLimits,
 };

@@ -98,6 +98,7 @@ impl Seat {
             left_at: self.left_at,
             muted_until: self.muted_until,
             announcement: settings.announcement,
+            read_up_to: self.read,
         }
     }
 }

@@ -4,7 +4,7 @@
 import { postJson } from "./api.js";
 import { Connection } from "./connection.js";
 import {
-  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, same, separateDays,
+  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, same, separateDays, setReadBy,
   setStatus,
 } from "./dom.js";
 import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
@@ -93,7 +93,7 @@ export function chatPage() {
         if (seen.has(message.id)) continue;
         seen.add(message.id);
         const li = messageItem(message, same(message.from, me));
-        if (same(message.from, me)) setStatus(li, message.id <= peerRead ? "read" : "sent");
+        if (same(message.from, me)) ownStatus(li, message.read_by);
         fragment.append(li);
       }
       list.prepend(fragment);
@@ -240,6 +240,13 @@ export function chatPage() {
     }
   }
 
+  // The status of one of the user's own messages: "read by N" in a group
+  // (`readBy` from the server), read or sent by the peer's mark otherwise.
+  function ownStatus(li, readBy) {
+    if (readBy !== undefined && readBy !== null) setReadBy(li, readBy);
+    else setStatus(li, Number(li.dataset.id) <= peerRead ? "read" : "sent");
+  }
+
   // `shown`: the message is on screen already (it was committed before a
   // reload), so the bubble that stood for it goes.
   function confirmSent(clientId, message, shown) {
@@ -371,6 +378,14 @@ export function chatPage() {
           peerRead = Math.max(peerRead, frame.up_to);
           for (const li of list.querySelectorAll("li.mine[data-id]")) {
             if (Number(li.dataset.id) <= peerRead) setStatus(li, "read");
+          }
+        }
+        break;
+      case "read_by":
+        if (room !== null && frame.conversation_id === room.group) {
+          for (const counted of frame.messages) {
+            const li = list.querySelector('li.mine[data-id="' + counted.id + '"]');
+            if (li) setReadBy(li, counted.read_by);
           }
         }
         break;
@@ -555,7 +570,7 @@ export function chatPage() {
   if (list) {
     for (const li of list.querySelectorAll("li.message[data-id]")) {
       seen.add(Number(li.dataset.id));
-      if (li.classList.contains("mine")) setStatus(li, Number(li.dataset.id) <= peerRead ? "read" : "sent");
+      if (li.classList.contains("mine")) ownStatus(li, li.dataset.readBy === undefined ? undefined : Number(li.dataset.readBy));
     }
     if (serverSearch) {
       for (const text of list.querySelectorAll("li.message .text")) {

@@ -103,6 +103,13 @@ export function setStatus(li, status) {
   li.querySelector(".status").textContent = STATUS_TEXT[status] || "";
 }
 
+/** Shows on the user's own group message how many members have read it. */
+export function setReadBy(li, count) {
+  li.dataset.readBy = String(count);
+  setStatus(li, count > 0 ? "read" : "sent");
+  if (count > 0) li.querySelector(".status").textContent = "read by " + count;
+}
+
 /** Shows `message` in the form's error line. */
 export function showError(el, message) {
   el.textContent = message;

@@ -211,6 +211,8 @@ struct MessageView {
     mine: bool,
     /// A group's system message (someone joined, left…).
     system: bool,
+    /// In a group: how many members have read it.
+    read_by: Option<u64>,
 }
 
 /// The conversation a page shows.
@@ -376,6 +378,13 @@ impl ChatHttp {
             _ => None,
         };
         let active_group = room.as_ref().and_then(|r| r.group.as_ref()).map(|g| g.id);
+        let read_by = match active_group {
+            Some(id) => {
+                chat.read_by(&auth.session, chat_core::ConversationId::new(id), &messages)
+                    .await?
+            }
+            None => Vec::new(),
+        };
         let conversations = chat
             .conversations(
                 &auth.session,
@@ -438,7 +447,11 @@ impl ChatHttp {
             csrf: auth.token.csrf_token(),
             not_found,
             search,
-            messages: messages.iter().map(|m| view(m, me.id())).collect(),
+            messages: messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| view(m, me.id(), read_by.get(i).copied().flatten()))
+                .collect(),
             has_more,
             conversations,
             users: users.iter().map(|u| u.username().to_string()).collect(),
@@ -466,7 +479,7 @@ pub(crate) enum PageRoom<'a> {
     Group(&'a str),
 }
 
-fn view(message: &Message, me: chat_core::UserId) -> MessageView {
+fn view(message: &Message, me: chat_core::UserId, read_by: Option<u64>) -> MessageView {
     MessageView {
         id: message.id().get(),
         from: message.sender().username().to_string(),
@@ -474,6 +487,7 @@ fn view(message: &Message, me: chat_core::UserId) -> MessageView {
         sent_at: message.sent_at().to_rfc3339(),
         mine: message.sender().id() == me && message.event().is_none(),
         system: message.event().is_some(),
+        read_by,
     }
 }
 

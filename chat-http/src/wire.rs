@@ -599,6 +599,14 @@ pub(crate) enum ServerFrame<'a> {
         /// The change's cursor.
         cursor: String,
     },
+    /// How many members of a group have read some of the user's messages
+    /// there ("read by N").
+    ReadBy {
+        /// The group.
+        conversation_id: i64,
+        /// The messages, oldest first.
+        messages: Vec<ReadCountDto>,
+    },
     /// A conversation peer came online or went offline.
     Presence {
         /// Who.
@@ -612,6 +620,15 @@ pub(crate) enum ServerFrame<'a> {
         /// Where the stream goes on from.
         cursor: String,
     },
+}
+
+/// A message's "read by N" in a `read_by` frame.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReadCountDto {
+    /// The message.
+    id: i64,
+    /// How many members other than its sender have read it.
+    read_by: u64,
 }
 
 impl<'a> ServerFrame<'a> {
@@ -644,6 +661,19 @@ impl<'a> ServerFrame<'a> {
             EventKind::GroupTyping { from, group } => Some(Self::Typing {
                 from: from.username().as_str(),
                 conversation_id: Some(group.get()),
+            }),
+            EventKind::ReadBy {
+                conversation,
+                counts,
+            } => Some(Self::ReadBy {
+                conversation_id: conversation.get(),
+                messages: counts
+                    .iter()
+                    .map(|c| ReadCountDto {
+                        id: c.message.get(),
+                        read_by: c.read_by,
+                    })
+                    .collect(),
             }),
             EventKind::Presence { user, online } => Some(Self::Presence {
                 user: user.username().as_str(),

@@ -383,7 +383,8 @@ pub async fn membership(
     let row = store
         .reader()
         .fetch_optional(
-            "SELECT g.role, g.visible_from, g.left_at, g.muted_until, c.announcement \
+            "SELECT g.role, g.visible_from, g.left_at, g.muted_until, c.announcement, \
+             g.last_read_message_id \
              FROM group_members g JOIN conversations c ON c.id = g.conversation_id \
              WHERE g.conversation_id = $1 AND g.user_id = $2"
                 .into(),
@@ -397,6 +398,7 @@ pub async fn membership(
             left_at: row.opt_int("left_at")?.map(Position::new),
             muted_until: row.opt_int("muted_until")?.map(Timestamp::from_unix_micros),
             announcement: row.flag("announcement")?,
+            read_up_to: MessageId::new(row.int("last_read_message_id")?),
         })
     })
     .transpose()

@@ -85,6 +85,13 @@ test("a group made in the UI: three people chat live, and a removed member recei
   }
   const mine = bob.page.locator("#messages li.message.mine .text", { hasText: "the noodle place" });
   await mine.waitFor();
+  // The two others have it on screen: bob learns, live, that it was read
+  // by two (never by whom), and still sees so after a reload.
+  const status = bob.page.locator("#messages li.message.mine", { hasText: "the noodle place" }).locator(".status");
+  await status.filter({ hasText: "read by 2" }).waitFor();
+  await bob.page.reload();
+  await bob.waitConnected();
+  await status.filter({ hasText: "read by 2" }).waitFor();
 
   // Alice sees who is in it and removes carol.
   await alice.page.getByRole("button", { name: /^Members/ }).click();

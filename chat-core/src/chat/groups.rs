@@ -598,20 +598,7 @@ impl Chat {
     ) -> Result<Vec<Option<u64>>> {
         self.membership(session, id).await?;
         let members = self.inner.store.members(id).await?;
-        let mut marks: Vec<MessageId> = members.iter().map(|m| m.read_up_to).collect();
-        marks.sort_unstable();
-        Ok(messages
-            .iter()
-            .map(|message| {
-                if message.event().is_some() {
-                    return None;
-                }
-                let read = marks.len() - marks.partition_point(|mark| *mark < message.id());
-                // The sender has read what they sent, if still a member.
-                let sender = members.iter().any(|m| m.user.id() == message.sender().id());
-                Some((read - usize::from(sender && read > 0)) as u64)
-            })
-            .collect())
+        Ok(super::read_counts::count_reads(&members, messages))
     }
 
     /// Marks the group read up to `up_to` for the session's user; their
@@ -626,9 +613,10 @@ impl Chat {
         up_to: MessageId,
     ) -> Result<MessageId> {
         let me = session.user();
-        self.membership(session, id).await?;
+        let before = self.membership(session, id).await?.read_up_to;
         let mark = self.inner.store.mark_read(id, me.id(), up_to).await?;
         if let Some(position) = mark.moved {
+            self.tally_reads_later(id, before, mark.up_to);
             let event = Event::new(EventKind::Read {
                 conversation: id,
                 by: me.clone(),

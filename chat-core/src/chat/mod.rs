@@ -7,6 +7,7 @@ mod in_flight;
 mod live;
 mod messaging;
 mod presence;
+mod read_counts;
 mod subscription;
 
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub struct ChatConfig {
     /// The most members a group may have (default 1 000): an add past it
     /// is refused with [`ChatError::TooManyMembers`](crate::ChatError::TooManyMembers).
     pub max_group_members: usize,
+    /// How long a group's read marks are gathered before the senders of
+    /// what they passed hear "read by N" (default 1 s): one tally of the
+    /// group per period, however many members read.
+    pub read_count_delay: Duration,
 }
 
 impl Default for ChatConfig {
@@ -57,6 +62,7 @@ impl Default for ChatConfig {
             device_lifetime: Duration::from_secs(180 * 24 * 3600),
             ipv4_prefix: crate::domain::ClientAddress::DEFAULT_IPV4_PREFIX,
             max_group_members: 1_000,
+            read_count_delay: Duration::from_secs(1),
         }
     }
 }
@@ -86,14 +92,20 @@ impl ChatConfig {
         self
     }
 
-    /// How stale a session's last-seen time may get before a request
-    /// refreshes it: a write at most once a minute per session.
     /// Sets the most members a group may have (at least 2).
     pub fn with_max_group_members(mut self, members: usize) -> Self {
         self.max_group_members = members.max(2);
         self
     }
 
+    /// Sets how long a group's read marks are gathered before a tally.
+    pub fn with_read_count_delay(mut self, delay: Duration) -> Self {
+        self.read_count_delay = delay;
+        self
+    }
+
+    /// How stale a session's last-seen time may get before a request
+    /// refreshes it: a write at most once a minute per session.
     fn touch_interval(&self) -> Duration {
         (self.session_idle_timeout / 10).min(Duration::from_secs(60))
     }
@@ -137,6 +149,8 @@ struct Inner {
     appends: GroupCommit,
     /// The store's epoch (see [`Cursor`](crate::Cursor)), read once.
     epoch: OnceCell<u32>,
+    /// Groups whose read marks moved since their last tally.
+    tallies: read_counts::PendingTallies,
 }
 
 impl Chat {
@@ -247,6 +261,7 @@ impl ChatBuilder {
                 users: UserCache::default(),
                 pairs: PairCache::default(),
                 epoch: OnceCell::new(),
+                tallies: Default::default(),
             }),
         }
     }

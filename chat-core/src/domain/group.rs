@@ -464,6 +464,8 @@ pub struct Membership {
     /// Whether the conversation is announcement-only: only admins and the
     /// owner send.
     pub announcement: bool,
+    /// Their read mark.
+    pub read_up_to: MessageId,
 }
 
 impl Membership {

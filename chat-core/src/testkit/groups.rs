@@ -754,8 +754,26 @@ pub async fn discoverable_groups_are_found_by_title_and_joined_by_anyone(store: 
     assert_eq!(found("ferris").await, [rust]);
 }
 
+/// The counts of the next `read_by` notice a live stream yields, within a
+/// bounded wait, skipping everything else.
+async fn next_read_counts(live: &mut Live) -> Vec<(MessageId, u64)> {
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("a read count")
+            .expect("the stream goes on")
+            .unwrap();
+        if let Item::Notice(event) = item
+            && let crate::EventKind::ReadBy { counts, .. } = event.kind()
+        {
+            return counts.iter().map(|c| (c.message, c.read_by)).collect();
+        }
+    }
+}
+
 pub async fn a_sender_learns_how_many_have_read_not_who(store: Arc<dyn Store>) {
-    let (h, alice, bob, carol) = three(store, ChatConfig::default()).await;
+    let config = ChatConfig::default().with_read_count_delay(Duration::from_millis(20));
+    let (h, alice, bob, carol) = three(store, config).await;
     h.send(&alice, "carol", "hi carol").await;
     h.send(&carol, "alice", "hi alice").await;
     let id = h
@@ -764,6 +782,9 @@ pub async fn a_sender_learns_how_many_have_read_not_who(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .id;
+    let mut alices = h.chat.live(&alice, Resume::Now, 1000).await.unwrap();
+    let mut carols = h.chat.live(&carol, Resume::Now, 1000).await.unwrap();
+    let mut bobs = h.chat.live(&bob, Resume::Now, 1000).await.unwrap();
     let first = h
         .chat
         .send_to_group(&alice, id, "one".into(), None)
@@ -794,7 +815,48 @@ pub async fn a_sender_learns_how_many_have_read_not_who(store: Arc<dyn Store>) {
     let system = said.iter().find(|m| m.event().is_some()).unwrap().clone();
     assert_eq!(h.chat.read_by(&alice, id, &[system]).await.unwrap(), [None]);
     let dave = h.user("dave").await;
-    assert_not_found(h.chat.read_by(&dave, id, &[first]).await);
+    assert_not_found(h.chat.read_by(&dave, id, std::slice::from_ref(&first)).await);
+
+    // Live, the sender hears the counts of their own messages, the marks
+    // gathered in tallies: by the last one, both reads are counted.
+    // (A tally that came between the reads told less; a wrong count
+    // never matches and the wait runs out.)
+    let both = vec![(first.id(), 2), (second.id(), 1)];
+    while next_read_counts(&mut alices).await != both {}
+    // Bob reads on past alice's second message to carol's: each sender
+    // hears of their own.
+    let third = h
+        .chat
+        .send_to_group(&carol, id, "three".into(), None)
+        .await
+        .unwrap()
+        .message;
+    h.chat.mark_group_read(&bob, id, third.id()).await.unwrap();
+    assert_eq!(next_read_counts(&mut carols).await, [(third.id(), 1)]);
+    assert_eq!(next_read_counts(&mut alices).await, [(second.id(), 2)]);
+    // Alice hears nothing of a message that is not hers: the next notice
+    // she gets is about her own, after a read of it.
+    let fourth = h
+        .chat
+        .send_to_group(&alice, id, "four".into(), None)
+        .await
+        .unwrap()
+        .message;
+    h.chat.mark_group_read(&bob, id, fourth.id()).await.unwrap();
+    assert_eq!(next_read_counts(&mut alices).await, [(fourth.id(), 1)]);
+    // Bob, a reader who sent nothing, was never told counts: the first
+    // notice he hears is about his own message.
+    let fifth = h
+        .chat
+        .send_to_group(&bob, id, "five".into(), None)
+        .await
+        .unwrap()
+        .message;
+    h.chat
+        .mark_group_read(&carol, id, fifth.id())
+        .await
+        .unwrap();
+    assert_eq!(next_read_counts(&mut bobs).await, [(fifth.id(), 1)]);
 }
 
 pub async fn group_history_pages_from_the_newest_within_what_a_member_may_read(

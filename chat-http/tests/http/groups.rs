@@ -412,6 +412,13 @@ async fn three_members_talk_live_and_a_removed_one_hears_nothing_more() {
         (Some(id), &up_to)
     );
     assert!(read.get("with").is_none());
+    // Bob, who sent it, hears how many have read it (not who); nobody
+    // else hears of carol's read mark.
+    let counted = expect_frame(&mut b, "read_by").await;
+    assert_eq!(
+        counted,
+        json!({ "type": "read_by", "conversation_id": id, "messages": [{ "id": up_to, "read_by": 1 }] })
+    );
     // Bob is removed: every member hears it, bob too, then bob nothing more.
     server
         .delete_as(&alice, &format!("/api/groups/{id}/members/bob"))
