@@ -155,6 +155,19 @@ impl Event {
         let _ = self.encoded.set(Box::new(value.clone()));
         value
     }
+
+    /// This event encoded by `encode`, computed by the first caller and
+    /// lent to every later one, without a clone (so without touching a
+    /// reference count that every recipient's thread shares). `None` when
+    /// the cache holds an encoding of another type.
+    pub fn encoded_ref<T>(&self, encode: impl FnOnce(&EventKind) -> T) -> Option<&T>
+    where
+        T: Send + Sync + 'static,
+    {
+        self.encoded
+            .get_or_init(|| Box::new(encode(&self.kind)))
+            .downcast_ref::<T>()
+    }
 }
 
 impl fmt::Debug for Event {
@@ -186,5 +199,13 @@ mod tests {
         // Another encoding type is computed, not confused with the cached one.
         let other: u32 = event.encoded(|_| 5);
         assert_eq!(other, 5);
+        // Lent, the cached value is the same; another type is not lent.
+        assert_eq!(
+            event
+                .encoded_ref(|_| -> Arc<str> { unreachable!() })
+                .map(|s| &**s),
+            Some("encoded")
+        );
+        assert_eq!(event.encoded_ref(|_| 5_u32), None);
     }
 }

@@ -3,10 +3,14 @@
 //! Requests default every field to empty, so a missing field reaches the
 //! core's validation and comes back naming that field.
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use chat_core::{
     Account, ConversationSummary, Cursor, EventKind, GroupEvent, GroupView, Invitation, Message,
     SummaryKind, User,
 };
+use hyper_tungstenite::tungstenite::Utf8Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -622,6 +626,47 @@ pub(crate) enum ServerFrame<'a> {
     },
 }
 
+/// How many copies of a frame its writers share: each thread takes the
+/// copy of its slot, so that the reference count a recipient's clone and
+/// drop touch is (nearly always) its own thread's, not a cache line that
+/// every core writing the frame fights over.
+const FRAME_COPIES: usize = 8;
+
+/// One event's frame as every connection writes it, one copy per thread
+/// slot, each made by the first writer of that slot.
+struct SharedFrame {
+    json: Option<String>,
+    copies: [OnceLock<Utf8Bytes>; FRAME_COPIES],
+}
+
+impl SharedFrame {
+    fn new(json: Option<String>) -> Self {
+        Self {
+            json,
+            copies: Default::default(),
+        }
+    }
+
+    /// The calling thread's copy; `None` for what clients never see.
+    fn get(&self) -> Option<Utf8Bytes> {
+        let json = self.json.as_deref()?;
+        let copy = &self.copies[thread_slot()];
+        Some(
+            copy.get_or_init(|| Utf8Bytes::from(json.to_owned()))
+                .clone(),
+        )
+    }
+}
+
+/// The calling thread's slot in a [`SharedFrame`], given out in turn.
+fn thread_slot() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % FRAME_COPIES;
+    }
+    SLOT.with(|slot| *slot)
+}
+
 /// A message's "read by N" in a `read_by` frame.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReadCountDto {
@@ -689,8 +734,12 @@ impl<'a> ServerFrame<'a> {
     pub(crate) fn of_event(
         event: &chat_core::SharedEvent,
         cursor: Option<Cursor>,
-    ) -> Option<hyper_tungstenite::tungstenite::Utf8Bytes> {
-        event.encoded(|kind| ServerFrame::from_event(kind, cursor).map(|f| f.to_json().into()))
+    ) -> Option<Utf8Bytes> {
+        let encode = |kind: &EventKind| ServerFrame::from_event(kind, cursor).map(|f| f.to_json());
+        match event.encoded_ref(|kind| SharedFrame::new(encode(kind))) {
+            Some(shared) => shared.get(),
+            None => encode(event.kind()).map(Utf8Bytes::from),
+        }
     }
 
     /// The frame as JSON text.

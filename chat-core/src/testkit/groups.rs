@@ -815,7 +815,11 @@ pub async fn a_sender_learns_how_many_have_read_not_who(store: Arc<dyn Store>) {
     let system = said.iter().find(|m| m.event().is_some()).unwrap().clone();
     assert_eq!(h.chat.read_by(&alice, id, &[system]).await.unwrap(), [None]);
     let dave = h.user("dave").await;
-    assert_not_found(h.chat.read_by(&dave, id, std::slice::from_ref(&first)).await);
+    assert_not_found(
+        h.chat
+            .read_by(&dave, id, std::slice::from_ref(&first))
+            .await,
+    );
 
     // Live, the sender hears the counts of their own messages, the marks
     // gathered in tallies: by the last one, both reads are counted.
