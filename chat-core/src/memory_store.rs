@@ -7,16 +7,16 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, Email, Group, GroupEvent, GroupMember,
-    GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership,
-    Message, MessageId, NewEvent, NewMessage, Position, Role, SessionId, SummaryKind, Timestamp,
-    User, UserId, Username, fold_for_search,
+    Account, Change, ConversationId, ConversationSummary, Email, ExternalId, Group, GroupEvent,
+    GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member,
+    Membership, Message, MessageId, NewEvent, NewMessage, Position, Role, SessionId, SummaryKind,
+    Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
-    Appended, ConversationQuery, ConversationStore, GroupChange, GroupListing, GroupStore,
-    HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord,
-    SessionStore, StoredUser, UserStore,
+    Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange, GroupListing,
+    GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark,
+    SessionRecord, SessionStore, StoredUser, UserStore,
 };
 use crate::session::TokenHash;
 
@@ -35,6 +35,9 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct State {
     users: Vec<StoredUser>,
+    /// The host's id of each user in `users` (same index), for those a
+    /// host brought.
+    external_ids: Vec<Option<ExternalId>>,
     skeletons: Vec<String>,
     sessions: HashMap<[u8; 32], StoredSession>,
     next_session: i64,
@@ -347,7 +350,7 @@ impl UserStore for MemoryStore {
         if state
             .users
             .iter()
-            .any(|u| u.account.email().canonical() == email)
+            .any(|u| u.account.email().is_some_and(|e| e.canonical() == email))
         {
             return Err(ChatError::EmailTaken);
         }
@@ -360,8 +363,42 @@ impl UserStore for MemoryStore {
         state.skeletons.push(user.username.skeleton());
         state.users.push(StoredUser {
             account: account.clone(),
-            password_hash: user.password_hash,
+            password_hash: Some(user.password_hash),
         });
+        state.external_ids.push(None);
+        Ok(account)
+    }
+
+    async fn upsert_external_user(&self, user: ExternalUser) -> Result<Account> {
+        let mut state = lock(self);
+        if let Some(index) = state
+            .external_ids
+            .iter()
+            .position(|id| id.as_ref() == Some(&user.external_id))
+        {
+            let stored = &mut state.users[index];
+            if let Some(name) = user.display_name {
+                stored.account = stored.account.clone().with_display_name(Some(name));
+            }
+            return Ok(stored.account.clone());
+        }
+        let name = user.username.canonical();
+        if state
+            .users
+            .iter()
+            .any(|u| u.account.user().username().canonical() == name)
+        {
+            return Err(ChatError::UsernameTaken);
+        }
+        let id = UserId::new(i64::try_from(state.users.len()).map_err(ChatError::internal)? + 1);
+        let account = Account::external(User::new(id, user.username.clone()), user.at)
+            .with_display_name(user.display_name);
+        state.skeletons.push(user.username.skeleton());
+        state.users.push(StoredUser {
+            account: account.clone(),
+            password_hash: None,
+        });
+        state.external_ids.push(Some(user.external_id));
         Ok(account)
     }
 
@@ -388,7 +425,7 @@ impl UserStore for MemoryStore {
         Ok(lock(self)
             .users
             .iter()
-            .any(|u| u.account.email().canonical() == email))
+            .any(|u| u.account.email().is_some_and(|e| e.canonical() == email)))
     }
 
     async fn shared_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>> {

@@ -40,6 +40,9 @@ impl ChatHttp {
         request: Request<B>,
         client: IpAddr,
     ) -> Handled {
+        if !self.config().password_accounts {
+            return Err(HttpError::PasswordAccountsOff);
+        }
         let form: SignupRequest = json_body(
             request,
             self.config().max_body_bytes,
@@ -64,6 +67,9 @@ impl ChatHttp {
         request: Request<B>,
         client: IpAddr,
     ) -> Handled {
+        if !self.config().password_accounts {
+            return Err(HttpError::PasswordAccountsOff);
+        }
         let tls = self.config().tls;
         let cookie = cookie(request.headers(), device_cookie_name(tls));
         let form: LoginRequest = json_body(
@@ -97,7 +103,15 @@ impl ChatHttp {
     }
 
     pub(crate) async fn logout(&self, auth: Authenticated) -> Handled {
-        self.chat().logout(auth.token.expose()).await?;
+        // A token the host application signed is no session of ours: it
+        // ends when it expires, and the host stops issuing it.
+        let Some(token) = auth.token else {
+            return Err(HttpError::BadParameter {
+                field: "authorization",
+                reason: "a token signed by the host application is not logged out; it expires",
+            });
+        };
+        self.chat().logout(token.expose()).await?;
         let mut response = empty(StatusCode::NO_CONTENT);
         response
             .headers_mut()

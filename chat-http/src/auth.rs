@@ -4,10 +4,11 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use chat_core::{Chat, ChatError, DeviceToken, Session, SessionToken};
+use chat_core::{ChatError, DeviceToken, Session, SessionToken};
 use hyper::HeaderMap;
 use hyper::header::{self, HeaderValue};
 
+use crate::ChatHttp;
 use crate::config::HttpConfig;
 use crate::error::HttpError;
 
@@ -55,10 +56,14 @@ pub(crate) fn clear_cookie(tls: bool) -> HeaderValue {
 pub(crate) struct Authenticated {
     /// The session.
     pub session: Session,
-    /// Its token, as presented.
-    pub token: SessionToken,
+    /// Its token, as presented; `None` for a token the host application
+    /// signed (its session is held by no store).
+    pub token: Option<SessionToken>,
     /// `true` for the cookie (needs CSRF protection), `false` for a bearer token.
     pub via_cookie: bool,
+    /// For a token the host application signed, its `sub`: a WebSocket
+    /// opened with it takes a fresh token for the same `sub` only.
+    pub subject: Option<String>,
 }
 
 /// The token the request presents: `Authorization: Bearer` first, then the
@@ -120,17 +125,27 @@ pub(crate) fn device_cookie(
 /// # Errors
 /// `Unauthenticated` without a valid session.
 pub(crate) async fn authenticate(
-    chat: &Chat,
+    http: &ChatHttp,
     headers: &HeaderMap,
-    tls: bool,
 ) -> Result<Authenticated, HttpError> {
-    let (raw, via_cookie) = presented_token(headers, tls).ok_or(ChatError::Unauthenticated)?;
-    let session = chat.authenticate(&raw).await?;
+    let (raw, via_cookie) =
+        presented_token(headers, http.config().tls).ok_or(ChatError::Unauthenticated)?;
+    if !via_cookie && crate::tokens::looks_like_jwt(&raw) {
+        let (session, claims) = http.host_token_session(&raw).await?;
+        return Ok(Authenticated {
+            session,
+            token: None,
+            via_cookie,
+            subject: Some(claims.subject),
+        });
+    }
+    let session = http.chat().authenticate(&raw).await?;
     let token = SessionToken::parse(&raw)?;
     Ok(Authenticated {
         session,
-        token,
+        token: Some(token),
         via_cookie,
+        subject: None,
     })
 }
 
@@ -139,12 +154,12 @@ pub(crate) async fn authenticate(
 /// # Errors
 /// [`HttpError::Csrf`].
 pub(crate) fn check_csrf(auth: &Authenticated, headers: &HeaderMap) -> Result<(), HttpError> {
-    if !auth.via_cookie {
+    let Some(session_token) = auth.token.as_ref().filter(|_| auth.via_cookie) else {
         return Ok(());
-    }
+    };
     let presented = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     match presented {
-        Some(token) if auth.token.verify_csrf(token) => Ok(()),
+        Some(token) if session_token.verify_csrf(token) => Ok(()),
         _ => {
             tracing::warn!(user = %auth.session.user().id(), "CSRF token missing or wrong");
             Err(HttpError::Csrf)

@@ -43,6 +43,16 @@ pub struct HttpConfig {
     pub max_connections: usize,
     /// WebSocket limits.
     pub websocket: WebSocketLimits,
+    /// Tokens the host application signs for its users, taken as
+    /// `Authorization: Bearer` on every endpoint and on `/ws` (see
+    /// [`TokenKeys`](crate::TokenKeys)). `None` (the default): only the
+    /// chat's own sessions.
+    pub tokens: Option<std::sync::Arc<crate::TokenKeys>>,
+    /// Whether people sign up and log in with a password (the default).
+    /// Off, `/api/signup` and `/api/login` answer `403`
+    /// `password_accounts_off`, for a chat whose users all come from the
+    /// host application.
+    pub password_accounts: bool,
 }
 
 impl Default for HttpConfig {
@@ -57,6 +67,8 @@ impl Default for HttpConfig {
             write_timeout: Duration::from_secs(30),
             max_connections: 10_000,
             websocket: WebSocketLimits::default(),
+            tokens: None,
+            password_accounts: true,
         }
     }
 }

@@ -64,6 +64,12 @@ pub enum HttpError {
     /// A WebSocket endpoint called without a valid upgrade handshake.
     #[error("expected a WebSocket upgrade: {0}")]
     NotUpgrade(String),
+    /// A token the host application signed was refused.
+    #[error(transparent)]
+    Token(#[from] crate::TokenRefused),
+    /// Password signup and login are switched off.
+    #[error("password accounts are switched off on this server")]
+    PasswordAccountsOff,
     /// Reading the request failed.
     #[error("could not read the request body")]
     Body(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -145,6 +151,11 @@ impl HttpError {
                 C::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, chat.code()),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            Self::Token(crate::TokenRefused::Expired) => {
+                (StatusCode::UNAUTHORIZED, "token_expired")
+            }
+            Self::Token(_) => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            Self::PasswordAccountsOff => (StatusCode::FORBIDDEN, "password_accounts_off"),
             Self::Csrf => (StatusCode::FORBIDDEN, "csrf"),
             Self::ForeignOrigin => (StatusCode::FORBIDDEN, "forbidden"),
             Self::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),

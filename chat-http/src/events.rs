@@ -118,8 +118,9 @@ enum End {
 struct Stream {
     http: ChatHttp,
     session: Session,
-    /// Kept to re-check the session (logout elsewhere, expiry).
-    token: SessionToken,
+    /// Kept to re-check the session (logout elsewhere, expiry); `None` for
+    /// a token the host application signed.
+    token: Option<SessionToken>,
     out: mpsc::Sender<Bytes>,
     /// The stream's place in the user's cap and the server's, freed on drop.
     _slot: (SocketSlot, Option<HeldConnection>),
@@ -206,7 +207,7 @@ impl Stream {
     /// Re-checks the session (it may have ended elsewhere) and keeps the
     /// stream alive.
     async fn keep_alive(&self) -> Result<(), End> {
-        if !self.http.session_still_open(&self.token).await {
+        if !self.http.session_still_open(self.token.as_ref()).await {
             return Err(End::Done("session ended"));
         }
         self.push(Bytes::from_static(KEEPALIVE))

@@ -38,6 +38,7 @@ mod response;
 mod router;
 mod server;
 mod tls;
+mod tokens;
 mod wire;
 mod ws;
 
@@ -58,7 +59,21 @@ pub use error::{Counted, ErrorBody, ErrorDetail, HttpError, Reported, SetupError
 pub use response::Body;
 pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
 pub use tls::{load_tls, tls_acceptor};
+pub use tokens::{
+    Claims, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, TokenKeyError, TokenKeys, TokenRefused,
+};
 pub use tokio_rustls::TlsAcceptor;
+
+// The embedding guide's Rust examples compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/embedding.md")]
+struct EmbeddingGuide;
+
+/// How many host users' identities are remembered.
+const IDENTITIES: std::num::NonZeroUsize = match std::num::NonZeroUsize::new(10_000) {
+    Some(n) => n,
+    None => std::num::NonZeroUsize::MIN,
+};
 
 /// How many frames between two purges of the per-user frame limiter.
 const PURGE_EVERY: u64 = 4096;
@@ -90,6 +105,9 @@ struct Inner {
     metrics: metrics::Metrics,
     /// The OpenAPI document, rendered once.
     openapi: bytes::Bytes,
+    /// Users named by host tokens before, by (`sub`, `name`): a token
+    /// seen again costs no store round trip; a new display name does.
+    identities: Mutex<lru::LruCache<(String, Option<String>), chat_core::User>>,
 }
 
 impl ChatHttp {
@@ -122,6 +140,7 @@ impl ChatHttp {
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
+                identities: Mutex::new(lru::LruCache::new(IDENTITIES)),
             }),
         })
     }
@@ -185,6 +204,54 @@ impl ChatHttp {
 
     pub(crate) fn sockets(&self) -> &Mutex<HashMap<UserId, usize>> {
         &self.inner.sockets
+    }
+
+    /// The session a token the host application signed opens: the token
+    /// verified on the service's clock, its user created or updated by
+    /// `sub` (remembered, so that a token seen before costs no store round
+    /// trip), the session ending when the token does.
+    ///
+    /// # Errors
+    /// `Unauthenticated` when the server takes no tokens;
+    /// [`TokenRefused`]; what [`Chat::upsert_user`] refuses (a username
+    /// taken, a name that is not one).
+    pub(crate) async fn host_token_session(
+        &self,
+        raw: &str,
+    ) -> Result<(chat_core::Session, Claims), HttpError> {
+        let keys = self
+            .config()
+            .tokens
+            .as_ref()
+            .ok_or(chat_core::ChatError::Unauthenticated)?;
+        let claims = keys.verify(raw, self.chat().clock().now())?;
+        let key = (claims.subject.clone(), claims.name.clone());
+        let known = self
+            .inner
+            .identities
+            .lock()
+            .ok()
+            .and_then(|mut cache| cache.get(&key).cloned());
+        let user = match known {
+            Some(user) => user,
+            None => {
+                let username = claims
+                    .preferred_username
+                    .as_deref()
+                    .unwrap_or(&claims.subject);
+                let account = self
+                    .chat()
+                    .upsert_user(&claims.subject, username, claims.name.as_deref())
+                    .await?;
+                let user = account.user().clone();
+                if let Ok(mut cache) = self.inner.identities.lock() {
+                    cache.put(key, user.clone());
+                }
+                user
+            }
+        };
+        let session = self.chat().session_for(user, claims.expires_at);
+        Ok((session, claims))
     }
 
     /// Counts one client frame of `user`; `false` if over their rate.

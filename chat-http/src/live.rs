@@ -38,7 +38,12 @@ impl ChatHttp {
     /// Whether the session of `token` still exists (it may have been logged
     /// out or expired on another process). A store that does not answer
     /// leaves the connection open: it is re-checked at the next heartbeat.
-    pub(crate) async fn session_still_open(&self, token: &SessionToken) -> bool {
+    /// A session no store holds (`None`: a token the host application
+    /// signed) ends only at its expiry, which the connection's timer keeps.
+    pub(crate) async fn session_still_open(&self, token: Option<&SessionToken>) -> bool {
+        let Some(token) = token else {
+            return true;
+        };
         match self.chat().authenticate(token.expose()).await {
             Ok(_) => true,
             Err(ChatError::Unauthenticated) => false,

@@ -6,7 +6,8 @@ use std::io::Write;
 use askama::Template;
 use bytes::Bytes;
 use chat_core::{
-    ChatError, ConversationQuery, HistoryQuery, Message, PageLimit, SearchPattern, SummaryKind,
+    ChatError, ConversationQuery, HistoryQuery, Message, PageLimit, SearchPattern, SessionToken,
+    SummaryKind,
 };
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -444,7 +445,11 @@ impl ChatHttp {
                 .find(direct_active)
                 .map_or(0, |c| c.peer_read),
             me: me.username().as_str(),
-            csrf: auth.token.csrf_token(),
+            csrf: auth
+                .token
+                .as_ref()
+                .map(SessionToken::csrf_token)
+                .unwrap_or_default(),
             not_found,
             search,
             messages: messages

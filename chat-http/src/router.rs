@@ -238,23 +238,22 @@ impl ChatHttp {
         access: Access,
         headers: &hyper::HeaderMap,
     ) -> Result<Caller, HttpError> {
-        let (chat, tls) = (self.chat(), self.config().tls);
         Ok(match access {
             Access::Public => Caller::Anyone,
-            Access::MaybeSession => Caller::Maybe(authenticate(chat, headers, tls).await.ok()),
-            Access::Session => Caller::Known(authenticate(chat, headers, tls).await?),
+            Access::MaybeSession => Caller::Maybe(authenticate(self, headers).await.ok()),
+            Access::Session => Caller::Known(authenticate(self, headers).await?),
             Access::LiveSession => {
                 check_origin(headers, self.config())?;
-                Caller::Known(authenticate(chat, headers, tls).await?)
+                Caller::Known(authenticate(self, headers).await?)
             }
             Access::WriteSession => {
                 require_json(headers)?;
-                let auth = authenticate(chat, headers, tls).await?;
+                let auth = authenticate(self, headers).await?;
                 check_csrf(&auth, headers)?;
                 Caller::Known(auth)
             }
             Access::DeleteSession => {
-                let auth = authenticate(chat, headers, tls).await?;
+                let auth = authenticate(self, headers).await?;
                 check_csrf(&auth, headers)?;
                 Caller::Known(auth)
             }

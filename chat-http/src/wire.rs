@@ -22,9 +22,14 @@ pub(crate) struct UserDto<'a> {
     pub(crate) id: i64,
     /// The username, as typed at signup.
     pub(crate) username: &'a str,
-    /// The email, only when the user is the caller.
+    /// The email, only when the user is the caller (and has one: a user
+    /// the host application brings has none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) email: Option<&'a str>,
+    /// The display name the host application gave, only when the user is
+    /// the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<&'a str>,
     /// Whether the user is online, where the caller asked for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) online: Option<bool>,
@@ -36,6 +41,7 @@ impl<'a> From<&'a User> for UserDto<'a> {
             id: user.id().get(),
             username: user.username().as_str(),
             email: None,
+            display_name: None,
             online: None,
         }
     }
@@ -44,7 +50,8 @@ impl<'a> From<&'a User> for UserDto<'a> {
 impl<'a> From<&'a Account> for UserDto<'a> {
     fn from(account: &'a Account) -> Self {
         Self {
-            email: Some(account.email().as_str()),
+            email: account.email().map(|e| e.as_str()),
+            display_name: account.display_name().map(|n| n.as_str()),
             ..Self::from(account.user())
         }
     }
@@ -617,6 +624,12 @@ pub(crate) enum ServerFrame<'a> {
         user: &'a str,
         /// Whether they are online now.
         online: bool,
+    },
+    /// A fresh token was taken: the connection now ends when it expires.
+    #[serde(rename = "auth")]
+    Renewed {
+        /// When the new token expires (RFC 3339).
+        expires_at: String,
     },
     /// Too much was missed to replay, or the cursor was not one of this
     /// server's: reload by HTTP, then go on.

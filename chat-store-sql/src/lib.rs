@@ -109,9 +109,9 @@ macro_rules! sql_store_ports {
         const _: () = {
             use $crate::ports as shared;
             use $crate::ports::chat_core::ports::{
-                Appended, ConversationQuery, ConversationStore, GroupChange, GroupListing,
-                GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit,
-                ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
+                Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
+                GroupListing, GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page,
+                PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
                 Account, Change, ConversationId, ConversationSummary, Email, Group, Invitation,
@@ -126,6 +126,9 @@ macro_rules! sql_store_ports {
                 }
                 async fn insert_user(&self, user: NewUser) -> Result<Account> {
                     shared::insert_user(self, user).await
+                }
+                async fn upsert_external_user(&self, user: ExternalUser) -> Result<Account> {
+                    shared::upsert_external_user(self, user).await
                 }
                 async fn find_user_by_username(
                     &self,

@@ -1,10 +1,10 @@
 //! Accounts and sessions: the same SQL on every database.
 
 use chat_core::backend::corrupt;
-use chat_core::ports::{NewUser, PageLimit, SessionRecord, StoredUser};
+use chat_core::ports::{ExternalUser, NewUser, PageLimit, SessionRecord, StoredUser};
 use chat_core::{
-    Account, ChatError, Email, PasswordHash, Result, SessionId, Timestamp, TokenHash, User, UserId,
-    Username,
+    Account, ChatError, DisplayName, Email, PasswordHash, Result, SessionId, Timestamp, TokenHash,
+    User, UserId, Username,
 };
 
 use crate::SqlStore;
@@ -12,15 +12,25 @@ use crate::args;
 use crate::db::{SqlPool, SqlRow};
 use crate::rows::user;
 
+/// A row with the columns of [`ACCOUNT`].
 fn stored_user(row: &impl SqlRow) -> Result<StoredUser> {
-    let account = Account::new(
-        user(row, "id", "username")?,
-        Email::parse(row.text("email")?).map_err(|e| corrupt("email", e))?,
-        Timestamp::from_unix_micros(row.int("created_at")?),
-    );
+    let user = user(row, "id", "username")?;
+    let created_at = Timestamp::from_unix_micros(row.int("created_at")?);
+    let account = match row.opt_text("email")? {
+        Some(email) => Account::new(
+            user,
+            Email::parse(email).map_err(|e| corrupt("email", e))?,
+            created_at,
+        ),
+        None => Account::external(user, created_at),
+    };
+    let display_name = row
+        .opt_text("display_name")?
+        .map(|name| DisplayName::parse(name).map_err(|e| corrupt("display_name", e)))
+        .transpose()?;
     Ok(StoredUser {
-        account,
-        password_hash: PasswordHash::from_phc(row.text("password_hash")?),
+        account: account.with_display_name(display_name),
+        password_hash: row.opt_text("password_hash")?.map(PasswordHash::from_phc),
     })
 }
 
@@ -77,7 +87,62 @@ pub async fn insert_user(store: &impl SqlStore, new: NewUser) -> Result<Account>
     ))
 }
 
-const ACCOUNT: &str = "SELECT id, username, email, password_hash, created_at FROM users";
+/// The columns of an account.
+const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, created_at, display_name";
+const ACCOUNT: &str =
+    "SELECT id, username, email, password_hash, created_at, display_name FROM users";
+
+/// [`UserStore::upsert_external_user`](chat_core::ports::UserStore::upsert_external_user) in SQL:
+/// an update of the known user, else an insert that a racing insert of
+/// the same id turns into that update.
+pub async fn upsert_external_user(store: &impl SqlStore, new: ExternalUser) -> Result<Account> {
+    let display_name = new.display_name.as_ref().map(DisplayName::as_str);
+    let updated = store
+        .writer()
+        .fetch_optional(
+            crate::Stmt::assembled(format!(
+                "UPDATE users SET display_name = COALESCE($2, display_name) \
+                 WHERE external_id = $1 RETURNING {ACCOUNT_COLUMNS}"
+            )),
+            args![new.external_id.as_str(), display_name],
+        )
+        .await?;
+    if let Some(row) = updated {
+        return stored_user(&row).map(|s| s.account);
+    }
+    let canonical = new.username.canonical();
+    let skeleton = new.username.skeleton();
+    let inserted = store
+        .writer()
+        .insert_unique(
+            crate::Stmt::assembled(format!(
+                "INSERT INTO users (username, username_canonical, created_at, \
+                 username_skeleton, external_id, display_name) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (external_id) DO UPDATE \
+                 SET display_name = COALESCE(excluded.display_name, users.display_name) \
+                 RETURNING {ACCOUNT_COLUMNS}"
+            )),
+            args![
+                new.username.as_str(),
+                &canonical,
+                new.at.unix_micros(),
+                &skeleton,
+                new.external_id.as_str(),
+                display_name,
+            ],
+        )
+        .await?;
+    match inserted {
+        Ok(row) => stored_user(&row).map(|s| s.account),
+        Err(constraint) if constraint.contains("username_canonical") => {
+            Err(ChatError::UsernameTaken)
+        }
+        Err(constraint) => Err(ChatError::internal(format!(
+            "unique constraint {constraint} violated"
+        ))),
+    }
+}
 
 /// [`UserStore::find_user_by_username`](chat_core::ports::UserStore::find_user_by_username) in SQL.
 pub async fn find_user_by_username(

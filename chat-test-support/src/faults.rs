@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::ports::{
-    ConversationStore, MessageStore, NewUser, ReadMark, SessionRecord, SessionStore, StoredUser,
-    UserStore,
+    ConversationStore, ExternalUser, MessageStore, NewUser, ReadMark, SessionRecord, SessionStore,
+    StoredUser, UserStore,
 };
 use chat_core::{
     Account, Appended, Change, ChatError, ConversationId, ConversationQuery, ConversationSummary,
@@ -30,6 +30,7 @@ use crate::WAIT;
 pub enum Call {
     Ping,
     InsertUser,
+    UpsertExternalUser,
     FindUserByUsername,
     FindAccount,
     EmailExists,
@@ -239,6 +240,11 @@ impl UserStore for FaultyStore {
     async fn insert_user(&self, user: NewUser) -> Result<Account> {
         self.faults.checkpoint(Call::InsertUser).await?;
         self.inner.insert_user(user).await
+    }
+
+    async fn upsert_external_user(&self, user: ExternalUser) -> Result<Account> {
+        self.faults.checkpoint(Call::UpsertExternalUser).await?;
+        self.inner.upsert_external_user(user).await
     }
 
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<StoredUser>> {

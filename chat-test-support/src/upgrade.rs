@@ -249,7 +249,7 @@ async fn answers_of(chat: &Chat, session: &Session) -> Value {
         "user": {
             "id": account.user().id().get(),
             "username": account.user().username().as_str(),
-            "email": account.email().as_str(),
+            "email": account.email().map(|e| e.as_str()),
             "created_at": account.created_at().unix_micros(),
         },
         "conversations": conversations,
@@ -635,6 +635,38 @@ impl Recorded {
         let head = chat.head().await.unwrap().position();
         assert!(head > sent.message.position(), "the clock went on");
         Self::check_groups_on_an_upgraded_store(&chat, &alice, &carol).await;
+        Self::check_host_users_on_an_upgraded_store(&chat, &alice).await;
+    }
+
+    /// Users a host brings live beside the release's password accounts on
+    /// an upgraded store: created by their id (a taken name refused), with
+    /// no email, talking with a password account; the accounts keep their
+    /// emails and passwords.
+    async fn check_host_users_on_an_upgraded_store(chat: &Chat, alice: &Session) {
+        assert!(matches!(
+            chat.upsert_user("host|1", "ALICE", None).await,
+            Err(chat_core::ChatError::UsernameTaken)
+        ));
+        let ada = chat
+            .upsert_user("host|1", "ada_after_upgrade", Some("Ada"))
+            .await
+            .unwrap();
+        assert_eq!(ada.email(), None);
+        let again = chat.upsert_user("host|1", "ignored", None).await.unwrap();
+        assert_eq!(again.user(), ada.user());
+        assert_eq!(again.display_name().map(|n| n.as_str()), Some("Ada"));
+        let sent = chat
+            .send(alice, "ada_after_upgrade", "hello ada".into(), None)
+            .await
+            .unwrap();
+        let session = chat.open_session(ada).await.unwrap().session;
+        let page = chat
+            .history(&session, "alice", &HistoryQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.items, [sent.message]);
+        let account = chat.account(alice).await.unwrap();
+        assert!(account.email().is_some(), "alice keeps her email");
     }
 
     /// Groups work on an upgraded store, beside the release's direct

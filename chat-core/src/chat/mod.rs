@@ -3,6 +3,7 @@
 mod accounts;
 mod caches;
 mod groups;
+mod identity;
 mod in_flight;
 mod live;
 mod messaging;

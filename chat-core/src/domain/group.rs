@@ -27,64 +27,13 @@ impl GroupTitle {
     /// trimming, longer than [`GroupTitle::MAX_LEN`], or holds a control
     /// or bidirectional formatting character.
     pub fn parse(raw: impl Into<String>) -> Result<Self> {
-        let raw = raw.into();
-        let title = raw.trim();
-        if title.is_empty() {
-            return Err(ChatError::invalid("title", "must not be empty"));
-        }
-        if title.chars().take(Self::MAX_LEN + 1).count() > Self::MAX_LEN {
-            return Err(ChatError::invalid(
-                "title",
-                format!("must be at most {} characters long", Self::MAX_LEN),
-            ));
-        }
-        if title
-            .chars()
-            .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
-        {
-            return Err(ChatError::invalid(
-                "title",
-                "must be one line without control characters",
-            ));
-        }
-        if title.chars().any(is_format) {
-            return Err(ChatError::invalid(
-                "title",
-                "must not contain invisible formatting characters",
-            ));
-        }
-        if title.chars().all(|c| c.is_whitespace() || is_blank(c)) {
-            return Err(ChatError::invalid("title", "must have a visible character"));
-        }
-        if title.len() == raw.len() {
-            Ok(Self(raw))
-        } else {
-            Ok(Self(title.to_owned()))
-        }
+        super::line::visible_line("title", raw.into(), Self::MAX_LEN).map(Self)
     }
 
     /// The title.
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Invisible formatting characters (Unicode's category Cf): the controls
-/// of the bidirectional algorithm (which can make a title read as
-/// something it is not), zero-width characters, the soft hyphen, tags.
-fn is_format(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}'
-        | '\u{E0000}'..='\u{E007F}')
-}
-
-/// Letters and symbols that show as nothing.
-fn is_blank(c: char) -> bool {
-    matches!(
-        c,
-        '\u{115F}' | '\u{1160}' | '\u{2800}' | '\u{3164}' | '\u{FFA0}'
-    )
 }
 
 impl fmt::Debug for GroupTitle {

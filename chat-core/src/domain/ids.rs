@@ -61,6 +61,12 @@ id_type!(
     Position
 );
 
+impl SessionId {
+    /// The id of every session no store holds ([`Chat::session_for`](crate::Chat::session_for)):
+    /// stores number theirs from 1, so no logout ever names it.
+    pub const UNSTORED: Self = Self(0);
+}
+
 impl MessageId {
     /// The id before every message: "nothing read yet", "from the start".
     pub const ZERO: Self = Self(0);

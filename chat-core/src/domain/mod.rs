@@ -4,8 +4,10 @@ mod client;
 mod client_id;
 mod cursor;
 mod email;
+mod external;
 mod group;
 mod ids;
+mod line;
 mod message;
 mod message_text;
 mod password;
@@ -18,6 +20,7 @@ pub use client::{Client, ClientAddress};
 pub use client_id::ClientMessageId;
 pub use cursor::Cursor;
 pub use email::Email;
+pub use external::{DisplayName, ExternalId};
 pub use group::{
     Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
     JoinPolicy, Membership, Role,

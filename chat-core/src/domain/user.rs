@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{Email, Timestamp, UserId, Username};
+use super::{DisplayName, Email, Timestamp, UserId, Username};
 
 /// A user as others see them: id and username.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,22 +26,43 @@ impl User {
     }
 }
 
-/// A user as the owner sees their own account: with the email.
+/// A user as the owner sees their own account: with the email of a
+/// password account, and the display name a host application gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     user: User,
-    email: Email,
+    email: Option<Email>,
+    display_name: Option<DisplayName>,
     created_at: Timestamp,
 }
 
 impl Account {
-    /// Assembles an account from stored parts.
+    /// Assembles a password account from stored parts.
     pub fn new(user: User, email: Email, created_at: Timestamp) -> Self {
         Self {
             user,
-            email,
+            email: Some(email),
+            display_name: None,
             created_at,
         }
+    }
+
+    /// Assembles the account of a user a host application brings (no
+    /// email, no password) from stored parts.
+    pub fn external(user: User, created_at: Timestamp) -> Self {
+        Self {
+            user,
+            email: None,
+            display_name: None,
+            created_at,
+        }
+    }
+
+    /// The same account with `display_name`.
+    #[must_use]
+    pub fn with_display_name(mut self, display_name: Option<DisplayName>) -> Self {
+        self.display_name = display_name;
+        self
     }
 
     /// The public part.
@@ -49,9 +70,14 @@ impl Account {
         &self.user
     }
 
-    /// The email given at signup.
-    pub fn email(&self) -> &Email {
-        &self.email
+    /// The email given at signup; `None` for a user a host brings.
+    pub fn email(&self) -> Option<&Email> {
+        self.email.as_ref()
+    }
+
+    /// The name shown beside the username, if the host gave one.
+    pub fn display_name(&self) -> Option<&DisplayName> {
+        self.display_name.as_ref()
     }
 
     /// When the account was created.

@@ -16,7 +16,7 @@ pub use hasher::PasswordHasher;
 pub use limiter::{Action, RateLimiter};
 pub use presence::Presence;
 pub use store::{
-    Appended, ConversationQuery, ConversationStore, GroupChange, GroupListing, GroupStore,
-    HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord,
-    SessionStore, Store, StoredUser, UserStore,
+    Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange, GroupListing,
+    GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark,
+    SessionRecord, SessionStore, Store, StoredUser, UserStore,
 };

@@ -1,9 +1,10 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, Email, Group, GroupEvent, GroupSettings,
-    GroupTitle, Invitation, Member, Membership, Message, MessageId, NewEvent, NewMessage,
-    PasswordHash, Position, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Account, Change, ConversationId, ConversationSummary, DisplayName, Email, ExternalId, Group,
+    GroupEvent, GroupSettings, GroupTitle, Invitation, Member, Membership, Message, MessageId,
+    NewEvent, NewMessage, PasswordHash, Position, SearchPattern, SessionId, Timestamp, User,
+    UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -21,13 +22,28 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
+/// A user a host application brings, to create or update
+/// ([`UserStore::upsert_external_user`]).
+#[derive(Clone, Debug)]
+pub struct ExternalUser {
+    /// The host's id of the user: the key.
+    pub external_id: ExternalId,
+    /// The username, taken when the user is created (never changed after).
+    pub username: Username,
+    /// The display name: set when given, kept when `None`.
+    pub display_name: Option<DisplayName>,
+    /// When, should the user be created.
+    pub at: Timestamp,
+}
+
 /// A user with the secret needed to log in.
 #[derive(Clone, Debug)]
 pub struct StoredUser {
     /// The account.
     pub account: Account,
-    /// The stored password hash.
-    pub password_hash: PasswordHash,
+    /// The stored password hash; `None` for a user a host brings, who has
+    /// no password.
+    pub password_hash: Option<PasswordHash>,
 }
 
 /// A stored session.
@@ -176,6 +192,16 @@ pub trait UserStore: Send + Sync + 'static {
     /// username or email exists, compared case-insensitively (by
     /// `canonical()`); nothing is written then.
     async fn insert_user(&self, user: NewUser) -> Result<Account>;
+
+    /// The user the host knows as `user.external_id`: created with
+    /// `user.username` (and no email or password) on first sight, else
+    /// given `user.display_name` when one is given. Calls racing for the
+    /// same id, from any process, get the same user.
+    ///
+    /// # Errors
+    /// [`ChatError::UsernameTaken`] when the user is new and the username
+    /// belongs to another account (compared by `canonical()`).
+    async fn upsert_external_user(&self, user: ExternalUser) -> Result<Account>;
 
     /// Finds a user by username, case-insensitively.
     async fn find_user_by_username(&self, username: &Username) -> Result<Option<StoredUser>>;

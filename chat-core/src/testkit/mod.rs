@@ -129,6 +129,7 @@ macro_rules! service_suite {
             duplicate_username_and_email_are_rejected_case_insensitively,
             look_alike_usernames_are_taken,
             login_succeeds_and_fails_alike,
+            a_host_brings_its_users_by_its_own_id,
             login_failures_do_the_same_hashing_work,
             authenticate_rejects_unknown_and_malformed_tokens,
             sessions_expire_after_idle_and_absolute_timeouts,

@@ -158,7 +158,7 @@ pub async fn signup_validates_every_field(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(account.user().username().as_str(), "Alice");
-    assert_eq!(account.email().as_str(), "A.Good@Example.test");
+    assert_eq!(account.email().unwrap().as_str(), "A.Good@Example.test");
     // The password was kept exactly, spaces included.
     assert!(
         chat.login("alice", "  spaces and ünïcode  ".into(), "c")
@@ -242,7 +242,12 @@ pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
     let session = chat.authenticate(login.token.expose()).await.unwrap();
     assert_eq!(session.user(), login.account.user());
     assert_eq!(
-        chat.account(&session).await.unwrap().email().as_str(),
+        chat.account(&session)
+            .await
+            .unwrap()
+            .email()
+            .unwrap()
+            .as_str(),
         "alice@example.test"
     );
 
@@ -271,6 +276,81 @@ pub async fn login_succeeds_and_fails_alike(store: Arc<dyn Store>) {
     assert_ne!(again.token.expose(), login.token.expose());
     assert_ne!(again.session.id(), login.session.id());
     assert!(chat.authenticate(login.token.expose()).await.is_ok());
+}
+
+pub async fn a_host_brings_its_users_by_its_own_id(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    h.signup("alice").await;
+    // First sight: created with the name the host gives, no email.
+    let ada = chat
+        .upsert_user("auth0|ada", "ada", Some(" Ada Lovelace "))
+        .await
+        .unwrap();
+    assert_eq!(ada.user().username().as_str(), "ada");
+    assert_eq!(ada.email(), None);
+    assert_eq!(ada.display_name().unwrap().as_str(), "Ada Lovelace");
+    // Again: the same user; the display name may change, the username
+    // never does, and no display name keeps the one stored.
+    let again = chat
+        .upsert_user("auth0|ada", "someone-else", Some("Countess"))
+        .await
+        .unwrap();
+    assert_eq!(again.user(), ada.user());
+    assert_eq!(again.display_name().unwrap().as_str(), "Countess");
+    let kept = chat.upsert_user("auth0|ada", "ada", None).await.unwrap();
+    assert_eq!(kept.display_name().unwrap().as_str(), "Countess");
+    // Ids are exact: another case is another user, whose name is checked.
+    assert!(matches!(
+        chat.upsert_user("AUTH0|ADA", "ADA", None).await,
+        Err(ChatError::UsernameTaken)
+    ));
+    assert!(matches!(
+        chat.upsert_user("auth0|x", "Alice", None).await,
+        Err(ChatError::UsernameTaken)
+    ));
+    for (id, name, display, field) in [
+        ("", "bob", None, "external_id"),
+        ("b", "b", None, "username"),
+        ("b", "bob", Some("\u{202E}"), "display_name"),
+    ] {
+        let refused = chat.upsert_user(id, name, display).await;
+        assert!(
+            matches!(&refused, Err(ChatError::InvalidInput { field: f, .. }) if *f == field),
+            "{refused:?}"
+        );
+    }
+    // Racing first sights of one id, from many tasks: one user.
+    let users: Vec<_> =
+        futures::future::join_all((0..8).map(|_| chat.upsert_user("auth0|grace", "grace", None)))
+            .await;
+    let first = users[0].as_ref().unwrap().user().clone();
+    assert!(users.iter().all(|u| u.as_ref().unwrap().user() == &first));
+    // No password opens it, not even an empty one.
+    assert!(matches!(
+        chat.login("ada", PASSWORD.into(), "c").await,
+        Err(ChatError::InvalidCredentials)
+    ));
+    // The host opens stored sessions for it, or sessions no store holds.
+    let login = chat.open_session(ada.clone()).await.unwrap();
+    let session = chat.authenticate(login.token.expose()).await.unwrap();
+    assert_eq!(session.user(), ada.user());
+    let account = chat.account(&session).await.unwrap();
+    assert_eq!(
+        (account.email(), account.display_name().map(|n| n.as_str())),
+        (None, Some("Countess"))
+    );
+    let expires = chat.clock().now().plus(std::time::Duration::from_secs(60));
+    let unstored = chat.session_for(ada.user().clone(), expires);
+    assert_eq!(unstored.id(), crate::SessionId::UNSTORED);
+    assert_eq!(unstored.expires_at(), expires);
+    // Such a user writes and is written to like anyone.
+    h.send(&h.login("alice").await.0, "ada", "hello ada").await;
+    let page = chat
+        .history(&unstored, "alice", &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(texts(&page.items), ["hello ada"]);
 }
 
 pub async fn login_failures_do_the_same_hashing_work(store: Arc<dyn Store>) {

@@ -28,6 +28,7 @@ use super::SocketSlot;
 use super::command::{Command, Reply};
 use super::commands::Commands;
 use super::outbound::{Full, Gone};
+use super::renewal::Renewal;
 use crate::ChatHttp;
 use crate::wire::{MessageDto, ServerFrame, UserDto};
 
@@ -60,7 +61,12 @@ pub(super) struct Connection {
     http: ChatHttp,
     session: Session,
     /// Kept to re-check the session (logout elsewhere, expiry).
-    token: SessionToken,
+    token: Option<SessionToken>,
+    /// For a connection opened with a token the host application signed,
+    /// its `sub`: a fresh token for it renews the connection.
+    subject: Option<Box<str>>,
+    /// A renewal's new expiry, for the event loop to re-arm its timer.
+    renewed: Option<chat_core::Timestamp>,
     /// Where the delivery stream starts.
     resume: Resume,
     frames: DirectLimiter,
@@ -77,7 +83,7 @@ impl Connection {
     pub(super) fn new(
         http: ChatHttp,
         session: Session,
-        token: SessionToken,
+        (token, subject): (Option<SessionToken>, Option<String>),
         resume: Resume,
         slot: (SocketSlot, Option<crate::server::HeldConnection>),
     ) -> Self {
@@ -93,6 +99,8 @@ impl Connection {
             http,
             session,
             token,
+            subject: subject.map(String::into_boxed_str),
+            renewed: None,
             resume,
             commands,
             strikes: 0,
@@ -255,6 +263,13 @@ impl Connection {
             if let Err(end) = step {
                 return end;
             }
+            if let Some(expires_at) = self.renewed.take() {
+                let left = expires_at.since(self.http.chat().clock().now());
+                timers
+                    .expiry
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + left);
+            }
         }
     }
 
@@ -266,7 +281,7 @@ impl Connection {
         if self.last_heard.elapsed() > idle_timeout {
             return Err(End::Close(CloseCode::Policy, "no answer to pings"));
         }
-        if !self.http.session_still_open(&self.token).await {
+        if !self.http.session_still_open(self.token.as_ref()).await {
             return Err(End::Close(CloseCode::Policy, "session ended"));
         }
         self.push(out, Frame::Ping(bytes::Bytes::new()))
@@ -324,8 +339,56 @@ impl Connection {
                 self.commands.push(command);
                 Ok(())
             }
-            Err(reason) => self.error(out, None, "invalid_input", reason, None),
+            // Not a command: perhaps a fresh token (rare, so tried only
+            // after the commands, which cost nothing more for it).
+            Err(reason) => match Renewal::parse(text.as_str()) {
+                Some(renewal) => self.renew(out, &renewal.token),
+                None => self.error(out, None, "invalid_input", reason, None),
+            },
         }
+    }
+
+    /// Takes a fresh token for the connection's `sub`: the connection then
+    /// ends when the new token expires, and says so with an `auth` frame.
+    /// A token that is refused, or names another user, changes nothing and
+    /// is answered with an error frame.
+    fn renew(&mut self, out: &mut Outbound, raw: &str) -> Result<(), End> {
+        let Some(subject) = self.subject.as_deref() else {
+            return self.error(
+                out,
+                None,
+                "invalid_input",
+                "this connection was opened with a session, not a token",
+                Some("token"),
+            );
+        };
+        let Some(keys) = self.http.config().tokens.as_ref() else {
+            return self.error(out, None, "invalid_token", "no tokens are taken", None);
+        };
+        let claims = match keys.verify(raw, self.http.chat().clock().now()) {
+            Ok(claims) => claims,
+            Err(refused) => {
+                let code = match refused {
+                    crate::TokenRefused::Expired => "token_expired",
+                    _ => "invalid_token",
+                };
+                return self.error(out, None, code, &refused.to_string(), Some("token"));
+            }
+        };
+        if claims.subject != subject {
+            return self.error(
+                out,
+                None,
+                "invalid_token",
+                "the token is for another user",
+                Some("token"),
+            );
+        }
+        self.renewed = Some(claims.expires_at);
+        let frame = ServerFrame::Renewed {
+            expires_at: claims.expires_at.to_rfc3339(),
+        };
+        self.push(out, frame.to_json().into())
     }
 
     fn on_reply(&mut self, out: &mut Outbound, live: &mut Live, reply: Reply) -> Result<(), End> {

@@ -6,6 +6,7 @@ mod command;
 mod commands;
 mod connection;
 mod outbound;
+mod renewal;
 
 pub(crate) use command::Command;
 
@@ -61,7 +62,7 @@ impl ChatHttp {
         let connection = connection::Connection::new(
             self.clone(),
             auth.session,
-            auth.token,
+            (auth.token, auth.subject),
             resume,
             (slot, held),
         );

@@ -87,6 +87,60 @@ async fn secrets_and_message_bodies_never_reach_the_logs() {
     }
 }
 
+// Tokens the host signs are as secret as passwords: used, refused or
+// expired, none reaches the logs.
+#[tokio::test(flavor = "current_thread")]
+async fn host_tokens_never_reach_the_logs() {
+    use super::tokens;
+    let capture = Capture::default();
+    let _logging = capturing(&capture);
+
+    let server = tokens::server().await;
+    let token = tokens::sign(
+        jsonwebtoken::Algorithm::HS256,
+        &tokens::claims("host|ada", "ada"),
+    );
+    let mut expired_claims = tokens::claims("host|ada", "ada");
+    expired_claims["exp"] = json!(1);
+    let expired = tokens::sign(jsonwebtoken::Algorithm::HS256, &expired_claims);
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    for (presented, status) in [(&token, 200), (&expired, 401), (&forged, 401)] {
+        let (got, _, _) = server
+            .get(
+                "/api/me",
+                &[("authorization", &format!("Bearer {presented}"))],
+            )
+            .await;
+        assert_eq!(got, status);
+    }
+    let mut ws = server
+        .ws_with("", &[("authorization", &format!("Bearer {token}"))])
+        .await
+        .unwrap();
+    expect_frame(&mut ws, "ready").await;
+    let (status, _, _) = server
+        .post(
+            "/api/login",
+            json!({ "username": "ada", "password": "no password at all" }),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 401);
+    drop(ws);
+    drop(server);
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("login failed"),
+        "the capture is empty or wrong:\n{logs}"
+    );
+    let secret = String::from_utf8_lossy(tokens::SECRET).into_owned();
+    let signature = token.rsplit('.').next().unwrap();
+    for hidden in [token.as_str(), &expired, &forged, signature, &secret] {
+        assert!(!logs.contains(hidden), "{hidden:?} was logged");
+    }
+}
+
 /// Logging at debug level into `capture` for the rest of the scope.
 fn capturing(capture: &Capture) -> tracing::subscriber::DefaultGuard {
     let writer = capture.clone();

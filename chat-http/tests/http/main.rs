@@ -16,4 +16,5 @@ mod logs;
 mod metrics;
 mod recovery;
 mod tls;
+mod tokens;
 mod websocket;

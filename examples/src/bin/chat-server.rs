@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chat_bus_redis::Redis;
 use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
-use chat_http::{ChatHttp, HttpConfig};
+use chat_http::{ChatHttp, HttpConfig, TokenKeys};
 use chat_store_postgres::PgStore;
 use chat_store_sqlite::SqliteStore;
 use clap::Parser;
@@ -140,6 +140,26 @@ struct Args {
     #[arg(long, env = "CHAT_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
 
+    /// A key that verifies the tokens your application signs for its users
+    /// (repeatable): a file holding an HS256 secret (at least 32 bytes) or
+    /// a PEM public key (RSA for RS256, P-256 for ES256, Ed25519 for
+    /// EdDSA). The file's name without its extension is the key's `kid`.
+    #[arg(long = "jwt-key", env = "CHAT_JWT_KEYS", value_delimiter = ',')]
+    jwt_keys: Vec<PathBuf>,
+
+    /// The `iss` every token must carry.
+    #[arg(long, env = "CHAT_JWT_ISSUER", requires = "jwt_keys")]
+    jwt_issuer: Option<String>,
+
+    /// The `aud` every token must carry (or include).
+    #[arg(long, env = "CHAT_JWT_AUDIENCE", requires = "jwt_keys")]
+    jwt_audience: Option<String>,
+
+    /// Password signup and login: `on`, or `off` for a chat whose users
+    /// all come from your application's tokens.
+    #[arg(long, env = "CHAT_PASSWORD_ACCOUNTS", default_value = "on", value_parser = ["on", "off"])]
+    password_accounts: String,
+
     /// For load tests on a private network only: lifts every rate limit of
     /// the service (logins, signups, sends, typing, searches, connections),
     /// whatever the other limit flags say. Never in production.
@@ -207,9 +227,30 @@ impl Args {
             .with_max_group_members(self.max_group_members as usize)
     }
 
+    /// The token keys the flags name, if any.
+    fn token_keys(&self) -> Result<Option<TokenKeys>, String> {
+        if self.jwt_keys.is_empty() {
+            return Ok(None);
+        }
+        let mut keys = TokenKeys::new();
+        for path in &self.jwt_keys {
+            keys = keys
+                .with_key_file(path)
+                .map_err(|e| format!("--jwt-key {}: {e}", path.display()))?;
+        }
+        if let Some(issuer) = &self.jwt_issuer {
+            keys = keys.issuer(issuer);
+        }
+        if let Some(audience) = &self.jwt_audience {
+            keys = keys.audience(audience);
+        }
+        Ok(Some(keys))
+    }
+
     /// The adapter configuration the flags set (`tls`: served over TLS here).
     fn http_config(&self, tls: bool) -> HttpConfig {
         let mut config = HttpConfig::default();
+        config.password_accounts = self.password_accounts == "on";
         config.allowed_origins = self.allowed_origins.clone();
         config.trusted_proxies = self.trusted_proxies.clone();
         let frame_rate = self.ws_frame_rate.max(1);
@@ -259,8 +300,17 @@ async fn run(args: Args) -> Result<(), String> {
         (Some(cert), Some(key)) => Some(chat_http::load_tls(cert, key).map_err(|e| e.to_string())?),
         _ => None,
     };
-    let http =
-        ChatHttp::new(chat.clone(), args.http_config(tls.is_some())).map_err(|e| e.to_string())?;
+    let http = {
+        let mut config = args.http_config(tls.is_some());
+        config.tokens = args.token_keys()?.map(Arc::new);
+        if let Some(keys) = &config.tokens {
+            info!(
+                keys = keys.len(),
+                "accepting tokens signed by the host application"
+            );
+        }
+        ChatHttp::new(chat.clone(), config).map_err(|e| e.to_string())?
+    };
 
     let listener = bind(args.listen).await?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
@@ -472,6 +522,48 @@ mod tests {
             http.trusted_proxies,
             ["10.0.0.1".parse::<IpAddr>().unwrap()]
         );
+    }
+
+    #[test]
+    fn token_flags_load_keys_and_password_accounts_switch_off() {
+        let dir = std::env::temp_dir().join(format!("chat-server-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("main.secret");
+        std::fs::write(&secret, "a secret of at least thirty-two bytes\n").unwrap();
+        let short = dir.join("short.secret");
+        std::fs::write(&short, "too short").unwrap();
+        let (secret, short) = (secret.to_str().unwrap(), short.to_str().unwrap());
+        let defaults = parse(&[]);
+        assert!(defaults.token_keys().unwrap().is_none());
+        assert!(defaults.http_config(false).password_accounts);
+        let args = parse(&[
+            "--jwt-key",
+            secret,
+            "--jwt-issuer",
+            "https://auth.example/",
+            "--jwt-audience",
+            "chat",
+            "--password-accounts",
+            "off",
+        ]);
+        let keys = args.token_keys().unwrap().unwrap();
+        assert_eq!(keys.len(), 1);
+        let shown = format!("{keys:?}");
+        assert!(
+            shown.contains("\"main\"") && shown.contains("https://auth.example/"),
+            "{shown}"
+        );
+        assert!(!args.http_config(false).password_accounts);
+        let refused = parse(&["--jwt-key", short]).token_keys().unwrap_err();
+        assert!(refused.contains("at least 32 bytes"), "{refused}");
+        assert!(
+            parse(&["--jwt-key", "/nonexistent/key.pem"])
+                .token_keys()
+                .is_err()
+        );
+        assert!(Args::try_parse_from(["chat-server", "--jwt-issuer", "x"]).is_err());
+        assert!(Args::try_parse_from(["chat-server", "--password-accounts", "maybe"]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,0 +1,82 @@
+//! Users a host application brings: it authenticates them itself and
+//! hands them over by its own id, with no password.
+
+use tracing::info;
+
+use super::Chat;
+use super::accounts::Login;
+use crate::domain::{Account, DisplayName, ExternalId, SessionId, Timestamp, User, Username};
+use crate::error::Result;
+use crate::ports::ExternalUser;
+use crate::session::{Session, SessionToken};
+
+impl Chat {
+    /// The chat user the host knows as `external_id`: created on first
+    /// sight with `username`, which never changes after (a later call's
+    /// `username` is ignored); its display name set to `display_name` when
+    /// one is given. Idempotent: calls racing for one id, on any process,
+    /// get the same user.
+    ///
+    /// The host vouches for the names it hands over: unlike signup, they
+    /// are not checked against look-alikes of other names.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`](crate::ChatError::InvalidInput) on
+    /// `external_id`, `username` or `display_name`;
+    /// [`ChatError::UsernameTaken`](crate::ChatError::UsernameTaken) when
+    /// the user is new and the username is another account's.
+    pub async fn upsert_user(
+        &self,
+        external_id: &str,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> Result<Account> {
+        let user = ExternalUser {
+            external_id: ExternalId::parse(external_id)?,
+            username: Username::parse(username)?,
+            display_name: display_name.map(DisplayName::parse).transpose()?,
+            at: self.inner.clock.now(),
+        };
+        let account = self.inner.store.upsert_external_user(user).await?;
+        self.inner.users.put(account.user());
+        Ok(account)
+    }
+
+    /// Opens a stored session for `account` without a password, as
+    /// [`Chat::login`] would after checking one: for a host that has
+    /// authenticated the user itself and hands the token to its client.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn open_session(&self, account: Account) -> Result<Login> {
+        let token = SessionToken::generate()?;
+        let now = self.inner.clock.now();
+        let user = account.user().clone();
+        let id = self
+            .inner
+            .store
+            .insert_session(&token.hash(), user.id(), now)
+            .await?;
+        let device = self.device_key().await?.issue(user.id(), now)?;
+        let expires_at = now.plus(self.inner.config.session_absolute_timeout);
+        info!(user = %user.id(), session = %id, "session opened for a host's user");
+        Ok(Login {
+            account,
+            session: Session::new(id, user, now, expires_at),
+            token,
+            device,
+        })
+    }
+
+    /// A session of `user` that no store holds, ending at `expires_at`:
+    /// for a transport that authenticates every request itself (a token
+    /// the host signed). It is never logged out; it ends when it expires.
+    pub fn session_for(&self, user: User, expires_at: Timestamp) -> Session {
+        Session::new(
+            SessionId::UNSTORED,
+            user,
+            self.inner.clock.now(),
+            expires_at,
+        )
+    }
+}
