@@ -57,6 +57,13 @@ pub enum ChatError {
         /// The cap.
         max: usize,
     },
+    /// The host application's policy refused the action; `reason` is its
+    /// word to the user.
+    #[error("{reason}")]
+    Refused {
+        /// Why, as the host put it.
+        reason: String,
+    },
     /// Too many requests; try again after `retry_after`.
     #[error("too many requests, retry in {} s", retry_after.as_secs().max(1))]
     RateLimited {
@@ -120,6 +127,7 @@ impl ChatError {
             Self::NotFound => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::TooManyMembers { .. } => "too_many_members",
+            Self::Refused { .. } => "refused",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable { .. } => "unavailable",
             Self::Internal { .. } => "internal",

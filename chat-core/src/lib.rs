@@ -60,7 +60,8 @@ pub mod testkit;
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
     Chat, ChatBuilder, ChatConfig, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live, Login,
-    MemberView, Resume, Sending, Sent, SignupForm, Subscription,
+    MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent, SignupForm,
+    Subscription,
 };
 pub use device::DeviceToken;
 pub use domain::{
@@ -79,8 +80,8 @@ pub use local_bus::LocalBus;
 pub use local_presence::LocalPresence;
 pub use memory_store::MemoryStore;
 pub use ports::{
-    Action, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, GroupChange,
-    GroupListing, GroupStore, HistoryQuery, NewGroup, Page, PageLimit, PasswordHasher, Presence,
-    RateLimiter, ReadMark, Store, SystemClock, Topic,
+    Action, AllowAll, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, GroupChange,
+    GroupListing, GroupStore, HistoryQuery, NewGroup, Page, PageLimit, PasswordHasher, Policy,
+    Presence, Proposal, RateLimiter, ReadMark, Store, SystemClock, Topic, Verdict,
 };
 pub use session::{Session, SessionToken, TokenHash};

@@ -145,7 +145,7 @@ impl HttpError {
                 C::InvalidCredentials | C::Unauthenticated => {
                     (StatusCode::UNAUTHORIZED, chat.code())
                 }
-                C::Forbidden => (StatusCode::FORBIDDEN, chat.code()),
+                C::Forbidden | C::Refused { .. } => (StatusCode::FORBIDDEN, chat.code()),
                 C::NotFound => (StatusCode::NOT_FOUND, chat.code()),
                 C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, chat.code()),
                 C::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, chat.code()),

@@ -127,7 +127,7 @@ impl ChatHttp {
             Default::default(),
             rate_clock.clone(),
         );
-        Ok(Self {
+        let http = Self {
             inner: Arc::new(Inner {
                 chat,
                 rate_clock,
@@ -142,7 +142,18 @@ impl ChatHttp {
                 shutdown: CancellationToken::new(),
                 identities: Mutex::new(lru::LruCache::new(IDENTITIES)),
             }),
-        })
+        };
+        // The policy's latency and verdicts go to `/metrics` (through a
+        // weak reference: the service must not keep the adapter alive).
+        let metrics = Arc::downgrade(&http.inner);
+        http.inner
+            .chat
+            .observe_policy(Arc::new(move |took, outcome| {
+                if let Some(inner) = metrics.upgrade() {
+                    inner.metrics.policy_call(took, outcome);
+                }
+            }));
+        Ok(http)
     }
 
     /// Tells every WebSocket to close ("going away") and refuses new ones.

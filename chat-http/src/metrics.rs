@@ -3,6 +3,7 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// The adapter's counters. Cheap to bump: each is one atomic add.
@@ -21,6 +22,9 @@ pub(crate) struct Metrics {
     pub(crate) messages_sent: Counter,
     pub(crate) connections_open: Gauge,
     pub(crate) connections_refused: Counter,
+    pub(crate) policy_seconds: Histogram,
+    pub(crate) policy_refused: Counter,
+    pub(crate) policy_failed: Counter,
 }
 
 impl Metrics {
@@ -80,6 +84,21 @@ impl Metrics {
             "connections_refused",
             "Connections closed at once because the server was at its connection cap",
         );
+        let policy_refused = counter(
+            "policy_refused",
+            "Actions the host application's policy refused",
+        );
+        let policy_failed = counter(
+            "policy_failed",
+            "Policy calls that failed or did not answer in time",
+        );
+        // 0.5 ms to about 4 s.
+        let policy_seconds = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "policy_seconds",
+            "How long the host application's policy took to decide",
+            policy_seconds.clone(),
+        );
         let connections_open = Gauge::default();
         registry.register(
             "connections_open",
@@ -103,7 +122,20 @@ impl Metrics {
             messages_sent,
             connections_open,
             connections_refused,
+            policy_seconds,
+            policy_refused,
+            policy_failed,
         }
+    }
+
+    /// Records a policy call (the service's [`chat_core::PolicyObserver`]).
+    pub(crate) fn policy_call(&self, took: std::time::Duration, outcome: chat_core::PolicyOutcome) {
+        self.policy_seconds.observe(took.as_secs_f64());
+        match outcome {
+            chat_core::PolicyOutcome::Refused => self.policy_refused.inc(),
+            chat_core::PolicyOutcome::Failed => self.policy_failed.inc(),
+            chat_core::PolicyOutcome::Allowed | chat_core::PolicyOutcome::Rewritten => 0,
+        };
     }
 
     /// Everything, in the Prometheus text exposition format.

@@ -49,6 +49,7 @@ pub struct TestServerBuilder {
     clock: Option<Arc<ManualClock>>,
     faults: Option<Faults>,
     bus: Option<Arc<dyn Bus>>,
+    policy: Option<Arc<dyn chat_core::Policy>>,
 }
 
 impl TestServer {
@@ -69,6 +70,7 @@ impl TestServer {
             clock: None,
             faults: None,
             bus: None,
+            policy: None,
         }
     }
 
@@ -223,6 +225,12 @@ impl TestServerBuilder {
         self
     }
 
+    /// A host policy other than allowing everything.
+    pub fn policy(mut self, policy: Arc<dyn chat_core::Policy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
     /// Starts the server on `127.0.0.1:0`.
     pub async fn start(self) -> TestServer {
         let store = SqliteStore::memory().await.unwrap();
@@ -246,6 +254,9 @@ impl TestServerBuilder {
         builder = builder.limiter(limiter);
         if let Some(bus) = self.bus {
             builder = builder.bus(bus);
+        }
+        if let Some(policy) = self.policy {
+            builder = builder.policy(policy);
         }
         let chat = builder.build();
         let mut config = self.config;

@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind};
-use crate::ports::{Action, GroupChange, HistoryQuery, NewGroup, Page, Topic};
+use crate::ports::{Action, GroupChange, HistoryQuery, NewGroup, Page, Proposal, Topic};
 use crate::session::Session;
 
 /// How many times a change is decided again after a concurrent change to
@@ -124,6 +124,13 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &me.id().to_string())
             .await?;
+        let named: Vec<User> = members.iter().chain(&invited).cloned().collect();
+        self.consult(Proposal::CreateGroup {
+            by: me,
+            title: &title,
+            members: &named,
+        })
+        .await?;
         let (id, events) = self
             .inner
             .store
@@ -208,6 +215,21 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &me.id().to_string())
             .await?;
+        // The host is asked only about adds the caller may make (the
+        // change below decides again, against the group as it stands).
+        let membership = self.membership(session, id).await?;
+        if !membership.is_current() {
+            return Err(ChatError::NotFound);
+        }
+        if !membership.role.manages_the_group() {
+            return Err(ChatError::Forbidden);
+        }
+        self.consult(Proposal::AddMember {
+            by: me,
+            group: id,
+            user: &user,
+        })
+        .await?;
         // Whether they share a direct conversation in which both have
         // written is not the group's to change; whether they left or were
         // removed before is, and is decided from the group as read.
@@ -520,6 +542,15 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
+        let text = self
+            .consult(Proposal::Send {
+                from: sender,
+                conversation: id,
+                to: None,
+                text: &text,
+            })
+            .await?
+            .unwrap_or(text);
         let committing = self
             .inner
             .appends

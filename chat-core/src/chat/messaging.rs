@@ -14,7 +14,9 @@ use crate::domain::{
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind, SharedEvent};
-use crate::ports::{Action, Appended, ConversationQuery, HistoryQuery, Page, PageLimit, Topic};
+use crate::ports::{
+    Action, Appended, ConversationQuery, HistoryQuery, Page, PageLimit, Proposal, Topic,
+};
 use crate::session::Session;
 
 /// A send that has its place in the commit order: it ends, as
@@ -131,6 +133,15 @@ impl Chat {
             .await?;
         let recipient = self.find_user(&to).await?;
         let conversation = self.direct_conversation(sender, &recipient).await?;
+        let text = self
+            .consult(Proposal::Send {
+                from: sender,
+                conversation,
+                to: Some(&recipient),
+                text: &text,
+            })
+            .await?
+            .unwrap_or(text);
         let committing = self
             .inner
             .appends

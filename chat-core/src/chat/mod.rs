@@ -7,6 +7,7 @@ mod identity;
 mod in_flight;
 mod live;
 mod messaging;
+mod policy;
 mod presence;
 mod read_counts;
 mod subscription;
@@ -20,6 +21,7 @@ pub use accounts::{Login, SignupForm};
 pub use groups::{GROUP_TYPING_LIMIT, GroupForm, GroupView, MemberView};
 pub use live::{Item, Live, Resume};
 pub use messaging::{Sending, Sent};
+pub use policy::{PolicyFailure, PolicyObserver, PolicyOutcome};
 pub use subscription::Subscription;
 
 use crate::argon2_hasher::Argon2Hasher;
@@ -28,7 +30,9 @@ use crate::governor_limiter::GovernorLimiter;
 use crate::group_commit::GroupCommit;
 use crate::local_bus::LocalBus;
 use crate::local_presence::LocalPresence;
-use crate::ports::{Bus, Clock, PasswordHasher, Presence, RateLimiter, Store, SystemClock};
+use crate::ports::{
+    AllowAll, Bus, Clock, PasswordHasher, Policy, Presence, RateLimiter, Store, SystemClock,
+};
 use caches::{PairCache, UserCache};
 
 /// Tunables of the service.
@@ -53,6 +57,11 @@ pub struct ChatConfig {
     /// what they passed hear "read by N" (default 1 s): one tally of the
     /// group per period, however many members read.
     pub read_count_delay: Duration,
+    /// How long the host's [`Policy`](crate::Policy) may take to decide
+    /// (default 2 s); past it, the call counts as failed.
+    pub policy_timeout: Duration,
+    /// What a failed or late policy call means (default: refuse).
+    pub policy_failure: PolicyFailure,
 }
 
 impl Default for ChatConfig {
@@ -64,6 +73,8 @@ impl Default for ChatConfig {
             ipv4_prefix: crate::domain::ClientAddress::DEFAULT_IPV4_PREFIX,
             max_group_members: 1_000,
             read_count_delay: Duration::from_secs(1),
+            policy_timeout: Duration::from_secs(2),
+            policy_failure: PolicyFailure::Refuse,
         }
     }
 }
@@ -96,6 +107,13 @@ impl ChatConfig {
     /// Sets the most members a group may have (at least 2).
     pub fn with_max_group_members(mut self, members: usize) -> Self {
         self.max_group_members = members.max(2);
+        self
+    }
+
+    /// Sets how long the policy may take, and what its failure means.
+    pub fn with_policy_limits(mut self, timeout: Duration, failure: PolicyFailure) -> Self {
+        self.policy_timeout = timeout;
+        self.policy_failure = failure;
         self
     }
 
@@ -132,6 +150,9 @@ struct Inner {
     limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
     presence: Arc<dyn Presence>,
+    policy: Arc<dyn Policy>,
+    /// Who hears how each policy call went (the transport's metrics).
+    policy_observer: std::sync::OnceLock<PolicyObserver>,
     config: ChatConfig,
     /// A hash of a random password, verified against when the username is
     /// unknown so that both failures take the same time.
@@ -166,6 +187,7 @@ impl Chat {
             limiter: None,
             clock: None,
             presence: None,
+            policy: None,
             config: ChatConfig::default(),
         }
     }
@@ -192,10 +214,18 @@ pub struct ChatBuilder {
     limiter: Option<Arc<dyn RateLimiter>>,
     clock: Option<Arc<dyn Clock>>,
     presence: Option<Arc<dyn Presence>>,
+    policy: Option<Arc<dyn Policy>>,
     config: ChatConfig,
 }
 
 impl ChatBuilder {
+    /// Asks `policy` before sends, group creations and adds, instead of
+    /// allowing everything ([`AllowAll`]).
+    pub fn policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
     /// Uses `bus` instead of a [`LocalBus`].
     pub fn bus(mut self, bus: Arc<dyn Bus>) -> Self {
         self.bus = Some(bus);
@@ -255,6 +285,8 @@ impl ChatBuilder {
                 presence: self
                     .presence
                     .unwrap_or_else(|| Arc::new(LocalPresence::default())),
+                policy: self.policy.unwrap_or_else(|| Arc::new(AllowAll)),
+                policy_observer: std::sync::OnceLock::new(),
                 config: self.config,
                 dummy_hash: OnceCell::new(),
                 device_key: OnceCell::new(),

@@ -140,6 +140,25 @@ impl Harness {
         Self { chat, clock }
     }
 
+    /// The usual harness asking `policy`, with `config`.
+    pub fn with_policy(
+        store: Arc<dyn Store>,
+        policy: Arc<dyn crate::Policy>,
+        config: ChatConfig,
+    ) -> Self {
+        let clock = Self::clock();
+        let limiter = Arc::new(GovernorLimiter::with_clock(
+            generous_limits(),
+            clock.clone(),
+        ));
+        let chat = Self::builder(store, &clock)
+            .limiter(limiter)
+            .policy(policy)
+            .config(config)
+            .build();
+        Self { chat, clock }
+    }
+
     /// The usual harness on `bus`, which the test also holds (to publish
     /// what no service would).
     pub fn with_bus(store: Arc<dyn Store>, bus: Arc<dyn crate::Bus>) -> Self {

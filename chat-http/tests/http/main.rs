@@ -14,6 +14,7 @@ mod headers;
 mod limits;
 mod logs;
 mod metrics;
+mod policy;
 mod recovery;
 mod tls;
 mod tokens;
