@@ -59,9 +59,9 @@ pub mod testkit;
 
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
-    Chat, ChatBuilder, ChatConfig, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live, Login,
-    MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent, SignupForm,
-    Subscription,
+    Chat, ChatBuilder, ChatConfig, FeedPage, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live,
+    Login, MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent,
+    SignupForm, Subscription,
 };
 pub use device::DeviceToken;
 pub use domain::{

@@ -306,6 +306,45 @@ impl State {
         Ok(message)
     }
 
+    /// The read change at `position`: `reader`'s mark in `conversation`,
+    /// with the other member of a direct conversation.
+    fn read_change(
+        &self,
+        position: Position,
+        conversation: ConversationId,
+        reader: UserId,
+        up_to: MessageId,
+    ) -> Result<Change> {
+        let found = self
+            .conversation(conversation)
+            .ok_or_else(|| ChatError::internal("a change of no conversation"))?;
+        let with = match found.group {
+            Some(_) => None,
+            None => Some(
+                found
+                    .members
+                    .iter()
+                    .copied()
+                    .find(|m| *m != reader)
+                    .and_then(|m| self.user(m))
+                    .ok_or_else(|| ChatError::internal("a conversation without a peer"))?
+                    .account
+                    .user()
+                    .clone(),
+            ),
+        };
+        let by = self
+            .user(reader)
+            .ok_or_else(|| ChatError::internal("a reader that does not exist"))?;
+        Ok(Change::Read {
+            position,
+            conversation,
+            by: by.account.user().clone(),
+            with,
+            up_to,
+        })
+    }
+
     fn is_mutual(&self, conversation: ConversationId) -> bool {
         self.conversation(conversation).is_some_and(|c| {
             c.members.iter().all(|user| {
@@ -907,34 +946,27 @@ impl MessageStore for MemoryStore {
             })
             .take(take)
             .map(|(position, (conversation, reader, up_to))| {
-                let found = state
-                    .conversation(*conversation)
-                    .ok_or_else(|| ChatError::internal("a change of no conversation"))?;
-                let with = match found.group {
-                    Some(_) => None,
-                    None => Some(
-                        found
-                            .members
-                            .iter()
-                            .copied()
-                            .find(|m| m != reader)
-                            .and_then(|m| state.user(m))
-                            .ok_or_else(|| ChatError::internal("a conversation without a peer"))?
-                            .account
-                            .user()
-                            .clone(),
-                    ),
-                };
-                let by = state
-                    .user(*reader)
-                    .ok_or_else(|| ChatError::internal("a reader that does not exist"))?;
-                Ok(Change::Read {
-                    position: *position,
-                    conversation: *conversation,
-                    by: by.account.user().clone(),
-                    with,
-                    up_to: *up_to,
-                })
+                state.read_change(*position, *conversation, *reader, *up_to)
+            });
+        let mut changes = messages.chain(reads).collect::<Result<Vec<Change>>>()?;
+        changes.sort_by_key(Change::position);
+        Ok(Page::from_overfetch(changes, limit))
+    }
+
+    async fn feed_since(&self, after: Position, limit: PageLimit) -> Result<Page<Change>> {
+        let state = lock(self);
+        let take = limit.overfetch() as usize;
+        let messages = state
+            .messages
+            .range(MessageId::new(after.get().saturating_add(1))..)
+            .take(take)
+            .map(|(_, s)| Ok(Change::Message(s.message.clone())));
+        let reads = state
+            .reads
+            .range(Position::new(after.get().saturating_add(1))..)
+            .take(take)
+            .map(|(position, (conversation, reader, up_to))| {
+                state.read_change(*position, *conversation, *reader, *up_to)
             });
         let mut changes = messages.chain(reads).collect::<Result<Vec<Change>>>()?;
         changes.sort_by_key(Change::position);

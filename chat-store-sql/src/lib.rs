@@ -252,6 +252,13 @@ macro_rules! sql_store_ports {
                 ) -> Result<Page<Change>> {
                     shared::changes_since(self, user, after, limit).await
                 }
+                async fn feed_since(
+                    &self,
+                    after: Position,
+                    limit: PageLimit,
+                ) -> Result<Page<Change>> {
+                    shared::feed_since(self, after, limit).await
+                }
                 async fn head(&self) -> Result<Position> {
                     shared::head(self).await
                 }

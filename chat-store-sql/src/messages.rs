@@ -289,6 +289,69 @@ pub async fn changes_since(
     Ok(Page::from_overfetch(changes, limit))
 }
 
+/// [`MessageStore::feed_since`](chat_core::ports::MessageStore::feed_since) in SQL:
+/// messages and read changes above `after`, each read by its primary key's
+/// order up to the head read first (as in [`changes_since`]), merged.
+pub async fn feed_since(
+    store: &impl SqlStore,
+    after: Position,
+    limit: PageLimit,
+) -> Result<Page<Change>> {
+    let reader = store.reader();
+    let head = reader
+        .fetch_one("SELECT last_id FROM message_clock".into(), args![])
+        .await?
+        .int("last_id")?;
+    let bounds = args![after.get(), limit.overfetch(), head];
+    let messages = reader
+        .fetch_all(
+            concat!(
+                "SELECT ",
+                crate::message_columns!(),
+                " FROM messages msg ",
+                crate::message_joins!(),
+                " WHERE msg.id > $1 AND msg.id <= $3 ORDER BY msg.id LIMIT $2"
+            )
+            .into(),
+            bounds,
+        )
+        .await?;
+    let reads = reader
+        .fetch_all(
+            "SELECT c.position, c.conversation_id, c.message_id AS up_to, \
+                c.user_id AS by_id, bu.username AS by_username, \
+                w.user_id AS with_id, wu.username AS with_username \
+             FROM changes c \
+             JOIN users bu ON bu.id = c.user_id \
+             LEFT JOIN members w ON w.conversation_id = c.conversation_id AND w.user_id <> c.user_id \
+             LEFT JOIN users wu ON wu.id = w.user_id \
+             WHERE c.position > $1 AND c.position <= $3 AND c.kind = 'read' \
+             ORDER BY c.position LIMIT $2"
+                .into(),
+            bounds,
+        )
+        .await?;
+    let mut changes = messages
+        .iter()
+        .map(|row| Ok(Change::Message(message(row)?)))
+        .chain(reads.iter().map(|row| {
+            let with = match row.opt_int("with_id")? {
+                Some(_) => Some(user(row, "with_id", "with_username")?),
+                None => None,
+            };
+            Ok(Change::Read {
+                position: Position::new(row.int("position")?),
+                conversation: ConversationId::new(row.int("conversation_id")?),
+                by: user(row, "by_id", "by_username")?,
+                with,
+                up_to: MessageId::new(row.int("up_to")?),
+            })
+        }))
+        .collect::<Result<Vec<Change>>>()?;
+    changes.sort_by_key(Change::position);
+    Ok(Page::from_overfetch(changes, limit))
+}
+
 /// [`MessageStore::head`](chat_core::ports::MessageStore::head) in SQL.
 pub async fn head(store: &impl SqlStore) -> Result<Position> {
     let row = store

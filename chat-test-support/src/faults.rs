@@ -30,6 +30,7 @@ use crate::WAIT;
 pub enum Call {
     Ping,
     InsertUser,
+    FeedSince,
     UpsertExternalUser,
     FindUserByUsername,
     FindAccount,
@@ -401,6 +402,11 @@ impl MessageStore for FaultyStore {
     ) -> Result<Page<Change>> {
         self.faults.checkpoint(Call::ChangesSince).await?;
         self.inner.changes_since(user, after, limit).await
+    }
+
+    async fn feed_since(&self, after: Position, limit: PageLimit) -> Result<Page<Change>> {
+        self.faults.checkpoint(Call::FeedSince).await?;
+        self.inner.feed_since(after, limit).await
     }
 
     async fn head(&self) -> Result<Position> {

@@ -2,6 +2,7 @@
 
 mod accounts;
 mod caches;
+mod feed;
 mod groups;
 mod identity;
 mod in_flight;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub use accounts::{Login, SignupForm};
+pub use feed::FeedPage;
 pub use groups::{GROUP_TYPING_LIMIT, GroupForm, GroupView, MemberView};
 pub use live::{Item, Live, Resume};
 pub use messaging::{Sending, Sent};

@@ -377,6 +377,14 @@ pub trait MessageStore: Send + Sync + 'static {
         limit: PageLimit,
     ) -> Result<Page<Change>>;
 
+    /// Every change of the store, whoever it concerns (every message,
+    /// group system messages included, and every read change), with a
+    /// position above `after`, by position, at most `limit`; `has_more` if
+    /// more exist: the host application's durable feed. As in
+    /// [`MessageStore::changes_since`], only the newest read change of each
+    /// member is kept.
+    async fn feed_since(&self, after: Position, limit: PageLimit) -> Result<Page<Change>>;
+
     /// The newest committed position of the whole store (zero when empty):
     /// every change at or below it is committed.
     async fn head(&self) -> Result<Position>;

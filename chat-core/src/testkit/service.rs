@@ -353,6 +353,95 @@ pub async fn a_host_brings_its_users_by_its_own_id(store: Arc<dyn Store>) {
     assert_eq!(texts(&page.items), ["hello ada"]);
 }
 
+pub async fn the_feed_carries_every_change_of_the_chat_in_commit_order(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let empty = chat.feed(None, limit(10)).await.unwrap();
+    let mut expected: Vec<String> = Vec::new();
+    // Whatever came before (the harness's users write nothing) is skipped
+    // by starting from the feed's first page.
+    assert!(empty.changes.is_empty() && !empty.has_more);
+    h.send(&alice, "bob", "hi bob").await;
+    expected.push("message alice: hi bob".into());
+    h.send(&bob, "alice", "hi alice").await;
+    expected.push("message bob: hi alice".into());
+    h.send(&carol, "alice", "psst").await;
+    expected.push("message carol: psst".into());
+    let last = h.send(&alice, "bob", "lunch?").await;
+    expected.push("message alice: lunch?".into());
+    chat.mark_read(&bob, "alice", last.id()).await.unwrap();
+    expected.push("read bob with alice".into());
+    let group = chat
+        .create_group(
+            &alice,
+            crate::GroupForm {
+                title: "Team".into(),
+                members: vec!["bob".into()],
+                ..crate::GroupForm::default()
+            },
+        )
+        .await
+        .unwrap();
+    expected.push("message alice: alice created the group \"Team\"".into());
+    expected.push("message alice: alice added bob".into());
+    let said = chat
+        .send_to_group(&bob, group.id, "in the group".into(), None)
+        .await
+        .unwrap();
+    expected.push("message bob: in the group".into());
+    chat.mark_group_read(&alice, group.id, said.message.id())
+        .await
+        .unwrap();
+    expected.push("read alice in a group".into());
+    let describe = |change: &Change| match change {
+        Change::Message(m) => format!("message {}: {}", m.sender().username(), m.text().as_str()),
+        Change::Read {
+            by, with: Some(w), ..
+        } => format!("read {} with {}", by.username(), w.username()),
+        Change::Read { by, with: None, .. } => format!("read {} in a group", by.username()),
+    };
+    // Paged by three, from the start, then from each page's cursor.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut positions = Vec::new();
+    loop {
+        let page = chat.feed(cursor, limit(3)).await.unwrap();
+        assert!(page.changes.len() <= 3);
+        for (change, at) in &page.changes {
+            assert_eq!(at.position(), change.position());
+            positions.push(change.position());
+            seen.push(describe(change));
+        }
+        cursor = Some(page.cursor);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(seen, expected);
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
+    // At the end: nothing more, and the cursor stays where it is.
+    let end = chat.feed(cursor, limit(3)).await.unwrap();
+    assert!(end.changes.is_empty() && !end.has_more);
+    assert_eq!(Some(end.cursor), cursor);
+    // A cursor of another store, or beyond the newest change, is refused.
+    let head = chat.head().await.unwrap();
+    for bad in [
+        crate::Cursor::new(head.position(), head.epoch().wrapping_add(1)),
+        crate::Cursor::new(Position::new(head.position().get() + 1_000), head.epoch()),
+    ] {
+        assert!(matches!(
+            chat.feed(Some(bad), limit(3)).await,
+            Err(ChatError::InvalidInput {
+                field: "cursor",
+                ..
+            })
+        ));
+    }
+}
+
 pub async fn login_failures_do_the_same_hashing_work(store: Arc<dyn Store>) {
     use std::sync::atomic::Ordering;
 
