@@ -65,11 +65,12 @@ pub use chat::{
 };
 pub use device::DeviceToken;
 pub use domain::{
-    Account, Change, Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary,
-    Cursor, DisplayName, Email, ExternalId, Group, GroupEvent, GroupMember, GroupSettings,
-    GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership, Message, MessageId,
-    MessageText, NewEvent, NewMessage, Password, PasswordHash, Position, Role, SearchPattern,
-    SessionId, SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
+    Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, Change, Client, ClientAddress,
+    ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, ExternalId,
+    Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
+    JoinPolicy, Member, Membership, Message, MessageId, MessageText, NewEvent, NewMessage,
+    Password, PasswordHash, Position, Role, SearchPattern, SessionId, SummaryKind, Timestamp, User,
+    UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

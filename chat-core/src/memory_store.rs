@@ -7,16 +7,16 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, Email, ExternalId, Group, GroupEvent,
-    GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member,
-    Membership, Message, MessageId, NewEvent, NewMessage, Position, Role, SessionId, SummaryKind,
-    Timestamp, User, UserId, Username, fold_for_search,
+    Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId, Group,
+    GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy,
+    Member, Membership, Message, MessageId, NewEvent, NewMessage, Position, Role, SessionId,
+    SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
-    Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange, GroupListing,
-    GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark,
-    SessionRecord, SessionStore, StoredUser, UserStore,
+    ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
+    GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
+    PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
 };
 use crate::session::TokenHash;
 
@@ -42,6 +42,8 @@ struct State {
     sessions: HashMap<[u8; 32], StoredSession>,
     next_session: i64,
     secrets: HashMap<String, Vec<u8>>,
+    /// API keys with the hashes of their secrets, oldest first.
+    api_keys: Vec<(TokenHash, ApiKey)>,
     /// By id, starting at 1.
     conversations: Vec<Conversation>,
     pairs: HashMap<(UserId, UserId), ConversationId>,
@@ -369,6 +371,11 @@ impl State {
     }
 }
 
+/// The refusal of a new user a host brings without a username.
+fn new_without_a_username() -> ChatError {
+    ChatError::invalid("username", "a new user needs a valid username")
+}
+
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn ping(&self) -> Result<()> {
@@ -421,7 +428,8 @@ impl UserStore for MemoryStore {
             }
             return Ok(stored.account.clone());
         }
-        let name = user.username.canonical();
+        let username = user.username.ok_or_else(new_without_a_username)?;
+        let name = username.canonical();
         if state
             .users
             .iter()
@@ -430,9 +438,9 @@ impl UserStore for MemoryStore {
             return Err(ChatError::UsernameTaken);
         }
         let id = UserId::new(i64::try_from(state.users.len()).map_err(ChatError::internal)? + 1);
-        let account = Account::external(User::new(id, user.username.clone()), user.at)
+        state.skeletons.push(username.skeleton());
+        let account = Account::external(User::new(id, username), user.at)
             .with_display_name(user.display_name);
-        state.skeletons.push(user.username.skeleton());
         state.users.push(StoredUser {
             account: account.clone(),
             password_hash: None,
@@ -1028,6 +1036,56 @@ fn mark_group_read(
         up_to: mark,
         moved: Some(position),
     })
+}
+
+#[async_trait]
+impl ApiKeyStore for MemoryStore {
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        let mut state = lock(self);
+        let id = i64::try_from(state.api_keys.len()).map_err(ChatError::internal)? + 1;
+        let stored = ApiKey {
+            id,
+            name: key.name,
+            scopes: key.scopes,
+            created_at: key.created_at,
+            revoked_at: None,
+        };
+        state.api_keys.push((key.hash, stored.clone()));
+        Ok(stored)
+    }
+
+    async fn find_api_key(&self, hash: &TokenHash) -> Result<Option<ApiKey>> {
+        Ok(lock(self)
+            .api_keys
+            .iter()
+            .find(|(h, key)| h == hash && key.revoked_at.is_none())
+            .map(|(_, key)| key.clone()))
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        Ok(lock(self)
+            .api_keys
+            .iter()
+            .map(|(_, key)| key.clone())
+            .collect())
+    }
+
+    async fn revoke_api_key(&self, id: i64, at: Timestamp) -> Result<bool> {
+        let mut state = lock(self);
+        Ok(
+            match state
+                .api_keys
+                .iter_mut()
+                .find(|(_, key)| key.id == id && key.revoked_at.is_none())
+            {
+                Some((_, key)) => {
+                    key.revoked_at = Some(at);
+                    true
+                }
+                None => false,
+            },
+        )
+    }
 }
 
 #[async_trait]

@@ -108,9 +108,12 @@ impl fmt::Debug for TokenHash {
 
 /// An authenticated session: proof that a request acts for [`Session::user`].
 ///
-/// Only [`Chat::login`](crate::Chat::login) and
-/// [`Chat::authenticate`](crate::Chat::authenticate) make one, so holding a
-/// `Session` means the user logged in.
+/// Only the service makes one: [`Chat::login`](crate::Chat::login) and
+/// [`Chat::authenticate`](crate::Chat::authenticate) after checking a
+/// password or a token, [`Chat::open_session`](crate::Chat::open_session)
+/// and [`Chat::session_for`](crate::Chat::session_for) for a host that has
+/// authenticated the user itself. Holding a `Session` means one of them
+/// vouched for the user.
 #[derive(Clone, Debug)]
 pub struct Session {
     id: SessionId,

@@ -105,9 +105,10 @@ struct Inner {
     metrics: metrics::Metrics,
     /// The OpenAPI document, rendered once.
     openapi: bytes::Bytes,
-    /// Users named by host tokens before, by (`sub`, `name`): a token
-    /// seen again costs no store round trip; a new display name does.
-    identities: Mutex<lru::LruCache<(String, Option<String>), chat_core::User>>,
+    /// Users named by host tokens before, by `sub`, with the display name
+    /// last written: a token seen again costs no store round trip; a new
+    /// display name does.
+    identities: Mutex<lru::LruCache<String, (chat_core::User, Option<String>)>>,
 }
 
 impl ChatHttp {
@@ -236,15 +237,18 @@ impl ChatHttp {
             .as_ref()
             .ok_or(chat_core::ChatError::Unauthenticated)?;
         let claims = keys.verify(raw, self.chat().clock().now())?;
-        let key = (claims.subject.clone(), claims.name.clone());
+        // A user seen before with the same display name (or a token with
+        // none) costs no store round trip; a new name is written, so that
+        // the store holds the last one a token carried.
         let known = self
             .inner
             .identities
             .lock()
             .ok()
-            .and_then(|mut cache| cache.get(&key).cloned());
+            .and_then(|mut cache| cache.get(&claims.subject).cloned())
+            .filter(|(_, name)| claims.name.is_none() || claims.name == *name);
         let user = match known {
-            Some(user) => user,
+            Some((user, _)) => user,
             None => {
                 let username = claims
                     .preferred_username
@@ -253,10 +257,24 @@ impl ChatHttp {
                 let account = self
                     .chat()
                     .upsert_user(&claims.subject, username, claims.name.as_deref())
-                    .await?;
+                    .await
+                    .map_err(|error| match error {
+                        // A token is the host's word: one the chat cannot
+                        // take (a name that is not a username) is refused
+                        // as a token.
+                        chat_core::ChatError::InvalidInput { field, .. } => {
+                            HttpError::Token(TokenRefused::Invalid(match field {
+                                "username" => "preferred_username is not a valid chat username",
+                                "display_name" => "name is not a valid display name",
+                                _ => "sub is not a valid external id",
+                            }))
+                        }
+                        other => other.into(),
+                    })?;
                 let user = account.user().clone();
+                let name = account.display_name().map(|n| n.as_str().to_owned());
                 if let Ok(mut cache) = self.inner.identities.lock() {
-                    cache.put(key, user.clone());
+                    cache.put(claims.subject.clone(), (user.clone(), name));
                 }
                 user
             }

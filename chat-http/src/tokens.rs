@@ -7,10 +7,17 @@
 //! optional `name` (the display name), `exp`, and `iss` and `aud` when the
 //! chat expects them. Each key accepts the one algorithm of its kind, so a
 //! token can never choose how it is checked (`alg: none`, or an HMAC
-//! "signed" with a public key, are refused). With several keys, the token's
-//! `kid` picks one; without a `kid`, each key of the token's algorithm is
-//! tried. Expiry and not-before are read on the service's clock, with a
-//! leeway for clocks that drift.
+//! "signed" with a public key, are refused), and a key file that holds
+//! public material in a form other than PEM is refused rather than taken
+//! as a secret. With several keys, the token's `kid` picks one (or, if no
+//! key has that name, the keys loaded without one); without a `kid`, each
+//! key of the token's algorithm is tried. Expiry and not-before are read
+//! on the service's clock, with a leeway for clocks that drift; a
+//! configured issuer and audience must be present and right.
+//!
+//! Every key is one trust domain: a token's `sub` names the same user
+//! whichever key signed it. Keys of identity providers that do not share
+//! their users' ids must not serve one chat.
 
 use std::path::Path;
 use std::time::Duration;
@@ -59,6 +66,16 @@ pub enum TokenKeyError {
     /// A PEM file holding no RSA, P-256 or Ed25519 public key.
     #[error("not an RSA, P-256 or Ed25519 public key in PEM")]
     UnknownPem,
+    /// A file that is neither PEM nor a secret: a JWKS, an SSH public key,
+    /// DER. (Taken as an HMAC secret, public material would let anyone
+    /// sign.)
+    #[error("neither a PEM public key nor an HS256 secret (JWKS, SSH and DER keys are not read)")]
+    NotASecret,
+}
+
+/// Whether `needle` occurs in `haystack`.
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The claims read from a verified token.
@@ -70,7 +87,8 @@ pub struct Claims {
     pub preferred_username: Option<String>,
     /// The display name.
     pub name: Option<String>,
-    /// When the token expires.
+    /// When the session it opens ends: its `exp`, plus the leeway within
+    /// which it is still taken.
     pub expires_at: Timestamp,
 }
 
@@ -199,11 +217,21 @@ impl TokenKeys {
             source,
         })?;
         let kid = path.file_stem().and_then(|s| s.to_str());
-        if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-            self.with_public_pem(kid, &bytes)
-        } else {
-            self.with_secret(kid, bytes.trim_ascii())
+        if contains(&bytes, b"-----BEGIN") {
+            return self.with_public_pem(kid, &bytes);
         }
+        // Public key material in another form must never become a shared
+        // secret: anyone could then sign with it.
+        let trimmed = bytes.trim_ascii();
+        if trimmed.starts_with(b"{")
+            || trimmed.starts_with(b"ssh-")
+            || trimmed.starts_with(b"ecdsa-")
+            || trimmed.first() == Some(&0x30)
+            || contains(trimmed, b"PUBLIC KEY")
+        {
+            return Err(TokenKeyError::NotASecret);
+        }
+        self.with_secret(kid, trimmed)
     }
 
     /// Requires `iss` to be `issuer`.
@@ -244,13 +272,23 @@ impl TokenKeys {
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| TokenRefused::Invalid("not a signed JWT"))?;
-        let candidates: Vec<&Key> = match header.kid.as_deref() {
+        // The key the token names; else, or without a name, every key
+        // that has none (a key loaded without a `kid` stands for any).
+        let named: Vec<&Key> = match header.kid.as_deref() {
             Some(kid) => self
                 .keys
                 .iter()
                 .filter(|k| k.kid.as_deref() == Some(kid))
                 .collect(),
-            None => self.keys.iter().collect(),
+            None => Vec::new(),
+        };
+        let candidates: Vec<&Key> = if named.is_empty() {
+            self.keys
+                .iter()
+                .filter(|k| header.kid.is_none() || k.kid.is_none())
+                .collect()
+        } else {
+            named
         };
         let candidates: Vec<&Key> = candidates
             .into_iter()
@@ -280,15 +318,25 @@ impl TokenKeys {
         // Times are checked below, on the service's clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.required_spec_claims = ["exp", "sub"].iter().map(|c| (*c).to_owned()).collect();
+        // A configured issuer or audience must be present, not only
+        // right when present: a token of the same key made for another
+        // audience (or none) is not one for the chat.
+        let mut required = vec!["exp", "sub"];
         match &self.issuer {
-            Some(issuer) => validation.set_issuer(&[issuer]),
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
             None => validation.iss = None,
         }
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
             None => validation.validate_aud = false,
         }
+        validation.required_spec_claims = required.into_iter().map(str::to_owned).collect();
         let data =
             jsonwebtoken::decode::<RawClaims>(token, &key.key, &validation).map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind as K;
@@ -313,11 +361,14 @@ impl TokenKeys {
         {
             return Err(TokenRefused::Invalid("not valid yet"));
         }
+        // The session lasts as long as the token is taken, leeway included:
+        // a token taken must not open a session that has already ended.
+        let ends = claims.exp.saturating_add(leeway);
         Ok(Claims {
             subject: claims.sub,
             preferred_username: claims.preferred_username,
             name: claims.name,
-            expires_at: Timestamp::from_unix_micros(claims.exp.saturating_mul(1_000_000)),
+            expires_at: Timestamp::from_unix_micros(ends.saturating_mul(1_000_000)),
         })
     }
 }
@@ -326,4 +377,88 @@ impl TokenKeys {
 /// than one of the chat's own session tokens (which have no dot).
 pub(crate) fn looks_like_jwt(raw: &str) -> bool {
     raw.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hs256(kid: Option<&str>, secret: &[u8], claims: &serde_json::Value) -> String {
+        let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(
+            &header,
+            claims,
+            &jsonwebtoken::EncodingKey::from_secret(secret),
+        )
+        .unwrap()
+    }
+
+    const SECRET: &[u8] = b"a secret of at least thirty-two bytes";
+
+    fn claims() -> serde_json::Value {
+        serde_json::json!({ "sub": "u1", "exp": 2_000_000_000 })
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_unix_micros(1_900_000_000_000_000)
+    }
+
+    #[test]
+    fn public_material_in_a_key_file_is_never_taken_for_a_secret() {
+        let dir = std::env::temp_dir().join(format!("chat-token-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let refused = [
+            ("jwks.json", b"{\"keys\": [{\"kty\": \"RSA\", \"n\": \"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W\", \"e\": \"AQAB\"}]}".as_slice()),
+            ("id_ed25519.pub", b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGr0Jv5b3Qx7P0u8mW2c2dZ9rU0vQk2jH6yR0P7a0xYz host".as_slice()),
+            ("key.der", &[0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00, 0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01, 0x00, 0xc0]),
+            ("short.secret", b"too short".as_slice()),
+        ];
+        for (name, bytes) in refused {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            assert!(TokenKeys::new().with_key_file(&path).is_err(), "{name}");
+        }
+        let path = dir.join("main.secret");
+        std::fs::write(&path, [SECRET, b"\n"].concat()).unwrap();
+        let keys = TokenKeys::new().with_key_file(&path).unwrap();
+        assert!(
+            keys.verify(&hs256(Some("main"), SECRET, &claims()), now())
+                .is_ok()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_key_loaded_without_a_kid_takes_tokens_that_name_one() {
+        let keys = TokenKeys::new().with_secret(None, SECRET).unwrap();
+        assert!(
+            keys.verify(&hs256(Some("2026"), SECRET, &claims()), now())
+                .is_ok()
+        );
+        assert!(keys.verify(&hs256(None, SECRET, &claims()), now()).is_ok());
+        // A named key takes only its own name.
+        let keys = TokenKeys::new().with_secret(Some("a"), SECRET).unwrap();
+        assert!(
+            keys.verify(&hs256(Some("b"), SECRET, &claims()), now())
+                .is_err()
+        );
+        assert!(keys.verify(&hs256(None, SECRET, &claims()), now()).is_ok());
+    }
+
+    #[test]
+    fn the_session_ends_with_the_leeway_and_expiry_is_read_in_seconds() {
+        let keys = TokenKeys::new()
+            .with_secret(None, SECRET)
+            .unwrap()
+            .leeway(Duration::from_secs(30));
+        let at = |seconds: i64| Timestamp::from_unix_micros(seconds * 1_000_000);
+        let token = hs256(None, SECRET, &claims());
+        let claims = keys.verify(&token, at(2_000_000_029)).unwrap();
+        assert_eq!(claims.expires_at, at(2_000_000_030));
+        assert_eq!(
+            keys.verify(&token, at(2_000_000_030)),
+            Err(TokenRefused::Expired)
+        );
+    }
 }

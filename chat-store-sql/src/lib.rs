@@ -17,6 +17,7 @@
 //! so the shared code names no database. `chat-store-sqlite` and
 //! `chat-store-postgres` are the two users.
 
+mod api_keys;
 mod conversations;
 mod db;
 mod drivers;
@@ -45,6 +46,7 @@ pub use statements::Statements;
 pub mod ports {
     //! The shared implementations [`sql_store_ports!`](crate::sql_store_ports)
     //! calls.
+    pub use crate::api_keys::*;
     pub use crate::conversations::*;
     pub use crate::groups::*;
     pub use crate::messages::*;
@@ -109,15 +111,32 @@ macro_rules! sql_store_ports {
         const _: () = {
             use $crate::ports as shared;
             use $crate::ports::chat_core::ports::{
-                Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
-                GroupListing, GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page,
-                PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
+                ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser,
+                GroupChange, GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey,
+                NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord, SessionStore,
+                StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
-                Account, Change, ConversationId, ConversationSummary, Email, Group, Invitation,
-                Member, Membership, Message, MessageId, NewMessage, Position, Result, SessionId,
-                Timestamp, TokenHash, User, UserId, Username,
+                Account, ApiKey, Change, ConversationId, ConversationSummary, Email, Group,
+                Invitation, Member, Membership, Message, MessageId, NewMessage, Position, Result,
+                SessionId, Timestamp, TokenHash, User, UserId, Username,
             };
+
+            #[shared::async_trait]
+            impl ApiKeyStore for $store {
+                async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+                    shared::insert_api_key(self, key).await
+                }
+                async fn find_api_key(&self, hash: &TokenHash) -> Result<Option<ApiKey>> {
+                    shared::find_api_key(self, hash).await
+                }
+                async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+                    shared::list_api_keys(self).await
+                }
+                async fn revoke_api_key(&self, id: i64, at: Timestamp) -> Result<bool> {
+                    shared::revoke_api_key(self, id, at).await
+                }
+            }
 
             #[shared::async_trait]
             impl UserStore for $store {

@@ -110,8 +110,14 @@ pub async fn upsert_external_user(store: &impl SqlStore, new: ExternalUser) -> R
     if let Some(row) = updated {
         return stored_user(&row).map(|s| s.account);
     }
-    let canonical = new.username.canonical();
-    let skeleton = new.username.skeleton();
+    let Some(username) = &new.username else {
+        return Err(ChatError::invalid(
+            "username",
+            "a new user needs a valid username",
+        ));
+    };
+    let canonical = username.canonical();
+    let skeleton = username.skeleton();
     let inserted = store
         .writer()
         .insert_unique(
@@ -124,7 +130,7 @@ pub async fn upsert_external_user(store: &impl SqlStore, new: ExternalUser) -> R
                  RETURNING {ACCOUNT_COLUMNS}"
             )),
             args![
-                new.username.as_str(),
+                username.as_str(),
                 &canonical,
                 new.at.unix_micros(),
                 &skeleton,
@@ -136,7 +142,20 @@ pub async fn upsert_external_user(store: &impl SqlStore, new: ExternalUser) -> R
     match inserted {
         Ok(row) => stored_user(&row).map(|s| s.account),
         Err(constraint) if constraint.contains("username_canonical") => {
-            Err(ChatError::UsernameTaken)
+            // A racing first sight of the same id may have taken the name
+            // (PostgreSQL checks every unique index, not only the one the
+            // conflict clause names): then the user is that one.
+            let row = store
+                .writer()
+                .fetch_optional(
+                    crate::Stmt::assembled(format!("{ACCOUNT} WHERE external_id = $1")),
+                    args![new.external_id.as_str()],
+                )
+                .await?;
+            match row {
+                Some(row) => stored_user(&row).map(|s| s.account),
+                None => Err(ChatError::UsernameTaken),
+            }
         }
         Err(constraint) => Err(ChatError::internal(format!(
             "unique constraint {constraint} violated"

@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::ports::{
-    ConversationStore, ExternalUser, MessageStore, NewUser, ReadMark, SessionRecord, SessionStore,
-    StoredUser, UserStore,
+    ApiKeyStore, ConversationStore, ExternalUser, MessageStore, NewApiKey, NewUser, ReadMark,
+    SessionRecord, SessionStore, StoredUser, UserStore,
 };
 use chat_core::{
-    Account, Appended, Change, ChatError, ConversationId, ConversationQuery, ConversationSummary,
-    Email, Group, GroupChange, GroupListing, GroupStore, HistoryQuery, Invitation, Member,
-    Membership, Message, MessageId, NewGroup, NewMessage, Page, PageLimit, Position, Result,
-    SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
+    Account, ApiKey, Appended, Change, ChatError, ConversationId, ConversationQuery,
+    ConversationSummary, Email, Group, GroupChange, GroupListing, GroupStore, HistoryQuery,
+    Invitation, Member, Membership, Message, MessageId, NewGroup, NewMessage, Page, PageLimit,
+    Position, Result, SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
 };
 use tokio::sync::{Semaphore, watch};
 
@@ -30,6 +30,7 @@ use crate::WAIT;
 pub enum Call {
     Ping,
     InsertUser,
+    FindApiKey,
     FeedSince,
     UpsertExternalUser,
     FindUserByUsername,
@@ -228,6 +229,26 @@ impl FaultyStore {
     /// `inner` behind `faults`.
     pub fn new(inner: Arc<dyn Store>, faults: Faults) -> Self {
         Self { inner, faults }
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for FaultyStore {
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKey> {
+        self.inner.insert_api_key(key).await
+    }
+
+    async fn find_api_key(&self, hash: &TokenHash) -> Result<Option<ApiKey>> {
+        self.faults.checkpoint(Call::FindApiKey).await?;
+        self.inner.find_api_key(hash).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.inner.list_api_keys().await
+    }
+
+    async fn revoke_api_key(&self, id: i64, at: Timestamp) -> Result<bool> {
+        self.inner.revoke_api_key(id, at).await
     }
 }
 

@@ -13,16 +13,17 @@ use crate::session::{Session, SessionToken};
 impl Chat {
     /// The chat user the host knows as `external_id`: created on first
     /// sight with `username`, which never changes after (a later call's
-    /// `username` is ignored); its display name set to `display_name` when
-    /// one is given. Idempotent: calls racing for one id, on any process,
-    /// get the same user.
+    /// `username` is ignored, valid or not); its display name set to
+    /// `display_name` when one is given. Idempotent: calls racing for one
+    /// id, on any process, get the same user.
     ///
     /// The host vouches for the names it hands over: unlike signup, they
     /// are not checked against look-alikes of other names.
     ///
     /// # Errors
     /// [`ChatError::InvalidInput`](crate::ChatError::InvalidInput) on
-    /// `external_id`, `username` or `display_name`;
+    /// `external_id` or `display_name`, and on `username` for a new user
+    /// whose name is not a valid username;
     /// [`ChatError::UsernameTaken`](crate::ChatError::UsernameTaken) when
     /// the user is new and the username is another account's.
     pub async fn upsert_user(
@@ -33,7 +34,8 @@ impl Chat {
     ) -> Result<Account> {
         let user = ExternalUser {
             external_id: ExternalId::parse(external_id)?,
-            username: Username::parse(username)?,
+            // Only a new user needs it (the store says so if it is new).
+            username: Username::parse(username).ok(),
             display_name: display_name.map(DisplayName::parse).transpose()?,
             at: self.inner.clock.now(),
         };

@@ -1,6 +1,7 @@
 //! The chat service: every use case, over the ports.
 
 mod accounts;
+mod api_keys;
 mod caches;
 mod feed;
 mod groups;

@@ -1,5 +1,6 @@
 //! Domain types: each can only be built valid.
 
+mod api_key;
 mod client;
 mod client_id;
 mod cursor;
@@ -16,6 +17,7 @@ mod timestamp;
 mod user;
 mod username;
 
+pub use api_key::{ApiKey, ApiKeySecret, ApiScope, ApiScopes};
 pub use client::{Client, ClientAddress};
 pub use client_id::ClientMessageId;
 pub use cursor::Cursor;

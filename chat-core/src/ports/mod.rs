@@ -18,7 +18,7 @@ pub use limiter::{Action, RateLimiter};
 pub use policy::{AllowAll, Policy, Proposal, Verdict};
 pub use presence::Presence;
 pub use store::{
-    Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange, GroupListing,
-    GroupStore, HistoryQuery, MessageStore, NewGroup, NewUser, Page, PageLimit, ReadMark,
-    SessionRecord, SessionStore, Store, StoredUser, UserStore,
+    ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
+    GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
+    PageLimit, ReadMark, SessionRecord, SessionStore, Store, StoredUser, UserStore,
 };

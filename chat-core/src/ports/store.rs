@@ -1,10 +1,10 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, Change, ConversationId, ConversationSummary, DisplayName, Email, ExternalId, Group,
-    GroupEvent, GroupSettings, GroupTitle, Invitation, Member, Membership, Message, MessageId,
-    NewEvent, NewMessage, PasswordHash, Position, SearchPattern, SessionId, Timestamp, User,
-    UserId, Username,
+    Account, ApiKey, ApiScopes, Change, ConversationId, ConversationSummary, DisplayName, Email,
+    ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member, Membership,
+    Message, MessageId, NewEvent, NewMessage, PasswordHash, Position, SearchPattern, SessionId,
+    Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -28,8 +28,10 @@ pub struct NewUser {
 pub struct ExternalUser {
     /// The host's id of the user: the key.
     pub external_id: ExternalId,
-    /// The username, taken when the user is created (never changed after).
-    pub username: Username,
+    /// The username, taken when the user is created (never changed after);
+    /// `None` when the host gave none that is valid, which only a known
+    /// user can do without.
+    pub username: Option<Username>,
     /// The display name: set when given, kept when `None`.
     pub display_name: Option<DisplayName>,
     /// When, should the user be created.
@@ -200,7 +202,9 @@ pub trait UserStore: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`ChatError::UsernameTaken`] when the user is new and the username
-    /// belongs to another account (compared by `canonical()`).
+    /// belongs to another account (compared by `canonical()`);
+    /// [`ChatError::InvalidInput`] on `username` when the user is new and
+    /// has none.
     async fn upsert_external_user(&self, user: ExternalUser) -> Result<Account>;
 
     /// Finds a user by username, case-insensitively.
@@ -516,7 +520,43 @@ pub struct GroupListing {
     pub members: u64,
 }
 
-/// A complete store: what [`Chat`](crate::Chat) needs.
-pub trait Store: UserStore + SessionStore + ConversationStore + MessageStore + GroupStore {}
+/// A key to be inserted ([`ApiKeyStore::insert_api_key`]).
+#[derive(Clone, Debug)]
+pub struct NewApiKey {
+    /// The SHA-256 of its secret.
+    pub hash: TokenHash,
+    /// The operator's name for it.
+    pub name: String,
+    /// What it may do.
+    pub scopes: ApiScopes,
+    /// When it is made.
+    pub created_at: Timestamp,
+}
 
-impl<T: UserStore + SessionStore + ConversationStore + MessageStore + GroupStore> Store for T {}
+/// The keys of the server API.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync + 'static {
+    /// Stores a new key.
+    async fn insert_api_key(&self, key: NewApiKey) -> Result<ApiKey>;
+
+    /// The key whose secret hashes to `hash`, unless it was revoked.
+    async fn find_api_key(&self, hash: &TokenHash) -> Result<Option<ApiKey>>;
+
+    /// Every key, revoked ones included, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+
+    /// Revokes the key `id` at `at`; `false` if there is no such key or it
+    /// was revoked already.
+    async fn revoke_api_key(&self, id: i64, at: Timestamp) -> Result<bool>;
+}
+
+/// A complete store: what [`Chat`](crate::Chat) needs.
+pub trait Store:
+    UserStore + SessionStore + ConversationStore + MessageStore + GroupStore + ApiKeyStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore + SessionStore + ConversationStore + MessageStore + GroupStore + ApiKeyStore
+{
+}

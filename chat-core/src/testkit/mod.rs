@@ -131,6 +131,7 @@ macro_rules! service_suite {
             login_succeeds_and_fails_alike,
             a_host_brings_its_users_by_its_own_id,
             the_feed_carries_every_change_of_the_chat_in_commit_order,
+            api_keys_are_made_scoped_listed_and_revoked,
             login_failures_do_the_same_hashing_work,
             authenticate_rejects_unknown_and_malformed_tokens,
             sessions_expire_after_idle_and_absolute_timeouts,

@@ -442,6 +442,76 @@ pub async fn the_feed_carries_every_change_of_the_chat_in_commit_order(store: Ar
     }
 }
 
+pub async fn api_keys_are_made_scoped_listed_and_revoked(store: Arc<dyn Store>) {
+    use crate::{ApiScope, ChatError};
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    let (feed, secret) = chat.create_api_key(" analytics ", "feed").await.unwrap();
+    assert_eq!(
+        (feed.name.as_str(), feed.scopes.to_list().as_str()),
+        ("analytics", "feed")
+    );
+    let (both, other) = chat.create_api_key("bot", "send, feed").await.unwrap();
+    assert_eq!(
+        chat.api_key(secret.expose(), ApiScope::Feed).await.unwrap(),
+        feed
+    );
+    assert_eq!(
+        chat.api_key(other.expose(), ApiScope::Send).await.unwrap(),
+        both
+    );
+    assert!(matches!(
+        chat.api_key(secret.expose(), ApiScope::Send).await,
+        Err(ChatError::Forbidden)
+    ));
+    let forged = format!("{}A", &secret.expose()[..secret.expose().len() - 1]);
+    for bad in [
+        forged.as_str(),
+        "chat_key_short",
+        "",
+        secret.expose().trim_start_matches("chat_key_"),
+    ] {
+        assert!(
+            matches!(
+                chat.api_key(bad, ApiScope::Feed).await,
+                Err(ChatError::Unauthenticated)
+            ),
+            "{bad:?}"
+        );
+    }
+    for (name, scopes, field) in [
+        ("", "feed", "name"),
+        ("x", "", "scope"),
+        ("x", "feed,root", "scope"),
+    ] {
+        assert!(matches!(
+            chat.create_api_key(name, scopes).await,
+            Err(ChatError::InvalidInput { field: f, .. }) if f == field
+        ));
+    }
+    chat.revoke_api_key(feed.id).await.unwrap();
+    assert!(matches!(
+        chat.api_key(secret.expose(), ApiScope::Feed).await,
+        Err(ChatError::Unauthenticated)
+    ));
+    assert!(matches!(
+        chat.revoke_api_key(feed.id).await,
+        Err(ChatError::NotFound)
+    ));
+    assert!(matches!(
+        chat.revoke_api_key(999).await,
+        Err(ChatError::NotFound)
+    ));
+    let listed = chat.api_keys().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!((listed[0].id, listed[1].id), (feed.id, both.id));
+    assert!(listed[0].revoked_at.is_some() && listed[1].revoked_at.is_none());
+    assert!(
+        chat.api_key(other.expose(), ApiScope::Feed).await.is_ok(),
+        "the other key lives on"
+    );
+}
+
 pub async fn login_failures_do_the_same_hashing_work(store: Arc<dyn Store>) {
     use std::sync::atomic::Ordering;
 

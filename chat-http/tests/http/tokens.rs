@@ -42,8 +42,12 @@ pub(crate) fn keys() -> TokenKeys {
 
 /// A server that takes the tests' tokens (and passwords).
 pub(crate) async fn server() -> TestServer {
+    server_with(keys()).await
+}
+
+async fn server_with(keys: TokenKeys) -> TestServer {
     let mut config = HttpConfig::default();
-    config.tokens = Some(Arc::new(keys()));
+    config.tokens = Some(Arc::new(keys));
     TestServer::builder().http(config).start().await
 }
 
@@ -295,21 +299,31 @@ async fn forged_expired_and_misaddressed_tokens_get_a_typed_401_and_create_nobod
             other => panic!("{case}: the upgrade was not refused: {:?}", other.is_ok()),
         }
     }
-    // None of the refused ones made a user; within the leeway, a token
-    // just past its expiry is still taken, and makes one.
+    // None of the refused ones made a user.
     let alice = server.user("alice").await;
     let eves = || async {
         let (_, _, users) = server.get_as(&alice, "/api/users?q=eve").await;
         users["users"].as_array().map(Vec::len)
     };
     assert_eq!(eves().await, Some(0));
-    let (status, _) = me(
-        &server,
-        &sign(Algorithm::HS256, &with(&|c| c["exp"] = json!(now() - 5))),
-    )
-    .await;
-    assert_eq!(status, 200);
+    // Within the leeway, a token just past its expiry is taken, and opens
+    // a WebSocket that lives (its session ends with the leeway, not
+    // before it starts).
+    let late = bearer(&sign(
+        Algorithm::HS256,
+        &with(&|c| c["exp"] = json!(now() - 5)),
+    ));
+    let mut ws = server
+        .ws_with("", &[("authorization", &late)])
+        .await
+        .unwrap();
+    expect_frame(&mut ws, "ready").await;
     assert_eq!(eves().await, Some(1));
+    server.send(&alice, "eve", "still open?").await;
+    assert_eq!(
+        expect_frame(&mut ws, "message").await["message"]["text"],
+        "still open?"
+    );
 }
 
 #[tokio::test]
@@ -350,7 +364,8 @@ async fn password_accounts_can_be_switched_off() {
 
 #[tokio::test]
 async fn a_websocket_takes_a_fresh_token_and_outlives_the_first() {
-    let server = server().await;
+    // No leeway: a socket's session ends at its token's `exp`.
+    let server = server_with(keys().leeway(std::time::Duration::ZERO)).await;
     let alice = server.user("alice").await;
     // Two sockets on one short token: one is renewed, the other is not.
     let mut short = claims("host|ada", "ada");
