@@ -69,16 +69,19 @@ pub(crate) struct Authenticated {
 /// The token the request presents: `Authorization: Bearer` first, then the
 /// session cookie. Never the URL.
 fn presented_token(headers: &HeaderMap, tls: bool) -> Option<(String, bool)> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        let (scheme, token) = value.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| (token.trim().to_owned(), false));
+    if headers.contains_key(header::AUTHORIZATION) {
+        return bearer(headers).map(|token| (token, false));
     }
     cookie(headers, cookie_name(tls)).map(|token| (token, true))
+}
+
+/// The `Authorization: Bearer` credential, if the request has one.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 /// The value of the cookie `name`, among every `Cookie` header.

@@ -26,6 +26,7 @@ mod auth;
 mod config;
 mod error;
 mod events;
+mod feed;
 #[doc(hidden)]
 pub mod fuzzing;
 mod groups;

@@ -16,11 +16,11 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
-    AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, GroupBody, GroupDto,
-    GroupEventDto, GroupListingDto, GroupsBody, InvitationDto, InvitationsBody, LoginBody,
-    LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, ReadBody, ReadRequest,
-    RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody, UserBody, UserDto,
-    UsersBody,
+    AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, FeedBody, GroupBody,
+    GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto, InvitationsBody,
+    LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, ReadBody,
+    ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody,
+    UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -34,14 +34,14 @@ use crate::wire::{
     paths(
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
-        join_group, group_history, send_to_group, read_group, invitations
+        join_group, group_history, send_to_group, read_group, invitations, feed
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
         ConversationsBody, MessagesBody, MessageBody, UsersBody, StatusBody, SignupRequest,
         LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
-        SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody
+        SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -63,6 +63,17 @@ impl Modify for Security {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "a key of the server API (`chat_key_…`, made by `chat-server api-key create`)",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "cookie",
@@ -442,6 +453,24 @@ fn read_group() {}
     responses((status = 200, description = "the invitations", body = InvitationsBody)))]
 #[allow(dead_code)]
 fn invitations() {}
+
+/// Every committed change of the chat after `cursor`, in commit order, for
+/// the host application's back end: a key of the server API with the
+/// `feed` scope. Each event is shaped like a WebSocket frame (`message`,
+/// `read`) with its cursor; keep the answer's `cursor` and read on from it.
+#[utoipa::path(get, path = "/api/feed", tag = "server",
+    security(("api_key" = [])),
+    params(
+        ("cursor" = Option<String>, Query, description = "where to read on from (the start when absent)"),
+        ("limit" = Option<u32>, Query, description = "1 to 200, default 50"),
+    ),
+    responses(
+        (status = 200, description = "the next changes", body = FeedBody),
+        (status = 401, description = "no key, or not a live one", body = ErrorBody),
+        (status = 403, description = "a key without the `feed` scope", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn feed() {}
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 24] = [
+pub(crate) const API_ROUTES: [(&str, &str); 25] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -42,6 +42,7 @@ pub(crate) const API_ROUTES: [(&str, &str); 24] = [
     ("POST", "/api/groups/{id}/messages"),
     ("POST", "/api/groups/{id}/read"),
     ("GET", "/api/invitations"),
+    ("GET", "/api/feed"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -66,6 +67,7 @@ mod tests {
                     _,
                     "/api/signup" | "/api/login" | "/healthz" | "/readyz" | "/api/openapi.json",
                 ) => Access::Public,
+                (_, "/api/feed") => Access::Key(chat_core::ApiScope::Feed),
                 ("POST" | "PATCH", _) => Access::WriteSession,
                 ("DELETE", _) => Access::DeleteSession,
                 (_, "/api/events") => Access::LiveSession,
@@ -105,6 +107,7 @@ enum Route<'a> {
     GroupMessages(&'a str),
     GroupRead(&'a str),
     Invitations,
+    Feed,
     WebSocket,
     Home,
     LoginPage,
@@ -135,6 +138,9 @@ enum Access {
     /// A session and the CSRF token when the session came by cookie:
     /// deletions, which carry no body.
     DeleteSession,
+    /// A key of the server API with this scope (bearer only): the host
+    /// application's back end.
+    Key(chat_core::ApiScope),
 }
 
 /// What the router found out about the caller, by the route's [`Access`].
@@ -142,6 +148,7 @@ enum Caller {
     Anyone,
     Maybe(Option<Authenticated>),
     Known(Authenticated),
+    Key(chat_core::ApiKey),
 }
 
 impl Caller {
@@ -149,8 +156,18 @@ impl Caller {
     fn known(self) -> Result<Authenticated, HttpError> {
         match self {
             Self::Known(auth) => Ok(auth),
-            Self::Anyone | Self::Maybe(_) => Err(HttpError::Internal(
-                "a route that needs a session was declared public".into(),
+            Self::Anyone | Self::Maybe(_) | Self::Key(_) => Err(HttpError::Internal(
+                "a route that needs a session was declared otherwise".into(),
+            )),
+        }
+    }
+
+    /// The key an [`Access::Key`] route was given.
+    fn key(self) -> Result<chat_core::ApiKey, HttpError> {
+        match self {
+            Self::Key(key) => Ok(key),
+            Self::Anyone | Self::Maybe(_) | Self::Known(_) => Err(HttpError::Internal(
+                "a route that needs an API key was declared otherwise".into(),
             )),
         }
     }
@@ -158,7 +175,7 @@ impl Caller {
     fn maybe(self) -> Option<Authenticated> {
         match self {
             Self::Known(auth) | Self::Maybe(Some(auth)) => Some(auth),
-            Self::Anyone | Self::Maybe(None) => None,
+            Self::Anyone | Self::Maybe(None) | Self::Key(_) => None,
         }
     }
 }
@@ -190,6 +207,7 @@ impl<'a> Route<'a> {
             ["api", "groups", id, "messages"] => Self::GroupMessages(id),
             ["api", "groups", id, "read"] => Self::GroupRead(id),
             ["api", "invitations"] => Self::Invitations,
+            ["api", "feed"] => Self::Feed,
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -212,6 +230,7 @@ impl<'a> Route<'a> {
             Self::LoginPage | Self::SignupPage | Self::Asset => Access::Public,
             Self::Home | Self::ChatPage(_) | Self::GroupPage(_) => Access::MaybeSession,
             Self::WebSocket | Self::Events => Access::LiveSession,
+            Self::Feed => Access::Key(chat_core::ApiScope::Feed),
             _ if method == Method::DELETE => Access::DeleteSession,
             _ if write => Access::WriteSession,
             _ => Access::Session,
@@ -256,6 +275,11 @@ impl ChatHttp {
                 let auth = authenticate(self, headers).await?;
                 check_csrf(&auth, headers)?;
                 Caller::Known(auth)
+            }
+            Access::Key(scope) => {
+                let raw =
+                    crate::auth::bearer(headers).ok_or(chat_core::ChatError::Unauthenticated)?;
+                Caller::Key(self.chat().api_key(&raw, scope).await?)
             }
         })
     }
@@ -366,6 +390,7 @@ impl ChatHttp {
                     .await
             }
             Route::Invitations => self.invitations(caller.known()?).await,
+            Route::Feed => self.feed(&caller.key()?, &request).await,
             Route::WebSocket => {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.websocket(caller.known()?, request, client).await

@@ -680,6 +680,20 @@ fn thread_slot() -> usize {
     SLOT.with(|slot| *slot)
 }
 
+/// `GET /api/feed`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Feed)]
+pub(crate) struct FeedBody<'a> {
+    /// The changes, in commit order, as the WebSocket's frames show them
+    /// (`message`, `read`), each with its cursor.
+    #[schema(value_type = Vec<Object>)]
+    pub(crate) events: Vec<ServerFrame<'a>>,
+    /// Where the next page starts.
+    pub(crate) cursor: String,
+    /// Whether more changes were already waiting.
+    pub(crate) has_more: bool,
+}
+
 /// A message's "read by N" in a `read_by` frame.
 #[derive(Debug, Serialize)]
 pub(crate) struct ReadCountDto {

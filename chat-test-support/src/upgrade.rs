@@ -668,14 +668,20 @@ impl Recorded {
         let account = chat.account(alice).await.unwrap();
         assert!(account.email().is_some(), "alice keeps her email");
         // And keys of the server API are kept on it.
-        let (key, secret) = chat.create_api_key("after the upgrade", "feed").await.unwrap();
+        let (key, secret) = chat
+            .create_api_key("after the upgrade", "feed")
+            .await
+            .unwrap();
         let found = chat
             .api_key(secret.expose(), chat_core::ApiScope::Feed)
             .await
             .unwrap();
         assert_eq!(found, key);
         let feed = chat.feed(None, PageLimit::LARGEST).await.unwrap();
-        assert!(!feed.changes.is_empty(), "the feed reads the release's messages");
+        assert!(
+            !feed.changes.is_empty(),
+            "the feed reads the release's messages"
+        );
     }
 
     /// Groups work on an upgraded store, beside the release's direct

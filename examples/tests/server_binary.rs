@@ -251,3 +251,91 @@ async fn resident_memory_after_many_logins_stays_within_the_hashing_pool() {
         allowed / (1024 * 1024)
     );
 }
+
+/// Runs `chat-server` with `args` to its end: (stdout, stderr, success).
+fn run_to_end(args: &[&str]) -> (String, String, bool) {
+    let out = std::process::Command::new(BINARY)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.success(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_made_on_the_command_line_read_the_feed_until_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let (key, note, made) = run_to_end(&[
+        "--database-url",
+        &url,
+        "api-key",
+        "create",
+        "--scope",
+        "feed",
+        "--name",
+        "analytics",
+    ]);
+    assert!(made, "{note}");
+    let key = key.trim().to_owned();
+    assert!(key.starts_with("chat_key_"), "{key}");
+    assert!(note.contains("shown only now"), "{note}");
+    let (_, _, made) = run_to_end(&[
+        "--database-url",
+        &url,
+        "api-key",
+        "create",
+        "--scope",
+        "send",
+    ]);
+    assert!(made);
+    let (listed, _, _) = run_to_end(&["--database-url", &url, "api-key", "list"]);
+    assert!(
+        listed.contains("1\tanalytics\tfeed\t") && listed.contains("2\tapi key\tsend\t"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&key[9..]), "no secret is listed");
+    let (_, refused, ok) = run_to_end(&[
+        "--database-url",
+        &url,
+        "api-key",
+        "create",
+        "--scope",
+        "root",
+    ]);
+    assert!(!ok && refused.contains("scope"), "{refused}");
+
+    let server = ServerProcess::start(BINARY, &["--database-url", &url]).await;
+    server.signup("alice").await;
+    server.signup("bob").await;
+    let alice = server.login("alice").await;
+    server.send(&alice, "bob", "for the feed").await;
+    let bearer = format!("Bearer {key}");
+    let (status, _, feed) = server.get("/api/feed", &[("authorization", &bearer)]).await;
+    assert_eq!(status, 200, "{feed}");
+    assert_eq!(feed["events"][0]["type"], "message");
+    assert_eq!(feed["events"][0]["message"]["text"], "for the feed");
+    assert_eq!(feed["events"][0]["cursor"], feed["cursor"]);
+    assert_eq!(feed["has_more"], false);
+    // From its cursor, nothing more until something happens.
+    let after = format!("/api/feed?cursor={}", feed["cursor"].as_str().unwrap());
+    let (_, _, rest) = server.get(&after, &[("authorization", &bearer)]).await;
+    assert_eq!(rest["events"], json!([]));
+    // A session is not a key; revoked, the key stops at once.
+    let (status, _, _) = server
+        .get("/api/feed", &[("authorization", &alice.bearer())])
+        .await;
+    assert_eq!(status, 401);
+    let (_, note, revoked) = run_to_end(&["--database-url", &url, "api-key", "revoke", "1"]);
+    assert!(revoked, "{note}");
+    let (status, _, body) = server.get("/api/feed", &[("authorization", &bearer)]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+    let (_, note, again) = run_to_end(&["--database-url", &url, "api-key", "revoke", "1"]);
+    assert!(!again && note.contains("not found"), "{note}");
+}

@@ -464,7 +464,9 @@ pub async fn api_keys_are_made_scoped_listed_and_revoked(store: Arc<dyn Store>) 
         chat.api_key(secret.expose(), ApiScope::Send).await,
         Err(ChatError::Forbidden)
     ));
-    let forged = format!("{}A", &secret.expose()[..secret.expose().len() - 1]);
+    let exposed = secret.expose();
+    let other_last = if exposed.ends_with('A') { "B" } else { "A" };
+    let forged = format!("{}{other_last}", &exposed[..exposed.len() - 1]);
     for bad in [
         forged.as_str(),
         "chat_key_short",

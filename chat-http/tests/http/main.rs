@@ -9,6 +9,7 @@ mod api;
 mod browser_safety;
 mod defaults;
 mod events;
+mod feed;
 mod groups;
 mod headers;
 mod limits;

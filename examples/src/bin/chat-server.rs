@@ -29,7 +29,12 @@ struct Args {
     /// Database URL: `sqlite://path/to/chat.db`, `sqlite::memory:`,
     /// `postgres://user:password@host:5432/database`, or `memory:` (the
     /// memory store: nothing kept).
-    #[arg(long, env = "CHAT_DATABASE_URL", default_value = "sqlite://chat.db")]
+    #[arg(
+        long,
+        env = "CHAT_DATABASE_URL",
+        default_value = "sqlite://chat.db",
+        global = true
+    )]
     database_url: String,
 
     /// Redis URL (`redis://127.0.0.1:6379`): share live events with every
@@ -160,11 +165,89 @@ struct Args {
     #[arg(long, env = "CHAT_PASSWORD_ACCOUNTS", default_value = "on", value_parser = ["on", "off"])]
     password_accounts: String,
 
+    /// Instead of serving, manage the database's keys of the server API.
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// For load tests on a private network only: lifts every rate limit of
     /// the service (logins, signups, sends, typing, searches, connections),
     /// whatever the other limit flags say. Never in production.
     #[arg(long, env = "CHAT_LIFT_RATE_LIMITS")]
     lift_rate_limits: bool,
+}
+
+/// What the server does instead of serving.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Keys your back end uses to call the server API (`GET /api/feed`).
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ApiKeyCommand {
+    /// Makes a key and prints it (on standard output, once: only its hash
+    /// is kept).
+    Create {
+        /// What it may do: feed, send, groups, users (comma-separated or
+        /// repeated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scope: Vec<String>,
+        /// A name to know it by.
+        #[arg(long, default_value = "api key")]
+        name: String,
+    },
+    /// Lists every key (never a secret), revoked ones included.
+    List,
+    /// Revokes a key by its id: it stops working at once.
+    Revoke {
+        /// The key's id, as `list` shows it.
+        id: i64,
+    },
+}
+
+/// Runs `command` against the database and prints what it did: results on
+/// standard output (the key, the list), for scripts to read.
+#[allow(clippy::print_stdout, reason = "the subcommands answer on standard output")]
+async fn manage(args: &Args, command: &Command) -> Result<(), String> {
+    let store = open_store(&args.database_url).await?;
+    let chat = Chat::builder(store).build();
+    let Command::ApiKey(action) = command;
+    match action {
+        ApiKeyCommand::Create { scope, name } => {
+            let (key, secret) = chat
+                .create_api_key(name, &scope.join(","))
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{}", secret.expose());
+            eprintln!(
+                "key {} ({}) made, with scopes {}: it is shown only now",
+                key.id,
+                key.name,
+                key.scopes.to_list()
+            );
+        }
+        ApiKeyCommand::List => {
+            println!("id\tname\tscopes\tcreated\trevoked");
+            for key in chat.api_keys().await.map_err(|e| e.to_string())? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    key.name,
+                    key.scopes.to_list(),
+                    key.created_at.to_rfc3339(),
+                    key.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_default()
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            chat.revoke_api_key(*id)
+                .await
+                .map_err(|e| format!("key {id}: {e}"))?;
+            eprintln!("key {id} revoked");
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -177,7 +260,11 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    match run(args).await {
+    let done = match &args.command {
+        Some(command) => manage(&args, command).await,
+        None => run(args).await,
+    };
+    match done {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(message) => {
             error!("{message}");
