@@ -82,7 +82,8 @@ pub use local_presence::LocalPresence;
 pub use memory_store::MemoryStore;
 pub use ports::{
     Action, AllowAll, Appended, Bus, Clock, ConversationQuery, Delivery, EventStream, GroupChange,
-    GroupListing, GroupStore, HistoryQuery, NewGroup, Page, PageLimit, PasswordHasher, Policy,
-    Presence, Proposal, RateLimiter, ReadMark, Store, SystemClock, Topic, Verdict,
+    GroupListing, GroupStore, HistoryQuery, NewGroup, OfflineNotice, OfflineNotifier, Page,
+    PageLimit, PasswordHasher, Policy, Presence, Proposal, RateLimiter, ReadMark, Store,
+    SystemClock, Topic, Verdict,
 };
 pub use session::{Session, SessionToken, TokenHash};

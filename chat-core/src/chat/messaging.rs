@@ -191,6 +191,7 @@ impl Chat {
                         message: message.clone(),
                     });
                     chat.publish(&topics, event).await;
+                    chat.look_for_the_away(&message);
                     Ok(Sent {
                         message,
                         created: true,

@@ -9,6 +9,7 @@ mod identity;
 mod in_flight;
 mod live;
 mod messaging;
+mod offline;
 mod policy;
 mod presence;
 mod read_counts;
@@ -65,6 +66,14 @@ pub struct ChatConfig {
     pub policy_timeout: Duration,
     /// What a failed or late policy call means (default: refuse).
     pub policy_failure: PolicyFailure,
+    /// How long a member may stay away with a message unread before the
+    /// [`OfflineNotifier`](crate::OfflineNotifier) hears of it (default
+    /// 30 s); every message of the conversation meanwhile joins the same
+    /// notice.
+    pub offline_delay: Duration,
+    /// Whether notices carry the message's text (default: no; push
+    /// payloads travel through third parties).
+    pub offline_text: bool,
 }
 
 impl Default for ChatConfig {
@@ -78,6 +87,8 @@ impl Default for ChatConfig {
             read_count_delay: Duration::from_secs(1),
             policy_timeout: Duration::from_secs(2),
             policy_failure: PolicyFailure::Refuse,
+            offline_delay: Duration::from_secs(30),
+            offline_text: false,
         }
     }
 }
@@ -120,6 +131,14 @@ impl ChatConfig {
         self
     }
 
+    /// Sets how long a member stays away before a notice, and whether
+    /// notices carry the text.
+    pub fn with_offline_notices(mut self, delay: Duration, text: bool) -> Self {
+        self.offline_delay = delay;
+        self.offline_text = text;
+        self
+    }
+
     /// Sets how long a group's read marks are gathered before a tally.
     pub fn with_read_count_delay(mut self, delay: Duration) -> Self {
         self.read_count_delay = delay;
@@ -154,6 +173,10 @@ struct Inner {
     clock: Arc<dyn Clock>,
     presence: Arc<dyn Presence>,
     policy: Arc<dyn Policy>,
+    /// Who hears of members away, if anyone.
+    notifier: Option<Arc<dyn crate::OfflineNotifier>>,
+    /// Members away, waiting for their notice.
+    away: offline::Away,
     /// Who hears how each policy call went (the transport's metrics).
     policy_observer: std::sync::OnceLock<PolicyObserver>,
     config: ChatConfig,
@@ -191,6 +214,7 @@ impl Chat {
             clock: None,
             presence: None,
             policy: None,
+            notifier: None,
             config: ChatConfig::default(),
         }
     }
@@ -218,10 +242,18 @@ pub struct ChatBuilder {
     clock: Option<Arc<dyn Clock>>,
     presence: Option<Arc<dyn Presence>>,
     policy: Option<Arc<dyn Policy>>,
+    notifier: Option<Arc<dyn crate::OfflineNotifier>>,
     config: ChatConfig,
 }
 
 impl ChatBuilder {
+    /// Tells `notifier` of members away when messages reach them (see
+    /// [`ChatConfig::offline_delay`]).
+    pub fn offline_notifier(mut self, notifier: Arc<dyn crate::OfflineNotifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
     /// Asks `policy` before sends, group creations and adds, instead of
     /// allowing everything ([`AllowAll`]).
     pub fn policy(mut self, policy: Arc<dyn Policy>) -> Self {
@@ -289,6 +321,8 @@ impl ChatBuilder {
                     .presence
                     .unwrap_or_else(|| Arc::new(LocalPresence::default())),
                 policy: self.policy.unwrap_or_else(|| Arc::new(AllowAll)),
+                notifier: self.notifier,
+                away: offline::Away::default(),
                 policy_observer: std::sync::OnceLock::new(),
                 config: self.config,
                 dummy_hash: OnceCell::new(),

@@ -7,6 +7,7 @@ mod bus;
 mod clock;
 mod hasher;
 mod limiter;
+mod notifier;
 mod policy;
 mod presence;
 mod store;
@@ -15,6 +16,7 @@ pub use bus::{Bus, Delivery, EventStream, Topic};
 pub use clock::{Clock, SystemClock};
 pub use hasher::PasswordHasher;
 pub use limiter::{Action, RateLimiter};
+pub use notifier::{OfflineNotice, OfflineNotifier};
 pub use policy::{AllowAll, Policy, Proposal, Verdict};
 pub use presence::Presence;
 pub use store::{

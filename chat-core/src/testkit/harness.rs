@@ -140,6 +140,25 @@ impl Harness {
         Self { chat, clock }
     }
 
+    /// The usual harness telling `notifier` of members away, with `config`.
+    pub fn with_notifier(
+        store: Arc<dyn Store>,
+        notifier: Arc<dyn crate::OfflineNotifier>,
+        config: ChatConfig,
+    ) -> Self {
+        let clock = Self::clock();
+        let limiter = Arc::new(GovernorLimiter::with_clock(
+            generous_limits(),
+            clock.clone(),
+        ));
+        let chat = Self::builder(store, &clock)
+            .limiter(limiter)
+            .offline_notifier(notifier)
+            .config(config)
+            .build();
+        Self { chat, clock }
+    }
+
     /// The usual harness asking `policy`, with `config`.
     pub fn with_policy(
         store: Arc<dyn Store>,

@@ -208,7 +208,10 @@ enum ApiKeyCommand {
 
 /// Runs `command` against the database and prints what it did: results on
 /// standard output (the key, the list), for scripts to read.
-#[allow(clippy::print_stdout, reason = "the subcommands answer on standard output")]
+#[allow(
+    clippy::print_stdout,
+    reason = "the subcommands answer on standard output"
+)]
 async fn manage(args: &Args, command: &Command) -> Result<(), String> {
     let store = open_store(&args.database_url).await?;
     let chat = Chat::builder(store).build();
