@@ -53,6 +53,10 @@ pub struct HttpConfig {
     /// `password_accounts_off`, for a chat whose users all come from the
     /// host application.
     pub password_accounts: bool,
+    /// The webhook the service's offline notices go to, if any: given here
+    /// too, its deliveries are counted in `/metrics`
+    /// (`chat_webhook_sent_total`, `_retried_total`, `_dropped_total`).
+    pub webhook: Option<std::sync::Arc<crate::Webhook>>,
 }
 
 impl Default for HttpConfig {
@@ -69,6 +73,7 @@ impl Default for HttpConfig {
             websocket: WebSocketLimits::default(),
             tokens: None,
             password_accounts: true,
+            webhook: None,
         }
     }
 }

@@ -286,6 +286,9 @@ mod tests {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SetupError {
+    /// The webhook cannot be set up (its URL, or TLS roots for it).
+    #[error("webhook: {0}")]
+    Webhook(String),
     /// An allowed origin that can never be one (see
     /// [`HttpConfig::allowed_origins`](crate::HttpConfig::allowed_origins)).
     #[error("allowed origin {origin:?} refused: {reason}")]

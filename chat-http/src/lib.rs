@@ -40,6 +40,7 @@ mod router;
 mod server;
 mod tls;
 mod tokens;
+mod webhook;
 mod wire;
 mod ws;
 
@@ -64,6 +65,7 @@ pub use tokens::{
     Claims, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, TokenKeyError, TokenKeys, TokenRefused,
 };
 pub use tokio_rustls::TlsAcceptor;
+pub use webhook::{Webhook, WebhookConfig, sign as sign_webhook};
 
 // The embedding guide's Rust examples compile and run as doctests.
 #[cfg(doctest)]
@@ -120,6 +122,10 @@ impl ChatHttp {
     /// (`null`, or not of the form `scheme://host[:port]`).
     pub fn new(chat: Chat, config: HttpConfig) -> Result<Self, SetupError> {
         config.validate()?;
+        let mut metrics = metrics::Metrics::new();
+        if let Some(webhook) = &config.webhook {
+            metrics.register_webhook(&webhook.counters);
+        }
         let per_second =
             NonZeroU32::new(config.websocket.user_frames_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = per_second.saturating_mul(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
@@ -137,7 +143,7 @@ impl ChatHttp {
                 sockets: Mutex::new(HashMap::new()),
                 user_frames,
                 frame_checks: AtomicU64::new(0),
-                metrics: metrics::Metrics::new(),
+                metrics,
                 openapi: bytes::Bytes::from(openapi::document()),
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),

@@ -128,6 +128,25 @@ impl Metrics {
         }
     }
 
+    /// Counts the webhook's deliveries too.
+    pub(crate) fn register_webhook(&mut self, counters: &crate::webhook::WebhookCounters) {
+        self.registry.register(
+            "webhook_sent",
+            "Webhook deliveries taken by the receiver",
+            counters.sent.clone(),
+        );
+        self.registry.register(
+            "webhook_retried",
+            "Webhook attempts that failed and were retried",
+            counters.retried.clone(),
+        );
+        self.registry.register(
+            "webhook_dropped",
+            "Webhook deliveries given up (attempts spent, or the queue full)",
+            counters.dropped.clone(),
+        );
+    }
+
     /// Records a policy call (the service's [`chat_core::PolicyObserver`]).
     pub(crate) fn policy_call(&self, took: std::time::Duration, outcome: chat_core::PolicyOutcome) {
         self.policy_seconds.observe(took.as_secs_f64());

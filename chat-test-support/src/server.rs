@@ -50,6 +50,7 @@ pub struct TestServerBuilder {
     faults: Option<Faults>,
     bus: Option<Arc<dyn Bus>>,
     policy: Option<Arc<dyn chat_core::Policy>>,
+    notifier: Option<Arc<dyn chat_core::OfflineNotifier>>,
 }
 
 impl TestServer {
@@ -71,6 +72,7 @@ impl TestServer {
             faults: None,
             bus: None,
             policy: None,
+            notifier: None,
         }
     }
 
@@ -225,6 +227,12 @@ impl TestServerBuilder {
         self
     }
 
+    /// Tells `notifier` of members away.
+    pub fn offline_notifier(mut self, notifier: Arc<dyn chat_core::OfflineNotifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
     /// A host policy other than allowing everything.
     pub fn policy(mut self, policy: Arc<dyn chat_core::Policy>) -> Self {
         self.policy = Some(policy);
@@ -257,6 +265,9 @@ impl TestServerBuilder {
         }
         if let Some(policy) = self.policy {
             builder = builder.policy(policy);
+        }
+        if let Some(notifier) = self.notifier {
+            builder = builder.offline_notifier(notifier);
         }
         let chat = builder.build();
         let mut config = self.config;

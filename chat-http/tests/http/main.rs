@@ -19,4 +19,5 @@ mod policy;
 mod recovery;
 mod tls;
 mod tokens;
+mod webhook;
 mod websocket;

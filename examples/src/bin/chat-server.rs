@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chat_bus_redis::Redis;
 use chat_core::{Chat, ChatConfig, GovernorLimiter, Rate, RateLimits, Store};
-use chat_http::{ChatHttp, HttpConfig, TokenKeys};
+use chat_http::{ChatHttp, HttpConfig, TokenKeys, Webhook, WebhookConfig};
 use chat_store_postgres::PgStore;
 use chat_store_sqlite::SqliteStore;
 use clap::Parser;
@@ -165,6 +165,28 @@ struct Args {
     #[arg(long, env = "CHAT_PASSWORD_ACCOUNTS", default_value = "on", value_parser = ["on", "off"])]
     password_accounts: String,
 
+    /// Where offline notices go: an HTTP(S) URL your application receives
+    /// signed `POST`s on (see docs/embedding.md). Needs
+    /// `--webhook-secret-file`.
+    #[arg(long, env = "CHAT_WEBHOOK_URL", requires = "webhook_secret_file")]
+    webhook_url: Option<String>,
+
+    /// The file holding the webhook's signing secret (at least 16 bytes;
+    /// surrounding whitespace trimmed).
+    #[arg(long, env = "CHAT_WEBHOOK_SECRET_FILE", requires = "webhook_url")]
+    webhook_secret_file: Option<PathBuf>,
+
+    /// Seconds a member stays away with a message unread before the
+    /// webhook hears of it (every message of the conversation meanwhile
+    /// joins the same notice).
+    #[arg(long, env = "CHAT_OFFLINE_DELAY_SECS", default_value_t = 30)]
+    offline_delay_secs: u64,
+
+    /// Put the message's text in offline notices (off: push payloads
+    /// travel through third parties).
+    #[arg(long, env = "CHAT_WEBHOOK_TEXT")]
+    webhook_text: bool,
+
     /// Instead of serving, manage the database's keys of the server API.
     #[command(subcommand)]
     command: Option<Command>,
@@ -315,6 +337,26 @@ impl Args {
             ))
             .with_ipv4_prefix(self.ipv4_prefix)
             .with_max_group_members(self.max_group_members as usize)
+            .with_offline_notices(
+                Duration::from_secs(self.offline_delay_secs),
+                self.webhook_text,
+            )
+    }
+
+    /// The webhook the flags name, if any, started.
+    fn webhook(&self) -> Result<Option<Arc<Webhook>>, String> {
+        let (Some(url), Some(path)) = (&self.webhook_url, &self.webhook_secret_file) else {
+            return Ok(None);
+        };
+        let secret = std::fs::read(path)
+            .map_err(|e| format!("--webhook-secret-file {}: {e}", path.display()))?;
+        let secret = secret.trim_ascii().to_vec();
+        if secret.len() < 16 {
+            return Err("--webhook-secret-file: the secret must be at least 16 bytes".into());
+        }
+        Webhook::start(WebhookConfig::new(url, secret))
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     /// The token keys the flags name, if any.
@@ -359,6 +401,14 @@ async fn run(args: Args) -> Result<(), String> {
     let store = open_store(&args.database_url).await?;
     let limits = args.limits();
     let mut builder = Chat::builder(Arc::clone(&store)).config(args.chat_config());
+    let webhook = args.webhook()?;
+    if let Some(webhook) = &webhook {
+        info!(
+            url = args.webhook_url.as_deref().unwrap_or(""),
+            "offline notices go to the webhook"
+        );
+        builder = builder.offline_notifier(Arc::clone(webhook) as _);
+    }
     if let Some(url) = &args.redis_url {
         let prefix = &args.redis_prefix;
         // Every process on this database seals its events with the same
@@ -654,6 +704,42 @@ mod tests {
         assert!(Args::try_parse_from(["chat-server", "--jwt-issuer", "x"]).is_err());
         assert!(Args::try_parse_from(["chat-server", "--password-accounts", "maybe"]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn webhook_flags_start_a_webhook_and_set_the_offline_delay() {
+        assert!(parse(&[]).webhook().unwrap().is_none());
+        assert_eq!(
+            parse(&[]).chat_config().offline_delay,
+            Duration::from_secs(30)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("webhook.secret");
+        std::fs::write(&secret, "a webhook secret of some length\n").unwrap();
+        let secret = secret.to_str().unwrap();
+        let args = parse(&[
+            "--webhook-url",
+            "http://127.0.0.1:9/hooks",
+            "--webhook-secret-file",
+            secret,
+            "--offline-delay-secs",
+            "5",
+            "--webhook-text",
+        ]);
+        assert!(args.webhook().unwrap().is_some());
+        let chat = args.chat_config();
+        assert_eq!(
+            (chat.offline_delay, chat.offline_text),
+            (Duration::from_secs(5), true)
+        );
+        let short = dir.path().join("short");
+        std::fs::write(&short, "short").unwrap();
+        let short = short.to_str().unwrap();
+        let refused = parse(&["--webhook-url", "http://x/", "--webhook-secret-file", short]);
+        assert!(refused.webhook().is_err());
+        let refused = parse(&["--webhook-url", "ftp://x/", "--webhook-secret-file", secret]);
+        assert!(refused.webhook().is_err());
+        assert!(Args::try_parse_from(["chat-server", "--webhook-url", "http://x/"]).is_err());
     }
 
     #[test]
