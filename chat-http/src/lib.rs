@@ -154,13 +154,19 @@ impl ChatHttp {
         // The policy's latency and verdicts go to `/metrics` (through a
         // weak reference: the service must not keep the adapter alive).
         let metrics = Arc::downgrade(&http.inner);
-        http.inner
+        let observed = http
+            .inner
             .chat
             .observe_policy(Arc::new(move |took, outcome| {
                 if let Some(inner) = metrics.upgrade() {
                     inner.metrics.policy_call(took, outcome);
                 }
             }));
+        if !observed {
+            tracing::warn!(
+                "the service's policy calls are observed elsewhere: /metrics will not count them"
+            );
+        }
         Ok(http)
     }
 

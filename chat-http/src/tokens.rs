@@ -73,6 +73,21 @@ pub enum TokenKeyError {
     NotASecret,
 }
 
+/// Whether `bytes` is one DER SEQUENCE spanning the whole file, as a
+/// public key in DER is (`30 len …` or `30 81 len …` or `30 82 len len …`).
+/// A text secret that starts with `0` (byte 0x30) almost never also
+/// carries its own exact length.
+fn looks_like_der(bytes: &[u8]) -> bool {
+    match bytes {
+        [0x30, 0x82, high, low, rest @ ..] => {
+            usize::from(*high) << 8 | usize::from(*low) == rest.len()
+        }
+        [0x30, 0x81, length, rest @ ..] => usize::from(*length) == rest.len(),
+        [0x30, length, rest @ ..] if *length < 0x80 => usize::from(*length) == rest.len(),
+        _ => false,
+    }
+}
+
 /// Whether `needle` occurs in `haystack`.
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -226,7 +241,7 @@ impl TokenKeys {
         if trimmed.starts_with(b"{")
             || trimmed.starts_with(b"ssh-")
             || trimmed.starts_with(b"ecdsa-")
-            || trimmed.first() == Some(&0x30)
+            || looks_like_der(&bytes)
             || contains(trimmed, b"PUBLIC KEY")
         {
             return Err(TokenKeyError::NotASecret);
@@ -408,10 +423,15 @@ mod tests {
     fn public_material_in_a_key_file_is_never_taken_for_a_secret() {
         let dir = std::env::temp_dir().join(format!("chat-token-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        // An Ed25519 public key in DER: a SEQUENCE of 42 bytes.
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
+        der.extend([7_u8; 32]);
         let refused = [
             ("jwks.json", b"{\"keys\": [{\"kty\": \"RSA\", \"n\": \"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W\", \"e\": \"AQAB\"}]}".as_slice()),
             ("id_ed25519.pub", b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGr0Jv5b3Qx7P0u8mW2c2dZ9rU0vQk2jH6yR0P7a0xYz host".as_slice()),
-            ("key.der", &[0x30, 0x82, 0x01, 0x22, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x03, 0x82, 0x01, 0x0f, 0x00, 0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01, 0x00, 0xc0]),
+            ("key.der", der.as_slice()),
             ("short.secret", b"too short".as_slice()),
         ];
         for (name, bytes) in refused {
@@ -419,6 +439,10 @@ mod tests {
             std::fs::write(&path, bytes).unwrap();
             assert!(TokenKeys::new().with_key_file(&path).is_err(), "{name}");
         }
+        // A text secret that starts with "0" is a secret.
+        let zero = dir.join("zero.secret");
+        std::fs::write(&zero, b"0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d").unwrap();
+        assert!(TokenKeys::new().with_key_file(&zero).is_ok());
         let path = dir.join("main.secret");
         std::fs::write(&path, [SECRET, b"\n"].concat()).unwrap();
         let keys = TokenKeys::new().with_key_file(&path).unwrap();

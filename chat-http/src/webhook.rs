@@ -8,8 +8,13 @@
 //! `Chat-Webhook-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
 //! under the shared secret. A receiver recomputes the HMAC over the raw
 //! body, compares in constant time, and refuses a `t` more than five
-//! minutes from its clock (each attempt is signed anew). Delivery is at
-//! least once.
+//! minutes from its clock (each attempt is signed anew).
+//!
+//! Delivery is best effort, retried: a notice may arrive more than once
+//! (drop repeated ids), and is lost when its attempts run out, when the
+//! queue is full, or when the server stops with it queued (the queue is in
+//! memory). A slot of the delivery concurrency is held for an attempt,
+//! never for the wait before a retry.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -97,11 +102,21 @@ pub(crate) struct WebhookCounters {
 pub struct Webhook {
     queue: mpsc::Sender<OfflineNotice>,
     pub(crate) counters: WebhookCounters,
+    /// `scheme://host:port`, for logs.
+    destination: String,
 }
 
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Webhook")
+        write!(f, "Webhook({})", self.destination)
+    }
+}
+
+impl std::fmt::Display for Webhook {
+    /// Where deliveries go, without path or query (which may hold a
+    /// secret of the receiver's).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.destination)
     }
 }
 
@@ -130,6 +145,8 @@ struct Person<'a> {
 
 /// What one delivery needs: where, how, and the counters.
 struct Target {
+    /// Attempts in flight: a delivery holds one only while it attempts.
+    slots: Semaphore,
     uri: Uri,
     https: bool,
     host: String,
@@ -151,6 +168,12 @@ impl Webhook {
             .url
             .parse()
             .map_err(|_| bad("the webhook URL is not a URL"))?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            // It would go out in the Host header, and into logs.
+            return Err(bad(
+                "the webhook URL must not hold credentials (user:password@); the signature authenticates the chat",
+            ));
+        }
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
@@ -184,8 +207,10 @@ impl Webhook {
             None
         };
         let counters = WebhookCounters::default();
+        let destination = format!("{}://{host}:{port}", if https { "https" } else { "http" });
         let (queue, mut waiting) = mpsc::channel(config.queue.max(1));
         let target = Arc::new(Target {
+            slots: Semaphore::new(config.concurrency.max(1)),
             uri,
             https,
             host,
@@ -195,19 +220,25 @@ impl Webhook {
             config,
         });
         tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(target.config.concurrency.max(1)));
+            // At most the queue's bound of deliveries at once (each holds
+            // its notice, and a slot only while it attempts).
+            let waiting_deliveries = Arc::new(Semaphore::new(target.config.queue.max(1)));
             while let Some(notice) = waiting.recv().await {
-                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                let Ok(held) = Arc::clone(&waiting_deliveries).acquire_owned().await else {
                     return;
                 };
                 let target = Arc::clone(&target);
                 tokio::spawn(async move {
                     target.deliver(&notice).await;
-                    drop(slot);
+                    drop(held);
                 });
             }
         });
-        Ok(Arc::new(Self { queue, counters }))
+        Ok(Arc::new(Self {
+            queue,
+            counters,
+            destination,
+        }))
     }
 }
 
@@ -248,15 +279,31 @@ impl Target {
         let body = Bytes::from(body);
         let attempts = self.config.attempts.max(1);
         for attempt in 1..=attempts {
-            let outcome = tokio::time::timeout(
-                self.config.timeout,
-                self.post(&notice.id, attempt, body.clone()),
-            )
-            .await;
+            let outcome = {
+                let Ok(_slot) = self.slots.acquire().await else {
+                    return;
+                };
+                tokio::time::timeout(
+                    self.config.timeout,
+                    self.post(&notice.id, attempt, body.clone()),
+                )
+                .await
+            };
             let failure = match outcome {
                 Ok(Ok(status)) if status.is_success() => {
                     self.counters.sent.inc();
                     debug!(id = notice.id, attempt, "webhook delivered");
+                    return;
+                }
+                // The receiver refuses this delivery for good: asking
+                // again would get the same answer.
+                Ok(Ok(status))
+                    if status.is_client_error()
+                        && status != StatusCode::REQUEST_TIMEOUT
+                        && status != StatusCode::TOO_MANY_REQUESTS =>
+                {
+                    self.counters.dropped.inc();
+                    warn!(id = notice.id, attempt, %status, "webhook refused by the receiver");
                     return;
                 }
                 Ok(Ok(status)) => format!("answered {status}"),
@@ -395,7 +442,12 @@ mod tests {
 
     #[tokio::test]
     async fn only_http_and_https_urls_with_a_host_are_taken() {
-        for bad in ["ftp://example.com/", "not a url", "/relative"] {
+        for bad in [
+            "ftp://example.com/",
+            "not a url",
+            "/relative",
+            "https://user:secret@example.com/hook",
+        ] {
             assert!(
                 Webhook::start(WebhookConfig::new(bad, b"s".to_vec())).is_err(),
                 "{bad}"

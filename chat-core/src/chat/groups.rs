@@ -545,7 +545,7 @@ impl Chat {
         let text = self
             .consult(Proposal::Send {
                 from: sender,
-                conversation: id,
+                conversation: Some(id),
                 to: None,
                 text: &text,
             })

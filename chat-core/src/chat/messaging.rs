@@ -132,16 +132,22 @@ impl Chat {
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
         let recipient = self.find_user(&to).await?;
-        let conversation = self.direct_conversation(sender, &recipient).await?;
+        // The host decides before anything is written: a first message
+        // refused leaves no conversation behind.
+        let existing = self.find_direct_conversation(sender, &recipient).await?;
         let text = self
             .consult(Proposal::Send {
                 from: sender,
-                conversation,
+                conversation: existing,
                 to: Some(&recipient),
                 text: &text,
             })
             .await?
             .unwrap_or(text);
+        let conversation = match existing {
+            Some(conversation) => conversation,
+            None => self.direct_conversation(sender, &recipient).await?,
+        };
         let committing = self
             .inner
             .appends

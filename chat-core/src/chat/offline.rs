@@ -6,10 +6,13 @@
 //! message, with presence shared between processes), and only when a
 //! notifier is set: then each message costs one presence look-up for its
 //! recipients (a group's: its member list), and each notice a look at the
-//! recipient's read mark and unread counts.
+//! recipient's read mark and unread counts, at most sixteen at once. A
+//! burst is per process: when a conversation's messages are committed by
+//! two processes within the delay, each may send its own notice. At most
+//! 100 000 members away are waited on at once.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tracing::warn;
 
@@ -18,27 +21,50 @@ use crate::domain::{ConversationId, Message, UserId};
 use crate::error::Result;
 use crate::ports::{ConversationQuery, OfflineNotice, PageLimit};
 
+/// The most members away a process waits on at once; past it, new ones
+/// are not told (and a warning says so).
+const MOST_AWAY: usize = 100_000;
+
+/// How many checks of members away run at once when their delays end.
+const CHECKS_AT_ONCE: usize = 16;
+
 /// Recipients away, by conversation, waiting for their delay to pass.
-#[derive(Default)]
 pub(super) struct Away {
     pending: Mutex<HashMap<(UserId, ConversationId), Burst>>,
+    /// Bounds the store reads of the checks, however many delays end
+    /// together (a message to a large group).
+    checks: tokio::sync::Semaphore,
 }
 
-/// The messages of one conversation that reached one member while away.
+impl Default for Away {
+    fn default() -> Self {
+        Self {
+            pending: Mutex::default(),
+            checks: tokio::sync::Semaphore::new(CHECKS_AT_ONCE),
+        }
+    }
+}
+
+/// The messages of one conversation that reached one member while away
+/// (the newest shared by every member it reached).
 struct Burst {
-    newest: Message,
+    newest: Arc<Message>,
     count: u32,
 }
 
 impl Away {
     /// Notes `message` for `user`; `true` when it starts a burst (the
     /// caller schedules its check).
-    fn note(&self, user: UserId, message: &Message) -> bool {
+    fn note(&self, user: UserId, message: &Arc<Message>) -> bool {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.len() >= MOST_AWAY && !pending.contains_key(&(user, message.conversation())) {
+            warn!(user = %user, "too many members away at once: one is not told");
+            return false;
+        }
         match pending.get_mut(&(user, message.conversation())) {
             Some(burst) => {
                 if message.id() > burst.newest.id() {
-                    burst.newest = message.clone();
+                    burst.newest = Arc::clone(message);
                 }
                 burst.count = burst.count.saturating_add(1);
                 false
@@ -47,7 +73,7 @@ impl Away {
                 pending.insert(
                     (user, message.conversation()),
                     Burst {
-                        newest: message.clone(),
+                        newest: Arc::clone(message),
                         count: 1,
                     },
                 );
@@ -99,8 +125,9 @@ impl Chat {
             return Ok(());
         }
         let online = self.inner.presence.online(&recipients).await?;
+        let shared = Arc::new(message.clone());
         for (user, online) in recipients.into_iter().zip(online) {
-            if online || !self.inner.away.note(user, message) {
+            if online || !self.inner.away.note(user, &shared) {
                 continue;
             }
             let chat = self.clone();
@@ -117,6 +144,9 @@ impl Chat {
 
     async fn notify_if_still_away(&self, user: UserId, conversation: ConversationId) -> Result<()> {
         let Some(burst) = self.inner.away.take(user, conversation) else {
+            return Ok(());
+        };
+        let Ok(_check) = self.inner.away.checks.acquire().await else {
             return Ok(());
         };
         let Some(notifier) = self.inner.notifier.clone() else {
@@ -183,7 +213,6 @@ impl Chat {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use async_trait::async_trait;
@@ -260,7 +289,7 @@ mod tests {
         later().await;
         assert!(recorded.take().is_empty());
         // In a group, each member away hears of it; the sender does not.
-        h.send(&bob, "alice", "hi").await;
+        let hi = h.send(&bob, "alice", "hi").await;
         let group = h
             .chat
             .create_group(
@@ -291,12 +320,7 @@ mod tests {
         assert_eq!(
             heard,
             [
-                (
-                    alice.user().id(),
-                    newest.conversation(),
-                    notices[0].message,
-                    1
-                ),
+                (alice.user().id(), newest.conversation(), hi.id(), 1),
                 (bob.user().id(), group.id, said.id(), 1),
             ]
         );

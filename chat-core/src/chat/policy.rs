@@ -159,11 +159,8 @@ mod tests {
     #[tokio::test]
     async fn the_host_refuses_rewrites_and_allows_before_anything_is_written() {
         let rules = Arc::new(HostRules::default());
-        let h = Harness::with_policy(
-            Arc::new(MemoryStore::new()),
-            rules.clone(),
-            ChatConfig::default(),
-        );
+        let store = Arc::new(MemoryStore::new());
+        let h = Harness::with_policy(store.clone(), rules.clone(), ChatConfig::default());
         let outcomes = Arc::new(Mutex::new(Vec::new()));
         let heard = outcomes.clone();
         assert!(h.chat.observe_policy(Arc::new(move |_, outcome| {
@@ -180,6 +177,15 @@ mod tests {
         assert!(
             matches!(&refused, Err(ChatError::Refused { reason }) if reason == "no spam here"),
             "{refused:?}"
+        );
+        // A first message refused leaves no conversation behind.
+        use crate::ports::ConversationStore;
+        assert_eq!(
+            store
+                .find_direct_conversation(alice.user().id(), bob.user().id())
+                .await
+                .unwrap(),
+            None
         );
         let sent = h
             .chat

@@ -12,12 +12,14 @@ use crate::error::Result;
 #[non_exhaustive]
 pub enum Proposal<'a> {
     /// `from` sends `text` in `conversation`: to `to` in a direct
-    /// conversation, to every member in a group (`to` is `None`).
+    /// conversation, to every member in a group (`to` is `None`). A send
+    /// retried under the same client id is asked about again.
     Send {
         /// The sender.
         from: &'a User,
-        /// Where.
-        conversation: ConversationId,
+        /// Where; `None` for the first message of a direct conversation
+        /// (made only once the send is allowed).
+        conversation: Option<ConversationId>,
         /// The other member of a direct conversation.
         to: Option<&'a User>,
         /// What.
@@ -33,7 +35,8 @@ pub enum Proposal<'a> {
         /// Everyone named at creation.
         members: &'a [User],
     },
-    /// `by` adds (or invites) `user` to the group `group`.
+    /// `by` adds (or invites) `user` to the group `group`. (Joining a
+    /// discoverable group by oneself is not asked about.)
     AddMember {
         /// Who adds.
         by: &'a User,

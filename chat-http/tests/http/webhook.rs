@@ -23,6 +23,7 @@ const SECRET: &[u8] = b"the webhook secret";
 /// One request the receiver took: its headers of interest and its body.
 #[derive(Clone, Debug)]
 struct Taken {
+    path: String,
     id: String,
     attempt: String,
     signature: String,
@@ -49,7 +50,11 @@ async fn receiver(failures: usize) -> (String, watch::Receiver<Vec<Taken>>) {
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     let (tell, count) = (Arc::clone(&tell), Arc::clone(&count));
                     async move {
-                        assert_eq!(request.uri().path(), "/hooks/chat");
+                        let path = request
+                            .uri()
+                            .path_and_query()
+                            .map(|p| p.as_str().to_owned())
+                            .unwrap_or_default();
                         let header = |name: &str| {
                             request
                                 .headers()
@@ -59,6 +64,7 @@ async fn receiver(failures: usize) -> (String, watch::Receiver<Vec<Taken>>) {
                                 .to_owned()
                         };
                         let mut taken = Taken {
+                            path,
                             id: header("chat-webhook-id"),
                             attempt: header("chat-webhook-attempt"),
                             signature: header("chat-webhook-signature"),
@@ -125,6 +131,7 @@ async fn a_burst_away_makes_one_signed_webhook_retried_until_taken() {
     let attempts: Vec<&str> = all.iter().map(|t| t.attempt.as_str()).collect();
     assert_eq!(attempts, ["1", "2", "3"]);
     for one in &all {
+        assert_eq!(one.path, "/hooks/chat?source=test");
         assert_eq!(one.content_type, "application/json");
         // t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">
         let (stamp, v1) = one.signature.split_once(",v1=").unwrap();

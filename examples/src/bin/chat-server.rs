@@ -403,10 +403,7 @@ async fn run(args: Args) -> Result<(), String> {
     let mut builder = Chat::builder(Arc::clone(&store)).config(args.chat_config());
     let webhook = args.webhook()?;
     if let Some(webhook) = &webhook {
-        info!(
-            url = args.webhook_url.as_deref().unwrap_or(""),
-            "offline notices go to the webhook"
-        );
+        info!(to = %webhook, "offline notices go to the webhook");
         builder = builder.offline_notifier(Arc::clone(webhook) as _);
     }
     if let Some(url) = &args.redis_url {
@@ -443,6 +440,7 @@ async fn run(args: Args) -> Result<(), String> {
     let http = {
         let mut config = args.http_config(tls.is_some());
         config.tokens = args.token_keys()?.map(Arc::new);
+        config.webhook = webhook;
         if let Some(keys) = &config.tokens {
             info!(
                 keys = keys.len(),
