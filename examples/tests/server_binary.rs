@@ -339,3 +339,117 @@ async fn api_keys_made_on_the_command_line_read_the_feed_until_revoked() {
     let (_, note, again) = run_to_end(&["--database-url", &url, "api-key", "revoke", "1"]);
     assert!(!again && note.contains("not found"), "{note}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_notices_reach_the_webhook_and_its_metrics() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A receiver that takes every request with 200 and says when.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (took, mut taken) = tokio::sync::mpsc::channel::<String>(8);
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let took = took.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0_u8; 4096];
+                // The head, then as much body as it declares.
+                loop {
+                    let n = stream.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_owned())
+                            })
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            let _ = stream
+                                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                                .await;
+                            let _ = took.send(text).await;
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("webhook.secret");
+    std::fs::write(&secret, "a webhook secret, long enough").unwrap();
+    let url = format!("http://127.0.0.1:{port}/hooks/secret-path");
+    let mut server = server(&[
+        "--webhook-url",
+        &url,
+        "--webhook-secret-file",
+        secret.to_str().unwrap(),
+        "--offline-delay-secs",
+        "1",
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--send-rate",
+        "1000",
+    ])
+    .await;
+    let line = server.wait_for_log("metrics at http://").await;
+    let address = line
+        .split("metrics at http://")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches("/metrics")
+        .to_owned();
+    let said = server
+        .wait_for_log("offline notices go to the webhook")
+        .await;
+    assert!(!said.contains("secret-path"), "{said}");
+    server.signup("alice").await;
+    server.signup("bob").await;
+    let alice = server.login("alice").await;
+    server.send(&alice, "bob", "are you there?").await;
+    let request = tokio::time::timeout(WAIT, taken.recv())
+        .await
+        .expect("a webhook")
+        .unwrap();
+    assert!(
+        request.starts_with("POST /hooks/secret-path HTTP/1.1"),
+        "{request}"
+    );
+    assert!(
+        request.contains("\"type\":\"message.offline\""),
+        "{request}"
+    );
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("chat-webhook-signature: t="),
+        "{request}"
+    );
+    // The delivery is counted once the receiver's answer is in.
+    let metrics = Client::new(&address);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (_, _, text) = metrics.get_text("/metrics", &[]).await;
+        if text.lines().any(|l| l == "chat_webhook_sent_total 1") {
+            assert!(
+                text.lines().any(|l| l == "chat_webhook_dropped_total 0"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never counted: {text}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
