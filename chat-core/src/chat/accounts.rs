@@ -203,6 +203,14 @@ impl Chat {
             info!(%username, known_device = device.is_some(), "login failed");
             return Err(ChatError::InvalidCredentials);
         };
+        let login = self.new_session(account).await?;
+        info!(user = %login.account.user().id(), session = %login.session.id(), "logged in");
+        Ok(login)
+    }
+
+    /// A stored session for `account`, with its token and a device token:
+    /// what a login (or a host vouching for its user) opens.
+    pub(super) async fn new_session(&self, account: Account) -> Result<Login> {
         let token = SessionToken::generate()?;
         let now = self.inner.clock.now();
         let user = account.user().clone();
@@ -213,7 +221,6 @@ impl Chat {
             .await?;
         let device = self.device_key().await?.issue(user.id(), now)?;
         let expires_at = now.plus(self.inner.config.session_absolute_timeout);
-        info!(user = %user.id(), session = %id, "logged in");
         Ok(Login {
             account,
             session: Session::new(id, user, now, expires_at),

@@ -8,7 +8,7 @@ use super::accounts::Login;
 use crate::domain::{Account, DisplayName, ExternalId, SessionId, Timestamp, User, Username};
 use crate::error::Result;
 use crate::ports::ExternalUser;
-use crate::session::{Session, SessionToken};
+use crate::session::Session;
 
 impl Chat {
     /// The chat user the host knows as `external_id`: created on first
@@ -51,23 +51,13 @@ impl Chat {
     /// # Errors
     /// What the store reports.
     pub async fn open_session(&self, account: Account) -> Result<Login> {
-        let token = SessionToken::generate()?;
-        let now = self.inner.clock.now();
-        let user = account.user().clone();
-        let id = self
-            .inner
-            .store
-            .insert_session(&token.hash(), user.id(), now)
-            .await?;
-        let device = self.device_key().await?.issue(user.id(), now)?;
-        let expires_at = now.plus(self.inner.config.session_absolute_timeout);
-        info!(user = %user.id(), session = %id, "session opened for a host's user");
-        Ok(Login {
-            account,
-            session: Session::new(id, user, now, expires_at),
-            token,
-            device,
-        })
+        let login = self.new_session(account).await?;
+        info!(
+            user = %login.account.user().id(),
+            session = %login.session.id(),
+            "session opened for a host's user"
+        );
+        Ok(login)
     }
 
     /// A session of `user` that no store holds, ending at `expires_at`:

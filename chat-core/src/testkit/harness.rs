@@ -146,17 +146,7 @@ impl Harness {
         notifier: Arc<dyn crate::OfflineNotifier>,
         config: ChatConfig,
     ) -> Self {
-        let clock = Self::clock();
-        let limiter = Arc::new(GovernorLimiter::with_clock(
-            generous_limits(),
-            clock.clone(),
-        ));
-        let chat = Self::builder(store, &clock)
-            .limiter(limiter)
-            .offline_notifier(notifier)
-            .config(config)
-            .build();
-        Self { chat, clock }
+        Self::generous(store, |b| b.offline_notifier(notifier).config(config))
     }
 
     /// The usual harness asking `policy`, with `config`.
@@ -165,16 +155,21 @@ impl Harness {
         policy: Arc<dyn crate::Policy>,
         config: ChatConfig,
     ) -> Self {
+        Self::generous(store, |b| b.policy(policy).config(config))
+    }
+
+    /// The usual harness with generous limits, its builder changed by
+    /// `change`.
+    fn generous(
+        store: Arc<dyn Store>,
+        change: impl FnOnce(crate::ChatBuilder) -> crate::ChatBuilder,
+    ) -> Self {
         let clock = Self::clock();
         let limiter = Arc::new(GovernorLimiter::with_clock(
             generous_limits(),
             clock.clone(),
         ));
-        let chat = Self::builder(store, &clock)
-            .limiter(limiter)
-            .policy(policy)
-            .config(config)
-            .build();
+        let chat = change(Self::builder(store, &clock).limiter(limiter)).build();
         Self { chat, clock }
     }
 
