@@ -1,6 +1,19 @@
 // Talking to the JSON API: every request same-origin, changes with their
 // JSON body and the session's CSRF token.
 
+/**
+ * `path` (absolute within the chat: "/api/me") as this page reaches it:
+ * under the path the chat is mounted at, which the page names.
+ */
+export function url(path) {
+  return (document.body.dataset.base || "") + path;
+}
+
+/** Where a visitor without a session goes to log in. */
+export function loginUrl() {
+  return document.body.dataset.login || url("/login");
+}
+
 /** The CSRF token the chat page was rendered with (empty elsewhere). */
 export function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -8,29 +21,29 @@ export function csrfToken() {
 }
 
 /**
- * Sends `method` to `url` with `body` as JSON (none for GET and DELETE)
+ * Sends `method` to `path` (within the chat) with `body` as JSON (none for GET and DELETE)
  * and the CSRF token; answers `{ ok, status, data }`, never throws for an
  * HTTP error (a network failure does throw).
  */
-export async function request(method, url, body) {
+export async function request(method, path, body) {
   const headers = { "X-CSRF-Token": csrfToken() };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(url, init);
+  const response = await fetch(url(path), init);
   let data = null;
   try { data = await response.json(); } catch (_) { data = null; }
   return { ok: response.ok, status: response.status, data };
 }
 
-export function postJson(url, body) {
-  return request("POST", url, body || {});
+export function postJson(path, body) {
+  return request("POST", path, body || {});
 }
 
-export function getJson(url) {
-  return request("GET", url);
+export function getJson(path) {
+  return request("GET", path);
 }
 
 /** The error's sentence for people. */

@@ -2,7 +2,7 @@
 // no build step, no inline script (the CSP forbids it). User text only
 // ever reaches the page as text nodes.
 
-import { errorText, formValues, postJson } from "./api.js";
+import { errorText, formValues, postJson, url } from "./api.js";
 import { chatPage } from "./chat.js";
 
 const page = document.body.dataset.page;
@@ -17,7 +17,7 @@ if (page === "login") {
   document.getElementById("login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const result = await postJson("/api/login", formValues(event.target));
-    if (result.ok) location.assign("/chat/");
+    if (result.ok) location.assign(url("/chat/"));
     else showFormError(errorText(result));
   });
 }
@@ -29,7 +29,7 @@ if (page === "signup") {
     const result = await postJson("/api/signup", values);
     if (!result.ok) return showFormError(errorText(result));
     const login = await postJson("/api/login", { username: values.username, password: values.password });
-    location.assign(login.ok ? "/chat/" : "/login");
+    location.assign(url(login.ok ? "/chat/" : "/login"));
   });
 }
 

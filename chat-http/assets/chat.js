@@ -1,7 +1,7 @@
 // The chat page: server-rendered first, then live over the WebSocket. The
 // room it shows is a direct conversation (`peer`) or a group (`groupId`).
 
-import { postJson } from "./api.js";
+import { loginUrl, postJson, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
   appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, same, separateDays, setReadBy,
@@ -15,9 +15,9 @@ export function chatPage() {
   const peer = app.dataset.peer || null;
   const groupId = Number(app.dataset.group) || null;
   const room = peer !== null ? { peer } : groupId !== null ? { group: groupId } : null;
-  const messagesUrl = peer !== null
+  const messagesUrl = url(peer !== null
     ? "/api/conversations/" + encodeURIComponent(peer) + "/messages"
-    : "/api/groups/" + groupId + "/messages";
+    : "/api/groups/" + groupId + "/messages");
   const list = document.getElementById("messages");
   const results = document.getElementById("results");
   const conversations = document.getElementById("conversations");
@@ -137,14 +137,14 @@ export function chatPage() {
     if (key.group !== undefined) {
       li.dataset.group = String(key.group);
       li.className = "group";
-      a.href = "/groups/" + key.group + "/";
+      a.href = url("/groups/" + key.group + "/");
       const label = document.createTextNode("…");
       name.append(label);
       groupTitle(key.group).then((title) => { if (title) label.textContent = title; });
     } else {
       li.dataset.user = key.user;
       li.dataset.online = "false";
-      a.href = "/chat/" + encodeURIComponent(key.user) + "/";
+      a.href = url("/chat/" + encodeURIComponent(key.user) + "/");
       const dot = document.createElement("span");
       dot.className = "presence";
       dot.setAttribute("role", "img");
@@ -450,7 +450,7 @@ export function chatPage() {
       setConnection("offline");
       for (const entry of pending.values()) if (entry.li) setStatus(entry.li, "queued");
     },
-    onSessionEnded() { location.assign("/login"); },
+    onSessionEnded() { location.assign(loginUrl()); },
   });
 
   // ---- search ------------------------------------------------------------
@@ -536,13 +536,13 @@ export function chatPage() {
     directoryTimer = setTimeout(async () => {
       const seq = ++directorySeq;
       try {
-        const response = await fetch("/api/users?limit=20&q=" + encodeURIComponent(directory.value.trim()), { credentials: "same-origin" });
+        const response = await fetch(url("/api/users?limit=20&q=") + encodeURIComponent(directory.value.trim()), { credentials: "same-origin" });
         const found = await response.json();
         if (seq !== directorySeq || !response.ok) return;
         users.replaceChildren(...found.users.map((user) => {
           const li = document.createElement("li");
           const a = document.createElement("a");
-          a.href = "/chat/" + encodeURIComponent(user.username) + "/";
+          a.href = url("/chat/" + encodeURIComponent(user.username) + "/");
           a.textContent = user.username;
           li.append(a);
           return li;
@@ -631,7 +631,7 @@ export function chatPage() {
     connection.leaving = true;
     await postJson("/api/logout", {});
     connection.close();
-    location.assign("/login");
+    location.assign(loginUrl());
   });
   // What an earlier page of this tab sent but never saw acknowledged goes
   // again, under the same client ids: the server stores each at most once.

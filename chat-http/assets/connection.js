@@ -2,6 +2,8 @@
 // it delivered, reconnected with back-off, closed for good once the
 // session is gone.
 
+import { url } from "./api.js";
+
 export class Connection {
   /**
    * `resume()` gives the query that resumes the stream; `onFrame(frame)`
@@ -43,7 +45,7 @@ export class Connection {
     clearTimeout(this.timer);
     this.timer = null;
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const socket = new WebSocket(scheme + location.host + "/ws?" + this.resume());
+    const socket = new WebSocket(scheme + location.host + url("/ws?") + this.resume());
     this.socket = socket;
     socket.addEventListener("message", (event) => {
       let frame;
@@ -76,7 +78,7 @@ export class Connection {
 
 async function sessionEnded() {
   try {
-    const response = await fetch("/api/me", { credentials: "same-origin" });
+    const response = await fetch(url("/api/me"), { credentials: "same-origin" });
     return response.status === 401;
   } catch (_) {
     return false;

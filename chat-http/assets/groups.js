@@ -1,7 +1,7 @@
 // Group screens: making a group, invitations, and a group's member panel
 // (who is in it and online, adding, removing, leaving).
 
-import { errorText, getJson, postJson, request } from "./api.js";
+import { errorText, getJson, postJson, request, url } from "./api.js";
 import { same, showError } from "./dom.js";
 
 /** The "New group" form: a title and members by name, comma-separated. */
@@ -16,7 +16,7 @@ export function newGroupForm() {
       .split(",").map((name) => name.trim()).filter(Boolean);
     const result = await postJson("/api/groups", { title, members });
     if (!result.ok) return showError(error, errorText(result));
-    location.assign("/groups/" + result.data.conversation.id + "/");
+    location.assign(url("/groups/" + result.data.conversation.id + "/"));
   });
 }
 
@@ -42,7 +42,7 @@ export async function invitations() {
     join.textContent = "Join";
     join.addEventListener("click", async () => {
       const joined = await postJson("/api/groups/" + invitation.id + "/join", {});
-      if (joined.ok) location.assign("/groups/" + invitation.id + "/");
+      if (joined.ok) location.assign(url("/groups/" + invitation.id + "/"));
       else text.textContent = errorText(joined);
     });
     li.append(text, join);
@@ -143,7 +143,7 @@ export function memberPanel(id, me) {
 
   document.getElementById("leave-group").addEventListener("click", async () => {
     const result = await request("DELETE", base + "/members/" + encodeURIComponent(me));
-    if (result.ok) location.assign("/chat/");
+    if (result.ok) location.assign(url("/chat/"));
     else showError(error, errorText(result));
   });
 
@@ -182,7 +182,7 @@ export function groupDirectory() {
         join.setAttribute("aria-label", "Join " + group.title);
         join.addEventListener("click", async () => {
           const joined = await postJson("/api/groups/" + group.id + "/join", {});
-          if (joined.ok) location.assign("/groups/" + group.id + "/");
+          if (joined.ok) location.assign(url("/groups/" + group.id + "/"));
         });
         li.append(join);
         return li;

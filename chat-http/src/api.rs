@@ -95,7 +95,7 @@ impl ChatHttp {
         let mut response = json(StatusCode::OK, &body);
         let config = self.chat().config();
         let session = session_cookie(&login.token, config.session_absolute_timeout, tls)?;
-        let device = device_cookie(&login.device, config.device_lifetime, tls)?;
+        let device = device_cookie(&login.device, config.device_lifetime, self.config())?;
         let headers = response.headers_mut();
         headers.append(header::SET_COOKIE, session);
         headers.append(header::SET_COOKIE, device);

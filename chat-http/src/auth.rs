@@ -64,6 +64,9 @@ pub(crate) struct Authenticated {
     /// For a token the host application signed, its `sub`: a WebSocket
     /// opened with it takes a fresh token for the same `sub` only.
     pub subject: Option<String>,
+    /// Vouched for by the host's authenticator from credentials a browser
+    /// sends by itself: changes need a same-site `Origin`.
+    pub ambient_host: bool,
 }
 
 /// The token the request presents: `Authorization: Bearer` first, then the
@@ -107,17 +110,19 @@ pub(crate) fn device_cookie_name(tls: bool) -> &'static str {
 }
 
 /// A `Set-Cookie` value carrying a device token: `HttpOnly`, sent only to
-/// `/api/login`, only from this site.
+/// `/api/login` (under `mount_path`), only from this site.
 pub(crate) fn device_cookie(
     token: &DeviceToken,
     max_age: Duration,
-    tls: bool,
+    config: &HttpConfig,
 ) -> Result<HeaderValue, HttpError> {
+    let tls = config.tls;
     let secure = if tls { "; Secure" } else { "" };
     let value = format!(
-        "{}={}; HttpOnly; SameSite=Strict; Path=/api/login; Max-Age={}{secure}",
+        "{}={}; HttpOnly; SameSite=Strict; Path={}/api/login; Max-Age={}{secure}",
         device_cookie_name(tls),
         token.expose(),
+        config.mount_path,
         max_age.as_secs()
     );
     HeaderValue::from_str(&value).map_err(|e| HttpError::Internal(Box::new(e)))
@@ -131,6 +136,21 @@ pub(crate) async fn authenticate(
     http: &ChatHttp,
     headers: &HeaderMap,
 ) -> Result<Authenticated, HttpError> {
+    if let Some(authenticator) = &http.config().authenticator {
+        let vouched = authenticator
+            .authenticate(headers)
+            .await
+            .map_err(ChatError::unavailable)?;
+        if let Some(host) = vouched {
+            return Ok(Authenticated {
+                session: http.authenticator_session(&host).await?,
+                token: None,
+                via_cookie: false,
+                subject: None,
+                ambient_host: host.ambient,
+            });
+        }
+    }
     let (raw, via_cookie) =
         presented_token(headers, http.config().tls).ok_or(ChatError::Unauthenticated)?;
     if !via_cookie && crate::tokens::looks_like_jwt(&raw) {
@@ -140,6 +160,7 @@ pub(crate) async fn authenticate(
             token: None,
             via_cookie,
             subject: Some(claims.subject),
+            ambient_host: false,
         });
     }
     let session = http.chat().authenticate(&raw).await?;
@@ -149,14 +170,26 @@ pub(crate) async fn authenticate(
         token: Some(token),
         via_cookie,
         subject: None,
+        ambient_host: false,
     })
 }
 
-/// Cookie-authenticated state changes must carry the session's CSRF token.
+/// Cookie-authenticated state changes must carry the session's CSRF
+/// token; those the host's authenticator vouched for by a cookie must come
+/// with an `Origin` (which [`check_origin`] has found to be this site's or
+/// an allowed one: browsers send it with every change, and a forged
+/// cross-site request cannot send this site's).
 ///
 /// # Errors
 /// [`HttpError::Csrf`].
 pub(crate) fn check_csrf(auth: &Authenticated, headers: &HeaderMap) -> Result<(), HttpError> {
+    if auth.ambient_host {
+        if headers.contains_key(header::ORIGIN) {
+            return Ok(());
+        }
+        tracing::warn!(user = %auth.session.user().id(), "change without an Origin refused");
+        return Err(HttpError::Csrf);
+    }
     let Some(session_token) = auth.token.as_ref().filter(|_| auth.via_cookie) else {
         return Ok(());
     };

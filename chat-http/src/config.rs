@@ -57,6 +57,21 @@ pub struct HttpConfig {
     /// too, its deliveries are counted in `/metrics`
     /// (`chat_webhook_sent_total`, `_retried_total`, `_dropped_total`).
     pub webhook: Option<std::sync::Arc<crate::Webhook>>,
+    /// Where the chat is mounted in the host's URL space: `""` (the
+    /// default) for the root, or a path such as `/chat` (a leading slash,
+    /// no trailing one). Pages, assets, API calls and the WebSocket the UI
+    /// makes go under it, and so do the links and redirects the adapter
+    /// writes. [`ChatHttp::handle`](crate::ChatHttp::handle) and the
+    /// tower `Service` take paths below it (as axum's `nest_service`
+    /// hands them); [`serve`](crate::serve) strips it itself.
+    pub mount_path: String,
+    /// Where a page sends a visitor without a session: `None` (the
+    /// default) for the chat's own login page; the host's login page
+    /// (`/login`, or `https://…`) for a chat whose users log in there.
+    pub login_url: Option<String>,
+    /// The host's own notion of who is asking, tried before the chat's own
+    /// credentials on every request (see [`Authenticator`](crate::Authenticator)).
+    pub authenticator: Option<std::sync::Arc<dyn crate::Authenticator>>,
 }
 
 impl Default for HttpConfig {
@@ -74,6 +89,9 @@ impl Default for HttpConfig {
             tokens: None,
             password_accounts: true,
             webhook: None,
+            mount_path: String::new(),
+            login_url: None,
+            authenticator: None,
         }
     }
 }
@@ -83,8 +101,19 @@ impl HttpConfig {
     ///
     /// # Errors
     /// [`SetupError::AllowedOrigin`] naming the first allowed origin that can
-    /// never be one.
+    /// never be one; [`SetupError::MountPath`] and [`SetupError::LoginUrl`]
+    /// for a path or URL the adapter could not write into its pages.
     pub fn validate(&self) -> Result<(), SetupError> {
+        check_mount_path(&self.mount_path).map_err(|reason| SetupError::MountPath {
+            path: self.mount_path.clone(),
+            reason,
+        })?;
+        if let Some(url) = &self.login_url {
+            check_login_url(url).map_err(|reason| SetupError::LoginUrl {
+                url: url.clone(),
+                reason,
+            })?;
+        }
         for origin in &self.allowed_origins {
             if let Err(reason) = check_allowed_origin(origin) {
                 return Err(SetupError::AllowedOrigin {
@@ -94,6 +123,51 @@ impl HttpConfig {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether `path` can prefix every URL of the chat: empty, or slash-led
+/// segments of unreserved characters with no trailing slash, so that it
+/// needs no escaping in HTML, JavaScript or a `Location` header.
+fn check_mount_path(path: &str) -> Result<(), &'static str> {
+    if path.is_empty() {
+        return Ok(());
+    }
+    let segments = path
+        .strip_prefix('/')
+        .ok_or("a mount path starts with a slash")?;
+    let fine = segments.split('/').all(|segment| {
+        !segment.is_empty()
+            && segment != "."
+            && segment != ".."
+            && segment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    if fine {
+        Ok(())
+    } else {
+        Err(
+            "a mount path is /segment[/segment…] of letters, digits and -._~, with no trailing slash",
+        )
+    }
+}
+
+/// Whether `url` is a page the adapter may send visitors to: a path on
+/// this site (not `//host`, which leaves it) or an `http(s)` URL, with no
+/// character that would need escaping.
+fn check_login_url(url: &str) -> Result<(), &'static str> {
+    let local = url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\");
+    let remote = url.starts_with("https://") || url.starts_with("http://");
+    let plain = url
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"\"'<>\\`".contains(&b));
+    if (local || remote) && plain {
+        Ok(())
+    } else {
+        Err(
+            "a login URL is a path (/login) or an http(s) URL, with no quotes, spaces or backslashes",
+        )
     }
 }
 
@@ -234,6 +308,58 @@ mod tests {
                 Err(SetupError::AllowedOrigin { origin: named, .. }) => assert_eq!(named, origin),
                 other => panic!("{origin:?} allowed: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn mount_paths_and_login_urls_are_plain() {
+        for path in ["", "/chat", "/a/b-c.d_e~f"] {
+            let config = HttpConfig {
+                mount_path: path.into(),
+                ..HttpConfig::default()
+            };
+            assert!(config.validate().is_ok(), "{path:?}");
+        }
+        for path in [
+            "chat", "/", "/chat/", "//chat", "/a/../b", "/a b", "/<x>", "/%2e", "/\"x",
+        ] {
+            let config = HttpConfig {
+                mount_path: path.into(),
+                ..HttpConfig::default()
+            };
+            assert!(
+                matches!(config.validate(), Err(SetupError::MountPath { .. })),
+                "{path:?}"
+            );
+        }
+        for url in [
+            "/login",
+            "/account/login?next=/chat",
+            "https://id.example.com/login",
+        ] {
+            let config = HttpConfig {
+                login_url: Some(url.into()),
+                ..HttpConfig::default()
+            };
+            assert!(config.validate().is_ok(), "{url:?}");
+        }
+        for url in [
+            "login",
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "/a\"b",
+            "/a b",
+            "",
+        ] {
+            let config = HttpConfig {
+                login_url: Some(url.into()),
+                ..HttpConfig::default()
+            };
+            assert!(
+                matches!(config.validate(), Err(SetupError::LoginUrl { .. })),
+                "{url:?}"
+            );
         }
     }
 

@@ -298,6 +298,24 @@ pub enum SetupError {
         /// Why it is refused.
         reason: &'static str,
     },
+    /// A mount path the adapter cannot prefix its URLs with (see
+    /// [`HttpConfig::mount_path`](crate::HttpConfig::mount_path)).
+    #[error("mount path {path:?} refused: {reason}")]
+    MountPath {
+        /// The path as configured.
+        path: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A login URL the adapter cannot send visitors to (see
+    /// [`HttpConfig::login_url`](crate::HttpConfig::login_url)).
+    #[error("login URL {url:?} refused: {reason}")]
+    LoginUrl {
+        /// The URL as configured.
+        url: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// The certificate file could not be read or holds no certificate.
     #[error("cannot read certificates from {path}: {reason}")]
     Certificates {

@@ -17,12 +17,17 @@
 //! # }
 //! ```
 //!
-//! To mount the chat inside your own hyper service, call
-//! [`ChatHttp::handle`] for the paths you give it (`/api/…`, `/ws`, the
-//! pages and `/assets/…`) and [`ChatHttp::close_websockets`] on shutdown.
+//! To mount the chat inside your own service, nest the adapter (a tower
+//! `Service`) under a path, and set [`HttpConfig::mount_path`] to it so the
+//! pages link to it: `axum::Router::new().nest_service("/chat", http)`.
+//! A hyper service can call [`ChatHttp::handle`] for the paths below the
+//! mount (`/api/…`, `/ws`, the pages and `/assets/…`). Either way, call
+//! [`ChatHttp::close_websockets`] on shutdown. docs/embedding.md shows
+//! both, with the host's own login through an [`Authenticator`].
 
 mod api;
 mod auth;
+mod authenticator;
 mod config;
 mod error;
 mod events;
@@ -38,6 +43,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod service;
 mod tls;
 mod tokens;
 mod webhook;
@@ -56,10 +62,12 @@ use tokio_util::task::TaskTracker;
 
 pub use api::RequestBody;
 pub use auth::CSRF_HEADER;
+pub use authenticator::{Authenticator, AuthenticatorError, HOST_SESSION, HostUser};
 pub use config::{HttpConfig, WebSocketLimits};
 pub use error::{Counted, ErrorBody, ErrorDetail, HttpError, Reported, SetupError};
 pub use response::Body;
 pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
+pub use service::ClientAddr;
 pub use tls::{load_tls, tls_acceptor};
 pub use tokens::{
     Claims, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, TokenKeyError, TokenKeys, TokenRefused,
@@ -197,6 +205,26 @@ impl ChatHttp {
         &self.inner.config
     }
 
+    /// `path` (absolute within the chat) as the browser reaches it: under
+    /// the mount path.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.config.mount_path)
+    }
+
+    /// Where a page sends a visitor without a session.
+    pub(crate) fn login_location(&self) -> String {
+        match &self.inner.config.login_url {
+            Some(url) => url.clone(),
+            None => self.url("/login"),
+        }
+    }
+
+    /// The answer to a path outside the chat (below no mount path).
+    pub(crate) fn not_found(&self) -> hyper::Response<Body> {
+        let reported = HttpError::NoRoute.report();
+        response::finish(response::reported(reported), self.config().tls)
+    }
+
     pub(crate) fn assets(&self) -> &pages::Assets {
         &self.inner.assets
     }
@@ -233,13 +261,12 @@ impl ChatHttp {
 
     /// The session a token the host application signed opens: the token
     /// verified on the service's clock, its user created or updated by
-    /// `sub` (remembered, so that a token seen before costs no store round
-    /// trip), the session ending when the token does.
+    /// `sub`, the session ending when the token does.
     ///
     /// # Errors
     /// `Unauthenticated` when the server takes no tokens;
-    /// [`TokenRefused`]; what [`Chat::upsert_user`] refuses (a username
-    /// taken, a name that is not one).
+    /// [`TokenRefused`], also for names the chat cannot take (a token is
+    /// the host's word); what else [`Chat::upsert_user`] refuses.
     pub(crate) async fn host_token_session(
         &self,
         raw: &str,
@@ -250,50 +277,76 @@ impl ChatHttp {
             .as_ref()
             .ok_or(chat_core::ChatError::Unauthenticated)?;
         let claims = keys.verify(raw, self.chat().clock().now())?;
-        // A user seen before with the same display name (or a token with
-        // none) costs no store round trip; a new name is written, so that
-        // the store holds the last one a token carried.
+        let username = claims
+            .preferred_username
+            .as_deref()
+            .unwrap_or(&claims.subject);
+        let user = self
+            .host_user(&claims.subject, username, claims.name.as_deref())
+            .await
+            .map_err(|error| match error {
+                HttpError::Chat(chat_core::ChatError::InvalidInput { field, .. }) => {
+                    HttpError::Token(TokenRefused::Invalid(match field {
+                        "username" => "preferred_username is not a valid chat username",
+                        "display_name" => "name is not a valid display name",
+                        _ => "sub is not a valid external id",
+                    }))
+                }
+                other => other,
+            })?;
+        let session = self.chat().session_for(user, claims.expires_at);
+        Ok((session, claims))
+    }
+
+    /// The session of a user the host's [`Authenticator`] vouched for.
+    ///
+    /// # Errors
+    /// What [`Chat::upsert_user`] refuses.
+    pub(crate) async fn authenticator_session(
+        &self,
+        host: &HostUser,
+    ) -> Result<chat_core::Session, HttpError> {
+        let username = host.username.as_deref().unwrap_or(&host.external_id);
+        let user = self
+            .host_user(&host.external_id, username, host.display_name.as_deref())
+            .await?;
+        let now = self.chat().clock().now();
+        let expires_at = host
+            .expires_at
+            .unwrap_or_else(|| now.plus(authenticator::HOST_SESSION));
+        Ok(self.chat().session_for(user, expires_at))
+    }
+
+    /// The chat user of the host's user `external_id`, created or updated
+    /// (remembered, so that a user seen before with the same display name,
+    /// or with none given, costs no store round trip; a new name is
+    /// written, so that the store holds the last one the host gave).
+    async fn host_user(
+        &self,
+        external_id: &str,
+        username: &str,
+        display_name: Option<&str>,
+    ) -> Result<chat_core::User, HttpError> {
         let known = self
             .inner
             .identities
             .lock()
             .ok()
-            .and_then(|mut cache| cache.get(&claims.subject).cloned())
-            .filter(|(_, name)| claims.name.is_none() || claims.name == *name);
-        let user = match known {
-            Some((user, _)) => user,
-            None => {
-                let username = claims
-                    .preferred_username
-                    .as_deref()
-                    .unwrap_or(&claims.subject);
-                let account = self
-                    .chat()
-                    .upsert_user(&claims.subject, username, claims.name.as_deref())
-                    .await
-                    .map_err(|error| match error {
-                        // A token is the host's word: one the chat cannot
-                        // take (a name that is not a username) is refused
-                        // as a token.
-                        chat_core::ChatError::InvalidInput { field, .. } => {
-                            HttpError::Token(TokenRefused::Invalid(match field {
-                                "username" => "preferred_username is not a valid chat username",
-                                "display_name" => "name is not a valid display name",
-                                _ => "sub is not a valid external id",
-                            }))
-                        }
-                        other => other.into(),
-                    })?;
-                let user = account.user().clone();
-                let name = account.display_name().map(|n| n.as_str().to_owned());
-                if let Ok(mut cache) = self.inner.identities.lock() {
-                    cache.put(claims.subject.clone(), (user.clone(), name));
-                }
-                user
-            }
-        };
-        let session = self.chat().session_for(user, claims.expires_at);
-        Ok((session, claims))
+            .and_then(|mut cache| cache.get(external_id).cloned())
+            .filter(|(_, name)| display_name.is_none() || display_name == name.as_deref());
+        if let Some((user, _)) = known {
+            return Ok(user);
+        }
+        let account = self
+            .chat()
+            .upsert_user(external_id, username, display_name)
+            .await?;
+        let user = account.user().clone();
+        let name = account.display_name().map(|n| n.as_str().to_owned());
+        if let Ok(mut cache) = self.inner.identities.lock() {
+            cache.put(external_id.to_owned(), (user.clone(), name));
+        }
+        Ok(user)
     }
 
     /// Counts one client frame of `user`; `false` if over their rate.

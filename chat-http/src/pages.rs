@@ -111,10 +111,12 @@ pub(crate) struct Assets {
 }
 
 /// `source` with each `"./name.js"` of `built` (name, fingerprinted path)
-/// replaced by its path.
+/// replaced by its fingerprinted file name, still relative: modules find
+/// each other wherever the chat is mounted.
 fn link(source: &str, built: &[(&str, String)]) -> String {
     built.iter().fold(source.to_owned(), |text, (name, path)| {
-        text.replace(&format!("\"./{name}.js\""), &format!("\"{path}\""))
+        let file = path.rsplit('/').next().unwrap_or(path);
+        text.replace(&format!("\"./{name}.js\""), &format!("\"./{file}\""))
     })
 }
 
@@ -186,22 +188,24 @@ impl Assets {
     }
 }
 
-/// What every page links to.
-struct AssetPaths<'a> {
-    js: &'a str,
-    css: &'a str,
+/// What every page links to: the mount path, the script and the style.
+struct Site {
+    base: String,
+    login: String,
+    js: String,
+    css: String,
 }
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage<'a> {
-    assets: AssetPaths<'a>,
+struct LoginPage {
+    site: Site,
 }
 
 #[derive(Template)]
 #[template(path = "signup.html")]
-struct SignupPage<'a> {
-    assets: AssetPaths<'a>,
+struct SignupPage {
+    site: Site,
 }
 
 struct MessageView {
@@ -251,7 +255,7 @@ struct ConversationView {
 #[derive(Template)]
 #[template(path = "chat.html")]
 struct ChatPage<'a> {
-    assets: AssetPaths<'a>,
+    site: Site,
     me: &'a str,
     csrf: String,
     peer: Option<String>,
@@ -276,36 +280,28 @@ fn render(page: &impl Template, status: StatusCode) -> Result<Response<Body>, Ht
 }
 
 impl ChatHttp {
-    fn asset_paths(&self) -> AssetPaths<'_> {
-        AssetPaths {
-            js: &self.assets().entry().path,
-            css: &self.assets().css.path,
+    fn site(&self) -> Site {
+        Site {
+            base: self.config().mount_path.clone(),
+            login: self.login_location(),
+            js: self.url(&self.assets().entry().path),
+            css: self.url(&self.assets().css.path),
         }
     }
 
     pub(crate) fn login_page(&self) -> Result<Response<Body>, HttpError> {
-        render(
-            &LoginPage {
-                assets: self.asset_paths(),
-            },
-            StatusCode::OK,
-        )
+        render(&LoginPage { site: self.site() }, StatusCode::OK)
     }
 
     pub(crate) fn signup_page(&self) -> Result<Response<Body>, HttpError> {
-        render(
-            &SignupPage {
-                assets: self.asset_paths(),
-            },
-            StatusCode::OK,
-        )
+        render(&SignupPage { site: self.site() }, StatusCode::OK)
     }
 
     /// `/`: the chat when logged in, else the login page.
     pub(crate) fn home(&self, auth: Option<Authenticated>) -> Response<Body> {
         match auth {
-            Some(_) => redirect("/chat/"),
-            None => redirect("/login"),
+            Some(_) => redirect(&self.url("/chat/")),
+            None => redirect(&self.login_location()),
         }
     }
 
@@ -335,7 +331,7 @@ impl ChatHttp {
                     .map(|page| {
                         let room = RoomView {
                             label: peer.to_owned(),
-                            href: format!("/chat/{peer}/"),
+                            href: self.url(&format!("/chat/{peer}/")),
                             group: None,
                         };
                         Some((room, page))
@@ -350,7 +346,7 @@ impl ChatHttp {
                             .map(|page| {
                                 let room = RoomView {
                                     label: group.title.to_string(),
-                                    href: format!("/groups/{}/", id.get()),
+                                    href: self.url(&format!("/groups/{}/", id.get())),
                                     group: Some(GroupHead {
                                         id: id.get(),
                                         member_count: group.members.len(),
@@ -407,14 +403,14 @@ impl ChatHttp {
                     SummaryKind::Direct { peer: user, .. } => (
                         user.username().to_string(),
                         0,
-                        format!("/chat/{}/", user.username()),
+                        self.url(&format!("/chat/{}/", user.username())),
                         peer.as_deref()
                             .is_some_and(|p| user.username().canonical() == p.to_ascii_lowercase()),
                     ),
                     SummaryKind::Group { title, .. } => (
                         title.to_string(),
                         c.conversation.get(),
-                        format!("/groups/{}/", c.conversation.get()),
+                        self.url(&format!("/groups/{}/", c.conversation.get())),
                         active_group == Some(c.conversation.get()),
                     ),
                 };
@@ -438,7 +434,7 @@ impl ChatHttp {
             .collect();
         let direct_active = |c: &&ConversationView| c.active && c.group_id == 0;
         let page = ChatPage {
-            assets: self.asset_paths(),
+            site: self.site(),
             peer_online: conversations.iter().filter(direct_active).any(|c| c.online),
             peer_read: conversations
                 .iter()
@@ -511,8 +507,9 @@ fn preview(message: &Message) -> String {
 mod tests {
     use super::*;
 
-    /// Every module imports the others by their fingerprinted paths, each
-    /// of which is served: no `./name.js` is left for a browser to fetch
+    /// Every module imports the others by their fingerprinted names,
+    /// relative (so that they resolve under any mount path), each of which
+    /// is served: no `./name.js` is left for a browser to fetch
     /// unfingerprinted, and a module changing renames those that import it.
     #[test]
     fn modules_import_each_other_by_fingerprinted_paths_that_are_served() {
@@ -521,14 +518,18 @@ mod tests {
         let mut imports = 0;
         for module in &assets.modules {
             let text = std::str::from_utf8(&module.identity.body).unwrap();
-            assert!(
-                !text.contains("\"./"),
-                "{}: an import left unlinked",
-                module.path
-            );
-            for line in text.lines().filter(|l| l.contains(" from \"/assets/")) {
-                let path = line.split('"').nth(1).unwrap();
-                assert!(served.contains(&path), "{}: imports {path}", module.path);
+            let imports_of = |l: &&str| {
+                let l = l.trim_start();
+                (l.starts_with("import ") || l.starts_with("} from ")) && l.contains(" from \"")
+            };
+            for line in text.lines().filter(imports_of) {
+                let file = line.split('"').nth(1).unwrap();
+                let path = format!("/assets/{}", file.strip_prefix("./").unwrap());
+                assert!(
+                    served.contains(&path.as_str()),
+                    "{}: imports {file}",
+                    module.path
+                );
                 imports += 1;
             }
         }
@@ -539,6 +540,6 @@ mod tests {
             "import { a } from \"./api.js\";",
             &[("api", "/assets/api-1.js".into())],
         );
-        assert_eq!(linked, "import { a } from \"/assets/api-1.js\";");
+        assert_eq!(linked, "import { a } from \"./api-1.js\";");
     }
 }

@@ -403,11 +403,11 @@ impl ChatHttp {
                     let room = peer.map_or(PageRoom::None, PageRoom::Direct);
                     self.chat_page(auth, request, room).await
                 }
-                None => Ok(response::redirect("/login")),
+                None => Ok(response::redirect(&self.login_location())),
             },
             Route::GroupPage(id) => match caller.maybe() {
                 Some(auth) => self.chat_page(auth, request, PageRoom::Group(id)).await,
-                None => Ok(response::redirect("/login")),
+                None => Ok(response::redirect(&self.login_location())),
             },
             Route::Asset => self
                 .assets()

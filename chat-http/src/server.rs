@@ -79,7 +79,13 @@ async fn serve_with(
         shutdown,
         move |request, peer| {
             let handler = handler.clone();
-            async move { handler.handle(request, peer).await }
+            async move {
+                let mount = &handler.config().mount_path;
+                match crate::service::below_mount(request, mount) {
+                    Some(request) => handler.handle(request, peer).await,
+                    None => handler.not_found(),
+                }
+            }
         },
     )
     .await;

@@ -22,7 +22,8 @@ pub type Answer = (u16, reqwest::header::HeaderMap, Value);
 /// Talks to one server.
 #[derive(Clone, Debug)]
 pub struct Client {
-    /// `http://host:port`.
+    /// `http://host:port`, and the path the chat is mounted at if any
+    /// (`http://host:port/chat`).
     pub base: String,
     /// `host:port`.
     pub host: String,
@@ -286,7 +287,12 @@ impl Client {
         query: &str,
         headers: &[(&str, &str)],
     ) -> tungstenite::handshake::client::Request {
-        let mut request = format!("ws://{}/ws{query}", self.host)
+        // A chat mounted below a path has its WebSocket there too.
+        let mount = self
+            .base
+            .split_once(self.host.as_str())
+            .map_or("", |(_, path)| path);
+        let mut request = format!("ws://{}{mount}/ws{query}", self.host)
             .into_client_request()
             .unwrap();
         for (name, value) in headers {

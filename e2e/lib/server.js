@@ -14,10 +14,18 @@ export const serverBin = process.env.CHAT_SERVER_BIN || join(root, "target/debug
 
 const STARTUP_TIMEOUT_MS = 30_000;
 
+/** The axum example that mounts the chat under `/chat`. */
+export const hostBin = process.env.CHAT_HOST_BIN || join(root, "target/debug/axum-host");
+
 export class Server {
-  /** `sendRate`: messages per user per second (bursts of three seconds' worth). */
-  constructor({ sendRate = 1000 } = {}) {
+  /**
+   * `sendRate`: messages per user per second (bursts of three seconds'
+   * worth). `host`: run the axum example (the chat under `/chat`, behind
+   * its own login) instead of the chat server.
+   */
+  constructor({ sendRate = 1000, host = false } = {}) {
     this.sendRate = sendRate;
+    this.host = host;
     this.dir = mkdtempSync(join(tmpdir(), "chat-e2e-"));
     this.process = null;
     this.address = null;
@@ -33,7 +41,7 @@ export class Server {
   async start() {
     const listen = this.address || "127.0.0.1:0";
     this.log = "";
-    const child = spawn(serverBin, [
+    const args = this.host ? [listen] : [
       "--listen", listen,
       "--database-url", `sqlite://${join(this.dir, "chat.db")}`,
       // Every test signs up and in from 127.0.0.1; the per-address limits
@@ -42,7 +50,8 @@ export class Server {
       "--signup-burst", "1000",
       "--send-rate", String(this.sendRate),
       "--log", "info",
-    ], { stdio: ["ignore", "ignore", "pipe"] });
+    ];
+    const child = spawn(this.host ? hostBin : serverBin, args, { stdio: ["ignore", "ignore", "pipe"] });
     this.process = child;
     child.stderr.setEncoding("utf8");
     this.address = await new Promise((resolveAddress, reject) => {

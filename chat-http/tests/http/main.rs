@@ -15,6 +15,7 @@ mod headers;
 mod limits;
 mod logs;
 mod metrics;
+mod mount;
 mod policy;
 mod recovery;
 mod tls;
