@@ -61,7 +61,7 @@ pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
     Chat, ChatBuilder, ChatConfig, FeedPage, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live,
     Login, MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent,
-    SignupForm, Subscription,
+    SignupForm, Subscription, UserRef,
 };
 pub use device::DeviceToken;
 pub use domain::{

@@ -462,6 +462,16 @@ impl UserStore for MemoryStore {
         Ok(lock(self).user(id).map(|u| u.account.clone()))
     }
 
+    async fn find_user_by_external_id(&self, id: &ExternalId) -> Result<Option<Account>> {
+        let state = lock(self);
+        Ok(state
+            .external_ids
+            .iter()
+            .position(|known| known.as_ref() == Some(id))
+            .and_then(|index| state.users.get(index))
+            .map(|u| u.account.clone()))
+    }
+
     async fn look_alike_exists(&self, username: &Username) -> Result<bool> {
         let skeleton = username.skeleton();
         Ok(lock(self).skeletons.contains(&skeleton))

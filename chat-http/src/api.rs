@@ -19,7 +19,8 @@ use crate::wire::{
     MessagesBody, SendRequest, SignupRequest, StatusBody, UserBody, UserDto, UsersBody,
 };
 
-type Handled = Result<Response<Body>, HttpError>;
+/// What a handler answers.
+pub(crate) type Handled = Result<Response<Body>, HttpError>;
 
 /// What [`ChatHttp::handle`] accepts as a request body: any hyper body of
 /// `Bytes` (hyper's `Incoming`, `Full`, …).

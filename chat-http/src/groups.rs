@@ -6,7 +6,7 @@ use chat_core::{ConversationId, GroupForm, GroupView, MessageId, Timestamp};
 use hyper::{Request, Response, StatusCode};
 
 use crate::ChatHttp;
-use crate::api::{RequestBody, history_query};
+use crate::api::{Handled, RequestBody, history_query};
 use crate::auth::Authenticated;
 use crate::error::HttpError;
 use crate::request::{Query, json_body};
@@ -16,8 +16,6 @@ use crate::wire::{
     InvitationDto, InvitationsBody, MessageDto, MessagesBody, ReadBody, ReadRequest,
     RenameGroupRequest, SendRequest, SetRoleRequest,
 };
-
-type Handled = Result<Response<Body>, HttpError>;
 
 /// A group id from the path: anything but a positive integer names no
 /// group, and gets the same 404 as a group the caller may not see.

@@ -43,6 +43,7 @@ mod request;
 mod response;
 mod router;
 mod server;
+mod server_api;
 mod service;
 mod tls;
 mod tokens;
@@ -67,6 +68,7 @@ pub use config::{HttpConfig, WebSocketLimits};
 pub use error::{Counted, ErrorBody, ErrorDetail, HttpError, Reported, SetupError};
 pub use response::Body;
 pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
+pub use server_api::{ACT_AS_EXTERNAL_HEADER, ACT_AS_HEADER};
 pub use service::ClientAddr;
 pub use tls::{load_tls, tls_acceptor};
 pub use tokens::{
@@ -341,12 +343,17 @@ impl ChatHttp {
             .chat()
             .upsert_user(external_id, username, display_name)
             .await?;
-        let user = account.user().clone();
+        self.remember_host_user(external_id, &account);
+        Ok(account.user().clone())
+    }
+
+    /// Remembers the host's user `external_id` as `account`, with the
+    /// display name it has now.
+    pub(crate) fn remember_host_user(&self, external_id: &str, account: &chat_core::Account) {
         let name = account.display_name().map(|n| n.as_str().to_owned());
         if let Ok(mut cache) = self.inner.identities.lock() {
-            cache.put(external_id.to_owned(), (user.clone(), name));
+            cache.put(external_id.to_owned(), (account.user().clone(), name));
         }
-        Ok(user)
     }
 
     /// Counts one client frame of `user`; `false` if over their rate.

@@ -20,7 +20,7 @@ use crate::wire::{
     GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto, InvitationsBody,
     LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, ReadBody,
     ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody,
-    UserBody, UserDto, UsersBody,
+    UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -34,14 +34,15 @@ use crate::wire::{
     paths(
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
-        join_group, group_history, send_to_group, read_group, invitations, feed
+        join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
         ConversationsBody, MessagesBody, MessageBody, UsersBody, StatusBody, SignupRequest,
         LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
-        SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody
+        SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
+        UpsertUserRequest
     )),
     modifiers(&Security, &Errors),
 )]
@@ -70,7 +71,10 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "a key of the server API (`chat_key_…`, made by `chat-server api-key create`)",
+                        "a key of the server API (`chat_key_…`, made by `chat-server api-key create`). \
+                         On a user endpoint, the call acts as the user named by the `Chat-Act-As` \
+                         (username) or `Chat-Act-As-External` (the host's id) header, with that \
+                         user's rights: sends need the `send` scope, groups the `groups` scope.",
                     ))
                     .build(),
             ),
@@ -244,7 +248,7 @@ fn history() {}
 
 /// Sends a message to `username`.
 #[utoipa::path(post, path = "/api/conversations/{username}/messages", tag = "conversations",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("username" = String, Path, description = "the recipient", pattern = "^[A-Za-z0-9_.-]{3,32}$")),
     request_body = SendRequest,
     responses(
@@ -295,7 +299,7 @@ fn openapi() {}
 /// conversation with the caller in which both have written are added at
 /// once; anyone else is invited (`POST /api/groups/{id}/join` accepts).
 #[utoipa::path(post, path = "/api/groups", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     request_body = CreateGroupRequest,
     responses(
         (status = 201, description = "the group", body = GroupBody),
@@ -308,7 +312,7 @@ fn create_group() {}
 /// The directory: discoverable groups whose title contains `q`, the
 /// largest first; anyone may join them.
 #[utoipa::path(get, path = "/api/groups", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(
         ("q" = Option<String>, Query, description = "a part of the title, case-insensitively (at most 100 characters)", max_length = 100),
         ("limit" = Option<u32>, Query, description = "1 to 200, default 50", minimum = 1, maximum = 200),
@@ -320,7 +324,7 @@ fn group_directory() {}
 /// The group with its members (to members and invitees; its title and
 /// settings to former members and, for a discoverable group, anyone).
 #[utoipa::path(get, path = "/api/groups/{id}", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
     responses(
         (status = 200, description = "the group", body = GroupBody),
@@ -331,7 +335,7 @@ fn group() {}
 
 /// Renames the group (admins and the owner).
 #[utoipa::path(patch, path = "/api/groups/{id}", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
     request_body = RenameGroupRequest,
     responses(
@@ -345,7 +349,7 @@ fn rename_group() {}
 /// Brings someone into the group (admins and the owner): added at once
 /// where the consent rule allows, invited otherwise.
 #[utoipa::path(post, path = "/api/groups/{id}/members", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
     request_body = AddMemberRequest,
     responses(
@@ -360,7 +364,7 @@ fn add_member() {}
 /// Gives a member a role (the owner only; `owner` hands the group over),
 /// or mutes or unmutes them (admins mute members, the owner admins too).
 #[utoipa::path(patch, path = "/api/groups/{id}/members/{username}", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(
         ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
         ("username" = String, Path, description = "the member", pattern = "^[A-Za-z0-9_.-]{3,32}$"),
@@ -378,7 +382,7 @@ fn set_role() {}
 /// Removes a member or withdraws an invitation (admins remove members, the
 /// owner removes admins too); the caller's own name leaves the group.
 #[utoipa::path(delete, path = "/api/groups/{id}/members/{username}", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(
         ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
         ("username" = String, Path, description = "the member, or the caller to leave", pattern = "^[A-Za-z0-9_.-]{3,32}$"),
@@ -394,7 +398,7 @@ fn remove_member() {}
 
 /// Accepts an invitation, or joins a discoverable group.
 #[utoipa::path(post, path = "/api/groups/{id}/join", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
     responses(
         (status = 200, description = "the group", body = GroupBody),
@@ -423,7 +427,7 @@ fn group_history() {}
 
 /// Sends a message to the group.
 #[utoipa::path(post, path = "/api/groups/{id}/messages", tag = "groups",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
     request_body = SendRequest,
     responses(
@@ -471,6 +475,21 @@ fn invitations() {}
     ))]
 #[allow(dead_code)]
 fn feed() {}
+
+/// Creates the host's user `external_id` on first sight (with `username`),
+/// updates its display name after: idempotent. A key with the `users`
+/// scope.
+#[utoipa::path(post, path = "/api/server/users", tag = "server",
+    security(("api_key" = [])),
+    request_body = UpsertUserRequest,
+    responses(
+        (status = 200, description = "the user, created or updated", body = UserBody),
+        (status = 401, description = "no key, or not a live one", body = ErrorBody),
+        (status = 403, description = "a key without the `users` scope", body = ErrorBody),
+        (status = 409, description = "a new user whose username another account has (`username_taken`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn upsert_user() {}
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 25] = [
+pub(crate) const API_ROUTES: [(&str, &str); 26] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -43,6 +43,7 @@ pub(crate) const API_ROUTES: [(&str, &str); 25] = [
     ("POST", "/api/groups/{id}/read"),
     ("GET", "/api/invitations"),
     ("GET", "/api/feed"),
+    ("POST", "/api/server/users"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -68,6 +69,7 @@ mod tests {
                     "/api/signup" | "/api/login" | "/healthz" | "/readyz" | "/api/openapi.json",
                 ) => Access::Public,
                 (_, "/api/feed") => Access::Key(chat_core::ApiScope::Feed),
+                (_, "/api/server/users") => Access::Key(chat_core::ApiScope::Users),
                 ("POST" | "PATCH", _) => Access::WriteSession,
                 ("DELETE", _) => Access::DeleteSession,
                 (_, "/api/events") => Access::LiveSession,
@@ -108,6 +110,7 @@ enum Route<'a> {
     GroupRead(&'a str),
     Invitations,
     Feed,
+    ServerUsers,
     WebSocket,
     Home,
     LoginPage,
@@ -208,6 +211,7 @@ impl<'a> Route<'a> {
             ["api", "groups", id, "read"] => Self::GroupRead(id),
             ["api", "invitations"] => Self::Invitations,
             ["api", "feed"] => Self::Feed,
+            ["api", "server", "users"] => Self::ServerUsers,
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -231,16 +235,34 @@ impl<'a> Route<'a> {
             Self::Home | Self::ChatPage(_) | Self::GroupPage(_) => Access::MaybeSession,
             Self::WebSocket | Self::Events => Access::LiveSession,
             Self::Feed => Access::Key(chat_core::ApiScope::Feed),
+            Self::ServerUsers => Access::Key(chat_core::ApiScope::Users),
             _ if method == Method::DELETE => Access::DeleteSession,
             _ if write => Access::WriteSession,
             _ => Access::Session,
         }
     }
 
+    /// The scope an API key needs to call the route with `method` acting as
+    /// a user (`Chat-Act-As`), if a key may call it at all: sends need
+    /// `send`; making, reading and managing groups need `groups`.
+    fn key_scope(&self, method: &Method) -> Option<chat_core::ApiScope> {
+        use chat_core::ApiScope;
+        let write = !(method == Method::GET || method == Method::HEAD);
+        match self {
+            Self::Messages(_) | Self::GroupMessages(_) if write => Some(ApiScope::Send),
+            Self::Groups
+            | Self::Group(_)
+            | Self::GroupMembers(_)
+            | Self::GroupMember(..)
+            | Self::GroupJoin(_) => Some(ApiScope::Groups),
+            _ => None,
+        }
+    }
+
     /// The methods the route answers.
     fn allow(&self) -> &'static str {
         match self {
-            Self::Signup | Self::Login | Self::Logout => "POST",
+            Self::Signup | Self::Login | Self::Logout | Self::ServerUsers => "POST",
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
@@ -255,8 +277,23 @@ impl ChatHttp {
     async fn caller(
         &self,
         access: Access,
+        key_scope: Option<chat_core::ApiScope>,
         headers: &hyper::HeaderMap,
     ) -> Result<Caller, HttpError> {
+        // The host's back end, with an API key, acting as one of the users.
+        if matches!(
+            access,
+            Access::Session | Access::WriteSession | Access::DeleteSession
+        ) && let Some(raw) = crate::auth::bearer(headers)
+            && chat_core::ApiKeySecret::looks_like(&raw)
+        {
+            if access == Access::WriteSession {
+                require_json(headers)?;
+            }
+            return Ok(Caller::Known(
+                self.acting_caller(&raw, key_scope, headers).await?,
+            ));
+        }
         Ok(match access {
             Access::Public => Caller::Anyone,
             Access::MaybeSession => Caller::Maybe(authenticate(self, headers).await.ok()),
@@ -326,7 +363,11 @@ impl ChatHttp {
             check_origin(request.headers(), self.config())?;
         }
         let caller = self
-            .caller(route.access(&method), request.headers())
+            .caller(
+                route.access(&method),
+                route.key_scope(&method),
+                request.headers(),
+            )
             .await?;
         match route {
             Route::Signup => {
@@ -391,6 +432,10 @@ impl ChatHttp {
             }
             Route::Invitations => self.invitations(caller.known()?).await,
             Route::Feed => self.feed(&caller.key()?, &request).await,
+            Route::ServerUsers => {
+                caller.key()?;
+                self.upsert_user(request).await
+            }
             Route::WebSocket => {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.websocket(caller.known()?, request, client).await

@@ -381,6 +381,20 @@ pub(crate) struct CreateGroupRequest {
     pub(crate) announcement: bool,
 }
 
+/// `POST /api/server/users`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct UpsertUserRequest {
+    /// The host's own id for the user: 1 to 255 bytes, no control
+    /// characters; exact (case matters).
+    pub(crate) external_id: String,
+    /// The chat username, needed the first time the user is seen and
+    /// ignored after.
+    pub(crate) username: Option<String>,
+    /// The name shown; given, it replaces the stored one.
+    pub(crate) display_name: Option<String>,
+}
+
 /// `PATCH /api/groups/{id}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]

@@ -117,9 +117,9 @@ macro_rules! sql_store_ports {
                 StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
-                Account, ApiKey, Change, ConversationId, ConversationSummary, Email, Group,
-                Invitation, Member, Membership, Message, MessageId, NewMessage, Position, Result,
-                SessionId, Timestamp, TokenHash, User, UserId, Username,
+                Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId,
+                Group, Invitation, Member, Membership, Message, MessageId, NewMessage, Position,
+                Result, SessionId, Timestamp, TokenHash, User, UserId, Username,
             };
 
             #[shared::async_trait]
@@ -157,6 +157,12 @@ macro_rules! sql_store_ports {
                 }
                 async fn find_account(&self, id: UserId) -> Result<Option<Account>> {
                     shared::find_account(self, id).await
+                }
+                async fn find_user_by_external_id(
+                    &self,
+                    id: &ExternalId,
+                ) -> Result<Option<Account>> {
+                    shared::find_user_by_external_id(self, id).await
                 }
                 async fn look_alike_exists(&self, username: &Username) -> Result<bool> {
                     shared::look_alike_exists(self, username).await

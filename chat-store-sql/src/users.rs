@@ -3,8 +3,8 @@
 use chat_core::backend::corrupt;
 use chat_core::ports::{ExternalUser, NewUser, PageLimit, SessionRecord, StoredUser};
 use chat_core::{
-    Account, ChatError, DisplayName, Email, PasswordHash, Result, SessionId, Timestamp, TokenHash,
-    User, UserId, Username,
+    Account, ChatError, DisplayName, Email, ExternalId, PasswordHash, Result, SessionId, Timestamp,
+    TokenHash, User, UserId, Username,
 };
 
 use crate::SqlStore;
@@ -181,6 +181,23 @@ pub async fn find_user_by_username(
 pub async fn find_account(store: &impl SqlStore, id: UserId) -> Result<Option<Account>> {
     let sql = crate::Stmt::assembled(format!("{ACCOUNT} WHERE id = $1"));
     let row = store.reader().fetch_optional(sql, args![id.get()]).await?;
+    Ok(row
+        .as_ref()
+        .map(stored_user)
+        .transpose()?
+        .map(|s| s.account))
+}
+
+/// [`UserStore::find_user_by_external_id`](chat_core::ports::UserStore::find_user_by_external_id) in SQL.
+pub async fn find_user_by_external_id(
+    store: &impl SqlStore,
+    id: &ExternalId,
+) -> Result<Option<Account>> {
+    let sql = crate::Stmt::assembled(format!("{ACCOUNT} WHERE external_id = $1"));
+    let row = store
+        .reader()
+        .fetch_optional(sql, args![id.as_str()])
+        .await?;
     Ok(row
         .as_ref()
         .map(stored_user)

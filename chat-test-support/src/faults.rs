@@ -294,6 +294,14 @@ impl UserStore for FaultyStore {
         self.inner.find_account(id).await
     }
 
+    async fn find_user_by_external_id(
+        &self,
+        id: &chat_core::ExternalId,
+    ) -> Result<Option<Account>> {
+        self.faults.checkpoint(Call::FindAccount).await?;
+        self.inner.find_user_by_external_id(id).await
+    }
+
     async fn list_users(
         &self,
         prefix: &str,

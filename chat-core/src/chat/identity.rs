@@ -71,4 +71,39 @@ impl Chat {
             expires_at,
         )
     }
+
+    /// The account of a user as the host's back end names them: by
+    /// username, or by the host's own id for them.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`](crate::ChatError::NotFound) when nobody is
+    /// so named (a name that could not be one included); what the store
+    /// reports.
+    pub async fn lookup_user(&self, who: UserRef<'_>) -> Result<Account> {
+        let found = match who {
+            UserRef::Username(name) => match Username::parse(name) {
+                Ok(name) => self
+                    .inner
+                    .store
+                    .find_user_by_username(&name)
+                    .await?
+                    .map(|stored| stored.account),
+                Err(_) => None,
+            },
+            UserRef::External(id) => match ExternalId::parse(id) {
+                Ok(id) => self.inner.store.find_user_by_external_id(&id).await?,
+                Err(_) => None,
+            },
+        };
+        found.ok_or(crate::ChatError::NotFound)
+    }
+}
+
+/// A user as a host's back end names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserRef<'a> {
+    /// By chat username.
+    Username(&'a str),
+    /// By the host's own id for them (what `upsert_user` was given).
+    External(&'a str),
 }

@@ -23,6 +23,7 @@ use tokio::sync::OnceCell;
 pub use accounts::{Login, SignupForm};
 pub use feed::FeedPage;
 pub use groups::{GROUP_TYPING_LIMIT, GroupForm, GroupView, MemberView};
+pub use identity::UserRef;
 pub use live::{Item, Live, Resume};
 pub use messaging::{Sending, Sent};
 pub use policy::{PolicyFailure, PolicyObserver, PolicyOutcome};

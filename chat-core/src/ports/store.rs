@@ -213,6 +213,10 @@ pub trait UserStore: Send + Sync + 'static {
     /// Finds an account by id.
     async fn find_account(&self, id: UserId) -> Result<Option<Account>>;
 
+    /// The account of the host's user `id`, if it was ever brought
+    /// ([`upsert_external_user`](Self::upsert_external_user)).
+    async fn find_user_by_external_id(&self, id: &ExternalId) -> Result<Option<Account>>;
+
     /// Whether an account has a name that reads like `username` (the same
     /// [`Username::skeleton`], so the same name in any case too); served by
     /// an index.

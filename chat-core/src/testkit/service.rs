@@ -326,6 +326,30 @@ pub async fn a_host_brings_its_users_by_its_own_id(store: Arc<dyn Store>) {
             .await;
     let first = users[0].as_ref().unwrap().user().clone();
     assert!(users.iter().all(|u| u.as_ref().unwrap().user() == &first));
+    // The host's back end finds its users by its id or by their name;
+    // strangers and names that could not be are not found.
+    let by_id = chat
+        .lookup_user(crate::UserRef::External("auth0|ada"))
+        .await
+        .unwrap();
+    assert_eq!(by_id.user(), ada.user());
+    assert_eq!(by_id.display_name().unwrap().as_str(), "Countess");
+    let by_name = chat
+        .lookup_user(crate::UserRef::Username("ADA"))
+        .await
+        .unwrap();
+    assert_eq!(by_name.user(), ada.user());
+    for stranger in [
+        crate::UserRef::External("auth0|nobody"),
+        crate::UserRef::External(""),
+        crate::UserRef::Username("nobody"),
+        crate::UserRef::Username("no such name"),
+    ] {
+        assert!(
+            matches!(chat.lookup_user(stranger).await, Err(ChatError::NotFound)),
+            "{stranger:?}"
+        );
+    }
     // No password opens it, not even an empty one.
     assert!(matches!(
         chat.login("ada", PASSWORD.into(), "c").await,

@@ -18,6 +18,7 @@ mod metrics;
 mod mount;
 mod policy;
 mod recovery;
+mod server_api;
 mod tls;
 mod tokens;
 mod webhook;
