@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use chat_core::{ChatError, Clock, Presence, Result, UserId};
+use chat_core::{ChatError, Clock, Presence, Result, Timestamp, UserId};
 use redis::aio::ConnectionManager;
 use tracing::debug;
 
@@ -69,6 +69,11 @@ impl RedisPresence {
 
     fn key(&self, user: UserId) -> String {
         format!("{}:presence:{user}", self.prefix)
+    }
+
+    /// The sorted set of when each user was last active (microseconds).
+    fn activity_key(&self) -> String {
+        format!("{}:activity", self.prefix)
     }
 
     /// The clock's time in milliseconds: the entries' scores.
@@ -164,6 +169,52 @@ impl Presence for RedisPresence {
                 .map_err(|_| unavailable("Redis presence timed out"))?
                 .map_err(unavailable)?;
         Ok(counts.into_iter().map(|n| n > 0).collect())
+    }
+
+    async fn touch(&self, user: UserId, at: Timestamp) -> Result<()> {
+        // One sorted set for every user: a note only ever raises a user's
+        // score (GT), and notes older than a day are dropped as new ones
+        // come, so the set holds the users active in the last day.
+        let key = self.activity_key();
+        let forgotten = at.minus(chat_core::ports::ACTIVITY_KEPT).unix_micros();
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("ZADD")
+            .arg(&key)
+            .arg("GT")
+            .arg(at.unix_micros())
+            .arg(user.get())
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&key)
+            .arg("-inf")
+            .arg(format!("({forgotten}"))
+            .ignore()
+            .zcard(&key);
+        self.run(&pipe).await.map(drop)
+    }
+
+    async fn last_active(&self, users: &[UserId]) -> Result<Vec<Option<Timestamp>>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut command = redis::cmd("ZMSCORE");
+        command.arg(self.activity_key());
+        for user in users {
+            command.arg(user.get());
+        }
+        let mut connection = self.connection.clone();
+        let scores: Vec<Option<f64>> =
+            tokio::time::timeout(self.timeout, command.query_async(&mut connection))
+                .await
+                .map_err(|_| unavailable("Redis presence timed out"))?
+                .map_err(unavailable)?;
+        // Microseconds of this era are below 2^53: exact as scores.
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(scores
+            .into_iter()
+            .map(|score| score.map(|micros| Timestamp::from_unix_micros(micros as i64)))
+            .collect())
     }
 }
 

@@ -5,14 +5,24 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::UserId;
+use crate::domain::{Timestamp, UserId};
 use crate::error::{ChatError, Result};
 use crate::ports::Presence;
 
-/// [`Presence`] for a single process: a count of live connections per user.
+/// [`Presence`] for a single process: a count of live connections per
+/// user, and when each was last active.
 #[derive(Debug, Default)]
 pub struct LocalPresence {
     connections: Mutex<HashMap<UserId, usize>>,
+    activity: Mutex<Activity>,
+}
+
+/// When each user was last active; entries older than a day are dropped
+/// every few thousand notes.
+#[derive(Debug, Default)]
+struct Activity {
+    last: HashMap<UserId, Timestamp>,
+    notes: u32,
 }
 
 fn poisoned() -> ChatError {
@@ -44,6 +54,26 @@ impl Presence for LocalPresence {
     async fn online(&self, users: &[UserId]) -> Result<Vec<bool>> {
         let connections = self.connections.lock().map_err(|_| poisoned())?;
         Ok(users.iter().map(|u| connections.contains_key(u)).collect())
+    }
+
+    async fn touch(&self, user: UserId, at: Timestamp) -> Result<()> {
+        let mut activity = self.activity.lock().map_err(|_| poisoned())?;
+        let last = activity.last.entry(user).or_insert(at);
+        *last = (*last).max(at);
+        activity.notes = activity.notes.wrapping_add(1);
+        if activity.notes % 4096 == 0 {
+            let oldest = at.minus(crate::ports::ACTIVITY_KEPT);
+            activity.last.retain(|_, last| *last >= oldest);
+        }
+        Ok(())
+    }
+
+    async fn last_active(&self, users: &[UserId]) -> Result<Vec<Option<Timestamp>>> {
+        let activity = self.activity.lock().map_err(|_| poisoned())?;
+        Ok(users
+            .iter()
+            .map(|u| activity.last.get(u).copied())
+            .collect())
     }
 }
 

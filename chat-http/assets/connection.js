@@ -4,6 +4,9 @@
 
 import { url } from "./api.js";
 
+/** How often, at most, the page tells the server its person is there. */
+const ACTIVE_EVERY_MS = 20000;
+
 export class Connection {
   /**
    * `resume()` gives the query that resumes the stream; `onFrame(frame)`
@@ -23,6 +26,24 @@ export class Connection {
     this.leaving = false;
     window.addEventListener("pagehide", () => { this.leaving = true; });
     window.addEventListener("online", () => { if (this.timer) this.connect(); });
+    // While the page is in view and focused, its person counts as there:
+    // the server holds offline notices back. An open tab in the
+    // background does not count.
+    this.lastActive = 0;
+    const note = () => this.noteActive();
+    document.addEventListener("visibilitychange", note);
+    window.addEventListener("focus", note);
+    document.addEventListener("keydown", note, { passive: true });
+    document.addEventListener("pointerdown", note, { passive: true });
+    setInterval(note, ACTIVE_EVERY_MS);
+  }
+
+  /** Tells the server the person is there, if the page is in view. */
+  noteActive() {
+    if (document.visibilityState !== "visible" || !document.hasFocus()) return;
+    const now = Date.now();
+    if (now - this.lastActive < ACTIVE_EVERY_MS) return;
+    if (this.send({ type: "active" })) this.lastActive = now;
   }
 
   get open() {

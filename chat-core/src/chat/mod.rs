@@ -75,6 +75,12 @@ pub struct ChatConfig {
     /// Whether notices carry the message's text (default: no; push
     /// payloads travel through third parties).
     pub offline_text: bool,
+    /// How recently a member must have shown they are there
+    /// ([`Chat::mark_active`]: a page in view, a send, a read) for a live
+    /// connection to count as present when offline notices are decided
+    /// (default 60 s): an open but idle tab does not keep notices away.
+    /// `None`: any live connection counts.
+    pub active_window: Option<Duration>,
 }
 
 impl Default for ChatConfig {
@@ -90,6 +96,7 @@ impl Default for ChatConfig {
             policy_failure: PolicyFailure::Refuse,
             offline_delay: Duration::from_secs(30),
             offline_text: false,
+            active_window: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -137,6 +144,13 @@ impl ChatConfig {
     pub fn with_offline_notices(mut self, delay: Duration, text: bool) -> Self {
         self.offline_delay = delay;
         self.offline_text = text;
+        self
+    }
+
+    /// Sets how recently a member must have been active for a live
+    /// connection to keep offline notices away (`None`: any connection).
+    pub fn with_active_window(mut self, window: Option<Duration>) -> Self {
+        self.active_window = window;
         self
     }
 

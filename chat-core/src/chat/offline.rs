@@ -1,5 +1,6 @@
-//! Members away when a message reaches them: after a delay, if they are
-//! still away and have not read it, the host's [`OfflineNotifier`] hears
+//! Members away when a message reaches them (no live connection, or none
+//! active within `active_window`): after a delay, if they are still away
+//! and have not read it, the host's [`OfflineNotifier`] hears
 //! of it, once per burst of a conversation.
 //!
 //! Only the process that committed the message looks (one process per
@@ -124,7 +125,7 @@ impl Chat {
         if recipients.is_empty() {
             return Ok(());
         }
-        let online = self.inner.presence.online(&recipients).await?;
+        let online = self.present(&recipients).await?;
         let shared = Arc::new(message.clone());
         for (user, online) in recipients.into_iter().zip(online) {
             if online || !self.inner.away.note(user, &shared) {
@@ -153,7 +154,7 @@ impl Chat {
             return Ok(());
         };
         let store = &self.inner.store;
-        if self.inner.presence.online(&[user]).await?.first() == Some(&true) {
+        if self.present(&[user]).await?.first() == Some(&true) {
             return Ok(());
         }
         // Read on another device meanwhile, or no longer a member: nothing
@@ -324,6 +325,57 @@ mod tests {
                 (bob.user().id(), group.id, said.id(), 1),
             ]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_does_not_keep_notices_away() {
+        let recorded = Arc::new(Recorded::default());
+        let config = ChatConfig::default().with_offline_notices(DELAY, false);
+        let h = Harness::with_notifier(Arc::new(MemoryStore::new()), recorded.clone(), config);
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        // Bob's tab is open, and he was there when it opened.
+        h.chat.connected(&bob).await.unwrap();
+        h.send(&alice, "bob", "one").await;
+        later().await;
+        assert!(recorded.take().is_empty(), "active: no notice");
+        // A minute without a sign of him: the open tab no longer counts,
+        // when the message comes or when its delay ends.
+        h.clock.advance(Duration::from_secs(61));
+        let two = h.send(&alice, "bob", "two").await;
+        later().await;
+        let notices = recorded.take();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0].message, two.id());
+        // He shows he is there: nothing again.
+        h.chat.mark_active(&bob).await.unwrap();
+        h.send(&alice, "bob", "three").await;
+        later().await;
+        assert!(recorded.take().is_empty());
+        // He goes idle while a message waits out its delay: told.
+        h.clock.advance(Duration::from_secs(30));
+        let four = h.send(&alice, "bob", "four").await;
+        h.clock.advance(Duration::from_secs(31));
+        later().await;
+        let notices = recorded.take();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert_eq!(notices[0].message, four.id());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_an_active_window_any_connection_counts() {
+        let recorded = Arc::new(Recorded::default());
+        let config = ChatConfig::default()
+            .with_offline_notices(DELAY, false)
+            .with_active_window(None);
+        let h = Harness::with_notifier(Arc::new(MemoryStore::new()), recorded.clone(), config);
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        h.chat.connected(&bob).await.unwrap();
+        h.clock.advance(Duration::from_secs(3600));
+        h.send(&alice, "bob", "one").await;
+        later().await;
+        assert!(recorded.take().is_empty());
     }
 
     #[tokio::test(start_paused = true)]

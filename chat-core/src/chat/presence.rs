@@ -20,7 +20,40 @@ impl Chat {
         if self.inner.presence.connect(session.user().id()).await? {
             self.announce_presence(session, true).await;
         }
-        Ok(())
+        self.mark_active(session).await
+    }
+
+    /// Notes that the session's user is there now (their page is in view,
+    /// they sent, read or typed): for [`ChatConfig::active_window`]
+    /// (super::ChatConfig::active_window) after, their live connections
+    /// count as present, and offline notices wait. A transport calls it
+    /// when its client says so, at most every few seconds per connection.
+    ///
+    /// # Errors
+    /// What the presence backend reports.
+    pub async fn mark_active(&self, session: &Session) -> Result<()> {
+        let now = self.inner.clock.now();
+        self.inner.presence.touch(session.user().id(), now).await
+    }
+
+    /// Whether each of `users` is there to read what reaches them: online,
+    /// and (with an [`active_window`](super::ChatConfig::active_window))
+    /// active within it.
+    pub(super) async fn present(&self, users: &[UserId]) -> Result<Vec<bool>> {
+        let online = self.inner.presence.online(users).await?;
+        let Some(window) = self.inner.config.active_window else {
+            return Ok(online);
+        };
+        if !online.contains(&true) {
+            return Ok(online);
+        }
+        let since = self.inner.clock.now().minus(window);
+        let active = self.inner.presence.last_active(users).await?;
+        Ok(online
+            .into_iter()
+            .zip(active)
+            .map(|(online, active)| online && active.is_some_and(|at| at >= since))
+            .collect())
     }
 
     /// Records the end of a live connection; when it was the user's last,

@@ -18,7 +18,7 @@ pub use hasher::PasswordHasher;
 pub use limiter::{Action, RateLimiter};
 pub use notifier::{OfflineNotice, OfflineNotifier};
 pub use policy::{AllowAll, Policy, Proposal, Verdict};
-pub use presence::Presence;
+pub use presence::{ACTIVITY_KEPT, Presence};
 pub use store::{
     ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
     GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,

@@ -173,6 +173,7 @@ macro_rules! presence_conformance_suite {
         $crate::__conformance_cases!(presence, $fresh;
             the_first_connection_and_the_last_disconnection_are_reported,
             concurrent_connections_are_counted_exactly,
+            the_newest_activity_is_kept_per_user,
         );
     };
 }

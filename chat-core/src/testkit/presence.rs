@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::{Presence, UserId};
+use crate::{Presence, Timestamp, UserId};
 
 /// A user's first connection and last disconnection are the ones reported;
 /// `online` answers for many users at once, in order.
@@ -60,4 +60,28 @@ pub async fn concurrent_connections_are_counted_exactly(presence: Arc<dyn Presen
     }
     assert_eq!(lasts, 1, "exactly one disconnection was the last");
     assert_eq!(presence.online(&[user]).await.unwrap(), [false]);
+}
+
+/// Activity is kept per user, the newest whatever order notes arrive in,
+/// and answered for many users at once, in order.
+pub async fn the_newest_activity_is_kept_per_user(presence: Arc<dyn Presence>) {
+    let (alice, bob, carol) = (UserId::new(7), UserId::new(8), UserId::new(9));
+    let at = |s: i64| Timestamp::from_unix_micros(1_767_225_600_000_000 + s * 1_000_000);
+    assert_eq!(
+        presence.last_active(&[alice, bob]).await.unwrap(),
+        [None, None]
+    );
+    presence.touch(alice, at(10)).await.unwrap();
+    presence.touch(alice, at(5)).await.unwrap();
+    presence.touch(carol, at(3)).await.unwrap();
+    assert_eq!(
+        presence.last_active(&[carol, bob, alice]).await.unwrap(),
+        [Some(at(3)), None, Some(at(10))]
+    );
+    presence.touch(alice, at(11)).await.unwrap();
+    assert_eq!(
+        presence.last_active(&[alice]).await.unwrap(),
+        [Some(at(11))]
+    );
+    assert!(presence.last_active(&[]).await.unwrap().is_empty());
 }

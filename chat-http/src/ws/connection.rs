@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::SocketSlot;
-use super::command::{Command, Reply};
+use super::command::{Active, Command, Reply};
 use super::commands::Commands;
 use super::outbound::{Full, Gone};
 use super::renewal::Renewal;
@@ -44,6 +44,9 @@ const BATCH: usize = 64;
 const FLOOD_STRIKES: u32 = 50;
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
+/// At most one note of the user's activity per connection this often
+/// (`ChatConfig::active_window` is several times longer).
+const ACTIVE_EVERY: Duration = Duration::from_secs(10);
 
 /// The close reason of a client too slow to take what it is sent.
 const TOO_SLOW: &str = "too slow; reconnect with cursor";
@@ -74,6 +77,9 @@ pub(super) struct Connection {
     commands: Commands,
     strikes: u32,
     last_heard: Instant,
+    /// When the user's activity was last noted for this connection, on
+    /// the service's clock.
+    last_active: chat_core::Timestamp,
     /// This connection's place in the user's cap and in the server's
     /// connection cap, freed on drop.
     _slot: (SocketSlot, Option<crate::server::HeldConnection>),
@@ -91,6 +97,7 @@ impl Connection {
         let rate = NonZeroU32::new(limits.frames_per_second).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(limits.frame_burst).unwrap_or(rate);
         let commands = Commands::new(http.chat().clone(), session.clone());
+        let opened = http.chat().clock().now();
         Self {
             frames: DirectLimiter::direct_with_clock(
                 Quota::per_second(rate).allow_burst(burst),
@@ -105,6 +112,8 @@ impl Connection {
             commands,
             strikes: 0,
             last_heard: Instant::now(),
+            // Opening the connection notes activity (`Chat::connected`).
+            last_active: opened,
             _slot: slot,
         }
     }
@@ -336,7 +345,16 @@ impl Connection {
                 if let Some(client_id) = command.sends() {
                     live.sending(client_id);
                 }
-                self.commands.push(command);
+                // Every command shows the user is there; it is noted at
+                // most every few seconds.
+                let now = self.http.chat().clock().now();
+                if now.since(self.last_active) >= ACTIVE_EVERY {
+                    self.last_active = now;
+                    self.commands.push(Command::Active(Active::default()));
+                }
+                if !matches!(command, Command::Active(_)) {
+                    self.commands.push(command);
+                }
                 Ok(())
             }
             // Not a command: perhaps a fresh token (rare, so tried only

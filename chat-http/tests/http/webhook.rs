@@ -170,3 +170,89 @@ async fn a_burst_away_makes_one_signed_webhook_retried_until_taken() {
     assert!(server.counter("chat_webhook_sent_total") >= 1);
     assert_eq!(server.counter("chat_webhook_dropped_total"), 0);
 }
+
+/// Notices as the service hands them to its notifier.
+#[derive(Default)]
+struct Recorder(watch::Sender<Vec<chat_core::OfflineNotice>>);
+
+#[async_trait::async_trait]
+impl chat_core::OfflineNotifier for Recorder {
+    async fn notify(&self, notice: chat_core::OfflineNotice) {
+        self.0.send_modify(|all| all.push(notice));
+    }
+}
+
+/// An open WebSocket counts as someone there only while its client says
+/// so (`{"type":"active"}`, or any command) within the active window.
+#[tokio::test]
+async fn an_idle_websocket_does_not_keep_notices_away_and_an_active_one_does() {
+    let recorder = Arc::new(Recorder::default());
+    let mut notices = recorder.0.subscribe();
+    let server = TestServer::builder()
+        .manual_clock()
+        .offline_notifier(recorder.clone())
+        .chat_config(ChatConfig::default().with_offline_notices(Duration::from_millis(100), false))
+        .start()
+        .await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let (mut ws, _) = server.ws_ready(&bob, "").await;
+    let minute = Duration::from_secs(61);
+    // Connected just now: "one" tells nobody. Then idle past the window:
+    // "two" is told.
+    server.send(&alice, "bob", "one").await;
+    server.clock().advance(minute);
+    let two = server.send(&alice, "bob", "two").await;
+    let told = tokio::time::timeout(WAIT, notices.wait_for(|all| !all.is_empty()))
+        .await
+        .expect("a notice")
+        .unwrap()
+        .clone();
+    assert_eq!(told.len(), 1);
+    assert_eq!(told[0].message.get(), two["id"].as_i64().unwrap());
+    assert_eq!(
+        told[0].messages, 1,
+        "only \"two\": bob was there for \"one\""
+    );
+    // Bob's page says he is there (taken without an answer: the next frame
+    // is the answer to what follows it), and he sends: both are signs.
+    server.clock().advance(minute);
+    chat_test_support::send_frame(&mut ws, serde_json::json!({"type": "active"})).await;
+    chat_test_support::send_frame(&mut ws, serde_json::json!({"type": "nonsense"})).await;
+    let answer = tokio::time::timeout(WAIT, async {
+        loop {
+            let frame = chat_test_support::next_frame(&mut ws).await;
+            if frame["type"] != "message" {
+                return frame;
+            }
+        }
+    })
+    .await
+    .expect("an answer");
+    assert_eq!(answer["type"], "error");
+    assert_eq!(answer["message"], "unknown or malformed frame");
+    chat_test_support::send_frame(
+        &mut ws,
+        serde_json::json!({"type": "send", "to": "alice", "text": "here", "client_id": "c1"}),
+    )
+    .await;
+    tokio::time::timeout(WAIT, async {
+        while chat_test_support::next_frame(&mut ws).await["type"] != "ack" {}
+    })
+    .await
+    .expect("the send's ack");
+    server.send(&alice, "bob", "three").await;
+    // Idle again: "four" is told, and "three" never was.
+    server.clock().advance(minute);
+    let four = server.send(&alice, "bob", "four").await;
+    let told = tokio::time::timeout(WAIT, notices.wait_for(|all| all.len() >= 2))
+        .await
+        .expect("a second notice")
+        .unwrap()
+        .clone();
+    let ids: Vec<i64> = told.iter().map(|n| n.message.get()).collect();
+    assert_eq!(
+        ids,
+        [two["id"].as_i64().unwrap(), four["id"].as_i64().unwrap()]
+    );
+}

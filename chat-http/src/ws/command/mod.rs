@@ -3,6 +3,7 @@
 //! ([`Run`]). A new command is a new file, its variant of [`Command`] and
 //! its line in `each_command!`.
 
+mod active;
 mod read;
 mod send;
 mod typing;
@@ -13,6 +14,7 @@ use std::pin::Pin;
 use chat_core::{Chat, ChatError, ClientMessageId, Sent, Session};
 use serde::{Deserialize, Serialize};
 
+pub(crate) use active::Active;
 pub(crate) use read::Read;
 pub(crate) use send::Send;
 pub(crate) use typing::Typing;
@@ -27,6 +29,8 @@ pub(crate) enum Command {
     Typing(Typing),
     /// "I have read the conversation with … up to …".
     Read(Read),
+    /// "I am here": the page is in view.
+    Active(Active),
 }
 
 /// What a command came to, for the connection to answer.
@@ -85,6 +89,7 @@ macro_rules! each_command {
             Command::Send($command) => $body,
             Command::Typing($command) => $body,
             Command::Read($command) => $body,
+            Command::Active($command) => $body,
         }
     };
 }
