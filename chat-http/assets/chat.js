@@ -627,7 +627,7 @@ export function chatPage() {
     });
   }
 
-  document.getElementById("logout").addEventListener("click", async () => {
+  document.getElementById("logout")?.addEventListener("click", async () => {
     connection.leaving = true;
     await postJson("/api/logout", {});
     connection.close();

@@ -104,12 +104,12 @@ impl ChatHttp {
     }
 
     pub(crate) async fn logout(&self, auth: Authenticated) -> Handled {
-        // A token the host application signed is no session of ours: it
-        // ends when it expires, and the host stops issuing it.
+        // A token the host application signed, or its own login, is no
+        // session of ours: it ends with the host.
         let Some(token) = auth.token else {
             return Err(HttpError::BadParameter {
                 field: "authorization",
-                reason: "a token signed by the host application is not logged out; it expires",
+                reason: "this session is the host application's (a token it signed, or its login): log out there",
             });
         };
         self.chat().logout(token.expose()).await?;

@@ -176,16 +176,20 @@ pub(crate) async fn authenticate(
 
 /// Cookie-authenticated state changes must carry the session's CSRF
 /// token; those the host's authenticator vouched for by a cookie must come
-/// with an `Origin` (which [`check_origin`] has found to be this site's or
-/// an allowed one: browsers send it with every change, and a forged
-/// cross-site request cannot send this site's).
+/// with an `Origin` that is this site's or an allowed one (browsers send
+/// it with every change, and a forged cross-site request cannot send this
+/// site's).
 ///
 /// # Errors
 /// [`HttpError::Csrf`].
-pub(crate) fn check_csrf(auth: &Authenticated, headers: &HeaderMap) -> Result<(), HttpError> {
+pub(crate) fn check_csrf(
+    auth: &Authenticated,
+    headers: &HeaderMap,
+    config: &HttpConfig,
+) -> Result<(), HttpError> {
     if auth.ambient_host {
         if headers.contains_key(header::ORIGIN) {
-            return Ok(());
+            return check_origin(headers, config);
         }
         tracing::warn!(user = %auth.session.user().id(), "change without an Origin refused");
         return Err(HttpError::Csrf);
@@ -316,6 +320,43 @@ mod tests {
         ];
         for h in refused {
             assert!(check_origin(&h, &config).is_err(), "{h:?}");
+        }
+    }
+
+    /// Users the host vouched for by a cookie change things only from this
+    /// site or an allowed origin; bearer-like credentials need no Origin.
+    #[tokio::test]
+    async fn ambient_host_users_change_only_from_this_site_or_an_allowed_origin() {
+        let chat =
+            chat_core::Chat::builder(std::sync::Arc::new(chat_core::MemoryStore::new())).build();
+        let user = chat_core::User::new(
+            chat_core::UserId::new(1),
+            chat_core::Username::parse("ada").unwrap(),
+        );
+        let auth = |ambient_host| Authenticated {
+            session: chat.session_for(user.clone(), chat.clock().now()),
+            token: None,
+            via_cookie: false,
+            subject: None,
+            ambient_host,
+        };
+        let config = HttpConfig {
+            allowed_origins: vec!["https://app.example.com".into()],
+            ..HttpConfig::default()
+        };
+        let own = headers(&[("host", "chat.test"), ("origin", "http://chat.test")]);
+        let allowed = headers(&[("host", "chat.test"), ("origin", "https://app.example.com")]);
+        for fine in [&own, &allowed] {
+            assert!(check_csrf(&auth(true), fine, &config).is_ok(), "{fine:?}");
+        }
+        let refused = [
+            headers(&[("host", "chat.test")]),
+            headers(&[("host", "chat.test"), ("origin", "http://evil.example")]),
+            headers(&[("host", "chat.test"), ("origin", "null")]),
+        ];
+        for bad in &refused {
+            assert!(check_csrf(&auth(true), bad, &config).is_err(), "{bad:?}");
+            assert!(check_csrf(&auth(false), bad, &config).is_ok(), "{bad:?}");
         }
     }
 

@@ -7,9 +7,11 @@ use chat_core::Timestamp;
 use hyper::HeaderMap;
 
 /// How long a session an [`Authenticator`] vouched for lasts when the host
-/// names no end: a WebSocket opened with it closes then, and the client
-/// reconnects (asking the authenticator again).
-pub const HOST_SESSION: Duration = Duration::from_secs(12 * 60 * 60);
+/// names no end: a WebSocket or event stream opened with it closes then
+/// (`1008`), and the client reconnects, asking the authenticator again
+/// (the web UI does, resuming where it was). So a user the host logs out
+/// or blocks keeps a live connection at most this long.
+pub const HOST_SESSION: Duration = Duration::from_secs(15 * 60);
 
 /// An error the host's authenticator reports (its session store is down,
 /// say): the request gets `503 unavailable`, and the error is logged.
@@ -29,16 +31,23 @@ pub type AuthenticatorError = Box<dyn std::error::Error + Send + Sync>;
 /// use hyper::HeaderMap;
 ///
 /// /// Users of the host's own session cookie, found in its session table.
-/// struct HostSessions;
+/// struct HostSessions(std::collections::HashMap<String, (String, String)>);
 ///
 /// #[async_trait::async_trait]
 /// impl Authenticator for HostSessions {
 ///     async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<HostUser>, AuthenticatorError> {
-///         let Some(cookie) = headers.get("cookie").and_then(|v| v.to_str().ok()) else {
-///             return Ok(None); // not ours: the chat's own credentials may follow
+///         let session = headers
+///             .get_all("cookie")
+///             .iter()
+///             .filter_map(|v| v.to_str().ok())
+///             .flat_map(|v| v.split(';'))
+///             .find_map(|pair| pair.trim().strip_prefix("app_session="));
+///         // No session of the host's, or not a live one: not ours (the
+///         // chat's own credentials may follow, else 401).
+///         let Some((id, name)) = session.and_then(|s| self.0.get(s)) else {
+///             return Ok(None);
 ///         };
-///         let id = cookie.strip_prefix("app_session=u").unwrap_or("1");
-///         Ok(Some(HostUser::new(id).username(format!("user{id}"))))
+///         Ok(Some(HostUser::new(id.as_str()).username(name.as_str())))
 ///     }
 /// }
 /// ```

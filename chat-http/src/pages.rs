@@ -258,6 +258,10 @@ struct ChatPage<'a> {
     site: Site,
     me: &'a str,
     csrf: String,
+    /// A session of the chat's own (password login, or one the host
+    /// opened): the page offers to log out. The host's own login ends
+    /// with the host.
+    own_session: bool,
     peer: Option<String>,
     room: Option<RoomView>,
     peer_online: bool,
@@ -441,6 +445,7 @@ impl ChatHttp {
                 .find(direct_active)
                 .map_or(0, |c| c.peer_read),
             me: me.username().as_str(),
+            own_session: auth.token.is_some(),
             csrf: auth
                 .token
                 .as_ref()

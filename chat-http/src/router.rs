@@ -81,6 +81,39 @@ mod tests {
             Route::of("/ws").unwrap().access(&Method::GET),
             Access::LiveSession
         );
+    }
+
+    /// A key of the server API acts as a user on sends (`send`) and on
+    /// group management (`groups`), and nowhere else: never a read of
+    /// someone's conversations, history or events.
+    #[test]
+    fn keys_act_as_users_only_where_their_scope_opens() {
+        use chat_core::ApiScope;
+        for (method, path) in API_ROUTES {
+            let concrete = path.replace("{username}", "bob").replace("{id}", "7");
+            let route = Route::of(&concrete).unwrap();
+            let expected = match (method, path) {
+                (
+                    "POST",
+                    "/api/conversations/{username}/messages" | "/api/groups/{id}/messages",
+                ) => Some(ApiScope::Send),
+                (
+                    _,
+                    "/api/groups"
+                    | "/api/groups/{id}"
+                    | "/api/groups/{id}/members"
+                    | "/api/groups/{id}/members/{username}"
+                    | "/api/groups/{id}/join",
+                ) => Some(ApiScope::Groups),
+                _ => None,
+            };
+            assert_eq!(
+                route.key_scope(&method.parse().unwrap()),
+                expected,
+                "{method} {path}"
+            );
+        }
+        assert_eq!(Route::of("/ws").unwrap().key_scope(&Method::GET), None);
         assert_eq!(
             Route::of("/chat/").unwrap().access(&Method::GET),
             Access::MaybeSession
@@ -296,7 +329,17 @@ impl ChatHttp {
         }
         Ok(match access {
             Access::Public => Caller::Anyone,
-            Access::MaybeSession => Caller::Maybe(authenticate(self, headers).await.ok()),
+            // No credentials, or ones that are no longer good, show the
+            // login page; anything else (the host's authenticator down, a
+            // name the chat cannot take) is an error page, not a redirect
+            // back to a login that would send the visitor here again.
+            Access::MaybeSession => match authenticate(self, headers).await {
+                Ok(auth) => Caller::Maybe(Some(auth)),
+                Err(
+                    HttpError::Chat(chat_core::ChatError::Unauthenticated) | HttpError::Token(_),
+                ) => Caller::Maybe(None),
+                Err(other) => return Err(other),
+            },
             Access::Session => Caller::Known(authenticate(self, headers).await?),
             Access::LiveSession => {
                 check_origin(headers, self.config())?;
@@ -305,12 +348,12 @@ impl ChatHttp {
             Access::WriteSession => {
                 require_json(headers)?;
                 let auth = authenticate(self, headers).await?;
-                check_csrf(&auth, headers)?;
+                check_csrf(&auth, headers, self.config())?;
                 Caller::Known(auth)
             }
             Access::DeleteSession => {
                 let auth = authenticate(self, headers).await?;
-                check_csrf(&auth, headers)?;
+                check_csrf(&auth, headers, self.config())?;
                 Caller::Known(auth)
             }
             Access::Key(scope) => {

@@ -36,8 +36,15 @@ impl ChatHttp {
         scope: Option<ApiScope>,
         headers: &HeaderMap,
     ) -> Result<Authenticated, HttpError> {
-        // An endpoint no scope opens takes no key, whatever its scopes.
-        let scope = scope.ok_or(ChatError::Forbidden)?;
+        // An endpoint no scope opens takes no key, whatever its scopes; a
+        // key that is not one is told so first.
+        let Some(scope) = scope else {
+            return Err(match self.chat().api_key(raw, ApiScope::Feed).await {
+                Err(ChatError::Unauthenticated) => ChatError::Unauthenticated,
+                _ => ChatError::Forbidden,
+            }
+            .into());
+        };
         let key = self.chat().api_key(raw, scope).await?;
         let header = |name: &str| headers.get(name).map(|value| value.to_str().ok());
         let who = match (header(ACT_AS_HEADER), header(ACT_AS_EXTERNAL_HEADER)) {
@@ -61,7 +68,7 @@ impl ChatHttp {
                 },
                 other => other.into(),
             })?;
-        tracing::debug!(key = key.id, user = %account.user().id(), "server API call");
+        tracing::info!(key = key.id, user = %account.user().id(), "server API call acting as a user");
         let expires_at = self.chat().clock().now().plus(ACTING);
         Ok(Authenticated {
             session: self.chat().session_for(account.user().clone(), expires_at),

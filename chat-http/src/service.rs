@@ -45,17 +45,26 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let http = self.clone();
-        let peer = request
-            .extensions()
-            .get::<ClientAddr>()
-            .map_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), |addr| addr.0);
+        let peer = match request.extensions().get::<ClientAddr>() {
+            Some(addr) => addr.0,
+            None => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    tracing::warn!(
+                        "requests carry no chat_http::ClientAddr: every client shares one \
+                         address's rate limits (signups, logins, connections)"
+                    );
+                });
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))
+            }
+        };
         let request = request.map(Exclusive::new);
         Box::pin(async move { Ok(http.handle(request, peer).await) })
     }
 }
 
 /// A request body that is `Sync` whatever it wraps (axum's is not): it is
-/// only ever reached through `&mut`, so the mutex is never locked.
+/// polled through `&mut` (no locking); only the size hints lock it.
 struct Exclusive<B>(Mutex<Pin<Box<B>>>);
 
 impl<B> Exclusive<B> {
@@ -72,8 +81,8 @@ impl<B: hyper::body::Body> hyper::body::Body for Exclusive<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<hyper::body::Frame<B::Data>, B::Error>>> {
-        // A mutex is poisoned only by a panic while locked, and this one is
-        // never locked.
+        // A mutex is poisoned only by a panic while locked: at worst a size
+        // hint's.
         match self.get_mut().0.get_mut() {
             Ok(body) => body.as_mut().poll_frame(cx),
             Err(poisoned) => poisoned.into_inner().as_mut().poll_frame(cx),

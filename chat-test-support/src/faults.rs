@@ -35,6 +35,7 @@ pub enum Call {
     UpsertExternalUser,
     FindUserByUsername,
     FindAccount,
+    FindUserByExternalId,
     EmailExists,
     LookAlikeExists,
     SharedSecret,
@@ -298,7 +299,7 @@ impl UserStore for FaultyStore {
         &self,
         id: &chat_core::ExternalId,
     ) -> Result<Option<Account>> {
-        self.faults.checkpoint(Call::FindAccount).await?;
+        self.faults.checkpoint(Call::FindUserByExternalId).await?;
         self.inner.find_user_by_external_id(id).await
     }
 

@@ -173,7 +173,21 @@ async fn a_send_key_sends_as_a_user_with_that_users_rights_only() {
     let refused = server
         .ws_with("", &[("authorization", &bearer), ("chat-act-as", "bob")])
         .await;
-    assert!(refused.is_err(), "a key opens no WebSocket");
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401, "a key opens no WebSocket");
+        }
+        other => panic!("{:?}", other.map(|_| "opened")),
+    }
+    // A key that is not one is no credential, wherever it goes.
+    let forged = format!("Bearer chat_key_{}", "A".repeat(43));
+    let (status, _, _) = server
+        .get(
+            "/api/conversations",
+            &[("authorization", &forged), ("chat-act-as", "bob")],
+        )
+        .await;
+    assert_eq!(status, 401);
 
     // A groups key makes a group as its owner and adds to it.
     let (status, made) = call(
