@@ -68,7 +68,7 @@ pub use domain::{
     Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, Change, Client, ClientAddress,
     ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, ExternalId,
     Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
-    JoinPolicy, Member, Membership, Message, MessageId, MessageText, NewEvent, NewMessage,
+    JoinPolicy, Member, Membership, Message, MessageId, MessageText, Mute, NewEvent, NewMessage,
     Password, PasswordHash, Position, Role, SearchPattern, SessionId, SummaryKind, Timestamp, User,
     UserId, Username, fold_for_search,
 };

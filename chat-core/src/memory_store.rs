@@ -9,7 +9,7 @@ use crate::backend::AppendPlan;
 use crate::domain::{
     Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId, Group,
     GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy,
-    Member, Membership, Message, MessageId, NewEvent, NewMessage, Position, Role, SessionId,
+    Member, Membership, Message, MessageId, Mute, NewEvent, NewMessage, Position, Role, SessionId,
     SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
@@ -54,6 +54,8 @@ struct State {
     reads: BTreeMap<Position, (ConversationId, UserId, MessageId)>,
     /// The change log's clock: the last position handed out.
     clock: i64,
+    /// Members' mutes: (user, conversation) → until.
+    mutes: BTreeMap<(UserId, ConversationId), Option<Timestamp>>,
 }
 
 struct StoredSession {
@@ -766,6 +768,28 @@ impl ConversationStore for MemoryStore {
                     .iter()
                     .copied()
                     .find(|m| *m != user)
+            })
+            .collect())
+    }
+
+    async fn set_mute(&self, user: UserId, mute: Mute) -> Result<()> {
+        lock(self)
+            .mutes
+            .insert((user, mute.conversation), mute.until);
+        Ok(())
+    }
+
+    async fn clear_mute(&self, user: UserId, conversation: ConversationId) -> Result<bool> {
+        Ok(lock(self).mutes.remove(&(user, conversation)).is_some())
+    }
+
+    async fn mutes(&self, user: UserId) -> Result<Vec<Mute>> {
+        Ok(lock(self)
+            .mutes
+            .range((user, ConversationId::new(i64::MIN))..=(user, ConversationId::new(i64::MAX)))
+            .map(|((_, conversation), until)| Mute {
+                conversation: *conversation,
+                until: *until,
             })
             .collect())
     }

@@ -1,7 +1,7 @@
 // The chat page: server-rendered first, then live over the WebSocket. The
 // room it shows is a direct conversation (`peer`) or a group (`groupId`).
 
-import { loginUrl, postJson, url } from "./api.js";
+import { loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
   appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, same, separateDays, setReadBy,
@@ -626,6 +626,18 @@ export function chatPage() {
       if (input.value && now - lastTypingSent > 3000 && connection.send(frame)) lastTypingSent = now;
     });
   }
+
+  // Muting the open room: no notifications of it reach the user
+  // elsewhere (push, email) until they unmute it.
+  const muteButton = document.getElementById("mute");
+  muteButton?.addEventListener("click", async () => {
+    const muted = muteButton.getAttribute("aria-pressed") === "true";
+    const path = "/api/mutes/" + muteButton.dataset.conversation;
+    const result = muted ? await request("DELETE", path) : await request("PUT", path, {});
+    if (!result.ok) return;
+    muteButton.setAttribute("aria-pressed", String(!muted));
+    muteButton.textContent = muted ? "Mute" : "Unmute";
+  });
 
   document.getElementById("logout")?.addEventListener("click", async () => {
     connection.leaving = true;

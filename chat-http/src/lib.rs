@@ -37,6 +37,7 @@ pub mod fuzzing;
 mod groups;
 mod live;
 mod metrics;
+mod mutes;
 mod openapi;
 mod pages;
 mod request;

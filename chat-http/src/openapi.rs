@@ -18,9 +18,9 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
     AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, FeedBody, GroupBody,
     GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto, InvitationsBody,
-    LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, ReadBody,
-    ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody,
-    UpsertUserRequest, UserBody, UserDto, UsersBody,
+    LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, MuteBody, MuteDto,
+    MuteRequest, MutesBody, ReadBody, ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest,
+    SignupRequest, StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -34,7 +34,8 @@ use crate::wire::{
     paths(
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
-        join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user
+        join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
+        mutes, mute, unmute
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -42,7 +43,7 @@ use crate::wire::{
         LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
         SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
-        UpsertUserRequest
+        UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -162,7 +163,7 @@ impl Modify for Errors {
             if let Some(get) = item.get.as_mut() {
                 add_errors(get, &COMMON_ERRORS);
             }
-            for change in [item.post.as_mut(), item.patch.as_mut()]
+            for change in [item.post.as_mut(), item.patch.as_mut(), item.put.as_mut()]
                 .into_iter()
                 .flatten()
             {
@@ -457,6 +458,39 @@ fn read_group() {}
     responses((status = 200, description = "the invitations", body = InvitationsBody)))]
 #[allow(dead_code)]
 fn invitations() {}
+
+/// The caller's mutes in force: conversations of which no offline notice
+/// reaches the host for them.
+#[utoipa::path(get, path = "/api/mutes", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "the mutes in force", body = MutesBody)))]
+#[allow(dead_code)]
+fn mutes() {}
+
+/// Mutes a conversation (direct or group) for the caller: no offline
+/// notice about it reaches the host for them until `until`, or until they
+/// unmute it. Replaces a mute of it they had.
+#[utoipa::path(put, path = "/api/mutes/{id}", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the conversation id", minimum = 1)),
+    request_body = MuteRequest,
+    responses(
+        (status = 200, description = "the mute", body = MuteBody),
+        (status = 404, description = "not a member of it now (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn mute() {}
+
+/// Unmutes a conversation for the caller (nothing if it was not muted).
+#[utoipa::path(delete, path = "/api/mutes/{id}", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the conversation id", minimum = 1)),
+    responses(
+        (status = 204, description = "unmuted"),
+        (status = 404, description = "not a member of it now (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn unmute() {}
 
 /// Every committed change of the chat after `cursor`, in commit order, for
 /// the host application's back end: a key of the server API with the

@@ -229,6 +229,13 @@ struct RoomView {
     group: Option<GroupHead>,
 }
 
+/// The open room's mute, for its button: the conversation, and whether
+/// the user muted it.
+struct MuteView {
+    conversation: i64,
+    muted: bool,
+}
+
 struct GroupHead {
     id: i64,
     member_count: usize,
@@ -241,6 +248,8 @@ struct ConversationView {
     label: String,
     /// 0 for a direct conversation.
     group_id: i64,
+    /// The conversation's id.
+    conversation: i64,
     href: String,
     online: bool,
     preview: String,
@@ -272,6 +281,8 @@ struct ChatPage<'a> {
     messages: Vec<MessageView>,
     has_more: bool,
     conversations: Vec<ConversationView>,
+    /// The open room's mute (none before its first message).
+    mute: Option<MuteView>,
     users: Vec<String>,
     last_message_id: i64,
 }
@@ -421,6 +432,7 @@ impl ChatHttp {
                 ConversationView {
                     label,
                     group_id,
+                    conversation: c.conversation.get(),
                     href,
                     online: c.online(),
                     preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
@@ -437,6 +449,22 @@ impl ChatHttp {
             })
             .collect();
         let direct_active = |c: &&ConversationView| c.active && c.group_id == 0;
+        let room_conversation = active_group.or_else(|| {
+            conversations
+                .iter()
+                .find(direct_active)
+                .map(|c| c.conversation)
+        });
+        let mute = match room_conversation {
+            Some(conversation) => {
+                let mutes = chat.mutes(&auth.session).await?;
+                Some(MuteView {
+                    conversation,
+                    muted: mutes.iter().any(|m| m.conversation.get() == conversation),
+                })
+            }
+            None => None,
+        };
         let page = ChatPage {
             site: self.site(),
             peer_online: conversations.iter().filter(direct_active).any(|c| c.online),
@@ -460,6 +488,7 @@ impl ChatHttp {
                 .collect(),
             has_more,
             conversations,
+            mute,
             users: users.iter().map(|u| u.username().to_string()).collect(),
             last_message_id: last_message_id.get(),
             peer,

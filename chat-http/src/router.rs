@@ -17,7 +17,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 26] = [
+pub(crate) const API_ROUTES: [(&str, &str); 29] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -44,6 +44,9 @@ pub(crate) const API_ROUTES: [(&str, &str); 26] = [
     ("GET", "/api/invitations"),
     ("GET", "/api/feed"),
     ("POST", "/api/server/users"),
+    ("GET", "/api/mutes"),
+    ("PUT", "/api/mutes/{id}"),
+    ("DELETE", "/api/mutes/{id}"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -70,7 +73,7 @@ mod tests {
                 ) => Access::Public,
                 (_, "/api/feed") => Access::Key(chat_core::ApiScope::Feed),
                 (_, "/api/server/users") => Access::Key(chat_core::ApiScope::Users),
-                ("POST" | "PATCH", _) => Access::WriteSession,
+                ("POST" | "PATCH" | "PUT", _) => Access::WriteSession,
                 ("DELETE", _) => Access::DeleteSession,
                 (_, "/api/events") => Access::LiveSession,
                 _ => Access::Session,
@@ -144,6 +147,8 @@ enum Route<'a> {
     Invitations,
     Feed,
     ServerUsers,
+    Mutes,
+    Mute(&'a str),
     WebSocket,
     Home,
     LoginPage,
@@ -245,6 +250,8 @@ impl<'a> Route<'a> {
             ["api", "invitations"] => Self::Invitations,
             ["api", "feed"] => Self::Feed,
             ["api", "server", "users"] => Self::ServerUsers,
+            ["api", "mutes"] => Self::Mutes,
+            ["api", "mutes", id] => Self::Mute(id),
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -299,6 +306,7 @@ impl<'a> Route<'a> {
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
+            Self::Mute(_) => "PUT, DELETE",
             Self::GroupMember(..) => "PATCH, DELETE",
             _ => "GET, HEAD",
         }
@@ -474,6 +482,11 @@ impl ChatHttp {
                     .await
             }
             Route::Invitations => self.invitations(caller.known()?).await,
+            Route::Mutes => self.mutes(caller.known()?).await,
+            Route::Mute(id) if method == Method::DELETE => {
+                self.unmute(caller.known()?, group_id(id)?).await
+            }
+            Route::Mute(id) => self.mute(caller.known()?, request, group_id(id)?).await,
             Route::Feed => self.feed(&caller.key()?, &request).await,
             Route::ServerUsers => {
                 caller.key()?;

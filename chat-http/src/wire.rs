@@ -381,6 +381,48 @@ pub(crate) struct CreateGroupRequest {
     pub(crate) announcement: bool,
 }
 
+/// `PUT /api/mutes/{id}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct MuteRequest {
+    /// When the mute ends (RFC 3339, in the future); absent: when you
+    /// unmute.
+    pub(crate) until: Option<String>,
+}
+
+/// A conversation the caller muted for themselves.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Mute)]
+pub(crate) struct MuteDto {
+    /// The conversation (a direct conversation or a group).
+    pub(crate) conversation_id: i64,
+    /// When the mute ends (RFC 3339); `null`: when unmuted.
+    pub(crate) until: Option<String>,
+}
+
+impl From<&chat_core::Mute> for MuteDto {
+    fn from(mute: &chat_core::Mute) -> Self {
+        Self {
+            conversation_id: mute.conversation.get(),
+            until: mute.until.map(|at| at.to_rfc3339()),
+        }
+    }
+}
+
+/// `{"mute": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MuteBody {
+    /// The mute as it is now.
+    pub(crate) mute: MuteDto,
+}
+
+/// `GET /api/mutes`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MutesBody {
+    /// The mutes in force, in conversation order.
+    pub(crate) mutes: Vec<MuteDto>,
+}
+
 /// `POST /api/server/users`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]

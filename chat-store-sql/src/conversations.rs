@@ -3,7 +3,8 @@
 
 use chat_core::ports::{ConversationQuery, Page};
 use chat_core::{
-    ConversationId, ConversationSummary, Member, MessageId, Result, SummaryKind, Timestamp, UserId,
+    ConversationId, ConversationSummary, Member, MessageId, Mute, Result, SummaryKind, Timestamp,
+    UserId,
 };
 
 use crate::SqlStore;
@@ -192,5 +193,60 @@ pub async fn conversation_peers(store: &impl SqlStore, user_id: UserId) -> Resul
         .await?;
     rows.iter()
         .map(|row| Ok(UserId::new(row.int("user_id")?)))
+        .collect()
+}
+
+/// [`ConversationStore::set_mute`](chat_core::ports::ConversationStore::set_mute) in SQL.
+pub async fn set_mute(store: &impl SqlStore, user: UserId, mute: Mute) -> Result<()> {
+    store
+        .writer()
+        .execute(
+            "INSERT INTO conversation_mutes (user_id, conversation_id, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id, conversation_id) DO UPDATE SET until = excluded.until"
+                .into(),
+            args![
+                user.get(),
+                mute.conversation.get(),
+                mute.until.map(Timestamp::unix_micros)
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// [`ConversationStore::clear_mute`](chat_core::ports::ConversationStore::clear_mute) in SQL.
+pub async fn clear_mute(
+    store: &impl SqlStore,
+    user: UserId,
+    conversation: ConversationId,
+) -> Result<bool> {
+    let cleared = store
+        .writer()
+        .execute(
+            "DELETE FROM conversation_mutes WHERE user_id = $1 AND conversation_id = $2".into(),
+            args![user.get(), conversation.get()],
+        )
+        .await?;
+    Ok(cleared > 0)
+}
+
+/// [`ConversationStore::mutes`](chat_core::ports::ConversationStore::mutes) in SQL.
+pub async fn mutes(store: &impl SqlStore, user: UserId) -> Result<Vec<Mute>> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            "SELECT conversation_id, until FROM conversation_mutes \
+             WHERE user_id = $1 ORDER BY conversation_id"
+                .into(),
+            args![user.get()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Mute {
+                conversation: ConversationId::new(row.int("conversation_id")?),
+                until: row.opt_int("until")?.map(Timestamp::from_unix_micros),
+            })
+        })
         .collect()
 }

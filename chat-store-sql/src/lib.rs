@@ -118,8 +118,8 @@ macro_rules! sql_store_ports {
             };
             use $crate::ports::chat_core::{
                 Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId,
-                Group, Invitation, Member, Membership, Message, MessageId, NewMessage, Position,
-                Result, SessionId, Timestamp, TokenHash, User, UserId, Username,
+                Group, Invitation, Member, Membership, Message, MessageId, Mute, NewMessage,
+                Position, Result, SessionId, Timestamp, TokenHash, User, UserId, Username,
             };
 
             #[shared::async_trait]
@@ -240,6 +240,19 @@ macro_rules! sql_store_ports {
                 }
                 async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>> {
                     shared::conversation_peers(self, user).await
+                }
+                async fn set_mute(&self, user: UserId, mute: Mute) -> Result<()> {
+                    shared::set_mute(self, user, mute).await
+                }
+                async fn clear_mute(
+                    &self,
+                    user: UserId,
+                    conversation: ConversationId,
+                ) -> Result<bool> {
+                    shared::clear_mute(self, user, conversation).await
+                }
+                async fn mutes(&self, user: UserId) -> Result<Vec<Mute>> {
+                    shared::mutes(self, user).await
                 }
             }
 

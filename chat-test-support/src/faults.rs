@@ -392,6 +392,18 @@ impl ConversationStore for FaultyStore {
         self.faults.checkpoint(Call::ConversationPeers).await?;
         self.inner.conversation_peers(user).await
     }
+
+    async fn set_mute(&self, user: UserId, mute: chat_core::Mute) -> Result<()> {
+        self.inner.set_mute(user, mute).await
+    }
+
+    async fn clear_mute(&self, user: UserId, conversation: ConversationId) -> Result<bool> {
+        self.inner.clear_mute(user, conversation).await
+    }
+
+    async fn mutes(&self, user: UserId) -> Result<Vec<chat_core::Mute>> {
+        self.inner.mutes(user).await
+    }
 }
 
 #[async_trait]

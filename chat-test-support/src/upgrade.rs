@@ -682,6 +682,12 @@ impl Recorded {
             !feed.changes.is_empty(),
             "the feed reads the release's messages"
         );
+        // Conversations are muted and unmuted on it.
+        let conversation = page.items[0].conversation();
+        chat.mute(alice, conversation, None).await.unwrap();
+        assert_eq!(chat.mutes(alice).await.unwrap().len(), 1);
+        chat.unmute(alice, conversation).await.unwrap();
+        assert!(chat.mutes(alice).await.unwrap().is_empty());
     }
 
     /// Groups work on an upgraded store, beside the release's direct

@@ -22,4 +22,11 @@ export const api = {
     if (!response.ok) throw new Error(`send: ${response.status} ${await response.text()}`);
     return (await response.json()).message;
   },
+
+  /** The token's user's mutes in force. */
+  async mutes(server, token) {
+    const response = await fetch(`${server.url}/api/mutes`, { headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) throw new Error(`mutes: ${response.status} ${await response.text()}`);
+    return (await response.json()).mutes;
+  },
 };

@@ -353,3 +353,27 @@ test("logging out returns to the login page and closes the other tab's socket", 
     assert.equal(me.status(), 401);
   });
 });
+
+test("a conversation muted from its page stays muted after a reload, and unmutes", async (t) => {
+  const { alice, bob } = await pair(t);
+  await capturing("mute", [alice, bob], async () => {
+    const bobToken = await api.login(server, bob);
+    const sent = await api.send(server, bobToken, alice.name, "are you there?");
+    await alice.openConversation(bob.name);
+    const button = alice.page.locator("#mute");
+    await button.and(alice.page.locator("[aria-pressed='false']")).waitFor();
+    await button.click();
+    await button.and(alice.page.locator("[aria-pressed='true']")).waitFor();
+    assert.equal(await button.textContent(), "Unmute");
+    const aliceToken = await api.login(server, alice);
+    assert.deepEqual(await api.mutes(server, aliceToken), [{ conversation_id: sent.conversation_id, until: null }]);
+    assert.deepEqual(await api.mutes(server, bobToken), [], "muted for her alone");
+
+    await alice.page.reload();
+    await alice.waitConnected();
+    await button.and(alice.page.locator("[aria-pressed='true']")).waitFor();
+    await button.click();
+    await button.and(alice.page.locator("[aria-pressed='false']")).waitFor();
+    assert.deepEqual(await api.mutes(server, aliceToken), []);
+  });
+});

@@ -9,6 +9,7 @@ mod identity;
 mod in_flight;
 mod live;
 mod messaging;
+mod mutes;
 mod offline;
 mod policy;
 mod presence;

@@ -1,6 +1,6 @@
 //! Members away when a message reaches them (no live connection, or none
-//! active within `active_window`): after a delay, if they are still away
-//! and have not read it, the host's [`OfflineNotifier`] hears
+//! active within `active_window`): after a delay, if they are still away,
+//! have not read it and have not muted the conversation, the host's [`OfflineNotifier`] hears
 //! of it, once per burst of a conversation.
 //!
 //! Only the process that committed the message looks (one process per
@@ -175,7 +175,7 @@ impl Chat {
         let Some(read_up_to) = read_up_to else {
             return Ok(());
         };
-        if read_up_to >= burst.newest.id() {
+        if read_up_to >= burst.newest.id() || self.muted(user, conversation).await? {
             return Ok(());
         }
         let Some(recipient) = store.find_account(user).await? else {
@@ -360,6 +360,30 @@ mod tests {
         let notices = recorded.take();
         assert_eq!(notices.len(), 1, "{notices:?}");
         assert_eq!(notices[0].message, four.id());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_muted_conversation_tells_nobody_until_the_mute_ends() {
+        let recorded = Arc::new(Recorded::default());
+        let config = ChatConfig::default().with_offline_notices(DELAY, false);
+        let h = Harness::with_notifier(Arc::new(MemoryStore::new()), recorded.clone(), config);
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        let first = h.send(&alice, "bob", "one").await;
+        later().await;
+        assert_eq!(recorded.take().len(), 1, "not muted: told");
+        let until = h.chat.clock().now().plus(Duration::from_secs(3600));
+        h.chat
+            .mute(&bob, first.conversation(), Some(until))
+            .await
+            .unwrap();
+        h.send(&alice, "bob", "two").await;
+        later().await;
+        assert!(recorded.take().is_empty(), "muted: nobody told");
+        h.clock.advance(Duration::from_secs(3601));
+        h.send(&alice, "bob", "three").await;
+        later().await;
+        assert_eq!(recorded.take().len(), 1, "the mute ended: told again");
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,6 +11,7 @@ mod ids;
 mod line;
 mod message;
 mod message_text;
+mod mute;
 mod password;
 mod search;
 mod timestamp;
@@ -32,6 +33,7 @@ pub use message::{
     Change, ConversationSummary, Member, Message, NewEvent, NewMessage, SummaryKind,
 };
 pub use message_text::MessageText;
+pub use mute::Mute;
 pub use password::{Password, PasswordHash};
 pub use search::{SearchPattern, fold_for_search};
 pub use timestamp::Timestamp;

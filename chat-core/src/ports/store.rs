@@ -3,8 +3,8 @@ use async_trait::async_trait;
 use crate::domain::{
     Account, ApiKey, ApiScopes, Change, ConversationId, ConversationSummary, DisplayName, Email,
     ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member, Membership,
-    Message, MessageId, NewEvent, NewMessage, PasswordHash, Position, SearchPattern, SessionId,
-    Timestamp, User, UserId, Username,
+    Message, MessageId, Mute, NewEvent, NewMessage, PasswordHash, Position, SearchPattern,
+    SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -314,6 +314,17 @@ pub trait ConversationStore: Send + Sync + 'static {
     /// message, in no particular order: whom to tell when the user comes
     /// online or goes offline. Served by an index; no counts, no messages.
     async fn conversation_peers(&self, user: UserId) -> Result<Vec<UserId>>;
+
+    /// Mutes a conversation for `user` (replacing a mute of it they had).
+    /// The caller has checked they are a member.
+    async fn set_mute(&self, user: UserId, mute: Mute) -> Result<()>;
+
+    /// Unmutes `conversation` for `user`; whether it was muted (in force or
+    /// not).
+    async fn clear_mute(&self, user: UserId, conversation: ConversationId) -> Result<bool>;
+
+    /// The user's mutes, ended ones included, in conversation order.
+    async fn mutes(&self, user: UserId) -> Result<Vec<Mute>>;
 }
 
 /// Messages, read marks and the change log.

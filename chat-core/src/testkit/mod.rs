@@ -130,6 +130,7 @@ macro_rules! service_suite {
             look_alike_usernames_are_taken,
             login_succeeds_and_fails_alike,
             a_host_brings_its_users_by_its_own_id,
+            members_mute_their_conversations_for_themselves,
             the_feed_carries_every_change_of_the_chat_in_commit_order,
             api_keys_are_made_scoped_listed_and_revoked,
             login_failures_do_the_same_hashing_work,

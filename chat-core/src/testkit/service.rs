@@ -2107,3 +2107,79 @@ pub async fn positions_grow_in_commit_order_and_cursors_name_their_store(store: 
         "a cursor reads back"
     );
 }
+
+/// A member mutes a direct conversation or a group for themselves, until a
+/// time or until they unmute it; nobody else's mutes change, and nobody
+/// who is not a member (now) can mute it.
+pub async fn members_mute_their_conversations_for_themselves(store: Arc<dyn Store>) {
+    use crate::{ChatError, ConversationId, GroupForm, Mute};
+    let h = Harness::new(store);
+    let chat = &h.chat;
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let direct = h.send(&alice, "bob", "hi").await.conversation();
+    h.send(&bob, "alice", "hello").await;
+    assert_eq!(
+        chat.mute(&alice, direct, None).await.unwrap(),
+        Mute {
+            conversation: direct,
+            until: None
+        }
+    );
+    assert_eq!(
+        chat.mutes(&alice).await.unwrap(),
+        [Mute {
+            conversation: direct,
+            until: None
+        }]
+    );
+    assert!(chat.mutes(&bob).await.unwrap().is_empty(), "hers alone");
+    // Not a member, no such conversation, a time already past: refused.
+    for id in [direct, ConversationId::new(9_999)] {
+        assert!(matches!(
+            chat.mute(&carol, id, None).await,
+            Err(ChatError::NotFound)
+        ));
+        assert!(matches!(
+            chat.unmute(&carol, id).await,
+            Err(ChatError::NotFound)
+        ));
+    }
+    let now = chat.clock().now();
+    assert!(matches!(
+        chat.mute(&alice, direct, Some(now)).await,
+        Err(ChatError::InvalidInput { field: "until", .. })
+    ));
+    // A mute until a time replaces the one before, and ends then.
+    let hour = now.plus(Duration::from_secs(3600));
+    chat.mute(&alice, direct, Some(hour)).await.unwrap();
+    assert_eq!(chat.mutes(&alice).await.unwrap()[0].until, Some(hour));
+    h.clock.advance(Duration::from_secs(3601));
+    assert!(chat.mutes(&alice).await.unwrap().is_empty(), "ended");
+    // Unmuting: gone (and unmuting again is harmless).
+    chat.mute(&alice, direct, None).await.unwrap();
+    chat.unmute(&alice, direct).await.unwrap();
+    chat.unmute(&alice, direct).await.unwrap();
+    assert!(chat.mutes(&alice).await.unwrap().is_empty());
+    // A group, by a member now; not by one who left.
+    let group = chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "Team".into(),
+                members: vec!["bob".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    chat.mute(&bob, group, None).await.unwrap();
+    assert_eq!(chat.mutes(&bob).await.unwrap().len(), 1);
+    chat.remove_member(&bob, group, "bob").await.unwrap();
+    assert!(matches!(
+        chat.mute(&bob, group, None).await,
+        Err(ChatError::NotFound)
+    ));
+}

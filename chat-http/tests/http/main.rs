@@ -16,6 +16,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod mount;
+mod mutes;
 mod policy;
 mod recovery;
 mod server_api;
