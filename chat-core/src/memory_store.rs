@@ -442,7 +442,8 @@ impl UserStore for MemoryStore {
         let id = UserId::new(i64::try_from(state.users.len()).map_err(ChatError::internal)? + 1);
         state.skeletons.push(username.skeleton());
         let account = Account::external(User::new(id, username), user.at)
-            .with_display_name(user.display_name);
+            .with_display_name(user.display_name)
+            .with_external_id(Some(user.external_id.clone()));
         state.users.push(StoredUser {
             account: account.clone(),
             password_hash: None,

@@ -141,6 +141,9 @@ struct OfflineBody<'a> {
 struct Person<'a> {
     id: i64,
     username: &'a str,
+    /// The host's id, for a user the host brought.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
 }
 
 /// What one delivery needs: where, how, and the counters.
@@ -261,12 +264,14 @@ impl Target {
             recipient: Person {
                 id: notice.recipient.id().get(),
                 username: notice.recipient.username().as_str(),
+                external_id: notice.recipient_external_id.as_ref().map(|id| id.as_str()),
             },
             conversation_id: notice.conversation.get(),
             message_id: notice.message.get(),
             sender: Person {
                 id: notice.sender.id().get(),
                 username: notice.sender.username().as_str(),
+                external_id: None,
             },
             messages: notice.messages,
             unread_total: notice.unread_total,

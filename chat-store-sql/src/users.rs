@@ -28,8 +28,14 @@ fn stored_user(row: &impl SqlRow) -> Result<StoredUser> {
         .opt_text("display_name")?
         .map(|name| DisplayName::parse(name).map_err(|e| corrupt("display_name", e)))
         .transpose()?;
+    let external_id = row
+        .opt_text("external_id")?
+        .map(|id| ExternalId::parse(id).map_err(|e| corrupt("external_id", e)))
+        .transpose()?;
     Ok(StoredUser {
-        account: account.with_display_name(display_name),
+        account: account
+            .with_display_name(display_name)
+            .with_external_id(external_id),
         password_hash: row.opt_text("password_hash")?.map(PasswordHash::from_phc),
     })
 }
@@ -88,9 +94,10 @@ pub async fn insert_user(store: &impl SqlStore, new: NewUser) -> Result<Account>
 }
 
 /// The columns of an account.
-const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, created_at, display_name";
+const ACCOUNT_COLUMNS: &str =
+    "id, username, email, password_hash, created_at, display_name, external_id";
 const ACCOUNT: &str =
-    "SELECT id, username, email, password_hash, created_at, display_name FROM users";
+    "SELECT id, username, email, password_hash, created_at, display_name, external_id FROM users";
 
 /// [`UserStore::upsert_external_user`](chat_core::ports::UserStore::upsert_external_user) in SQL:
 /// an update of the known user, else an insert that a racing insert of

@@ -195,6 +195,7 @@ impl Chat {
         let notice = OfflineNotice {
             id: format!("offline-{}-{}-{}", user, conversation, message.id()),
             recipient: recipient.user().clone(),
+            recipient_external_id: recipient.external_id().cloned(),
             conversation,
             message: message.id(),
             sender: message.sender().clone(),

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{DisplayName, Email, Timestamp, UserId, Username};
+use super::{DisplayName, Email, ExternalId, Timestamp, UserId, Username};
 
 /// A user as others see them: id and username.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,6 +33,8 @@ pub struct Account {
     user: User,
     email: Option<Email>,
     display_name: Option<DisplayName>,
+    /// The host's id, for a user a host brought.
+    external_id: Option<ExternalId>,
     created_at: Timestamp,
 }
 
@@ -43,6 +45,7 @@ impl Account {
             user,
             email: Some(email),
             display_name: None,
+            external_id: None,
             created_at,
         }
     }
@@ -54,8 +57,21 @@ impl Account {
             user,
             email: None,
             display_name: None,
+            external_id: None,
             created_at,
         }
+    }
+
+    /// The same account with the host's id for it.
+    #[must_use]
+    pub fn with_external_id(mut self, external_id: Option<ExternalId>) -> Self {
+        self.external_id = external_id;
+        self
+    }
+
+    /// The host's id, for a user a host brought (`upsert_user`).
+    pub fn external_id(&self) -> Option<&ExternalId> {
+        self.external_id.as_ref()
     }
 
     /// The same account with `display_name`.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{ConversationId, MessageId, MessageText, Timestamp, User};
+use crate::domain::{ConversationId, ExternalId, MessageId, MessageText, Timestamp, User};
 
 /// A member had no live connection when messages reached them, and had
 /// not read them a while later.
@@ -15,6 +15,9 @@ pub struct OfflineNotice {
     pub id: String,
     /// Who was away.
     pub recipient: User,
+    /// The host's id for them, for a user the host brought: whom to push
+    /// to.
+    pub recipient_external_id: Option<ExternalId>,
     /// Where the messages are.
     pub conversation: ConversationId,
     /// The newest of them.

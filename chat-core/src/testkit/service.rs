@@ -289,6 +289,7 @@ pub async fn a_host_brings_its_users_by_its_own_id(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(ada.user().username().as_str(), "ada");
     assert_eq!(ada.email(), None);
+    assert_eq!(ada.external_id().map(|id| id.as_str()), Some("auth0|ada"));
     assert_eq!(ada.display_name().unwrap().as_str(), "Ada Lovelace");
     // Again: the same user; the display name may change, the username
     // never does, and no display name keeps the one stored.
@@ -339,6 +340,12 @@ pub async fn a_host_brings_its_users_by_its_own_id(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(by_name.user(), ada.user());
+    assert_eq!(by_name.external_id(), by_id.external_id());
+    let alice = chat
+        .lookup_user(crate::UserRef::Username("alice"))
+        .await
+        .unwrap();
+    assert_eq!(alice.external_id(), None, "a password account has none");
     for stranger in [
         crate::UserRef::External("auth0|nobody"),
         crate::UserRef::External(""),

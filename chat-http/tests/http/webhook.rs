@@ -112,7 +112,12 @@ async fn a_burst_away_makes_one_signed_webhook_retried_until_taken() {
         .start()
         .await;
     let alice = server.user("alice").await;
-    server.user("bob").await;
+    // Bob is the host's user: the notice names him by the host's id too.
+    server
+        .chat
+        .upsert_user("crm-bob", "bob", None)
+        .await
+        .unwrap();
     for text in ["one", "two", "three"] {
         server.send(&alice, "bob", text).await;
     }
@@ -147,6 +152,8 @@ async fn a_burst_away_makes_one_signed_webhook_retried_until_taken() {
     let body: Value = serde_json::from_slice(&all[2].body).unwrap();
     assert_eq!(body["type"], "message.offline");
     assert_eq!(body["recipient"]["username"], "bob");
+    assert_eq!(body["recipient"]["external_id"], "crm-bob");
+    assert!(body["sender"].get("external_id").is_none());
     assert!(body["recipient"]["id"].is_i64());
     assert_eq!(body["sender"]["username"], "alice");
     assert_eq!(
