@@ -289,6 +289,9 @@ pub enum SetupError {
     /// The webhook cannot be set up (its URL, or TLS roots for it).
     #[error("webhook: {0}")]
     Webhook(String),
+    /// The JWKS URL cannot be used (see [`Jwks`](crate::Jwks)).
+    #[error("JWKS: {0}")]
+    Jwks(String),
     /// An allowed origin that can never be one (see
     /// [`HttpConfig::allowed_origins`](crate::HttpConfig::allowed_origins)).
     #[error("allowed origin {origin:?} refused: {reason}")]

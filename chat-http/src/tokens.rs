@@ -20,6 +20,7 @@
 //! their users' ids must not serve one chat.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::Timestamp;
@@ -119,10 +120,11 @@ struct RawClaims {
     name: Option<String>,
 }
 
-struct Key {
-    kid: Option<String>,
-    algorithm: Algorithm,
-    key: DecodingKey,
+/// One verifying key: its name, the one algorithm it is taken for, the key.
+pub(crate) struct Key {
+    pub(crate) kid: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) key: DecodingKey,
 }
 
 /// The keys, issuer and audience tokens are verified against.
@@ -138,7 +140,9 @@ struct Key {
 /// assert_eq!(keys.len(), 1);
 /// ```
 pub struct TokenKeys {
-    keys: Vec<Key>,
+    keys: Vec<Arc<Key>>,
+    /// Keys of an identity provider's JWKS URL, kept fresh.
+    jwks: Option<Arc<crate::Jwks>>,
     issuer: Option<String>,
     audience: Option<String>,
     leeway: Duration,
@@ -162,6 +166,7 @@ impl std::fmt::Debug for TokenKeys {
                     .map(|k| (k.kid.as_deref(), k.algorithm))
                     .collect::<Vec<_>>(),
             )
+            .field("jwks", &self.jwks)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("leeway", &self.leeway)
@@ -175,6 +180,7 @@ impl TokenKeys {
     pub fn new() -> Self {
         Self {
             keys: Vec::new(),
+            jwks: None,
             issuer: None,
             audience: None,
             leeway: Duration::from_secs(30),
@@ -189,11 +195,11 @@ impl TokenKeys {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(TokenKeyError::ShortSecret);
         }
-        self.keys.push(Key {
+        self.keys.push(Arc::new(Key {
             kid: kid.map(str::to_owned),
             algorithm: Algorithm::HS256,
             key: DecodingKey::from_secret(secret),
-        });
+        }));
         Ok(self)
     }
 
@@ -212,11 +218,11 @@ impl TokenKeys {
         } else {
             return Err(TokenKeyError::UnknownPem);
         };
-        self.keys.push(Key {
+        self.keys.push(Arc::new(Key {
             kid: kid.map(str::to_owned),
             algorithm,
             key,
-        });
+        }));
         Ok(self)
     }
 
@@ -249,6 +255,13 @@ impl TokenKeys {
         self.with_secret(kid, trimmed)
     }
 
+    /// Adds the keys of an identity provider's JWKS URL, kept fresh by
+    /// `jwks` (see [`Jwks::start`](crate::Jwks::start)).
+    pub fn with_jwks(mut self, jwks: Arc<crate::Jwks>) -> Self {
+        self.jwks = Some(jwks);
+        self
+    }
+
     /// Requires `iss` to be `issuer`.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
         self.issuer = Some(issuer.into());
@@ -267,14 +280,14 @@ impl TokenKeys {
         self
     }
 
-    /// How many keys there are.
+    /// How many keys there are now (a JWKS's included).
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.jwks.as_ref().map_or(0, |jwks| jwks.len())
     }
 
-    /// Whether there is no key (no token is accepted).
+    /// Whether there is no key now (no token is accepted).
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len() == 0
     }
 
     /// Verifies `token` at `now`.
@@ -287,19 +300,32 @@ impl TokenKeys {
         }
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| TokenRefused::Invalid("not a signed JWT"))?;
+        let fetched = self
+            .jwks
+            .as_ref()
+            .map(|jwks| jwks.keys())
+            .unwrap_or_default();
+        let keys: Vec<&Key> = self.keys.iter().chain(&fetched).map(|key| &**key).collect();
         // The key the token names; else, or without a name, every key
         // that has none (a key loaded without a `kid` stands for any).
         let named: Vec<&Key> = match header.kid.as_deref() {
-            Some(kid) => self
-                .keys
+            Some(kid) => keys
                 .iter()
+                .copied()
                 .filter(|k| k.kid.as_deref() == Some(kid))
                 .collect(),
             None => Vec::new(),
         };
+        if named.is_empty()
+            && header.kid.is_some()
+            && let Some(jwks) = &self.jwks
+        {
+            // Perhaps the provider rotated its keys: fetch them soon.
+            jwks.missed();
+        }
         let candidates: Vec<&Key> = if named.is_empty() {
-            self.keys
-                .iter()
+            keys.iter()
+                .copied()
                 .filter(|k| header.kid.is_none() || k.kid.is_none())
                 .collect()
         } else {

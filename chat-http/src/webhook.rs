@@ -25,17 +25,16 @@ use bytes::Bytes;
 use chat_core::{OfflineNotice, OfflineNotifier};
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
-use hyper::{Request, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::StatusCode;
 use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use sha2::Sha256;
-use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 use tracing::{debug, warn};
 use zeroize::Zeroizing;
 
 use crate::error::SetupError;
+use crate::outbound::Endpoint;
 
 /// How a webhook is delivered.
 #[derive(Clone)]
@@ -150,11 +149,7 @@ struct Person<'a> {
 struct Target {
     /// Attempts in flight: a delivery holds one only while it attempts.
     slots: Semaphore,
-    uri: Uri,
-    https: bool,
-    host: String,
-    port: u16,
-    tls: Option<tokio_rustls::TlsConnector>,
+    endpoint: Endpoint,
     config: WebhookConfig,
     counters: WebhookCounters,
 }
@@ -166,59 +161,14 @@ impl Webhook {
     /// [`SetupError::Webhook`] for a URL that is not `http(s)://host…`, or
     /// TLS roots that cannot be loaded for an `https` one.
     pub fn start(config: WebhookConfig) -> Result<Arc<Self>, SetupError> {
-        let bad = |reason: &str| SetupError::Webhook(reason.to_owned());
-        let uri: Uri = config
-            .url
-            .parse()
-            .map_err(|_| bad("the webhook URL is not a URL"))?;
-        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
-            // It would go out in the Host header, and into logs.
-            return Err(bad(
-                "the webhook URL must not hold credentials (user:password@); the signature authenticates the chat",
-            ));
-        }
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => return Err(bad("the webhook URL must be http:// or https://")),
-        };
-        let host = uri
-            .host()
-            .ok_or_else(|| bad("the webhook URL has no host"))?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_owned();
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tls = if https {
-            let mut roots = rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            for cert in found.certs {
-                let _ = roots.add(cert);
-            }
-            if roots.is_empty() {
-                return Err(bad("no TLS root certificates found on this system"));
-            }
-            let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad(&e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-            Some(tokio_rustls::TlsConnector::from(Arc::new(tls)))
-        } else {
-            None
-        };
+        let endpoint = Endpoint::parse(&config.url)
+            .map_err(|reason| SetupError::Webhook(format!("the webhook URL: {reason}")))?;
         let counters = WebhookCounters::default();
-        let destination = format!("{}://{host}:{port}", if https { "https" } else { "http" });
+        let destination = endpoint.destination();
         let (queue, mut waiting) = mpsc::channel(config.queue.max(1));
         let target = Arc::new(Target {
             slots: Semaphore::new(config.concurrency.max(1)),
-            uri,
-            https,
-            host,
-            port,
-            tls,
+            endpoint,
             counters: counters.clone(),
             config,
         });
@@ -288,21 +238,17 @@ impl Target {
                 let Ok(_slot) = self.slots.acquire().await else {
                     return;
                 };
-                tokio::time::timeout(
-                    self.config.timeout,
-                    self.post(&notice.id, attempt, body.clone()),
-                )
-                .await
+                self.post(&notice.id, attempt, body.clone()).await
             };
             let failure = match outcome {
-                Ok(Ok(status)) if status.is_success() => {
+                Ok(status) if status.is_success() => {
                     self.counters.sent.inc();
                     debug!(id = notice.id, attempt, "webhook delivered");
                     return;
                 }
                 // The receiver refuses this delivery for good: asking
                 // again would get the same answer.
-                Ok(Ok(status))
+                Ok(status)
                     if status.is_client_error()
                         && status != StatusCode::REQUEST_TIMEOUT
                         && status != StatusCode::TOO_MANY_REQUESTS =>
@@ -311,9 +257,8 @@ impl Target {
                     warn!(id = notice.id, attempt, %status, "webhook refused by the receiver");
                     return;
                 }
-                Ok(Ok(status)) => format!("answered {status}"),
-                Ok(Err(error)) => error,
-                Err(_) => format!("no answer within {:?}", self.config.timeout),
+                Ok(status) => format!("answered {status}"),
+                Err(error) => error,
             };
             if attempt == attempts {
                 self.counters.dropped.inc();
@@ -343,25 +288,17 @@ impl Target {
         wait.mul_f64(fraction)
     }
 
-    /// One attempt: a fresh connection, one signed `POST`.
+    /// One attempt: a fresh connection, one signed `POST`, within the
+    /// timeout.
     async fn post(&self, id: &str, attempt: u32, body: Bytes) -> Result<StatusCode, String> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_err(|e| e.to_string())?
             .as_secs();
         let signature = sign(&self.config.secret, stamp, &body);
-        let path = self
-            .uri
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
-        let authority = self
-            .uri
-            .authority()
-            .map_or(self.host.as_str(), |a| a.as_str())
-            .to_owned();
-        let request = Request::post(path)
-            .header(hyper::header::HOST, authority)
+        let request = self
+            .endpoint
+            .request(hyper::Method::POST)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::USER_AGENT, "chat-server webhook")
             .header("chat-webhook-id", id)
@@ -372,40 +309,9 @@ impl Target {
             )
             .body(Full::new(body))
             .map_err(|e| e.to_string())?;
-        let tcp = TcpStream::connect((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
-        match (&self.tls, self.https) {
-            (Some(tls), true) => {
-                let name = rustls_pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|e| e.to_string())?;
-                let stream = tls
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| format!("TLS: {e}"))?;
-                send(TokioIo::new(stream), request).await
-            }
-            _ => send(TokioIo::new(tcp), request).await,
-        }
+        let (status, _) = self.endpoint.send(request, 0, self.config.timeout).await?;
+        Ok(status)
     }
-}
-
-/// Sends `request` over `io` on a connection of its own.
-async fn send<I>(io: I, request: Request<Full<Bytes>>) -> Result<StatusCode, String>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(response.status())
 }
 
 /// The hex HMAC-SHA256 of `"<stamp>.<body>"` under `secret`.

@@ -434,3 +434,129 @@ async fn a_websocket_takes_a_fresh_token_and_outlives_the_first() {
     let error = expect_frame(&mut session, "error").await;
     assert_eq!(error["code"], "invalid_input");
 }
+
+/// The Ed25519 test key as a JWK named `kid`: its raw public key is the
+/// last 32 bytes of the PEM's DER.
+fn ed_jwk(kid: &str) -> Value {
+    use base64::engine::general_purpose::STANDARD;
+    let pem = std::fs::read_to_string(fixture("ed.pem")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = STANDARD.decode(body).unwrap();
+    let x = URL_SAFE_NO_PAD.encode(&der[der.len() - 32..]);
+    json!({"kty": "OKP", "crv": "Ed25519", "use": "sig", "kid": kid, "x": x})
+}
+
+/// `claims` signed with the Ed25519 test key, naming `kid`.
+fn sign_ed(kid: &str, claims: &Value) -> String {
+    let key = EncodingKey::from_ed_pem(&std::fs::read(fixture("ed-private.pem")).unwrap()).unwrap();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+/// An identity provider's JWKS endpoint on loopback: answers what
+/// `document` holds now (a status and a body); its URL, and how many
+/// requests it answered.
+async fn jwks_endpoint(
+    document: tokio::sync::watch::Receiver<(u16, String)>,
+) -> (String, tokio::sync::watch::Receiver<usize>) {
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    let (count, served) = tokio::sync::watch::channel(0_usize);
+    let count = Arc::new(count);
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let document = document.clone();
+            let count = Arc::clone(&count);
+            tokio::spawn(async move {
+                let service = service_fn(move |_request| {
+                    let (status, body) = document.borrow().clone();
+                    count.send_modify(|n| *n += 1);
+                    async move {
+                        let mut response =
+                            hyper::Response::new(Full::new(bytes::Bytes::from(body)));
+                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (url, served)
+}
+
+/// Waits (bounded) until the endpoint answered two more requests: the
+/// first after now has then been taken in (fetches come one at a time).
+async fn two_more_fetches(served: &mut tokio::sync::watch::Receiver<usize>) {
+    let now = *served.borrow();
+    tokio::time::timeout(chat_test_support::WAIT, served.wait_for(|n| *n >= now + 2))
+        .await
+        .expect("the key set is fetched again")
+        .unwrap();
+}
+
+/// Waits (bounded) until `token` opens `/api/me`.
+async fn until_accepted(server: &TestServer, token: &str) {
+    tokio::time::timeout(chat_test_support::WAIT, async {
+        while me(server, token).await.0 != 200 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the token is taken once the key set is fetched again");
+}
+
+#[tokio::test]
+async fn keys_from_a_jwks_url_are_taken_and_followed_through_a_rotation() {
+    let set = |kids: &[&str]| {
+        json!({ "keys": kids.iter().map(|k| ed_jwk(k)).collect::<Vec<_>>() }).to_string()
+    };
+    let (publish, document) = tokio::sync::watch::channel((200, set(&["ed-1"])));
+    let (url, mut served) = jwks_endpoint(document).await;
+    let jwks = chat_http::Jwks::start(&url, std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(jwks.len(), 1, "fetched before serving");
+    let keys = TokenKeys::new()
+        .with_jwks(jwks)
+        .issuer(ISSUER)
+        .audience(AUDIENCE);
+    let server = server_with(keys).await;
+    let claims = claims("idp|7", "grace");
+    let (status, body) = me(&server, &sign_ed("ed-1", &claims)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "grace");
+    // A token of another algorithm under a JWKS kid, or an unknown kid:
+    // refused.
+    let (status, _) = me(&server, &sign_ed("ed-9", &claims)).await;
+    assert_eq!(status, 401);
+
+    // The provider rotates: the new kid is taken without a restart, and
+    // the old one, gone from the set, no longer is.
+    publish.send_replace((200, set(&["ed-2"])));
+    until_accepted(&server, &sign_ed("ed-2", &claims)).await;
+    let (status, _) = me(&server, &sign_ed("ed-1", &claims)).await;
+    assert_eq!(status, 401);
+
+    // The provider fails, or serves nothing usable: the keys held stay.
+    publish.send_replace((500, "oops".into()));
+    two_more_fetches(&mut served).await;
+    let (status, _) = me(&server, &sign_ed("ed-2", &claims)).await;
+    assert_eq!(status, 200, "the keys held are kept");
+    publish.send_replace((
+        200,
+        json!({"keys": [{"kty": "oct", "kid": "ed-3", "k": "c2VjcmV0"}]}).to_string(),
+    ));
+    two_more_fetches(&mut served).await;
+    let (status, _) = me(&server, &sign_ed("ed-2", &claims)).await;
+    assert_eq!(status, 200, "the keys held are kept");
+}

@@ -149,15 +149,31 @@ struct Args {
     /// (repeatable): a file holding an HS256 secret (at least 32 bytes) or
     /// a PEM public key (RSA for RS256, P-256 for ES256, Ed25519 for
     /// EdDSA). The file's name without its extension is the key's `kid`.
-    #[arg(long = "jwt-key", env = "CHAT_JWT_KEYS", value_delimiter = ',')]
+    #[arg(
+        long = "jwt-key",
+        env = "CHAT_JWT_KEYS",
+        value_delimiter = ',',
+        group = "jwt"
+    )]
     jwt_keys: Vec<PathBuf>,
 
+    /// Your identity provider's JWKS URL (`https://…/.well-known/jwks.json`):
+    /// its RSA, P-256 and Ed25519 signing keys verify tokens, chosen by
+    /// `kid`, fetched at start and refreshed in the background (sooner
+    /// when a token names a `kid` the set lacks).
+    #[arg(long = "jwt-jwks-url", env = "CHAT_JWT_JWKS_URL", group = "jwt")]
+    jwt_jwks_url: Option<String>,
+
+    /// How often the JWKS is fetched again, in seconds.
+    #[arg(long, env = "CHAT_JWT_JWKS_REFRESH_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    jwt_jwks_refresh_secs: u64,
+
     /// The `iss` every token must carry.
-    #[arg(long, env = "CHAT_JWT_ISSUER", requires = "jwt_keys")]
+    #[arg(long, env = "CHAT_JWT_ISSUER", requires = "jwt")]
     jwt_issuer: Option<String>,
 
     /// The `aud` every token must carry (or include).
-    #[arg(long, env = "CHAT_JWT_AUDIENCE", requires = "jwt_keys")]
+    #[arg(long, env = "CHAT_JWT_AUDIENCE", requires = "jwt")]
     jwt_audience: Option<String>,
 
     /// Password signup and login: `on`, or `off` for a chat whose users
@@ -359,12 +375,20 @@ impl Args {
             .map_err(|e| e.to_string())
     }
 
-    /// The token keys the flags name, if any.
-    fn token_keys(&self) -> Result<Option<TokenKeys>, String> {
-        if self.jwt_keys.is_empty() {
+    /// The token keys the flags name, if any; a JWKS URL's fetched once
+    /// before this returns.
+    async fn token_keys(&self) -> Result<Option<TokenKeys>, String> {
+        if self.jwt_keys.is_empty() && self.jwt_jwks_url.is_none() {
             return Ok(None);
         }
         let mut keys = TokenKeys::new();
+        if let Some(url) = &self.jwt_jwks_url {
+            let every = Duration::from_secs(self.jwt_jwks_refresh_secs);
+            let jwks = chat_http::Jwks::start(url, every)
+                .await
+                .map_err(|e| format!("--jwt-jwks-url: {e}"))?;
+            keys = keys.with_jwks(jwks);
+        }
         for path in &self.jwt_keys {
             keys = keys
                 .with_key_file(path)
@@ -439,7 +463,7 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let http = {
         let mut config = args.http_config(tls.is_some());
-        config.tokens = args.token_keys()?.map(Arc::new);
+        config.tokens = args.token_keys().await?.map(Arc::new);
         config.webhook = webhook;
         if let Some(keys) = &config.tokens {
             info!(
@@ -662,8 +686,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn token_flags_load_keys_and_password_accounts_switch_off() {
+    #[tokio::test]
+    async fn token_flags_load_keys_and_password_accounts_switch_off() {
         let dir = std::env::temp_dir().join(format!("chat-server-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let secret = dir.join("main.secret");
@@ -672,7 +696,7 @@ mod tests {
         std::fs::write(&short, "too short").unwrap();
         let (secret, short) = (secret.to_str().unwrap(), short.to_str().unwrap());
         let defaults = parse(&[]);
-        assert!(defaults.token_keys().unwrap().is_none());
+        assert!(defaults.token_keys().await.unwrap().is_none());
         assert!(defaults.http_config(false).password_accounts);
         let args = parse(&[
             "--jwt-key",
@@ -684,7 +708,7 @@ mod tests {
             "--password-accounts",
             "off",
         ]);
-        let keys = args.token_keys().unwrap().unwrap();
+        let keys = args.token_keys().await.unwrap().unwrap();
         assert_eq!(keys.len(), 1);
         let shown = format!("{keys:?}");
         assert!(
@@ -692,14 +716,30 @@ mod tests {
             "{shown}"
         );
         assert!(!args.http_config(false).password_accounts);
-        let refused = parse(&["--jwt-key", short]).token_keys().unwrap_err();
+        let refused = parse(&["--jwt-key", short]).token_keys().await.unwrap_err();
         assert!(refused.contains("at least 32 bytes"), "{refused}");
         assert!(
             parse(&["--jwt-key", "/nonexistent/key.pem"])
                 .token_keys()
+                .await
                 .is_err()
         );
         assert!(Args::try_parse_from(["chat-server", "--jwt-issuer", "x"]).is_err());
+        let refused = parse(&["--jwt-jwks-url", "ftp://idp.example/jwks"])
+            .token_keys()
+            .await
+            .unwrap_err();
+        assert!(refused.contains("--jwt-jwks-url"), "{refused}");
+        // A provider that is down at start: the server starts, without
+        // keys until it answers.
+        let down = parse(&[
+            "--jwt-jwks-url",
+            "http://127.0.0.1:9/jwks",
+            "--jwt-issuer",
+            "x",
+        ]);
+        let keys = down.token_keys().await.unwrap().unwrap();
+        assert_eq!(keys.len(), 0);
         assert!(Args::try_parse_from(["chat-server", "--password-accounts", "maybe"]).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
