@@ -43,6 +43,7 @@
 
 mod error;
 mod hub;
+#[cfg(feature = "limiter")]
 mod limiter;
 mod presence;
 mod seal;
@@ -59,6 +60,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::{mpsc, oneshot};
 
 pub use error::RedisBusError;
+#[cfg(feature = "limiter")]
 pub use limiter::RedisLimiter;
 pub use presence::RedisPresence;
 
@@ -260,6 +262,7 @@ impl Redis {
     }
 
     /// A rate limiter enforcing `limits`, on the shared connection.
+    #[cfg(feature = "limiter")]
     pub fn limiter(&self, limits: chat_core::RateLimits) -> RedisLimiter {
         RedisLimiter::new(
             self.shared.clone(),

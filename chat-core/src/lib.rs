@@ -40,6 +40,7 @@ pub mod backend;
 pub mod domain;
 pub mod ports;
 
+#[cfg(feature = "password-accounts")]
 mod argon2_hasher;
 mod chat;
 mod common_passwords;
@@ -57,6 +58,7 @@ mod session;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+#[cfg(feature = "password-accounts")]
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
     Chat, ChatBuilder, ChatConfig, FeedPage, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live,

@@ -335,6 +335,7 @@ pub enum SetupError {
         /// Why.
         reason: String,
     },
+    #[cfg(feature = "tls")]
     /// rustls refused the pair (for example, a key that does not match).
     #[error("invalid certificate or key: {0}")]
     Tls(#[from] rustls::Error),

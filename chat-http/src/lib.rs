@@ -41,6 +41,7 @@ mod metrics;
 mod mutes;
 mod openapi;
 mod outbound;
+#[cfg(feature = "ui")]
 mod pages;
 mod request;
 mod response;
@@ -48,6 +49,7 @@ mod router;
 mod server;
 mod server_api;
 mod service;
+#[cfg(feature = "tls")]
 mod tls;
 mod tokens;
 mod webhook;
@@ -71,13 +73,19 @@ pub use config::{HttpConfig, WebSocketLimits};
 pub use error::{Counted, ErrorBody, ErrorDetail, HttpError, Reported, SetupError};
 pub use jwks::{JWKS_REFRESH, Jwks};
 pub use response::Body;
-pub use server::{redirect_to_https, serve, serve_metrics, serve_tls};
+#[cfg(feature = "metrics")]
+pub use server::serve_metrics;
+#[cfg(feature = "tls")]
+pub use server::serve_tls;
+pub use server::{redirect_to_https, serve};
 pub use server_api::{ACT_AS_EXTERNAL_HEADER, ACT_AS_HEADER};
 pub use service::ClientAddr;
+#[cfg(feature = "tls")]
 pub use tls::{load_tls, tls_acceptor};
 pub use tokens::{
     Claims, MAX_TOKEN_BYTES, MIN_SECRET_BYTES, TokenKeyError, TokenKeys, TokenRefused,
 };
+#[cfg(feature = "tls")]
 pub use tokio_rustls::TlsAcceptor;
 pub use webhook::{Webhook, WebhookConfig, sign as sign_webhook};
 
@@ -104,6 +112,7 @@ pub struct ChatHttp {
 struct Inner {
     chat: Chat,
     config: HttpConfig,
+    #[cfg(feature = "ui")]
     assets: pages::Assets,
     /// Live WebSocket tasks, so shutdown can wait for them.
     connections: TaskTracker,
@@ -159,6 +168,7 @@ impl ChatHttp {
                 frame_checks: AtomicU64::new(0),
                 metrics,
                 openapi: bytes::Bytes::from(openapi::document()),
+                #[cfg(feature = "ui")]
                 assets: pages::Assets::new(),
                 connections: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
@@ -194,6 +204,7 @@ impl ChatHttp {
     /// failures, rate limits, refused origins and CSRF tokens, dependency
     /// failures, WebSocket closes by cause, open WebSockets, messages).
     /// [`serve_metrics`] serves them on a listener of their own.
+    #[cfg(feature = "metrics")]
     pub fn metrics_text(&self) -> String {
         self.inner.metrics.render()
     }
@@ -213,11 +224,13 @@ impl ChatHttp {
 
     /// `path` (absolute within the chat) as the browser reaches it: under
     /// the mount path.
+    #[cfg(feature = "ui")]
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.inner.config.mount_path)
     }
 
     /// Where a page sends a visitor without a session.
+    #[cfg(feature = "ui")]
     pub(crate) fn login_location(&self) -> String {
         match &self.inner.config.login_url {
             Some(url) => url.clone(),
@@ -231,6 +244,7 @@ impl ChatHttp {
         response::finish(response::reported(reported), self.config().tls)
     }
 
+    #[cfg(feature = "ui")]
     pub(crate) fn assets(&self) -> &pages::Assets {
         &self.inner.assets
     }

@@ -1,9 +1,16 @@
 //! Counters of what an operator watches, in the Prometheus text format.
 
+#[cfg(not(feature = "metrics"))]
+pub(crate) use off::{Counter, Gauge, Histogram, Registry, exponential_buckets};
+#[cfg(feature = "metrics")]
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
+#[cfg(feature = "metrics")]
+pub(crate) use prometheus_client::metrics::counter::Counter;
+#[cfg(feature = "metrics")]
 use prometheus_client::metrics::gauge::Gauge;
+#[cfg(feature = "metrics")]
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+#[cfg(feature = "metrics")]
 use prometheus_client::registry::Registry;
 
 /// The adapter's counters. Cheap to bump: each is one atomic add.
@@ -153,16 +160,69 @@ impl Metrics {
         match outcome {
             chat_core::PolicyOutcome::Refused => self.policy_refused.inc(),
             chat_core::PolicyOutcome::Failed => self.policy_failed.inc(),
-            chat_core::PolicyOutcome::Allowed | chat_core::PolicyOutcome::Rewritten => 0,
+            _ => 0,
         };
     }
 
     /// Everything, in the Prometheus text exposition format.
+    #[cfg(feature = "metrics")]
     pub(crate) fn render(&self) -> String {
         let mut text = String::new();
         if encode(&mut text, &self.registry).is_err() {
             text.clear();
         }
         text
+    }
+}
+
+/// Built without the `metrics` feature: counters that count nothing, so
+/// that the code that bumps them is the same either way.
+#[cfg(not(feature = "metrics"))]
+mod off {
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct Counter;
+
+    impl Counter {
+        pub(crate) fn inc(&self) -> u64 {
+            0
+        }
+    }
+
+    #[derive(Clone, Debug, Default)]
+    pub(crate) struct Gauge;
+
+    impl Gauge {
+        pub(crate) fn inc(&self) -> i64 {
+            0
+        }
+
+        pub(crate) fn dec(&self) -> i64 {
+            0
+        }
+    }
+
+    #[derive(Clone, Debug)]
+    pub(crate) struct Histogram;
+
+    impl Histogram {
+        pub(crate) fn new(_: impl Iterator<Item = f64>) -> Self {
+            Self
+        }
+
+        pub(crate) fn observe(&self, _: f64) {}
+    }
+
+    pub(crate) fn exponential_buckets(_: f64, _: f64, _: u16) -> std::iter::Empty<f64> {
+        std::iter::empty()
+    }
+
+    pub(crate) struct Registry;
+
+    impl Registry {
+        pub(crate) fn with_prefix(_: &str) -> Self {
+            Self
+        }
+
+        pub(crate) fn register<M>(&mut self, _: &str, _: &str, _: M) {}
     }
 }

@@ -2,7 +2,6 @@
 //! once, then one connection per request, over TLS with the system's roots
 //! for `https`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +16,9 @@ pub(crate) struct Endpoint {
     host: String,
     port: u16,
     /// For `https`.
+    #[cfg(feature = "tls")]
     tls: Option<tokio_rustls::TlsConnector>,
+    https: bool,
 }
 
 impl Endpoint {
@@ -44,19 +45,26 @@ impl Endpoint {
             .trim_end_matches(']')
             .to_owned();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        #[cfg(feature = "tls")]
         let tls = if https { Some(tls_connector()?) } else { None };
+        #[cfg(not(feature = "tls"))]
+        if https {
+            return Err("https URLs need chat-http's `tls` feature".to_owned());
+        }
         Ok(Self {
             uri,
             host,
             port,
+            #[cfg(feature = "tls")]
             tls,
+            https,
         })
     }
 
     /// `scheme://host:port`: where requests go, without the path or query
     /// (which may hold a secret), for logs.
     pub(crate) fn destination(&self) -> String {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let scheme = if self.https { "https" } else { "http" };
         format!("{scheme}://{}:{}", self.host, self.port)
     }
 
@@ -97,22 +105,22 @@ impl Endpoint {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
-        match &self.tls {
-            Some(tls) => {
-                let name = rustls_pki_types::ServerName::try_from(self.host.clone())
-                    .map_err(|e| e.to_string())?;
-                let stream = tls
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| format!("TLS: {e}"))?;
-                exchange_on(TokioIo::new(stream), request, max_body).await
-            }
-            None => exchange_on(TokioIo::new(tcp), request, max_body).await,
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let name = rustls_pki_types::ServerName::try_from(self.host.clone())
+                .map_err(|e| e.to_string())?;
+            let stream = tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| format!("TLS: {e}"))?;
+            return exchange_on(TokioIo::new(stream), request, max_body).await;
         }
+        exchange_on(TokioIo::new(tcp), request, max_body).await
     }
 }
 
 /// A TLS client with the system's root certificates.
+#[cfg(feature = "tls")]
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
@@ -121,14 +129,14 @@ fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
     if roots.is_empty() {
         return Err("no TLS root certificates found on this system".to_owned());
     }
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .map_err(|e| e.to_string())?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(tls)))
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls)))
 }
 
 /// Sends `request` over `io`, an HTTP/1.1 connection of its own.

@@ -19,6 +19,7 @@ pub(crate) fn full(bytes: Bytes) -> Body {
     Full::new(bytes).boxed()
 }
 
+#[cfg(feature = "ui")]
 /// The Content-Security-Policy of every page: no inline script, no plugins,
 /// no framing, connections only to this origin.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -40,6 +41,7 @@ pub(crate) fn empty(status: StatusCode) -> Response<Body> {
     response
 }
 
+#[cfg(feature = "ui")]
 /// An HTML page with the page security headers.
 pub(crate) fn html(status: StatusCode, page: String) -> Response<Body> {
     let mut response = with_type(status, page.into(), "text/html; charset=utf-8");
@@ -56,6 +58,7 @@ pub(crate) fn html(status: StatusCode, page: String) -> Response<Body> {
     response
 }
 
+#[cfg(feature = "ui")]
 /// A redirect (303: the next request is a GET).
 pub(crate) fn redirect(to: &str) -> Response<Body> {
     let mut response = empty(StatusCode::SEE_OTHER);

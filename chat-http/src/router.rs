@@ -9,6 +9,7 @@ use crate::api::RequestBody;
 use crate::auth::{Authenticated, authenticate, check_csrf, check_origin, client_ip};
 use crate::error::HttpError;
 use crate::groups::group_id;
+#[cfg(feature = "ui")]
 use crate::pages::PageRoom;
 use crate::request::require_json;
 use crate::response::{self, Body};
@@ -124,7 +125,9 @@ mod tests {
     }
 }
 
-/// The routes, with their path parameters.
+/// The routes, with their path parameters (those of the pages are read
+/// only by the web UI).
+#[cfg_attr(not(feature = "ui"), allow(dead_code))]
 enum Route<'a> {
     Signup,
     Login,
@@ -185,6 +188,7 @@ enum Access {
 }
 
 /// What the router found out about the caller, by the route's [`Access`].
+#[cfg_attr(not(feature = "ui"), allow(dead_code))]
 enum Caller {
     Anyone,
     Maybe(Option<Authenticated>),
@@ -213,6 +217,7 @@ impl Caller {
         }
     }
 
+    #[cfg(feature = "ui")]
     fn maybe(self) -> Option<Authenticated> {
         match self {
             Self::Known(auth) | Self::Maybe(Some(auth)) => Some(auth),
@@ -496,9 +501,13 @@ impl ChatHttp {
                 let client = client_ip(request.headers(), peer, self.config());
                 self.websocket(caller.known()?, request, client).await
             }
+            #[cfg(feature = "ui")]
             Route::Home => Ok(self.home(caller.maybe())),
+            #[cfg(feature = "ui")]
             Route::LoginPage => self.login_page(),
+            #[cfg(feature = "ui")]
             Route::SignupPage => self.signup_page(),
+            #[cfg(feature = "ui")]
             Route::ChatPage(peer) => match caller.maybe() {
                 Some(auth) => {
                     let room = peer.map_or(PageRoom::None, PageRoom::Direct);
@@ -506,14 +515,27 @@ impl ChatHttp {
                 }
                 None => Ok(response::redirect(&self.login_location())),
             },
+            #[cfg(feature = "ui")]
             Route::GroupPage(id) => match caller.maybe() {
                 Some(auth) => self.chat_page(auth, request, PageRoom::Group(id)).await,
                 None => Ok(response::redirect(&self.login_location())),
             },
+            #[cfg(feature = "ui")]
             Route::Asset => self
                 .assets()
                 .serve(&path, request.headers())
                 .ok_or(HttpError::NoRoute),
+            // Built without the web UI: its pages and files are not here.
+            #[cfg(not(feature = "ui"))]
+            Route::Home
+            | Route::LoginPage
+            | Route::SignupPage
+            | Route::ChatPage(_)
+            | Route::GroupPage(_)
+            | Route::Asset => {
+                let _ = (caller, &path);
+                Err(HttpError::NoRoute)
+            }
         }
     }
 }

@@ -16,7 +16,22 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
+#[cfg(feature = "tls")]
 use tokio_rustls::TlsAcceptor;
+
+/// Without the `tls` feature no listener serves TLS: an acceptor that
+/// cannot be made.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+enum TlsAcceptor {}
+
+#[cfg(not(feature = "tls"))]
+impl TlsAcceptor {
+    #[allow(clippy::unused_async)]
+    async fn accept<S>(&self, _: S) -> std::io::Result<S> {
+        match *self {}
+    }
+}
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -48,6 +63,7 @@ pub async fn serve(
     serve_with(listener, http, None, shutdown).await
 }
 
+#[cfg(feature = "tls")]
 /// Like [`serve`], over TLS (see [`load_tls`](crate::load_tls)). Configure the
 /// adapter with `HttpConfig { tls: true, .. }` so that cookies are `Secure`
 /// and responses carry HSTS.
@@ -126,6 +142,7 @@ pub async fn redirect_to_https(
     Ok(())
 }
 
+#[cfg(feature = "metrics")]
 /// Serves `GET /metrics` (the Prometheus text format) on `listener`, until
 /// `shutdown`. Give it an address of its own, reachable by the monitoring
 /// system only.

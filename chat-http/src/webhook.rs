@@ -20,13 +20,13 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::Counter;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chat_core::{OfflineNotice, OfflineNotifier};
 use hmac::{Hmac, Mac};
 use http_body_util::Full;
 use hyper::StatusCode;
-use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::{Semaphore, mpsc};

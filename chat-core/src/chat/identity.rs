@@ -101,6 +101,7 @@ impl Chat {
 
 /// A user as a host's back end names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UserRef<'a> {
     /// By chat username.
     Username(&'a str),

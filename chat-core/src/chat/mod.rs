@@ -30,7 +30,6 @@ pub use messaging::{Sending, Sent};
 pub use policy::{PolicyFailure, PolicyObserver, PolicyOutcome};
 pub use subscription::Subscription;
 
-use crate::argon2_hasher::Argon2Hasher;
 use crate::domain::PasswordHash;
 use crate::governor_limiter::GovernorLimiter;
 use crate::group_commit::GroupCommit;
@@ -283,7 +282,8 @@ impl ChatBuilder {
         self
     }
 
-    /// Uses `hasher` instead of the default [`Argon2Hasher`].
+    /// Uses `hasher` instead of the default (argon2id, with the
+    /// `password-accounts` feature).
     pub fn hasher(mut self, hasher: Arc<dyn PasswordHasher>) -> Self {
         self.hasher = Some(hasher);
         self
@@ -330,7 +330,7 @@ impl ChatBuilder {
                 appends,
                 store: self.store,
                 bus: self.bus.unwrap_or_else(|| Arc::new(LocalBus::default())),
-                hasher: self.hasher.unwrap_or_else(|| Arc::new(Argon2Hasher::new())),
+                hasher: self.hasher.unwrap_or_else(default_hasher),
                 limiter,
                 clock,
                 presence: self
@@ -350,5 +350,36 @@ impl ChatBuilder {
                 tallies: Default::default(),
             }),
         }
+    }
+}
+
+/// The password hasher a builder uses unless given one: argon2id.
+#[cfg(feature = "password-accounts")]
+fn default_hasher() -> Arc<dyn crate::ports::PasswordHasher> {
+    Arc::new(crate::Argon2Hasher::new())
+}
+
+/// Without the `password-accounts` feature there is no password hasher
+/// unless the builder is given one: signup is unavailable, and password
+/// login matches nothing.
+#[cfg(not(feature = "password-accounts"))]
+fn default_hasher() -> Arc<dyn crate::ports::PasswordHasher> {
+    Arc::new(NoPasswords)
+}
+
+#[cfg(not(feature = "password-accounts"))]
+struct NoPasswords;
+
+#[cfg(not(feature = "password-accounts"))]
+#[async_trait::async_trait]
+impl crate::ports::PasswordHasher for NoPasswords {
+    async fn hash(&self, _: &crate::Password) -> crate::Result<crate::PasswordHash> {
+        Err(crate::ChatError::unavailable(
+            "no password hasher: build chat-core with `password-accounts`, or give ChatBuilder::hasher",
+        ))
+    }
+
+    async fn verify(&self, _: &crate::Password, _: &crate::PasswordHash) -> crate::Result<bool> {
+        Ok(false)
     }
 }

@@ -23,6 +23,7 @@ pub enum PolicyFailure {
 
 /// How a policy call ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PolicyOutcome {
     /// Allowed as asked.
     Allowed,

@@ -24,8 +24,8 @@ impl Chat {
     }
 
     /// Notes that the session's user is there now (their page is in view,
-    /// they sent, read or typed): for [`ChatConfig::active_window`]
-    /// (super::ChatConfig::active_window) after, their live connections
+    /// they sent, read or typed): for
+    /// [`ChatConfig::active_window`](super::ChatConfig::active_window) after, their live connections
     /// count as present, and offline notices wait. A transport calls it
     /// when its client says so, at most every few seconds per connection.
     ///

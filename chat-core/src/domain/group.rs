@@ -168,6 +168,7 @@ impl FromStr for HistoryVisibility {
 /// How people come into a group.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum JoinPolicy {
     /// By invitation only (the default).
     #[default]
