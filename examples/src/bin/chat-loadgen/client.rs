@@ -2,7 +2,6 @@
 //! then one WebSocket per simulated device.
 
 use std::borrow::Cow;
-use std::time::Duration;
 
 use futures::StreamExt;
 use serde::Deserialize;
@@ -20,58 +19,41 @@ pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// The password of every load-test user.
 const PASSWORD: &str = "load generator password 1";
 
-/// A server under test.
+/// A server under test: accounts and groups through `chat-client`, then
+/// the WebSockets the load runs on, opened and driven here (a load
+/// generator measures the server, so its sockets carry no reconnection or
+/// outbox bookkeeping, and small buffers).
 #[derive(Clone)]
 pub(crate) struct Server {
     base: String,
-    http: reqwest::Client,
+    client: chat_client::Client,
 }
 
 impl Server {
-    /// The server at `base` (`http://host:port` or `https://…`).
+    /// The server at `base` (`http://host:port`).
     pub(crate) fn new(base: &str) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = chat_client::Client::new(base).map_err(|e| e.to_string())?;
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
-            http,
+            client,
         })
     }
 
     /// Signs `username` up (an existing account is fine: its password is
     /// the load generator's) and logs in; returns the session token.
     pub(crate) async fn session(&self, username: &str) -> Result<String, String> {
-        let signup = json!({
-            "email": format!("{username}@loadgen.test"),
-            "username": username,
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-        });
-        let (status, body) = self.post("/api/signup", &signup).await?;
-        if status != 201 && body["error"]["code"] != "username_taken" {
-            return Err(format!("signup {username}: {status} {body}"));
+        let email = format!("{username}@loadgen.test");
+        match self.client.signup(username, &email, PASSWORD).await {
+            Ok(_) => {}
+            Err(chat_client::Error::Api(refused)) if refused.code == "username_taken" => {}
+            Err(error) => return Err(format!("signup {username}: {error}")),
         }
-        let login = json!({ "username": username, "password": PASSWORD });
-        let (status, body) = self.post("/api/login", &login).await?;
-        match body["token"].as_str() {
-            Some(token) if status == 200 => Ok(token.to_owned()),
-            _ => Err(format!("login {username}: {status} {body}")),
-        }
-    }
-
-    async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(body)
-            .send()
+        let session = self
+            .client
+            .login(username, PASSWORD)
             .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
+            .map_err(|e| format!("login {username}: {e}"))?;
+        Ok(session.token().to_owned())
     }
 
     /// Makes a discoverable group owned by the first of `tokens` and has
@@ -81,34 +63,23 @@ impl Server {
         let owner = tokens.first().ok_or("a room needs members")?;
         eprintln!("making a group of {} members…", tokens.len());
         let made = json!({ "title": "load room", "join_policy": "discoverable" });
-        let (status, body) = self.post_as(owner, "/api/groups", &made).await?;
-        let id = match body["conversation"]["id"].as_i64() {
-            Some(id) if status == 201 => id,
-            _ => return Err(format!("making the group: {status} {body}")),
-        };
+        let body = self
+            .client
+            .session(owner.as_str())
+            .post("/api/groups", &made)
+            .await
+            .map_err(|e| format!("making the group: {e}"))?;
+        let id = body["conversation"]["id"]
+            .as_i64()
+            .ok_or_else(|| format!("making the group: {body}"))?;
         for token in &tokens[1..] {
-            let (status, body) = self
-                .post_as(token, &format!("/api/groups/{id}/join"), &json!({}))
-                .await?;
-            if status != 200 {
-                return Err(format!("joining the group: {status} {body}"));
-            }
+            self.client
+                .session(token.as_str())
+                .join_group(id)
+                .await
+                .map_err(|e| format!("joining the group: {e}"))?;
         }
         Ok(id)
-    }
-
-    async fn post_as(&self, token: &str, path: &str, body: &Value) -> Result<(u16, Value), String> {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| format!("POST {path}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
     }
 
     /// Opens a WebSocket with `token` and waits for its `ready` frame.

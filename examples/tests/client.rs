@@ -1,0 +1,121 @@
+//! chat-client against the real reference server: typed events live, and
+//! across a server restart the connection comes back by itself, resumes
+//! from its cursor without missing or repeating a message, and sends what
+//! its outbox held while the server was down, once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chat_client::{Client, Live, LiveEvent, ServerEvent, To};
+use chat_test_support::WAIT;
+use chat_test_support::process::{GENEROUS, ServerProcess};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_chat-server");
+const PASSWORD: &str = "correct horse battery staple";
+
+/// The server on `listen`, its database in `dir`.
+async fn server(dir: &std::path::Path, listen: &str) -> ServerProcess {
+    let database = format!("sqlite://{}", dir.join("chat.db").display());
+    let mut args = vec!["--listen", listen, "--database-url", &database];
+    args.extend(GENEROUS);
+    ServerProcess::spawn(BINARY, None, &args).await
+}
+
+/// The next event that `keep` picks out, waiting (bounded) past others.
+async fn next_where<T>(live: &mut Live, mut keep: impl FnMut(LiveEvent) -> Option<T>) -> T {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let event = live.next().await.expect("the connection goes on");
+            if let Some(found) = keep(event) {
+                return found;
+            }
+        }
+    })
+    .await
+    .expect("the event in time")
+}
+
+/// The text of the next message delivered.
+async fn next_message(live: &mut Live) -> String {
+    next_where(live, |event| match event {
+        LiveEvent::Event(ServerEvent::Message { message, .. }) => Some(message.text),
+        _ => None,
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_connection_survives_a_restart_resumes_and_resends_its_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = server(dir.path(), "127.0.0.1:0").await;
+    let address = first.client.host.clone();
+    let client = Client::new(&first.client.base).unwrap();
+    for name in ["alice", "bob"] {
+        let user = client
+            .signup(name, &format!("{name}@example.test"), PASSWORD)
+            .await
+            .unwrap();
+        assert_eq!(user.username, name);
+    }
+    let alice = client.login("alice", PASSWORD).await.unwrap();
+    let bob = client.login("bob", PASSWORD).await.unwrap();
+    assert_eq!(bob.me().await.unwrap().username, "bob");
+
+    let mut bob_live = bob.live().await.unwrap();
+    let mut alice_live = alice.live().await.unwrap();
+    alice_live
+        .send(To::User("bob".into()), "one")
+        .await
+        .unwrap();
+    assert_eq!(next_message(&mut bob_live).await, "one");
+    next_where(&mut alice_live, |event| match event {
+        LiveEvent::Event(ServerEvent::Ack { message, .. }) => Some(message.text),
+        _ => None,
+    })
+    .await;
+    assert_eq!(alice_live.pending(), 0);
+
+    // The server goes away: both connections notice; what alice sends
+    // meanwhile waits in her outbox.
+    first.terminate().await;
+    for live in [&mut alice_live, &mut bob_live] {
+        next_where(live, |event| {
+            matches!(event, LiveEvent::Disconnected { .. }).then_some(())
+        })
+        .await;
+    }
+    let client_id = alice_live
+        .send(To::User("bob".into()), "two")
+        .await
+        .unwrap();
+    assert!(client_id.starts_with("rc-"));
+
+    // Back on the same address and database: alice's outbox goes out
+    // under its client id, bob resumes from his cursor, and "two" arrives
+    // once ("one" is not replayed).
+    let _second = server(dir.path(), &address).await;
+    let acked = next_where(&mut alice_live, |event| match event {
+        LiveEvent::Event(ServerEvent::Ack {
+            client_id, message, ..
+        }) => Some((client_id, message.text)),
+        _ => None,
+    })
+    .await;
+    assert_eq!(acked, (Some(client_id), "two".to_owned()));
+    assert_eq!(alice_live.pending(), 0);
+    assert_eq!(next_message(&mut bob_live).await, "two");
+    let history: Vec<String> = bob
+        .history("alice")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(history, ["one", "two"], "stored once each");
+
+    // A session that is no longer one is refused at once.
+    let stranger = client.session("not a token");
+    match stranger.live().await {
+        Err(chat_client::Error::Api(refused)) => assert_eq!(refused.status, 401),
+        other => panic!("{other:?}"),
+    }
+}
