@@ -103,6 +103,7 @@ enum Command {
 /// What the reader and the task share.
 #[derive(Default)]
 struct Shared {
+    /// The cursor of the last change the reader took.
     cursor: Mutex<Option<String>>,
     pending: AtomicUsize,
 }
@@ -112,10 +113,13 @@ struct Shared {
 /// send not yet acknowledged under its `client_id` (the server stores a
 /// send once however often it comes).
 pub struct Live {
-    commands: mpsc::Sender<Command>,
-    events: mpsc::Receiver<LiveEvent>,
+    /// Unbounded, so that a send never waits for the task (which may be
+    /// waiting for the reader to take events).
+    commands: mpsc::UnboundedSender<Command>,
+    /// Events with the cursor each moves the stream to.
+    events: mpsc::Receiver<(LiveEvent, Option<String>)>,
     shared: Arc<Shared>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Live {
@@ -129,7 +133,9 @@ impl std::fmt::Debug for Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = &self.task {
+            task.abort();
+        }
     }
 }
 
@@ -147,16 +153,18 @@ impl Live {
             pending: AtomicUsize::new(0),
         });
         let (socket, ready) = open(&session, options.cursor.as_deref()).await?;
-        let (commands, receiver) = mpsc::channel(64);
+        let (commands, receiver) = mpsc::unbounded_channel();
         let (events, reader) = mpsc::channel(options.queue.max(1));
         let task = tokio::spawn(run(
             Connection {
                 session,
+                received: options.cursor.clone(),
                 options,
                 shared: Arc::clone(&shared),
                 events,
                 outbox: Vec::new(),
                 seen: Seen::default(),
+                refusals: 0,
             },
             socket,
             ready,
@@ -166,7 +174,7 @@ impl Live {
             commands,
             events: reader,
             shared,
-            task,
+            task: Some(task),
         })
     }
 
@@ -192,7 +200,6 @@ impl Live {
                 client_id: client_id.clone(),
                 frame: frame.to_string(),
             })
-            .await
             .map_err(|_| Error::Closed)?;
         Ok(client_id)
     }
@@ -205,18 +212,28 @@ impl Live {
     pub async fn send_frame(&self, frame: &Value) -> Result<(), Error> {
         self.commands
             .send(Command::Frame(frame.to_string()))
-            .await
             .map_err(|_| Error::Closed)
     }
 
     /// The next event; `None` once the connection has stopped (after
-    /// [`LiveEvent::SessionEnded`], or [`Live::close`]).
+    /// [`LiveEvent::SessionEnded`], or [`Live::close`]). Read events as they
+    /// come: while up to [`LiveOptions::queue`] wait unread, the
+    /// connection stops reading from the server (sends still go out).
     pub async fn next(&mut self) -> Option<LiveEvent> {
-        self.events.recv().await
+        let (event, cursor) = self.events.recv().await?;
+        if let Some(cursor) = cursor {
+            *self
+                .shared
+                .cursor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(cursor);
+        }
+        Some(event)
     }
 
-    /// The cursor of the last change delivered: where a new connection
-    /// (`LiveOptions::cursor`) would resume.
+    /// The cursor of the last change this reader took from
+    /// [`Live::next`]: where a new connection (`LiveOptions::cursor`) would
+    /// resume without missing anything.
     pub fn cursor(&self) -> Option<String> {
         self.shared
             .cursor
@@ -230,9 +247,14 @@ impl Live {
         self.shared.pending.load(Ordering::Relaxed)
     }
 
-    /// Closes the connection (normal closure) and stops reconnecting.
-    pub async fn close(self) {
-        let _ = self.commands.send(Command::Close).await;
+    /// Closes the connection (a normal closure, waited for up to a few
+    /// seconds) and stops reconnecting. Sends still in the outbox are
+    /// dropped: see [`Live::pending`] first.
+    pub async fn close(mut self) {
+        let _ = self.commands.send(Command::Close);
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
     }
 }
 
@@ -336,15 +358,42 @@ impl Seen {
     }
 }
 
+/// At most this many outbox sends go out at once; the next ones a pacing
+/// period later (the server takes 20 frames a second, in bursts of 60).
+const PACE_BATCH: usize = 40;
+const PACE_PERIOD: Duration = Duration::from_secs(2);
+
+/// How many refusals of a reconnection (`401`, `403`) in a row end the
+/// session: one may be a passing state of the server (keys still
+/// loading), several are not.
+const REFUSALS_TO_END: u32 = 3;
+
+/// Error codes of a send that a later attempt may pass: the send stays in
+/// the outbox and goes again.
+const PASSING: [&str; 3] = ["unavailable", "internal", "rate_limited"];
+
+/// A send waiting for its acknowledgement.
+struct Outgoing {
+    client_id: String,
+    frame: String,
+    /// Not written on this connection yet (or to be written again).
+    due: bool,
+}
+
 /// The connection task's state.
 struct Connection {
     session: Session,
     options: LiveOptions,
     shared: Arc<Shared>,
-    events: mpsc::Sender<LiveEvent>,
-    /// Sends not yet acknowledged, in the order sent: (client id, frame).
-    outbox: Vec<(String, String)>,
+    events: mpsc::Sender<(LiveEvent, Option<String>)>,
+    /// The cursor of the last change received (handed on, or queued for
+    /// the reader): where a reconnection resumes.
+    received: Option<String>,
+    /// Sends not yet settled, in the order sent.
+    outbox: Vec<Outgoing>,
     seen: Seen,
+    /// Reconnections refused in a row.
+    refusals: u32,
 }
 
 /// How one connection ended.
@@ -361,44 +410,61 @@ async fn run(
     mut connection: Connection,
     socket: Socket,
     ready: ServerEvent,
-    mut commands: mpsc::Receiver<Command>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
 ) {
     let mut current = Some((socket, ready));
     let mut failures: u32 = 0;
     loop {
         let (socket, ready) = match current.take() {
             Some(open) => open,
-            None => {
-                let cursor = connection.cursor();
-                match open(&connection.session, cursor.as_deref()).await {
-                    Ok(open) => open,
-                    Err(Error::Api(refused)) if refused.status == 401 || refused.status == 403 => {
-                        connection.tell(LiveEvent::SessionEnded).await;
+            None => match open(&connection.session, connection.received.as_deref()).await {
+                Ok(open) => {
+                    connection.refusals = 0;
+                    open
+                }
+                Err(Error::Api(refused)) if refused.status == 401 || refused.status == 403 => {
+                    connection.refusals += 1;
+                    if connection.refusals >= REFUSALS_TO_END {
+                        connection.tell(LiveEvent::SessionEnded, None).await;
                         return;
                     }
-                    Err(error) => {
-                        failures = failures.saturating_add(1);
-                        debug!(%error, failures, "reconnection failed");
-                        let wait = connection.backoff(failures);
-                        if !connection.wait(wait, &mut commands).await {
-                            return;
-                        }
-                        continue;
+                    failures = failures.saturating_add(1);
+                    if !connection
+                        .wait(connection.backoff(failures), &mut commands)
+                        .await
+                    {
+                        return;
                     }
+                    continue;
                 }
-            }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    debug!(%error, failures, "reconnection failed");
+                    if !connection
+                        .wait(connection.backoff(failures), &mut commands)
+                        .await
+                    {
+                        return;
+                    }
+                    continue;
+                }
+            },
         };
         match connection.serve(socket, ready, &mut commands).await {
             Ended::Dropped(reason) => {
-                connection.tell(LiveEvent::Disconnected { reason }).await;
+                connection
+                    .tell(LiveEvent::Disconnected { reason }, None)
+                    .await;
                 failures = 1;
-                let wait = connection.backoff(failures);
-                if !connection.wait(wait, &mut commands).await {
+                if !connection
+                    .wait(connection.backoff(failures), &mut commands)
+                    .await
+                {
                     return;
                 }
             }
             Ended::SessionOver => {
-                connection.tell(LiveEvent::SessionEnded).await;
+                connection.tell(LiveEvent::SessionEnded, None).await;
                 return;
             }
             Ended::Closed => return,
@@ -407,24 +473,10 @@ async fn run(
 }
 
 impl Connection {
-    fn cursor(&self) -> Option<String> {
-        self.shared
-            .cursor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    fn set_cursor(&self, cursor: &str) {
-        *self
-            .shared
-            .cursor
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(cursor.to_owned());
-    }
-
-    async fn tell(&self, event: LiveEvent) {
-        let _ = self.events.send(event).await;
+    /// Hands `event` to the reader (waiting while its queue is full), with
+    /// the cursor it moves the stream to.
+    async fn tell(&self, event: LiveEvent, cursor: Option<String>) {
+        let _ = self.events.send((event, cursor)).await;
     }
 
     /// The wait before reconnection attempt `failures`: doubling, capped,
@@ -443,7 +495,11 @@ impl Connection {
 
     /// Waits `wait` while taking the reader's commands (sends go to the
     /// outbox); `false` when the reader closed.
-    async fn wait(&mut self, wait: Duration, commands: &mut mpsc::Receiver<Command>) -> bool {
+    async fn wait(
+        &mut self,
+        wait: Duration,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> bool {
         let deadline = tokio::time::sleep(wait);
         tokio::pin!(deadline);
         loop {
@@ -458,49 +514,87 @@ impl Connection {
         }
     }
 
+    fn count_pending(&self) {
+        self.shared
+            .pending
+            .store(self.outbox.len(), Ordering::Relaxed);
+    }
+
     fn keep(&mut self, client_id: String, frame: String) {
-        self.outbox.push((client_id, frame));
-        self.shared
-            .pending
-            .store(self.outbox.len(), Ordering::Relaxed);
+        self.outbox.push(Outgoing {
+            client_id,
+            frame,
+            due: true,
+        });
+        self.count_pending();
     }
 
+    /// The send `client_id` is answered for good.
     fn settle(&mut self, client_id: &str) {
-        self.outbox.retain(|(id, _)| id != client_id);
-        self.shared
-            .pending
-            .store(self.outbox.len(), Ordering::Relaxed);
+        self.outbox.retain(|sent| sent.client_id != client_id);
+        self.count_pending();
     }
 
-    /// Serves one connection until it ends: the outbox first, then frames
-    /// both ways.
+    /// The send `client_id` may pass later: it goes again.
+    fn retry(&mut self, client_id: &str) {
+        for sent in &mut self.outbox {
+            if sent.client_id == client_id {
+                sent.due = true;
+            }
+        }
+    }
+
+    /// Writes up to [`PACE_BATCH`] due sends, oldest first.
+    async fn pump(&mut self, socket: &mut Socket) -> Result<(), tungstenite::Error> {
+        for sent in self
+            .outbox
+            .iter_mut()
+            .filter(|sent| sent.due)
+            .take(PACE_BATCH)
+        {
+            socket.send(Frame::text(sent.frame.clone())).await?;
+            sent.due = false;
+        }
+        Ok(())
+    }
+
+    /// Serves one connection until it ends: the outbox first (paced),
+    /// then frames both ways.
     async fn serve(
         &mut self,
         mut socket: Socket,
         ready: ServerEvent,
-        commands: &mut mpsc::Receiver<Command>,
+        commands: &mut mpsc::UnboundedReceiver<Command>,
     ) -> Ended {
         // Resuming, the cursor already held stays until replayed changes
         // move it: `ready`'s is only where the stream stood.
-        if let (None, Some(cursor)) = (self.cursor(), ready.cursor()) {
-            self.set_cursor(cursor);
+        let ready_cursor = match (&self.received, ready.cursor()) {
+            (None, Some(cursor)) => Some(cursor.to_owned()),
+            _ => None,
+        };
+        if let Some(cursor) = &ready_cursor {
+            self.received = Some(cursor.clone());
         }
-        self.tell(LiveEvent::Connected).await;
-        self.tell(LiveEvent::Event(ready)).await;
-        for (_, frame) in &self.outbox {
-            if let Err(error) = socket.send(Frame::text(frame.clone())).await {
-                return Ended::Dropped(error.to_string());
-            }
+        self.tell(LiveEvent::Connected, None).await;
+        self.tell(LiveEvent::Event(ready), ready_cursor).await;
+        for sent in &mut self.outbox {
+            sent.due = true;
         }
+        let mut pace = tokio::time::interval(PACE_PERIOD);
         loop {
             tokio::select! {
+                _ = pace.tick() => {
+                    if let Err(error) = self.pump(&mut socket).await {
+                        return Ended::Dropped(error.to_string());
+                    }
+                }
                 frame = socket.next() => match frame {
                     Some(Ok(Frame::Text(text))) => self.received(&text).await,
                     Some(Ok(Frame::Close(close))) => {
-                        let ended = close.as_ref().is_some_and(|c| {
+                        let over = close.as_ref().is_some_and(|c| {
                             c.code == CloseCode::Policy && c.reason.contains("session")
                         });
-                        return if ended {
+                        return if over {
                             Ended::SessionOver
                         } else {
                             Ended::Dropped(format!("closed by the server: {close:?}"))
@@ -512,8 +606,8 @@ impl Connection {
                 },
                 command = commands.recv() => match command {
                     Some(Command::Send { client_id, frame }) => {
-                        self.keep(client_id, frame.clone());
-                        if let Err(error) = socket.send(Frame::text(frame)).await {
+                        self.keep(client_id, frame);
+                        if let Err(error) = self.pump(&mut socket).await {
                             return Ended::Dropped(error.to_string());
                         }
                     }
@@ -531,8 +625,8 @@ impl Connection {
         }
     }
 
-    /// One frame from the server: the cursor moved, the outbox settled, a
-    /// replayed message dropped, the rest handed on.
+    /// One frame from the server: the outbox settled, a replayed message
+    /// dropped, the cursor moved, the rest handed on.
     async fn received(&mut self, text: &str) {
         let Ok(event) = serde_json::from_str::<ServerEvent>(text) else {
             debug!("a frame that is not the protocol");
@@ -542,11 +636,36 @@ impl Connection {
             ServerEvent::Ack {
                 client_id: Some(id),
                 ..
-            }
-            | ServerEvent::Error {
-                client_id: Some(id),
-                ..
             } => self.settle(&id.clone()),
+            ServerEvent::Error {
+                client_id: Some(id),
+                code,
+                ..
+            } => {
+                if PASSING.contains(&code.as_str()) {
+                    self.retry(&id.clone());
+                } else {
+                    self.settle(&id.clone());
+                }
+            }
+            // Frames refused by the connection's rate limit name no send:
+            // every unsettled send may be among them, and goes again (the
+            // server stores a send once, whatever its repeats).
+            ServerEvent::Error {
+                client_id: None,
+                code,
+                ..
+            } if code == "rate_limited" => {
+                for sent in &mut self.outbox {
+                    sent.due = true;
+                }
+            }
+            // A message of ours replayed after a drop settles its send.
+            ServerEvent::Message { message, .. } => {
+                if let Some(id) = &message.client_id {
+                    self.settle(&id.clone());
+                }
+            }
             _ => {}
         }
         let message_id = match &event {
@@ -555,21 +674,19 @@ impl Connection {
             }
             _ => None,
         };
-        if let Some(cursor) = event.cursor() {
-            self.set_cursor(cursor);
+        // A message seen before (replayed, or a resent send answered with
+        // the original) is neither handed on again nor allowed to move the
+        // cursor back.
+        if let Some(id) = message_id
+            && !self.seen.first(id, self.options.remembered)
+        {
+            return;
         }
-        if let Some(id) = message_id {
-            // A message of ours replayed after a drop also settles its send.
-            if let ServerEvent::Message { message, .. } = &event
-                && let Some(client_id) = &message.client_id
-            {
-                self.settle(&client_id.clone());
-            }
-            if !self.seen.first(id, self.options.remembered) {
-                return;
-            }
+        let cursor = event.cursor().map(str::to_owned);
+        if let Some(cursor) = &cursor {
+            self.received = Some(cursor.clone());
         }
-        self.tell(LiveEvent::Event(event)).await;
+        self.tell(LiveEvent::Event(event), cursor).await;
     }
 }
 

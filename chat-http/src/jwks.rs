@@ -8,7 +8,8 @@
 //! A failed fetch keeps the keys held; only public keys of the kinds the
 //! chat verifies are taken (RSA for RS256, P-256 for ES256, Ed25519 for
 //! EdDSA); symmetric keys, encryption keys and other algorithms are
-//! skipped.
+//! skipped, and at most 32 keys are taken. Until the first fetch succeeds,
+//! tokens are answered `503` (try again), not `401`.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
@@ -37,6 +38,10 @@ const MAX_SET_BYTES: usize = 256 * 1024;
 
 /// How long a fetch may take.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most keys taken from one set: a token without a `kid` is tried
+/// against each key of its algorithm, so the set bounds that work.
+const MAX_KEYS: usize = 32;
 
 /// A JWKS URL's keys, kept fresh; give it to
 /// [`TokenKeys::with_jwks`](crate::TokenKeys::with_jwks).
@@ -73,11 +78,18 @@ impl Jwks {
     /// arrive.
     ///
     /// # Errors
-    /// [`SetupError::Jwks`] for a URL that is not `http(s)://host…`, or
-    /// TLS roots that cannot be loaded for an `https` one.
+    /// [`SetupError::Jwks`] for a URL that is not `https://host…` (or
+    /// `http://` to a loopback address: keys fetched in the clear could be
+    /// replaced on the way), or TLS roots that cannot be loaded.
     pub async fn start(url: &str, every: Duration) -> Result<Arc<Self>, SetupError> {
         let endpoint = Endpoint::parse(url)
             .map_err(|reason| SetupError::Jwks(format!("the URL: {reason}")))?;
+        if !endpoint.is_https() && !endpoint.is_loopback() {
+            return Err(SetupError::Jwks(
+                "the URL must be https:// (http:// only to a loopback address): keys fetched in the clear could be replaced on the way".into(),
+            ));
+        }
+        let every = every.max(Duration::from_secs(1));
         let jwks = Arc::new(Self {
             endpoint,
             keys: RwLock::new(Vec::new()),
@@ -199,6 +211,7 @@ fn parse_set(body: &[u8]) -> Result<Vec<Arc<Key>>, String> {
         .into_iter()
         .filter_map(|raw| serde_json::from_value::<Jwk>(raw).ok())
         .filter_map(|jwk| key_of(&jwk))
+        .take(MAX_KEYS)
         .map(Arc::new)
         .collect())
 }

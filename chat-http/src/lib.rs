@@ -296,6 +296,14 @@ impl ChatHttp {
             .tokens
             .as_ref()
             .ok_or(chat_core::ChatError::Unauthenticated)?;
+        if keys.is_empty() && keys.has_jwks() {
+            // The identity provider's keys have not loaded yet: the token
+            // may be good, so the client should try again, not log out.
+            return Err(chat_core::ChatError::unavailable(
+                "the identity provider's keys have not loaded yet",
+            )
+            .into());
+        }
         let claims = keys.verify(raw, self.chat().clock().now())?;
         let username = claims
             .preferred_username

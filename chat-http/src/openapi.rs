@@ -481,13 +481,14 @@ fn mutes() {}
 #[allow(dead_code)]
 fn mute() {}
 
-/// Unmutes a conversation for the caller (nothing if it was not muted).
+/// Unmutes a conversation for the caller (nothing if it was not muted):
+/// the same answer for any id.
 #[utoipa::path(delete, path = "/api/mutes/{id}", tag = "conversations",
     security(("bearer" = []), ("cookie" = [])),
     params(("id" = i64, Path, description = "the conversation id", minimum = 1)),
     responses(
-        (status = 204, description = "unmuted"),
-        (status = 404, description = "not a member of it now (`not_found`)", body = ErrorBody),
+        (status = 204, description = "unmuted, or it was not muted"),
+        (status = 404, description = "an id that is not one (`not_found`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn unmute() {}

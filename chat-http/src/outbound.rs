@@ -61,6 +61,20 @@ impl Endpoint {
         })
     }
 
+    /// Whether requests go over TLS.
+    pub(crate) fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// Whether the host is this machine (`localhost`, `127.0.0.0/8`, `::1`).
+    pub(crate) fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// `scheme://host:port`: where requests go, without the path or query
     /// (which may hold a secret), for logs.
     pub(crate) fn destination(&self) -> String {

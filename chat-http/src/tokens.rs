@@ -285,6 +285,11 @@ impl TokenKeys {
         self.keys.len() + self.jwks.as_ref().map_or(0, |jwks| jwks.len())
     }
 
+    /// Whether keys come from a JWKS URL.
+    pub(crate) fn has_jwks(&self) -> bool {
+        self.jwks.is_some()
+    }
+
     /// Whether there is no key now (no token is accepted).
     pub fn is_empty(&self) -> bool {
         self.len() == 0

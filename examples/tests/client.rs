@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chat_client::{Client, Live, LiveEvent, ServerEvent, To};
+use chat_client::{Client, Live, LiveEvent, LiveOptions, ServerEvent, To};
 use chat_test_support::WAIT;
 use chat_test_support::process::{GENEROUS, ServerProcess};
 
@@ -60,8 +60,11 @@ async fn a_live_connection_survives_a_restart_resumes_and_resends_its_outbox() {
     let bob = client.login("bob", PASSWORD).await.unwrap();
     assert_eq!(bob.me().await.unwrap().username, "bob");
 
-    let mut bob_live = bob.live().await.unwrap();
-    let mut alice_live = alice.live().await.unwrap();
+    // Quick reconnections: the server is back within a second or two.
+    let mut options = LiveOptions::default();
+    options.max_retry = std::time::Duration::from_millis(500);
+    let mut bob_live = Live::connect(bob.clone(), options.clone()).await.unwrap();
+    let mut alice_live = Live::connect(alice.clone(), options).await.unwrap();
     alice_live
         .send(To::User("bob".into()), "one")
         .await

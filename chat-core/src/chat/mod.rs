@@ -360,8 +360,8 @@ fn default_hasher() -> Arc<dyn crate::ports::PasswordHasher> {
 }
 
 /// Without the `password-accounts` feature there is no password hasher
-/// unless the builder is given one: signup is unavailable, and password
-/// login matches nothing.
+/// unless the builder is given one: signup is refused (`Forbidden`), and
+/// password login matches nothing.
 #[cfg(not(feature = "password-accounts"))]
 fn default_hasher() -> Arc<dyn crate::ports::PasswordHasher> {
     Arc::new(NoPasswords)
@@ -374,9 +374,8 @@ struct NoPasswords;
 #[async_trait::async_trait]
 impl crate::ports::PasswordHasher for NoPasswords {
     async fn hash(&self, _: &crate::Password) -> crate::Result<crate::PasswordHash> {
-        Err(crate::ChatError::unavailable(
-            "no password hasher: build chat-core with `password-accounts`, or give ChatBuilder::hasher",
-        ))
+        // Password accounts are not built in: refused, not a failure.
+        Err(crate::ChatError::Forbidden)
     }
 
     async fn verify(&self, _: &crate::Password, _: &crate::PasswordHash) -> crate::Result<bool> {

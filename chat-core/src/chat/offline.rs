@@ -125,7 +125,10 @@ impl Chat {
         if recipients.is_empty() {
             return Ok(());
         }
-        let online = self.present(&recipients).await?;
+        // Skipped now only when they will still be present when the delay
+        // ends; anyone else is checked again then.
+        let ends = self.inner.clock.now().plus(self.inner.config.offline_delay);
+        let online = self.present_at(&recipients, ends).await?;
         let shared = Arc::new(message.clone());
         for (user, online) in recipients.into_iter().zip(online) {
             if online || !self.inner.away.note(user, &shared) {
@@ -154,7 +157,8 @@ impl Chat {
             return Ok(());
         };
         let store = &self.inner.store;
-        if self.present(&[user]).await?.first() == Some(&true) {
+        let now = self.inner.clock.now();
+        if self.present_at(&[user], now).await?.first() == Some(&true) {
             return Ok(());
         }
         // Read on another device meanwhile, or no longer a member: nothing
@@ -353,7 +357,9 @@ mod tests {
         h.send(&alice, "bob", "three").await;
         later().await;
         assert!(recorded.take().is_empty());
-        // He goes idle while a message waits out its delay: told.
+        // He is active when a message comes, but idle by the time its delay
+        // ends: told (whether the message is looked at before or after the
+        // clock moves on).
         h.clock.advance(Duration::from_secs(30));
         let four = h.send(&alice, "bob", "four").await;
         h.clock.advance(Duration::from_secs(31));

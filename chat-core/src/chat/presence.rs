@@ -3,7 +3,7 @@
 use tracing::warn;
 
 use super::Chat;
-use crate::domain::UserId;
+use crate::domain::{Timestamp, UserId};
 use crate::error::Result;
 use crate::event::{Event, EventKind};
 use crate::ports::Topic;
@@ -36,10 +36,11 @@ impl Chat {
         self.inner.presence.touch(session.user().id(), now).await
     }
 
-    /// Whether each of `users` is there to read what reaches them: online,
-    /// and (with an [`active_window`](super::ChatConfig::active_window))
-    /// active within it.
-    pub(super) async fn present(&self, users: &[UserId]) -> Result<Vec<bool>> {
+    /// Whether each of `users` is there to read what reaches them at `at`
+    /// (now, or a moment to come): online now, and (with an
+    /// [`active_window`](super::ChatConfig::active_window)) their last sign
+    /// still within the window at `at`.
+    pub(super) async fn present_at(&self, users: &[UserId], at: Timestamp) -> Result<Vec<bool>> {
         let online = self.inner.presence.online(users).await?;
         let Some(window) = self.inner.config.active_window else {
             return Ok(online);
@@ -47,12 +48,12 @@ impl Chat {
         if !online.contains(&true) {
             return Ok(online);
         }
-        let since = self.inner.clock.now().minus(window);
+        let since = at.minus(window);
         let active = self.inner.presence.last_active(users).await?;
         Ok(online
             .into_iter()
             .zip(active)
-            .map(|(online, active)| online && active.is_some_and(|at| at >= since))
+            .map(|(online, active)| online && active.is_some_and(|last| last > since))
             .collect())
     }
 

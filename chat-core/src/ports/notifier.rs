@@ -5,8 +5,9 @@ use async_trait::async_trait;
 
 use crate::domain::{ConversationId, ExternalId, MessageId, MessageText, Timestamp, User};
 
-/// A member had no live connection when messages reached them, and had
-/// not read them a while later.
+/// A member was not there when messages reached them (no live connection,
+/// or none active within `ChatConfig::active_window`), and had not read
+/// them a while later.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OfflineNotice {

@@ -346,11 +346,13 @@ impl Connection {
                     live.sending(client_id);
                 }
                 // Every command shows the user is there; it is noted at
-                // most every few seconds.
+                // most every few seconds, beside the commands (a presence
+                // round trip holds none of them up).
                 let now = self.http.chat().clock().now();
                 if now.since(self.last_active) >= ACTIVE_EVERY {
                     self.last_active = now;
-                    self.commands.push(Command::Active(Active::default()));
+                    let (chat, session) = (self.http.chat().clone(), self.session.clone());
+                    tokio::spawn(async move { Active::default().note(&chat, &session).await });
                 }
                 if !matches!(command, Command::Active(_)) {
                     self.commands.push(command);

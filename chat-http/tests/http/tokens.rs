@@ -560,3 +560,40 @@ async fn keys_from_a_jwks_url_are_taken_and_followed_through_a_rotation() {
     let (status, _) = me(&server, &sign_ed("ed-2", &claims)).await;
     assert_eq!(status, 200, "the keys held are kept");
 }
+
+#[tokio::test]
+async fn before_the_key_set_loads_tokens_are_told_to_wait_not_refused() {
+    let (publish, document) = tokio::sync::watch::channel((500, "down".to_owned()));
+    let (url, mut served) = jwks_endpoint(document).await;
+    let jwks = chat_http::Jwks::start(&url, std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert!(jwks.is_empty());
+    let server = server_with(
+        TokenKeys::new()
+            .with_jwks(jwks)
+            .issuer(ISSUER)
+            .audience(AUDIENCE),
+    )
+    .await;
+    let token = sign_ed("ed-1", &claims("idp|8", "hopper"));
+    let (status, body) = me(&server, &token).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("unavailable"))
+    );
+    // The provider comes back: the next fetch brings the key.
+    publish.send_replace((200, json!({ "keys": [ed_jwk("ed-1")] }).to_string()));
+    two_more_fetches(&mut served).await;
+    let (status, _) = me(&server, &token).await;
+    assert_eq!(status, 200);
+    // Keys in the clear from another host are refused at set-up.
+    assert!(
+        chat_http::Jwks::start(
+            "http://idp.example/jwks",
+            std::time::Duration::from_secs(60)
+        )
+        .await
+        .is_err()
+    );
+}

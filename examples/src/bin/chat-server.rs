@@ -21,6 +21,7 @@ use tracing::{error, info, warn};
 /// An embeddable real-time chat: accounts, direct messages, search, live delivery.
 #[derive(Debug, Parser)]
 #[command(version, about)]
+#[command(group(clap::ArgGroup::new("jwt").multiple(true)))]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
@@ -725,6 +726,24 @@ mod tests {
                 .is_err()
         );
         assert!(Args::try_parse_from(["chat-server", "--jwt-issuer", "x"]).is_err());
+        // Files and a JWKS URL together.
+        assert!(
+            Args::try_parse_from([
+                "chat-server",
+                "--jwt-key",
+                secret,
+                "--jwt-jwks-url",
+                "http://127.0.0.1:9/jwks",
+                "--jwt-audience",
+                "chat",
+            ])
+            .is_ok()
+        );
+        let refused = parse(&["--jwt-jwks-url", "http://idp.example/jwks"])
+            .token_keys()
+            .await
+            .unwrap_err();
+        assert!(refused.contains("https"), "{refused}");
         let refused = parse(&["--jwt-jwks-url", "ftp://idp.example/jwks"])
             .token_keys()
             .await

@@ -12,14 +12,20 @@ use super::{Reply, Run, Started};
 #[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub(crate) struct Active {}
 
-impl Run for Active {
-    async fn start(self, chat: &Chat, session: &Session) -> Started {
-        // Nothing for the client to act on when presence is down: offline
-        // notices may then go to someone who was there, which is the safe
-        // side.
+impl Active {
+    /// Notes the user's activity. Nothing for the client to act on when
+    /// presence is down: offline notices may then go to someone who was
+    /// there, which is the safe side.
+    pub(crate) async fn note(self, chat: &Chat, session: &Session) {
         if let Err(error) = chat.mark_active(session).await {
             debug!(%error, "could not note activity");
         }
+    }
+}
+
+impl Run for Active {
+    async fn start(self, chat: &Chat, session: &Session) -> Started {
+        self.note(chat, session).await;
         Started::Done(Reply::Done)
     }
 }
