@@ -237,17 +237,8 @@ impl Session {
     /// # Errors
     /// [`Error::Api`] or [`Error::Transport`].
     pub async fn send(&self, to: &str, text: &str) -> Result<Message, Error> {
-        let path = format!("/api/conversations/{to}/messages");
-        let answer: MessageBody = self
-            .client
-            .call(
-                reqwest::Method::POST,
-                &path,
-                Some(&self.token),
-                Some(&json!({ "text": text })),
-            )
-            .await?;
-        Ok(answer.message)
+        self.post_message(&format!("/api/conversations/{to}/messages"), text)
+            .await
     }
 
     /// Sends `text` to the group `group` over HTTP.
@@ -255,15 +246,16 @@ impl Session {
     /// # Errors
     /// [`Error::Api`] or [`Error::Transport`].
     pub async fn send_to_group(&self, group: i64, text: &str) -> Result<Message, Error> {
-        let path = format!("/api/groups/{group}/messages");
+        self.post_message(&format!("/api/groups/{group}/messages"), text)
+            .await
+    }
+
+    /// Posts the message `text` to `path`; the stored message.
+    async fn post_message(&self, path: &str, text: &str) -> Result<Message, Error> {
+        let body = json!({ "text": text });
         let answer: MessageBody = self
             .client
-            .call(
-                reqwest::Method::POST,
-                &path,
-                Some(&self.token),
-                Some(&json!({ "text": text })),
-            )
+            .call(reqwest::Method::POST, path, Some(&self.token), Some(&body))
             .await?;
         Ok(answer.message)
     }

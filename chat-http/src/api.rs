@@ -12,7 +12,7 @@ use crate::auth::{
     Authenticated, clear_cookie, cookie, device_cookie, device_cookie_name, session_cookie,
 };
 use crate::error::HttpError;
-use crate::request::{Query, json_body};
+use crate::request::Query;
 use crate::response::{Body, empty, json};
 use crate::wire::{
     ConversationDto, ConversationsBody, LoginBody, LoginRequest, MessageBody, MessageDto,
@@ -44,12 +44,7 @@ impl ChatHttp {
         if !self.config().password_accounts {
             return Err(HttpError::PasswordAccountsOff);
         }
-        let form: SignupRequest = json_body(
-            request,
-            self.config().max_body_bytes,
-            self.config().body_timeout,
-        )
-        .await?;
+        let form: SignupRequest = self.body(request).await?;
         let form = SignupForm {
             email: form.email,
             username: form.username,
@@ -73,12 +68,7 @@ impl ChatHttp {
         }
         let tls = self.config().tls;
         let cookie = cookie(request.headers(), device_cookie_name(tls));
-        let form: LoginRequest = json_body(
-            request,
-            self.config().max_body_bytes,
-            self.config().body_timeout,
-        )
-        .await?;
+        let form: LoginRequest = self.body(request).await?;
         let mut client = Client::new(client);
         if let Some(device) = form.device_token.or(cookie) {
             client = client.with_device(device);
@@ -181,12 +171,7 @@ impl ChatHttp {
         request: Request<B>,
         peer: &str,
     ) -> Handled {
-        let form: SendRequest = json_body(
-            request,
-            self.config().max_body_bytes,
-            self.config().body_timeout,
-        )
-        .await?;
+        let form: SendRequest = self.body(request).await?;
         let sent = self
             .chat()
             .send(&auth.session, peer, form.text, form.client_id)

@@ -9,7 +9,7 @@ use crate::ChatHttp;
 use crate::api::{Handled, RequestBody, history_query};
 use crate::auth::Authenticated;
 use crate::error::HttpError;
-use crate::request::{Query, json_body};
+use crate::request::Query;
 use crate::response::{Body, empty, json};
 use crate::wire::{
     AddMemberRequest, CreateGroupRequest, GroupBody, GroupDto, GroupListingDto, GroupsBody,
@@ -37,18 +37,6 @@ fn group(status: StatusCode, view: &GroupView) -> Response<Body> {
 }
 
 impl ChatHttp {
-    async fn body<B: RequestBody, T: serde::de::DeserializeOwned + Default>(
-        &self,
-        request: Request<B>,
-    ) -> Result<T, HttpError> {
-        json_body(
-            request,
-            self.config().max_body_bytes,
-            self.config().body_timeout,
-        )
-        .await
-    }
-
     pub(crate) async fn create_group<B: RequestBody>(
         &self,
         auth: Authenticated,

@@ -7,7 +7,6 @@ use hyper::{Request, StatusCode};
 use crate::ChatHttp;
 use crate::api::{Handled, RequestBody};
 use crate::auth::Authenticated;
-use crate::request::json_body;
 use crate::response::{empty, json};
 use crate::wire::{MuteBody, MuteDto, MuteRequest, MutesBody};
 
@@ -29,12 +28,7 @@ impl ChatHttp {
         request: Request<B>,
         id: ConversationId,
     ) -> Handled {
-        let form: MuteRequest = json_body(
-            request,
-            self.config().max_body_bytes,
-            self.config().body_timeout,
-        )
-        .await?;
+        let form: MuteRequest = self.body(request).await?;
         let until = form
             .until
             .as_deref()

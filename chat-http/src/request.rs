@@ -138,3 +138,21 @@ impl Query {
             .transpose()
     }
 }
+
+impl crate::ChatHttp {
+    /// The request's JSON body, within the adapter's size and time limits
+    /// (see [`json_body`]).
+    pub(crate) async fn body<B, T>(&self, request: Request<B>) -> Result<T, HttpError>
+    where
+        T: DeserializeOwned,
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        json_body(
+            request,
+            self.config().max_body_bytes,
+            self.config().body_timeout,
+        )
+        .await
+    }
+}

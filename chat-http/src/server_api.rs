@@ -9,7 +9,6 @@ use crate::ChatHttp;
 use crate::api::{Handled, RequestBody};
 use crate::auth::Authenticated;
 use crate::error::HttpError;
-use crate::request::json_body;
 use crate::response::json;
 use crate::wire::{UpsertUserRequest, UserBody, UserDto};
 
@@ -82,12 +81,7 @@ impl ChatHttp {
     /// `POST /api/server/users`: creates the host's user on first sight,
     /// updates its display name after.
     pub(crate) async fn upsert_user<B: RequestBody>(&self, request: Request<B>) -> Handled {
-        let form: UpsertUserRequest = json_body(
-            request,
-            self.config().max_body_bytes,
-            self.config().body_timeout,
-        )
-        .await?;
+        let form: UpsertUserRequest = self.body(request).await?;
         let account = self
             .chat()
             .upsert_user(
