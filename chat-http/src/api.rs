@@ -176,6 +176,7 @@ impl ChatHttp {
             .chat()
             .send(&auth.session, peer, form.text, form.client_id)
             .await?;
+        self.note_active(&auth);
         Ok(self.sent(&sent))
     }
 

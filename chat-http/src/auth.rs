@@ -67,6 +67,9 @@ pub(crate) struct Authenticated {
     /// Vouched for by the host's authenticator from credentials a browser
     /// sends by itself: changes need a same-site `Origin`.
     pub ambient_host: bool,
+    /// The host's back end acting as the user with an API key: what it
+    /// does is no sign that the user is there.
+    pub acting: bool,
 }
 
 /// The token the request presents: `Authorization: Bearer` first, then the
@@ -148,6 +151,7 @@ pub(crate) async fn authenticate(
                 via_cookie: false,
                 subject: None,
                 ambient_host: host.ambient,
+                acting: false,
             });
         }
     }
@@ -161,6 +165,7 @@ pub(crate) async fn authenticate(
             via_cookie,
             subject: Some(claims.subject),
             ambient_host: false,
+            acting: false,
         });
     }
     let session = http.chat().authenticate(&raw).await?;
@@ -171,6 +176,7 @@ pub(crate) async fn authenticate(
         via_cookie,
         subject: None,
         ambient_host: false,
+        acting: false,
     })
 }
 
@@ -339,6 +345,7 @@ mod tests {
             via_cookie: false,
             subject: None,
             ambient_host,
+            acting: false,
         };
         let config = HttpConfig {
             allowed_origins: vec!["https://app.example.com".into()],

@@ -185,6 +185,7 @@ impl ChatHttp {
             .chat()
             .send_to_group(&auth.session, id, form.text, form.client_id)
             .await?;
+        self.note_active(&auth);
         Ok(self.sent(&sent))
     }
 
@@ -199,6 +200,7 @@ impl ChatHttp {
             .chat()
             .mark_group_read(&auth.session, id, MessageId::new(form.up_to))
             .await?;
+        self.note_active(&auth);
         Ok(json(StatusCode::OK, &ReadBody { up_to: mark.get() }))
     }
 

@@ -382,6 +382,21 @@ impl ChatHttp {
         }
     }
 
+    /// Notes in the background that the caller is there, after a send or a
+    /// read over HTTP (a client on the event stream shows its person that
+    /// way); not for the host's back end acting as the user.
+    pub(crate) fn note_active(&self, auth: &auth::Authenticated) {
+        if auth.acting {
+            return;
+        }
+        let (chat, session) = (self.chat().clone(), auth.session.clone());
+        tokio::spawn(async move {
+            if let Err(error) = chat.mark_active(&session).await {
+                tracing::debug!(%error, "could not note activity");
+            }
+        });
+    }
+
     /// Counts one client frame of `user`; `false` if over their rate.
     /// Every few thousand frames, users whose budget is full again are
     /// forgotten, so the limiter's memory follows the users active now.

@@ -75,6 +75,7 @@ impl ChatHttp {
             via_cookie: false,
             subject: None,
             ambient_host: false,
+            acting: true,
         })
     }
 
