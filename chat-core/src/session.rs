@@ -11,6 +11,27 @@ use zeroize::Zeroizing;
 use crate::domain::{SessionId, Timestamp, User};
 use crate::error::{ChatError, Result};
 
+/// 256 random bits from the operating system, as 43 characters of
+/// unpadded base64url: the body of every bearer secret the chat makes
+/// (session tokens, keys of the server API).
+///
+/// # Errors
+/// [`ChatError::Unavailable`] if the OS cannot provide randomness.
+pub(crate) fn random_secret() -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new([0u8; 32]);
+    getrandom::fill(bytes.as_mut()).map_err(|e| ChatError::unavailable(e.to_string()))?;
+    Ok(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
+}
+
+/// Whether `raw` has the shape of a [`random_secret`]: 43 base64url
+/// characters.
+pub(crate) fn is_random_secret(raw: &str) -> bool {
+    raw.len() == 43
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// A session's bearer secret: 256 bits from the operating system's random
 /// number generator, as 43 characters of unpadded base64url.
 ///
@@ -20,17 +41,12 @@ use crate::error::{ChatError, Result};
 pub struct SessionToken(Zeroizing<String>);
 
 impl SessionToken {
-    const BYTES: usize = 32;
-    const ENCODED_LEN: usize = 43;
-
     /// Draws a fresh token from the OS random number generator.
     ///
     /// # Errors
     /// [`ChatError::Unavailable`] if the OS cannot provide randomness.
     pub fn generate() -> Result<Self> {
-        let mut bytes = Zeroizing::new([0u8; Self::BYTES]);
-        getrandom::fill(bytes.as_mut()).map_err(|e| ChatError::unavailable(e.to_string()))?;
-        Ok(Self(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
+        random_secret().map(Self)
     }
 
     /// Accepts a token presented by a client, checking only its shape.
@@ -38,11 +54,7 @@ impl SessionToken {
     /// # Errors
     /// [`ChatError::Unauthenticated`] if it cannot be a token of ours.
     pub fn parse(raw: &str) -> Result<Self> {
-        let well_formed = raw.len() == Self::ENCODED_LEN
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if well_formed {
+        if is_random_secret(raw) {
             Ok(Self(Zeroizing::new(raw.to_owned())))
         } else {
             Err(ChatError::Unauthenticated)
@@ -56,7 +68,7 @@ impl SessionToken {
 
     /// The SHA-256 of the token: what stores keep and look up.
     pub fn hash(&self) -> TokenHash {
-        TokenHash(Sha256::digest(self.0.as_bytes()).into())
+        TokenHash::of(&self.0)
     }
 
     /// The anti-CSRF token bound to this session: derived from the session
@@ -89,6 +101,11 @@ impl fmt::Debug for SessionToken {
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
+    /// The SHA-256 of `secret`.
+    pub(crate) fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
     /// Wraps 32 bytes read from a store.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)

@@ -1,30 +1,21 @@
 // The web UI in headless Chromium against the real server on loopback:
 // what two people see while they chat.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { Person, launch, uniqueName } from "../lib/browser.js";
+import { test } from "node:test";
+import { Person, uniqueName } from "../lib/browser.js";
 import { Server } from "../lib/server.js";
+import { serverAndBrowser } from "../lib/suite.js";
 import { api } from "../lib/api.js";
 
-const server = new Server();
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server.dispose();
-});
+const suite = serverAndBrowser();
+const server = suite.server;
 
 // Two people, each in a browser context of their own, signed up through
 // the form (on the shared server unless told otherwise; Alice's name and
 // browser options can be chosen).
 async function pair(t, on = server, { aliceName = "alice", aliceBrowser = {} } = {}) {
-  const alice = await Person.open(browser, on, uniqueName(aliceName), aliceBrowser);
-  const bob = await Person.open(browser, on, uniqueName("bob"));
+  const alice = await Person.open(suite.browser, on, uniqueName(aliceName), aliceBrowser);
+  const bob = await Person.open(suite.browser, on, uniqueName("bob"));
   t.after(async () => {
     await alice.close();
     await bob.close();

@@ -2,27 +2,17 @@
 // live, a member removed who then receives nothing new, an invitation
 // accepted.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { Person, launch, uniqueName } from "../lib/browser.js";
-import { Server } from "../lib/server.js";
+import { test } from "node:test";
+import { Person, uniqueName } from "../lib/browser.js";
+import { serverAndBrowser } from "../lib/suite.js";
 import { api } from "../lib/api.js";
 
-const server = new Server();
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server.dispose();
-});
+const suite = serverAndBrowser();
+const server = suite.server;
 
 async function people(t, names) {
   const persons = [];
-  for (const name of names) persons.push(await Person.open(browser, server, uniqueName(name)));
+  for (const name of names) persons.push(await Person.open(suite.browser, server, uniqueName(name)));
   t.after(async () => {
     for (const person of persons) await person.close();
   });

@@ -2,22 +2,12 @@
 // in with the host's own form, and the whole UI (pages, script, API,
 // WebSocket) works below /chat.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { Person, launch, uniqueName } from "../lib/browser.js";
-import { Server } from "../lib/server.js";
+import { test } from "node:test";
+import { Person, uniqueName } from "../lib/browser.js";
+import { serverAndBrowser } from "../lib/suite.js";
 
-const server = new Server({ host: true });
-let browser;
-
-before(async () => {
-  await server.start();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server.dispose();
-});
+const suite = serverAndBrowser({ host: true });
+const server = suite.server;
 
 /** Logs in with the host's form; ends on the chat, connected. */
 async function hostLogin(person) {
@@ -30,8 +20,8 @@ async function hostLogin(person) {
 }
 
 test("under the host's mount path, two of its users chat live", async (t) => {
-  const alice = await Person.open(browser, server, uniqueName("alice"));
-  const bob = await Person.open(browser, server, uniqueName("bob"));
+  const alice = await Person.open(suite.browser, server, uniqueName("alice"));
+  const bob = await Person.open(suite.browser, server, uniqueName("bob"));
   t.after(async () => {
     await alice.close();
     await bob.close();

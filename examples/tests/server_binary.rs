@@ -130,16 +130,20 @@ async fn with_a_certificate_it_serves_https_and_redirects_plain_http() {
     );
 }
 
-#[tokio::test]
-async fn metrics_are_served_on_their_own_address() {
-    let mut server = server(&["--metrics-listen", "127.0.0.1:0"]).await;
+/// Where the server says it serves `/metrics` (`host:port`).
+async fn metrics_address(server: &mut ServerProcess) -> String {
     let line = server.wait_for_log("metrics at http://").await;
-    let address = line
-        .split("metrics at http://")
+    line.split("metrics at http://")
         .nth(1)
         .unwrap()
         .trim_end_matches("/metrics")
-        .to_owned();
+        .to_owned()
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address() {
+    let mut server = server(&["--metrics-listen", "127.0.0.1:0"]).await;
+    let address = metrics_address(&mut server).await;
     assert_ne!(address, server.host, "a listener of its own");
     server.signup("alice").await;
     assert_eq!(server.try_login("alice", "wrong password").await.0, 401);
@@ -401,13 +405,7 @@ async fn offline_notices_reach_the_webhook_and_its_metrics() {
         "1000",
     ])
     .await;
-    let line = server.wait_for_log("metrics at http://").await;
-    let address = line
-        .split("metrics at http://")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches("/metrics")
-        .to_owned();
+    let address = metrics_address(&mut server).await;
     let said = server
         .wait_for_log("offline notices go to the webhook")
         .await;

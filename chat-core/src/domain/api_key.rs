@@ -3,9 +3,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::Timestamp;
@@ -96,27 +93,20 @@ pub struct ApiKeySecret(Zeroizing<String>);
 
 impl ApiKeySecret {
     const PREFIX: &'static str = "chat_key_";
-    const ENCODED_LEN: usize = 43;
 
     /// Draws a fresh secret.
     ///
     /// # Errors
     /// [`ChatError::Unavailable`] if the OS cannot provide randomness.
     pub fn generate() -> Result<Self> {
-        let mut bytes = Zeroizing::new([0u8; 32]);
-        getrandom::fill(bytes.as_mut()).map_err(|e| ChatError::unavailable(e.to_string()))?;
-        let encoded = URL_SAFE_NO_PAD.encode(bytes.as_ref());
-        Ok(Self(Zeroizing::new(format!("{}{encoded}", Self::PREFIX))))
+        let secret = crate::session::random_secret()?;
+        Ok(Self(Zeroizing::new(format!("{}{}", Self::PREFIX, *secret))))
     }
 
     /// Whether `raw` has the shape of a key (not whether it is one).
     pub fn looks_like(raw: &str) -> bool {
-        raw.strip_prefix(Self::PREFIX).is_some_and(|rest| {
-            rest.len() == Self::ENCODED_LEN
-                && rest
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        raw.strip_prefix(Self::PREFIX)
+            .is_some_and(crate::session::is_random_secret)
     }
 
     /// Accepts a key presented by a client, checking only its shape.
@@ -140,7 +130,7 @@ impl ApiKeySecret {
     /// of entropy, so a fast hash is enough, and a look-up by hash leaks
     /// nothing of it through timing).
     pub fn hash(&self) -> TokenHash {
-        TokenHash::from_bytes(Sha256::digest(self.0.as_bytes()).into())
+        TokenHash::of(&self.0)
     }
 }
 
