@@ -136,6 +136,7 @@ async fn round(
                             .unwrap(),
                             sent_at: Timestamp::now(),
                             client_id: None::<ClientMessageId>,
+                            reply: None,
                         })
                         .await
                         .unwrap();

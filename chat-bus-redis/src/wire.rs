@@ -12,14 +12,16 @@
 
 use chat_core::backend::{StoredMessage, stored_user};
 use chat_core::{
-    ConversationId, EventKind, GroupEvent, GroupTitle, MessageId, Position, ReadCount, SessionId,
-    User,
+    ConversationId, EventKind, GroupEvent, GroupTitle, Message, MessageId, Position, Quote,
+    ReadCount, SessionId, Timestamp, User,
 };
 use serde::{Deserialize, Serialize};
 
 /// The version this process speaks: 2 since groups (a message's group
-/// event, a read mark without a peer, typing in a group, read counts).
-pub(crate) const VERSION: u8 = 2;
+/// event, a read mark without a peer, typing in a group, read counts), 3
+/// since replies, edits and deletes (a message's quote, thread, edit and
+/// deletion; a revised message).
+pub(crate) const VERSION: u8 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope {
@@ -42,16 +44,10 @@ struct WireUser {
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum WireEvent {
-    Message {
-        id: i64,
-        conversation: i64,
-        sender: WireUser,
-        recipient: Option<WireUser>,
-        text: String,
-        sent_at: i64,
-        client_id: Option<String>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        event: Option<WireGroupEvent>,
+    Message(WireMessage),
+    Revised {
+        message: WireMessage,
+        position: i64,
     },
     Read {
         conversation: i64,
@@ -80,6 +76,86 @@ enum WireEvent {
     SessionEnded {
         session: i64,
     },
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireMessage {
+    id: i64,
+    conversation: i64,
+    sender: WireUser,
+    recipient: Option<WireUser>,
+    text: String,
+    sent_at: i64,
+    client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event: Option<WireGroupEvent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reply_to: Option<WireQuote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    thread_root: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    edited_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<i64>,
+}
+
+/// A reply's quote of its parent.
+#[derive(Serialize, Deserialize)]
+struct WireQuote {
+    id: i64,
+    sender: WireUser,
+    excerpt: Option<String>,
+}
+
+fn message(message: &Message) -> WireMessage {
+    WireMessage {
+        id: message.id().get(),
+        conversation: message.conversation().get(),
+        sender: user(message.sender()),
+        recipient: message.recipient().map(user),
+        text: message.text().as_str().to_owned(),
+        sent_at: message.sent_at().unix_micros(),
+        client_id: message.client_id().map(|c| c.as_str().to_owned()),
+        event: message.event().map(group_event),
+        reply_to: message.reply_to().map(|quote| WireQuote {
+            id: quote.id.get(),
+            sender: user(&quote.sender),
+            excerpt: quote.excerpt.clone(),
+        }),
+        thread_root: message.thread_root().map(MessageId::get),
+        edited_at: message.edited_at().map(Timestamp::unix_micros),
+        deleted_at: message.deleted_at().map(Timestamp::unix_micros),
+    }
+}
+
+fn domain_message(wire: WireMessage) -> Result<Message, WireError> {
+    let malformed = |e: chat_core::ChatError| WireError::Malformed(e.to_string());
+    let event = wire.event.map(domain_group_event).transpose()?;
+    let quote = match wire.reply_to {
+        Some(quote) => Some(Quote {
+            id: MessageId::new(quote.id),
+            sender: domain_user(quote.sender)?,
+            excerpt: quote.excerpt,
+        }),
+        None => None,
+    };
+    Ok(StoredMessage {
+        id: wire.id,
+        conversation_id: wire.conversation,
+        sender_id: wire.sender.id,
+        sender_username: wire.sender.name,
+        recipient_id: wire.recipient.as_ref().map(|r| r.id),
+        recipient_username: wire.recipient.map(|r| r.name),
+        body: wire.text,
+        sent_at: wire.sent_at,
+        client_id: wire.client_id,
+        edited_at: wire.edited_at,
+        deleted_at: wire.deleted_at,
+    }
+    .into_message()
+    .map_err(malformed)?
+    .with_event(event)
+    .with_stored_reply(quote, wire.thread_root.map(MessageId::new)))
 }
 
 /// A group's change, as a system message carries it.
@@ -185,15 +261,13 @@ fn domain_user(user: WireUser) -> Result<User, WireError> {
 /// `kind` as it crosses Redis.
 pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
     let event = match kind {
-        EventKind::Message { message } => WireEvent::Message {
-            id: message.id().get(),
-            conversation: message.conversation().get(),
-            sender: user(message.sender()),
-            recipient: message.recipient().map(user),
-            text: message.text().as_str().to_owned(),
-            sent_at: message.sent_at().unix_micros(),
-            client_id: message.client_id().map(|c| c.as_str().to_owned()),
-            event: message.event().map(group_event),
+        EventKind::Message { message: m } => WireEvent::Message(message(m)),
+        EventKind::Revised {
+            message: m,
+            position,
+        } => WireEvent::Revised {
+            message: message(m),
+            position: position.get(),
         },
         EventKind::Read {
             conversation,
@@ -247,33 +321,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
     let envelope: Envelope =
         serde_json::from_slice(bytes).map_err(|e| WireError::Malformed(e.to_string()))?;
     Ok(match envelope.event {
-        WireEvent::Message {
-            id,
-            conversation,
-            sender,
-            recipient,
-            text,
-            sent_at,
-            client_id,
-            event,
-        } => {
-            let event = event.map(domain_group_event).transpose()?;
-            let message = StoredMessage {
-                id,
-                conversation_id: conversation,
-                sender_id: sender.id,
-                sender_username: sender.name,
-                recipient_id: recipient.as_ref().map(|r| r.id),
-                recipient_username: recipient.map(|r| r.name),
-                body: text,
-                sent_at,
-                client_id,
-            }
-            .into_message()
-            .map_err(|e| WireError::Malformed(e.to_string()))?
-            .with_event(event);
-            EventKind::Message { message }
-        }
+        WireEvent::Message(message) => EventKind::Message {
+            message: domain_message(message)?,
+        },
+        WireEvent::Revised { message, position } => EventKind::Revised {
+            message: domain_message(message)?,
+            position: Position::new(position),
+        },
         WireEvent::Read {
             conversation,
             by,
@@ -386,6 +440,40 @@ mod tests {
                 session: SessionId::new(9),
             },
         ];
+        // A reply, edited; then deleted.
+        let parent = Message::new(
+            MessageId::new(20),
+            ConversationId::new(3),
+            bob.clone(),
+            Some(alice.clone()),
+            MessageText::parse("lunch?").unwrap(),
+            Timestamp::from_unix_micros(1),
+            None,
+        );
+        let reply = Message::new(
+            MessageId::new(21),
+            ConversationId::new(3),
+            alice.clone(),
+            Some(bob.clone()),
+            MessageText::parse("yes").unwrap(),
+            Timestamp::from_unix_micros(2),
+            None,
+        )
+        .with_reply(Some(chat_core::Reply::to(&parent)))
+        .edited(MessageText::parse("yes!").unwrap(), Timestamp::from_unix_micros(3));
+        let kinds = kinds.into_iter().chain([
+            EventKind::Message {
+                message: reply.clone(),
+            },
+            EventKind::Revised {
+                message: reply.clone(),
+                position: Position::new(22),
+            },
+            EventKind::Revised {
+                message: reply.deleted(Timestamp::from_unix_micros(4)),
+                position: Position::new(23),
+            },
+        ]);
         let title = GroupTitle::parse("Team \"A\"").unwrap();
         let events = [
             GroupEvent::Created {
@@ -432,13 +520,13 @@ mod tests {
 
     #[test]
     fn another_version_or_a_broken_rule_is_refused_clearly() {
-        let other = br#"{"v":1,"event":{"kind":"whatever_v1_had"}}"#;
-        assert!(matches!(decode(other), Err(WireError::Version(1))));
-        let bad_name = br#"{"v":2,"event":{"kind":"typing","from":{"id":1,"name":"no spaces allowed"},"to":{"id":2,"name":"bob"}}}"#;
+        let other = br#"{"v":2,"event":{"kind":"whatever_v2_had"}}"#;
+        assert!(matches!(decode(other), Err(WireError::Version(2))));
+        let bad_name = br#"{"v":3,"event":{"kind":"typing","from":{"id":1,"name":"no spaces allowed"},"to":{"id":2,"name":"bob"}}}"#;
         assert!(matches!(decode(bad_name), Err(WireError::Malformed(_))));
-        let empty_text = br#"{"v":2,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"   ","sent_at":0,"client_id":null}}"#;
+        let empty_text = br#"{"v":3,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"   ","sent_at":0,"client_id":null}}"#;
         assert!(matches!(decode(empty_text), Err(WireError::Malformed(_))));
-        let bad_title = br#"{"v":2,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"x","sent_at":0,"client_id":null,"event":{"change":"renamed","title":""}}}"#;
+        let bad_title = br#"{"v":3,"event":{"kind":"message","id":1,"conversation":1,"sender":{"id":1,"name":"alice"},"recipient":null,"text":"x","sent_at":0,"client_id":null,"event":{"change":"renamed","title":""}}}"#;
         assert!(matches!(decode(bad_title), Err(WireError::Malformed(_))));
         assert!(matches!(decode(b"not json"), Err(WireError::Malformed(_))));
         // The domain's own serialization is not the wire format.

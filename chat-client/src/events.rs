@@ -36,6 +36,32 @@ pub struct Message {
     /// For a group's system message, the change it reports.
     #[serde(default)]
     pub event: Option<serde_json::Value>,
+    /// For a reply, the message it answers, quoted as it is now.
+    #[serde(default)]
+    pub reply_to: Option<Box<Quote>>,
+    /// For a reply, the first message of its thread.
+    #[serde(default)]
+    pub thread_root: Option<i64>,
+    /// When its sender last edited it (RFC 3339).
+    #[serde(default)]
+    pub edited_at: Option<String>,
+    /// When it was deleted (RFC 3339): a tombstone, with an empty text.
+    #[serde(default)]
+    pub deleted_at: Option<String>,
+}
+
+/// The message a reply answers, as it is now.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Quote {
+    /// Its id.
+    pub id: i64,
+    /// Its sender's username.
+    pub from: String,
+    /// The start of its text; `None` once it was deleted.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Whether it was deleted.
+    pub deleted: bool,
 }
 
 /// How many members have read one of the user's messages in a group.
@@ -66,6 +92,20 @@ pub enum ServerEvent {
         /// The message.
         message: Message,
         /// Its place in the change log.
+        cursor: String,
+    },
+    /// A message was edited: how it is now.
+    Edited {
+        /// The message.
+        message: Message,
+        /// The change's place in the change log.
+        cursor: String,
+    },
+    /// A message was deleted: its tombstone.
+    Deleted {
+        /// The tombstone.
+        message: Message,
+        /// The change's place in the change log.
         cursor: String,
     },
     /// One of this connection's sends is stored.
@@ -148,6 +188,8 @@ impl ServerEvent {
         match self {
             Self::Ready { cursor, .. }
             | Self::Message { cursor, .. }
+            | Self::Edited { cursor, .. }
+            | Self::Deleted { cursor, .. }
             | Self::Ack { cursor, .. }
             | Self::Read { cursor, .. }
             | Self::Resync { cursor } => Some(cursor),

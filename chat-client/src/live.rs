@@ -72,6 +72,9 @@ impl Default for LiveOptions {
 /// What the live connection tells its reader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+// Nearly every item is an `Event`: boxing it would cost an allocation each
+// to save room on the few that are not.
+#[allow(clippy::large_enum_variant)]
 pub enum LiveEvent {
     /// Connected (again): `ready` follows, then what was missed.
     Connected,

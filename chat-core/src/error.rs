@@ -51,6 +51,14 @@ pub enum ChatError {
         /// What stands in the way.
         reason: &'static str,
     },
+    /// The message can no longer be edited: its edit window
+    /// ([`ChatConfig::edit_window`](crate::ChatConfig::edit_window)) has
+    /// closed.
+    #[error("a message can be edited for {} s after it is sent", window.as_secs())]
+    EditWindowClosed {
+        /// The window.
+        window: Duration,
+    },
     /// A group would have more members than the configured cap.
     #[error("a group has at most {max} members")]
     TooManyMembers {
@@ -126,6 +134,7 @@ impl ChatError {
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
             Self::Conflict { .. } => "conflict",
+            Self::EditWindowClosed { .. } => "edit_window_closed",
             Self::TooManyMembers { .. } => "too_many_members",
             Self::Refused { .. } => "refused",
             Self::RateLimited { .. } => "rate_limited",

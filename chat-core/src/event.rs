@@ -32,6 +32,14 @@ pub enum EventKind {
         /// The change's place in the change log.
         position: Position,
     },
+    /// A message was edited or deleted; `message` is how it is now (a
+    /// tombstone once deleted).
+    Revised {
+        /// The message as it is now.
+        message: Message,
+        /// The change's place in the change log.
+        position: Position,
+    },
     /// How many members of a group have read some of the user's messages
     /// there ("read by N", never who); ephemeral, the history carries the
     /// same counts.
@@ -84,7 +92,7 @@ impl EventKind {
     pub fn position(&self) -> Option<Position> {
         match self {
             Self::Message { message } => Some(message.position()),
-            Self::Read { position, .. } => Some(*position),
+            Self::Read { position, .. } | Self::Revised { position, .. } => Some(*position),
             Self::Typing { .. }
             | Self::ReadBy { .. }
             | Self::GroupTyping { .. }
@@ -111,6 +119,7 @@ impl From<Change> for EventKind {
                 up_to,
                 position,
             },
+            Change::Revised { position, message } => Self::Revised { message, position },
         }
     }
 }

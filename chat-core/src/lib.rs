@@ -61,8 +61,8 @@ pub mod testkit;
 #[cfg(feature = "password-accounts")]
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
-    Chat, ChatBuilder, ChatConfig, FeedPage, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item, Live,
-    Login, MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent,
+    Chat, ChatBuilder, ChatConfig, Draft, FeedPage, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item,
+    Live, Login, MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent,
     SignupForm, Subscription, UserRef,
 };
 pub use device::DeviceToken;
@@ -71,8 +71,8 @@ pub use domain::{
     ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, ExternalId,
     Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
     JoinPolicy, Member, Membership, Message, MessageId, MessageText, Mute, NewEvent, NewMessage,
-    Password, PasswordHash, Position, Role, SearchPattern, SessionId, SummaryKind, Timestamp, User,
-    UserId, Username, fold_for_search,
+    Password, PasswordHash, Position, Quote, Reply, Role, SearchPattern, SessionId, SummaryKind,
+    Timestamp, User, UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

@@ -16,7 +16,8 @@ use crate::error::{ChatError, Result};
 use crate::ports::{
     ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
     GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
-    PageLimit, ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
+    PageLimit, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore, StoredUser,
+    UserStore,
 };
 use crate::session::TokenHash;
 
@@ -140,6 +141,8 @@ impl Default for PairSeat {
 struct Stored {
     message: Message,
     folded: String,
+    /// The position of its newest edit or delete.
+    revision: Option<Position>,
 }
 
 fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {
@@ -226,6 +229,7 @@ impl State {
             Stored {
                 message: message.clone(),
                 folded: String::new(),
+                revision: None,
             },
         );
         let state = self
@@ -347,6 +351,17 @@ impl State {
             with,
             up_to,
         })
+    }
+
+    /// Every message's newest edit or delete above `after`, by position.
+    fn revisions_after(&self, after: Position) -> impl Iterator<Item = (Position, &Message)> {
+        let mut revised: Vec<(Position, &Message)> = self
+            .messages
+            .values()
+            .filter_map(|s| Some((s.revision.filter(|r| *r > after)?, &s.message)))
+            .collect();
+        revised.sort_by_key(|(position, _)| *position);
+        revised.into_iter()
     }
 
     fn is_mutual(&self, conversation: ConversationId) -> bool {
@@ -701,7 +716,9 @@ impl ConversationStore for MemoryStore {
                     .messages
                     .range(MessageId::new(membership.last_read.get() + 1)..)
                     .filter(|(_, s)| {
-                        s.message.conversation() == conversation && s.message.sender().id() != user
+                        s.message.conversation() == conversation
+                            && s.message.sender().id() != user
+                            && !s.message.is_deleted()
                     })
                     .count();
                 Ok(ConversationSummary {
@@ -738,7 +755,9 @@ impl ConversationStore for MemoryStore {
                 .range(MessageId::new(seat.read.get() + 1)..)
                 .take_while(|(id, _)| **id <= last)
                 .filter(|(_, s)| {
-                    s.message.conversation() == conversation && s.message.sender().id() != user
+                    s.message.conversation() == conversation
+                        && s.message.sender().id() != user
+                        && !s.message.is_deleted()
                 })
                 .count();
             summaries.push(ConversationSummary {
@@ -846,6 +865,7 @@ impl MessageStore for MemoryStore {
                 Stored {
                     message: message.clone(),
                     folded: fold_for_search(message.text().as_str()),
+                    revision: None,
                 },
             );
         }
@@ -991,7 +1011,26 @@ impl MessageStore for MemoryStore {
             .map(|(position, (conversation, reader, up_to))| {
                 state.read_change(*position, *conversation, *reader, *up_to)
             });
-        let mut changes = messages.chain(reads).collect::<Result<Vec<Change>>>()?;
+        let revisions = state
+            .revisions_after(after)
+            .filter(|(revision, message)| {
+                let conversation = message.conversation();
+                mine.contains(&conversation)
+                    || groups.get(&conversation).is_some_and(|m| {
+                        m.sees(message.position()) && m.left_at.is_none_or(|left| *revision <= left)
+                    })
+            })
+            .take(take)
+            .map(|(position, message)| {
+                Ok(Change::Revised {
+                    position,
+                    message: message.clone(),
+                })
+            });
+        let mut changes = messages
+            .chain(reads)
+            .chain(revisions)
+            .collect::<Result<Vec<Change>>>()?;
         changes.sort_by_key(Change::position);
         Ok(Page::from_overfetch(changes, limit))
     }
@@ -1011,7 +1050,19 @@ impl MessageStore for MemoryStore {
             .map(|(position, (conversation, reader, up_to))| {
                 state.read_change(*position, *conversation, *reader, *up_to)
             });
-        let mut changes = messages.chain(reads).collect::<Result<Vec<Change>>>()?;
+        let revisions = state
+            .revisions_after(after)
+            .take(take)
+            .map(|(position, message)| {
+                Ok(Change::Revised {
+                    position,
+                    message: message.clone(),
+                })
+            });
+        let mut changes = messages
+            .chain(reads)
+            .chain(revisions)
+            .collect::<Result<Vec<Change>>>()?;
         changes.sort_by_key(Change::position);
         Ok(Page::from_overfetch(changes, limit))
     }
@@ -1031,6 +1082,45 @@ impl MessageStore for MemoryStore {
             .chain(groups)
             .max()
             .unwrap_or(MessageId::ZERO))
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>> {
+        Ok(lock(self).messages.get(&id).map(|s| s.message.clone()))
+    }
+
+    async fn revise_message(&self, revision: &Revision) -> Result<Option<(Position, Message)>> {
+        let mut state = lock(self);
+        let Some(stored) = state.messages.get(&revision.message) else {
+            return Ok(None);
+        };
+        if stored.message.is_deleted() || stored.message.event().is_some() {
+            return Ok(None);
+        }
+        let revised = match &revision.kind {
+            RevisionKind::Edit(text) => stored.message.clone().edited(text.clone(), revision.at),
+            RevisionKind::Delete { .. } => stored.message.clone().deleted(revision.at),
+        };
+        let position = Position::new(state.take_positions(1));
+        state.messages.insert(
+            revision.message,
+            Stored {
+                folded: fold_for_search(revised.text().as_str()),
+                message: revised.clone(),
+                revision: Some(position),
+            },
+        );
+        // Quotes show the parent as it is now.
+        let quote = crate::domain::Quote::of(&revised);
+        for stored in state.messages.values_mut() {
+            if stored.message.reply_to().is_some_and(|q| q.id == quote.id) {
+                let root = stored.message.thread_root();
+                stored.message = stored
+                    .message
+                    .clone()
+                    .with_stored_reply(Some(quote.clone()), root);
+            }
+        }
+        Ok(Some((position, revised)))
     }
 }
 

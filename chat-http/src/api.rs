@@ -174,7 +174,7 @@ impl ChatHttp {
         let form: SendRequest = self.body(request).await?;
         let sent = self
             .chat()
-            .send(&auth.session, peer, form.text, form.client_id)
+            .send_draft(&auth.session, peer, form.into_draft())
             .await?;
         self.note_active(&auth);
         Ok(self.sent(&sent))

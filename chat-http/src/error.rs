@@ -145,7 +145,9 @@ impl HttpError {
                 C::InvalidCredentials | C::Unauthenticated => {
                     (StatusCode::UNAUTHORIZED, chat.code())
                 }
-                C::Forbidden | C::Refused { .. } => (StatusCode::FORBIDDEN, chat.code()),
+                C::Forbidden | C::Refused { .. } | C::EditWindowClosed { .. } => {
+                    (StatusCode::FORBIDDEN, chat.code())
+                }
                 C::NotFound => (StatusCode::NOT_FOUND, chat.code()),
                 C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, chat.code()),
                 C::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, chat.code()),
@@ -247,6 +249,14 @@ mod tests {
             ),
             (ChatError::Unauthenticated.into(), 401, "unauthenticated"),
             (ChatError::Forbidden.into(), 403, "forbidden"),
+            (
+                ChatError::EditWindowClosed {
+                    window: Duration::from_secs(60),
+                }
+                .into(),
+                403,
+                "edit_window_closed",
+            ),
             (ChatError::NotFound.into(), 404, "not_found"),
             (
                 ChatError::RateLimited {

@@ -183,7 +183,7 @@ impl ChatHttp {
         let form: SendRequest = self.body(request).await?;
         let sent = self
             .chat()
-            .send_to_group(&auth.session, id, form.text, form.client_id)
+            .send_draft_to_group(&auth.session, id, form.into_draft())
             .await?;
         self.note_active(&auth);
         Ok(self.sent(&sent))

@@ -37,6 +37,7 @@ pub mod fuzzing;
 mod groups;
 mod jwks;
 mod live;
+mod messages;
 mod metrics;
 mod mutes;
 mod openapi;

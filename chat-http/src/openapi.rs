@@ -16,11 +16,12 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
-    AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, FeedBody, GroupBody,
-    GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto, InvitationsBody,
-    LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody, MuteBody, MuteDto,
-    MuteRequest, MutesBody, ReadBody, ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest,
-    SignupRequest, StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
+    AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, EditRequest,
+    FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto,
+    InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody,
+    MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReadBody, ReadRequest, RenameGroupRequest,
+    SendRequest, SetRoleRequest, SignupRequest, StatusBody, UpsertUserRequest, UserBody, UserDto,
+    UsersBody,
 };
 
 /// The document.
@@ -35,7 +36,7 @@ use crate::wire::{
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
-        mutes, mute, unmute
+        mutes, mute, unmute, edit_message, delete_message
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -43,7 +44,7 @@ use crate::wire::{
         LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
         SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
-        UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody
+        UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto
     )),
     modifiers(&Security, &Errors),
 )]
@@ -562,3 +563,36 @@ mod tests {
         }
     }
 }
+
+/// Edits one of the caller's own messages, within the edit window after
+/// sending (an hour by default). Earlier versions are not kept. Every
+/// member who may read it hears of it as an `edited` event.
+#[utoipa::path(patch, path = "/api/messages/{id}", tag = "messages",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(("id" = i64, Path, description = "the message id", minimum = 1)),
+    request_body = EditRequest,
+    responses(
+        (status = 200, description = "the message as edited", body = MessageBody),
+        (status = 400, description = "an invalid text (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "someone else's message or a system message, or a member who may not send now (`forbidden`); after the edit window (`edit_window_closed`); refused by the host (`refused`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the message was deleted (`conflict`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn edit_message() {}
+
+/// Deletes a message for everyone: the caller's own (also after leaving a
+/// group), or any in a group the caller manages (admins and the owner).
+/// Its text leaves the store and the search; a tombstone keeps its id and
+/// place. Deleting it again changes nothing. Every member who may read it
+/// hears of it as a `deleted` event.
+#[utoipa::path(delete, path = "/api/messages/{id}", tag = "messages",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(("id" = i64, Path, description = "the message id", minimum = 1)),
+    responses(
+        (status = 200, description = "the tombstone", body = MessageBody),
+        (status = 403, description = "someone else's message, or a system message (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn delete_message() {}

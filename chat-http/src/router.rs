@@ -9,6 +9,7 @@ use crate::api::RequestBody;
 use crate::auth::{Authenticated, authenticate, check_csrf, check_origin, client_ip};
 use crate::error::HttpError;
 use crate::groups::group_id;
+use crate::messages::message_id;
 #[cfg(feature = "ui")]
 use crate::pages::PageRoom;
 use crate::request::require_json;
@@ -18,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 29] = [
+pub(crate) const API_ROUTES: [(&str, &str); 31] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -48,6 +49,8 @@ pub(crate) const API_ROUTES: [(&str, &str); 29] = [
     ("GET", "/api/mutes"),
     ("PUT", "/api/mutes/{id}"),
     ("DELETE", "/api/mutes/{id}"),
+    ("PATCH", "/api/messages/{id}"),
+    ("DELETE", "/api/messages/{id}"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -87,7 +90,8 @@ mod tests {
         );
     }
 
-    /// A key of the server API acts as a user on sends (`send`) and on
+    /// A key of the server API acts as a user on sends, edits and deletes
+    /// (`send`) and on
     /// group management (`groups`), and nowhere else: never a read of
     /// someone's conversations, history or events.
     #[test]
@@ -100,7 +104,8 @@ mod tests {
                 (
                     "POST",
                     "/api/conversations/{username}/messages" | "/api/groups/{id}/messages",
-                ) => Some(ApiScope::Send),
+                )
+                | ("PATCH" | "DELETE", "/api/messages/{id}") => Some(ApiScope::Send),
                 (
                     _,
                     "/api/groups"
@@ -136,6 +141,7 @@ enum Route<'a> {
     Conversations,
     Users,
     Messages(&'a str),
+    Message(&'a str),
     Health,
     Ready,
     OpenApi,
@@ -241,6 +247,7 @@ impl<'a> Route<'a> {
             ["api", "conversations"] => Self::Conversations,
             ["api", "users"] => Self::Users,
             ["api", "conversations", peer, "messages"] => Self::Messages(peer),
+            ["api", "messages", id] => Self::Message(id),
             ["healthz"] => Self::Health,
             ["readyz"] => Self::Ready,
             ["api", "openapi.json"] => Self::OpenApi,
@@ -288,13 +295,15 @@ impl<'a> Route<'a> {
     }
 
     /// The scope an API key needs to call the route with `method` acting as
-    /// a user (`Chat-Act-As`), if a key may call it at all: sends need
-    /// `send`; making, reading and managing groups need `groups`.
+    /// a user (`Chat-Act-As`), if a key may call it at all: sends, edits
+    /// and deletes need `send`; making, reading and managing groups need
+    /// `groups`.
     fn key_scope(&self, method: &Method) -> Option<chat_core::ApiScope> {
         use chat_core::ApiScope;
         let write = !(method == Method::GET || method == Method::HEAD);
         match self {
             Self::Messages(_) | Self::GroupMessages(_) if write => Some(ApiScope::Send),
+            Self::Message(_) => Some(ApiScope::Send),
             Self::Groups
             | Self::Group(_)
             | Self::GroupMembers(_)
@@ -312,7 +321,7 @@ impl<'a> Route<'a> {
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
             Self::Mute(_) => "PUT, DELETE",
-            Self::GroupMember(..) => "PATCH, DELETE",
+            Self::GroupMember(..) | Self::Message(_) => "PATCH, DELETE",
             _ => "GET, HEAD",
         }
     }
@@ -440,6 +449,13 @@ impl ChatHttp {
             Route::Users => self.users(caller.known()?, request).await,
             Route::Messages(peer) if write => self.send(caller.known()?, request, peer).await,
             Route::Messages(peer) => self.history(caller.known()?, request, peer).await,
+            Route::Message(id) if method == Method::DELETE => {
+                self.delete_message(caller.known()?, message_id(id)?).await
+            }
+            Route::Message(id) => {
+                self.edit_message(caller.known()?, request, message_id(id)?)
+                    .await
+            }
             Route::Health => Ok(response::json(
                 hyper::StatusCode::OK,
                 &crate::wire::StatusBody { status: "ok" },

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chat_core::{
     Account, ConversationSummary, Cursor, EventKind, GroupEvent, GroupView, Invitation, Message,
-    SummaryKind, User,
+    MessageId, SummaryKind, User,
 };
 use hyper_tungstenite::tungstenite::Utf8Bytes;
 use serde::{Deserialize, Serialize};
@@ -84,6 +84,33 @@ pub(crate) struct MessageDto<'a> {
     /// read it (how many, never who).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) read_by: Option<u64>,
+    /// For a reply: the message it answers, quoted as it is now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reply_to: Option<QuoteDto<'a>>,
+    /// For a reply: the first message of its thread.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) thread_root: Option<i64>,
+    /// When its sender last edited it (RFC 3339); absent if never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) edited_at: Option<String>,
+    /// When it was deleted (RFC 3339): a tombstone, whose `text` is empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) deleted_at: Option<String>,
+}
+
+/// The message a reply answers, as it is now.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Quote)]
+pub(crate) struct QuoteDto<'a> {
+    /// Its id.
+    pub(crate) id: i64,
+    /// Its sender's username.
+    pub(crate) from: &'a str,
+    /// The start of its text (up to 100 characters); `null` once it was
+    /// deleted.
+    pub(crate) text: Option<&'a str>,
+    /// Whether it was deleted.
+    pub(crate) deleted: bool,
 }
 
 /// A change to a group, as its system message carries it.
@@ -151,6 +178,15 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             client_id: message.client_id().map(|c| c.as_str()),
             event: message.event().map(GroupEventDto::from),
             read_by: None,
+            reply_to: message.reply_to().map(|quote| QuoteDto {
+                id: quote.id.get(),
+                from: quote.sender.username().as_str(),
+                text: quote.excerpt.as_deref(),
+                deleted: quote.excerpt.is_none(),
+            }),
+            thread_root: message.thread_root().map(MessageId::get),
+            edited_at: message.edited_at().map(|t| t.to_rfc3339()),
+            deleted_at: message.deleted_at().map(|t| t.to_rfc3339()),
         }
     }
 }
@@ -541,6 +577,29 @@ pub(crate) struct SendRequest {
     /// The idempotency key: 1 to 64 printable ASCII characters.
     #[schema(pattern = "^[!-~]{1,64}$")]
     pub(crate) client_id: Option<String>,
+    /// The message this one replies to, of the same conversation.
+    #[serde(default)]
+    pub(crate) reply_to: Option<i64>,
+}
+
+impl SendRequest {
+    /// The send as the core takes it.
+    pub(crate) fn into_draft(self) -> chat_core::Draft {
+        chat_core::Draft {
+            text: self.text,
+            client_id: self.client_id,
+            reply_to: self.reply_to.map(MessageId::new),
+        }
+    }
+}
+
+/// `PATCH /api/messages/{id}`: the new text.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct EditRequest {
+    /// The text: 1 to 4000 characters after trimming, no control
+    /// characters but newline and tab.
+    #[schema(min_length = 1, max_length = 4000)]
+    pub(crate) text: String,
 }
 
 /// `{"user": ...}`: signup, `GET /api/me`.
@@ -619,6 +678,20 @@ pub(crate) enum ServerFrame<'a> {
     /// A message in one of the user's conversations.
     Message {
         /// The message.
+        message: MessageDto<'a>,
+        /// The change's cursor.
+        cursor: String,
+    },
+    /// A message was edited: how it is now.
+    Edited {
+        /// The message.
+        message: MessageDto<'a>,
+        /// The change's cursor.
+        cursor: String,
+    },
+    /// A message was deleted: its tombstone (empty text, `deleted_at`).
+    Deleted {
+        /// The tombstone.
         message: MessageDto<'a>,
         /// The change's cursor.
         cursor: String,
@@ -780,6 +853,14 @@ impl<'a> ServerFrame<'a> {
                 by: by.username().as_str(),
                 with: with.as_ref().map(|w| w.username().as_str()),
                 up_to: up_to.get(),
+                cursor: cursor(),
+            }),
+            EventKind::Revised { message, .. } if message.is_deleted() => Some(Self::Deleted {
+                message: MessageDto::from(message),
+                cursor: cursor(),
+            }),
+            EventKind::Revised { message, .. } => Some(Self::Edited {
+                message: MessageDto::from(message),
                 cursor: cursor(),
             }),
             EventKind::Typing { from, .. } => Some(Self::Typing {

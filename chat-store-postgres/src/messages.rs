@@ -16,13 +16,15 @@ use crate::PgStore;
 pub(crate) const STATEMENTS: Statements = Statements {
     stored_by_client_id: STORED_BY_CLIENT_ID,
     insert_messages: "INSERT INTO messages \
-        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id) \
+        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id, \
+         reply_to, thread_root) \
         SELECT (r.value ->> 0)::bigint, (r.value ->> 1)::bigint, (r.value ->> 2)::bigint, \
                (r.value ->> 3)::bigint, r.value ->> 4, r.value ->> 5, (r.value ->> 6)::bigint, \
-               r.value ->> 7 \
+               r.value ->> 7, (r.value ->> 8)::bigint, (r.value ->> 9)::bigint \
         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r (value, n) ORDER BY r.n \
         ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
     index_messages: None,
+    unindex_message: None,
     move_heads: "UPDATE members m \
         SET last_message_id = GREATEST(m.last_message_id, (h.value ->> 1)::bigint) \
         FROM jsonb_array_elements($1::jsonb) h \
@@ -34,6 +36,27 @@ pub(crate) const STATEMENTS: Statements = Statements {
         WHERE m.conversation_id = (r.value ->> 0)::bigint AND m.user_id = (r.value ->> 1)::bigint",
     messages_since: MESSAGES_SINCE,
     reads_since: READS_SINCE,
+    revisions_since: concat!(
+        "SELECT msg.revision, ",
+        message_columns!(),
+        " FROM members m \
+         JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.revision > 0 \
+            AND msg.revision > $2 AND msg.revision <= $4 ",
+        message_joins!(),
+        " WHERE m.user_id = $1 AND m.last_change > $2 ORDER BY msg.revision LIMIT $3"
+    ),
+    group_revisions_since: concat!(
+        "SELECT msg.revision, ",
+        message_columns!(),
+        " FROM group_members g \
+         JOIN messages msg ON msg.conversation_id = g.conversation_id AND msg.revision > 0 \
+            AND msg.revision > $2 AND msg.revision <= $4 \
+            AND msg.id >= g.visible_from \
+            AND (g.left_at IS NULL OR msg.revision <= g.left_at) ",
+        message_joins!(),
+        " WHERE g.user_id = $1 AND (g.left_at IS NULL OR g.left_at > $2) \
+         ORDER BY msg.revision LIMIT $3"
+    ),
     outsiders: "SELECT (p.value ->> 0)::bigint AS conversation_id, (p.value ->> 1)::bigint AS sender_id \
         FROM jsonb_array_elements($1::jsonb) p \
         WHERE NOT EXISTS (SELECT 1 FROM group_members g \

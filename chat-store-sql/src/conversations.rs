@@ -169,7 +169,10 @@ pub const CONVERSATIONS: &str = concat!(
         (m.has_spoken AND p.has_spoken) AS mutual, \
         (SELECT count(*) FROM messages x \
           WHERE x.conversation_id = m.conversation_id \
-            AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) AS unread, ",
+            AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) \
+        - (SELECT count(*) FROM messages d \
+          WHERE d.deleted_at IS NOT NULL AND d.conversation_id = m.conversation_id \
+            AND d.id > m.last_read_message_id AND d.sender_id <> m.user_id) AS unread, ",
     crate::message_columns!(),
     " FROM members m \
      JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \

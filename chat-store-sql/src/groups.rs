@@ -516,7 +516,11 @@ pub const GROUP_CONVERSATIONS: &str = concat!(
     "SELECT g.conversation_id, c.title, c.member_count, g.role, g.left_at, \
         (SELECT count(*) FROM messages x \
           WHERE x.conversation_id = g.conversation_id AND x.id > g.last_read_message_id \
-            AND x.id <= msg.id AND x.sender_id <> g.user_id) AS unread, ",
+            AND x.id <= msg.id AND x.sender_id <> g.user_id) \
+        - (SELECT count(*) FROM messages d \
+          WHERE d.deleted_at IS NOT NULL AND d.conversation_id = g.conversation_id \
+            AND d.id > g.last_read_message_id AND d.id <= msg.id AND d.sender_id <> g.user_id) \
+          AS unread, ",
     crate::message_columns!(),
     " FROM group_members g \
      JOIN conversations c ON c.id = g.conversation_id \

@@ -24,6 +24,7 @@ mod drivers;
 mod groups;
 mod lender;
 mod messages;
+mod revisions;
 mod rows;
 mod statements;
 mod users;
@@ -39,6 +40,7 @@ pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use groups::{GROUP_CONVERSATIONS, contains_pattern};
 pub use lender::{Lender, Lent, LentTx, roll_back};
 pub use messages::{MessageRow, TAKE_POSITIONS, message_row};
+pub use revisions::FEED_REVISIONS;
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
 
@@ -50,6 +52,7 @@ pub mod ports {
     pub use crate::conversations::*;
     pub use crate::groups::*;
     pub use crate::messages::*;
+    pub use crate::revisions::{message_by_id, revise_message};
     pub use crate::users::*;
     pub use async_trait::async_trait;
     pub use chat_core;
@@ -113,8 +116,8 @@ macro_rules! sql_store_ports {
             use $crate::ports::chat_core::ports::{
                 ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser,
                 GroupChange, GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey,
-                NewGroup, NewUser, Page, PageLimit, ReadMark, SessionRecord, SessionStore,
-                StoredUser, UserStore,
+                NewGroup, NewUser, Page, PageLimit, ReadMark, Revision, SessionRecord,
+                SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
                 Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId,
@@ -302,6 +305,15 @@ macro_rules! sql_store_ports {
                 }
                 async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
                     shared::last_message_id(self, user).await
+                }
+                async fn message(&self, id: MessageId) -> Result<Option<Message>> {
+                    shared::message_by_id(self, id).await
+                }
+                async fn revise_message(
+                    &self,
+                    revision: &Revision,
+                ) -> Result<Option<(Position, Message)>> {
+                    shared::revise_message(self, revision).await
                 }
             }
 

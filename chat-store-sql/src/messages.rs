@@ -12,6 +12,7 @@ use tracing::debug;
 use crate::SqlStore;
 use crate::args;
 use crate::db::{Commit, Sql, SqlPool, SqlRow};
+use crate::revisions::{FEED_REVISIONS, revised};
 use crate::rows::{message, user};
 
 /// How often a batch starts again after losing idempotency races to
@@ -260,6 +261,10 @@ pub async fn changes_since(
     let group_reads = reader
         .fetch_all(sql.group_reads_since.into(), bounds)
         .await?;
+    let revisions = reader.fetch_all(sql.revisions_since.into(), bounds).await?;
+    let group_revisions = reader
+        .fetch_all(sql.group_revisions_since.into(), bounds)
+        .await?;
     let mut changes = messages
         .iter()
         .chain(&group_messages)
@@ -282,6 +287,8 @@ pub async fn changes_since(
                 up_to: MessageId::new(row.int("up_to")?),
             })
         }))
+        .chain(revised(&revisions))
+        .chain(revised(&group_revisions))
         .collect::<Result<Vec<Change>>>()?;
     // Each list is in order and holds at most one page and one more: so
     // does their merge, cut at one page.
@@ -331,6 +338,7 @@ pub async fn feed_since(
             bounds,
         )
         .await?;
+    let revisions = reader.fetch_all(FEED_REVISIONS.into(), bounds).await?;
     let mut changes = messages
         .iter()
         .map(|row| Ok(Change::Message(message(row)?)))
@@ -347,6 +355,7 @@ pub async fn feed_since(
                 up_to: MessageId::new(row.int("up_to")?),
             })
         }))
+        .chain(revised(&revisions))
         .collect::<Result<Vec<Change>>>()?;
     changes.sort_by_key(Change::position);
     Ok(Page::from_overfetch(changes, limit))
@@ -387,7 +396,8 @@ pub async fn last_message_id(store: &impl SqlStore, user_id: UserId) -> Result<M
 
 /// One new message as the batch statements read it (a JSON array): `id`
 /// (or the ordinal the statement turns into one), conversation, sender,
-/// recipient, text, text folded for search, sent at, client id.
+/// recipient, text, text folded for search, sent at, client id, the
+/// parent of a reply, its thread's root.
 pub type MessageRow<'a> = (
     i64,
     i64,
@@ -397,6 +407,8 @@ pub type MessageRow<'a> = (
     String,
     i64,
     Option<&'a str>,
+    Option<i64>,
+    Option<i64>,
 );
 
 /// `new` as a [`MessageRow`] with `id`.
@@ -410,5 +422,7 @@ pub fn message_row(id: i64, new: &NewMessage) -> MessageRow<'_> {
         fold_for_search(new.text.as_str()),
         new.sent_at.unix_micros(),
         new.client_id.as_ref().map(ClientMessageId::as_str),
+        new.reply.as_ref().map(|r| r.quote.id.get()),
+        new.reply.as_ref().map(|r| r.thread_root.get()),
     )
 }

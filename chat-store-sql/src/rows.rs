@@ -3,7 +3,7 @@
 
 use chat_core::backend::{StoredMessage, corrupt, stored_user};
 use chat_core::ports::{HistoryQuery, Page};
-use chat_core::{Message, Result, User};
+use chat_core::{Message, MessageId, Quote, Result, User};
 
 use crate::db::SqlRow;
 
@@ -15,16 +15,20 @@ macro_rules! message_columns {
     () => {
         "msg.id, msg.conversation_id, msg.sender_id, su.username AS sender_username, \
          msg.recipient_id, ru.username AS recipient_username, msg.body, msg.sent_at, msg.client_id, \
-         msg.event"
+         msg.event, msg.reply_to, msg.thread_root, msg.edited_at, msg.deleted_at, \
+         qm.sender_id AS quoted_sender_id, qu.username AS quoted_sender_username, \
+         substr(qm.body, 1, 100) AS quoted_body, qm.deleted_at AS quoted_deleted_at"
     };
 }
 
 /// The joins [`message_columns!`](crate::message_columns) needs after
-/// `FROM messages msg`, as a literal for `concat!`.
+/// `FROM messages msg` (the sender, the recipient, and a reply's parent
+/// `qm` with its sender `qu`, for the quote), as a literal for `concat!`.
 #[macro_export]
 macro_rules! message_joins {
     () => {
-        "JOIN users su ON su.id = msg.sender_id LEFT JOIN users ru ON ru.id = msg.recipient_id"
+        "JOIN users su ON su.id = msg.sender_id LEFT JOIN users ru ON ru.id = msg.recipient_id \
+         LEFT JOIN messages qm ON qm.id = msg.reply_to LEFT JOIN users qu ON qu.id = qm.sender_id"
     };
 }
 
@@ -51,13 +55,27 @@ pub fn message(row: &impl SqlRow) -> Result<Message> {
         body: row.text("body")?,
         sent_at: row.int("sent_at")?,
         client_id: row.opt_text("client_id")?,
+        edited_at: row.opt_int("edited_at")?,
+        deleted_at: row.opt_int("deleted_at")?,
     }
     .into_message()?;
     let event = row
         .opt_text("event")?
         .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("group event", e)))
         .transpose()?;
-    Ok(message.with_event(event))
+    let quote = match (row.opt_int("reply_to")?, row.opt_int("quoted_sender_id")?) {
+        (Some(id), Some(sender)) => Some(Quote::stored(
+            MessageId::new(id),
+            stored_user(sender, row.text("quoted_sender_username")?)?,
+            &row.opt_text("quoted_body")?.unwrap_or_default(),
+            row.opt_int("quoted_deleted_at")?.is_some(),
+        )),
+        _ => None,
+    };
+    let thread_root = row.opt_int("thread_root")?.map(MessageId::new);
+    Ok(message
+        .with_event(event)
+        .with_stored_reply(quote, thread_root))
 }
 
 /// A history page from the rows of a history query (ordered by id, oldest

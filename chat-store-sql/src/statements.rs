@@ -10,11 +10,14 @@ pub struct Statements {
     pub stored_by_client_id: &'static str,
     /// Inserts messages, skipping any whose idempotency key is taken: `$1` a
     /// JSON array of `[id, conversation_id, sender_id, recipient_id, body,
-    /// body_folded, sent_at, client_id]`, in order.
+    /// body_folded, sent_at, client_id, reply_to, thread_root]`, in order.
     pub insert_messages: &'static str,
     /// Indexes the messages with ids from `$1` to `$2` for search, inside
     /// the batch's transaction; `None` where the index follows by itself.
     pub index_messages: Option<&'static str>,
+    /// Takes message `$1`'s text out of the search index, before it is
+    /// edited or deleted; `None` where the index follows by itself.
+    pub unindex_message: Option<&'static str>,
     /// Moves every member's `last_message_id` forward: `$1` a JSON array of
     /// `[conversation_id, message_id]`.
     pub move_heads: &'static str,
@@ -44,6 +47,15 @@ pub struct Statements {
     /// read, by id, with the message columns: `$1` user, `$2` after, `$3`
     /// limit, `$4` the head (nothing above it).
     pub group_messages_since: &'static str,
+    /// The newest changes (edits, deletes) of messages of the user's direct
+    /// conversations, after a position, by position, with the message
+    /// columns: `$1` user, `$2` after, `$3` limit, `$4` the head; and
+    /// `revision`, the change's position.
+    pub revisions_since: &'static str,
+    /// The newest changes of messages of the user's groups that the user
+    /// may read, after a position, by position, as
+    /// [`Statements::revisions_since`].
+    pub group_revisions_since: &'static str,
     /// The user's own read changes in groups after a position, by
     /// position: `$1` user, `$2` after, `$3` limit, `$4` the head (nothing above it); columns `position,
     /// conversation_id, up_to, by_id, by_username`.

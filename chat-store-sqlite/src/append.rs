@@ -37,7 +37,7 @@ const BEGIN_AND_LOOK_UP: &str = concat!("BEGIN IMMEDIATE; ", stored_by_client_id
 
 /// Writes the planned batch and commits: `$1` how many new messages; `$2`
 /// a JSON array of `[ordinal, conversation_id, sender_id, recipient_id,
-/// body, body_folded, sent_at, client_id]`; `$3` of `[conversation_id,
+/// body, body_folded, sent_at, client_id, reply_to, thread_root]`; `$3` of `[conversation_id,
 /// ordinal]` (heads); `$4` of `[conversation_id, user_id, ordinal]`
 /// (senders' read marks); `$5` of `[conversation_id, ordinal]` (groups'
 /// heads); `$6` of `[conversation_id, user_id, ordinal]` (senders' read
@@ -45,9 +45,11 @@ const BEGIN_AND_LOOK_UP: &str = concat!("BEGIN IMMEDIATE; ", stored_by_client_id
 const WRITE_AND_COMMIT: &str = "\
     UPDATE message_clock SET last_id = last_id + $1 RETURNING last_id; \
     INSERT INTO messages \
-        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id) \
+        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id, \
+         reply_to, thread_root) \
         SELECT (SELECT last_id FROM message_clock) - $1 + (value ->> 0), value ->> 1, value ->> 2, \
-               value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 \
+               value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
+               value ->> 9 \
         FROM json_each($2); \
     INSERT INTO message_search (rowid, body_folded) \
         SELECT id, body_folded FROM messages WHERE id > (SELECT last_id FROM message_clock) - $1; \

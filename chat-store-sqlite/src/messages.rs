@@ -96,9 +96,10 @@ pub(crate) fn history_sql(forward: bool, search: Search) -> String {
 pub(crate) const STATEMENTS: Statements = Statements {
     stored_by_client_id: STORED_BY_CLIENT_ID,
     insert_messages: "INSERT INTO messages \
-        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id) \
+        (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id, \
+         reply_to, thread_root) \
         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-               value ->> 6, value ->> 7 \
+               value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
         FROM json_each($1) WHERE true \
         ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
     index_messages: Some(
@@ -111,8 +112,33 @@ pub(crate) const STATEMENTS: Statements = Statements {
         SET last_read_message_id = max(last_read_message_id, r.value ->> 2), has_spoken = 1 \
         FROM json_each($1) r \
         WHERE members.conversation_id = r.value ->> 0 AND members.user_id = r.value ->> 1",
+    unindex_message: Some(
+        "INSERT INTO message_search (message_search, rowid, body_folded) \
+         SELECT 'delete', id, body_folded FROM messages WHERE id = $1 AND deleted_at IS NULL",
+    ),
     messages_since: MESSAGES_SINCE,
     reads_since: READS_SINCE,
+    revisions_since: concat!(
+        "SELECT msg.revision, ",
+        message_columns!(),
+        " FROM members m \
+         CROSS JOIN messages msg ON msg.conversation_id = m.conversation_id AND msg.revision > 0 \
+            AND msg.revision > $2 AND msg.revision <= $4 ",
+        message_joins!(),
+        " WHERE m.user_id = $1 AND m.last_change > $2 ORDER BY msg.revision LIMIT $3"
+    ),
+    group_revisions_since: concat!(
+        "SELECT msg.revision, ",
+        message_columns!(),
+        " FROM group_members g \
+         CROSS JOIN messages msg ON msg.conversation_id = g.conversation_id AND msg.revision > 0 \
+            AND msg.revision > $2 AND msg.revision <= $4 \
+            AND msg.id >= g.visible_from \
+            AND (g.left_at IS NULL OR msg.revision <= g.left_at) ",
+        message_joins!(),
+        " WHERE g.user_id = $1 AND (g.left_at IS NULL OR g.left_at > $2) \
+         ORDER BY msg.revision LIMIT $3"
+    ),
     outsiders: "SELECT p.value ->> 0 AS conversation_id, p.value ->> 1 AS sender_id \
         FROM json_each($1) p \
         WHERE NOT EXISTS (SELECT 1 FROM group_members g \

@@ -109,6 +109,30 @@ async fn hot_queries_use_their_indexes() {
             vec!["group_members_by_user", "messages_by_conversation"],
         ),
         (
+            "since: changes to messages",
+            crate::messages::STATEMENTS.revisions_since.to_owned(),
+            4,
+            vec!["members_by_user_change", "messages_revised_in_conversation"],
+        ),
+        (
+            "since: changes to group messages",
+            crate::messages::STATEMENTS.group_revisions_since.to_owned(),
+            4,
+            vec!["group_members_by_user", "messages_revised_in_conversation"],
+        ),
+        (
+            "feed: changes to messages",
+            chat_store_sql::FEED_REVISIONS.to_owned(),
+            3,
+            vec!["messages_by_revision"],
+        ),
+        (
+            "conversations: deleted messages left out of unread counts",
+            CONVERSATIONS.to_owned(),
+            3,
+            vec!["messages_deleted_in_conversation"],
+        ),
+        (
             "conversation peers",
             PEERS.to_owned(),
             1,

@@ -34,6 +34,7 @@ fn message(conversation: ConversationId, from: &User, to: &User, text: &str) -> 
         text: MessageText::parse(text).unwrap(),
         sent_at: Timestamp::from_unix_micros(1),
         client_id: None,
+        reply: None,
     }
 }
 

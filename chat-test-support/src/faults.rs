@@ -56,6 +56,8 @@ pub enum Call {
     ChangesSince,
     Head,
     LastMessageId,
+    Message,
+    ReviseMessage,
     CreateGroup,
     Group,
     ChangeGroup,
@@ -459,6 +461,19 @@ impl MessageStore for FaultyStore {
     async fn last_message_id(&self, user: UserId) -> Result<MessageId> {
         self.faults.checkpoint(Call::LastMessageId).await?;
         self.inner.last_message_id(user).await
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>> {
+        self.faults.checkpoint(Call::Message).await?;
+        self.inner.message(id).await
+    }
+
+    async fn revise_message(
+        &self,
+        revision: &chat_core::ports::Revision,
+    ) -> Result<Option<(Position, Message)>> {
+        self.faults.checkpoint(Call::ReviseMessage).await?;
+        self.inner.revise_message(revision).await
     }
 }
 

@@ -636,6 +636,68 @@ impl Recorded {
         assert!(head > sent.message.position(), "the clock went on");
         Self::check_groups_on_an_upgraded_store(&chat, &alice, &carol).await;
         Self::check_host_users_on_an_upgraded_store(&chat, &alice).await;
+        Self::check_lifecycle_on_an_upgraded_store(&chat, &alice).await;
+    }
+
+    /// The release's messages take replies, deletes and the change log's
+    /// record of them on an upgraded store; new messages are edited.
+    async fn check_lifecycle_on_an_upgraded_store(chat: &Chat, alice: &Session) {
+        let history = chat
+            .history(alice, "bob", &HistoryQuery::default())
+            .await
+            .unwrap()
+            .items;
+        let from_bob = history
+            .iter()
+            .find(|m| m.sender().username().as_str() == "Bob")
+            .expect("a release message from bob");
+        let from_alice = history
+            .iter()
+            .find(|m| {
+                m.sender().username().as_str() == "alice" && m.text().as_str().contains("Straße")
+            })
+            .expect("a release message from alice");
+        let head = chat.head().await.unwrap().position();
+        let reply = chat
+            .send_draft(
+                alice,
+                "Bob",
+                chat_core::Draft::new("replying after the upgrade").replying_to(from_bob.id()),
+            )
+            .await
+            .unwrap()
+            .message;
+        let quote = reply.reply_to().expect("a quote of a release message");
+        assert_eq!(quote.excerpt.as_deref(), Some(from_bob.text().as_str()));
+        let deleted = chat.delete_message(alice, from_alice.id()).await.unwrap();
+        assert!(deleted.is_deleted());
+        let search = HistoryQuery {
+            search: Some(SearchPattern::parse("straße").unwrap()),
+            ..HistoryQuery::default()
+        };
+        assert!(
+            chat.history(alice, "bob", &search)
+                .await
+                .unwrap()
+                .items
+                .is_empty(),
+            "a deleted release message is not found"
+        );
+        let edited = chat
+            .edit_message(alice, reply.id(), "edited after the upgrade".into())
+            .await
+            .unwrap();
+        assert!(edited.edited_at().is_some());
+        let changes = chat.changes(alice, head, PageLimit::DEFAULT).await.unwrap();
+        let revised: Vec<_> = changes
+            .items
+            .iter()
+            .filter_map(|c| match c {
+                Change::Revised { message, .. } => Some(message.id()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(revised, [from_alice.id(), reply.id()]);
     }
 
     /// Users a host brings live beside the release's password accounts on

@@ -155,6 +155,7 @@ impl<'a> AppendPlan<'a> {
                     new.sent_at,
                     new.client_id.clone(),
                 )
+                .with_reply(new.reply.clone())
             })
             .collect();
         Ok(WrittenBatch {
@@ -239,15 +240,8 @@ impl WrittenBatch {
             .created
             .into_iter()
             .map(|m| {
-                Message::new(
-                    MessageId::new(m.id().get() + offset),
-                    m.conversation(),
-                    m.sender().clone(),
-                    m.recipient().cloned(),
-                    m.text().clone(),
-                    m.sent_at(),
-                    m.client_id().cloned(),
-                )
+                let id = MessageId::new(m.id().get() + offset);
+                m.renumbered(id)
             })
             .collect();
         Self {
@@ -297,6 +291,7 @@ mod tests {
             text: MessageText::parse("hi").unwrap(),
             sent_at: Timestamp::from_unix_micros(1),
             client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
+            reply: None,
         }
     }
 

@@ -43,6 +43,11 @@ pub struct StoredMessage {
     pub sent_at: i64,
     /// `client_id`.
     pub client_id: Option<String>,
+    /// `edited_at`, microseconds since the epoch.
+    pub edited_at: Option<i64>,
+    /// `deleted_at`, microseconds since the epoch: a tombstone, whose
+    /// body is not read.
+    pub deleted_at: Option<i64>,
 }
 
 impl StoredMessage {
@@ -51,7 +56,14 @@ impl StoredMessage {
     /// # Errors
     /// [`ChatError::Internal`] naming the corrupt column.
     pub fn into_message(self) -> Result<Message> {
-        Ok(Message::new(
+        let deleted_at = self.deleted_at.map(Timestamp::from_unix_micros);
+        let body = if deleted_at.is_some() {
+            // Any placeholder: the tombstone drops it.
+            "deleted".to_owned()
+        } else {
+            self.body
+        };
+        let message = Message::new(
             MessageId::new(self.id),
             ConversationId::new(self.conversation_id),
             stored_user(self.sender_id, self.sender_username)?,
@@ -60,12 +72,17 @@ impl StoredMessage {
                 (None, None) => None,
                 _ => return Err(corrupt("recipient", "an id without a name")),
             },
-            MessageText::parse(self.body).map_err(|e| corrupt("message body", e))?,
+            MessageText::parse(body).map_err(|e| corrupt("message body", e))?,
             Timestamp::from_unix_micros(self.sent_at),
             self.client_id
                 .map(ClientMessageId::parse)
                 .transpose()
                 .map_err(|e| corrupt("client id", e))?,
-        ))
+        )
+        .with_edited_at(self.edited_at.map(Timestamp::from_unix_micros));
+        Ok(match deleted_at {
+            Some(at) => message.deleted(at),
+            None => message,
+        })
     }
 }

@@ -6,7 +6,7 @@
 use tracing::instrument;
 
 use super::Chat;
-use super::messaging::{Sending, Sent};
+use super::messaging::{Draft, Sending, Sent};
 use crate::domain::{
     ClientMessageId, ConversationId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle,
     HistoryVisibility, Invitation, JoinPolicy, Membership, Message, MessageId, MessageText,
@@ -525,7 +525,6 @@ impl Chat {
     ///
     /// # Errors
     /// As [`Chat::send_to_group`], for what is checked before the commit.
-    #[instrument(skip_all, fields(user = %session.user().id()))]
     pub async fn start_send_to_group(
         &self,
         session: &Session,
@@ -533,15 +532,56 @@ impl Chat {
         text: String,
         client_id: Option<String>,
     ) -> Result<Sending> {
+        let draft = Draft {
+            text,
+            client_id,
+            reply_to: None,
+        };
+        self.start_send_draft_to_group(session, id, draft).await
+    }
+
+    /// Sends `draft` to the group as [`Chat::send_to_group`] does, and may
+    /// reply to an earlier message of the group the sender may read.
+    ///
+    /// # Errors
+    /// As [`Chat::send_to_group`]; [`ChatError::InvalidInput`] on
+    /// `reply_to` for a message of another conversation (or none).
+    pub async fn send_draft_to_group(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        draft: Draft,
+    ) -> Result<Sent> {
+        self.start_send_draft_to_group(session, id, draft)
+            .await?
+            .await
+    }
+
+    /// [`Chat::send_draft_to_group`] in two steps, as [`Chat::start_send`].
+    ///
+    /// # Errors
+    /// As [`Chat::send_draft_to_group`], for what is checked before the
+    /// commit.
+    #[instrument(skip_all, fields(user = %session.user().id()))]
+    pub async fn start_send_draft_to_group(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        draft: Draft,
+    ) -> Result<Sending> {
         let sender = session.user();
-        let text = MessageText::parse(text)?;
-        let client_id = client_id.map(ClientMessageId::parse).transpose()?;
+        let text = MessageText::parse(draft.text)?;
+        let client_id = draft.client_id.map(ClientMessageId::parse).transpose()?;
         let membership = self.membership(session, id).await?;
         membership.may_send(self.inner.clock.now())?;
         self.inner
             .limiter
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
+        let reply = match draft.reply_to {
+            Some(parent) => Some(self.reply_in(Some(id), parent, Some(&membership)).await?),
+            None => None,
+        };
         let text = self
             .consult(Proposal::Send {
                 from: sender,
@@ -561,6 +601,7 @@ impl Chat {
                 text,
                 sent_at: self.inner.clock.now(),
                 client_id,
+                reply,
             })
             .await?;
         Ok(self.finish_send(
@@ -705,12 +746,31 @@ impl Chat {
         text: String,
         client_id: Option<String>,
     ) -> Result<Sending> {
+        let draft = Draft {
+            text,
+            client_id,
+            reply_to: None,
+        };
+        self.start_send_draft_in(session, id, draft).await
+    }
+
+    /// [`Chat::start_send_in`] with a [`Draft`]: a reply, perhaps.
+    ///
+    /// # Errors
+    /// As [`Chat::start_send_draft_to_group`] and
+    /// [`Chat::start_send_draft`].
+    pub async fn start_send_draft_in(
+        &self,
+        session: &Session,
+        id: ConversationId,
+        draft: Draft,
+    ) -> Result<Sending> {
         match self.direct_peer(session, id).await? {
             Some(peer) => {
-                self.start_send(session, peer.username().as_str(), text, client_id)
+                self.start_send_draft(session, peer.username().as_str(), draft)
                     .await
             }
-            None => self.start_send_to_group(session, id, text, client_id).await,
+            None => self.start_send_draft_to_group(session, id, draft).await,
         }
     }
 
@@ -764,7 +824,11 @@ impl Chat {
     ///
     /// # Errors
     /// [`ChatError::NotFound`] if they never were a member.
-    async fn membership(&self, session: &Session, id: ConversationId) -> Result<Membership> {
+    pub(super) async fn membership(
+        &self,
+        session: &Session,
+        id: ConversationId,
+    ) -> Result<Membership> {
         self.inner
             .store
             .membership(id, session.user().id())

@@ -69,6 +69,43 @@ impl std::fmt::Debug for Sending {
     }
 }
 
+/// A message as its sender writes it, before anything is checked: what
+/// [`Chat::send_draft`] and its siblings take.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Draft {
+    /// The text.
+    pub text: String,
+    /// The sender's idempotency key: a send repeated with it stores
+    /// nothing new.
+    pub client_id: Option<String>,
+    /// The message it replies to, in the same conversation.
+    pub reply_to: Option<MessageId>,
+}
+
+impl Draft {
+    /// A draft of `text`, with no client id, replying to nothing.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The draft with an idempotency key.
+    #[must_use]
+    pub fn with_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The draft as a reply to `parent`.
+    #[must_use]
+    pub fn replying_to(mut self, parent: MessageId) -> Self {
+        self.reply_to = Some(parent);
+        self
+    }
+}
+
 /// The outcome of [`Chat::send`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
@@ -109,7 +146,6 @@ impl Chat {
     ///
     /// # Errors
     /// As [`Chat::send`], for what is checked before the commit.
-    #[instrument(skip_all, fields(user = %session.user().id()))]
     pub async fn start_send(
         &self,
         session: &Session,
@@ -117,10 +153,39 @@ impl Chat {
         text: String,
         client_id: Option<String>,
     ) -> Result<Sending> {
+        let draft = Draft {
+            text,
+            client_id,
+            reply_to: None,
+        };
+        self.start_send_draft(session, to, draft).await
+    }
+
+    /// Sends `draft` to `to` as [`Chat::send`] does, and may reply to an
+    /// earlier message of their conversation ([`Draft::reply_to`]).
+    ///
+    /// # Errors
+    /// As [`Chat::send`]; [`ChatError::InvalidInput`] on `reply_to` for a
+    /// message of another conversation (or none).
+    pub async fn send_draft(&self, session: &Session, to: &str, draft: Draft) -> Result<Sent> {
+        self.start_send_draft(session, to, draft).await?.await
+    }
+
+    /// [`Chat::send_draft`] in two steps, as [`Chat::start_send`].
+    ///
+    /// # Errors
+    /// As [`Chat::send_draft`], for what is checked before the commit.
+    #[instrument(skip_all, fields(user = %session.user().id()))]
+    pub async fn start_send_draft(
+        &self,
+        session: &Session,
+        to: &str,
+        draft: Draft,
+    ) -> Result<Sending> {
         let sender = session.user();
         let to = Username::parse_field(to, "to")?;
-        let text = MessageText::parse(text)?;
-        let client_id = client_id.map(ClientMessageId::parse).transpose()?;
+        let text = MessageText::parse(draft.text)?;
+        let client_id = draft.client_id.map(ClientMessageId::parse).transpose()?;
         if to.canonical() == sender.username().canonical() {
             return Err(ChatError::invalid(
                 "to",
@@ -135,6 +200,10 @@ impl Chat {
         // The host decides before anything is written: a first message
         // refused leaves no conversation behind.
         let existing = self.find_direct_conversation(sender, &recipient).await?;
+        let reply = match draft.reply_to {
+            Some(parent) => Some(self.reply_in(existing, parent, None).await?),
+            None => None,
+        };
         let text = self
             .consult(Proposal::Send {
                 from: sender,
@@ -158,6 +227,7 @@ impl Chat {
                 text,
                 sent_at: self.inner.clock.now(),
                 client_id,
+                reply,
             })
             .await?;
         let topics = vec![Topic::user(sender.id()), Topic::user(recipient.id())];

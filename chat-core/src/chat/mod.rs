@@ -14,6 +14,7 @@ mod offline;
 mod policy;
 mod presence;
 mod read_counts;
+mod revisions;
 mod subscription;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub use feed::FeedPage;
 pub use groups::{GROUP_TYPING_LIMIT, GroupForm, GroupView, MemberView};
 pub use identity::UserRef;
 pub use live::{Item, Live, Resume};
-pub use messaging::{Sending, Sent};
+pub use messaging::{Draft, Sending, Sent};
 pub use policy::{PolicyFailure, PolicyObserver, PolicyOutcome};
 pub use subscription::Subscription;
 
@@ -81,6 +82,9 @@ pub struct ChatConfig {
     /// (default 60 s): an open but idle tab does not keep notices away.
     /// `None`: any live connection counts.
     pub active_window: Option<Duration>,
+    /// How long after sending a sender may edit a message (default one
+    /// hour); `None`: for good. Deleting one's own message has no window.
+    pub edit_window: Option<Duration>,
 }
 
 impl Default for ChatConfig {
@@ -97,6 +101,7 @@ impl Default for ChatConfig {
             offline_delay: Duration::from_secs(30),
             offline_text: false,
             active_window: Some(Duration::from_secs(60)),
+            edit_window: Some(Duration::from_secs(3600)),
         }
     }
 }
@@ -151,6 +156,13 @@ impl ChatConfig {
     /// connection to keep offline notices away (`None`: any connection).
     pub fn with_active_window(mut self, window: Option<Duration>) -> Self {
         self.active_window = window;
+        self
+    }
+
+    /// Sets how long after sending a message may be edited (`None`: for
+    /// good).
+    pub fn with_edit_window(mut self, window: Option<Duration>) -> Self {
+        self.edit_window = window;
         self
     }
 

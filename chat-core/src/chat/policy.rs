@@ -131,6 +131,16 @@ mod tests {
                     };
                     (format!("send {} -> {to}", from.username()), verdict)
                 }
+                Proposal::Edit { from, text, .. } => (
+                    format!("edit by {}", from.username()),
+                    if text.as_str().contains("spam") {
+                        Verdict::Refuse {
+                            reason: "no spam here".into(),
+                        }
+                    } else {
+                        Verdict::Allow
+                    },
+                ),
                 Proposal::CreateGroup { title, members, .. } => (
                     format!("create {} with {}", title, members.len()),
                     if title.as_str() == "secret" {

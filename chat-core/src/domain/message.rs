@@ -15,7 +15,20 @@ pub struct Message {
     text: MessageText,
     sent_at: Timestamp,
     client_id: Option<ClientMessageId>,
-    event: Option<GroupEvent>,
+    event: Option<Box<GroupEvent>>,
+    /// What few messages have (a reply, an edit, a delete), boxed so that
+    /// every other message stays small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<Box<Lifecycle>>,
+}
+
+/// A message's reply and changes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct Lifecycle {
+    reply_to: Option<Quote>,
+    thread_root: Option<MessageId>,
+    edited_at: Option<Timestamp>,
+    deleted_at: Option<Timestamp>,
 }
 
 impl Message {
@@ -38,20 +51,112 @@ impl Message {
             sent_at,
             client_id,
             event: None,
+            lifecycle: None,
         }
+    }
+
+    fn lifecycle_mut(&mut self) -> &mut Lifecycle {
+        self.lifecycle.get_or_insert_default()
+    }
+
+    /// The message as a reply to `reply`'s parent, in its thread.
+    #[must_use]
+    pub fn with_reply(self, reply: Option<Reply>) -> Self {
+        let (quote, root) = match reply {
+            Some(reply) => (Some(reply.quote), Some(reply.thread_root)),
+            None => (None, None),
+        };
+        self.with_stored_reply(quote, root)
+    }
+
+    /// The message as a reply, from stored parts: the parent's quote (if
+    /// the parent is still stored) and the thread's root.
+    #[must_use]
+    pub fn with_stored_reply(
+        mut self,
+        reply_to: Option<Quote>,
+        thread_root: Option<MessageId>,
+    ) -> Self {
+        if reply_to.is_some() || thread_root.is_some() || self.lifecycle.is_some() {
+            let lifecycle = self.lifecycle_mut();
+            lifecycle.reply_to = reply_to;
+            lifecycle.thread_root = thread_root;
+        }
+        self
+    }
+
+    /// The message as its sender last edited it, at `at`.
+    #[must_use]
+    pub fn edited(mut self, text: MessageText, at: Timestamp) -> Self {
+        self.text = text;
+        self.lifecycle_mut().edited_at = Some(at);
+        self
+    }
+
+    /// The message as last edited at `at` (`None`: never), its text as
+    /// stored: how a store reads an edited message back.
+    #[must_use]
+    pub fn with_edited_at(mut self, at: Option<Timestamp>) -> Self {
+        if at.is_some() {
+            self.lifecycle_mut().edited_at = at;
+        }
+        self
+    }
+
+    /// The message's tombstone, deleted at `at`: the text is gone (empty),
+    /// the id, place, sender and time stay.
+    #[must_use]
+    pub fn deleted(mut self, at: Timestamp) -> Self {
+        self.text = MessageText::removed();
+        self.lifecycle_mut().deleted_at = Some(at);
+        self
+    }
+
+    /// The same message under another id (a batch written with ids
+    /// shifted).
+    #[must_use]
+    pub fn renumbered(mut self, id: MessageId) -> Self {
+        self.id = id;
+        self
+    }
+
+    /// The message it replies to: a short quote of it as it is now.
+    pub fn reply_to(&self) -> Option<&Quote> {
+        self.lifecycle.as_ref()?.reply_to.as_ref()
+    }
+
+    /// The first message of the thread it belongs to, for a reply (the
+    /// root itself has none).
+    pub fn thread_root(&self) -> Option<MessageId> {
+        self.lifecycle.as_ref()?.thread_root
+    }
+
+    /// When its sender last edited it, if ever.
+    pub fn edited_at(&self) -> Option<Timestamp> {
+        self.lifecycle.as_ref()?.edited_at
+    }
+
+    /// When it was deleted, for a tombstone (its text is then empty).
+    pub fn deleted_at(&self) -> Option<Timestamp> {
+        self.lifecycle.as_ref()?.deleted_at
+    }
+
+    /// Whether it was deleted: a tombstone.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at().is_some()
     }
 
     /// The message as the system message of a group's `event`.
     #[must_use]
     pub fn with_event(mut self, event: Option<GroupEvent>) -> Self {
-        self.event = event;
+        self.event = event.map(Box::new);
         self
     }
 
     /// For a system message, the change to the group it reports (its text
     /// describes it for clients that show text only).
     pub fn event(&self) -> Option<&GroupEvent> {
-        self.event.as_ref()
+        self.event.as_deref()
     }
 
     /// The message's id.
@@ -110,6 +215,69 @@ pub struct NewMessage {
     pub sent_at: Timestamp,
     /// The sender's idempotency key.
     pub client_id: Option<ClientMessageId>,
+    /// The message it replies to, in the same conversation.
+    pub reply: Option<Reply>,
+}
+
+/// What a reply refers to: its parent, quoted, and the thread both are in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The parent, quoted.
+    pub quote: Quote,
+    /// The thread's first message: the parent's root, or the parent itself.
+    pub thread_root: MessageId,
+}
+
+impl Reply {
+    /// A reply to `parent`.
+    pub fn to(parent: &Message) -> Self {
+        Self {
+            quote: Quote::of(parent),
+            thread_root: parent.thread_root().unwrap_or_else(|| parent.id()),
+        }
+    }
+}
+
+/// A short quote of the message a reply answers, as that message is now:
+/// who sent it and the start of its text, or nothing when it was deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    /// The parent's id.
+    pub id: MessageId,
+    /// Who sent it.
+    pub sender: User,
+    /// Its first [`Quote::EXCERPT_LEN`] characters; `None` when it was
+    /// deleted.
+    pub excerpt: Option<String>,
+}
+
+impl Quote {
+    /// How many characters of the parent a quote keeps.
+    pub const EXCERPT_LEN: usize = 100;
+
+    /// The quote of `parent`.
+    pub fn of(parent: &Message) -> Self {
+        Self::stored(
+            parent.id(),
+            parent.sender().clone(),
+            parent.text().as_str(),
+            parent.is_deleted(),
+        )
+    }
+
+    /// The quote of a stored parent: its text cut to
+    /// [`Quote::EXCERPT_LEN`] characters, or none if it was deleted.
+    pub fn stored(id: MessageId, sender: User, text: &str, deleted: bool) -> Self {
+        let excerpt = (!deleted).then(|| match text.char_indices().nth(Self::EXCERPT_LEN) {
+            Some((end, _)) => text[..end].to_owned(),
+            None => text.to_owned(),
+        });
+        Self {
+            id,
+            sender,
+            excerpt,
+        }
+    }
 }
 
 /// A system message to be appended: a change to a group, by `actor`.
@@ -243,6 +411,15 @@ pub enum Change {
         /// Their read mark.
         up_to: MessageId,
     },
+    /// A message was edited or deleted: `message` is how it is now (a
+    /// tombstone once deleted). Only a message's newest change is kept in
+    /// the log, so it stands for the earlier ones.
+    Revised {
+        /// The change's position.
+        position: Position,
+        /// The message as it is now.
+        message: Message,
+    },
 }
 
 impl Change {
@@ -250,7 +427,7 @@ impl Change {
     pub fn position(&self) -> Position {
         match self {
             Self::Message(message) => message.position(),
-            Self::Read { position, .. } => *position,
+            Self::Read { position, .. } | Self::Revised { position, .. } => *position,
         }
     }
 }

@@ -48,6 +48,12 @@ impl MessageText {
         }
     }
 
+    /// The empty text of a deleted message's tombstone: no text a sender
+    /// could send.
+    pub(crate) fn removed() -> Self {
+        Self(String::new())
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         &self.0

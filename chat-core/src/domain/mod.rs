@@ -30,7 +30,7 @@ pub use group::{
 };
 pub use ids::{ConversationId, MessageId, Position, SessionId, UserId};
 pub use message::{
-    Change, ConversationSummary, Member, Message, NewEvent, NewMessage, SummaryKind,
+    Change, ConversationSummary, Member, Message, NewEvent, NewMessage, Quote, Reply, SummaryKind,
 };
 pub use message_text::MessageText;
 pub use mute::Mute;

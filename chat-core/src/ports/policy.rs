@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::{ConversationId, GroupTitle, MessageText, User};
+use crate::domain::{ConversationId, GroupTitle, Message, MessageText, User};
 use crate::error::Result;
 
 /// An action a user is about to take, put to the host's [`Policy`] before
@@ -23,6 +23,16 @@ pub enum Proposal<'a> {
         /// The other member of a direct conversation.
         to: Option<&'a User>,
         /// What.
+        text: &'a MessageText,
+    },
+    /// `from` edits their `message`, to say `text` instead: asked as a
+    /// send is, so an edit cannot say what a send may not.
+    Edit {
+        /// The sender.
+        from: &'a User,
+        /// The message as it is.
+        message: &'a Message,
+        /// The new text.
         text: &'a MessageText,
     },
     /// `by` makes a group titled `title`, with `members` (to be added or

@@ -3,8 +3,8 @@ use async_trait::async_trait;
 use crate::domain::{
     Account, ApiKey, ApiScopes, Change, ConversationId, ConversationSummary, DisplayName, Email,
     ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member, Membership,
-    Message, MessageId, Mute, NewEvent, NewMessage, PasswordHash, Position, SearchPattern,
-    SessionId, Timestamp, User, UserId, Username,
+    Message, MessageId, MessageText, Mute, NewEvent, NewMessage, PasswordHash, Position,
+    SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -411,6 +411,51 @@ pub trait MessageStore: Send + Sync + 'static {
     /// The newest message id in any of the user's conversations, or
     /// [`MessageId::ZERO`].
     async fn last_message_id(&self, user: UserId) -> Result<MessageId>;
+
+    /// The message `id` as it is now (a tombstone once deleted), whoever
+    /// it concerns; `None` if no message has this id.
+    async fn message(&self, id: MessageId) -> Result<Option<Message>>;
+
+    /// Edits or deletes a message, in one transaction, and returns the
+    /// change's position with the message as it is now; `None` when
+    /// nothing changed: no such message, a group's system message, or one
+    /// deleted already.
+    ///
+    /// Contract: the change takes a position from the change log's clock
+    /// and becomes the message's one kept change (its newest stands for
+    /// the earlier ones), replayed by [`changes_since`](Self::changes_since)
+    /// to the members who may read the message (for a former member of a
+    /// group, only changes made before they left) and by
+    /// [`feed_since`](Self::feed_since). An edit replaces the text (the old
+    /// one is not kept) and the search finds the new words only; a delete
+    /// removes the text from storage and from the search, keeping the
+    /// message's id, place, sender and time as a tombstone. Unread counts
+    /// leave deleted messages out.
+    async fn revise_message(&self, revision: &Revision) -> Result<Option<(Position, Message)>>;
+}
+
+/// An edit or a delete of a stored message, decided by the service
+/// ([`MessageStore::revise_message`]).
+#[derive(Clone, Debug)]
+pub struct Revision {
+    /// The message.
+    pub message: MessageId,
+    /// When.
+    pub at: Timestamp,
+    /// What changes.
+    pub kind: RevisionKind,
+}
+
+/// What a [`Revision`] does.
+#[derive(Clone, Debug)]
+pub enum RevisionKind {
+    /// The sender replaces the text.
+    Edit(MessageText),
+    /// `by` deletes the message (its sender, or someone who moderates).
+    Delete {
+        /// Who.
+        by: UserId,
+    },
 }
 
 /// A group to be made, decided by the service.

@@ -31,6 +31,7 @@
 pub mod bus;
 pub mod groups;
 mod harness;
+pub mod lifecycle;
 pub mod limits;
 pub mod ports;
 pub mod presence;
@@ -73,6 +74,23 @@ macro_rules! store_conformance_suite {
         $crate::store_port_suite!($fresh);
         $crate::service_suite!($fresh);
         $crate::group_suite!($fresh);
+        $crate::lifecycle_suite!($fresh);
+    };
+}
+
+/// Stamps every case of the message-lifecycle suite ([`lifecycle`]).
+#[macro_export]
+macro_rules! lifecycle_suite {
+    ($fresh:path) => {
+        $crate::__conformance_cases!(lifecycle, $fresh;
+            replies_quote_their_parent_as_it_is_now,
+            senders_edit_their_own_messages_within_the_window,
+            deletes_leave_a_tombstone_that_nothing_finds_or_counts,
+            group_admins_delete_anyones_message_and_members_their_own,
+            changes_to_messages_reach_live_streams_and_resuming_clients_once,
+            group_members_hear_changes_while_they_may_read,
+            edits_are_asked_of_the_policy_and_count_as_sends,
+        );
     };
 }
 

@@ -44,6 +44,7 @@ fn new(conversation: ConversationId, from: &User, to: &User, text: &str) -> NewM
         text: MessageText::parse(text).unwrap(),
         sent_at: at(1),
         client_id: None,
+        reply: None,
     }
 }
 

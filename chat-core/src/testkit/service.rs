@@ -433,6 +433,7 @@ pub async fn the_feed_carries_every_change_of_the_chat_in_commit_order(store: Ar
             by, with: Some(w), ..
         } => format!("read {} with {}", by.username(), w.username()),
         Change::Read { by, with: None, .. } => format!("read {} in a group", by.username()),
+        Change::Revised { message, .. } => format!("revised {}", message.id()),
     };
     // Paged by three, from the start, then from each page's cursor.
     let mut seen = Vec::new();
@@ -1843,6 +1844,7 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
         text: MessageText::parse(text).unwrap(),
         sent_at: now,
         client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
+        reply: None,
     };
     let batch = vec![
         new(&alice, &bob, "a1", Some("k")),
@@ -2048,6 +2050,7 @@ pub async fn the_change_log_keeps_a_strangers_reading_from_the_sender(store: Arc
         .map(|c| match c {
             Change::Message(m) => format!("message {}", m.id()),
             Change::Read { up_to, .. } => format!("read {up_to}"),
+            Change::Revised { message, .. } => format!("revised {}", message.id()),
         })
         .collect();
     assert_eq!(

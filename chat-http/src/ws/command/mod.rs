@@ -4,6 +4,8 @@
 //! its line in `each_command!`.
 
 mod active;
+mod delete;
+mod edit;
 mod read;
 mod send;
 mod typing;
@@ -15,6 +17,8 @@ use chat_core::{Chat, ChatError, ClientMessageId, Sent, Session};
 use serde::{Deserialize, Serialize};
 
 pub(crate) use active::Active;
+pub(crate) use delete::Delete;
+pub(crate) use edit::Edit;
 pub(crate) use read::Read;
 pub(crate) use send::Send;
 pub(crate) use typing::Typing;
@@ -31,6 +35,10 @@ pub(crate) enum Command {
     Read(Read),
     /// "I am here": the page is in view.
     Active(Active),
+    /// Edit one of one's messages.
+    Edit(Edit),
+    /// Delete a message for everyone.
+    Delete(Delete),
 }
 
 /// What a command came to, for the connection to answer.
@@ -90,6 +98,8 @@ macro_rules! each_command {
             Command::Typing($command) => $body,
             Command::Read($command) => $body,
             Command::Active($command) => $body,
+            Command::Edit($command) => $body,
+            Command::Delete($command) => $body,
         }
     };
 }

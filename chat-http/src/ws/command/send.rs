@@ -1,9 +1,10 @@
 //! `{"type":"send","to":"bob","text":"hi","client_id":"c-1"}`, or to a
 //! conversation by its id (a group, or a direct one):
 //! `{"type":"send","conversation_id":7,"text":"hi","client_id":"c-1"}`;
-//! answered by `ack` (with the stored message) or `error`.
+//! answered by `ack` (with the stored message) or `error`. A reply names
+//! the message it answers, of the same conversation: `"reply_to": 41`.
 
-use chat_core::{Chat, ClientMessageId, ConversationId, Session};
+use chat_core::{Chat, ClientMessageId, ConversationId, Draft, MessageId, Session};
 use serde::{Deserialize, Serialize};
 
 use super::{Pending, Reply, Run, Started};
@@ -22,6 +23,9 @@ pub(crate) struct Send {
     pub(crate) text: String,
     /// Idempotency key.
     pub(crate) client_id: Option<String>,
+    /// The message it replies to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reply_to: Option<i64>,
 }
 
 impl Run for Send {
@@ -44,15 +48,17 @@ impl Run for Send {
 impl Send {
     async fn queue(self, chat: &Chat, session: &Session) -> Pending {
         let client_id = self.client_id.clone();
+        let draft = Draft {
+            text: self.text,
+            client_id: self.client_id,
+            reply_to: self.reply_to.map(MessageId::new),
+        };
         let started = match self.conversation_id {
             Some(id) => {
-                chat.start_send_in(session, ConversationId::new(id), self.text, self.client_id)
+                chat.start_send_draft_in(session, ConversationId::new(id), draft)
                     .await
             }
-            None => {
-                chat.start_send(session, &self.to, self.text, self.client_id)
-                    .await
-            }
+            None => chat.start_send_draft(session, &self.to, draft).await,
         };
         match started {
             Ok(sending) => Box::pin(async move {

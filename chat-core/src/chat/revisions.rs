@@ -1,0 +1,230 @@
+//! Replies, edits and deletes: changes to messages already stored and
+//! delivered. Who may do what is decided here; the store writes the change
+//! with its own position in the change log, and it is published like a
+//! message, so that it reaches every device, live or on its next resume.
+
+use tracing::instrument;
+
+use super::Chat;
+use crate::domain::{ConversationId, Membership, Message, MessageId, MessageText, Reply};
+use crate::error::{ChatError, Result};
+use crate::event::{Event, EventKind};
+use crate::ports::{Action, Proposal, Revision, RevisionKind, Topic};
+use crate::session::Session;
+
+/// Where a message lives, as the caller may see it.
+struct Reach {
+    /// The caller's membership, in a group.
+    group: Option<Membership>,
+    /// Whose live streams hear of a change to it.
+    topics: Vec<Topic>,
+}
+
+impl Chat {
+    /// Replaces the text of the session user's own message `id`, within
+    /// [`ChatConfig::edit_window`](crate::ChatConfig::edit_window) of its
+    /// sending; earlier versions are not kept. Every member who may read
+    /// it hears of the edit (live, or when they resume), the search finds
+    /// the new words and not the old ones, and quotes of it show the new
+    /// text. Returns the message as edited.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `text`; [`ChatError::NotFound`] for a
+    /// message the user may not read; [`ChatError::Forbidden`] for someone
+    /// else's message, a group's system message, or a member who may not
+    /// send in the group now; [`ChatError::EditWindowClosed`] after the
+    /// window; [`ChatError::Conflict`] for a deleted message;
+    /// [`ChatError::RateLimited`] (edits count as sends); what the host's
+    /// policy says of the new text ([`Proposal::Edit`]).
+    #[instrument(skip_all, fields(user = %session.user().id(), message = %id))]
+    pub async fn edit_message(
+        &self,
+        session: &Session,
+        id: MessageId,
+        text: String,
+    ) -> Result<Message> {
+        let me = session.user();
+        let text = MessageText::parse(text)?;
+        let message = self.readable_message(session, id).await?;
+        let reach = self.reach(session, &message).await?;
+        if message.sender().id() != me.id() || message.event().is_some() {
+            return Err(ChatError::Forbidden);
+        }
+        let now = self.inner.clock.now();
+        if let Some(group) = &reach.group {
+            group.may_send(now).map_err(|_| ChatError::Forbidden)?;
+        }
+        if message.is_deleted() {
+            return Err(ChatError::conflict("the message was deleted"));
+        }
+        if let Some(window) = self.inner.config.edit_window
+            && now.unix_micros() - message.sent_at().unix_micros()
+                > i64::try_from(window.as_micros()).unwrap_or(i64::MAX)
+        {
+            return Err(ChatError::EditWindowClosed { window });
+        }
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &me.id().to_string())
+            .await?;
+        let text = self
+            .consult(Proposal::Edit {
+                from: me,
+                message: &message,
+                text: &text,
+            })
+            .await?
+            .unwrap_or(text);
+        let revision = Revision {
+            message: id,
+            at: now,
+            kind: RevisionKind::Edit(text),
+        };
+        match self.inner.store.revise_message(&revision).await? {
+            Some((position, edited)) => {
+                self.publish_revision(&reach, position, &edited).await;
+                Ok(edited)
+            }
+            None => Err(ChatError::conflict("the message was deleted")),
+        }
+    }
+
+    /// Deletes message `id` for everyone: its text leaves the store and
+    /// the search, and a tombstone keeps its id, place, sender and time.
+    /// A sender deletes their own messages (also after leaving a group);
+    /// a group's admins and owner delete anyone's in it. Deleting a
+    /// deleted message changes nothing and answers its tombstone. Returns
+    /// the tombstone.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a message the user may not read;
+    /// [`ChatError::Forbidden`] for someone else's message (outside a
+    /// group the user manages) or a group's system message.
+    #[instrument(skip_all, fields(user = %session.user().id(), message = %id))]
+    pub async fn delete_message(&self, session: &Session, id: MessageId) -> Result<Message> {
+        let me = session.user();
+        let message = self.readable_message(session, id).await?;
+        let reach = self.reach(session, &message).await?;
+        let moderates = reach
+            .group
+            .as_ref()
+            .is_some_and(|m| m.is_current() && m.role.manages_the_group());
+        if message.event().is_some() || (message.sender().id() != me.id() && !moderates) {
+            return Err(ChatError::Forbidden);
+        }
+        if message.is_deleted() {
+            return Ok(message);
+        }
+        let revision = Revision {
+            message: id,
+            at: self.inner.clock.now(),
+            kind: RevisionKind::Delete { by: me.id() },
+        };
+        match self.inner.store.revise_message(&revision).await? {
+            Some((position, deleted)) => {
+                self.publish_revision(&reach, position, &deleted).await;
+                Ok(deleted)
+            }
+            // Deleted meanwhile: answer the tombstone.
+            None => self
+                .inner
+                .store
+                .message(id)
+                .await?
+                .ok_or(ChatError::NotFound),
+        }
+    }
+
+    /// The reply to `parent` of a message to `conversation` (`None`: a
+    /// direct conversation not made yet), for a sender who may read it
+    /// (`membership`, in a group).
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `reply_to` when `parent` is not a
+    /// message of that conversation that the sender may read.
+    pub(super) async fn reply_in(
+        &self,
+        conversation: Option<ConversationId>,
+        parent: MessageId,
+        membership: Option<&Membership>,
+    ) -> Result<Reply> {
+        let refused = || {
+            ChatError::invalid(
+                "reply_to",
+                "must be a message of the same conversation that you can read",
+            )
+        };
+        let parent = self
+            .inner
+            .store
+            .message(parent)
+            .await?
+            .ok_or_else(refused)?;
+        if Some(parent.conversation()) != conversation
+            || membership.is_some_and(|m| !m.sees(parent.position()))
+        {
+            return Err(refused());
+        }
+        Ok(Reply::to(&parent))
+    }
+
+    /// Message `id`, if the session's user may read it.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] otherwise, whether or not it exists.
+    async fn readable_message(&self, session: &Session, id: MessageId) -> Result<Message> {
+        let message = self
+            .inner
+            .store
+            .message(id)
+            .await?
+            .ok_or(ChatError::NotFound)?;
+        let me = session.user().id();
+        let direct_member = message.sender().id() == me && message.recipient().is_some()
+            || message.recipient().is_some_and(|r| r.id() == me);
+        if direct_member {
+            return Ok(message);
+        }
+        if message.recipient().is_none()
+            && let Some(membership) = self
+                .inner
+                .store
+                .membership(message.conversation(), me)
+                .await?
+            && membership.sees(message.position())
+        {
+            return Ok(message);
+        }
+        Err(ChatError::NotFound)
+    }
+
+    /// Where `message` (which the user may read) lives, as they may see it.
+    async fn reach(&self, session: &Session, message: &Message) -> Result<Reach> {
+        match message.recipient() {
+            Some(recipient) => Ok(Reach {
+                group: None,
+                topics: vec![
+                    Topic::user(message.sender().id()),
+                    Topic::user(recipient.id()),
+                ],
+            }),
+            None => Ok(Reach {
+                group: Some(self.membership(session, message.conversation()).await?),
+                topics: vec![Topic::conversation(message.conversation())],
+            }),
+        }
+    }
+
+    async fn publish_revision(
+        &self,
+        reach: &Reach,
+        position: crate::domain::Position,
+        message: &Message,
+    ) {
+        let event = Event::new(EventKind::Revised {
+            message: message.clone(),
+            position,
+        });
+        self.publish(&reach.topics, event).await;
+    }
+}

@@ -1,0 +1,575 @@
+//! The message-lifecycle suite: replies, edits and deletes over a store
+//! (who may, what the history, the search, the inbox and quotes show, and
+//! how the changes reach live streams and resuming clients).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::harness::Harness;
+use crate::ports::{Clock, ConversationQuery, HistoryQuery, PageLimit, Store};
+use crate::{
+    Change, ChatConfig, Draft, EventKind, GroupForm, Item, Live, Message, Position, Resume,
+    SearchPattern, Session,
+};
+
+async fn pair(store: Arc<dyn Store>, config: ChatConfig) -> (Harness, Session, Session) {
+    let h = Harness::with(store, super::generous_limits(), config);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    (h, alice, bob)
+}
+
+async fn history(h: &Harness, who: &Session, peer: &str) -> Vec<Message> {
+    h.chat
+        .history(who, peer, &HistoryQuery::default())
+        .await
+        .unwrap()
+        .items
+}
+
+async fn search(h: &Harness, who: &Session, peer: &str, term: &str) -> Vec<String> {
+    let query = HistoryQuery {
+        search: Some(SearchPattern::parse(term).unwrap()),
+        ..HistoryQuery::default()
+    };
+    h.chat
+        .history(who, peer, &query)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|m| m.text().as_str().to_owned())
+        .collect()
+}
+
+async fn unread(h: &Harness, who: &Session) -> u64 {
+    h.chat
+        .conversations(who, &ConversationQuery::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| c.unread)
+        .sum()
+}
+
+/// The next change a live stream yields, failing after a bounded wait.
+async fn next_change(live: &mut Live) -> EventKind {
+    loop {
+        let item = tokio::time::timeout(Duration::from_secs(10), live.next())
+            .await
+            .expect("a delivery")
+            .expect("the stream goes on")
+            .unwrap();
+        if let Item::Change { event, .. } = item {
+            return event.kind().clone();
+        }
+    }
+}
+
+#[track_caller]
+fn assert_code<T: std::fmt::Debug>(result: crate::Result<T>, code: &str) {
+    match result {
+        Err(error) => assert_eq!(error.code(), code, "{error}"),
+        Ok(value) => panic!("expected {code}, got {value:?}"),
+    }
+}
+
+pub async fn replies_quote_their_parent_as_it_is_now(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    let parent = h.send(&alice, "bob", "shall we have lunch at noon?").await;
+    let reply = h
+        .chat
+        .send_draft(&bob, "alice", Draft::new("yes!").replying_to(parent.id()))
+        .await
+        .unwrap()
+        .message;
+    let quote = reply.reply_to().expect("a quote");
+    assert_eq!(quote.id, parent.id());
+    assert_eq!(quote.sender.username().as_str(), "alice");
+    assert_eq!(
+        quote.excerpt.as_deref(),
+        Some("shall we have lunch at noon?")
+    );
+    assert_eq!(reply.thread_root(), Some(parent.id()));
+    // A reply to the reply stays in the first one's thread.
+    let again = h
+        .chat
+        .send_draft(&alice, "bob", Draft::new("great").replying_to(reply.id()))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(again.thread_root(), Some(parent.id()));
+    // Long texts are cut in the quote.
+    let long = h.send(&alice, "bob", &"x".repeat(500)).await;
+    let to_long = h
+        .chat
+        .send_draft(&bob, "alice", Draft::new("wow").replying_to(long.id()))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(
+        to_long.reply_to().unwrap().excerpt.as_deref().map(str::len),
+        Some(crate::Quote::EXCERPT_LEN)
+    );
+    // The history shows the parent as it is now: edited, then deleted.
+    h.chat
+        .edit_message(&alice, parent.id(), "lunch at one instead?".into())
+        .await
+        .unwrap();
+    let shown = history(&h, &bob, "alice").await;
+    let quoted = shown.iter().find(|m| m.id() == reply.id()).unwrap();
+    assert_eq!(
+        quoted.reply_to().unwrap().excerpt.as_deref(),
+        Some("lunch at one instead?")
+    );
+    h.chat.delete_message(&alice, parent.id()).await.unwrap();
+    let shown = history(&h, &bob, "alice").await;
+    let quoted = shown.iter().find(|m| m.id() == reply.id()).unwrap();
+    assert_eq!(quoted.reply_to().unwrap().excerpt, None, "deleted");
+    // A reply goes to its parent's conversation only.
+    let elsewhere = h.send(&alice, "carol", "hi carol").await;
+    assert_code(
+        h.chat
+            .send_draft(&alice, "bob", Draft::new("x").replying_to(elsewhere.id()))
+            .await,
+        "invalid_input",
+    );
+    // Carol cannot reply into a conversation she is not in, nor learn of
+    // its messages by trying.
+    assert_code(
+        h.chat
+            .send_draft(&carol, "alice", Draft::new("x").replying_to(reply.id()))
+            .await,
+        "invalid_input",
+    );
+    assert_code(
+        h.chat
+            .send_draft(
+                &alice,
+                "bob",
+                Draft::new("x").replying_to(crate::MessageId::new(999_999)),
+            )
+            .await,
+        "invalid_input",
+    );
+    // Nothing was stored by the refused replies.
+    assert_eq!(history(&h, &bob, "alice").await.len(), 5);
+}
+
+pub async fn senders_edit_their_own_messages_within_the_window(store: Arc<dyn Store>) {
+    let config = ChatConfig::default().with_edit_window(Some(Duration::from_secs(600)));
+    let (h, alice, bob) = pair(store, config).await;
+    let carol = h.user("carol").await;
+    let message = h.send(&alice, "bob", "see you at the caffe").await;
+    h.clock.advance(Duration::from_secs(60));
+    let edited = h
+        .chat
+        .edit_message(&alice, message.id(), "  see you at the café  ".into())
+        .await
+        .unwrap();
+    assert_eq!(edited.text().as_str(), "see you at the café");
+    assert_eq!(edited.edited_at(), Some(h.clock.now()));
+    assert_eq!(edited.sent_at(), message.sent_at());
+    assert_eq!(edited.id(), message.id());
+    // Everyone reads the new text; the search finds its words only.
+    let shown = history(&h, &bob, "alice").await;
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].text().as_str(), "see you at the café");
+    assert_eq!(shown[0].edited_at(), Some(h.clock.now()));
+    assert_eq!(search(&h, &bob, "alice", "CAFÉ").await.len(), 1);
+    assert!(search(&h, &bob, "alice", "caffe").await.is_empty());
+    // Only the sender edits, and only what they may read exists for them.
+    assert_code(
+        h.chat
+            .edit_message(&bob, message.id(), "hijacked".into())
+            .await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat
+            .edit_message(&carol, message.id(), "hijacked".into())
+            .await,
+        "not_found",
+    );
+    assert_code(
+        h.chat
+            .edit_message(&alice, crate::MessageId::new(999_999), "x".into())
+            .await,
+        "not_found",
+    );
+    assert_code(
+        h.chat
+            .edit_message(&alice, message.id(), "   ".into())
+            .await,
+        "invalid_input",
+    );
+    // After the window, no more.
+    h.clock.advance(Duration::from_secs(600));
+    assert_code(
+        h.chat
+            .edit_message(&alice, message.id(), "too late".into())
+            .await,
+        "edit_window_closed",
+    );
+    assert_eq!(
+        history(&h, &bob, "alice").await[0].text().as_str(),
+        "see you at the café"
+    );
+    // A group's system messages are no one's to edit.
+    h.send(&bob, "alice", "hi").await;
+    let group = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "Team".into(),
+                members: vec!["bob".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap();
+    let created = h
+        .chat
+        .group_history(&alice, group.id, &HistoryQuery::default())
+        .await
+        .unwrap()
+        .items[0]
+        .clone();
+    assert!(created.event().is_some());
+    assert_code(
+        h.chat
+            .edit_message(&alice, created.id(), "rewritten".into())
+            .await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat.delete_message(&alice, created.id()).await,
+        "forbidden",
+    );
+}
+
+pub async fn deletes_leave_a_tombstone_that_nothing_finds_or_counts(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let first = h.send(&alice, "bob", "a secret word: marmalade").await;
+    let second = h.send(&alice, "bob", "and another").await;
+    assert_eq!(unread(&h, &bob).await, 2);
+    assert_code(h.chat.delete_message(&bob, first.id()).await, "forbidden");
+    h.clock.advance(Duration::from_secs(5));
+    let tombstone = h.chat.delete_message(&alice, first.id()).await.unwrap();
+    assert!(tombstone.is_deleted());
+    assert_eq!(tombstone.deleted_at(), Some(h.clock.now()));
+    assert_eq!(tombstone.text().as_str(), "");
+    assert_eq!(
+        (tombstone.id(), tombstone.sent_at()),
+        (first.id(), first.sent_at())
+    );
+    // Deleting again is no error and changes nothing.
+    let again = h.chat.delete_message(&alice, first.id()).await.unwrap();
+    assert_eq!(again, tombstone);
+    // The history keeps its place; the search never finds it; the unread
+    // count leaves it out; it cannot be edited.
+    let shown = history(&h, &bob, "alice").await;
+    assert_eq!(
+        shown.iter().map(Message::id).collect::<Vec<_>>(),
+        [first.id(), second.id()]
+    );
+    assert!(shown[0].is_deleted());
+    assert_eq!(shown[0].text().as_str(), "");
+    assert!(search(&h, &bob, "alice", "marmalade").await.is_empty());
+    assert!(search(&h, &bob, "alice", "se").await.is_empty());
+    assert_eq!(unread(&h, &bob).await, 1);
+    assert_code(
+        h.chat.edit_message(&alice, first.id(), "back".into()).await,
+        "conflict",
+    );
+    // The newest message deleted: the inbox shows its tombstone.
+    h.chat.delete_message(&alice, second.id()).await.unwrap();
+    let list = h
+        .chat
+        .conversations(&bob, &ConversationQuery::default())
+        .await
+        .unwrap();
+    let last = list.items[0].last_message.as_ref().unwrap();
+    assert_eq!(last.id(), second.id());
+    assert!(last.is_deleted());
+    assert_eq!(list.items[0].unread, 0);
+}
+
+pub async fn group_admins_delete_anyones_message_and_members_their_own(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    h.send(&alice, "bob", "hi").await;
+    h.send(&bob, "alice", "hi").await;
+    h.send(&alice, "carol", "hi").await;
+    h.send(&carol, "alice", "hi").await;
+    let id = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "Team".into(),
+                members: vec!["bob".into(), "carol".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let send = |who: &Session, text: &str| {
+        let (chat, who, text) = (h.chat.clone(), who.clone(), text.to_owned());
+        async move {
+            chat.send_to_group(&who, id, text, None)
+                .await
+                .unwrap()
+                .message
+        }
+    };
+    let by_bob = send(&bob, "bob's").await;
+    let by_carol = send(&carol, "carol's").await;
+    let by_alice = send(&alice, "alice's").await;
+    // A member deletes their own only.
+    assert_code(
+        h.chat.delete_message(&bob, by_carol.id()).await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat.delete_message(&bob, by_alice.id()).await,
+        "forbidden",
+    );
+    // The owner deletes anyone's; so does an admin.
+    assert!(
+        h.chat
+            .delete_message(&alice, by_carol.id())
+            .await
+            .unwrap()
+            .is_deleted()
+    );
+    h.chat
+        .set_role(&alice, id, "bob", crate::Role::Admin)
+        .await
+        .unwrap();
+    assert!(
+        h.chat
+            .delete_message(&bob, by_alice.id())
+            .await
+            .unwrap()
+            .is_deleted()
+    );
+    // A sender who left still deletes their own; an admin who left no
+    // longer moderates.
+    let by_carol = send(&carol, "carol's second").await;
+    h.chat.remove_member(&carol, id, "carol").await.unwrap();
+    assert!(
+        h.chat
+            .delete_message(&carol, by_carol.id())
+            .await
+            .unwrap()
+            .is_deleted()
+    );
+    let by_alice = send(&alice, "alice's second").await;
+    h.chat.remove_member(&bob, id, "bob").await.unwrap();
+    assert_code(
+        h.chat.delete_message(&bob, by_alice.id()).await,
+        "forbidden",
+    );
+    // Nor may he touch what came after he left.
+    let after = send(&alice, "after bob left").await;
+    assert_code(h.chat.delete_message(&bob, after.id()).await, "not_found");
+    assert!(
+        h.chat
+            .delete_message(&bob, by_bob.id())
+            .await
+            .unwrap()
+            .is_deleted()
+    );
+}
+
+pub async fn changes_to_messages_reach_live_streams_and_resuming_clients_once(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    let seen = h.send(&alice, "bob", "message one hundred").await;
+    let mut bobs = h.chat.live(&bob, Resume::Now, 1000).await.unwrap();
+    let mut carols = h.chat.live(&carol, Resume::Now, 1000).await.unwrap();
+    // Live: the edit, then the delete, each once, to both members.
+    h.chat
+        .edit_message(&alice, seen.id(), "message one hundred, fixed".into())
+        .await
+        .unwrap();
+    let EventKind::Revised { message, position } = next_change(&mut bobs).await else {
+        panic!("not a revision")
+    };
+    assert_eq!(message.text().as_str(), "message one hundred, fixed");
+    let edit_position = position;
+    h.chat.delete_message(&alice, seen.id()).await.unwrap();
+    let EventKind::Revised { message, position } = next_change(&mut bobs).await else {
+        panic!("not a revision")
+    };
+    assert!(message.is_deleted() && position > edit_position);
+    // Carol, a stranger, heard nothing of it.
+    h.send(&alice, "carol", "for carol").await;
+    assert!(matches!(
+        next_change(&mut carols).await,
+        EventKind::Message { message } if message.text().as_str() == "for carol"
+    ));
+    // A client that saw the message and resumes after both changes gets
+    // the message's newest state once, at the delete's position.
+    let later = h.send(&alice, "bob", "after the changes").await;
+    let changes = h
+        .chat
+        .changes(&bob, seen.position(), PageLimit::DEFAULT)
+        .await
+        .unwrap()
+        .items;
+    let described: Vec<(Position, String)> = changes
+        .iter()
+        .map(|c| {
+            let what = match c {
+                Change::Revised { message, .. } if message.is_deleted() => {
+                    format!("deleted {}", message.id())
+                }
+                Change::Revised { message, .. } => format!("edited {}", message.id()),
+                Change::Message(m) => format!("message {}", m.id()),
+                Change::Read { .. } => "read".into(),
+            };
+            (c.position(), what)
+        })
+        .filter(|(_, what)| what != "read")
+        .collect();
+    assert_eq!(
+        described,
+        [
+            (position, format!("deleted {}", seen.id())),
+            (later.position(), format!("message {}", later.id())),
+        ]
+    );
+    // Resuming between the edit and the delete gives the delete only.
+    let after_edit = h
+        .chat
+        .changes(&bob, edit_position, PageLimit::DEFAULT)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        after_edit
+            .iter()
+            .filter(|c| matches!(c, Change::Revised { .. }))
+            .count(),
+        1
+    );
+    // Carol's log holds none of it.
+    let carols_log = h
+        .chat
+        .changes(&carol, Position::ZERO, PageLimit::DEFAULT)
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        carols_log
+            .iter()
+            .all(|c| !matches!(c, Change::Revised { .. }))
+    );
+    // A stream resuming from the message replays the delete, then the
+    // newer message.
+    let cursor = h.chat.cursor_at(seen.position()).await.unwrap();
+    let mut resumed = h
+        .chat
+        .live(&bob, Resume::Cursor(cursor), 1000)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_change(&mut resumed).await,
+        EventKind::Revised { message, .. } if message.is_deleted()
+    ));
+    // The feed carries the change too.
+    let feed = h.chat.feed(None, PageLimit::LARGEST).await.unwrap();
+    assert!(feed.changes.iter().any(|(c, _)| matches!(
+        c,
+        Change::Revised { message, .. } if message.id() == seen.id() && message.is_deleted()
+    )));
+}
+
+pub async fn group_members_hear_changes_while_they_may_read(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    h.send(&alice, "bob", "hi").await;
+    h.send(&bob, "alice", "hi").await;
+    let id = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "Team".into(),
+                members: vec!["bob".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let message = h
+        .chat
+        .send_to_group(&alice, id, "to the team".into(), None)
+        .await
+        .unwrap()
+        .message;
+    let mut bobs = h.chat.live(&bob, Resume::Now, 1000).await.unwrap();
+    h.chat
+        .edit_message(&alice, message.id(), "to the whole team".into())
+        .await
+        .unwrap();
+    assert!(matches!(
+        next_change(&mut bobs).await,
+        EventKind::Revised { message, .. } if message.text().as_str() == "to the whole team"
+    ));
+    let before_leaving = h.chat.head().await.unwrap().position();
+    h.chat.remove_member(&alice, id, "bob").await.unwrap();
+    // After bob left, a change is not his to hear.
+    h.chat.delete_message(&alice, message.id()).await.unwrap();
+    let changes = h
+        .chat
+        .changes(&bob, before_leaving, PageLimit::DEFAULT)
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        changes.iter().all(|c| !matches!(c, Change::Revised { .. })),
+        "{changes:?}"
+    );
+    // A member reading since before the message gets it in its current
+    // state, and its change.
+    let changes = h
+        .chat
+        .changes(&alice, Position::ZERO, PageLimit::LARGEST)
+        .await
+        .unwrap()
+        .items;
+    assert!(changes.iter().any(|c| matches!(
+        c,
+        Change::Message(m) if m.id() == message.id() && m.is_deleted()
+    )));
+}
+
+pub async fn edits_are_asked_of_the_policy_and_count_as_sends(store: Arc<dyn Store>) {
+    let limits = crate::RateLimits {
+        send_per_user: crate::Rate::new(2, Duration::from_secs(60)),
+        ..super::generous_limits()
+    };
+    let h = Harness::with(store, limits, ChatConfig::default());
+    let alice = h.user("alice").await;
+    h.signup("bob").await;
+    let message = h.send(&alice, "bob", "one").await;
+    h.chat
+        .edit_message(&alice, message.id(), "two".into())
+        .await
+        .unwrap();
+    assert_code(
+        h.chat
+            .edit_message(&alice, message.id(), "three".into())
+            .await,
+        "rate_limited",
+    );
+}
