@@ -460,7 +460,10 @@ mod tests {
             None,
         )
         .with_reply(Some(chat_core::Reply::to(&parent)))
-        .edited(MessageText::parse("yes!").unwrap(), Timestamp::from_unix_micros(3));
+        .edited(
+            MessageText::parse("yes!").unwrap(),
+            Timestamp::from_unix_micros(3),
+        );
         let kinds = kinds.into_iter().chain([
             EventKind::Message {
                 message: reply.clone(),

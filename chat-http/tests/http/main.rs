@@ -12,6 +12,7 @@ mod events;
 mod feed;
 mod groups;
 mod headers;
+mod lifecycle;
 mod limits;
 mod logs;
 mod metrics;

@@ -1,0 +1,181 @@
+//! Replies, edits and deletes over the JSON API and the WebSocket: who may,
+//! what each answers, and how the changes reach a live socket and one that
+//! resumes.
+
+use chat_test_support::{Login, TestServer, expect_frame, send_frame};
+use serde_json::{Value, json};
+
+async fn patch(server: &TestServer, who: &Login, id: &Value, text: &str) -> (u16, Value) {
+    let (status, _, body) = server
+        .patch_as(who, &format!("/api/messages/{id}"), json!({ "text": text }))
+        .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn replies_edits_and_deletes_reach_every_member_live_and_on_resume() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    let (mut bobs, _) = server.ws_ready(&bob, "").await;
+    let question = server.send(&alice, "bob", "lunch at noon?").await;
+    let id = question["id"].clone();
+    let seen = expect_frame(&mut bobs, "message").await;
+    assert_eq!(seen["message"]["id"], id);
+
+    // A reply quotes its parent and names its thread.
+    let (status, _, body) = server
+        .post_as(
+            &bob,
+            "/api/conversations/alice/messages",
+            json!({"text": "sounds good", "reply_to": id}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let reply = body["message"].clone();
+    assert_eq!(
+        reply["reply_to"],
+        json!({"id": id, "from": "alice", "text": "lunch at noon?", "deleted": false})
+    );
+    assert_eq!(reply["thread_root"], id);
+    expect_frame(&mut bobs, "message").await;
+
+    // Alice edits: everyone reads the new text, live.
+    let (status, body) = patch(&server, &alice, &id, "lunch at one?").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["message"]["text"], "lunch at one?");
+    assert!(body["message"]["edited_at"].is_string());
+    let edited = expect_frame(&mut bobs, "edited").await;
+    assert_eq!(edited["message"]["id"], id);
+    assert_eq!(edited["message"]["text"], "lunch at one?");
+    assert!(edited["cursor"].is_string());
+
+    // Nobody else edits it; bad input is typed.
+    assert_eq!(patch(&server, &bob, &id, "hijacked").await.0, 403);
+    assert_eq!(patch(&server, &carol, &id, "hijacked").await.0, 404);
+    let (status, body) = patch(&server, &alice, &id, "   ").await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["field"].as_str()
+        ),
+        (400, Some("invalid_input"), Some("text"))
+    );
+    for missing in ["999999", "0", "x"] {
+        assert_eq!(
+            patch(&server, &alice, &json!(missing), "x").await.0,
+            404,
+            "{missing}"
+        );
+    }
+
+    // Alice deletes: a tombstone, live; deleting again is the same answer.
+    let path = format!("/api/messages/{id}");
+    assert_eq!(server.delete_as(&carol, &path).await.0, 404);
+    assert_eq!(server.delete_as(&bob, &path).await.0, 403);
+    let (status, _, tombstone) = server.delete_as(&alice, &path).await;
+    assert_eq!(status, 200, "{tombstone}");
+    assert_eq!(tombstone["message"]["text"], "");
+    assert!(tombstone["message"]["deleted_at"].is_string());
+    let deleted = expect_frame(&mut bobs, "deleted").await;
+    assert_eq!(deleted["message"]["id"], id);
+    assert_eq!(deleted["message"]["text"], "");
+    let (status, _, again) = server.delete_as(&alice, &path).await;
+    assert_eq!((status, &again), (200, &tombstone));
+    let (status, body) = patch(&server, &alice, &id, "back").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+
+    // The history keeps its place; the quote says it is gone; the search
+    // finds neither the old words nor the new.
+    let (_, _, history) = server
+        .get_as(&bob, "/api/conversations/alice/messages")
+        .await;
+    let items = history["messages"].as_array().unwrap();
+    assert_eq!(items[0]["id"], id);
+    assert_eq!(items[0]["text"], "");
+    assert_eq!(
+        items[1]["reply_to"],
+        json!({"id": id, "from": "alice", "text": null, "deleted": true})
+    );
+    for term in ["noon", "one"] {
+        let (_, _, found) = server
+            .get_as(
+                &bob,
+                &format!("/api/conversations/alice/messages?search={term}"),
+            )
+            .await;
+        assert_eq!(found["messages"], json!([]), "{term}");
+    }
+
+    // A reply goes to its parent's conversation only.
+    let elsewhere = server.send(&alice, "carol", "hi carol").await;
+    let (status, _, body) = server
+        .post_as(
+            &alice,
+            "/api/conversations/bob/messages",
+            json!({"text": "x", "reply_to": elsewhere["id"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("reply_to"))
+    );
+
+    // A socket resuming from the message it saw gets its newest state
+    // once: the tombstone, not the edit.
+    let cursor = seen["cursor"].as_str().unwrap();
+    let (mut resumed, _) = server.ws_ready(&bob, &format!("?cursor={cursor}")).await;
+    let first = expect_frame(&mut resumed, "message").await;
+    assert_eq!(first["message"]["id"], reply["id"]);
+    let replayed = expect_frame(&mut resumed, "deleted").await;
+    assert_eq!(replayed["message"]["id"], id);
+    assert_eq!(replayed["cursor"], deleted["cursor"]);
+}
+
+#[tokio::test]
+async fn the_websocket_edits_deletes_and_replies() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mine = server.send(&alice, "bob", "typo heer").await;
+    let theirs = server.send(&bob, "alice", "a message of bob's").await;
+    let (mut ws, _) = server.ws_ready(&alice, "").await;
+
+    send_frame(
+        &mut ws,
+        json!({"type": "edit", "id": mine["id"], "text": "typo here"}),
+    )
+    .await;
+    let edited = expect_frame(&mut ws, "edited").await;
+    assert_eq!(edited["message"]["text"], "typo here");
+
+    send_frame(
+        &mut ws,
+        json!({"type": "edit", "id": theirs["id"], "text": "mine now"}),
+    )
+    .await;
+    let error = expect_frame(&mut ws, "error").await;
+    assert_eq!(error["code"], "forbidden");
+
+    send_frame(
+        &mut ws,
+        json!({"type": "send", "to": "bob", "text": "answering", "client_id": "r-1",
+               "reply_to": theirs["id"]}),
+    )
+    .await;
+    let ack = expect_frame(&mut ws, "ack").await;
+    assert_eq!(ack["message"]["reply_to"]["id"], theirs["id"]);
+    assert_eq!(ack["message"]["reply_to"]["from"], "bob");
+
+    send_frame(&mut ws, json!({"type": "delete", "id": mine["id"]})).await;
+    let deleted = expect_frame(&mut ws, "deleted").await;
+    assert_eq!(deleted["message"]["id"], mine["id"]);
+    send_frame(&mut ws, json!({"type": "delete", "id": 999_999})).await;
+    let error = expect_frame(&mut ws, "error").await;
+    assert_eq!(error["code"], "not_found");
+}
