@@ -4,8 +4,8 @@
 import { loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
-  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, same, separateDays, setReadBy,
-  setStatus,
+  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, quoteOf, same, separateDays,
+  setReadBy, setStatus,
 } from "./dom.js";
 import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
 
@@ -47,6 +47,10 @@ export function chatPage() {
   let typingTimer = null;
   let lastTypingSent = 0;
   let readSent = 0;
+  // What the composer is doing besides writing a new message: replying to
+  // `{ id, from, text }`, or editing the user's message `{ id }`.
+  let replyTo = null;
+  let editing = null;
   // Back from the back-forward cache: its socket is gone, start afresh.
   window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
 
@@ -58,6 +62,96 @@ export function chatPage() {
     const date = dayOf(li);
     if (!last || dayKey(dayOf(last)) !== dayKey(date)) list.append(daySeparator(date));
     list.append(li);
+    decorate(li);
+  }
+
+  // ---- replies, edits and deletes ---------------------------------------
+
+  // A message's actions: reply to any message; edit or delete one's own.
+  // Not on a group's system messages, on deleted ones, or on a bubble not
+  // yet stored.
+  function decorate(li) {
+    if (!form || !li.dataset.id || li.querySelector(".actions")) return;
+    if (li.classList.contains("system") || li.classList.contains("deleted")) return;
+    const actions = document.createElement("span");
+    actions.className = "actions";
+    const button = (label, run) => {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "link";
+      b.textContent = label;
+      b.addEventListener("click", () => run(b));
+      actions.append(b);
+    };
+    button("Reply", () => startReply(li));
+    if (li.classList.contains("mine")) {
+      button("Edit", () => startEdit(li));
+      // Two clicks: the first asks, the second deletes.
+      button("Delete", (b) => {
+        if (b.dataset.confirm !== "true") {
+          b.dataset.confirm = "true";
+          b.textContent = "Delete for everyone?";
+          setTimeout(() => { b.dataset.confirm = "false"; b.textContent = "Delete"; }, 4000);
+          return;
+        }
+        connection.send({ type: "delete", id: Number(li.dataset.id) });
+      });
+    }
+    li.append(actions);
+  }
+
+  function composerNote(label, text) {
+    const note = document.getElementById("composer-note");
+    note.hidden = label === null;
+    note.querySelector(".label").textContent = label || "";
+    note.querySelector(".quoted").textContent = text || "";
+  }
+
+  function startReply(li) {
+    editing = null;
+    replyTo = { id: Number(li.dataset.id), from: li.querySelector(".from").textContent, text: li.querySelector(".text").textContent };
+    composerNote("Replying to " + replyTo.from, replyTo.text.slice(0, 100));
+    document.getElementById("text").focus();
+  }
+
+  function startEdit(li) {
+    replyTo = null;
+    editing = { id: Number(li.dataset.id) };
+    const input = document.getElementById("text");
+    input.value = li.querySelector(".text").textContent;
+    composerNote("Editing your message", "");
+    input.focus();
+  }
+
+  function endComposerMode() {
+    replyTo = null;
+    editing = null;
+    composerNote(null, "");
+  }
+
+  // An edited or deleted message: its bubble shows it as it is now, and so
+  // do the quotes of replies to it.
+  function onRevised(message) {
+    const entry = conversationEntry(keyOf(message));
+    if (entry && Number(entry.dataset.lastId) === message.id) {
+      entry.querySelector(".preview").textContent = message.deleted_at ? "Message deleted" : message.text.split("\n")[0].slice(0, 60);
+    }
+    for (const li of document.querySelectorAll(`li.message[data-id="${Number(message.id)}"]`)) {
+      const mine = li.classList.contains("mine");
+      const fresh = messageItem(message, mine);
+      if (mine) setStatus(fresh, li.dataset.status || "sent");
+      if (li.dataset.readBy !== undefined) setReadBy(fresh, Number(li.dataset.readBy));
+      li.replaceWith(fresh);
+      if (fresh.closest("#messages")) decorate(fresh);
+    }
+    for (const reply of document.querySelectorAll(`li.message[data-reply-to="${Number(message.id)}"]`)) {
+      reply.querySelector(".quote")?.replaceWith(quoteOf({
+        id: message.id,
+        from: message.from,
+        text: message.deleted_at ? null : message.text.slice(0, 100),
+      }));
+    }
+    if (editing && editing.id === message.id && message.deleted_at) endComposerMode();
   }
 
   // ---- scrolling and older pages ---------------------------------------
@@ -94,6 +188,7 @@ export function chatPage() {
         seen.add(message.id);
         const li = messageItem(message, same(message.from, me));
         if (same(message.from, me)) ownStatus(li, message.read_by);
+        decorate(li);
         fragment.append(li);
       }
       list.prepend(fragment);
@@ -223,7 +318,7 @@ export function chatPage() {
 
   function saveOutbox() {
     try {
-      const entries = [...pending].map(([clientId, entry]) => ({ clientId, to: entry.to, group: entry.group, text: entry.text }));
+      const entries = [...pending].map(([clientId, entry]) => ({ clientId, to: entry.to, group: entry.group, text: entry.text, replyTo: entry.replyTo }));
       if (entries.length) sessionStorage.setItem(outboxKey, JSON.stringify(entries));
       else sessionStorage.removeItem(outboxKey);
     } catch (_) {
@@ -263,6 +358,7 @@ export function chatPage() {
     entry.li.querySelector("time").setAttribute("datetime", message.sent_at);
     localizeTime(entry.li.querySelector("time"));
     setStatus(entry.li, message.id <= peerRead ? "read" : "sent");
+    decorate(entry.li);
     return true;
   }
 
@@ -342,6 +438,10 @@ export function chatPage() {
         setConnection("online");
         flushPending();
         markRead();
+        break;
+      case "edited":
+      case "deleted":
+        onRevised(frame.message);
         break;
       case "message":
         showMessage(frame.message);
@@ -426,6 +526,7 @@ export function chatPage() {
     const frame = entry.group !== undefined && entry.group !== null
       ? { type: "send", conversation_id: entry.group, text: entry.text, client_id: clientId }
       : { type: "send", to: entry.to, text: entry.text, client_id: clientId };
+    if (typeof entry.replyTo === "number") frame.reply_to = entry.replyTo;
     const open = connection.send(frame);
     if (entry.li) setStatus(entry.li, open ? "pending" : "queued");
   }
@@ -604,15 +705,27 @@ export function chatPage() {
       // A message sent ends the typing it announced: the next keystroke
       // announces typing again.
       lastTypingSent = 0;
+      if (editing) {
+        connection.send({ type: "edit", id: editing.id, text });
+        endComposerMode();
+        return;
+      }
       const clientId = newClientId();
+      const quote = replyTo ? { id: replyTo.id, from: replyTo.from, text: replyTo.text.slice(0, 100) } : null;
       const entry = room.group !== undefined
-        ? { group: room.group, text, li: messageItem({ from: me, text }, true) }
-        : { to: peer, text, li: messageItem({ from: me, text }, true) };
+        ? { group: room.group, text, li: messageItem({ from: me, text, reply_to: quote }, true) }
+        : { to: peer, text, li: messageItem({ from: me, text, reply_to: quote }, true) };
+      if (replyTo) entry.replyTo = replyTo.id;
+      endComposerMode();
       pending.set(clientId, entry);
       saveOutbox();
       appendMessageItem(entry.li);
       scrollToEnd();
       transmit(clientId, entry);
+    });
+    document.getElementById("composer-cancel")?.addEventListener("click", () => {
+      if (editing) input.value = "";
+      endComposerMode();
     });
     input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey) {
@@ -653,6 +766,7 @@ export function chatPage() {
     const entry = typeof saved.group === "number"
       ? { group: saved.group, text: saved.text, li: null }
       : { to: saved.to, text: saved.text, li: null };
+    if (typeof saved.replyTo === "number") entry.replyTo = saved.replyTo;
     if (list && !serverSearch && forThisRoom(entry)) {
       entry.li = messageItem({ from: me, text: saved.text }, true);
       setStatus(entry.li, "queued");
@@ -660,7 +774,10 @@ export function chatPage() {
     }
     pending.set(saved.clientId, entry);
   }
-  if (list) scrollToEnd();
+  if (list) {
+    for (const li of list.querySelectorAll("li.message")) decorate(li);
+    scrollToEnd();
+  }
 
   window.addEventListener("focus", markRead);
   document.addEventListener("visibilitychange", markRead);

@@ -50,25 +50,51 @@ export function appendHighlighted(parent, text, term) {
 }
 
 /** A message's list item; a group's system message (`event`) is a line
- * of its own, not a bubble. */
+ * of its own, not a bubble. A reply shows a quote of the message it
+ * answers; a deleted message says so in its place. */
 export function messageItem(message, mine, term) {
   const li = document.createElement("li");
   const system = Boolean(message.event);
-  li.className = "message" + (mine && !system ? " mine" : "") + (system ? " system" : "");
+  const deleted = Boolean(message.deleted_at);
+  li.className = "message" + (mine && !system ? " mine" : "") + (system ? " system" : "") + (deleted ? " deleted" : "");
   const from = document.createElement("span");
   from.className = "from";
   from.textContent = message.from;
+  li.append(from);
+  if (message.reply_to) {
+    li.dataset.replyTo = String(message.reply_to.id);
+    li.append(quoteOf(message.reply_to));
+  }
   const text = document.createElement("p");
   text.className = "text";
-  appendHighlighted(text, message.text, term || "");
+  if (deleted) text.textContent = "This message was deleted";
+  else appendHighlighted(text, message.text, term || "");
   const time = document.createElement("time");
   time.setAttribute("datetime", message.sent_at || new Date().toISOString());
   localizeTime(time);
+  const edited = document.createElement("span");
+  edited.className = "edited";
+  edited.textContent = "edited";
+  edited.hidden = !message.edited_at || deleted;
   const status = document.createElement("span");
   status.className = "status";
-  li.append(from, text, time, status);
+  li.append(text, time, edited, status);
   if (message.id) li.dataset.id = String(message.id);
   return li;
+}
+
+/** The quote of the message a reply answers (`text` null once deleted). */
+export function quoteOf(quote) {
+  const block = document.createElement("blockquote");
+  block.className = "quote";
+  const who = document.createElement("span");
+  who.className = "quote-from";
+  who.textContent = quote.from;
+  const said = document.createElement("span");
+  said.className = "quote-text";
+  said.textContent = quote.text === null || quote.text === undefined ? "Message deleted" : quote.text;
+  block.append(who, document.createTextNode(" "), said);
+  return block;
 }
 
 export function dayOf(li) {

@@ -218,6 +218,20 @@ struct MessageView {
     system: bool,
     /// In a group: how many members have read it.
     read_by: Option<u64>,
+    /// Whether its sender edited it.
+    edited: bool,
+    /// Whether it was deleted (its text is then empty).
+    deleted: bool,
+    /// For a reply: the message it answers, quoted.
+    quote: Option<QuoteView>,
+}
+
+/// The message a reply answers, as a page shows it.
+struct QuoteView {
+    id: i64,
+    from: String,
+    /// The start of its text; `None` once it was deleted.
+    text: Option<String>,
 }
 
 /// The conversation a page shows.
@@ -523,11 +537,21 @@ fn view(message: &Message, me: chat_core::UserId, read_by: Option<u64>) -> Messa
         mine: message.sender().id() == me && message.event().is_none(),
         system: message.event().is_some(),
         read_by,
+        edited: message.edited_at().is_some(),
+        deleted: message.is_deleted(),
+        quote: message.reply_to().map(|quote| QuoteView {
+            id: quote.id.get(),
+            from: quote.sender.username().to_string(),
+            text: quote.excerpt.clone(),
+        }),
     }
 }
 
 /// The first line of a message, shortened for the conversation list.
 fn preview(message: &Message) -> String {
+    if message.is_deleted() {
+        return "Message deleted".to_owned();
+    }
     let text = message.text().as_str();
     let line = text.lines().next().unwrap_or("");
     let mut short: String = line.chars().take(60).collect();

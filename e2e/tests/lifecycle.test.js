@@ -1,0 +1,69 @@
+// Replies, edits and deletes in headless Chromium: what one person changes
+// reaches the other's open conversation live.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Person, uniqueName } from "../lib/browser.js";
+import { serverAndBrowser } from "../lib/suite.js";
+
+const suite = serverAndBrowser();
+
+test("a reply, an edit and a delete reach the other browser live", async (t) => {
+  const alice = await Person.open(suite.browser, suite.server, uniqueName("alice"));
+  const bob = await Person.open(suite.browser, suite.server, uniqueName("bob"));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+  });
+  await alice.signUp();
+  await bob.signUp();
+  try {
+    await alice.openConversation(bob.name);
+    await alice.send("see you at noon");
+    await bob.openConversation(alice.name);
+    const original = bob.messages().filter({ hasText: "see you at noon" });
+    await original.waitFor();
+
+    // Bob replies to it: his message quotes hers, on both screens.
+    await original.getByRole("button", { name: "Reply" }).click();
+    await bob.page.locator("#composer-note:not([hidden])", { hasText: "Replying to " + alice.name }).waitFor();
+    await bob.send("sounds good");
+    const reply = alice.messages().filter({ hasText: "sounds good" });
+    await reply.locator(".quote", { hasText: "see you at noon" }).waitFor();
+    const bobsReply = bob.messages().filter({ hasText: "sounds good" });
+    await bobsReply.locator(".quote", { hasText: "see you at noon" }).waitFor();
+
+    // Alice edits hers: Bob sees the new text, marked edited, and his
+    // quote follows.
+    const hers = alice.messages().filter({ hasText: "see you at noon" }).and(alice.page.locator(".mine"));
+    await hers.getByRole("button", { name: "Edit" }).click();
+    const box = alice.page.getByRole("textbox", { name: /^Message to/ });
+    assert.equal(await box.inputValue(), "see you at noon");
+    await box.fill("see you at one");
+    await box.press("Enter");
+    const edited = bob.messages().filter({ hasText: "see you at one" }).and(bob.page.locator(":not(.mine)"));
+    await edited.locator(".edited:not([hidden])").waitFor();
+    await bobsReply.locator(".quote", { hasText: "see you at one" }).waitFor();
+    assert.equal(await bob.messages().filter({ hasText: "see you at noon" }).count(), 0);
+
+    // Alice deletes it (two clicks): Bob sees that it was deleted, in its
+    // place, and the quote says so too.
+    const mine = alice.messages().filter({ hasText: "see you at one" }).and(alice.page.locator(".mine"));
+    const remove = mine.getByRole("button", { name: "Delete" });
+    await remove.click();
+    await mine.getByRole("button", { name: "Delete for everyone?" }).click();
+    await bob.messages().filter({ hasText: "This message was deleted" }).waitFor();
+    await bobsReply.locator(".quote", { hasText: "Message deleted" }).waitFor();
+    assert.equal(await bob.messages().filter({ hasText: "see you at one" }).count(), 0);
+    await alice.messages().filter({ hasText: "This message was deleted" }).waitFor();
+
+    // After a reload, the history says the same.
+    await bob.openConversation(alice.name);
+    await bob.messages().filter({ hasText: "This message was deleted" }).waitFor();
+    await bob.messages().filter({ hasText: "sounds good" }).locator(".quote", { hasText: "Message deleted" }).waitFor();
+    assert.deepEqual(alice.dialogs, []);
+  } catch (error) {
+    await alice.screenshot("lifecycle").catch(() => {});
+    await bob.screenshot("lifecycle").catch(() => {});
+    throw error;
+  }
+});
