@@ -250,12 +250,68 @@ impl Session {
             .await
     }
 
+    /// Sends `text` to `to` over HTTP as a reply to message `parent` of
+    /// their conversation.
+    ///
+    /// # Errors
+    /// [`Error::Api`] (`invalid_input` on `reply_to` for a message of
+    /// another conversation) or [`Error::Transport`].
+    pub async fn reply(&self, to: &str, parent: i64, text: &str) -> Result<Message, Error> {
+        let body = json!({ "text": text, "reply_to": parent });
+        self.message_call(
+            reqwest::Method::POST,
+            &format!("/api/conversations/{to}/messages"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Edits the session user's message `id` to say `text`; the message as
+    /// edited.
+    ///
+    /// # Errors
+    /// [`Error::Api`] (`forbidden`, `edit_window_closed`, `conflict`…) or
+    /// [`Error::Transport`].
+    pub async fn edit(&self, id: i64, text: &str) -> Result<Message, Error> {
+        let body = json!({ "text": text });
+        self.message_call(
+            reqwest::Method::PATCH,
+            &format!("/api/messages/{id}"),
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Deletes message `id` for everyone; its tombstone.
+    ///
+    /// # Errors
+    /// [`Error::Api`] (`forbidden`, `not_found`) or [`Error::Transport`].
+    pub async fn delete(&self, id: i64) -> Result<Message, Error> {
+        self.message_call(
+            reqwest::Method::DELETE,
+            &format!("/api/messages/{id}"),
+            None,
+        )
+        .await
+    }
+
     /// Posts the message `text` to `path`; the stored message.
     async fn post_message(&self, path: &str, text: &str) -> Result<Message, Error> {
         let body = json!({ "text": text });
+        self.message_call(reqwest::Method::POST, path, Some(&body))
+            .await
+    }
+
+    /// A call answered with `{"message": …}`: the message.
+    async fn message_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Message, Error> {
         let answer: MessageBody = self
             .client
-            .call(reqwest::Method::POST, path, Some(&self.token), Some(&body))
+            .call(method, path, Some(&self.token), body)
             .await?;
         Ok(answer.message)
     }

@@ -122,3 +122,49 @@ async fn a_live_connection_survives_a_restart_resumes_and_resends_its_outbox() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_edits_and_deletes_arrive_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path(), "127.0.0.1:0").await;
+    let client = Client::new(&server.client.base).unwrap();
+    for name in ["alice", "bob"] {
+        client
+            .signup(name, &format!("{name}@example.test"), PASSWORD)
+            .await
+            .unwrap();
+    }
+    let alice = client.login("alice", PASSWORD).await.unwrap();
+    let bob = client.login("bob", PASSWORD).await.unwrap();
+    let mut bobs = bob.live().await.unwrap();
+    let question = alice.send("bob", "lunch at noon?").await.unwrap();
+    assert_eq!(next_message(&mut bobs).await, "lunch at noon?");
+    let reply = bob.reply("alice", question.id, "yes").await.unwrap();
+    let quote = reply.reply_to.expect("a quote");
+    assert_eq!(
+        (quote.id, quote.text.as_deref()),
+        (question.id, Some("lunch at noon?"))
+    );
+    assert_eq!(reply.thread_root, Some(question.id));
+    alice.edit(question.id, "lunch at one?").await.unwrap();
+    let edited = next_where(&mut bobs, |event| match event {
+        LiveEvent::Event(ServerEvent::Edited { message, .. }) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(edited.text, "lunch at one?");
+    assert!(edited.edited_at.is_some());
+    let refused = bob.edit(question.id, "mine").await.unwrap_err();
+    assert!(
+        matches!(refused, chat_client::Error::Api(ref e) if e.code == "forbidden"),
+        "{refused:?}"
+    );
+    let tombstone = alice.delete(question.id).await.unwrap();
+    assert!(tombstone.deleted_at.is_some() && tombstone.text.is_empty());
+    let deleted = next_where(&mut bobs, |event| match event {
+        LiveEvent::Event(ServerEvent::Deleted { message, .. }) => Some(message),
+        _ => None,
+    })
+    .await;
+    assert_eq!(deleted.id, question.id);
+}
