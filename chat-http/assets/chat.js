@@ -137,6 +137,8 @@ export function chatPage() {
       entry.querySelector(".preview").textContent = message.deleted_at ? "Message deleted" : message.text.split("\n")[0].slice(0, 60);
     }
     for (const li of document.querySelectorAll(`li.message[data-id="${Number(message.id)}"]`)) {
+      // A late edit never brings a deleted message back.
+      if (li.classList.contains("deleted") && !message.deleted_at) continue;
       const mine = li.classList.contains("mine");
       const fresh = messageItem(message, mine);
       if (mine) setStatus(fresh, li.dataset.status || "sent");

@@ -28,7 +28,8 @@ macro_rules! message_columns {
 macro_rules! message_joins {
     () => {
         "JOIN users su ON su.id = msg.sender_id LEFT JOIN users ru ON ru.id = msg.recipient_id \
-         LEFT JOIN messages qm ON qm.id = msg.reply_to LEFT JOIN users qu ON qu.id = qm.sender_id"
+         LEFT JOIN messages qm ON qm.id = msg.reply_to AND qm.conversation_id = msg.conversation_id \
+         LEFT JOIN users qu ON qu.id = qm.sender_id"
     };
 }
 

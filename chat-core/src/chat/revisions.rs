@@ -6,7 +6,9 @@
 use tracing::instrument;
 
 use super::Chat;
-use crate::domain::{ConversationId, Membership, Message, MessageId, MessageText, Reply};
+use crate::domain::{
+    ConversationId, HistoryVisibility, Membership, Message, MessageId, MessageText, Position, Reply,
+};
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind};
 use crate::ports::{Action, Proposal, Revision, RevisionKind, Topic};
@@ -33,7 +35,9 @@ impl Chat {
     /// message the user may not read; [`ChatError::Forbidden`] for someone
     /// else's message, a group's system message, or a member who may not
     /// send in the group now; [`ChatError::EditWindowClosed`] after the
-    /// window; [`ChatError::Conflict`] for a deleted message;
+    /// window; [`ChatError::Conflict`] for a deleted message, or in a group
+    /// whose members read from their joining, a message some member joined
+    /// after (the edit would reach them);
     /// [`ChatError::RateLimited`] (edits count as sends); what the host's
     /// policy says of the new text ([`Proposal::Edit`]).
     #[instrument(skip_all, fields(user = %session.user().id(), message = %id))]
@@ -53,6 +57,16 @@ impl Chat {
         let now = self.inner.clock.now();
         if let Some(group) = &reach.group {
             group.may_send(now).map_err(|_| ChatError::Forbidden)?;
+            // The edit is published to the whole group: never to a member
+            // who joined after the message and may not read it.
+            if !self
+                .seen_by_every_member(message.conversation(), message.position())
+                .await?
+            {
+                return Err(ChatError::conflict(
+                    "members who joined since may not read this message, so it can no longer be edited",
+                ));
+            }
         }
         if message.is_deleted() {
             return Err(ChatError::conflict("the message was deleted"));
@@ -165,7 +179,33 @@ impl Chat {
         {
             return Err(refused());
         }
+        // The reply quotes its parent to everyone who reads it: in a group,
+        // only a parent every member may read.
+        if membership.is_some()
+            && !self
+                .seen_by_every_member(parent.conversation(), parent.position())
+                .await?
+        {
+            return Err(ChatError::invalid(
+                "reply_to",
+                "members who joined since may not read that message",
+            ));
+        }
         Ok(Reply::to(&parent))
+    }
+
+    /// Whether every current member of `group` may read what is at
+    /// `position`: the whole history is shared, or they all joined before.
+    async fn seen_by_every_member(
+        &self,
+        group: ConversationId,
+        position: Position,
+    ) -> Result<bool> {
+        let Some(group) = self.inner.store.group(group).await? else {
+            return Ok(false);
+        };
+        Ok(group.settings.history == HistoryVisibility::Shared
+            || group.members.iter().all(|m| m.joined <= position))
     }
 
     /// Message `id`, if the session's user may read it.
@@ -215,12 +255,7 @@ impl Chat {
         }
     }
 
-    async fn publish_revision(
-        &self,
-        reach: &Reach,
-        position: crate::domain::Position,
-        message: &Message,
-    ) {
+    async fn publish_revision(&self, reach: &Reach, position: Position, message: &Message) {
         let event = Event::new(EventKind::Revised {
             message: message.clone(),
             position,

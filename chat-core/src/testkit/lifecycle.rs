@@ -573,3 +573,103 @@ pub async fn edits_are_asked_of_the_policy_and_count_as_sends(store: Arc<dyn Sto
         "rate_limited",
     );
 }
+
+pub async fn later_members_never_see_an_older_message_through_a_quote_or_an_edit(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    for (a, b, name) in [(&alice, &bob, "bob"), (&alice, &carol, "carol")] {
+        h.send(a, name, "hi").await;
+        h.send(b, "alice", "hi").await;
+    }
+    let id = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "From joining".into(),
+                members: vec!["bob".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let before = h
+        .chat
+        .send_to_group(&alice, id, "before carol".into(), None)
+        .await
+        .unwrap()
+        .message;
+    h.chat.add_member(&alice, id, "carol").await.unwrap();
+    let mut carols = h.chat.live(&carol, Resume::Now, 1000).await.unwrap();
+    // Carol may not read it: no quote of it, no edit of it reaches her.
+    assert_code(
+        h.chat
+            .send_draft_to_group(&bob, id, Draft::new("re").replying_to(before.id()))
+            .await,
+        "invalid_input",
+    );
+    assert_code(
+        h.chat
+            .edit_message(&alice, before.id(), "changed".into())
+            .await,
+        "conflict",
+    );
+    // What she may read takes replies and edits as usual.
+    let after = h
+        .chat
+        .send_to_group(&alice, id, "after carol".into(), None)
+        .await
+        .unwrap()
+        .message;
+    assert!(matches!(
+        next_change(&mut carols).await,
+        EventKind::Message { message } if message.id() == after.id()
+    ));
+    h.chat
+        .send_draft_to_group(&bob, id, Draft::new("re").replying_to(after.id()))
+        .await
+        .unwrap();
+    h.chat
+        .edit_message(&alice, after.id(), "after carol, edited".into())
+        .await
+        .unwrap();
+    let kinds = [
+        next_change(&mut carols).await,
+        next_change(&mut carols).await,
+    ];
+    assert!(matches!(&kinds[0], EventKind::Message { message } if message.reply_to().is_some()));
+    assert!(matches!(&kinds[1], EventKind::Revised { message, .. } if message.id() == after.id()));
+    // Where the whole history is shared, every member may read it all.
+    let shared = h
+        .chat
+        .create_group(
+            &alice,
+            GroupForm {
+                title: "Shared".into(),
+                members: vec!["bob".into()],
+                history: crate::HistoryVisibility::Shared,
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let old = h
+        .chat
+        .send_to_group(&alice, shared, "old news".into(), None)
+        .await
+        .unwrap()
+        .message;
+    h.chat.add_member(&alice, shared, "carol").await.unwrap();
+    h.chat
+        .send_draft_to_group(&bob, shared, Draft::new("re").replying_to(old.id()))
+        .await
+        .unwrap();
+    h.chat
+        .edit_message(&alice, old.id(), "old news, edited".into())
+        .await
+        .unwrap();
+}

@@ -90,6 +90,7 @@ macro_rules! lifecycle_suite {
             changes_to_messages_reach_live_streams_and_resuming_clients_once,
             group_members_hear_changes_while_they_may_read,
             edits_are_asked_of_the_policy_and_count_as_sends,
+            later_members_never_see_an_older_message_through_a_quote_or_an_edit,
         );
     };
 }
