@@ -12,15 +12,15 @@
 
 use chat_core::backend::{StoredMessage, stored_user};
 use chat_core::{
-    ConversationId, EventKind, GroupEvent, GroupTitle, Message, MessageId, Position, Quote,
-    ReadCount, SessionId, Timestamp, User,
+    ConversationId, Emoji, EventKind, GroupEvent, GroupTitle, Message, MessageId, Position, Quote,
+    Reaction, ReadCount, SessionId, Timestamp, User,
 };
 use serde::{Deserialize, Serialize};
 
 /// The version this process speaks: 2 since groups (a message's group
 /// event, a read mark without a peer, typing in a group, read counts), 3
-/// since replies, edits and deletes (a message's quote, thread, edit and
-/// deletion; a revised message).
+/// since replies, edits, deletes and reactions (a message's quote, thread,
+/// edit, deletion and reactions; a revised message; a reaction).
 pub(crate) const VERSION: u8 = 3;
 
 #[derive(Serialize, Deserialize)]
@@ -48,6 +48,13 @@ enum WireEvent {
     Revised {
         message: WireMessage,
         position: i64,
+    },
+    Reacted {
+        message: WireMessage,
+        position: i64,
+        by: WireUser,
+        emoji: String,
+        added: bool,
     },
     Read {
         conversation: i64,
@@ -97,6 +104,10 @@ struct WireMessage {
     edited_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deleted_at: Option<i64>,
+    /// Emoji with their counts (`me` never crosses Redis: events are
+    /// shared by every member).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reactions: Vec<(String, u64)>,
 }
 
 /// A reply's quote of its parent.
@@ -125,6 +136,11 @@ fn message(message: &Message) -> WireMessage {
         thread_root: message.thread_root().map(MessageId::get),
         edited_at: message.edited_at().map(Timestamp::unix_micros),
         deleted_at: message.deleted_at().map(Timestamp::unix_micros),
+        reactions: message
+            .reactions()
+            .iter()
+            .map(|r| (r.emoji.as_str().to_owned(), r.count))
+            .collect(),
     }
 }
 
@@ -155,7 +171,19 @@ fn domain_message(wire: WireMessage) -> Result<Message, WireError> {
     .into_message()
     .map_err(malformed)?
     .with_event(event)
-    .with_stored_reply(quote, wire.thread_root.map(MessageId::new)))
+    .with_stored_reply(quote, wire.thread_root.map(MessageId::new))
+    .with_reactions(
+        wire.reactions
+            .into_iter()
+            .map(|(emoji, count)| {
+                Ok(Reaction {
+                    emoji: Emoji::parse(emoji).map_err(malformed)?,
+                    count,
+                    me: None,
+                })
+            })
+            .collect::<Result<_, WireError>>()?,
+    ))
 }
 
 /// A group's change, as a system message carries it.
@@ -269,6 +297,19 @@ pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
             message: message(m),
             position: position.get(),
         },
+        EventKind::Reacted {
+            message: m,
+            position,
+            by,
+            emoji,
+            added,
+        } => WireEvent::Reacted {
+            message: message(m),
+            position: position.get(),
+            by: user(by),
+            emoji: emoji.as_str().to_owned(),
+            added: *added,
+        },
         EventKind::Read {
             conversation,
             by,
@@ -327,6 +368,19 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
         WireEvent::Revised { message, position } => EventKind::Revised {
             message: domain_message(message)?,
             position: Position::new(position),
+        },
+        WireEvent::Reacted {
+            message,
+            position,
+            by,
+            emoji,
+            added,
+        } => EventKind::Reacted {
+            message: domain_message(message)?,
+            position: Position::new(position),
+            by: domain_user(by)?,
+            emoji: Emoji::parse(emoji).map_err(|e| WireError::Malformed(e.to_string()))?,
+            added,
         },
         WireEvent::Read {
             conversation,
@@ -471,6 +525,17 @@ mod tests {
             EventKind::Revised {
                 message: reply.clone(),
                 position: Position::new(22),
+            },
+            EventKind::Reacted {
+                message: reply.clone().with_reactions(vec![Reaction {
+                    emoji: Emoji::parse("👍🏽").unwrap(),
+                    count: 2,
+                    me: None,
+                }]),
+                position: Position::new(24),
+                by: bob.clone(),
+                emoji: Emoji::parse("👍🏽").unwrap(),
+                added: true,
             },
             EventKind::Revised {
                 message: reply.deleted(Timestamp::from_unix_micros(4)),

@@ -295,6 +295,25 @@ impl Session {
         .await
     }
 
+    /// Adds the session user's reaction `emoji` to message `id` (`add`), or
+    /// takes it away; the message with its reactions.
+    ///
+    /// # Errors
+    /// [`Error::Api`] (`invalid_input` on `emoji`, `not_found`,
+    /// `conflict`…) or [`Error::Transport`].
+    pub async fn react(&self, id: i64, emoji: &str, add: bool) -> Result<Message, Error> {
+        let encoded =
+            percent_encoding::utf8_percent_encode(emoji, percent_encoding::NON_ALPHANUMERIC);
+        let path = format!("/api/messages/{id}/reactions/{encoded}");
+        if add {
+            self.message_call(reqwest::Method::PUT, &path, Some(&json!({})))
+                .await
+        } else {
+            self.message_call(reqwest::Method::DELETE, &path, None)
+                .await
+        }
+    }
+
     /// Posts the message `text` to `path`; the stored message.
     async fn post_message(&self, path: &str, text: &str) -> Result<Message, Error> {
         let body = json!({ "text": text });

@@ -48,6 +48,21 @@ pub struct Message {
     /// When it was deleted (RFC 3339): a tombstone, with an empty text.
     #[serde(default)]
     pub deleted_at: Option<String>,
+    /// Its reactions, one per emoji in the order first used.
+    #[serde(default)]
+    pub reactions: Vec<Reaction>,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Reaction {
+    /// The emoji.
+    pub emoji: String,
+    /// How many reacted with it.
+    pub count: u64,
+    /// Whether the reader is one of them; `None` in live frames.
+    #[serde(default)]
+    pub me: Option<bool>,
 }
 
 /// The message a reply answers, as it is now.
@@ -105,6 +120,19 @@ pub enum ServerEvent {
     Deleted {
         /// The tombstone.
         message: Message,
+        /// The change's place in the change log.
+        cursor: String,
+    },
+    /// Someone added or took away a reaction.
+    Reaction {
+        /// The message as it is now, with its reactions.
+        message: Message,
+        /// Who reacted.
+        user: String,
+        /// With what.
+        emoji: String,
+        /// Whether it was added (or taken away).
+        added: bool,
         /// The change's place in the change log.
         cursor: String,
     },
@@ -190,6 +218,7 @@ impl ServerEvent {
             | Self::Message { cursor, .. }
             | Self::Edited { cursor, .. }
             | Self::Deleted { cursor, .. }
+            | Self::Reaction { cursor, .. }
             | Self::Ack { cursor, .. }
             | Self::Read { cursor, .. }
             | Self::Resync { cursor } => Some(cursor),
@@ -219,7 +248,7 @@ mod tests {
         .unwrap();
         assert!(matches!(error, ServerEvent::Error { ref code, .. } if code == "invalid_input"));
         let future: ServerEvent =
-            serde_json::from_str(r#"{"type":"reaction","emoji":"x"}"#).unwrap();
+            serde_json::from_str(r#"{"type":"poll","question":"x"}"#).unwrap();
         assert_eq!(future, ServerEvent::Unknown);
     }
 }

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use crate::domain::{Change, ConversationId, Message, MessageId, Position, SessionId, User};
+use crate::domain::{Change, ConversationId, Emoji, Message, MessageId, Position, SessionId, User};
 
 /// What happened.
 ///
@@ -39,6 +39,21 @@ pub enum EventKind {
         message: Message,
         /// The change's place in the change log.
         position: Position,
+    },
+    /// `by` added (`added`) or took away a reaction `emoji` to `message`,
+    /// shown as it is now, with its reactions (`me` unknown: the event is
+    /// shared by every member's connections).
+    Reacted {
+        /// The message as it is now.
+        message: Message,
+        /// The change's place in the change log.
+        position: Position,
+        /// Who reacted.
+        by: User,
+        /// With what.
+        emoji: Emoji,
+        /// Whether the reaction was added (or taken away).
+        added: bool,
     },
     /// How many members of a group have read some of the user's messages
     /// there ("read by N", never who); ephemeral, the history carries the
@@ -92,7 +107,9 @@ impl EventKind {
     pub fn position(&self) -> Option<Position> {
         match self {
             Self::Message { message } => Some(message.position()),
-            Self::Read { position, .. } | Self::Revised { position, .. } => Some(*position),
+            Self::Read { position, .. }
+            | Self::Revised { position, .. }
+            | Self::Reacted { position, .. } => Some(*position),
             Self::Typing { .. }
             | Self::ReadBy { .. }
             | Self::GroupTyping { .. }

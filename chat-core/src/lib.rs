@@ -62,17 +62,17 @@ pub mod testkit;
 pub use argon2_hasher::Argon2Hasher;
 pub use chat::{
     Chat, ChatBuilder, ChatConfig, Draft, FeedPage, GROUP_TYPING_LIMIT, GroupForm, GroupView, Item,
-    Live, Login, MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume, Sending, Sent,
-    SignupForm, Subscription, UserRef,
+    Live, Login, MAX_REACTIONS, MemberView, PolicyFailure, PolicyObserver, PolicyOutcome, Resume,
+    Sending, Sent, SignupForm, Subscription, UserRef,
 };
 pub use device::DeviceToken;
 pub use domain::{
     Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, Change, Client, ClientAddress,
-    ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, ExternalId,
-    Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
-    JoinPolicy, Member, Membership, Message, MessageId, MessageText, Mute, NewEvent, NewMessage,
-    Password, PasswordHash, Position, Quote, Reply, Role, SearchPattern, SessionId, SummaryKind,
-    Timestamp, User, UserId, Username, fold_for_search,
+    ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, Emoji,
+    ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
+    Invitation, JoinPolicy, Member, Membership, Message, MessageId, MessageText, Mute, NewEvent,
+    NewMessage, Password, PasswordHash, Position, Quote, Reaction, Reply, Role, SearchPattern,
+    SessionId, SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

@@ -7,17 +7,17 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId, Group,
+    Account, ApiKey, Change, ConversationId, ConversationSummary, Email, Emoji, ExternalId, Group,
     GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy,
-    Member, Membership, Message, MessageId, Mute, NewEvent, NewMessage, Position, Role, SessionId,
-    SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
+    Member, Membership, Message, MessageId, Mute, NewEvent, NewMessage, Position, Reaction, Role,
+    SessionId, SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
     ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
     GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
-    PageLimit, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore, StoredUser,
-    UserStore,
+    PageLimit, ReactionChange, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore,
+    StoredUser, UserStore,
 };
 use crate::session::TokenHash;
 
@@ -57,6 +57,8 @@ struct State {
     clock: i64,
     /// Members' mutes: (user, conversation) → until.
     mutes: BTreeMap<(UserId, ConversationId), Option<Timestamp>>,
+    /// Each message's reactions, oldest first.
+    reactions: HashMap<MessageId, Vec<(Emoji, UserId)>>,
 }
 
 struct StoredSession {
@@ -1101,6 +1103,9 @@ impl MessageStore for MemoryStore {
             RevisionKind::Delete { .. } => stored.message.clone().deleted(revision.at),
         };
         let position = Position::new(state.take_positions(1));
+        if matches!(revision.kind, RevisionKind::Delete { .. }) {
+            state.reactions.remove(&revision.message);
+        }
         state.messages.insert(
             revision.message,
             Stored {
@@ -1121,6 +1126,62 @@ impl MessageStore for MemoryStore {
             }
         }
         Ok(Some((position, revised)))
+    }
+
+    async fn react(&self, change: &ReactionChange) -> Result<Option<Position>> {
+        let mut state = lock(self);
+        let Some(stored) = state.messages.get(&change.message) else {
+            return Ok(None);
+        };
+        if stored.message.is_deleted() || stored.message.event().is_some() {
+            return Ok(None);
+        }
+        let reactions = state.reactions.entry(change.message).or_default();
+        let found = reactions
+            .iter()
+            .position(|(emoji, user)| *emoji == change.emoji && *user == change.user);
+        match (found, change.add) {
+            (None, true) => reactions.push((change.emoji.clone(), change.user)),
+            (Some(at), false) => {
+                reactions.remove(at);
+            }
+            _ => return Ok(None),
+        }
+        let position = Position::new(state.take_positions(1));
+        if let Some(stored) = state.messages.get_mut(&change.message) {
+            stored.revision = Some(position);
+        }
+        Ok(Some(position))
+    }
+
+    async fn reactions(
+        &self,
+        reader: Option<UserId>,
+        messages: &[MessageId],
+    ) -> Result<Vec<(MessageId, Vec<Reaction>)>> {
+        let state = lock(self);
+        Ok(messages
+            .iter()
+            .filter_map(|id| {
+                let given = state.reactions.get(id).filter(|r| !r.is_empty())?;
+                let mut counted: Vec<Reaction> = Vec::new();
+                for (emoji, user) in given {
+                    let mine = reader.map(|reader| reader == *user);
+                    match counted.iter_mut().find(|r| r.emoji == *emoji) {
+                        Some(reaction) => {
+                            reaction.count += 1;
+                            reaction.me = reaction.me.zip(mine).map(|(a, b)| a || b);
+                        }
+                        None => counted.push(Reaction {
+                            emoji: emoji.clone(),
+                            count: 1,
+                            me: mine,
+                        }),
+                    }
+                }
+                Some((*id, counted))
+            })
+            .collect())
     }
 }
 

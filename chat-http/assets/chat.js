@@ -4,9 +4,12 @@
 import { loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
-  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, quoteOf, same, separateDays,
-  setReadBy, setStatus,
+  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, ownReactions, quoteOf, reactionsOf,
+  same, separateDays, setReadBy, setStatus,
 } from "./dom.js";
+
+// The reactions offered at a click; any other emoji comes by the API.
+const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
 
 export function chatPage() {
@@ -84,6 +87,29 @@ export function chatPage() {
       actions.append(b);
     };
     button("Reply", () => startReply(li));
+    button("React", (b) => {
+      const open = li.querySelector(".picker");
+      if (open) {
+        open.remove();
+        return;
+      }
+      const picker = document.createElement("span");
+      picker.className = "picker";
+      picker.setAttribute("role", "group");
+      picker.setAttribute("aria-label", "React with");
+      for (const emoji of QUICK_REACTIONS) {
+        const choice = document.createElement("button");
+        choice.type = "button";
+        choice.className = "link";
+        choice.textContent = emoji;
+        choice.addEventListener("click", () => {
+          picker.remove();
+          react(li, emoji);
+        });
+        picker.append(choice);
+      }
+      b.after(picker);
+    });
     if (li.classList.contains("mine")) {
       button("Edit", () => startEdit(li));
       // Two clicks: the first asks, the second deletes.
@@ -98,6 +124,23 @@ export function chatPage() {
       });
     }
     li.append(actions);
+  }
+
+  // Toggles the reader's reaction `emoji` on a message.
+  function react(li, emoji) {
+    const mine = ownReactions(li).get(emoji) === true;
+    connection.send({ type: mine ? "unreact" : "react", id: Number(li.dataset.id), emoji });
+  }
+
+  // A `reaction` frame: the message's counts as they are now; whether one
+  // is the reader's is known from the page, or from the frame when the
+  // reader reacted.
+  function onReaction(frame) {
+    for (const li of document.querySelectorAll(`li.message[data-id="${Number(frame.message.id)}"]`)) {
+      const known = ownReactions(li);
+      if (same(frame.user, me)) known.set(frame.emoji, frame.added);
+      li.querySelector(".reactions")?.replaceWith(reactionsOf(frame.message.reactions || [], known));
+    }
   }
 
   function composerNote(label, text) {
@@ -140,7 +183,9 @@ export function chatPage() {
       // A late edit never brings a deleted message back.
       if (li.classList.contains("deleted") && !message.deleted_at) continue;
       const mine = li.classList.contains("mine");
+      const known = ownReactions(li);
       const fresh = messageItem(message, mine);
+      fresh.querySelector(".reactions").replaceWith(reactionsOf(message.reactions || [], known));
       if (mine) setStatus(fresh, li.dataset.status || "sent");
       if (li.dataset.readBy !== undefined) setReadBy(fresh, Number(li.dataset.readBy));
       li.replaceWith(fresh);
@@ -444,6 +489,9 @@ export function chatPage() {
       case "edited":
       case "deleted":
         onRevised(frame.message);
+        break;
+      case "reaction":
+        onReaction(frame);
         break;
       case "message":
         showMessage(frame.message);
@@ -778,6 +826,12 @@ export function chatPage() {
   }
   if (list) {
     for (const li of list.querySelectorAll("li.message")) decorate(li);
+    // A reaction's button toggles the reader's own.
+    list.addEventListener("click", (event) => {
+      const chip = event.target.closest(".reaction");
+      const li = chip?.closest("li.message[data-id]");
+      if (li && form && !li.classList.contains("deleted")) react(li, chip.dataset.emoji);
+    });
     scrollToEnd();
   }
 

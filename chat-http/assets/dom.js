@@ -78,9 +78,39 @@ export function messageItem(message, mine, term) {
   edited.hidden = !message.edited_at || deleted;
   const status = document.createElement("span");
   status.className = "status";
-  li.append(text, time, edited, status);
+  li.append(text, time, edited, status, reactionsOf(message.reactions || [], new Map()));
   if (message.id) li.dataset.id = String(message.id);
   return li;
+}
+
+/** A message's reactions: one button per emoji with its count, pressed
+ * when the reader is among them. `known` holds what the page knew of the
+ * reader's own (emoji -> bool), for reactions whose `me` a shared frame
+ * does not say. */
+export function reactionsOf(reactions, known) {
+  const row = document.createElement("span");
+  row.className = "reactions";
+  for (const reaction of reactions) {
+    const mine = typeof reaction.me === "boolean" ? reaction.me : known.get(reaction.emoji) === true;
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "reaction";
+    chip.dataset.emoji = reaction.emoji;
+    chip.setAttribute("aria-pressed", String(mine));
+    chip.setAttribute("aria-label", reaction.emoji + " " + reaction.count + (mine ? ", including you" : ""));
+    chip.textContent = reaction.emoji + " " + reaction.count;
+    row.append(chip);
+  }
+  return row;
+}
+
+/** What a message's reaction buttons say of the reader's own reactions. */
+export function ownReactions(li) {
+  const known = new Map();
+  for (const chip of li.querySelectorAll(".reactions .reaction")) {
+    known.set(chip.dataset.emoji, chip.getAttribute("aria-pressed") === "true");
+  }
+  return known;
 }
 
 /** The quote of the message a reply answers (`text` null once deleted). */

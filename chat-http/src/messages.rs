@@ -1,4 +1,5 @@
-//! `/api/messages/{id}`: one message, edited or deleted by id.
+//! `/api/messages/{id}`: one message, edited or deleted by id, and its
+//! reactions (`/api/messages/{id}/reactions/{emoji}`).
 
 use chat_core::MessageId;
 use hyper::{Request, StatusCode};
@@ -47,6 +48,38 @@ impl ChatHttp {
         let deleted = self.chat().delete_message(&auth.session, id).await?;
         let body = MessageBody {
             message: MessageDto::from(&deleted),
+        };
+        Ok(json(StatusCode::OK, &body))
+    }
+}
+
+/// An emoji from the path, percent-decoded (the core validates it).
+pub(crate) fn emoji(raw: &str) -> Result<String, HttpError> {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| {
+            HttpError::Chat(chat_core::ChatError::invalid(
+                "emoji",
+                "must be a single emoji",
+            ))
+        })
+}
+
+impl ChatHttp {
+    /// `PUT` (`add`) or `DELETE /api/messages/{id}/reactions/{emoji}`: the
+    /// caller's reaction; answers the message with its reactions.
+    pub(crate) async fn react(
+        &self,
+        auth: Authenticated,
+        id: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Handled {
+        let message = self.chat().react(&auth.session, id, emoji, add).await?;
+        self.note_active(&auth);
+        let body = MessageBody {
+            message: MessageDto::from(&message),
         };
         Ok(json(StatusCode::OK, &body))
     }

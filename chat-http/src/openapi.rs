@@ -19,9 +19,9 @@ use crate::wire::{
     AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, EditRequest,
     FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto,
     InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody,
-    MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReadBody, ReadRequest, RenameGroupRequest,
-    SendRequest, SetRoleRequest, SignupRequest, StatusBody, UpsertUserRequest, UserBody, UserDto,
-    UsersBody,
+    MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto, ReadBody, ReadRequest,
+    RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody, UpsertUserRequest,
+    UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -36,7 +36,7 @@ use crate::wire::{
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
-        mutes, mute, unmute, edit_message, delete_message
+        mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -44,7 +44,8 @@ use crate::wire::{
         LoginRequest, SendRequest, GroupEventDto, MemberDto, GroupDto, GroupBody, InvitationDto,
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
         SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
-        UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto
+        UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto,
+        ReactionDto
     )),
     modifiers(&Security, &Errors),
 )]
@@ -596,3 +597,41 @@ fn edit_message() {}
     ))]
 #[allow(dead_code)]
 fn delete_message() {}
+
+/// Adds the caller's reaction to a message: one emoji (one grapheme
+/// cluster, percent-encoded in the path), at most one of each per user and
+/// message, at most 20 different ones per message. Adding it again changes
+/// nothing. Every member who may read the message hears of it as a
+/// `reaction` event.
+#[utoipa::path(put, path = "/api/messages/{id}/reactions/{emoji}", tag = "messages",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(
+        ("id" = i64, Path, description = "the message id", minimum = 1),
+        ("emoji" = String, Path, description = "the emoji, percent-encoded"),
+    ),
+    responses(
+        (status = 200, description = "the message with its reactions", body = MessageBody),
+        (status = 400, description = "not one emoji (`invalid_input`, field `emoji`)", body = ErrorBody),
+        (status = 403, description = "a system message, or a member who may not send now (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+        (status = 409, description = "a deleted message, or 20 different reactions already (`conflict`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn add_reaction() {}
+
+/// Takes the caller's reaction away (nothing if they had none).
+#[utoipa::path(delete, path = "/api/messages/{id}/reactions/{emoji}", tag = "messages",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(
+        ("id" = i64, Path, description = "the message id", minimum = 1),
+        ("emoji" = String, Path, description = "the emoji, percent-encoded"),
+    ),
+    responses(
+        (status = 200, description = "the message with its reactions", body = MessageBody),
+        (status = 400, description = "not one emoji (`invalid_input`, field `emoji`)", body = ErrorBody),
+        (status = 403, description = "a system message, or a member who may not send now (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+        (status = 409, description = "a deleted message (`conflict`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn remove_reaction() {}

@@ -224,6 +224,15 @@ struct MessageView {
     deleted: bool,
     /// For a reply: the message it answers, quoted.
     quote: Option<QuoteView>,
+    /// Its reactions, with whether the reader is among each.
+    reactions: Vec<ReactionView>,
+}
+
+/// One emoji's reactions, as a page shows them.
+struct ReactionView {
+    emoji: String,
+    count: u64,
+    me: bool,
 }
 
 /// The message a reply answers, as a page shows it.
@@ -544,6 +553,15 @@ fn view(message: &Message, me: chat_core::UserId, read_by: Option<u64>) -> Messa
             from: quote.sender.username().to_string(),
             text: quote.excerpt.clone(),
         }),
+        reactions: message
+            .reactions()
+            .iter()
+            .map(|r| ReactionView {
+                emoji: r.emoji.to_string(),
+                count: r.count,
+                me: r.me == Some(true),
+            })
+            .collect(),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::api::RequestBody;
 use crate::auth::{Authenticated, authenticate, check_csrf, check_origin, client_ip};
 use crate::error::HttpError;
 use crate::groups::group_id;
-use crate::messages::message_id;
+use crate::messages::{emoji, message_id};
 #[cfg(feature = "ui")]
 use crate::pages::PageRoom;
 use crate::request::require_json;
@@ -19,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 31] = [
+pub(crate) const API_ROUTES: [(&str, &str); 33] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -51,6 +51,8 @@ pub(crate) const API_ROUTES: [(&str, &str); 31] = [
     ("DELETE", "/api/mutes/{id}"),
     ("PATCH", "/api/messages/{id}"),
     ("DELETE", "/api/messages/{id}"),
+    ("PUT", "/api/messages/{id}/reactions/{emoji}"),
+    ("DELETE", "/api/messages/{id}/reactions/{emoji}"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -98,14 +100,20 @@ mod tests {
     fn keys_act_as_users_only_where_their_scope_opens() {
         use chat_core::ApiScope;
         for (method, path) in API_ROUTES {
-            let concrete = path.replace("{username}", "bob").replace("{id}", "7");
+            let concrete = path
+                .replace("{username}", "bob")
+                .replace("{id}", "7")
+                .replace("{emoji}", "%F0%9F%91%8D");
             let route = Route::of(&concrete).unwrap();
             let expected = match (method, path) {
                 (
                     "POST",
                     "/api/conversations/{username}/messages" | "/api/groups/{id}/messages",
                 )
-                | ("PATCH" | "DELETE", "/api/messages/{id}") => Some(ApiScope::Send),
+                | ("PATCH" | "DELETE", "/api/messages/{id}")
+                | ("PUT" | "DELETE", "/api/messages/{id}/reactions/{emoji}") => {
+                    Some(ApiScope::Send)
+                }
                 (
                     _,
                     "/api/groups"
@@ -142,6 +150,7 @@ enum Route<'a> {
     Users,
     Messages(&'a str),
     Message(&'a str),
+    Reaction(&'a str, &'a str),
     Health,
     Ready,
     OpenApi,
@@ -248,6 +257,7 @@ impl<'a> Route<'a> {
             ["api", "users"] => Self::Users,
             ["api", "conversations", peer, "messages"] => Self::Messages(peer),
             ["api", "messages", id] => Self::Message(id),
+            ["api", "messages", id, "reactions", emoji] => Self::Reaction(id, emoji),
             ["healthz"] => Self::Health,
             ["readyz"] => Self::Ready,
             ["api", "openapi.json"] => Self::OpenApi,
@@ -303,7 +313,7 @@ impl<'a> Route<'a> {
         let write = !(method == Method::GET || method == Method::HEAD);
         match self {
             Self::Messages(_) | Self::GroupMessages(_) if write => Some(ApiScope::Send),
-            Self::Message(_) => Some(ApiScope::Send),
+            Self::Message(_) | Self::Reaction(..) => Some(ApiScope::Send),
             Self::Groups
             | Self::Group(_)
             | Self::GroupMembers(_)
@@ -320,7 +330,7 @@ impl<'a> Route<'a> {
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
-            Self::Mute(_) => "PUT, DELETE",
+            Self::Mute(_) | Self::Reaction(..) => "PUT, DELETE",
             Self::GroupMember(..) | Self::Message(_) => "PATCH, DELETE",
             _ => "GET, HEAD",
         }
@@ -454,6 +464,11 @@ impl ChatHttp {
             }
             Route::Message(id) => {
                 self.edit_message(caller.known()?, request, message_id(id)?)
+                    .await
+            }
+            Route::Reaction(id, raw) => {
+                let add = method != Method::DELETE;
+                self.react(caller.known()?, message_id(id)?, &emoji(raw)?, add)
                     .await
             }
             Route::Health => Ok(response::json(

@@ -96,6 +96,25 @@ pub(crate) struct MessageDto<'a> {
     /// When it was deleted (RFC 3339): a tombstone, whose `text` is empty.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) deleted_at: Option<String>,
+    /// Its reactions, one per emoji in the order first used; absent when
+    /// none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) reactions: Vec<ReactionDto<'a>>,
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Reaction)]
+pub(crate) struct ReactionDto<'a> {
+    /// The emoji.
+    pub(crate) emoji: &'a str,
+    /// How many reacted with it.
+    pub(crate) count: u64,
+    /// Whether the reader is one of them; absent in live frames, which
+    /// every member's connections share (keep what you knew, and apply the
+    /// `reaction` frames of your own user).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) me: Option<bool>,
 }
 
 /// The message a reply answers, as it is now.
@@ -187,6 +206,15 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             thread_root: message.thread_root().map(MessageId::get),
             edited_at: message.edited_at().map(|t| t.to_rfc3339()),
             deleted_at: message.deleted_at().map(|t| t.to_rfc3339()),
+            reactions: message
+                .reactions()
+                .iter()
+                .map(|r| ReactionDto {
+                    emoji: r.emoji.as_str(),
+                    count: r.count,
+                    me: r.me,
+                })
+                .collect(),
         }
     }
 }
@@ -696,6 +724,20 @@ pub(crate) enum ServerFrame<'a> {
         /// The change's cursor.
         cursor: String,
     },
+    /// Someone added or took away a reaction: the message as it is now,
+    /// with its reactions.
+    Reaction {
+        /// The message.
+        message: MessageDto<'a>,
+        /// Who reacted.
+        user: &'a str,
+        /// With what.
+        emoji: &'a str,
+        /// Whether it was added (or taken away).
+        added: bool,
+        /// The change's cursor.
+        cursor: String,
+    },
     /// The sending connection's confirmation that a message is committed.
     Ack {
         /// The client's key, echoed.
@@ -861,6 +903,19 @@ impl<'a> ServerFrame<'a> {
             }),
             EventKind::Revised { message, .. } => Some(Self::Edited {
                 message: MessageDto::from(message),
+                cursor: cursor(),
+            }),
+            EventKind::Reacted {
+                message,
+                by,
+                emoji,
+                added,
+                ..
+            } => Some(Self::Reaction {
+                message: MessageDto::from(message),
+                user: by.username().as_str(),
+                emoji: emoji.as_str(),
+                added: *added,
                 cursor: cursor(),
             }),
             EventKind::Typing { from, .. } => Some(Self::Typing {

@@ -40,7 +40,7 @@ pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use groups::{GROUP_CONVERSATIONS, contains_pattern};
 pub use lender::{Lender, Lent, LentTx, roll_back};
 pub use messages::{MessageRow, TAKE_POSITIONS, message_row};
-pub use revisions::FEED_REVISIONS;
+pub use revisions::{FEED_REVISIONS, reactions_sql};
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
 
@@ -52,7 +52,7 @@ pub mod ports {
     pub use crate::conversations::*;
     pub use crate::groups::*;
     pub use crate::messages::*;
-    pub use crate::revisions::{message_by_id, revise_message};
+    pub use crate::revisions::{message_by_id, react, reactions, revise_message};
     pub use crate::users::*;
     pub use async_trait::async_trait;
     pub use chat_core;
@@ -116,13 +116,14 @@ macro_rules! sql_store_ports {
             use $crate::ports::chat_core::ports::{
                 ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser,
                 GroupChange, GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey,
-                NewGroup, NewUser, Page, PageLimit, ReadMark, Revision, SessionRecord,
-                SessionStore, StoredUser, UserStore,
+                NewGroup, NewUser, Page, PageLimit, ReactionChange, ReadMark, Revision,
+                SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
                 Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId,
                 Group, Invitation, Member, Membership, Message, MessageId, Mute, NewMessage,
-                Position, Result, SessionId, Timestamp, TokenHash, User, UserId, Username,
+                Position, Reaction, Result, SessionId, Timestamp, TokenHash, User, UserId,
+                Username,
             };
 
             #[shared::async_trait]
@@ -314,6 +315,16 @@ macro_rules! sql_store_ports {
                     revision: &Revision,
                 ) -> Result<Option<(Position, Message)>> {
                     shared::revise_message(self, revision).await
+                }
+                async fn react(&self, change: &ReactionChange) -> Result<Option<Position>> {
+                    shared::react(self, change).await
+                }
+                async fn reactions(
+                    &self,
+                    reader: Option<UserId>,
+                    messages: &[MessageId],
+                ) -> Result<Vec<(MessageId, Vec<Reaction>)>> {
+                    shared::reactions(self, reader, messages).await
                 }
             }
 

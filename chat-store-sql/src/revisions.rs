@@ -2,12 +2,15 @@
 //! them: a message's newest change is its `revision`, a position taken
 //! from the clock.
 
-use chat_core::ports::{Revision, RevisionKind};
-use chat_core::{Change, Message, MessageId, Position, Result, fold_for_search};
+use chat_core::backend::corrupt;
+use chat_core::ports::{ReactionChange, Revision, RevisionKind};
+use chat_core::{
+    Change, Emoji, Message, MessageId, Position, Reaction, Result, UserId, fold_for_search,
+};
 
 use crate::SqlStore;
 use crate::args;
-use crate::db::{Commit, Sql, SqlPool, SqlRow};
+use crate::db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 use crate::messages::TAKE_POSITIONS;
 use crate::rows::message;
 
@@ -81,6 +84,13 @@ pub async fn revise_message(
         tx.rollback().await?;
         return Ok(None);
     };
+    if matches!(revision.kind, RevisionKind::Delete { .. }) {
+        tx.execute(
+            "DELETE FROM reactions WHERE message_id = $1".into(),
+            args![id],
+        )
+        .await?;
+    }
     if let (Some(index), RevisionKind::Edit(_)) = (sql.index_messages, &revision.kind) {
         tx.execute(index.into(), args![id, id]).await?;
     }
@@ -95,6 +105,112 @@ pub async fn revise_message(
     let revised = message(&row)?;
     tx.commit().await?;
     Ok(Some((Position::new(position), revised)))
+}
+
+/// [`MessageStore::react`](chat_core::ports::MessageStore::react) in SQL:
+/// the clock, the reaction's row (only on a message not deleted, and not a
+/// system message), the message's revision, and for a direct conversation
+/// its members' newest change.
+pub async fn react(store: &impl SqlStore, change: &ReactionChange) -> Result<Option<Position>> {
+    let id = change.message.get();
+    let mut tx = store.writer().begin().await?;
+    let position = tx
+        .fetch_one(TAKE_POSITIONS.into(), args![1_i64])
+        .await?
+        .int("last_id")?;
+    let changed = if change.add {
+        tx.execute(
+            "INSERT INTO reactions (message_id, emoji, user_id, created_at, position) \
+             SELECT $1, $2, $3, $4, $5 \
+             WHERE EXISTS (SELECT 1 FROM messages \
+                WHERE id = $1 AND deleted_at IS NULL AND event IS NULL) \
+             ON CONFLICT DO NOTHING"
+                .into(),
+            args![
+                id,
+                change.emoji.as_str(),
+                change.user.get(),
+                change.at.unix_micros(),
+                position
+            ],
+        )
+        .await?
+    } else {
+        tx.execute(
+            "DELETE FROM reactions WHERE message_id = $1 AND emoji = $2 AND user_id = $3".into(),
+            args![id, change.emoji.as_str(), change.user.get()],
+        )
+        .await?
+    };
+    if changed == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let row = tx
+        .fetch_one(
+            "UPDATE messages SET revision = $2 WHERE id = $1 \
+             RETURNING conversation_id, recipient_id"
+                .into(),
+            args![id, position],
+        )
+        .await?;
+    if row.opt_int("recipient_id")?.is_some() {
+        tx.execute(
+            "UPDATE members SET last_change = $2 WHERE conversation_id = $1".into(),
+            args![row.int("conversation_id")?, position],
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Some(Position::new(position)))
+}
+
+/// The reactions of `count` messages: `$1` the reader (or NULL), `$2`…
+/// the message ids; served by the primary key.
+pub fn reactions_sql(count: usize) -> String {
+    let list: Vec<String> = (0..count).map(|n| format!("${}", n + 2)).collect();
+    format!(
+        "SELECT message_id, emoji, count(*) AS n, \
+            count(CASE WHEN user_id = $1 THEN 1 END) AS mine, min(position) AS first \
+         FROM reactions WHERE message_id IN ({}) \
+         GROUP BY message_id, emoji ORDER BY message_id, first",
+        list.join(", ")
+    )
+}
+
+/// [`MessageStore::reactions`](chat_core::ports::MessageStore::reactions)
+/// in SQL: one query over the primary key, its list of ids written out.
+pub async fn reactions(
+    store: &impl SqlStore,
+    reader: Option<UserId>,
+    messages: &[MessageId],
+) -> Result<Vec<(MessageId, Vec<Reaction>)>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = reactions_sql(messages.len());
+    let mut args = vec![Arg::from(reader.map(UserId::get))];
+    args.extend(messages.iter().map(|id| Arg::from(id.get())));
+    let rows = store
+        .reader()
+        .fetch_all(Stmt::assembled(sql), &args)
+        .await?;
+    let mut found: Vec<(MessageId, Vec<Reaction>)> = Vec::new();
+    for row in &rows {
+        let id = MessageId::new(row.int("message_id")?);
+        let reaction = Reaction {
+            emoji: Emoji::parse(row.text("emoji")?).map_err(|e| corrupt("emoji", e))?,
+            count: u64::try_from(row.int("n")?).unwrap_or(0),
+            me: reader
+                .map(|_| row.int("mine").map(|mine| mine != 0))
+                .transpose()?,
+        };
+        match found.last_mut() {
+            Some((last, reactions)) if *last == id => reactions.push(reaction),
+            _ => found.push((id, vec![reaction])),
+        }
+    }
+    Ok(found)
 }
 
 /// The rows of a revisions query (`revision` and the message columns) as

@@ -133,6 +133,12 @@ async fn hot_queries_use_their_indexes() {
             vec!["messages_deleted_in_conversation"],
         ),
         (
+            "reactions of a page of messages",
+            chat_store_sql::reactions_sql(3),
+            4,
+            vec!["SEARCH reactions USING PRIMARY KEY (message_id=?)"],
+        ),
+        (
             "conversation peers",
             PEERS.to_owned(),
             1,

@@ -58,6 +58,8 @@ pub enum Call {
     LastMessageId,
     Message,
     ReviseMessage,
+    React,
+    Reactions,
     CreateGroup,
     Group,
     ChangeGroup,
@@ -474,6 +476,20 @@ impl MessageStore for FaultyStore {
     ) -> Result<Option<(Position, Message)>> {
         self.faults.checkpoint(Call::ReviseMessage).await?;
         self.inner.revise_message(revision).await
+    }
+
+    async fn react(&self, change: &chat_core::ports::ReactionChange) -> Result<Option<Position>> {
+        self.faults.checkpoint(Call::React).await?;
+        self.inner.react(change).await
+    }
+
+    async fn reactions(
+        &self,
+        reader: Option<UserId>,
+        messages: &[MessageId],
+    ) -> Result<Vec<(MessageId, Vec<chat_core::Reaction>)>> {
+        self.faults.checkpoint(Call::Reactions).await?;
+        self.inner.reactions(reader, messages).await
     }
 }
 

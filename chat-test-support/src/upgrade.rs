@@ -669,6 +669,12 @@ impl Recorded {
             .message;
         let quote = reply.reply_to().expect("a quote of a release message");
         assert_eq!(quote.excerpt.as_deref(), Some(from_bob.text().as_str()));
+        let reacted = chat.react(alice, from_bob.id(), "👍", true).await.unwrap();
+        assert_eq!(
+            reacted.reactions().len(),
+            1,
+            "a release message takes a reaction"
+        );
         let deleted = chat.delete_message(alice, from_alice.id()).await.unwrap();
         assert!(deleted.is_deleted());
         let search = HistoryQuery {
@@ -697,7 +703,7 @@ impl Recorded {
                 _ => None,
             })
             .collect();
-        assert_eq!(revised, [from_alice.id(), reply.id()]);
+        assert_eq!(revised, [from_bob.id(), from_alice.id(), reply.id()]);
     }
 
     /// Users a host brings live beside the release's password accounts on

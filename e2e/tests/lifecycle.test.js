@@ -67,3 +67,46 @@ test("a reply, an edit and a delete reach the other browser live", async (t) => 
     throw error;
   }
 });
+
+test("a reaction reaches the other browser live, and each sees which are theirs", async (t) => {
+  const alice = await Person.open(suite.browser, suite.server, uniqueName("alice"));
+  const bob = await Person.open(suite.browser, suite.server, uniqueName("bob"));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+  });
+  await alice.signUp();
+  await bob.signUp();
+  try {
+    await alice.openConversation(bob.name);
+    await alice.send("we shipped it");
+    await bob.openConversation(alice.name);
+    const onBobs = bob.messages().filter({ hasText: "we shipped it" });
+    await onBobs.waitFor();
+    await onBobs.getByRole("button", { name: "React" }).click();
+    await onBobs.getByRole("group", { name: "React with" }).getByRole("button", { name: "🎉" }).click();
+    await onBobs.locator(".reaction[aria-pressed='true']", { hasText: "🎉 1" }).waitFor();
+
+    // Alice sees it live, not as hers; she adds hers with the same button.
+    const onAlices = alice.messages().filter({ hasText: "we shipped it" });
+    const chip = onAlices.locator(".reaction", { hasText: "🎉 1" });
+    await chip.waitFor();
+    assert.equal(await chip.getAttribute("aria-pressed"), "false");
+    await chip.click();
+    await onAlices.locator(".reaction[aria-pressed='true']", { hasText: "🎉 2" }).waitFor();
+    await onBobs.locator(".reaction[aria-pressed='true']", { hasText: "🎉 2" }).waitFor();
+
+    // Bob takes his away: both see one, Alice's still hers.
+    await onBobs.locator(".reaction", { hasText: "🎉 2" }).click();
+    await onBobs.locator(".reaction[aria-pressed='false']", { hasText: "🎉 1" }).waitFor();
+    await onAlices.locator(".reaction[aria-pressed='true']", { hasText: "🎉 1" }).waitFor();
+
+    // After a reload, the page says the same.
+    await bob.openConversation(alice.name);
+    await bob.messages().filter({ hasText: "we shipped it" }).locator(".reaction[aria-pressed='false']", { hasText: "🎉 1" }).waitFor();
+  } catch (error) {
+    await alice.screenshot("reactions").catch(() => {});
+    await bob.screenshot("reactions").catch(() => {});
+    throw error;
+  }
+});

@@ -159,6 +159,15 @@ async fn replies_edits_and_deletes_arrive_typed() {
         matches!(refused, chat_client::Error::Api(ref e) if e.code == "forbidden"),
         "{refused:?}"
     );
+    let reacted = alice.react(question.id, "👍🏽", true).await.unwrap();
+    assert_eq!(reacted.reactions.len(), 1);
+    assert_eq!(reacted.reactions[0].me, Some(true));
+    let (user, emoji) = next_where(&mut bobs, |event| match event {
+        LiveEvent::Event(ServerEvent::Reaction { user, emoji, .. }) => Some((user, emoji)),
+        _ => None,
+    })
+    .await;
+    assert_eq!((user.as_str(), emoji.as_str()), ("alice", "👍🏽"));
     let tombstone = alice.delete(question.id).await.unwrap();
     assert!(tombstone.deleted_at.is_some() && tombstone.text.is_empty());
     let deleted = next_where(&mut bobs, |event| match event {

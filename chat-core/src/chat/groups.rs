@@ -653,6 +653,9 @@ impl Chat {
                 page.has_more = false;
             }
         }
+        page.items = self
+            .with_reactions(Some(session.user().id()), page.items)
+            .await?;
         Ok(page)
     }
 

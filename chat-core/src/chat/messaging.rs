@@ -301,7 +301,15 @@ impl Chat {
                 .await?;
         }
         match self.find_direct_conversation(session.user(), &peer).await? {
-            Some(conversation) => self.inner.store.list_messages(conversation, query).await,
+            Some(conversation) => {
+                let page = self.inner.store.list_messages(conversation, query).await?;
+                Ok(Page {
+                    items: self
+                        .with_reactions(Some(session.user().id()), page.items)
+                        .await?,
+                    has_more: page.has_more,
+                })
+            }
             None => Ok(Page {
                 items: Vec::new(),
                 has_more: false,
@@ -478,10 +486,17 @@ impl Chat {
         after: Position,
         limit: PageLimit,
     ) -> Result<Page<Change>> {
-        self.inner
+        let page = self
+            .inner
             .store
             .changes_since(session.user().id(), after, limit)
-            .await
+            .await?;
+        Ok(Page {
+            items: self
+                .changes_with_reactions(session.user().id(), page.items)
+                .await?,
+            has_more: page.has_more,
+        })
     }
 
     /// The cursor of the newest committed change of the whole store: a

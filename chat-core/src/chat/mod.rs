@@ -29,6 +29,7 @@ pub use identity::UserRef;
 pub use live::{Item, Live, Resume};
 pub use messaging::{Draft, Sending, Sent};
 pub use policy::{PolicyFailure, PolicyObserver, PolicyOutcome};
+pub use revisions::MAX_REACTIONS;
 pub use subscription::Subscription;
 
 use crate::domain::PasswordHash;

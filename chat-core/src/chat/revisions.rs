@@ -7,11 +7,15 @@ use tracing::instrument;
 
 use super::Chat;
 use crate::domain::{
-    ConversationId, HistoryVisibility, Membership, Message, MessageId, MessageText, Position, Reply,
+    Change, ConversationId, Emoji, HistoryVisibility, Membership, Message, MessageId, MessageText,
+    Position, Reply, UserId,
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind};
-use crate::ports::{Action, Proposal, Revision, RevisionKind, Topic};
+use crate::ports::{Action, Proposal, ReactionChange, Revision, RevisionKind, Topic};
+
+/// The most different emoji one message may have.
+pub const MAX_REACTIONS: usize = 20;
 use crate::session::Session;
 
 /// Where a message lives, as the caller may see it.
@@ -96,11 +100,148 @@ impl Chat {
         };
         match self.inner.store.revise_message(&revision).await? {
             Some((position, edited)) => {
+                let edited = self.with_reactions(None, vec![edited]).await?.remove(0);
                 self.publish_revision(&reach, position, &edited).await;
                 Ok(edited)
             }
             None => Err(ChatError::conflict("the message was deleted")),
         }
+    }
+
+    /// Adds the session user's reaction `emoji` to message `id` (`add`),
+    /// or takes it away: at most one of each emoji per user and message.
+    /// Every member who may read the message hears of it (a
+    /// [`EventKind::Reacted`] event live, the message as it is now on
+    /// resume). Adding a reaction that is there, or taking away one that
+    /// is not, changes nothing. Returns the message with its reactions as
+    /// the user sees them.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `emoji` for anything but one emoji
+    /// ([`Emoji::parse`]); [`ChatError::NotFound`] for a message the user
+    /// may not read; [`ChatError::Forbidden`] for a group's system message
+    /// or a member who may not send in the group now;
+    /// [`ChatError::Conflict`] for a deleted message, or a message that
+    /// already has [`MAX_REACTIONS`] different emoji;
+    /// [`ChatError::RateLimited`] (reactions count as sends).
+    #[instrument(skip_all, fields(user = %session.user().id(), message = %id))]
+    pub async fn react(
+        &self,
+        session: &Session,
+        id: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Result<Message> {
+        let me = session.user();
+        let emoji = Emoji::parse(emoji)?;
+        let message = self.readable_message(session, id).await?;
+        let reach = self.reach(session, &message).await?;
+        if message.event().is_some() {
+            return Err(ChatError::Forbidden);
+        }
+        let now = self.inner.clock.now();
+        if let Some(group) = &reach.group {
+            group.may_send(now).map_err(|_| ChatError::Forbidden)?;
+        }
+        if message.is_deleted() {
+            return Err(ChatError::conflict("the message was deleted"));
+        }
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &me.id().to_string())
+            .await?;
+        let current = self.with_reactions(None, vec![message.clone()]).await?;
+        let kinds = current.first().map_or(0, |m| m.reactions().len());
+        let new_kind = current
+            .first()
+            .is_none_or(|m| m.reactions().iter().all(|r| r.emoji != emoji));
+        if add && new_kind && kinds >= MAX_REACTIONS {
+            return Err(ChatError::conflict(
+                "a message has at most 20 different reactions",
+            ));
+        }
+        let change = ReactionChange {
+            message: id,
+            user: me.id(),
+            emoji: emoji.clone(),
+            add,
+            at: now,
+        };
+        let changed = self.inner.store.react(&change).await?;
+        if let Some(position) = changed {
+            let counted = self.with_reactions(None, vec![message.clone()]).await?;
+            let event = Event::new(EventKind::Reacted {
+                message: counted.into_iter().next().unwrap_or(message.clone()),
+                position,
+                by: me.clone(),
+                emoji,
+                added: add,
+            });
+            self.publish(&reach.topics, event).await;
+        }
+        Ok(self
+            .with_reactions(Some(me.id()), vec![message])
+            .await?
+            .remove(0))
+    }
+
+    /// `messages` with their reactions, `me` as `reader` sees them (`None`:
+    /// counts only); deleted messages have none.
+    pub(super) async fn with_reactions(
+        &self,
+        reader: Option<UserId>,
+        mut messages: Vec<Message>,
+    ) -> Result<Vec<Message>> {
+        let ids: Vec<MessageId> = messages
+            .iter()
+            .filter(|m| !m.is_deleted() && m.event().is_none())
+            .map(Message::id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(messages);
+        }
+        let mut found = self.inner.store.reactions(reader, &ids).await?;
+        for message in &mut messages {
+            if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
+                let (_, reactions) = found.swap_remove(at);
+                *message = message.clone().with_reactions(reactions);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// `changes` with the reactions of their messages as `reader` sees
+    /// them.
+    pub(super) async fn changes_with_reactions(
+        &self,
+        reader: UserId,
+        changes: Vec<Change>,
+    ) -> Result<Vec<Change>> {
+        let messages: Vec<Message> = changes
+            .iter()
+            .filter_map(|change| match change {
+                Change::Message(message) | Change::Revised { message, .. } => Some(message.clone()),
+                _ => None,
+            })
+            .collect();
+        if messages.is_empty() {
+            return Ok(changes);
+        }
+        let mut counted = self
+            .with_reactions(Some(reader), messages)
+            .await?
+            .into_iter();
+        Ok(changes
+            .into_iter()
+            .map(|change| match change {
+                Change::Message(message) => Change::Message(counted.next().unwrap_or(message)),
+                Change::Revised { position, message } => Change::Revised {
+                    position,
+                    message: counted.next().unwrap_or(message),
+                },
+                other => other,
+            })
+            .collect())
     }
 
     /// Deletes message `id` for everyone: its text leaves the store and

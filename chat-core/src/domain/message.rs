@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ClientMessageId, ConversationId, GroupEvent, GroupTitle, MessageId, MessageText, Position,
-    Role, Timestamp, User,
+    Reaction, Role, Timestamp, User,
 };
 
 /// A stored message.
@@ -29,6 +29,8 @@ struct Lifecycle {
     thread_root: Option<MessageId>,
     edited_at: Option<Timestamp>,
     deleted_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reactions: Vec<Reaction>,
 }
 
 impl Message {
@@ -103,13 +105,34 @@ impl Message {
         self
     }
 
-    /// The message's tombstone, deleted at `at`: the text is gone (empty),
-    /// the id, place, sender and time stay.
+    /// The message's tombstone, deleted at `at`: the text and the
+    /// reactions are gone, the id, place, sender and time stay.
     #[must_use]
     pub fn deleted(mut self, at: Timestamp) -> Self {
         self.text = MessageText::removed();
-        self.lifecycle_mut().deleted_at = Some(at);
+        let lifecycle = self.lifecycle_mut();
+        lifecycle.deleted_at = Some(at);
+        lifecycle.reactions.clear();
         self
+    }
+
+    /// The message with its reactions, in the order their emoji were
+    /// first used (empty: none).
+    #[must_use]
+    pub fn with_reactions(mut self, reactions: Vec<Reaction>) -> Self {
+        if !reactions.is_empty() || self.lifecycle.is_some() {
+            self.lifecycle_mut().reactions = reactions;
+        }
+        self
+    }
+
+    /// Its reactions, one per emoji, in the order the emoji were first
+    /// used; filled in where the service reads messages for someone
+    /// (history, recovery) and on changes, empty on a new message.
+    pub fn reactions(&self) -> &[Reaction] {
+        self.lifecycle
+            .as_ref()
+            .map_or(&[], |lifecycle| lifecycle.reactions.as_slice())
     }
 
     /// The same message under another id (a batch written with ids

@@ -13,6 +13,7 @@ mod message;
 mod message_text;
 mod mute;
 mod password;
+mod reaction;
 mod search;
 mod timestamp;
 mod user;
@@ -35,6 +36,7 @@ pub use message::{
 pub use message_text::MessageText;
 pub use mute::Mute;
 pub use password::{Password, PasswordHash};
+pub use reaction::{Emoji, Reaction};
 pub use search::{SearchPattern, fold_for_search};
 pub use timestamp::Timestamp;
 pub use user::{Account, User};

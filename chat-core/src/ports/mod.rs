@@ -22,6 +22,6 @@ pub use presence::{ACTIVITY_KEPT, Presence};
 pub use store::{
     ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
     GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
-    PageLimit, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore, Store, StoredUser,
-    UserStore,
+    PageLimit, ReactionChange, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore,
+    Store, StoredUser, UserStore,
 };

@@ -2,9 +2,9 @@ use async_trait::async_trait;
 
 use crate::domain::{
     Account, ApiKey, ApiScopes, Change, ConversationId, ConversationSummary, DisplayName, Email,
-    ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member, Membership,
-    Message, MessageId, MessageText, Mute, NewEvent, NewMessage, PasswordHash, Position,
-    SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member,
+    Membership, Message, MessageId, MessageText, Mute, NewEvent, NewMessage, PasswordHash,
+    Position, Reaction, SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -432,6 +432,44 @@ pub trait MessageStore: Send + Sync + 'static {
     /// message's id, place, sender and time as a tombstone. Unread counts
     /// leave deleted messages out.
     async fn revise_message(&self, revision: &Revision) -> Result<Option<(Position, Message)>>;
+
+    /// Adds `change.user`'s reaction `change.emoji` to a message (or takes
+    /// it away), in one transaction, and returns the change's position;
+    /// `None` when nothing changed (the reaction was there already, or was
+    /// not; no such message, a system message or a deleted one).
+    ///
+    /// Contract: as [`revise_message`](Self::revise_message), the change
+    /// takes a position and becomes the message's one kept change,
+    /// replayed by [`changes_since`](Self::changes_since) and
+    /// [`feed_since`](Self::feed_since) as the message as it is now. A
+    /// user has at most one reaction of each emoji on a message. Deleting
+    /// a message deletes its reactions.
+    async fn react(&self, change: &ReactionChange) -> Result<Option<Position>>;
+
+    /// The reactions to `messages`: for each message that has any, one per
+    /// emoji, in the order the emoji were first used, with whether `reader`
+    /// is among those who reacted (`None`: `me` left unknown). Served by an
+    /// index.
+    async fn reactions(
+        &self,
+        reader: Option<UserId>,
+        messages: &[MessageId],
+    ) -> Result<Vec<(MessageId, Vec<Reaction>)>>;
+}
+
+/// A reaction added or taken away ([`MessageStore::react`]).
+#[derive(Clone, Debug)]
+pub struct ReactionChange {
+    /// The message.
+    pub message: MessageId,
+    /// Who reacts.
+    pub user: UserId,
+    /// With what.
+    pub emoji: Emoji,
+    /// `true` to add it, `false` to take it away.
+    pub add: bool,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// An edit or a delete of a stored message, decided by the service

@@ -673,3 +673,114 @@ pub async fn later_members_never_see_an_older_message_through_a_quote_or_an_edit
         .await
         .unwrap();
 }
+
+fn counts(message: &Message) -> Vec<(String, u64, Option<bool>)> {
+    message
+        .reactions()
+        .iter()
+        .map(|r| (r.emoji.as_str().to_owned(), r.count, r.me))
+        .collect()
+}
+
+fn reaction(emoji: &str, count: u64, me: Option<bool>) -> (String, u64, Option<bool>) {
+    (emoji.to_owned(), count, me)
+}
+
+pub async fn reactions_are_one_emoji_each_counted_per_reader_and_replayed(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    let message = h.send(&alice, "bob", "good news").await;
+    let mut alices = h.chat.live(&alice, Resume::Now, 1000).await.unwrap();
+    let reacted = h.chat.react(&bob, message.id(), "👍🏽", true).await.unwrap();
+    assert_eq!(counts(&reacted), [reaction("👍🏽", 1, Some(true))]);
+    let EventKind::Reacted {
+        message: shown,
+        by,
+        emoji,
+        added,
+        ..
+    } = next_change(&mut alices).await
+    else {
+        panic!("not a reaction")
+    };
+    assert_eq!(
+        (by.username().as_str(), emoji.as_str(), added),
+        ("bob", "👍🏽", true)
+    );
+    assert_eq!(counts(&shown), [reaction("👍🏽", 1, None)], "live: no `me`");
+    h.chat
+        .react(&alice, message.id(), "👍🏽", true)
+        .await
+        .unwrap();
+    h.chat
+        .react(&alice, message.id(), "🎉", true)
+        .await
+        .unwrap();
+    // Again: nothing changes.
+    let again = h.chat.react(&bob, message.id(), "👍🏽", true).await.unwrap();
+    assert_eq!(
+        counts(&again),
+        [
+            reaction("👍🏽", 2, Some(true)),
+            reaction("🎉", 1, Some(false))
+        ]
+    );
+    // Each reader's history says which are theirs.
+    let shown = history(&h, &alice, "bob").await;
+    assert_eq!(
+        counts(&shown[0]),
+        [reaction("👍🏽", 2, Some(true)), reaction("🎉", 1, Some(true))]
+    );
+    // Bad input, strangers, and what cannot be reacted to.
+    for bad in ["", "ok", "👍👍", "👍 "] {
+        assert_code(
+            h.chat.react(&bob, message.id(), bad, true).await,
+            "invalid_input",
+        );
+    }
+    assert_code(
+        h.chat.react(&carol, message.id(), "👍", true).await,
+        "not_found",
+    );
+    // Taken away; a client resuming from the message gets its reactions as
+    // they are now, as it sees them, once.
+    h.chat.react(&bob, message.id(), "👍🏽", false).await.unwrap();
+    let changes = h
+        .chat
+        .changes(&bob, message.position(), PageLimit::DEFAULT)
+        .await
+        .unwrap()
+        .items;
+    let revised: Vec<&Message> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Revised { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(revised.len(), 1);
+    assert_eq!(
+        counts(revised[0]),
+        [
+            reaction("👍🏽", 1, Some(false)),
+            reaction("🎉", 1, Some(false))
+        ]
+    );
+    // At most MAX_REACTIONS different emoji on a message.
+    let busy = h.send(&alice, "bob", "react to me").await;
+    for n in 0..crate::MAX_REACTIONS {
+        let emoji = char::from_u32(0x1F600 + u32::try_from(n).unwrap())
+            .unwrap()
+            .to_string();
+        h.chat.react(&bob, busy.id(), &emoji, true).await.unwrap();
+    }
+    assert_code(h.chat.react(&bob, busy.id(), "🦀", true).await, "conflict");
+    // A deleted message loses its reactions and takes no more.
+    h.chat.delete_message(&alice, message.id()).await.unwrap();
+    assert_code(
+        h.chat.react(&bob, message.id(), "👍", true).await,
+        "conflict",
+    );
+    let shown = history(&h, &bob, "alice").await;
+    assert!(shown[0].is_deleted() && shown[0].reactions().is_empty());
+}

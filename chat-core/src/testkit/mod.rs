@@ -91,6 +91,7 @@ macro_rules! lifecycle_suite {
             group_members_hear_changes_while_they_may_read,
             edits_are_asked_of_the_policy_and_count_as_sends,
             later_members_never_see_an_older_message_through_a_quote_or_an_edit,
+            reactions_are_one_emoji_each_counted_per_reader_and_replayed,
         );
     };
 }

@@ -179,3 +179,98 @@ async fn the_websocket_edits_deletes_and_replies() {
     let error = expect_frame(&mut ws, "error").await;
     assert_eq!(error["code"], "not_found");
 }
+
+#[tokio::test]
+async fn reactions_over_http_and_websocket() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    let message = server.send(&alice, "bob", "we shipped it").await;
+    let id = message["id"].as_i64().unwrap();
+    let (mut alices, _) = server.ws_ready(&alice, "").await;
+    let path = format!("/api/messages/{id}/reactions/%F0%9F%8E%89");
+    let put = |who: &Login, path: String| {
+        let bearer = who.bearer();
+        let server = &server;
+        async move {
+            server
+                .request(
+                    reqwest::Method::PUT,
+                    &path,
+                    Some(json!({})),
+                    &[("authorization", &bearer)],
+                )
+                .await
+        }
+    };
+    let (status, _, body) = put(&bob, path.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["message"]["reactions"],
+        json!([{"emoji": "🎉", "count": 1, "me": true}])
+    );
+    let frame = expect_frame(&mut alices, "reaction").await;
+    assert_eq!(
+        (
+            frame["user"].as_str(),
+            frame["emoji"].as_str(),
+            frame["added"].as_bool()
+        ),
+        (Some("bob"), Some("🎉"), Some(true))
+    );
+    assert_eq!(
+        frame["message"]["reactions"],
+        json!([{"emoji": "🎉", "count": 1}]),
+        "no `me` in a shared frame"
+    );
+    assert!(frame["cursor"].is_string());
+
+    // Not an emoji; a stranger; a message that is not there.
+    for bad in ["ok", "%F0%9F%8E%89%F0%9F%8E%89", "%FF"] {
+        let (status, _, body) = put(&bob, format!("/api/messages/{id}/reactions/{bad}")).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (400, Some("emoji")),
+            "{bad}"
+        );
+    }
+    assert_eq!(put(&carol, path.clone()).await.0, 404);
+    assert_eq!(
+        put(&bob, "/api/messages/999999/reactions/%F0%9F%8E%89".into())
+            .await
+            .0,
+        404
+    );
+
+    // Over the WebSocket, and taken away over HTTP.
+    send_frame(
+        &mut alices,
+        json!({"type": "react", "id": id, "emoji": "🎉"}),
+    )
+    .await;
+    let frame = expect_frame(&mut alices, "reaction").await;
+    assert_eq!(frame["message"]["reactions"][0]["count"], 2);
+    send_frame(
+        &mut alices,
+        json!({"type": "react", "id": id, "emoji": "nope"}),
+    )
+    .await;
+    let error = expect_frame(&mut alices, "error").await;
+    assert_eq!(error["field"], "emoji");
+    let (status, _, body) = server.delete_as(&bob, &path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["message"]["reactions"],
+        json!([{"emoji": "🎉", "count": 1, "me": false}])
+    );
+    let frame = expect_frame(&mut alices, "reaction").await;
+    assert_eq!(frame["added"], false);
+    let (_, _, history) = server
+        .get_as(&alice, "/api/conversations/bob/messages")
+        .await;
+    assert_eq!(
+        history["messages"][0]["reactions"],
+        json!([{"emoji": "🎉", "count": 1, "me": true}])
+    );
+}

@@ -6,6 +6,7 @@
 mod active;
 mod delete;
 mod edit;
+mod react;
 mod read;
 mod send;
 mod typing;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use active::Active;
 pub(crate) use delete::Delete;
 pub(crate) use edit::Edit;
+pub(crate) use react::{React, Unreact};
 pub(crate) use read::Read;
 pub(crate) use send::Send;
 pub(crate) use typing::Typing;
@@ -39,6 +41,10 @@ pub(crate) enum Command {
     Edit(Edit),
     /// Delete a message for everyone.
     Delete(Delete),
+    /// React to a message.
+    React(React),
+    /// Take a reaction away.
+    Unreact(Unreact),
 }
 
 /// What a command came to, for the connection to answer.
@@ -100,6 +106,8 @@ macro_rules! each_command {
             Command::Active($command) => $body,
             Command::Edit($command) => $body,
             Command::Delete($command) => $body,
+            Command::React($command) => $body,
+            Command::Unreact($command) => $body,
         }
     };
 }
