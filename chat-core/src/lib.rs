@@ -67,7 +67,7 @@ pub use chat::{
 };
 pub use device::DeviceToken;
 pub use domain::{
-    Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, Change, Client, ClientAddress,
+    Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, Block, Change, Client, ClientAddress,
     ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, Emoji,
     ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
     Invitation, JoinPolicy, Member, Membership, Message, MessageId, MessageText, Mute, NewEvent,

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, ApiKey, Change, ConversationId, ConversationSummary, Email, Emoji, ExternalId, Group,
-    GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy,
-    Member, Membership, Message, MessageId, Mute, NewEvent, NewMessage, Position, Reaction, Role,
-    SessionId, SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
+    Account, ApiKey, Block, Change, ConversationId, ConversationSummary, Email, Emoji, ExternalId,
+    Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
+    JoinPolicy, Member, Membership, Message, MessageId, Mute, NewEvent, NewMessage, Position,
+    Reaction, Role, SessionId, SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
@@ -59,6 +59,9 @@ struct State {
     mutes: BTreeMap<(UserId, ConversationId), Option<Timestamp>>,
     /// Each message's reactions, oldest first.
     reactions: HashMap<MessageId, Vec<(Emoji, UserId)>>,
+    /// Blocks: (blocker, blocked) → since, with an order of making.
+    blocks: BTreeMap<(UserId, UserId), (u64, Timestamp)>,
+    next_block: u64,
 }
 
 struct StoredSession {
@@ -814,6 +817,48 @@ impl ConversationStore for MemoryStore {
                 until: *until,
             })
             .collect())
+    }
+
+    async fn set_block(&self, blocker: UserId, blocked: UserId, at: Timestamp) -> Result<bool> {
+        let mut state = lock(self);
+        if state.blocks.contains_key(&(blocker, blocked)) {
+            return Ok(false);
+        }
+        state.next_block += 1;
+        let order = state.next_block;
+        state.blocks.insert((blocker, blocked), (order, at));
+        Ok(true)
+    }
+
+    async fn clear_block(&self, blocker: UserId, blocked: UserId) -> Result<bool> {
+        Ok(lock(self).blocks.remove(&(blocker, blocked)).is_some())
+    }
+
+    async fn blocks(&self, blocker: UserId) -> Result<Vec<Block>> {
+        let state = lock(self);
+        let mut found: Vec<(u64, Block)> = state
+            .blocks
+            .range((blocker, UserId::new(i64::MIN))..=(blocker, UserId::new(i64::MAX)))
+            .map(|((_, blocked), (order, since))| {
+                Ok((
+                    *order,
+                    Block {
+                        user: state.account(*blocked)?,
+                        since: *since,
+                    },
+                ))
+            })
+            .collect::<Result<_>>()?;
+        found.sort_by_key(|(order, _)| *order);
+        Ok(found.into_iter().map(|(_, block)| block).collect())
+    }
+
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<(bool, bool)> {
+        let state = lock(self);
+        Ok((
+            state.blocks.contains_key(&(a, b)),
+            state.blocks.contains_key(&(b, a)),
+        ))
     }
 }
 

@@ -1,7 +1,7 @@
 // The chat page: server-rendered first, then live over the WebSocket. The
 // room it shows is a direct conversation (`peer`) or a group (`groupId`).
 
-import { loginUrl, postJson, request, url } from "./api.js";
+import { getJson, loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
   appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, ownReactions, quoteOf, reactionsOf,
@@ -54,6 +54,8 @@ export function chatPage() {
   // `{ id, from, text }`, or editing the user's message `{ id }`.
   let replyTo = null;
   let editing = null;
+  // Whom the user blocks: in a group, their messages are hidden.
+  const blocked = new Set();
   // Back from the back-forward cache: its socket is gone, start afresh.
   window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
 
@@ -66,6 +68,15 @@ export function chatPage() {
     if (!last || dayKey(dayOf(last)) !== dayKey(date)) list.append(daySeparator(date));
     list.append(li);
     decorate(li);
+    markBlocked(li);
+  }
+
+  // A group's message from someone the user blocks is hidden (its place
+  // says so); a direct room with them shows what was said before.
+  function markBlocked(li) {
+    if (room === null || room.group === undefined || li.classList.contains("system")) return;
+    const from = li.querySelector(".from")?.textContent || "";
+    li.classList.toggle("blocked", [...blocked].some((name) => same(name, from)));
   }
 
   // ---- replies, edits and deletes ---------------------------------------
@@ -189,7 +200,10 @@ export function chatPage() {
       if (mine) setStatus(fresh, li.dataset.status || "sent");
       if (li.dataset.readBy !== undefined) setReadBy(fresh, Number(li.dataset.readBy));
       li.replaceWith(fresh);
-      if (fresh.closest("#messages")) decorate(fresh);
+      if (fresh.closest("#messages")) {
+        decorate(fresh);
+        markBlocked(fresh);
+      }
     }
     for (const reply of document.querySelectorAll(`li.message[data-reply-to="${Number(message.id)}"]`)) {
       reply.querySelector(".quote")?.replaceWith(quoteOf({
@@ -789,6 +803,31 @@ export function chatPage() {
       if (input.value && now - lastTypingSent > 3000 && connection.send(frame)) lastTypingSent = now;
     });
   }
+
+  // Blocking: no direct message passes between the two. The page learns
+  // whom the user blocks once; in a group, their messages are hidden.
+  const blockButton = document.getElementById("block");
+  function showBlocked() {
+    if (blockButton && peer !== null) {
+      const on = [...blocked].some((name) => same(name, peer));
+      blockButton.setAttribute("aria-pressed", String(on));
+      blockButton.textContent = on ? "Unblock" : "Block";
+    }
+    for (const li of document.querySelectorAll("#messages li.message")) markBlocked(li);
+  }
+  getJson("/api/blocks").then((result) => {
+    for (const block of result.data?.blocks || []) blocked.add(block.username);
+    showBlocked();
+  }).catch(() => {});
+  blockButton?.addEventListener("click", async () => {
+    const on = blockButton.getAttribute("aria-pressed") === "true";
+    const path = "/api/blocks/" + encodeURIComponent(peer);
+    const result = on ? await request("DELETE", path) : await request("PUT", path, {});
+    if (!result.ok) return;
+    for (const name of [...blocked]) if (same(name, peer)) blocked.delete(name);
+    if (!on) blocked.add(peer);
+    showBlocked();
+  });
 
   // Muting the open room: no notifications of it reach the user
   // elsewhere (push, email) until they unmute it.

@@ -28,6 +28,7 @@
 mod api;
 mod auth;
 mod authenticator;
+mod blocks;
 mod config;
 mod error;
 mod events;

@@ -16,12 +16,12 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
-    AddMemberRequest, ConversationDto, ConversationsBody, CreateGroupRequest, EditRequest,
-    FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto,
-    InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody,
-    MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto, ReadBody, ReadRequest,
-    RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody, UpsertUserRequest,
-    UserBody, UserDto, UsersBody,
+    AddMemberRequest, BlockBody, BlockDto, BlocksBody, ConversationDto, ConversationsBody,
+    CreateGroupRequest, EditRequest, FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto,
+    GroupsBody, InvitationDto, InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody,
+    MessageDto, MessagesBody, MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto,
+    ReadBody, ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest,
+    StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -36,7 +36,8 @@ use crate::wire::{
         signup, login, logout, me, conversations, users, history, send, events, health, ready,
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
-        mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction
+        mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction,
+        blocks, block, unblock
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -45,7 +46,7 @@ use crate::wire::{
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
         SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
         UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto,
-        ReactionDto
+        ReactionDto, BlockDto, BlockBody, BlocksBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -635,3 +636,38 @@ fn add_reaction() {}
     ))]
 #[allow(dead_code)]
 fn remove_reaction() {}
+
+/// Whom the caller blocks, oldest first.
+#[utoipa::path(get, path = "/api/blocks", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, description = "the blocks", body = BlocksBody)))]
+#[allow(dead_code)]
+fn blocks() {}
+
+/// Blocks a user: no direct message passes between the two, either way
+/// (they are refused with `forbidden`, the caller with `conflict`), their
+/// typing is dropped, and they cannot add the caller to a group. In a group
+/// both are in, the caller's clients hide their messages. Blocking again
+/// changes nothing; nobody is told.
+#[utoipa::path(put, path = "/api/blocks/{username}", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("username" = String, Path, description = "whom to block")),
+    responses(
+        (status = 200, description = "the block", body = BlockBody),
+        (status = 400, description = "oneself, or not a username (`invalid_input`)", body = ErrorBody),
+        (status = 404, description = "no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn block() {}
+
+/// Unblocks a user (nothing if they were not blocked).
+#[utoipa::path(delete, path = "/api/blocks/{username}", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("username" = String, Path, description = "whom to unblock")),
+    responses(
+        (status = 204, description = "unblocked, or they were not blocked"),
+        (status = 400, description = "oneself, or not a username (`invalid_input`)", body = ErrorBody),
+        (status = 404, description = "no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn unblock() {}

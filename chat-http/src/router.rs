@@ -19,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 33] = [
+pub(crate) const API_ROUTES: [(&str, &str); 36] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -53,6 +53,9 @@ pub(crate) const API_ROUTES: [(&str, &str); 33] = [
     ("DELETE", "/api/messages/{id}"),
     ("PUT", "/api/messages/{id}/reactions/{emoji}"),
     ("DELETE", "/api/messages/{id}/reactions/{emoji}"),
+    ("GET", "/api/blocks"),
+    ("PUT", "/api/blocks/{username}"),
+    ("DELETE", "/api/blocks/{username}"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -167,6 +170,8 @@ enum Route<'a> {
     ServerUsers,
     Mutes,
     Mute(&'a str),
+    Blocks,
+    Block(&'a str),
     WebSocket,
     Home,
     LoginPage,
@@ -274,6 +279,8 @@ impl<'a> Route<'a> {
             ["api", "server", "users"] => Self::ServerUsers,
             ["api", "mutes"] => Self::Mutes,
             ["api", "mutes", id] => Self::Mute(id),
+            ["api", "blocks"] => Self::Blocks,
+            ["api", "blocks", username] => Self::Block(username),
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -330,7 +337,7 @@ impl<'a> Route<'a> {
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
-            Self::Mute(_) | Self::Reaction(..) => "PUT, DELETE",
+            Self::Mute(_) | Self::Reaction(..) | Self::Block(_) => "PUT, DELETE",
             Self::GroupMember(..) | Self::Message(_) => "PATCH, DELETE",
             _ => "GET, HEAD",
         }
@@ -523,6 +530,11 @@ impl ChatHttp {
                 self.unmute(caller.known()?, group_id(id)?).await
             }
             Route::Mute(id) => self.mute(caller.known()?, request, group_id(id)?).await,
+            Route::Blocks => self.blocks(caller.known()?).await,
+            Route::Block(username) if method == Method::DELETE => {
+                self.unblock(caller.known()?, username).await
+            }
+            Route::Block(username) => self.block(caller.known()?, username).await,
             Route::Feed => self.feed(&caller.key()?, &request).await,
             Route::ServerUsers => {
                 caller.key()?;

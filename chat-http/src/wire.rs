@@ -487,6 +487,39 @@ pub(crate) struct MutesBody {
     pub(crate) mutes: Vec<MuteDto>,
 }
 
+/// Someone the caller blocks.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Block)]
+pub(crate) struct BlockDto<'a> {
+    /// Who.
+    pub(crate) username: &'a str,
+    /// Since when (RFC 3339).
+    pub(crate) since: String,
+}
+
+impl<'a> From<&'a chat_core::Block> for BlockDto<'a> {
+    fn from(block: &'a chat_core::Block) -> Self {
+        Self {
+            username: block.user.username().as_str(),
+            since: block.since.to_rfc3339(),
+        }
+    }
+}
+
+/// `{"block": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BlockBody<'a> {
+    /// The block.
+    pub(crate) block: BlockDto<'a>,
+}
+
+/// `GET /api/blocks`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BlocksBody<'a> {
+    /// Whom the caller blocks, oldest first.
+    pub(crate) blocks: Vec<BlockDto<'a>>,
+}
+
 /// `POST /api/server/users`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]

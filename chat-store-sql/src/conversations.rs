@@ -3,8 +3,8 @@
 
 use chat_core::ports::{ConversationQuery, Page};
 use chat_core::{
-    ConversationId, ConversationSummary, Member, MessageId, Mute, Result, SummaryKind, Timestamp,
-    UserId,
+    Block, ConversationId, ConversationSummary, Member, MessageId, Mute, Result, SummaryKind,
+    Timestamp, UserId,
 };
 
 use crate::SqlStore;
@@ -252,4 +252,75 @@ pub async fn mutes(store: &impl SqlStore, user: UserId) -> Result<Vec<Mute>> {
             })
         })
         .collect()
+}
+
+/// [`ConversationStore::set_block`](chat_core::ports::ConversationStore::set_block) in SQL.
+pub async fn set_block(
+    store: &impl SqlStore,
+    blocker: UserId,
+    blocked: UserId,
+    at: Timestamp,
+) -> Result<bool> {
+    let added = store
+        .writer()
+        .execute(
+            "INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (blocker_id, blocked_id) DO NOTHING"
+                .into(),
+            args![blocker.get(), blocked.get(), at.unix_micros()],
+        )
+        .await?;
+    Ok(added > 0)
+}
+
+/// [`ConversationStore::clear_block`](chat_core::ports::ConversationStore::clear_block) in SQL.
+pub async fn clear_block(store: &impl SqlStore, blocker: UserId, blocked: UserId) -> Result<bool> {
+    let cleared = store
+        .writer()
+        .execute(
+            "DELETE FROM blocks WHERE blocker_id = $1 AND blocked_id = $2".into(),
+            args![blocker.get(), blocked.get()],
+        )
+        .await?;
+    Ok(cleared > 0)
+}
+
+/// [`ConversationStore::blocks`](chat_core::ports::ConversationStore::blocks) in SQL.
+pub async fn blocks(store: &impl SqlStore, blocker: UserId) -> Result<Vec<Block>> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            "SELECT b.blocked_id, u.username, b.created_at FROM blocks b \
+             JOIN users u ON u.id = b.blocked_id \
+             WHERE b.blocker_id = $1 ORDER BY b.created_at, b.blocked_id"
+                .into(),
+            args![blocker.get()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Block {
+                user: user(row, "blocked_id", "username")?,
+                since: Timestamp::from_unix_micros(row.int("created_at")?),
+            })
+        })
+        .collect()
+}
+
+/// [`ConversationStore::blocked_between`](chat_core::ports::ConversationStore::blocked_between) in SQL.
+pub async fn blocked_between(store: &impl SqlStore, a: UserId, b: UserId) -> Result<(bool, bool)> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            "SELECT blocker_id FROM blocks \
+             WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)"
+                .into(),
+            args![a.get(), b.get()],
+        )
+        .await?;
+    let blockers: Vec<i64> = rows
+        .iter()
+        .map(|row| row.int("blocker_id"))
+        .collect::<Result<_>>()?;
+    Ok((blockers.contains(&a.get()), blockers.contains(&b.get())))
 }

@@ -120,10 +120,10 @@ macro_rules! sql_store_ports {
                 SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
-                Account, ApiKey, Change, ConversationId, ConversationSummary, Email, ExternalId,
-                Group, Invitation, Member, Membership, Message, MessageId, Mute, NewMessage,
-                Position, Reaction, Result, SessionId, Timestamp, TokenHash, User, UserId,
-                Username,
+                Account, ApiKey, Block, Change, ConversationId, ConversationSummary, Email,
+                ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
+                NewMessage, Position, Reaction, Result, SessionId, Timestamp, TokenHash, User,
+                UserId, Username,
             };
 
             #[shared::async_trait]
@@ -257,6 +257,23 @@ macro_rules! sql_store_ports {
                 }
                 async fn mutes(&self, user: UserId) -> Result<Vec<Mute>> {
                     shared::mutes(self, user).await
+                }
+                async fn set_block(
+                    &self,
+                    blocker: UserId,
+                    blocked: UserId,
+                    at: Timestamp,
+                ) -> Result<bool> {
+                    shared::set_block(self, blocker, blocked, at).await
+                }
+                async fn clear_block(&self, blocker: UserId, blocked: UserId) -> Result<bool> {
+                    shared::clear_block(self, blocker, blocked).await
+                }
+                async fn blocks(&self, blocker: UserId) -> Result<Vec<Block>> {
+                    shared::blocks(self, blocker).await
+                }
+                async fn blocked_between(&self, a: UserId, b: UserId) -> Result<(bool, bool)> {
+                    shared::blocked_between(self, a, b).await
                 }
             }
 

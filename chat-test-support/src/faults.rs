@@ -60,6 +60,7 @@ pub enum Call {
     ReviseMessage,
     React,
     Reactions,
+    BlockedBetween,
     CreateGroup,
     Group,
     ChangeGroup,
@@ -407,6 +408,28 @@ impl ConversationStore for FaultyStore {
 
     async fn mutes(&self, user: UserId) -> Result<Vec<chat_core::Mute>> {
         self.inner.mutes(user).await
+    }
+
+    async fn set_block(
+        &self,
+        blocker: UserId,
+        blocked: UserId,
+        at: chat_core::Timestamp,
+    ) -> Result<bool> {
+        self.inner.set_block(blocker, blocked, at).await
+    }
+
+    async fn clear_block(&self, blocker: UserId, blocked: UserId) -> Result<bool> {
+        self.inner.clear_block(blocker, blocked).await
+    }
+
+    async fn blocks(&self, blocker: UserId) -> Result<Vec<chat_core::Block>> {
+        self.inner.blocks(blocker).await
+    }
+
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<(bool, bool)> {
+        self.faults.checkpoint(Call::BlockedBetween).await?;
+        self.inner.blocked_between(a, b).await
     }
 }
 

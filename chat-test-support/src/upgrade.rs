@@ -669,6 +669,9 @@ impl Recorded {
             .message;
         let quote = reply.reply_to().expect("a quote of a release message");
         assert_eq!(quote.excerpt.as_deref(), Some(from_bob.text().as_str()));
+        chat.block(alice, "Bob").await.unwrap();
+        assert_eq!(chat.blocks(alice).await.unwrap().len(), 1);
+        chat.unblock(alice, "Bob").await.unwrap();
         let reacted = chat.react(alice, from_bob.id(), "👍", true).await.unwrap();
         assert_eq!(
             reacted.reactions().len(),

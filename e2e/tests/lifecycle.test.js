@@ -110,3 +110,42 @@ test("a reaction reaches the other browser live, and each sees which are theirs"
     throw error;
   }
 });
+
+test("a person blocked from a conversation's header cannot write until unblocked", async (t) => {
+  const alice = await Person.open(suite.browser, suite.server, uniqueName("alice"));
+  const bob = await Person.open(suite.browser, suite.server, uniqueName("bob"));
+  t.after(async () => {
+    await alice.close();
+    await bob.close();
+  });
+  await alice.signUp();
+  await bob.signUp();
+  try {
+    await alice.openConversation(bob.name);
+    await alice.send("hello bob");
+    await bob.openConversation(alice.name);
+    await bob.messages().filter({ hasText: "hello bob" }).waitFor();
+
+    const block = alice.page.locator("#block");
+    await block.locator("xpath=self::*[@aria-pressed='false']").waitFor();
+    await block.click();
+    await alice.page.locator("#block[aria-pressed='true']", { hasText: "Unblock" }).waitFor();
+
+    // Bob's message is refused, and marked so on his side; nothing reaches Alice.
+    await bob.send("are you there?");
+    await bob.messages().filter({ hasText: "are you there?" }).and(bob.page.locator("[data-status='failed']")).waitFor();
+    assert.equal(await alice.messages().filter({ hasText: "are you there?" }).count(), 0);
+
+    // The block holds across a reload; lifted, Bob's retry goes through.
+    await alice.openConversation(bob.name);
+    await alice.page.locator("#block[aria-pressed='true']").waitFor();
+    await alice.page.locator("#block").click();
+    await alice.page.locator("#block[aria-pressed='false']", { hasText: "Block" }).waitFor();
+    await bob.messages().filter({ hasText: "are you there?" }).getByRole("button", { name: "Retry" }).click();
+    await alice.messages().filter({ hasText: "are you there?" }).waitFor();
+  } catch (error) {
+    await alice.screenshot("block").catch(() => {});
+    await bob.screenshot("block").catch(() => {});
+    throw error;
+  }
+});

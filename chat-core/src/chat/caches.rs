@@ -1,7 +1,8 @@
 //! What the service remembers so that a send does not ask the store the
-//! same question every time: users by name, direct conversations by pair.
+//! same question every time: users by name, direct conversations by pair,
+//! and pairs that do not block each other.
 //!
-//! Both answers are for good. Accounts are never renamed or deleted, so a
+//! The first two answers are for good. Accounts are never renamed or deleted, so a
 //! name, once found, names the same user in every process sharing the
 //! store; a direct conversation, once created, is the pair's for good.
 //! Entries never go stale and need no invalidation. What was not found is
@@ -14,7 +15,7 @@ use std::sync::Mutex;
 
 use lru::LruCache;
 
-use crate::domain::{ConversationId, User, UserId, Username};
+use crate::domain::{ConversationId, Timestamp, User, UserId, Username};
 
 /// How many entries each cache holds.
 const CAPACITY: NonZeroUsize = NonZeroUsize::new(16_384).unwrap();
@@ -43,6 +44,11 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
     fn put(&self, key: K, value: V) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.put(key, value);
+    }
+
+    fn remove(&self, key: &K) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.pop(key);
     }
 }
 
@@ -78,6 +84,40 @@ impl PairCache {
     }
 }
 
+/// How long a pair found not to block each other is believed so without
+/// asking the store again: how long a block made by another process may
+/// take to apply here.
+pub(super) const UNBLOCKED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Pairs of users found, a moment ago, not to block each other, so that a
+/// stream of direct messages between them asks the store once every
+/// [`UNBLOCKED_FOR`], not once per message. A block found is never
+/// remembered (it is asked again each time), and a block or unblock made by
+/// this process forgets its pair at once.
+#[derive(Default)]
+pub(super) struct UnblockedCache(Bounded<(UserId, UserId), Timestamp>);
+
+impl UnblockedCache {
+    /// Whether `a` and `b` were found not to block each other within
+    /// [`UNBLOCKED_FOR`] before `now`.
+    pub(super) fn knows(&self, a: UserId, b: UserId, now: Timestamp) -> bool {
+        let window = i64::try_from(UNBLOCKED_FOR.as_micros()).unwrap_or(i64::MAX);
+        self.0
+            .get(&pair(a, b))
+            .is_some_and(|at| (0..window).contains(&(now.unix_micros() - at.unix_micros())))
+    }
+
+    /// Remembers that `a` and `b` do not block each other, as of `now`.
+    pub(super) fn put(&self, a: UserId, b: UserId, now: Timestamp) {
+        self.0.put(pair(a, b), now);
+    }
+
+    /// Forgets what was known of `a` and `b`.
+    pub(super) fn forget(&self, a: UserId, b: UserId) {
+        self.0.remove(&pair(a, b));
+    }
+}
+
 /// The pair in one order, whoever asks.
 fn pair(a: UserId, b: UserId) -> (UserId, UserId) {
     if a <= b { (a, b) } else { (b, a) }
@@ -109,6 +149,23 @@ mod tests {
             Some(ConversationId::new(9))
         );
         assert_eq!(cache.get(UserId::new(1), UserId::new(3)), None);
+    }
+
+    #[test]
+    fn a_pair_without_blocks_is_believed_for_a_while_and_forgotten_on_demand() {
+        let cache = UnblockedCache::default();
+        let at = Timestamp::from_unix_micros(1_000_000_000);
+        let (a, b) = (UserId::new(1), UserId::new(2));
+        assert!(!cache.knows(a, b, at));
+        cache.put(b, a, at);
+        assert!(cache.knows(a, b, at));
+        let later = |d: std::time::Duration| {
+            Timestamp::from_unix_micros(at.unix_micros() + i64::try_from(d.as_micros()).unwrap())
+        };
+        assert!(cache.knows(a, b, later(UNBLOCKED_FOR / 2)));
+        assert!(!cache.knows(a, b, later(UNBLOCKED_FOR)));
+        cache.forget(a, b);
+        assert!(!cache.knows(a, b, at));
     }
 
     #[test]

@@ -843,6 +843,8 @@ impl Chat {
     /// conversation in which both have written, and `user` did not leave
     /// or get removed from the group before), or only invited.
     async fn entry_for(&self, adder: &User, user: User) -> Result<Entry> {
+        // Nobody is brought into a group by someone they block.
+        self.check_not_blocked(adder, &user).await?;
         let mutual = match self.find_direct_conversation(adder, &user).await? {
             Some(conversation) => self.is_mutual(conversation).await?,
             None => false,

@@ -197,6 +197,7 @@ impl Chat {
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
         let recipient = self.find_user(&to).await?;
+        self.check_not_blocked(sender, &recipient).await?;
         // The host decides before anything is written: a first message
         // refused leaves no conversation behind.
         let existing = self.find_direct_conversation(sender, &recipient).await?;
@@ -459,6 +460,9 @@ impl Chat {
             return Ok(());
         };
         if !self.is_mutual(conversation).await? {
+            return Ok(());
+        }
+        if self.check_not_blocked(me, &peer).await.is_err() {
             return Ok(());
         }
         let event = Event::new(EventKind::Typing {

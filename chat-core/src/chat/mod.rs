@@ -2,6 +2,7 @@
 
 mod accounts;
 mod api_keys;
+mod blocks;
 mod caches;
 mod feed;
 mod groups;
@@ -40,7 +41,7 @@ use crate::local_presence::LocalPresence;
 use crate::ports::{
     AllowAll, Bus, Clock, PasswordHasher, Policy, Presence, RateLimiter, Store, SystemClock,
 };
-use caches::{PairCache, UserCache};
+use caches::{PairCache, UnblockedCache, UserCache};
 
 /// Tunables of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,6 +222,9 @@ struct Inner {
     /// Direct conversations found before: a send's conversation without a
     /// store round trip.
     pairs: PairCache,
+    /// Pairs found a moment ago not to block each other: a stream of
+    /// direct sends asks the store once every few seconds.
+    unblocked: UnblockedCache,
     /// The queue that batches appends into the store's transactions.
     appends: GroupCommit,
     /// The store's epoch (see [`Cursor`](crate::Cursor)), read once.
@@ -359,6 +363,7 @@ impl ChatBuilder {
                 hashing: Arc::default(),
                 users: UserCache::default(),
                 pairs: PairCache::default(),
+                unblocked: UnblockedCache::default(),
                 epoch: OnceCell::new(),
                 tallies: Default::default(),
             }),

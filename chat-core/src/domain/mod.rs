@@ -1,6 +1,7 @@
 //! Domain types: each can only be built valid.
 
 mod api_key;
+mod block;
 mod client;
 mod client_id;
 mod cursor;
@@ -20,6 +21,7 @@ mod user;
 mod username;
 
 pub use api_key::{ApiKey, ApiKeySecret, ApiScope, ApiScopes};
+pub use block::Block;
 pub use client::{Client, ClientAddress};
 pub use client_id::ClientMessageId;
 pub use cursor::Cursor;

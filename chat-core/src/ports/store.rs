@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, ApiKey, ApiScopes, Change, ConversationId, ConversationSummary, DisplayName, Email,
-    Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member,
+    Account, ApiKey, ApiScopes, Block, Change, ConversationId, ConversationSummary, DisplayName,
+    Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member,
     Membership, Message, MessageId, MessageText, Mute, NewEvent, NewMessage, PasswordHash,
     Position, Reaction, SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
@@ -325,6 +325,20 @@ pub trait ConversationStore: Send + Sync + 'static {
 
     /// The user's mutes, ended ones included, in conversation order.
     async fn mutes(&self, user: UserId) -> Result<Vec<Mute>>;
+
+    /// `blocker` blocks `blocked` from `at` (kept as it was if they did
+    /// already); whether it is new.
+    async fn set_block(&self, blocker: UserId, blocked: UserId, at: Timestamp) -> Result<bool>;
+
+    /// `blocker` no longer blocks `blocked`; whether they did.
+    async fn clear_block(&self, blocker: UserId, blocked: UserId) -> Result<bool>;
+
+    /// Whom `blocker` blocks, oldest first.
+    async fn blocks(&self, blocker: UserId) -> Result<Vec<Block>>;
+
+    /// Whether `a` blocks `b`, and whether `b` blocks `a`: two lookups by
+    /// primary key.
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<(bool, bool)>;
 }
 
 /// Messages, read marks and the change log.

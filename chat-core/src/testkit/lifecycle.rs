@@ -784,3 +784,91 @@ pub async fn reactions_are_one_emoji_each_counted_per_reader_and_replayed(store:
     let shown = history(&h, &bob, "alice").await;
     assert!(shown[0].is_deleted() && shown[0].reactions().is_empty());
 }
+
+pub async fn a_block_stops_direct_messages_typing_and_group_adds(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    h.send(&alice, "bob", "hi").await;
+    h.send(&bob, "alice", "hi").await;
+    // Bad input.
+    assert_code(h.chat.block(&alice, "alice").await, "invalid_input");
+    assert_code(h.chat.block(&alice, "not a name").await, "invalid_input");
+    assert_code(h.chat.block(&alice, "nobody").await, "not_found");
+    h.clock.advance(Duration::from_secs(1));
+    let block = h.chat.block(&alice, "BOB").await.unwrap();
+    assert_eq!(block.user.username().as_str(), "bob");
+    assert_eq!(block.since, h.clock.now());
+    // Again: the same block.
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(h.chat.block(&alice, "bob").await.unwrap(), block);
+    assert_eq!(
+        h.chat.blocks(&alice).await.unwrap(),
+        std::slice::from_ref(&block)
+    );
+    assert!(
+        h.chat.blocks(&bob).await.unwrap().is_empty(),
+        "his own list"
+    );
+    // Bob is refused like any refusal, and nothing is stored; Alice is
+    // told why.
+    let before = history(&h, &alice, "bob").await.len();
+    assert_code(
+        h.chat.send(&bob, "alice", "let me in".into(), None).await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat
+            .send(&alice, "bob", "one more thing".into(), None)
+            .await,
+        "conflict",
+    );
+    assert_eq!(history(&h, &alice, "bob").await.len(), before);
+    // His typing does not reach her.
+    let mut alices = h.chat.live(&alice, Resume::Now, 1000).await.unwrap();
+    h.chat.typing(&bob, "alice").await.unwrap();
+    h.send(&carol, "alice", "from carol").await;
+    let item = tokio::time::timeout(Duration::from_secs(10), alices.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(&item, Item::Change { event, .. } if matches!(event.kind(), EventKind::Message { .. })),
+        "no typing first: {item:?}"
+    );
+    // He cannot bring her into a group either.
+    h.send(&bob, "carol", "hi").await;
+    h.send(&carol, "bob", "hi").await;
+    assert_code(
+        h.chat
+            .create_group(
+                &bob,
+                GroupForm {
+                    title: "With alice".into(),
+                    members: vec!["alice".into()],
+                    ..GroupForm::default()
+                },
+            )
+            .await,
+        "forbidden",
+    );
+    let group = h
+        .chat
+        .create_group(
+            &bob,
+            GroupForm {
+                title: "Without alice".into(),
+                members: vec!["carol".into()],
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    assert_code(h.chat.add_member(&bob, group, "alice").await, "forbidden");
+    // Unblocked, they talk again.
+    h.chat.unblock(&alice, "bob").await.unwrap();
+    h.chat.unblock(&alice, "bob").await.unwrap();
+    assert!(h.chat.blocks(&alice).await.unwrap().is_empty());
+    h.send(&bob, "alice", "hello again").await;
+}

@@ -92,6 +92,7 @@ macro_rules! lifecycle_suite {
             edits_are_asked_of_the_policy_and_count_as_sends,
             later_members_never_see_an_older_message_through_a_quote_or_an_edit,
             reactions_are_one_emoji_each_counted_per_reader_and_replayed,
+            a_block_stops_direct_messages_typing_and_group_adds,
         );
     };
 }

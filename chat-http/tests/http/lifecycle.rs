@@ -274,3 +274,63 @@ async fn reactions_over_http_and_websocket() {
         json!([{"emoji": "🎉", "count": 1, "me": true}])
     );
 }
+
+#[tokio::test]
+async fn a_block_refuses_direct_messages_both_ways_until_lifted() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    server.send(&bob, "alice", "hi").await;
+    let put = |who: &Login, name: &str| {
+        let bearer = who.bearer();
+        let path = format!("/api/blocks/{name}");
+        let server = &server;
+        async move {
+            server
+                .request(
+                    reqwest::Method::PUT,
+                    &path,
+                    Some(json!({})),
+                    &[("authorization", &bearer)],
+                )
+                .await
+        }
+    };
+    let (status, _, body) = put(&alice, "bob").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["block"]["username"], "bob");
+    let (_, _, listed) = server.get_as(&alice, "/api/blocks").await;
+    assert_eq!(listed["blocks"], json!([body["block"]]));
+    let (_, _, theirs) = server.get_as(&bob, "/api/blocks").await;
+    assert_eq!(theirs["blocks"], json!([]));
+    assert_eq!(put(&alice, "alice").await.0, 400);
+    assert_eq!(put(&alice, "nobody").await.0, 404);
+
+    let (status, _, body) = server
+        .post_as(
+            &bob,
+            "/api/conversations/alice/messages",
+            json!({"text": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    let (status, _, body) = server
+        .post_as(
+            &alice,
+            "/api/conversations/bob/messages",
+            json!({"text": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+
+    for _ in 0..2 {
+        assert_eq!(server.delete_as(&alice, "/api/blocks/bob").await.0, 204);
+    }
+    server.send(&bob, "alice", "again").await;
+}
