@@ -50,7 +50,9 @@ enum WireEvent {
         position: i64,
     },
     Reacted {
-        message: WireMessage,
+        conversation: i64,
+        message: i64,
+        reactions: Vec<(String, u64)>,
         position: i64,
         by: WireUser,
         emoji: String,
@@ -136,12 +138,30 @@ fn message(message: &Message) -> WireMessage {
         thread_root: message.thread_root().map(MessageId::get),
         edited_at: message.edited_at().map(Timestamp::unix_micros),
         deleted_at: message.deleted_at().map(Timestamp::unix_micros),
-        reactions: message
-            .reactions()
-            .iter()
-            .map(|r| (r.emoji.as_str().to_owned(), r.count))
-            .collect(),
+        reactions: wire_reactions(message.reactions()),
     }
+}
+
+/// Reactions as they cross Redis: emoji with counts (`me` never does:
+/// events are shared by every member).
+fn wire_reactions(reactions: &[Reaction]) -> Vec<(String, u64)> {
+    reactions
+        .iter()
+        .map(|r| (r.emoji.as_str().to_owned(), r.count))
+        .collect()
+}
+
+fn domain_reactions(reactions: Vec<(String, u64)>) -> Result<Vec<Reaction>, WireError> {
+    reactions
+        .into_iter()
+        .map(|(emoji, count)| {
+            Ok(Reaction {
+                emoji: Emoji::parse(emoji).map_err(|e| WireError::Malformed(e.to_string()))?,
+                count,
+                me: None,
+            })
+        })
+        .collect()
 }
 
 fn domain_message(wire: WireMessage) -> Result<Message, WireError> {
@@ -172,18 +192,7 @@ fn domain_message(wire: WireMessage) -> Result<Message, WireError> {
     .map_err(malformed)?
     .with_event(event)
     .with_stored_reply(quote, wire.thread_root.map(MessageId::new))
-    .with_reactions(
-        wire.reactions
-            .into_iter()
-            .map(|(emoji, count)| {
-                Ok(Reaction {
-                    emoji: Emoji::parse(emoji).map_err(malformed)?,
-                    count,
-                    me: None,
-                })
-            })
-            .collect::<Result<_, WireError>>()?,
-    ))
+    .with_reactions(domain_reactions(wire.reactions)?))
 }
 
 /// A group's change, as a system message carries it.
@@ -298,13 +307,17 @@ pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
             position: position.get(),
         },
         EventKind::Reacted {
+            conversation,
             message: m,
+            reactions,
             position,
             by,
             emoji,
             added,
         } => WireEvent::Reacted {
-            message: message(m),
+            conversation: conversation.get(),
+            message: m.get(),
+            reactions: wire_reactions(reactions),
             position: position.get(),
             by: user(by),
             emoji: emoji.as_str().to_owned(),
@@ -370,13 +383,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
             position: Position::new(position),
         },
         WireEvent::Reacted {
+            conversation,
             message,
+            reactions,
             position,
             by,
             emoji,
             added,
         } => EventKind::Reacted {
-            message: domain_message(message)?,
+            conversation: ConversationId::new(conversation),
+            message: MessageId::new(message),
+            reactions: domain_reactions(reactions)?,
             position: Position::new(position),
             by: domain_user(by)?,
             emoji: Emoji::parse(emoji).map_err(|e| WireError::Malformed(e.to_string()))?,
@@ -526,12 +543,21 @@ mod tests {
                 message: reply.clone(),
                 position: Position::new(22),
             },
-            EventKind::Reacted {
+            EventKind::Message {
                 message: reply.clone().with_reactions(vec![Reaction {
+                    emoji: Emoji::parse("🎉").unwrap(),
+                    count: 1,
+                    me: None,
+                }]),
+            },
+            EventKind::Reacted {
+                conversation: ConversationId::new(3),
+                message: MessageId::new(21),
+                reactions: vec![Reaction {
                     emoji: Emoji::parse("👍🏽").unwrap(),
                     count: 2,
                     me: None,
-                }]),
+                }],
                 position: Position::new(24),
                 by: bob.clone(),
                 emoji: Emoji::parse("👍🏽").unwrap(),

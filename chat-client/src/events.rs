@@ -125,8 +125,13 @@ pub enum ServerEvent {
     },
     /// Someone added or took away a reaction.
     Reaction {
-        /// The message as it is now, with its reactions.
-        message: Message,
+        /// The conversation.
+        conversation_id: i64,
+        /// The message.
+        message_id: i64,
+        /// Its reactions now (without `me`).
+        #[serde(default)]
+        reactions: Vec<Reaction>,
         /// Who reacted.
         user: String,
         /// With what.

@@ -4,7 +4,9 @@ use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use crate::domain::{Change, ConversationId, Emoji, Message, MessageId, Position, SessionId, User};
+use crate::domain::{
+    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, SessionId, User,
+};
 
 /// What happened.
 ///
@@ -40,12 +42,17 @@ pub enum EventKind {
         /// The change's place in the change log.
         position: Position,
     },
-    /// `by` added (`added`) or took away a reaction `emoji` to `message`,
-    /// shown as it is now, with its reactions (`me` unknown: the event is
-    /// shared by every member's connections).
+    /// `by` added (`added`) or took away a reaction `emoji` to `message`;
+    /// `reactions` are the message's counts now (`me` unknown: the event is
+    /// shared by every member's connections). It carries no text, so it
+    /// shows nobody a message they may not read.
     Reacted {
-        /// The message as it is now.
-        message: Message,
+        /// The conversation.
+        conversation: ConversationId,
+        /// The message.
+        message: MessageId,
+        /// Its reactions now, one per emoji in the order first used.
+        reactions: Vec<Reaction>,
         /// The change's place in the change log.
         position: Position,
         /// Who reacted.

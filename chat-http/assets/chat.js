@@ -147,10 +147,10 @@ export function chatPage() {
   // is the reader's is known from the page, or from the frame when the
   // reader reacted.
   function onReaction(frame) {
-    for (const li of document.querySelectorAll(`li.message[data-id="${Number(frame.message.id)}"]`)) {
+    for (const li of document.querySelectorAll(`li.message[data-id="${Number(frame.message_id)}"]`)) {
       const known = ownReactions(li);
       if (same(frame.user, me)) known.set(frame.emoji, frame.added);
-      li.querySelector(".reactions")?.replaceWith(reactionsOf(frame.message.reactions || [], known));
+      li.querySelector(".reactions")?.replaceWith(reactionsOf(frame.reactions || [], known));
     }
   }
 

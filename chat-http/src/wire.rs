@@ -102,6 +102,16 @@ pub(crate) struct MessageDto<'a> {
     pub(crate) reactions: Vec<ReactionDto<'a>>,
 }
 
+impl<'a> From<&'a chat_core::Reaction> for ReactionDto<'a> {
+    fn from(reaction: &'a chat_core::Reaction) -> Self {
+        Self {
+            emoji: reaction.emoji.as_str(),
+            count: reaction.count,
+            me: reaction.me,
+        }
+    }
+}
+
 /// One emoji's reactions to a message.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Reaction)]
@@ -206,15 +216,7 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             thread_root: message.thread_root().map(MessageId::get),
             edited_at: message.edited_at().map(|t| t.to_rfc3339()),
             deleted_at: message.deleted_at().map(|t| t.to_rfc3339()),
-            reactions: message
-                .reactions()
-                .iter()
-                .map(|r| ReactionDto {
-                    emoji: r.emoji.as_str(),
-                    count: r.count,
-                    me: r.me,
-                })
-                .collect(),
+            reactions: message.reactions().iter().map(ReactionDto::from).collect(),
         }
     }
 }
@@ -757,11 +759,15 @@ pub(crate) enum ServerFrame<'a> {
         /// The change's cursor.
         cursor: String,
     },
-    /// Someone added or took away a reaction: the message as it is now,
-    /// with its reactions.
+    /// Someone added or took away a reaction: the message's reactions as
+    /// they are now (no text: a reaction shows nobody a message).
     Reaction {
+        /// The conversation.
+        conversation_id: i64,
         /// The message.
-        message: MessageDto<'a>,
+        message_id: i64,
+        /// Its reactions now (without `me`).
+        reactions: Vec<ReactionDto<'a>>,
         /// Who reacted.
         user: &'a str,
         /// With what.
@@ -939,13 +945,17 @@ impl<'a> ServerFrame<'a> {
                 cursor: cursor(),
             }),
             EventKind::Reacted {
+                conversation,
                 message,
+                reactions,
                 by,
                 emoji,
                 added,
                 ..
             } => Some(Self::Reaction {
-                message: MessageDto::from(message),
+                conversation_id: conversation.get(),
+                message_id: message.get(),
+                reactions: reactions.iter().map(ReactionDto::from).collect(),
                 user: by.username().as_str(),
                 emoji: emoji.as_str(),
                 added: *added,

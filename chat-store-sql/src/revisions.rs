@@ -171,9 +171,9 @@ pub fn reactions_sql(count: usize) -> String {
     let list: Vec<String> = (0..count).map(|n| format!("${}", n + 2)).collect();
     format!(
         "SELECT message_id, emoji, count(*) AS n, \
-            count(CASE WHEN user_id = $1 THEN 1 END) AS mine, min(position) AS first \
+            count(CASE WHEN user_id = $1 THEN 1 END) AS mine, min(position) AS first_position \
          FROM reactions WHERE message_id IN ({}) \
-         GROUP BY message_id, emoji ORDER BY message_id, first",
+         GROUP BY message_id, emoji ORDER BY message_id, first_position",
         list.join(", ")
     )
 }

@@ -1,8 +1,9 @@
 //! Blocking: a user stops another from reaching them directly.
 //!
-//! No direct message passes between the two, either way: the blocked user
-//! is refused with a plain `forbidden` (the same as for anything else they
-//! may not do), the blocker is told they blocked them. Typing between them
+//! No direct message passes between the two, either way (nor an edit, a
+//! reaction or a read mark in their conversation): the blocked user is
+//! refused with a plain `forbidden` and no reason, the blocker is told they
+//! blocked them. Typing between them
 //! is dropped, and the blocked user cannot add the blocker to a group. In a
 //! group both are members of, messages still reach both (a group is a
 //! shared room, and its other members see everything): the blocker's
@@ -71,9 +72,12 @@ impl Chat {
         if self.inner.unblocked.knows(from.id(), to.id(), now) {
             return Ok(());
         }
+        let generation = self.inner.unblocked.generation();
         match self.inner.store.blocked_between(from.id(), to.id()).await? {
             (false, false) => {
-                self.inner.unblocked.put(from.id(), to.id(), now);
+                self.inner
+                    .unblocked
+                    .put(from.id(), to.id(), now, generation);
                 Ok(())
             }
             (true, _) => Err(ChatError::conflict(

@@ -45,11 +45,6 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.put(key, value);
     }
-
-    fn remove(&self, key: &K) {
-        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.pop(key);
-    }
 }
 
 /// Users found by name.
@@ -95,26 +90,45 @@ pub(super) const UNBLOCKED_FOR: std::time::Duration = std::time::Duration::from_
 /// remembered (it is asked again each time), and a block or unblock made by
 /// this process forgets its pair at once.
 #[derive(Default)]
-pub(super) struct UnblockedCache(Bounded<(UserId, UserId), Timestamp>);
+pub(super) struct UnblockedCache {
+    pairs: Bounded<(UserId, UserId), Timestamp>,
+    /// Bumped by every block or unblock made here: an answer read before
+    /// one is not remembered after it.
+    generation: std::sync::atomic::AtomicU64,
+}
 
 impl UnblockedCache {
+    /// The generation to hand back to [`UnblockedCache::put`] with an
+    /// answer read from now on.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether `a` and `b` were found not to block each other within
     /// [`UNBLOCKED_FOR`] before `now`.
     pub(super) fn knows(&self, a: UserId, b: UserId, now: Timestamp) -> bool {
         let window = i64::try_from(UNBLOCKED_FOR.as_micros()).unwrap_or(i64::MAX);
-        self.0
+        self.pairs
             .get(&pair(a, b))
             .is_some_and(|at| (0..window).contains(&(now.unix_micros() - at.unix_micros())))
     }
 
-    /// Remembers that `a` and `b` do not block each other, as of `now`.
-    pub(super) fn put(&self, a: UserId, b: UserId, now: Timestamp) {
-        self.0.put(pair(a, b), now);
+    /// Remembers that `a` and `b` do not block each other, as of `now`, an
+    /// answer read at `generation`: unless a block or unblock was made here
+    /// since (the answer may be older than it).
+    pub(super) fn put(&self, a: UserId, b: UserId, now: Timestamp, generation: u64) {
+        let mut pairs = self.pairs.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() == generation {
+            pairs.put(pair(a, b), now);
+        }
     }
 
-    /// Forgets what was known of `a` and `b`.
+    /// Forgets what was known of `a` and `b`, and every answer being read.
     pub(super) fn forget(&self, a: UserId, b: UserId) {
-        self.0.remove(&pair(a, b));
+        let mut pairs = self.pairs.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        pairs.pop(&pair(a, b));
     }
 }
 
@@ -157,7 +171,7 @@ mod tests {
         let at = Timestamp::from_unix_micros(1_000_000_000);
         let (a, b) = (UserId::new(1), UserId::new(2));
         assert!(!cache.knows(a, b, at));
-        cache.put(b, a, at);
+        cache.put(b, a, at, cache.generation());
         assert!(cache.knows(a, b, at));
         let later = |d: std::time::Duration| {
             Timestamp::from_unix_micros(at.unix_micros() + i64::try_from(d.as_micros()).unwrap())
@@ -165,6 +179,11 @@ mod tests {
         assert!(cache.knows(a, b, later(UNBLOCKED_FOR / 2)));
         assert!(!cache.knows(a, b, later(UNBLOCKED_FOR)));
         cache.forget(a, b);
+        assert!(!cache.knows(a, b, at));
+        // An answer read before a block made here is not remembered.
+        let before = cache.generation();
+        cache.forget(UserId::new(8), UserId::new(9));
+        cache.put(a, b, at, before);
         assert!(!cache.knows(a, b, at));
     }
 

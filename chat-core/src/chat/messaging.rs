@@ -429,9 +429,11 @@ impl Chat {
                 position,
             });
             // A read mark says the reader is here, now: only to a peer who
-            // may see their presence (both have spoken); the reader's own
-            // devices always hear of it.
-            if self.is_mutual(conversation).await? {
+            // may see their presence (both have spoken) and neither blocks;
+            // the reader's own devices always hear of it.
+            if self.is_mutual(conversation).await?
+                && self.check_not_blocked(me, &peer).await.is_ok()
+            {
                 self.publish_to(&[me, &peer], event).await;
             } else {
                 self.publish_to(&[me], event).await;

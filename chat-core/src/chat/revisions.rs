@@ -58,6 +58,8 @@ impl Chat {
         if message.sender().id() != me.id() || message.event().is_some() {
             return Err(ChatError::Forbidden);
         }
+        // Between a blocked pair, an edit is a message too.
+        self.check_direct_unblocked(me, &message).await?;
         let now = self.inner.clock.now();
         if let Some(group) = &reach.group {
             group.may_send(now).map_err(|_| ChatError::Forbidden)?;
@@ -139,6 +141,7 @@ impl Chat {
         if message.event().is_some() {
             return Err(ChatError::Forbidden);
         }
+        self.check_direct_unblocked(me, &message).await?;
         let now = self.inner.clock.now();
         if let Some(group) = &reach.group {
             group.may_send(now).map_err(|_| ChatError::Forbidden)?;
@@ -169,9 +172,18 @@ impl Chat {
         };
         let changed = self.inner.store.react(&change).await?;
         if let Some(position) = changed {
-            let counted = self.with_reactions(None, vec![message.clone()]).await?;
+            let reactions = self
+                .inner
+                .store
+                .reactions(None, &[id])
+                .await?
+                .pop()
+                .map(|(_, reactions)| reactions)
+                .unwrap_or_default();
             let event = Event::new(EventKind::Reacted {
-                message: counted.into_iter().next().unwrap_or(message.clone()),
+                conversation: message.conversation(),
+                message: id,
+                reactions,
                 position,
                 by: me.clone(),
                 emoji,
@@ -347,6 +359,24 @@ impl Chat {
         };
         Ok(group.settings.history == HistoryVisibility::Shared
             || group.members.iter().all(|m| m.joined <= position))
+    }
+
+    /// In a direct conversation, refuses `me` a change that would reach a
+    /// peer they block or who blocks them (as a send would be).
+    async fn check_direct_unblocked(
+        &self,
+        me: &crate::domain::User,
+        message: &Message,
+    ) -> Result<()> {
+        let Some(recipient) = message.recipient() else {
+            return Ok(());
+        };
+        let peer = if message.sender().id() == me.id() {
+            recipient
+        } else {
+            message.sender()
+        };
+        self.check_not_blocked(me, peer).await
     }
 
     /// Message `id`, if the session's user may read it.

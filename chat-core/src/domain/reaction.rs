@@ -10,8 +10,9 @@ use crate::error::{ChatError, Result};
 /// A reaction's emoji: exactly one extended grapheme cluster (so a skin
 /// tone, a flag, a keycap or a ZWJ sequence counts as one), at most
 /// [`Emoji::MAX_BYTES`] bytes, not plain ASCII, with no whitespace or
-/// control character. New emoji work without a code change; letters,
-/// words and invisible characters do not.
+/// control character, invisible or direction character, and not starting
+/// with a modifier. New emoji work without a code change; letters, words
+/// and invisible characters do not.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Emoji(String);
@@ -35,17 +36,18 @@ impl Emoji {
         if raw.graphemes(true).nth(1).is_some() {
             return Err(refuse());
         }
-        if raw.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '\u{200B}' | '\u{2060}' | '\u{FEFF}')
-        }) {
+        if raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || invisible(c))
+        {
             return Err(refuse());
         }
-        // A letter or digit of a script is not an emoji ("é", "字"): an
-        // emoji's first character is a symbol, or the digit of a keycap.
-        let mut chars = raw.chars();
-        let first = chars.next().ok_or_else(refuse)?;
+        // A letter or digit of a script is not an emoji ("é", "字"), nor is
+        // a modifier on its own: an emoji's first character is a symbol,
+        // or the digit of a keycap.
+        let first = raw.chars().next().ok_or_else(refuse)?;
         let keycap = raw.ends_with('\u{20E3}');
-        if first.is_alphanumeric() && !keycap {
+        if (first.is_alphanumeric() && !keycap) || modifier(first) {
             return Err(refuse());
         }
         Ok(Self(raw))
@@ -55,6 +57,40 @@ impl Emoji {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Characters that show nothing and may hide or reorder text: zero-width
+/// spaces and non-joiners, direction marks and overrides, soft hyphens.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'
+            | '\u{200C}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Characters that change the one before them and mean nothing alone:
+/// variation selectors, the joiner, the keycap, skin tones, tags,
+/// combining accents.
+fn modifier(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{200D}'
+            | '\u{20E3}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{1F3FB}'..='\u{1F3FF}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 impl fmt::Debug for Emoji {
@@ -100,8 +136,19 @@ mod tests {
 
     #[test]
     fn one_emoji_of_any_shape_is_accepted() {
-        for good in ["👍", "👍🏽", "❤️", "🇫🇷", "1️⃣", "👩‍👩‍👧‍👦", "🏳️‍🌈", "🧑🏿‍🤝‍🧑🏻", "☕"]
-        {
+        let england = "🏴\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}";
+        for good in [
+            "👍",
+            "👍🏽",
+            "❤️",
+            "🇫🇷",
+            "1️⃣",
+            "👩‍👩‍👧‍👦",
+            "🏳️‍🌈",
+            "🧑🏿‍🤝‍🧑🏻",
+            "☕",
+            england,
+        ] {
             assert_eq!(Emoji::parse(good).unwrap().as_str(), good, "{good:?}");
         }
     }
@@ -124,6 +171,13 @@ mod tests {
             "\u{0}",
             "\n",
             &long,
+            "\u{FE0F}",
+            "\u{1F3FD}",
+            "\u{200D}",
+            "\u{202E}👍",
+            "👍\u{202E}",
+            "👍\u{00AD}",
+            "\u{301}\u{301}",
         ] {
             assert_eq!(
                 Emoji::parse(bad).unwrap_err().field(),

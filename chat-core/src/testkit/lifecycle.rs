@@ -695,6 +695,7 @@ pub async fn reactions_are_one_emoji_each_counted_per_reader_and_replayed(store:
     assert_eq!(counts(&reacted), [reaction("👍🏽", 1, Some(true))]);
     let EventKind::Reacted {
         message: shown,
+        reactions,
         by,
         emoji,
         added,
@@ -704,10 +705,14 @@ pub async fn reactions_are_one_emoji_each_counted_per_reader_and_replayed(store:
         panic!("not a reaction")
     };
     assert_eq!(
-        (by.username().as_str(), emoji.as_str(), added),
-        ("bob", "👍🏽", true)
+        (shown, by.username().as_str(), emoji.as_str(), added),
+        (message.id(), "bob", "👍🏽", true)
     );
-    assert_eq!(counts(&shown), [reaction("👍🏽", 1, None)], "live: no `me`");
+    assert_eq!(
+        counts(&message.clone().with_reactions(reactions)),
+        [reaction("👍🏽", 1, None)],
+        "live: no `me`"
+    );
     h.chat
         .react(&alice, message.id(), "👍🏽", true)
         .await
@@ -823,6 +828,19 @@ pub async fn a_block_stops_direct_messages_typing_and_group_adds(store: Arc<dyn 
         "conflict",
     );
     assert_eq!(history(&h, &alice, "bob").await.len(), before);
+    // Nor an edit or a reaction in their conversation; a delete still is
+    // his to make.
+    let his = history(&h, &alice, "bob")
+        .await
+        .into_iter()
+        .find(|m| m.sender().username().as_str() == "bob")
+        .unwrap();
+    assert_code(
+        h.chat.edit_message(&bob, his.id(), "changed".into()).await,
+        "forbidden",
+    );
+    assert_code(h.chat.react(&bob, his.id(), "👍", true).await, "forbidden");
+    assert_code(h.chat.react(&alice, his.id(), "👍", true).await, "conflict");
     // His typing does not reach her.
     let mut alices = h.chat.live(&alice, Resume::Now, 1000).await.unwrap();
     h.chat.typing(&bob, "alice").await.unwrap();

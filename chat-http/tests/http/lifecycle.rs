@@ -219,10 +219,15 @@ async fn reactions_over_http_and_websocket() {
         ),
         (Some("bob"), Some("🎉"), Some(true))
     );
+    assert_eq!(frame["message_id"], id);
     assert_eq!(
-        frame["message"]["reactions"],
+        frame["reactions"],
         json!([{"emoji": "🎉", "count": 1}]),
         "no `me` in a shared frame"
+    );
+    assert!(
+        frame.get("message").is_none(),
+        "no text in a reaction frame"
     );
     assert!(frame["cursor"].is_string());
 
@@ -250,7 +255,7 @@ async fn reactions_over_http_and_websocket() {
     )
     .await;
     let frame = expect_frame(&mut alices, "reaction").await;
-    assert_eq!(frame["message"]["reactions"][0]["count"], 2);
+    assert_eq!(frame["reactions"][0]["count"], 2);
     send_frame(
         &mut alices,
         json!({"type": "react", "id": id, "emoji": "nope"}),
