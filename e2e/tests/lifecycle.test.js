@@ -19,6 +19,9 @@ test("a reply, an edit and a delete reach the other browser live", async (t) => 
   try {
     await alice.openConversation(bob.name);
     await alice.send("see you at noon");
+    // Stored before Bob looks: his page shows it, whether in its history
+    // or live.
+    await alice.messages().filter({ hasText: "see you at noon" }).and(alice.page.locator("[data-status='sent']")).waitFor();
     await bob.openConversation(alice.name);
     const original = bob.messages().filter({ hasText: "see you at noon" });
     await original.waitFor();
@@ -80,6 +83,9 @@ test("a reaction reaches the other browser live, and each sees which are theirs"
   try {
     await alice.openConversation(bob.name);
     await alice.send("we shipped it");
+    // Stored before Bob looks: his page shows it, whether in its history
+    // or live.
+    await alice.messages().filter({ hasText: "we shipped it" }).and(alice.page.locator("[data-status='sent']")).waitFor();
     await bob.openConversation(alice.name);
     const onBobs = bob.messages().filter({ hasText: "we shipped it" });
     await onBobs.waitFor();
@@ -123,6 +129,9 @@ test("a person blocked from a conversation's header cannot write until unblocked
   try {
     await alice.openConversation(bob.name);
     await alice.send("hello bob");
+    // Stored before Bob looks: his page shows it, whether in its history
+    // or live.
+    await alice.messages().filter({ hasText: "hello bob" }).and(alice.page.locator("[data-status='sent']")).waitFor();
     await bob.openConversation(alice.name);
     await bob.messages().filter({ hasText: "hello bob" }).waitFor();
 
