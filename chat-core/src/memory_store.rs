@@ -150,6 +150,14 @@ struct Stored {
     revision: Option<Position>,
 }
 
+/// A message's newest change, as the change log replays it.
+fn revised((position, message): (Position, &Message)) -> Result<Change> {
+    Ok(Change::Revised {
+        position,
+        message: message.clone(),
+    })
+}
+
 fn ordered(a: UserId, b: UserId) -> (UserId, UserId) {
     if a <= b { (a, b) } else { (b, a) }
 }
@@ -1068,12 +1076,7 @@ impl MessageStore for MemoryStore {
                     })
             })
             .take(take)
-            .map(|(position, message)| {
-                Ok(Change::Revised {
-                    position,
-                    message: message.clone(),
-                })
-            });
+            .map(revised);
         let mut changes = messages
             .chain(reads)
             .chain(revisions)
@@ -1097,15 +1100,7 @@ impl MessageStore for MemoryStore {
             .map(|(position, (conversation, reader, up_to))| {
                 state.read_change(*position, *conversation, *reader, *up_to)
             });
-        let revisions = state
-            .revisions_after(after)
-            .take(take)
-            .map(|(position, message)| {
-                Ok(Change::Revised {
-                    position,
-                    message: message.clone(),
-                })
-            });
+        let revisions = state.revisions_after(after).take(take).map(revised);
         let mut changes = messages
             .chain(reads)
             .chain(revisions)

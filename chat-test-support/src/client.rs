@@ -107,6 +107,18 @@ impl Client {
         .await
     }
 
+    /// `PUT`s `body` to `path` as `login` (bearer).
+    pub async fn put_as(&self, login: &Login, path: &str, body: Value) -> Answer {
+        let bearer = login.bearer();
+        self.request(
+            reqwest::Method::PUT,
+            path,
+            Some(body),
+            &[("authorization", &bearer)],
+        )
+        .await
+    }
+
     /// `DELETE`s `path` as `login` (bearer).
     pub async fn delete_as(&self, login: &Login, path: &str) -> Answer {
         let bearer = login.bearer();

@@ -7,7 +7,9 @@ import { serverAndBrowser } from "../lib/suite.js";
 
 const suite = serverAndBrowser();
 
-test("a reply, an edit and a delete reach the other browser live", async (t) => {
+// Alice and Bob signed up, Alice's `text` stored, and both in their
+// conversation, Bob seeing it.
+async function talking(t, text) {
   const alice = await Person.open(suite.browser, suite.server, uniqueName("alice"));
   const bob = await Person.open(suite.browser, suite.server, uniqueName("bob"));
   t.after(async () => {
@@ -16,13 +18,29 @@ test("a reply, an edit and a delete reach the other browser live", async (t) => 
   });
   await alice.signUp();
   await bob.signUp();
+  await alice.openConversation(bob.name);
+  await alice.send(text);
+  // Stored before Bob looks: his page shows it, whether in its history
+  // or live.
+  await alice.messages().filter({ hasText: text }).and(alice.page.locator("[data-status='sent']")).waitFor();
+  await bob.openConversation(alice.name);
+  await bob.messages().filter({ hasText: text }).waitFor();
+  return { alice, bob };
+}
+
+/** Screenshots both pages into e2e/artifacts when `body` throws. */
+async function capturing(name, people, body) {
   try {
-    await alice.openConversation(bob.name);
-    await alice.send("see you at noon");
-    // Stored before Bob looks: his page shows it, whether in its history
-    // or live.
-    await alice.messages().filter({ hasText: "see you at noon" }).and(alice.page.locator("[data-status='sent']")).waitFor();
-    await bob.openConversation(alice.name);
+    await body();
+  } catch (error) {
+    for (const person of people) await person.screenshot(name).catch(() => {});
+    throw error;
+  }
+}
+
+test("a reply, an edit and a delete reach the other browser live", async (t) => {
+  const { alice, bob } = await talking(t, "see you at noon");
+  await capturing("lifecycle", [alice, bob], async () => {
     const original = bob.messages().filter({ hasText: "see you at noon" });
     await original.waitFor();
 
@@ -64,29 +82,12 @@ test("a reply, an edit and a delete reach the other browser live", async (t) => 
     await bob.messages().filter({ hasText: "This message was deleted" }).waitFor();
     await bob.messages().filter({ hasText: "sounds good" }).locator(".quote", { hasText: "Message deleted" }).waitFor();
     assert.deepEqual(alice.dialogs, []);
-  } catch (error) {
-    await alice.screenshot("lifecycle").catch(() => {});
-    await bob.screenshot("lifecycle").catch(() => {});
-    throw error;
-  }
+  });
 });
 
 test("a reaction reaches the other browser live, and each sees which are theirs", async (t) => {
-  const alice = await Person.open(suite.browser, suite.server, uniqueName("alice"));
-  const bob = await Person.open(suite.browser, suite.server, uniqueName("bob"));
-  t.after(async () => {
-    await alice.close();
-    await bob.close();
-  });
-  await alice.signUp();
-  await bob.signUp();
-  try {
-    await alice.openConversation(bob.name);
-    await alice.send("we shipped it");
-    // Stored before Bob looks: his page shows it, whether in its history
-    // or live.
-    await alice.messages().filter({ hasText: "we shipped it" }).and(alice.page.locator("[data-status='sent']")).waitFor();
-    await bob.openConversation(alice.name);
+  const { alice, bob } = await talking(t, "we shipped it");
+  await capturing("reactions", [alice, bob], async () => {
     const onBobs = bob.messages().filter({ hasText: "we shipped it" });
     await onBobs.waitFor();
     await onBobs.getByRole("button", { name: "React" }).click();
@@ -110,29 +111,12 @@ test("a reaction reaches the other browser live, and each sees which are theirs"
     // After a reload, the page says the same.
     await bob.openConversation(alice.name);
     await bob.messages().filter({ hasText: "we shipped it" }).locator(".reaction[aria-pressed='false']", { hasText: "🎉 1" }).waitFor();
-  } catch (error) {
-    await alice.screenshot("reactions").catch(() => {});
-    await bob.screenshot("reactions").catch(() => {});
-    throw error;
-  }
+  });
 });
 
 test("a person blocked from a conversation's header cannot write until unblocked", async (t) => {
-  const alice = await Person.open(suite.browser, suite.server, uniqueName("alice"));
-  const bob = await Person.open(suite.browser, suite.server, uniqueName("bob"));
-  t.after(async () => {
-    await alice.close();
-    await bob.close();
-  });
-  await alice.signUp();
-  await bob.signUp();
-  try {
-    await alice.openConversation(bob.name);
-    await alice.send("hello bob");
-    // Stored before Bob looks: his page shows it, whether in its history
-    // or live.
-    await alice.messages().filter({ hasText: "hello bob" }).and(alice.page.locator("[data-status='sent']")).waitFor();
-    await bob.openConversation(alice.name);
+  const { alice, bob } = await talking(t, "hello bob");
+  await capturing("block", [alice, bob], async () => {
     await bob.messages().filter({ hasText: "hello bob" }).waitFor();
 
     const block = alice.page.locator("#block");
@@ -152,9 +136,5 @@ test("a person blocked from a conversation's header cannot write until unblocked
     await alice.page.locator("#block[aria-pressed='false']", { hasText: "Block" }).waitFor();
     await bob.messages().filter({ hasText: "are you there?" }).getByRole("button", { name: "Retry" }).click();
     await alice.messages().filter({ hasText: "are you there?" }).waitFor();
-  } catch (error) {
-    await alice.screenshot("block").catch(() => {});
-    await bob.screenshot("block").catch(() => {});
-    throw error;
-  }
+  });
 });

@@ -204,21 +204,8 @@ impl Chat {
         reader: Option<UserId>,
         mut messages: Vec<Message>,
     ) -> Result<Vec<Message>> {
-        let ids: Vec<MessageId> = messages
-            .iter()
-            .filter(|m| !m.is_deleted() && m.event().is_none())
-            .map(Message::id)
-            .collect();
-        if ids.is_empty() {
-            return Ok(messages);
-        }
-        let mut found = self.inner.store.reactions(reader, &ids).await?;
-        for message in &mut messages {
-            if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
-                let (_, reactions) = found.swap_remove(at);
-                *message = message.clone().with_reactions(reactions);
-            }
-        }
+        self.fill_reactions(reader, messages.iter_mut().collect())
+            .await?;
         Ok(messages)
     }
 
@@ -227,33 +214,42 @@ impl Chat {
     pub(super) async fn changes_with_reactions(
         &self,
         reader: UserId,
-        changes: Vec<Change>,
+        mut changes: Vec<Change>,
     ) -> Result<Vec<Change>> {
-        let messages: Vec<Message> = changes
-            .iter()
+        let messages = changes
+            .iter_mut()
             .filter_map(|change| match change {
-                Change::Message(message) | Change::Revised { message, .. } => Some(message.clone()),
+                Change::Message(message) | Change::Revised { message, .. } => Some(message),
                 _ => None,
             })
             .collect();
-        if messages.is_empty() {
-            return Ok(changes);
+        self.fill_reactions(Some(reader), messages).await?;
+        Ok(changes)
+    }
+
+    /// Fills in the reactions of `messages` in place, with one store
+    /// call (none when no message can have any).
+    async fn fill_reactions(
+        &self,
+        reader: Option<UserId>,
+        mut messages: Vec<&mut Message>,
+    ) -> Result<()> {
+        let ids: Vec<MessageId> = messages
+            .iter()
+            .filter(|m| !m.is_deleted() && m.event().is_none())
+            .map(|m| m.id())
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
         }
-        let mut counted = self
-            .with_reactions(Some(reader), messages)
-            .await?
-            .into_iter();
-        Ok(changes
-            .into_iter()
-            .map(|change| match change {
-                Change::Message(message) => Change::Message(counted.next().unwrap_or(message)),
-                Change::Revised { position, message } => Change::Revised {
-                    position,
-                    message: counted.next().unwrap_or(message),
-                },
-                other => other,
-            })
-            .collect())
+        let mut found = self.inner.store.reactions(reader, &ids).await?;
+        for message in &mut messages {
+            if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
+                let (_, reactions) = found.swap_remove(at);
+                message.set_reactions(reactions);
+            }
+        }
+        Ok(())
     }
 
     /// Deletes message `id` for everyone: its text leaves the store and

@@ -120,10 +120,15 @@ impl Message {
     /// first used (empty: none).
     #[must_use]
     pub fn with_reactions(mut self, reactions: Vec<Reaction>) -> Self {
+        self.set_reactions(reactions);
+        self
+    }
+
+    /// Fills in the reactions of a message read for someone.
+    pub(crate) fn set_reactions(&mut self, reactions: Vec<Reaction>) {
         if !reactions.is_empty() || self.lifecycle.is_some() {
             self.lifecycle_mut().reactions = reactions;
         }
-        self
     }
 
     /// Its reactions, one per emoji, in the order the emoji were first

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::harness::Harness;
 use crate::ports::{Clock, ConversationQuery, HistoryQuery, PageLimit, Store};
 use crate::{
-    Change, ChatConfig, Draft, EventKind, GroupForm, Item, Live, Message, Position, Resume,
-    SearchPattern, Session,
+    Change, ChatConfig, ConversationId, Draft, EventKind, GroupForm, Item, Live, Message, Position,
+    Resume, SearchPattern, Session,
 };
 
 async fn pair(store: Arc<dyn Store>, config: ChatConfig) -> (Harness, Session, Session) {
@@ -51,6 +51,23 @@ async fn unread(h: &Harness, who: &Session) -> u64 {
         .iter()
         .map(|c| c.unread)
         .sum()
+}
+
+/// A group `title` made by `owner` with `members` (who have written with
+/// them), the default settings otherwise.
+async fn group(h: &Harness, owner: &Session, title: &str, members: &[&str]) -> ConversationId {
+    h.chat
+        .create_group(
+            owner,
+            GroupForm {
+                title: title.into(),
+                members: members.iter().map(|m| (*m).to_owned()).collect(),
+                ..GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id
 }
 
 /// The next change a live stream yields, failing after a bounded wait.
@@ -305,19 +322,7 @@ pub async fn group_admins_delete_anyones_message_and_members_their_own(store: Ar
     h.send(&bob, "alice", "hi").await;
     h.send(&alice, "carol", "hi").await;
     h.send(&carol, "alice", "hi").await;
-    let id = h
-        .chat
-        .create_group(
-            &alice,
-            GroupForm {
-                title: "Team".into(),
-                members: vec!["bob".into(), "carol".into()],
-                ..GroupForm::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = group(&h, &alice, "Team", &["bob", "carol"]).await;
     let send = |who: &Session, text: &str| {
         let (chat, who, text) = (h.chat.clone(), who.clone(), text.to_owned());
         async move {
@@ -497,19 +502,7 @@ pub async fn group_members_hear_changes_while_they_may_read(store: Arc<dyn Store
     let (h, alice, bob) = pair(store, ChatConfig::default()).await;
     h.send(&alice, "bob", "hi").await;
     h.send(&bob, "alice", "hi").await;
-    let id = h
-        .chat
-        .create_group(
-            &alice,
-            GroupForm {
-                title: "Team".into(),
-                members: vec!["bob".into()],
-                ..GroupForm::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = group(&h, &alice, "Team", &["bob"]).await;
     let message = h
         .chat
         .send_to_group(&alice, id, "to the team".into(), None)
@@ -583,19 +576,7 @@ pub async fn later_members_never_see_an_older_message_through_a_quote_or_an_edit
         h.send(a, name, "hi").await;
         h.send(b, "alice", "hi").await;
     }
-    let id = h
-        .chat
-        .create_group(
-            &alice,
-            GroupForm {
-                title: "From joining".into(),
-                members: vec!["bob".into()],
-                ..GroupForm::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let id = group(&h, &alice, "From joining", &["bob"]).await;
     let before = h
         .chat
         .send_to_group(&alice, id, "before carol".into(), None)
@@ -870,19 +851,7 @@ pub async fn a_block_stops_direct_messages_typing_and_group_adds(store: Arc<dyn 
             .await,
         "forbidden",
     );
-    let group = h
-        .chat
-        .create_group(
-            &bob,
-            GroupForm {
-                title: "Without alice".into(),
-                members: vec!["carol".into()],
-                ..GroupForm::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
+    let group = group(&h, &bob, "Without alice", &["carol"]).await;
     assert_code(h.chat.add_member(&bob, group, "alice").await, "forbidden");
     // Unblocked, they talk again.
     h.chat.unblock(&alice, "bob").await.unwrap();

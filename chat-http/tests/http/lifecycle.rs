@@ -191,18 +191,9 @@ async fn reactions_over_http_and_websocket() {
     let (mut alices, _) = server.ws_ready(&alice, "").await;
     let path = format!("/api/messages/{id}/reactions/%F0%9F%8E%89");
     let put = |who: &Login, path: String| {
-        let bearer = who.bearer();
         let server = &server;
-        async move {
-            server
-                .request(
-                    reqwest::Method::PUT,
-                    &path,
-                    Some(json!({})),
-                    &[("authorization", &bearer)],
-                )
-                .await
-        }
+        let who = who.clone();
+        async move { server.put_as(&who, &path, json!({})).await }
     };
     let (status, _, body) = put(&bob, path.clone()).await;
     assert_eq!(status, 200, "{body}");
@@ -287,19 +278,9 @@ async fn a_block_refuses_direct_messages_both_ways_until_lifted() {
     let bob = server.user("bob").await;
     server.send(&bob, "alice", "hi").await;
     let put = |who: &Login, name: &str| {
-        let bearer = who.bearer();
-        let path = format!("/api/blocks/{name}");
         let server = &server;
-        async move {
-            server
-                .request(
-                    reqwest::Method::PUT,
-                    &path,
-                    Some(json!({})),
-                    &[("authorization", &bearer)],
-                )
-                .await
-        }
+        let (who, path) = (who.clone(), format!("/api/blocks/{name}"));
+        async move { server.put_as(&who, &path, json!({})).await }
     };
     let (status, _, body) = put(&alice, "bob").await;
     assert_eq!(status, 200, "{body}");

@@ -16,19 +16,8 @@ async fn members_mute_and_unmute_their_conversations() {
     let path = format!("/api/mutes/{id}");
     let bearer = alice.bearer();
     let put = |who: &chat_test_support::Login, body: serde_json::Value| {
-        let bearer = who.bearer();
-        let path = path.clone();
-        let server = &server;
-        async move {
-            server
-                .request(
-                    reqwest::Method::PUT,
-                    &path,
-                    Some(body),
-                    &[("authorization", &bearer)],
-                )
-                .await
-        }
+        let (who, path, server) = (who.clone(), path.clone(), &server);
+        async move { server.put_as(&who, &path, body).await }
     };
     let (status, _, body) = put(&alice, json!({})).await;
     assert_eq!(status, 200, "{body}");
