@@ -137,6 +137,7 @@ async fn round(
                             sent_at: Timestamp::now(),
                             client_id: None::<ClientMessageId>,
                             reply: None,
+                            mentioned: Default::default(),
                         })
                         .await
                         .unwrap();

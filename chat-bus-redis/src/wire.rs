@@ -12,15 +12,15 @@
 
 use chat_core::backend::{StoredMessage, stored_user};
 use chat_core::{
-    ConversationId, Emoji, EventKind, GroupEvent, GroupTitle, Message, MessageId, Position, Quote,
-    Reaction, ReadCount, SessionId, Timestamp, User,
+    ConversationId, Emoji, EventKind, Everyone, GroupEvent, GroupTitle, Mentions, Message,
+    MessageId, Position, Quote, Reaction, ReadCount, SessionId, Timestamp, User,
 };
 use serde::{Deserialize, Serialize};
 
 /// The version this process speaks: 2 since groups (a message's group
 /// event, a read mark without a peer, typing in a group, read counts), 3
 /// since replies, edits, deletes and reactions (a message's quote, thread,
-/// edit, deletion and reactions; a revised message; a reaction).
+/// edit, deletion, reactions and mentions; a revised message; a reaction).
 pub(crate) const VERSION: u8 = 3;
 
 #[derive(Serialize, Deserialize)]
@@ -110,6 +110,12 @@ struct WireMessage {
     /// shared by every member).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     reactions: Vec<(String, u64)>,
+    /// The members it names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mentions: Vec<WireUser>,
+    /// `@all` or `@here`, where its sender may call everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    everyone: Option<Everyone>,
 }
 
 /// A reply's quote of its parent.
@@ -139,6 +145,8 @@ fn message(message: &Message) -> WireMessage {
         edited_at: message.edited_at().map(Timestamp::unix_micros),
         deleted_at: message.deleted_at().map(Timestamp::unix_micros),
         reactions: wire_reactions(message.reactions()),
+        mentions: message.mentions().users.iter().map(user).collect(),
+        everyone: message.mentions().everyone,
     }
 }
 
@@ -192,7 +200,15 @@ fn domain_message(wire: WireMessage) -> Result<Message, WireError> {
     .map_err(malformed)?
     .with_event(event)
     .with_stored_reply(quote, wire.thread_root.map(MessageId::new))
-    .with_reactions(domain_reactions(wire.reactions)?))
+    .with_reactions(domain_reactions(wire.reactions)?)
+    .with_mentions(Mentions {
+        users: wire
+            .mentions
+            .into_iter()
+            .map(domain_user)
+            .collect::<Result<_, _>>()?,
+        everyone: wire.everyone,
+    }))
 }
 
 /// A group's change, as a system message carries it.

@@ -51,6 +51,12 @@ pub struct Message {
     /// Its reactions, one per emoji in the order first used.
     #[serde(default)]
     pub reactions: Vec<Reaction>,
+    /// The usernames of the members it mentions.
+    #[serde(default)]
+    pub mentions: Vec<String>,
+    /// `all` or `here` when a group's admin or owner called everyone.
+    #[serde(default)]
+    pub mention_everyone: Option<String>,
 }
 
 /// One emoji's reactions to a message.

@@ -148,6 +148,18 @@ struct Stored {
     folded: String,
     /// The position of its newest edit or delete.
     revision: Option<Position>,
+    /// Whose mention count it adds to.
+    reached: Vec<UserId>,
+}
+
+impl Stored {
+    /// Whether it counts as unread for `user` (from someone else, not
+    /// deleted) in `conversation`.
+    fn unread_for(&self, user: UserId, conversation: ConversationId) -> bool {
+        self.message.conversation() == conversation
+            && self.message.sender().id() != user
+            && !self.message.is_deleted()
+    }
 }
 
 /// A message's newest change, as the change log replays it.
@@ -176,6 +188,28 @@ impl MemoryStore {
 }
 
 impl State {
+    /// How many messages of `conversation` after `read` and up to `last`
+    /// are unread for `user`, and how many of those mention them.
+    fn unread(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        read: MessageId,
+        last: MessageId,
+    ) -> (u64, u64) {
+        let (mut unread, mut mentions) = (0_u64, 0_u64);
+        for (_, stored) in self
+            .messages
+            .range(MessageId::new(read.get() + 1)..)
+            .take_while(|(id, _)| **id <= last)
+            .filter(|(_, s)| s.unread_for(user, conversation))
+        {
+            unread += 1;
+            mentions += u64::from(stored.reached.contains(&user));
+        }
+        (unread, mentions)
+    }
+
     fn user(&self, id: UserId) -> Option<&StoredUser> {
         usize::try_from(id.get() - 1)
             .ok()
@@ -243,6 +277,7 @@ impl State {
                 message: message.clone(),
                 folded: String::new(),
                 revision: None,
+                reached: Vec::new(),
             },
         );
         let state = self
@@ -725,22 +760,20 @@ impl ConversationStore for MemoryStore {
                     .get(&(conversation, peer))
                     .copied()
                     .unwrap_or_default();
-                let unread = state
-                    .messages
-                    .range(MessageId::new(membership.last_read.get() + 1)..)
-                    .filter(|(_, s)| {
-                        s.message.conversation() == conversation
-                            && s.message.sender().id() != user
-                            && !s.message.is_deleted()
-                    })
-                    .count();
+                let (unread, mentions) = state.unread(
+                    user,
+                    conversation,
+                    membership.last_read,
+                    MessageId::new(i64::MAX),
+                );
                 Ok(ConversationSummary {
                     conversation,
                     last_message: state
                         .messages
                         .get(&membership.last_message)
                         .map(|s| s.message.clone()),
-                    unread: u64::try_from(unread).unwrap_or(u64::MAX),
+                    unread,
+                    mentions,
                     kind: SummaryKind::Direct {
                         peer: state.account(peer)?,
                         peer_read_up_to: peer_membership.last_read,
@@ -763,20 +796,12 @@ impl ConversationStore for MemoryStore {
             let Some(last) = last.filter(|id| *id < before && *id > MessageId::ZERO) else {
                 continue;
             };
-            let unread = state
-                .messages
-                .range(MessageId::new(seat.read.get() + 1)..)
-                .take_while(|(id, _)| **id <= last)
-                .filter(|(_, s)| {
-                    s.message.conversation() == conversation
-                        && s.message.sender().id() != user
-                        && !s.message.is_deleted()
-                })
-                .count();
+            let (unread, mentions) = state.unread(user, conversation, seat.read, last);
             summaries.push(ConversationSummary {
                 conversation,
                 last_message: state.messages.get(&last).map(|s| s.message.clone()),
-                unread: u64::try_from(unread).unwrap_or(u64::MAX),
+                unread,
+                mentions,
                 kind: SummaryKind::Group {
                     title: group.title.clone(),
                     members: group.seats.iter().filter(|s| s.left_at.is_none()).count() as u64,
@@ -907,6 +932,12 @@ impl MessageStore for MemoryStore {
         let count = i64::try_from(plan.fresh().len()).map_err(ChatError::internal)?;
         let last = state.take_positions(count);
         let ids: Vec<MessageId> = (last - count + 1..=last).map(MessageId::new).collect();
+        let mut reached: HashMap<MessageId, Vec<UserId>> = plan
+            .fresh()
+            .zip(&ids)
+            .filter(|(new, _)| !new.mentioned.reached.is_empty())
+            .map(|(new, id)| (*id, new.mentioned.reached.clone()))
+            .collect();
         let written = plan.written(&ids)?;
         for message in written.created() {
             if let Some(client) = message.client_id() {
@@ -921,6 +952,7 @@ impl MessageStore for MemoryStore {
                     message: message.clone(),
                     folded: fold_for_search(message.text().as_str()),
                     revision: None,
+                    reached: reached.remove(&message.id()).unwrap_or_default(),
                 },
             );
         }
@@ -1138,9 +1170,18 @@ impl MessageStore for MemoryStore {
         if stored.message.is_deleted() || stored.message.event().is_some() {
             return Ok(None);
         }
-        let revised = match &revision.kind {
-            RevisionKind::Edit(text) => stored.message.clone().edited(text.clone(), revision.at),
-            RevisionKind::Delete { .. } => stored.message.clone().deleted(revision.at),
+        let (revised, reached) = match &revision.kind {
+            RevisionKind::Edit { text, mentioned } => (
+                stored
+                    .message
+                    .clone()
+                    .edited(text.clone(), revision.at)
+                    .with_mentions(mentioned.mentions.clone()),
+                mentioned.reached.clone(),
+            ),
+            RevisionKind::Delete { .. } => {
+                (stored.message.clone().deleted(revision.at), Vec::new())
+            }
         };
         let position = Position::new(state.take_positions(1));
         if matches!(revision.kind, RevisionKind::Delete { .. }) {
@@ -1152,6 +1193,7 @@ impl MessageStore for MemoryStore {
                 folded: fold_for_search(revised.text().as_str()),
                 message: revised.clone(),
                 revision: Some(position),
+                reached,
             },
         );
         // Quotes show the parent as it is now.

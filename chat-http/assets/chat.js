@@ -4,17 +4,18 @@
 import { getJson, loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
-  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, messageItem, ownReactions, quoteOf, reactionsOf,
-  same, separateDays, setReadBy, setStatus,
+  appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, mentionsMe, messageItem, ownReactions, quoteOf,
+  reactionsOf, same, separateDays, setReadBy, setStatus, setViewer,
 } from "./dom.js";
+import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
 
 // The reactions offered at a click; any other emoji comes by the API.
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
-import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
 
 export function chatPage() {
   const app = document.getElementById("app");
   const me = app.dataset.me;
+  setViewer(me);
   const peer = app.dataset.peer || null;
   const groupId = Number(app.dataset.group) || null;
   const room = peer !== null ? { peer } : groupId !== null ? { group: groupId } : null;
@@ -311,11 +312,15 @@ export function chatPage() {
     when.className = "when";
     const preview = document.createElement("span");
     preview.className = "preview";
+    const mentions = document.createElement("span");
+    mentions.className = "mention-count";
+    mentions.hidden = true;
+    mentions.textContent = "@0";
     const unread = document.createElement("span");
     unread.className = "unread";
     unread.hidden = true;
     unread.textContent = "0";
-    a.append(name, when, preview, unread);
+    a.append(name, when, preview, mentions, unread);
     li.append(a);
     if (isOpen(key)) li.classList.add("active");
     return li;
@@ -325,6 +330,16 @@ export function chatPage() {
     const badge = li.querySelector(".unread");
     badge.textContent = String(count);
     badge.setAttribute("aria-label", count + " unread");
+    badge.hidden = count === 0;
+    if (count === 0) setMentions(li, 0);
+  }
+
+  function setMentions(li, count) {
+    const badge = li.querySelector(".mention-count");
+    if (!badge) return;
+    badge.textContent = "@" + count;
+    badge.dataset.count = String(count);
+    badge.setAttribute("aria-label", count + " mentioning you");
     badge.hidden = count === 0;
   }
 
@@ -348,7 +363,13 @@ export function chatPage() {
     const when = li.querySelector(".when");
     when.setAttribute("datetime", message.sent_at);
     localizeTime(when);
-    if (!mine && !viewing(key)) setUnread(li, Number(li.querySelector(".unread").textContent || "0") + 1);
+    if (!mine && !viewing(key)) {
+      setUnread(li, Number(li.querySelector(".unread").textContent || "0") + 1);
+      if (mentionsMe(message)) {
+        const badge = li.querySelector(".mention-count");
+        setMentions(li, Number(badge.dataset.count || badge.textContent.slice(1) || "0") + 1);
+      }
+    }
     conversations.prepend(li);
   }
 

@@ -49,6 +49,43 @@ export function appendHighlighted(parent, text, term) {
   parent.append(document.createTextNode(text.slice(at)));
 }
 
+let viewer = "";
+
+/** Who reads the page: messages that mention them are highlighted. */
+export function setViewer(name) {
+  viewer = name;
+}
+
+/** Whether `message` mentions the reader: by name, or with `@all` or
+ * `@here` from someone else. */
+export function mentionsMe(message) {
+  if (same(message.from, viewer)) return false;
+  return Boolean(message.mention_everyone) || (message.mentions || []).some((name) => same(name, viewer));
+}
+
+const mentionWord = /(^|[^A-Za-z0-9_.\-@])@([A-Za-z0-9_.\-]+)/g;
+
+// Appends `text` to `parent` with each `@name` the message mentions (the
+// server's list, and `@all`/`@here` when it called everyone) in a
+// <strong class="mention">; the rest as text nodes.
+function appendMentions(parent, text, message) {
+  const names = new Set((message.mentions || []).map((n) => n.toLowerCase()));
+  if (message.mention_everyone) names.add(message.mention_everyone);
+  let at = 0;
+  for (const match of text.matchAll(mentionWord)) {
+    const name = match[2].replace(/[.\-]+$/, "");
+    if (!names.has(name.toLowerCase())) continue;
+    const start = match.index + match[1].length;
+    parent.append(document.createTextNode(text.slice(at, start)));
+    const strong = document.createElement("strong");
+    strong.className = "mention";
+    strong.textContent = "@" + name;
+    parent.append(strong);
+    at = start + 1 + name.length;
+  }
+  parent.append(document.createTextNode(text.slice(at)));
+}
+
 /** A message's list item; a group's system message (`event`) is a line
  * of its own, not a bubble. A reply shows a quote of the message it
  * answers; a deleted message says so in its place. */
@@ -56,7 +93,8 @@ export function messageItem(message, mine, term) {
   const li = document.createElement("li");
   const system = Boolean(message.event);
   const deleted = Boolean(message.deleted_at);
-  li.className = "message" + (mine && !system ? " mine" : "") + (system ? " system" : "") + (deleted ? " deleted" : "");
+  li.className = "message" + (mine && !system ? " mine" : "") + (system ? " system" : "") + (deleted ? " deleted" : "")
+    + (!deleted && mentionsMe(message) ? " mentioned" : "");
   const from = document.createElement("span");
   from.className = "from";
   from.textContent = message.from;
@@ -68,6 +106,7 @@ export function messageItem(message, mine, term) {
   const text = document.createElement("p");
   text.className = "text";
   if (deleted) text.textContent = "This message was deleted";
+  else if (!term && (message.mentions || message.mention_everyone)) appendMentions(text, message.text, message);
   else appendHighlighted(text, message.text, term || "");
   const time = document.createElement("time");
   time.setAttribute("datetime", message.sent_at || new Date().toISOString());

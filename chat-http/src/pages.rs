@@ -211,7 +211,10 @@ struct SignupPage {
 struct MessageView {
     id: i64,
     from: String,
-    text: String,
+    /// The text, in pieces: the `@name`s it mentions apart.
+    text: Vec<TextPiece>,
+    /// Whether it mentions the reader.
+    mentioned: bool,
     sent_at: String,
     mine: bool,
     /// A group's system message (someone joined, left…).
@@ -226,6 +229,43 @@ struct MessageView {
     quote: Option<QuoteView>,
     /// Its reactions, with whether the reader is among each.
     reactions: Vec<ReactionView>,
+}
+
+/// A piece of a message's text: a mention, or the text between.
+struct TextPiece {
+    text: String,
+    mention: bool,
+}
+
+/// `message`'s text cut around the `@` words that are its mentions.
+fn pieces(message: &Message) -> Vec<TextPiece> {
+    let text = message.text().as_str();
+    let mentions = message.mentions();
+    let mut pieces = Vec::new();
+    let mut at = 0;
+    if !mentions.is_empty() {
+        for (range, word) in chat_core::at_words(text) {
+            if !mentions.covers(word) {
+                continue;
+            }
+            if range.start > at {
+                pieces.push(TextPiece {
+                    text: text[at..range.start].to_owned(),
+                    mention: false,
+                });
+            }
+            pieces.push(TextPiece {
+                text: text[range.clone()].to_owned(),
+                mention: true,
+            });
+            at = range.end;
+        }
+    }
+    pieces.push(TextPiece {
+        text: text[at..].to_owned(),
+        mention: false,
+    });
+    pieces
 }
 
 /// One emoji's reactions, as a page shows them.
@@ -277,6 +317,8 @@ struct ConversationView {
     online: bool,
     preview: String,
     unread: u64,
+    /// How many unread messages mention the viewer.
+    mentions: u64,
     last_id: i64,
     peer_read: i64,
     /// When the newest message was sent (RFC 3339), empty if none.
@@ -460,6 +502,7 @@ impl ChatHttp {
                     online: c.online(),
                     preview: c.last_message.as_ref().map(preview).unwrap_or_default(),
                     unread: c.unread,
+                    mentions: c.mentions,
                     last_id: c.last_message.as_ref().map_or(0, |m| m.id().get()),
                     peer_read: c.peer_read_up_to().get(),
                     last_at: c
@@ -541,7 +584,9 @@ fn view(message: &Message, me: chat_core::UserId, read_by: Option<u64>) -> Messa
     MessageView {
         id: message.id().get(),
         from: message.sender().username().to_string(),
-        text: message.text().as_str().to_owned(),
+        text: pieces(message),
+        mentioned: message.sender().id() != me
+            && (message.mentions().everyone.is_some() || message.mentions().names(me)),
         sent_at: message.sent_at().to_rfc3339(),
         mine: message.sender().id() == me && message.event().is_none(),
         system: message.event().is_some(),

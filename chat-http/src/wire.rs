@@ -100,6 +100,15 @@ pub(crate) struct MessageDto<'a> {
     /// none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) reactions: Vec<ReactionDto<'a>>,
+    /// The usernames of the members it mentions with `@username`; absent
+    /// when none. Only members of the conversation are ever listed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) mentions: Vec<&'a str>,
+    /// `all` or `here` when a group's admin or owner called everyone
+    /// (`@all`: every member; `@here`: those online then); absent
+    /// otherwise, and `@all` from anyone else is plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) mention_everyone: Option<&'static str>,
 }
 
 impl<'a> From<&'a chat_core::Reaction> for ReactionDto<'a> {
@@ -217,6 +226,13 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
             edited_at: message.edited_at().map(|t| t.to_rfc3339()),
             deleted_at: message.deleted_at().map(|t| t.to_rfc3339()),
             reactions: message.reactions().iter().map(ReactionDto::from).collect(),
+            mentions: message
+                .mentions()
+                .users
+                .iter()
+                .map(|u| u.username().as_str())
+                .collect(),
+            mention_everyone: message.mentions().everyone.map(chat_core::Everyone::as_str),
         }
     }
 }
@@ -245,6 +261,9 @@ pub(crate) struct ConversationDto<'a> {
     pub(crate) last_message: Option<MessageDto<'a>>,
     /// Unread messages from others.
     pub(crate) unread: u64,
+    /// How many of the unread messages mention the caller (by name, or
+    /// with `@all` or `@here` where that reached them).
+    pub(crate) mentions: u64,
     /// The other member has read up to this message id (direct
     /// conversations).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -262,6 +281,7 @@ impl<'a> From<&'a ConversationSummary> for ConversationDto<'a> {
             role: None,
             last_message: summary.last_message.as_ref().map(MessageDto::from),
             unread: summary.unread,
+            mentions: summary.mentions,
             peer_read_up_to: None,
         };
         match &summary.kind {

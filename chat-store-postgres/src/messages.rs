@@ -17,12 +17,16 @@ pub(crate) const STATEMENTS: Statements = Statements {
     stored_by_client_id: STORED_BY_CLIENT_ID,
     insert_messages: "INSERT INTO messages \
         (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id, \
-         reply_to, thread_root) \
+         reply_to, thread_root, mentions) \
         SELECT (r.value ->> 0)::bigint, (r.value ->> 1)::bigint, (r.value ->> 2)::bigint, \
                (r.value ->> 3)::bigint, r.value ->> 4, r.value ->> 5, (r.value ->> 6)::bigint, \
-               r.value ->> 7, (r.value ->> 8)::bigint, (r.value ->> 9)::bigint \
+               r.value ->> 7, (r.value ->> 8)::bigint, (r.value ->> 9)::bigint, r.value ->> 10 \
         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r (value, n) ORDER BY r.n \
         ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+    insert_mentions: "INSERT INTO mentions (user_id, conversation_id, message_id) \
+        SELECT (r.value ->> 2)::bigint, (r.value ->> 1)::bigint, (r.value ->> 0)::bigint \
+        FROM jsonb_array_elements($1::jsonb) r \
+        ON CONFLICT DO NOTHING",
     index_messages: None,
     unindex_message: None,
     move_heads: "UPDATE members m \

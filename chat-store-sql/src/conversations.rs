@@ -144,6 +144,7 @@ pub async fn list_conversations(
                 conversation: ConversationId::new(row.int("conversation_id")?),
                 last_message: Some(message(row)?),
                 unread: u64::try_from(row.int("unread")?).unwrap_or(0),
+                mentions: u64::try_from(row.int("mention_count")?).unwrap_or(0),
                 kind: SummaryKind::Direct {
                     peer: user(row, "peer_id", "peer_username")?,
                     peer_read_up_to: MessageId::new(row.int("peer_read_up_to")?),
@@ -172,7 +173,10 @@ pub const CONVERSATIONS: &str = concat!(
             AND x.id > m.last_read_message_id AND x.sender_id <> m.user_id) \
         - (SELECT count(*) FROM messages d \
           WHERE d.deleted_at IS NOT NULL AND d.conversation_id = m.conversation_id \
-            AND d.id > m.last_read_message_id AND d.sender_id <> m.user_id) AS unread, ",
+            AND d.id > m.last_read_message_id AND d.sender_id <> m.user_id) AS unread, \
+        (SELECT count(*) FROM mentions n \
+          WHERE n.user_id = m.user_id AND n.conversation_id = m.conversation_id \
+            AND n.message_id > m.last_read_message_id) AS mention_count, ",
     crate::message_columns!(),
     " FROM members m \
      JOIN members p ON p.conversation_id = m.conversation_id AND p.user_id <> m.user_id \

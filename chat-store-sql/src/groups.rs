@@ -520,7 +520,11 @@ pub const GROUP_CONVERSATIONS: &str = concat!(
         - (SELECT count(*) FROM messages d \
           WHERE d.deleted_at IS NOT NULL AND d.conversation_id = g.conversation_id \
             AND d.id > g.last_read_message_id AND d.id <= msg.id AND d.sender_id <> g.user_id) \
-          AS unread, ",
+          AS unread, \
+        (SELECT count(*) FROM mentions n \
+          WHERE n.user_id = g.user_id AND n.conversation_id = g.conversation_id \
+            AND n.message_id > g.last_read_message_id AND n.message_id <= msg.id) \
+          AS mention_count, ",
     crate::message_columns!(),
     " FROM group_members g \
      JOIN conversations c ON c.id = g.conversation_id \
@@ -598,6 +602,7 @@ pub fn group_summary(row: &impl SqlRow) -> Result<chat_core::ConversationSummary
         conversation: ConversationId::new(row.int("conversation_id")?),
         last_message: Some(crate::rows::message(row)?),
         unread: u64::try_from(row.int("unread")?).unwrap_or(0),
+        mentions: u64::try_from(row.int("mention_count")?).unwrap_or(0),
         kind: chat_core::SummaryKind::Group {
             title: title(row)?,
             members: u64::try_from(row.int("member_count")?).unwrap_or(0),

@@ -39,7 +39,7 @@ pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use groups::{GROUP_CONVERSATIONS, contains_pattern};
 pub use lender::{Lender, Lent, LentTx, roll_back};
-pub use messages::{MessageRow, TAKE_POSITIONS, message_row};
+pub use messages::{MessageRow, TAKE_POSITIONS, mention_rows, mentions_json, message_row};
 pub use revisions::{FEED_REVISIONS, reactions_sql};
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;

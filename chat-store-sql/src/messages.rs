@@ -4,8 +4,8 @@
 use chat_core::backend::AppendPlan;
 use chat_core::ports::{Appended, Page, PageLimit, ReadMark};
 use chat_core::{
-    Change, ChatError, ClientMessageId, ConversationId, Message, MessageId, NewMessage, Position,
-    Result, UserId, fold_for_search,
+    Change, ChatError, ClientMessageId, ConversationId, Mentions, Message, MessageId, NewMessage,
+    Position, Result, UserId, fold_for_search,
 };
 use tracing::debug;
 
@@ -25,7 +25,7 @@ const ATTEMPTS: usize = 3;
 pub const TAKE_POSITIONS: &str =
     "UPDATE message_clock SET last_id = last_id + $1 RETURNING last_id";
 
-fn json<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String> {
+pub(crate) fn json<T: serde::Serialize + ?Sized>(rows: &T) -> Result<String> {
     serde_json::to_string(rows).map_err(ChatError::internal)
 }
 
@@ -93,10 +93,15 @@ async fn try_append(
             .await?;
     }
     let ids: Vec<MessageId> = (last - count + 1..=last).map(MessageId::new).collect();
-    let rows: Vec<_> = plan
+    let rows = plan
         .fresh()
         .zip(&ids)
         .map(|(new, id)| message_row(id.get(), new))
+        .collect::<Result<Vec<_>>>()?;
+    let mentions: Vec<(i64, i64, i64)> = plan
+        .fresh()
+        .zip(&ids)
+        .flat_map(|(new, id)| mention_rows(*id, new.conversation, &new.mentioned.reached))
         .collect();
     let inserted = tx
         .execute(sql.insert_messages.into(), args![&json(&rows)?])
@@ -104,6 +109,10 @@ async fn try_append(
     if i64::try_from(inserted).ok() != Some(count) {
         tx.rollback().await?;
         return Ok(None);
+    }
+    if !mentions.is_empty() {
+        tx.execute(sql.insert_mentions.into(), args![&json(&mentions)?])
+            .await?;
     }
     let written = plan.written(&ids)?;
     if let Some(index) = sql.index_messages {
@@ -397,7 +406,7 @@ pub async fn last_message_id(store: &impl SqlStore, user_id: UserId) -> Result<M
 /// One new message as the batch statements read it (a JSON array): `id`
 /// (or the ordinal the statement turns into one), conversation, sender,
 /// recipient, text, text folded for search, sent at, client id, the
-/// parent of a reply, its thread's root.
+/// parent of a reply, its thread's root, its mentions (JSON).
 pub type MessageRow<'a> = (
     i64,
     i64,
@@ -409,11 +418,15 @@ pub type MessageRow<'a> = (
     Option<&'a str>,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
 /// `new` as a [`MessageRow`] with `id`.
-pub fn message_row(id: i64, new: &NewMessage) -> MessageRow<'_> {
-    (
+///
+/// # Errors
+/// Never in practice: mentions always encode as JSON.
+pub fn message_row(id: i64, new: &NewMessage) -> Result<MessageRow<'_>> {
+    Ok((
         id,
         new.conversation.get(),
         new.sender.id().get(),
@@ -424,5 +437,30 @@ pub fn message_row(id: i64, new: &NewMessage) -> MessageRow<'_> {
         new.client_id.as_ref().map(ClientMessageId::as_str),
         new.reply.as_ref().map(|r| r.quote.id.get()),
         new.reply.as_ref().map(|r| r.thread_root.get()),
-    )
+        mentions_json(&new.mentioned.mentions)?,
+    ))
+}
+
+/// A message's mentions as the `mentions` column stores them: `None` for
+/// none.
+///
+/// # Errors
+/// Never in practice: mentions always encode as JSON.
+pub fn mentions_json(mentions: &Mentions) -> Result<Option<String>> {
+    if mentions.is_empty() {
+        return Ok(None);
+    }
+    json(mentions).map(Some)
+}
+
+/// The rows of the `mentions` table for message `id` of `conversation`,
+/// reaching `users`.
+pub fn mention_rows(
+    id: MessageId,
+    conversation: ConversationId,
+    users: &[UserId],
+) -> impl Iterator<Item = (i64, i64, i64)> + '_ {
+    users
+        .iter()
+        .map(move |user| (id.get(), conversation.get(), user.get()))
 }

@@ -5,13 +5,14 @@
 use chat_core::backend::corrupt;
 use chat_core::ports::{ReactionChange, Revision, RevisionKind};
 use chat_core::{
-    Change, Emoji, Message, MessageId, Position, Reaction, Result, UserId, fold_for_search,
+    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result, UserId,
+    fold_for_search,
 };
 
 use crate::SqlStore;
 use crate::args;
 use crate::db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
-use crate::messages::TAKE_POSITIONS;
+use crate::messages::{TAKE_POSITIONS, json, mention_rows, mentions_json};
 use crate::rows::message;
 
 /// One message by id, with the message columns: `$1` the id.
@@ -56,20 +57,22 @@ pub async fn revise_message(
         tx.execute(unindex.into(), args![id]).await?;
     }
     let changed = match &revision.kind {
-        RevisionKind::Edit(text) => {
+        RevisionKind::Edit { text, mentioned } => {
             let folded = fold_for_search(text.as_str());
+            let mentions = mentions_json(&mentioned.mentions)?;
             tx.fetch_optional(
-                "UPDATE messages SET body = $2, body_folded = $3, edited_at = $4, revision = $5 \
+                "UPDATE messages SET body = $2, body_folded = $3, edited_at = $4, revision = $5, \
+                    mentions = $6 \
                  WHERE id = $1 AND deleted_at IS NULL AND event IS NULL \
                  RETURNING conversation_id, recipient_id"
                     .into(),
-                args![id, text.as_str(), &folded, at, position],
+                args![id, text.as_str(), &folded, at, position, mentions.as_deref()],
             )
             .await?
         }
         RevisionKind::Delete { by } => {
             tx.fetch_optional(
-                "UPDATE messages SET body = '', body_folded = '', deleted_at = $2, \
+                "UPDATE messages SET body = '', body_folded = '', mentions = NULL, deleted_at = $2, \
                     deleted_by = $3, revision = $4 \
                  WHERE id = $1 AND deleted_at IS NULL AND event IS NULL \
                  RETURNING conversation_id, recipient_id"
@@ -84,15 +87,32 @@ pub async fn revise_message(
         tx.rollback().await?;
         return Ok(None);
     };
-    if matches!(revision.kind, RevisionKind::Delete { .. }) {
-        tx.execute(
-            "DELETE FROM reactions WHERE message_id = $1".into(),
-            args![id],
-        )
-        .await?;
-    }
-    if let (Some(index), RevisionKind::Edit(_)) = (sql.index_messages, &revision.kind) {
-        tx.execute(index.into(), args![id, id]).await?;
+    // An edit's mentions replace the old ones; a delete takes them away.
+    tx.execute(
+        "DELETE FROM mentions WHERE message_id = $1".into(),
+        args![id],
+    )
+    .await?;
+    match &revision.kind {
+        RevisionKind::Delete { .. } => {
+            tx.execute(
+                "DELETE FROM reactions WHERE message_id = $1".into(),
+                args![id],
+            )
+            .await?;
+        }
+        RevisionKind::Edit { mentioned, .. } => {
+            let conversation = ConversationId::new(changed.int("conversation_id")?);
+            let rows: Vec<_> =
+                mention_rows(revision.message, conversation, &mentioned.reached).collect();
+            if !rows.is_empty() {
+                tx.execute(sql.insert_mentions.into(), args![&json(&rows)?])
+                    .await?;
+            }
+            if let Some(index) = sql.index_messages {
+                tx.execute(index.into(), args![id, id]).await?;
+            }
+        }
     }
     if changed.opt_int("recipient_id")?.is_some() {
         tx.execute(

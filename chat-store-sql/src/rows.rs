@@ -15,7 +15,7 @@ macro_rules! message_columns {
     () => {
         "msg.id, msg.conversation_id, msg.sender_id, su.username AS sender_username, \
          msg.recipient_id, ru.username AS recipient_username, msg.body, msg.sent_at, msg.client_id, \
-         msg.event, msg.reply_to, msg.thread_root, msg.edited_at, msg.deleted_at, \
+         msg.event, msg.reply_to, msg.thread_root, msg.edited_at, msg.deleted_at, msg.mentions, \
          qm.sender_id AS quoted_sender_id, qu.username AS quoted_sender_username, \
          substr(qm.body, 1, 100) AS quoted_body, qm.deleted_at AS quoted_deleted_at"
     };
@@ -74,9 +74,15 @@ pub fn message(row: &impl SqlRow) -> Result<Message> {
         _ => None,
     };
     let thread_root = row.opt_int("thread_root")?.map(MessageId::new);
+    let mentions = row
+        .opt_text("mentions")?
+        .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("mentions", e)))
+        .transpose()?
+        .unwrap_or_default();
     Ok(message
         .with_event(event)
-        .with_stored_reply(quote, thread_root))
+        .with_stored_reply(quote, thread_root)
+        .with_mentions(mentions))
 }
 
 /// A history page from the rows of a history query (ordered by id, oldest

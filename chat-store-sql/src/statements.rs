@@ -10,8 +10,13 @@ pub struct Statements {
     pub stored_by_client_id: &'static str,
     /// Inserts messages, skipping any whose idempotency key is taken: `$1` a
     /// JSON array of `[id, conversation_id, sender_id, recipient_id, body,
-    /// body_folded, sent_at, client_id, reply_to, thread_root]`, in order.
+    /// body_folded, sent_at, client_id, reply_to, thread_root, mentions]`,
+    /// in order.
     pub insert_messages: &'static str,
+    /// Records whose mention count messages add to, skipping rows that
+    /// exist: `$1` a JSON array of `[message_id, conversation_id,
+    /// user_id]`.
+    pub insert_mentions: &'static str,
     /// Indexes the messages with ids from `$1` to `$2` for search, inside
     /// the batch's transaction; `None` where the index follows by itself.
     pub index_messages: Option<&'static str>,

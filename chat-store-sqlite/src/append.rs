@@ -24,7 +24,8 @@ use chat_core::backend::AppendPlan;
 use chat_core::ports::Appended;
 use chat_core::{ChatError, ConversationId, MessageId, NewMessage, Result, UserId};
 use chat_store_sql::{
-    Lent, SqlRow, SqlStore, connection_trouble, message, message_row, roll_back, sqlite_error,
+    Lent, SqlRow, SqlStore, connection_trouble, mention_rows, message, message_row, roll_back,
+    sqlite_error,
 };
 use sqlx::SqliteConnection;
 
@@ -37,20 +38,25 @@ const BEGIN_AND_LOOK_UP: &str = concat!("BEGIN IMMEDIATE; ", stored_by_client_id
 
 /// Writes the planned batch and commits: `$1` how many new messages; `$2`
 /// a JSON array of `[ordinal, conversation_id, sender_id, recipient_id,
-/// body, body_folded, sent_at, client_id, reply_to, thread_root]`; `$3` of `[conversation_id,
-/// ordinal]` (heads); `$4` of `[conversation_id, user_id, ordinal]`
-/// (senders' read marks); `$5` of `[conversation_id, ordinal]` (groups'
-/// heads); `$6` of `[conversation_id, user_id, ordinal]` (senders' read
-/// marks in groups). Returns `last_id`, the batch's last position.
+/// body, body_folded, sent_at, client_id, reply_to, thread_root, mentions]`;
+/// `$3` of `[conversation_id, ordinal]` (heads); `$4` of
+/// `[conversation_id, user_id, ordinal]` (senders' read marks); `$5` of
+/// `[conversation_id, ordinal]` (groups' heads); `$6` of
+/// `[conversation_id, user_id, ordinal]` (senders' read marks in groups);
+/// `$7` of `[ordinal, conversation_id, user_id]` (whom mentions reach).
+/// Returns `last_id`, the batch's last position.
 const WRITE_AND_COMMIT: &str = "\
     UPDATE message_clock SET last_id = last_id + $1 RETURNING last_id; \
     INSERT INTO messages \
         (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id, \
-         reply_to, thread_root) \
+         reply_to, thread_root, mentions) \
         SELECT (SELECT last_id FROM message_clock) - $1 + (value ->> 0), value ->> 1, value ->> 2, \
                value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, \
-               value ->> 9 \
+               value ->> 9, value ->> 10 \
         FROM json_each($2); \
+    INSERT INTO mentions (user_id, conversation_id, message_id) \
+        SELECT value ->> 2, value ->> 1, (SELECT last_id FROM message_clock) - $1 + (value ->> 0) \
+        FROM json_each($7); \
     INSERT INTO message_search (rowid, body_folded) \
         SELECT id, body_folded FROM messages WHERE id > (SELECT last_id FROM message_clock) - $1; \
     UPDATE members SET last_message_id = \
@@ -162,10 +168,21 @@ async fn write(
         sqlx::query("ROLLBACK").execute(&mut *writer).await?;
         return Ok(plan.written(&[])?.into_results());
     }
-    let rows: Vec<_> = plan
+    let rows = plan
         .fresh()
         .zip(1_i64..)
         .map(|(new, ordinal)| message_row(ordinal, new))
+        .collect::<Result<Vec<_>>>()?;
+    let mentions: Vec<(i64, i64, i64)> = plan
+        .fresh()
+        .zip(1_i64..)
+        .flat_map(|(new, ordinal)| {
+            mention_rows(
+                MessageId::new(ordinal),
+                new.conversation,
+                &new.mentioned.reached,
+            )
+        })
         .collect();
     let count = i64::try_from(count).map_err(ChatError::internal)?;
     let ordinals: Vec<MessageId> = (1..=count).map(MessageId::new).collect();
@@ -199,6 +216,7 @@ async fn write(
         .bind(json(&marks)?)
         .bind(json(&group_heads)?)
         .bind(json(&group_marks)?)
+        .bind(json(&mentions)?)
         .fetch_all(&mut *writer)
         .await?;
     let last = match committed.as_slice() {

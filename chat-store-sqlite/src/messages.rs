@@ -97,11 +97,14 @@ pub(crate) const STATEMENTS: Statements = Statements {
     stored_by_client_id: STORED_BY_CLIENT_ID,
     insert_messages: "INSERT INTO messages \
         (id, conversation_id, sender_id, recipient_id, body, body_folded, sent_at, client_id, \
-         reply_to, thread_root) \
+         reply_to, thread_root, mentions) \
         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, \
-               value ->> 6, value ->> 7, value ->> 8, value ->> 9 \
+               value ->> 6, value ->> 7, value ->> 8, value ->> 9, value ->> 10 \
         FROM json_each($1) WHERE true \
         ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+    insert_mentions: "INSERT INTO mentions (user_id, conversation_id, message_id) \
+        SELECT value ->> 2, value ->> 1, value ->> 0 FROM json_each($1) WHERE true \
+        ON CONFLICT DO NOTHING",
     index_messages: Some(
         "INSERT INTO message_search (rowid, body_folded) \
          SELECT id, body_folded FROM messages WHERE id BETWEEN $1 AND $2",

@@ -76,7 +76,11 @@ async fn hot_queries_use_their_indexes() {
             "conversations",
             CONVERSATIONS.to_owned(),
             3,
-            vec!["members_by_user_recency", "messages_by_conversation"],
+            vec![
+                "members_by_user_recency",
+                "messages_by_conversation",
+                "SEARCH n USING PRIMARY KEY (user_id=? AND conversation_id=? AND message_id>?)",
+            ],
         ),
         (
             "since: messages",
@@ -106,7 +110,11 @@ async fn hot_queries_use_their_indexes() {
             "conversations: groups",
             chat_store_sql::GROUP_CONVERSATIONS.to_owned(),
             3,
-            vec!["group_members_by_user", "messages_by_conversation"],
+            vec![
+                "group_members_by_user",
+                "messages_by_conversation",
+                "SEARCH n USING PRIMARY KEY (user_id=? AND conversation_id=? AND message_id>? AND message_id<?)",
+            ],
         ),
         (
             "since: changes to messages",

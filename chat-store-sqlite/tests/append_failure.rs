@@ -35,6 +35,7 @@ fn message(conversation: ConversationId, from: &User, to: &User, text: &str) -> 
         sent_at: Timestamp::from_unix_micros(1),
         client_id: None,
         reply: None,
+        mentioned: Default::default(),
     }
 }
 

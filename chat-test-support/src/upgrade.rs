@@ -693,10 +693,29 @@ impl Recorded {
             "a deleted release message is not found"
         );
         let edited = chat
-            .edit_message(alice, reply.id(), "edited after the upgrade".into())
+            .edit_message(alice, reply.id(), "edited after the upgrade, @Bob".into())
             .await
             .unwrap();
         assert!(edited.edited_at().is_some());
+        // Release messages mention nobody; new ones name members, counted
+        // in the inbox of whom they mention.
+        assert!(from_bob.mentions().is_empty());
+        assert_eq!(edited.mentions().users.len(), 1);
+        let bob = chat
+            .login("Bob", PASSWORD.to_owned(), "after-upgrade")
+            .await
+            .unwrap()
+            .session;
+        let inbox = chat
+            .conversations(&bob, &chat_core::ports::ConversationQuery::default())
+            .await
+            .unwrap();
+        let with_alice = inbox
+            .items
+            .iter()
+            .find(|c| c.conversation == reply.conversation())
+            .expect("bob's conversation with alice");
+        assert_eq!(with_alice.mentions, 1);
         let changes = chat.changes(alice, head, PageLimit::DEFAULT).await.unwrap();
         let revised: Vec<_> = changes
             .items

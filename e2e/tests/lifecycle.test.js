@@ -138,3 +138,34 @@ test("a person blocked from a conversation's header cannot write until unblocked
     await alice.messages().filter({ hasText: "are you there?" }).waitFor();
   });
 });
+
+test("a mention is counted in the list and highlighted in the conversation", async (t) => {
+  const { alice, bob } = await talking(t, "are you there?");
+  await capturing("mentions", [alice, bob], async () => {
+    // Bob looks at the list, not the conversation: Alice's mention counts.
+    await bob.page.goto("/chat/");
+    await bob.waitConnected();
+    await alice.send(`@${bob.name} look at this`);
+    const badge = bob.conversation(alice.name).locator(".mention-count:not([hidden])");
+    await badge.waitFor();
+    assert.equal(await badge.textContent(), "@1");
+    // A message without a mention adds to unread only.
+    await alice.send("and this");
+    await bob.conversation(alice.name).locator(".unread", { hasText: "2" }).waitFor();
+    assert.equal(await badge.textContent(), "@1");
+    // The server says the same after a reload.
+    await bob.page.reload();
+    await bob.waitConnected();
+    assert.equal(await bob.conversation(alice.name).locator(".mention-count:not([hidden])").textContent(), "@1");
+    // In the conversation, the message is marked and the name stands out.
+    await bob.openConversation(alice.name);
+    const mentioned = bob.messages().filter({ hasText: "look at this" });
+    await mentioned.and(bob.page.locator(".mentioned")).waitFor();
+    assert.equal(await mentioned.locator("strong.mention").textContent(), `@${bob.name}`);
+    assert.equal(await bob.messages().filter({ hasText: "and this" }).and(bob.page.locator(".mentioned")).count(), 0);
+    // Alice's own copy is not highlighted for her.
+    const hers = alice.messages().filter({ hasText: "look at this" });
+    await hers.waitFor();
+    assert.equal(await hers.and(alice.page.locator(".mentioned")).count(), 0);
+  });
+});

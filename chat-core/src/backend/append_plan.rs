@@ -156,6 +156,7 @@ impl<'a> AppendPlan<'a> {
                     new.client_id.clone(),
                 )
                 .with_reply(new.reply.clone())
+                .with_mentions(new.mentioned.mentions.clone())
             })
             .collect();
         Ok(WrittenBatch {
@@ -292,6 +293,7 @@ mod tests {
             sent_at: Timestamp::from_unix_micros(1),
             client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
             reply: None,
+            mentioned: Default::default(),
         }
     }
 

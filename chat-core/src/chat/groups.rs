@@ -591,6 +591,9 @@ impl Chat {
             })
             .await?
             .unwrap_or(text);
+        let mentioned = self
+            .group_mentions(id, &text, sender.id(), membership.role)
+            .await?;
         let committing = self
             .inner
             .appends
@@ -602,6 +605,7 @@ impl Chat {
                 sent_at: self.inner.clock.now(),
                 client_id,
                 reply,
+                mentioned,
             })
             .await?;
         Ok(self.finish_send(

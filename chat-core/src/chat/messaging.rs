@@ -218,6 +218,7 @@ impl Chat {
             Some(conversation) => conversation,
             None => self.direct_conversation(sender, &recipient).await?,
         };
+        let mentioned = self.direct_mentions(&text, sender, &recipient);
         let committing = self
             .inner
             .appends
@@ -229,6 +230,7 @@ impl Chat {
                 sent_at: self.inner.clock.now(),
                 client_id,
                 reply,
+                mentioned,
             })
             .await?;
         let topics = vec![Topic::user(sender.id()), Topic::user(recipient.id())];

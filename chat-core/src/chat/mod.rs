@@ -9,6 +9,7 @@ mod groups;
 mod identity;
 mod in_flight;
 mod live;
+mod mentions;
 mod messaging;
 mod mutes;
 mod offline;

@@ -95,10 +95,18 @@ impl Chat {
             })
             .await?
             .unwrap_or(text);
+        let mentioned = match (&reach.group, message.recipient()) {
+            (Some(group), _) => {
+                self.group_mentions(message.conversation(), &text, me.id(), group.role)
+                    .await?
+            }
+            (None, Some(recipient)) => self.direct_mentions(&text, me, recipient),
+            (None, None) => Default::default(),
+        };
         let revision = Revision {
             message: id,
             at: now,
-            kind: RevisionKind::Edit(text),
+            kind: RevisionKind::Edit { text, mentioned },
         };
         match self.inner.store.revise_message(&revision).await? {
             Some((position, edited)) => {

@@ -103,6 +103,11 @@ impl Role {
         }
     }
 
+    /// Whether this role may call everyone with `@all` and `@here`.
+    pub fn calls_everyone(self) -> bool {
+        self >= Role::Admin
+    }
+
     /// Whether this role changes other members' roles.
     pub fn changes_roles(self) -> bool {
         self == Role::Owner

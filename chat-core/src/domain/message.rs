@@ -1,8 +1,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClientMessageId, ConversationId, GroupEvent, GroupTitle, MessageId, MessageText, Position,
-    Reaction, Role, Timestamp, User,
+    ClientMessageId, ConversationId, GroupEvent, GroupTitle, Mentioned, Mentions, MessageId,
+    MessageText, Position, Reaction, Role, Timestamp, User,
 };
 
 /// A stored message.
@@ -31,6 +31,8 @@ struct Lifecycle {
     deleted_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     reactions: Vec<Reaction>,
+    #[serde(default, skip_serializing_if = "Mentions::is_empty")]
+    mentions: Mentions,
 }
 
 impl Message {
@@ -113,6 +115,7 @@ impl Message {
         let lifecycle = self.lifecycle_mut();
         lifecycle.deleted_at = Some(at);
         lifecycle.reactions.clear();
+        lifecycle.mentions = Mentions::default();
         self
     }
 
@@ -138,6 +141,29 @@ impl Message {
         self.lifecycle
             .as_ref()
             .map_or(&[], |lifecycle| lifecycle.reactions.as_slice())
+    }
+
+    /// The message mentioning `mentions` (empty: nobody).
+    #[must_use]
+    pub fn with_mentions(mut self, mentions: Mentions) -> Self {
+        if !mentions.is_empty() {
+            self.lifecycle_mut().mentions = mentions;
+        } else if let Some(lifecycle) = self.lifecycle.as_mut() {
+            lifecycle.mentions = Mentions::default();
+        }
+        self
+    }
+
+    /// Whom it mentions: members named with `@username`, and `@all` or
+    /// `@here` where its sender may call everyone.
+    pub fn mentions(&self) -> &Mentions {
+        static NOBODY: Mentions = Mentions {
+            users: Vec::new(),
+            everyone: None,
+        };
+        self.lifecycle
+            .as_ref()
+            .map_or(&NOBODY, |lifecycle| &lifecycle.mentions)
     }
 
     /// The same message under another id (a batch written with ids
@@ -245,6 +271,8 @@ pub struct NewMessage {
     pub client_id: Option<ClientMessageId>,
     /// The message it replies to, in the same conversation.
     pub reply: Option<Reply>,
+    /// Whom it mentions, and whose mention count it adds to.
+    pub mentioned: Mentioned,
 }
 
 /// What a reply refers to: its parent, quoted, and the thread both are in.
@@ -336,6 +364,9 @@ pub struct ConversationSummary {
     pub last_message: Option<Message>,
     /// Messages from others after the user's read mark.
     pub unread: u64,
+    /// How many of those mention the user (by name, or with `@all` or
+    /// `@here` where that reached them).
+    pub mentions: u64,
     /// What kind of conversation, with what the list shows of it.
     pub kind: SummaryKind,
 }

@@ -10,6 +10,7 @@ mod external;
 mod group;
 mod ids;
 mod line;
+mod mention;
 mod message;
 mod message_text;
 mod mute;
@@ -32,6 +33,7 @@ pub use group::{
     JoinPolicy, Membership, Role,
 };
 pub use ids::{ConversationId, MessageId, Position, SessionId, UserId};
+pub use mention::{Everyone, MentionWords, Mentioned, Mentions, at_words};
 pub use message::{
     Change, ConversationSummary, Member, Message, NewEvent, NewMessage, Quote, Reply, SummaryKind,
 };

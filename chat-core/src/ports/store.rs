@@ -3,8 +3,8 @@ use async_trait::async_trait;
 use crate::domain::{
     Account, ApiKey, ApiScopes, Block, Change, ConversationId, ConversationSummary, DisplayName,
     Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member,
-    Membership, Message, MessageId, MessageText, Mute, NewEvent, NewMessage, PasswordHash,
-    Position, Reaction, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Membership, Mentioned, Message, MessageId, MessageText, Mute, NewEvent, NewMessage,
+    PasswordHash, Position, Reaction, SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -501,8 +501,14 @@ pub struct Revision {
 /// What a [`Revision`] does.
 #[derive(Clone, Debug)]
 pub enum RevisionKind {
-    /// The sender replaces the text.
-    Edit(MessageText),
+    /// The sender replaces the text, and with it whom it mentions.
+    Edit {
+        /// The new text.
+        text: MessageText,
+        /// Whom the new text mentions: replaces the old mentions, and the
+        /// old text's mention counts.
+        mentioned: Mentioned,
+    },
     /// `by` deletes the message (its sender, or someone who moderates).
     Delete {
         /// Who.

@@ -859,3 +859,149 @@ pub async fn a_block_stops_direct_messages_typing_and_group_adds(store: Arc<dyn 
     assert!(h.chat.blocks(&alice).await.unwrap().is_empty());
     h.send(&bob, "alice", "hello again").await;
 }
+
+/// The group "Team" of alice (its owner), bob and carol, who have each
+/// written with alice first.
+async fn team(h: &Harness, alice: &Session, bob: &Session, carol: &Session) -> ConversationId {
+    for (other, name) in [(bob, "bob"), (carol, "carol")] {
+        h.send(alice, name, "hi").await;
+        h.send(other, "alice", "hi").await;
+    }
+    group(h, alice, "Team", &["bob", "carol"]).await
+}
+
+/// Each conversation's mention count for `who`, by conversation.
+async fn mention_counts(h: &Harness, who: &Session) -> Vec<(ConversationId, u64)> {
+    let mut counts: Vec<_> = h
+        .chat
+        .conversations(who, &ConversationQuery::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|c| (c.conversation, c.mentions))
+        .collect();
+    counts.sort();
+    counts
+}
+
+async fn mentions_in(h: &Harness, who: &Session, id: ConversationId) -> u64 {
+    mention_counts(h, who)
+        .await
+        .into_iter()
+        .find(|(c, _)| *c == id)
+        .map_or(0, |(_, n)| n)
+}
+
+pub async fn mentions_name_members_only_and_count_until_read(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    let _mallory = h.user("mallory").await;
+    // A direct message mentions at most the other member.
+    let direct = h.send(&alice, "bob", "hi @Bob, ask @carol").await;
+    let names: Vec<_> = direct
+        .mentions()
+        .users
+        .iter()
+        .map(|u| u.username().as_str().to_owned())
+        .collect();
+    assert_eq!(names, ["bob"]);
+    assert_eq!(mentions_in(&h, &bob, direct.conversation()).await, 1);
+    assert_eq!(mentions_in(&h, &alice, direct.conversation()).await, 0);
+    // In a group, only members are mentioned; a stranger is never told.
+    let id = team(&h, &alice, &bob, &carol).await;
+    let sent = h
+        .chat
+        .send_draft_to_group(&bob, id, Draft::new("@carol @mallory @bob look"))
+        .await
+        .unwrap()
+        .message;
+    let names: Vec<_> = sent
+        .mentions()
+        .users
+        .iter()
+        .map(|u| u.username().as_str().to_owned())
+        .collect();
+    assert_eq!(names, ["carol", "bob"]);
+    assert_eq!(mentions_in(&h, &carol, id).await, 1);
+    assert_eq!(mentions_in(&h, &bob, id).await, 0, "never the sender");
+    assert_eq!(mentions_in(&h, &alice, id).await, 0);
+    // The history shows them.
+    let page = h
+        .chat
+        .group_history(&carol, id, &HistoryQuery::default())
+        .await
+        .unwrap();
+    let stored = page.items.iter().find(|m| m.id() == sent.id()).unwrap();
+    assert_eq!(stored.mentions(), sent.mentions());
+    // Reading clears the count.
+    h.chat.mark_group_read(&carol, id, sent.id()).await.unwrap();
+    assert_eq!(mentions_in(&h, &carol, id).await, 0);
+    // An edit replaces the mentions and their counts; a delete removes them.
+    let named = h
+        .chat
+        .send_draft_to_group(&bob, id, Draft::new("@alice please"))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(mentions_in(&h, &alice, id).await, 1);
+    let edited = h
+        .chat
+        .edit_message(&bob, named.id(), "@carol please".into())
+        .await
+        .unwrap();
+    assert_eq!(edited.mentions().users.len(), 1);
+    assert_eq!(mentions_in(&h, &alice, id).await, 0);
+    assert_eq!(mentions_in(&h, &carol, id).await, 1);
+    h.chat.delete_message(&bob, named.id()).await.unwrap();
+    assert_eq!(mentions_in(&h, &carol, id).await, 0);
+    let page = h
+        .chat
+        .group_history(&carol, id, &HistoryQuery::default())
+        .await
+        .unwrap();
+    let tombstone = page.items.iter().find(|m| m.id() == named.id()).unwrap();
+    assert!(tombstone.mentions().is_empty());
+}
+
+pub async fn everyone_is_called_by_admins_only_and_here_reaches_those_online(
+    store: Arc<dyn Store>,
+) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    let id = team(&h, &alice, &bob, &carol).await;
+    // From a member, @all is plain text.
+    let plain = h
+        .chat
+        .send_draft_to_group(&bob, id, Draft::new("@all lunch?"))
+        .await
+        .unwrap()
+        .message;
+    assert!(plain.mentions().is_empty());
+    assert_eq!(mentions_in(&h, &carol, id).await, 0);
+    // From the owner, it reaches every member but the sender.
+    let all = h
+        .chat
+        .send_draft_to_group(&alice, id, Draft::new("@all meeting now"))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(all.mentions().everyone, Some(crate::Everyone::All));
+    assert_eq!(mentions_in(&h, &bob, id).await, 1);
+    assert_eq!(mentions_in(&h, &carol, id).await, 1);
+    assert_eq!(mentions_in(&h, &alice, id).await, 0);
+    // @here reaches those online only.
+    h.chat.connected(&carol).await.unwrap();
+    let here = h
+        .chat
+        .send_draft_to_group(&alice, id, Draft::new("@here anyone?"))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(here.mentions().everyone, Some(crate::Everyone::Here));
+    assert_eq!(mentions_in(&h, &carol, id).await, 2);
+    assert_eq!(mentions_in(&h, &bob, id).await, 1);
+    // Direct conversations have no everyone.
+    let direct = h.send(&alice, "bob", "@all @here").await;
+    assert!(direct.mentions().is_empty());
+}

@@ -93,6 +93,8 @@ macro_rules! lifecycle_suite {
             later_members_never_see_an_older_message_through_a_quote_or_an_edit,
             reactions_are_one_emoji_each_counted_per_reader_and_replayed,
             a_block_stops_direct_messages_typing_and_group_adds,
+            mentions_name_members_only_and_count_until_read,
+            everyone_is_called_by_admins_only_and_here_reaches_those_online,
         );
     };
 }

@@ -45,6 +45,7 @@ fn new(conversation: ConversationId, from: &User, to: &User, text: &str) -> NewM
         sent_at: at(1),
         client_id: None,
         reply: None,
+        mentioned: Default::default(),
     }
 }
 

@@ -1845,6 +1845,7 @@ pub async fn concurrent_appends_behave_like_appends_in_order(store: Arc<dyn Stor
         sent_at: now,
         client_id: client.map(|c| ClientMessageId::parse(c).unwrap()),
         reply: None,
+        mentioned: Default::default(),
     };
     let batch = vec![
         new(&alice, &bob, "a1", Some("k")),

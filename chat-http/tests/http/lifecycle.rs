@@ -320,3 +320,81 @@ async fn a_block_refuses_direct_messages_both_ways_until_lifted() {
     }
     server.send(&bob, "alice", "again").await;
 }
+
+#[tokio::test]
+async fn mentions_name_members_and_are_counted_for_them_only() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let mallory = server.user("mallory").await;
+    server.send(&alice, "bob", "hi").await;
+    server.send(&bob, "alice", "hi").await;
+    let (_, _, made) = server
+        .post_as(
+            &alice,
+            "/api/groups",
+            json!({ "title": "Team", "members": ["bob"] }),
+        )
+        .await;
+    let group = made["conversation"]["id"].as_i64().unwrap();
+    let (mut bobs, _) = server.ws_ready(&bob, "").await;
+    let (mut mallorys, _) = server.ws_ready(&mallory, "").await;
+    // Bob is a member: named, counted, told live. Mallory is not: the
+    // message names nobody by her name, and she hears nothing.
+    let (status, _, sent) = server
+        .post_as(
+            &alice,
+            &format!("/api/groups/{group}/messages"),
+            json!({ "text": "@bob @mallory @all standup" }),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    assert_eq!(sent["message"]["mentions"], json!(["bob"]));
+    assert_eq!(sent["message"]["mention_everyone"], "all");
+    let live = expect_frame(&mut bobs, "message").await;
+    assert_eq!(live["message"]["mentions"], json!(["bob"]));
+    let (_, _, inbox) = server.get_as(&bob, "/api/conversations").await;
+    let line = inbox["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == group)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (line["unread"].clone(), line["mentions"].clone()),
+        (json!(1), json!(1))
+    );
+    let (_, _, inbox) = server.get_as(&mallory, "/api/conversations").await;
+    assert_eq!(inbox["conversations"], json!([]));
+    // A member's @all is plain text: no everyone, no count.
+    let (_, _, plain) = server
+        .post_as(
+            &bob,
+            &format!("/api/groups/{group}/messages"),
+            json!({ "text": "@all me too" }),
+        )
+        .await;
+    assert!(
+        plain["message"].get("mention_everyone").is_none(),
+        "{plain}"
+    );
+    assert!(plain["message"].get("mentions").is_none(), "{plain}");
+    // The history carries them too.
+    let (_, _, page) = server
+        .get_as(&bob, &format!("/api/groups/{group}/messages"))
+        .await;
+    let first = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == sent["message"]["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(first["mentions"], json!(["bob"]));
+    // Mallory's socket carried nothing of the group: the next thing she
+    // hears is her own direct message.
+    server.send(&bob, "mallory", "ping").await;
+    let next = expect_frame(&mut mallorys, "message").await;
+    assert_eq!(next["message"]["text"], "ping");
+}
