@@ -13,14 +13,15 @@
 use chat_core::backend::{StoredMessage, stored_user};
 use chat_core::{
     ConversationId, Emoji, EventKind, Everyone, GroupEvent, GroupTitle, Mentions, Message,
-    MessageId, Position, Quote, Reaction, ReadCount, SessionId, Timestamp, User,
+    MessageId, Position, Quote, Reaction, ReadCount, SessionId, Timestamp, User, UserId,
 };
 use serde::{Deserialize, Serialize};
 
 /// The version this process speaks: 2 since groups (a message's group
 /// event, a read mark without a peer, typing in a group, read counts), 3
 /// since replies, edits, deletes and reactions (a message's quote, thread,
-/// edit, deletion, reactions and mentions; a revised message; a reaction).
+/// edit, deletion, reactions and mentions; a revised message; a reaction;
+/// a disabled account).
 pub(crate) const VERSION: u8 = 3;
 
 #[derive(Serialize, Deserialize)]
@@ -84,6 +85,9 @@ enum WireEvent {
     },
     SessionEnded {
         session: i64,
+    },
+    AccountDisabled {
+        user: i64,
     },
 }
 
@@ -377,6 +381,7 @@ pub(crate) fn encode(kind: &EventKind) -> Result<Vec<u8>, serde_json::Error> {
         EventKind::SessionEnded { session } => WireEvent::SessionEnded {
             session: session.get(),
         },
+        EventKind::AccountDisabled { user } => WireEvent::AccountDisabled { user: user.get() },
     };
     serde_json::to_vec(&Envelope { v: VERSION, event })
 }
@@ -456,12 +461,15 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<EventKind, WireError> {
         WireEvent::SessionEnded { session } => EventKind::SessionEnded {
             session: SessionId::new(session),
         },
+        WireEvent::AccountDisabled { user } => EventKind::AccountDisabled {
+            user: UserId::new(user),
+        },
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use chat_core::{ClientMessageId, Message, MessageText, Timestamp, UserId, Username};
+    use chat_core::{ClientMessageId, Message, MessageText, Timestamp, Username};
 
     use super::*;
 
@@ -525,6 +533,9 @@ mod tests {
             },
             EventKind::SessionEnded {
                 session: SessionId::new(9),
+            },
+            EventKind::AccountDisabled {
+                user: UserId::new(4),
             },
         ];
         // A reply, edited; then deleted.

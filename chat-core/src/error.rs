@@ -40,6 +40,9 @@ pub enum ChatError {
     /// The caller is authenticated but may not do this.
     #[error("not allowed")]
     Forbidden,
+    /// The account was disabled by an administrator: it logs in nowhere.
+    #[error("this account is disabled")]
+    AccountDisabled,
     /// The thing addressed does not exist, or is not visible to the caller.
     #[error("not found")]
     NotFound,
@@ -132,6 +135,7 @@ impl ChatError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",
+            Self::AccountDisabled => "account_disabled",
             Self::NotFound => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::EditWindowClosed { .. } => "edit_window_closed",

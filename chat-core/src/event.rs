@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use crate::domain::{
-    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, SessionId, User,
+    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, SessionId, User, UserId,
 };
 
 /// What happened.
@@ -97,6 +97,12 @@ pub enum EventKind {
         /// Which session.
         session: SessionId,
     },
+    /// An administrator disabled the user's account: every subscription
+    /// of every session of theirs ends, on every process.
+    AccountDisabled {
+        /// Whose account.
+        user: UserId,
+    },
 }
 
 /// How many members other than its sender have read a message.
@@ -121,7 +127,8 @@ impl EventKind {
             | Self::ReadBy { .. }
             | Self::GroupTyping { .. }
             | Self::Presence { .. }
-            | Self::SessionEnded { .. } => None,
+            | Self::SessionEnded { .. }
+            | Self::AccountDisabled { .. } => None,
         }
     }
 }

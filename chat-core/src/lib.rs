@@ -67,13 +67,14 @@ pub use chat::{
 };
 pub use device::DeviceToken;
 pub use domain::{
-    Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, Block, Change, Client, ClientAddress,
-    ClientMessageId, ConversationId, ConversationSummary, Cursor, DisplayName, Email, Emoji,
-    Everyone, ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle,
-    HistoryVisibility, Invitation, JoinPolicy, Member, Membership, MentionWords, Mentioned,
-    Mentions, Message, MessageId, MessageText, Mute, NewEvent, NewMessage, Password, PasswordHash,
-    Position, Quote, Reaction, Reply, Role, SearchPattern, SessionId, SummaryKind, Timestamp, User,
-    UserId, Username, at_words, fold_for_search,
+    Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, AuditAction, AuditEntry, Block, Change,
+    Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary, Cursor,
+    DisplayName, Email, Emoji, Everyone, ExternalId, Group, GroupEvent, GroupMember, GroupSettings,
+    GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership, MentionWords,
+    Mentioned, Mentions, Message, MessageId, MessageText, Mute, NewAuditEntry, NewEvent,
+    NewMessage, Password, PasswordHash, Position, Quote, Reaction, Reason, Reply, Role,
+    SearchPattern, SessionId, SummaryKind, Timestamp, User, UserId, Username, at_words,
+    fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

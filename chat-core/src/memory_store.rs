@@ -7,17 +7,18 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, ApiKey, Block, Change, ConversationId, ConversationSummary, Email, Emoji, ExternalId,
-    Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
-    JoinPolicy, Member, Membership, Message, MessageId, Mute, NewEvent, NewMessage, Position,
-    Reaction, Role, SessionId, SummaryKind, Timestamp, User, UserId, Username, fold_for_search,
+    Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary, Email, Emoji,
+    ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
+    Invitation, JoinPolicy, Member, Membership, Message, MessageId, Mute, NewAuditEntry, NewEvent,
+    NewMessage, Position, Reaction, Role, SessionId, SummaryKind, Timestamp, User, UserId,
+    Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
     ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
-    GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
-    PageLimit, ReactionChange, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore,
-    StoredUser, UserStore,
+    GroupListing, GroupStore, HistoryQuery, MessageStore, ModerationStore, NewApiKey, NewGroup,
+    NewUser, Page, PageLimit, ReactionChange, ReadMark, Revision, RevisionKind, SessionRecord,
+    SessionStore, StoredUser, UserStore,
 };
 use crate::session::TokenHash;
 
@@ -62,6 +63,8 @@ struct State {
     /// Blocks: (blocker, blocked) → since, with an order of making.
     blocks: BTreeMap<(UserId, UserId), (u64, Timestamp)>,
     next_block: u64,
+    /// The audit log, oldest first (ids from 1).
+    audit: Vec<AuditEntry>,
 }
 
 struct StoredSession {
@@ -214,6 +217,12 @@ impl State {
         usize::try_from(id.get() - 1)
             .ok()
             .and_then(|i| self.users.get(i))
+    }
+
+    fn user_mut(&mut self, id: UserId) -> Option<&mut StoredUser> {
+        usize::try_from(id.get() - 1)
+            .ok()
+            .and_then(|i| self.users.get_mut(i))
     }
 
     fn conversation(&self, id: ConversationId) -> Option<&Conversation> {
@@ -617,6 +626,9 @@ impl SessionStore for MemoryStore {
         let user = state
             .user(session.user)
             .ok_or_else(|| ChatError::internal("a session of a user that does not exist"))?;
+        if user.account.disabled_at().is_some() {
+            return Ok(None);
+        }
         Ok(Some(SessionRecord {
             id: session.id,
             user: user.account.user().clone(),
@@ -1304,6 +1316,75 @@ fn mark_group_read(
         up_to: mark,
         moved: Some(position),
     })
+}
+
+#[async_trait]
+impl ModerationStore for MemoryStore {
+    async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool> {
+        let mut state = lock(self);
+        let Some(stored) = state.user_mut(user) else {
+            return Ok(false);
+        };
+        if stored.account.is_admin() == admin {
+            return Ok(false);
+        }
+        let disabled_at = stored.account.disabled_at();
+        stored.account = stored.account.clone().with_standing(admin, disabled_at);
+        Ok(true)
+    }
+
+    async fn admins(&self) -> Result<Vec<User>> {
+        Ok(lock(self)
+            .users
+            .iter()
+            .filter(|u| u.account.is_admin())
+            .map(|u| u.account.user().clone())
+            .collect())
+    }
+
+    async fn set_disabled(&self, user: UserId, at: Option<Timestamp>) -> Result<bool> {
+        let mut state = lock(self);
+        let Some(stored) = state.user_mut(user) else {
+            return Ok(false);
+        };
+        if stored.account.disabled_at().is_some() == at.is_some() {
+            return Ok(false);
+        }
+        let admin = stored.account.is_admin();
+        stored.account = stored.account.clone().with_standing(admin, at);
+        if at.is_some() {
+            state.sessions.retain(|_, s| s.user != user);
+        }
+        Ok(true)
+    }
+
+    async fn record(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
+        let mut state = lock(self);
+        let entry = AuditEntry {
+            id: i64::try_from(state.audit.len()).map_err(ChatError::internal)? + 1,
+            at: entry.at,
+            actor: entry.actor,
+            action: entry.action,
+            user: entry.user,
+            message: entry.message,
+            reason: entry.reason,
+        };
+        state.audit.push(entry.clone());
+        Ok(entry)
+    }
+
+    async fn audit_log(&self, before: Option<i64>, limit: PageLimit) -> Result<Page<AuditEntry>> {
+        let state = lock(self);
+        let newest_first: Vec<AuditEntry> = state
+            .audit
+            .iter()
+            .rev()
+            .filter(|e| before.is_none_or(|b| e.id < b))
+            .take(usize::try_from(limit.overfetch()).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page::from_overfetch(newest_first, limit))
+    }
 }
 
 #[async_trait]

@@ -145,9 +145,10 @@ impl HttpError {
                 C::InvalidCredentials | C::Unauthenticated => {
                     (StatusCode::UNAUTHORIZED, chat.code())
                 }
-                C::Forbidden | C::Refused { .. } | C::EditWindowClosed { .. } => {
-                    (StatusCode::FORBIDDEN, chat.code())
-                }
+                C::Forbidden
+                | C::AccountDisabled
+                | C::Refused { .. }
+                | C::EditWindowClosed { .. } => (StatusCode::FORBIDDEN, chat.code()),
                 C::NotFound => (StatusCode::NOT_FOUND, chat.code()),
                 C::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, chat.code()),
                 C::Unavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, chat.code()),
@@ -249,6 +250,7 @@ mod tests {
             ),
             (ChatError::Unauthenticated.into(), 401, "unauthenticated"),
             (ChatError::Forbidden.into(), 403, "forbidden"),
+            (ChatError::AccountDisabled.into(), 403, "account_disabled"),
             (
                 ChatError::EditWindowClosed {
                     window: Duration::from_secs(60),

@@ -1006,7 +1006,7 @@ impl<'a> ServerFrame<'a> {
                 user: user.username().as_str(),
                 online: *online,
             }),
-            EventKind::SessionEnded { .. } => None,
+            EventKind::SessionEnded { .. } | EventKind::AccountDisabled { .. } => None,
         }
     }
 

@@ -24,6 +24,7 @@ mod drivers;
 mod groups;
 mod lender;
 mod messages;
+mod moderation;
 mod revisions;
 mod rows;
 mod statements;
@@ -52,6 +53,7 @@ pub mod ports {
     pub use crate::conversations::*;
     pub use crate::groups::*;
     pub use crate::messages::*;
+    pub use crate::moderation::*;
     pub use crate::revisions::{message_by_id, react, reactions, revise_message};
     pub use crate::users::*;
     pub use async_trait::async_trait;
@@ -115,16 +117,39 @@ macro_rules! sql_store_ports {
             use $crate::ports as shared;
             use $crate::ports::chat_core::ports::{
                 ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser,
-                GroupChange, GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey,
-                NewGroup, NewUser, Page, PageLimit, ReactionChange, ReadMark, Revision,
+                GroupChange, GroupListing, GroupStore, HistoryQuery, MessageStore, ModerationStore,
+                NewApiKey, NewGroup, NewUser, Page, PageLimit, ReactionChange, ReadMark, Revision,
                 SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
-                Account, ApiKey, Block, Change, ConversationId, ConversationSummary, Email,
-                ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
-                NewMessage, Position, Reaction, Result, SessionId, Timestamp, TokenHash, User,
-                UserId, Username,
+                Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary,
+                Email, ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
+                NewAuditEntry, NewMessage, Position, Reaction, Result, SessionId, Timestamp,
+                TokenHash, User, UserId, Username,
             };
+
+            #[shared::async_trait]
+            impl ModerationStore for $store {
+                async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool> {
+                    shared::set_admin(self, user, admin).await
+                }
+                async fn admins(&self) -> Result<Vec<User>> {
+                    shared::admins(self).await
+                }
+                async fn set_disabled(&self, user: UserId, at: Option<Timestamp>) -> Result<bool> {
+                    shared::set_disabled(self, user, at).await
+                }
+                async fn record(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
+                    shared::record(self, entry).await
+                }
+                async fn audit_log(
+                    &self,
+                    before: Option<i64>,
+                    limit: PageLimit,
+                ) -> Result<Page<AuditEntry>> {
+                    shared::audit_log(self, before, limit).await
+                }
+            }
 
             #[shared::async_trait]
             impl ApiKeyStore for $store {

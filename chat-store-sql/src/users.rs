@@ -35,7 +35,11 @@ fn stored_user(row: &impl SqlRow) -> Result<StoredUser> {
     Ok(StoredUser {
         account: account
             .with_display_name(display_name)
-            .with_external_id(external_id),
+            .with_external_id(external_id)
+            .with_standing(
+                row.flag("is_admin")?,
+                row.opt_int("disabled_at")?.map(Timestamp::from_unix_micros),
+            ),
         password_hash: row.opt_text("password_hash")?.map(PasswordHash::from_phc),
     })
 }
@@ -94,10 +98,10 @@ pub async fn insert_user(store: &impl SqlStore, new: NewUser) -> Result<Account>
 }
 
 /// The columns of an account.
-const ACCOUNT_COLUMNS: &str =
-    "id, username, email, password_hash, created_at, display_name, external_id";
-const ACCOUNT: &str =
-    "SELECT id, username, email, password_hash, created_at, display_name, external_id FROM users";
+const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, created_at, display_name, \
+     external_id, is_admin, disabled_at";
+const ACCOUNT: &str = "SELECT id, username, email, password_hash, created_at, display_name, \
+     external_id, is_admin, disabled_at FROM users";
 
 /// [`UserStore::upsert_external_user`](chat_core::ports::UserStore::upsert_external_user) in SQL:
 /// an update of the known user, else an insert that a racing insert of
@@ -303,7 +307,8 @@ pub async fn find_session(
         .reader()
         .fetch_optional(
             "SELECT s.id, s.created_at, s.last_seen_at, u.id AS user_id, u.username \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND u.disabled_at IS NULL"
                 .into(),
             args![token.as_bytes().as_slice()],
         )

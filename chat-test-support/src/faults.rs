@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::ports::{
-    ApiKeyStore, ConversationStore, ExternalUser, MessageStore, NewApiKey, NewUser, ReadMark,
-    SessionRecord, SessionStore, StoredUser, UserStore,
+    ApiKeyStore, ConversationStore, ExternalUser, MessageStore, ModerationStore, NewApiKey,
+    NewUser, ReadMark, SessionRecord, SessionStore, StoredUser, UserStore,
 };
 use chat_core::{
-    Account, ApiKey, Appended, Change, ChatError, ConversationId, ConversationQuery,
+    Account, ApiKey, Appended, AuditEntry, Change, ChatError, ConversationId, ConversationQuery,
     ConversationSummary, Email, Group, GroupChange, GroupListing, GroupStore, HistoryQuery,
-    Invitation, Member, Membership, Message, MessageId, NewGroup, NewMessage, Page, PageLimit,
-    Position, Result, SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
+    Invitation, Member, Membership, Message, MessageId, NewAuditEntry, NewGroup, NewMessage, Page,
+    PageLimit, Position, Result, SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
 };
 use tokio::sync::{Semaphore, watch};
 
@@ -235,6 +235,29 @@ impl FaultyStore {
     /// `inner` behind `faults`.
     pub fn new(inner: Arc<dyn Store>, faults: Faults) -> Self {
         Self { inner, faults }
+    }
+}
+
+#[async_trait]
+impl ModerationStore for FaultyStore {
+    async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool> {
+        self.inner.set_admin(user, admin).await
+    }
+
+    async fn admins(&self) -> Result<Vec<User>> {
+        self.inner.admins().await
+    }
+
+    async fn set_disabled(&self, user: UserId, at: Option<Timestamp>) -> Result<bool> {
+        self.inner.set_disabled(user, at).await
+    }
+
+    async fn record(&self, entry: NewAuditEntry) -> Result<AuditEntry> {
+        self.inner.record(entry).await
+    }
+
+    async fn audit_log(&self, before: Option<i64>, limit: PageLimit) -> Result<Page<AuditEntry>> {
+        self.inner.audit_log(before, limit).await
     }
 }
 

@@ -143,6 +143,8 @@ impl Chat {
     /// # Errors
     /// [`ChatError::InvalidCredentials`] for an unknown user and for a wrong
     /// password alike, after the same amount of hashing;
+    /// [`ChatError::AccountDisabled`] for the right password of an account
+    /// an administrator disabled;
     /// [`ChatError::RateLimited`] after too many attempts for the username
     /// (or device), from the client or from its network.
     #[instrument(skip_all)]
@@ -203,6 +205,11 @@ impl Chat {
             info!(%username, known_device = device.is_some(), "login failed");
             return Err(ChatError::InvalidCredentials);
         };
+        // Said only to whoever knows the password.
+        if account.disabled_at().is_some() {
+            info!(user = %account.user().id(), "login to a disabled account refused");
+            return Err(ChatError::AccountDisabled);
+        }
         let login = self.new_session(account).await?;
         info!(user = %login.account.user().id(), session = %login.session.id(), "logged in");
         Ok(login)

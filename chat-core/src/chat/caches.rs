@@ -1,6 +1,6 @@
 //! What the service remembers so that a send does not ask the store the
 //! same question every time: users by name, direct conversations by pair,
-//! and pairs that do not block each other.
+//! pairs that do not block each other and accounts that are enabled.
 //!
 //! The first two answers are for good. Accounts are never renamed or deleted, so a
 //! name, once found, names the same user in every process sharing the
@@ -79,58 +79,98 @@ impl PairCache {
     }
 }
 
-/// How long a pair found not to block each other is believed so without
-/// asking the store again: how long a block made by another process may
-/// take to apply here.
+/// How long a good answer (a pair found not to block each other, an
+/// account found enabled) is believed without asking the store again: how
+/// long a block or a disable made by another process may take to apply
+/// here.
 pub(super) const UNBLOCKED_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Pairs of users found, a moment ago, not to block each other, so that a
-/// stream of direct messages between them asks the store once every
-/// [`UNBLOCKED_FOR`], not once per message. A block found is never
-/// remembered (it is asked again each time), and a block or unblock made by
-/// this process forgets its pair at once.
-#[derive(Default)]
-pub(super) struct UnblockedCache {
-    pairs: Bounded<(UserId, UserId), Timestamp>,
-    /// Bumped by every block or unblock made here: an answer read before
-    /// one is not remembered after it.
+/// Keys found, a moment ago, in good standing, so that a stream of calls
+/// asks the store once every [`UNBLOCKED_FOR`], not once per call. A bad
+/// answer is never remembered (it is asked again each time), and a change
+/// made by this process forgets its key at once.
+pub(super) struct Believed<K: Hash + Eq> {
+    keys: Bounded<K, Timestamp>,
+    /// Bumped by every change made here: an answer read before one is not
+    /// remembered after it.
     generation: std::sync::atomic::AtomicU64,
 }
 
-impl UnblockedCache {
-    /// The generation to hand back to [`UnblockedCache::put`] with an
-    /// answer read from now on.
+impl<K: Hash + Eq> Default for Believed<K> {
+    fn default() -> Self {
+        Self {
+            keys: Bounded::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+impl<K: Hash + Eq> Believed<K> {
+    /// The generation to hand back to [`Believed::put`] with an answer
+    /// read from now on.
     pub(super) fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Whether `key` was found in good standing within [`UNBLOCKED_FOR`]
+    /// before `now`.
+    pub(super) fn knows(&self, key: &K, now: Timestamp) -> bool {
+        let window = i64::try_from(UNBLOCKED_FOR.as_micros()).unwrap_or(i64::MAX);
+        self.keys
+            .get(key)
+            .is_some_and(|at| (0..window).contains(&(now.unix_micros() - at.unix_micros())))
+    }
+
+    /// Remembers `key` in good standing as of `now`, an answer read at
+    /// `generation`: unless a change was made here since (the answer may
+    /// be older than it).
+    pub(super) fn put(&self, key: K, now: Timestamp, generation: u64) {
+        let mut keys = self.keys.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation() == generation {
+            keys.put(key, now);
+        }
+    }
+
+    /// Forgets what was known of `key`, and every answer being read.
+    pub(super) fn forget(&self, key: &K) {
+        let mut keys = self.keys.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        keys.pop(key);
+    }
+}
+
+/// Pairs of users found, a moment ago, not to block each other.
+#[derive(Default)]
+pub(super) struct UnblockedCache(Believed<(UserId, UserId)>);
+
+impl UnblockedCache {
+    /// See [`Believed::generation`].
+    pub(super) fn generation(&self) -> u64 {
+        self.0.generation()
     }
 
     /// Whether `a` and `b` were found not to block each other within
     /// [`UNBLOCKED_FOR`] before `now`.
     pub(super) fn knows(&self, a: UserId, b: UserId, now: Timestamp) -> bool {
-        let window = i64::try_from(UNBLOCKED_FOR.as_micros()).unwrap_or(i64::MAX);
-        self.pairs
-            .get(&pair(a, b))
-            .is_some_and(|at| (0..window).contains(&(now.unix_micros() - at.unix_micros())))
+        self.0.knows(&pair(a, b), now)
     }
 
-    /// Remembers that `a` and `b` do not block each other, as of `now`, an
-    /// answer read at `generation`: unless a block or unblock was made here
-    /// since (the answer may be older than it).
+    /// Remembers that `a` and `b` do not block each other (see
+    /// [`Believed::put`]).
     pub(super) fn put(&self, a: UserId, b: UserId, now: Timestamp, generation: u64) {
-        let mut pairs = self.pairs.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if self.generation() == generation {
-            pairs.put(pair(a, b), now);
-        }
+        self.0.put(pair(a, b), now, generation);
     }
 
     /// Forgets what was known of `a` and `b`, and every answer being read.
     pub(super) fn forget(&self, a: UserId, b: UserId) {
-        let mut pairs = self.pairs.entries.lock().unwrap_or_else(|e| e.into_inner());
-        self.generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        pairs.pop(&pair(a, b));
+        self.0.forget(&pair(a, b));
     }
 }
+
+/// Accounts found enabled a moment ago: sessions no store holds (a host's
+/// token) ask the store once every [`UNBLOCKED_FOR`] per user.
+pub(super) type EnabledCache = Believed<UserId>;
 
 /// The pair in one order, whoever asks.
 fn pair(a: UserId, b: UserId) -> (UserId, UserId) {

@@ -49,8 +49,11 @@ impl Chat {
     /// authenticated the user itself and hands the token to its client.
     ///
     /// # Errors
-    /// What the store reports.
+    /// [`ChatError::AccountDisabled`](crate::ChatError::AccountDisabled) for an account an administrator
+    /// disabled (as it is now, not as `account` says); what the store
+    /// reports.
     pub async fn open_session(&self, account: Account) -> Result<Login> {
+        self.check_enabled(account.user()).await?;
         let login = self.new_session(account).await?;
         info!(
             user = %login.account.user().id(),
@@ -63,6 +66,8 @@ impl Chat {
     /// A session of `user` that no store holds, ending at `expires_at`:
     /// for a transport that authenticates every request itself (a token
     /// the host signed). It is never logged out; it ends when it expires.
+    /// It does not look at the store: a transport checks
+    /// [`Chat::check_enabled`] before it trusts such a session.
     pub fn session_for(&self, user: User, expires_at: Timestamp) -> Session {
         Session::new(
             SessionId::UNSTORED,

@@ -11,6 +11,7 @@ mod in_flight;
 mod live;
 mod mentions;
 mod messaging;
+mod moderation;
 mod mutes;
 mod offline;
 mod policy;
@@ -42,7 +43,7 @@ use crate::local_presence::LocalPresence;
 use crate::ports::{
     AllowAll, Bus, Clock, PasswordHasher, Policy, Presence, RateLimiter, Store, SystemClock,
 };
-use caches::{PairCache, UnblockedCache, UserCache};
+use caches::{EnabledCache, PairCache, UnblockedCache, UserCache};
 
 /// Tunables of the service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +227,9 @@ struct Inner {
     /// Pairs found a moment ago not to block each other: a stream of
     /// direct sends asks the store once every few seconds.
     unblocked: UnblockedCache,
+    /// Users found a moment ago with their account enabled: a host's
+    /// token asks the store once every few seconds per user.
+    enabled: EnabledCache,
     /// The queue that batches appends into the store's transactions.
     appends: GroupCommit,
     /// The store's epoch (see [`Cursor`](crate::Cursor)), read once.
@@ -365,6 +369,7 @@ impl ChatBuilder {
                 users: UserCache::default(),
                 pairs: PairCache::default(),
                 unblocked: UnblockedCache::default(),
+                enabled: EnabledCache::default(),
                 epoch: OnceCell::new(),
                 tallies: Default::default(),
             }),

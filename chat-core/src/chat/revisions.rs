@@ -415,19 +415,23 @@ impl Chat {
 
     /// Where `message` (which the user may read) lives, as they may see it.
     async fn reach(&self, session: &Session, message: &Message) -> Result<Reach> {
-        match message.recipient() {
-            Some(recipient) => Ok(Reach {
-                group: None,
-                topics: vec![
-                    Topic::user(message.sender().id()),
-                    Topic::user(recipient.id()),
-                ],
-            }),
-            None => Ok(Reach {
-                group: Some(self.membership(session, message.conversation()).await?),
-                topics: vec![Topic::conversation(message.conversation())],
-            }),
-        }
+        let group = match message.recipient() {
+            Some(_) => None,
+            None => Some(self.membership(session, message.conversation()).await?),
+        };
+        Ok(Reach {
+            group,
+            topics: topics_of(message),
+        })
+    }
+
+    /// Publishes a change to `message` to every member's live streams.
+    pub(super) async fn publish_change(&self, position: Position, message: &Message) {
+        let event = Event::new(EventKind::Revised {
+            message: message.clone(),
+            position,
+        });
+        self.publish(&topics_of(message), event).await;
     }
 
     async fn publish_revision(&self, reach: &Reach, position: Position, message: &Message) {
@@ -436,5 +440,17 @@ impl Chat {
             position,
         });
         self.publish(&reach.topics, event).await;
+    }
+}
+
+/// Whose live streams hear of a change to `message`: both members of a
+/// direct conversation, a group's topic.
+fn topics_of(message: &Message) -> Vec<Topic> {
+    match message.recipient() {
+        Some(recipient) => vec![
+            Topic::user(message.sender().id()),
+            Topic::user(recipient.id()),
+        ],
+        None => vec![Topic::conversation(message.conversation())],
     }
 }

@@ -219,6 +219,10 @@ impl Stream for Subscription {
                             // Another session of the same user ending is not ours.
                             continue;
                         }
+                        EventKind::AccountDisabled { user } if *user == self.user => {
+                            self.ended = true;
+                            return Poll::Ready(None);
+                        }
                         // Their own typing comes back on the group's topic.
                         EventKind::GroupTyping { from, .. } if from.id() == self.user => continue,
                         _ => {}

@@ -13,6 +13,7 @@ mod line;
 mod mention;
 mod message;
 mod message_text;
+mod moderation;
 mod mute;
 mod password;
 mod reaction;
@@ -38,6 +39,7 @@ pub use message::{
     Change, ConversationSummary, Member, Message, NewEvent, NewMessage, Quote, Reply, SummaryKind,
 };
 pub use message_text::MessageText;
+pub use moderation::{AuditAction, AuditEntry, NewAuditEntry, Reason};
 pub use mute::Mute;
 pub use password::{Password, PasswordHash};
 pub use reaction::{Emoji, Reaction};

@@ -36,6 +36,10 @@ pub struct Account {
     /// The host's id, for a user a host brought.
     external_id: Option<ExternalId>,
     created_at: Timestamp,
+    /// Whether the operator made them an administrator.
+    admin: bool,
+    /// When an administrator disabled the account, if it is disabled.
+    disabled_at: Option<Timestamp>,
 }
 
 impl Account {
@@ -47,6 +51,8 @@ impl Account {
             display_name: None,
             external_id: None,
             created_at,
+            admin: false,
+            disabled_at: None,
         }
     }
 
@@ -59,6 +65,8 @@ impl Account {
             display_name: None,
             external_id: None,
             created_at,
+            admin: false,
+            disabled_at: None,
         }
     }
 
@@ -67,6 +75,27 @@ impl Account {
     pub fn with_external_id(mut self, external_id: Option<ExternalId>) -> Self {
         self.external_id = external_id;
         self
+    }
+
+    /// The same account with its standing: whether it is an
+    /// administrator, and when it was disabled (`None`: it is not).
+    #[must_use]
+    pub fn with_standing(mut self, admin: bool, disabled_at: Option<Timestamp>) -> Self {
+        self.admin = admin;
+        self.disabled_at = disabled_at;
+        self
+    }
+
+    /// Whether the operator made this user an administrator (from the
+    /// server's command line, never through the API).
+    pub fn is_admin(&self) -> bool {
+        self.admin
+    }
+
+    /// When an administrator disabled the account; `None` while it is
+    /// enabled. A disabled account logs in nowhere and has no session.
+    pub fn disabled_at(&self) -> Option<Timestamp> {
+        self.disabled_at
     }
 
     /// The host's id, for a user a host brought (`upsert_user`).

@@ -21,7 +21,7 @@ pub use policy::{AllowAll, Policy, Proposal, Verdict};
 pub use presence::{ACTIVITY_KEPT, Presence};
 pub use store::{
     ApiKeyStore, Appended, ConversationQuery, ConversationStore, ExternalUser, GroupChange,
-    GroupListing, GroupStore, HistoryQuery, MessageStore, NewApiKey, NewGroup, NewUser, Page,
-    PageLimit, ReactionChange, ReadMark, Revision, RevisionKind, SessionRecord, SessionStore,
-    Store, StoredUser, UserStore,
+    GroupListing, GroupStore, HistoryQuery, MessageStore, ModerationStore, NewApiKey, NewGroup,
+    NewUser, Page, PageLimit, ReactionChange, ReadMark, Revision, RevisionKind, SessionRecord,
+    SessionStore, Store, StoredUser, UserStore,
 };

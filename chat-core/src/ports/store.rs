@@ -1,10 +1,11 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, ApiKey, ApiScopes, Block, Change, ConversationId, ConversationSummary, DisplayName,
-    Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle, Invitation, Member,
-    Membership, Mentioned, Message, MessageId, MessageText, Mute, NewEvent, NewMessage,
-    PasswordHash, Position, Reaction, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Account, ApiKey, ApiScopes, AuditEntry, Block, Change, ConversationId, ConversationSummary,
+    DisplayName, Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle,
+    Invitation, Member, Membership, Mentioned, Message, MessageId, MessageText, Mute,
+    NewAuditEntry, NewEvent, NewMessage, PasswordHash, Position, Reaction, SearchPattern,
+    SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -668,13 +669,52 @@ pub trait ApiKeyStore: Send + Sync + 'static {
     async fn revoke_api_key(&self, id: i64, at: Timestamp) -> Result<bool>;
 }
 
+/// Operators' moderation: administrators, disabled accounts and the audit
+/// log.
+#[async_trait]
+pub trait ModerationStore: Send + Sync + 'static {
+    /// Makes `user` an administrator (`admin`) or takes the role away;
+    /// whether anything changed (`false` also for no such user).
+    async fn set_admin(&self, user: UserId, admin: bool) -> Result<bool>;
+
+    /// The administrators, by id.
+    async fn admins(&self) -> Result<Vec<User>>;
+
+    /// Disables `user`'s account at `at` and deletes every session of
+    /// theirs, in one transaction (`Some`), or enables it again (`None`);
+    /// whether anything changed (`false` also for no such user). While an
+    /// account is disabled, [`SessionStore::find_session`] finds none of
+    /// its sessions, even one inserted by a login that raced the disable.
+    async fn set_disabled(&self, user: UserId, at: Option<Timestamp>) -> Result<bool>;
+
+    /// Writes one line of the audit log; returns it with its id, larger
+    /// than every id before it.
+    async fn record(&self, entry: NewAuditEntry) -> Result<AuditEntry>;
+
+    /// The audit log, newest first: entries with an id below `before`
+    /// (all with `None`), at most `limit`; `has_more` if older ones exist.
+    async fn audit_log(&self, before: Option<i64>, limit: PageLimit) -> Result<Page<AuditEntry>>;
+}
+
 /// A complete store: what [`Chat`](crate::Chat) needs.
 pub trait Store:
-    UserStore + SessionStore + ConversationStore + MessageStore + GroupStore + ApiKeyStore
+    UserStore
+    + SessionStore
+    + ConversationStore
+    + MessageStore
+    + GroupStore
+    + ApiKeyStore
+    + ModerationStore
 {
 }
 
 impl<T> Store for T where
-    T: UserStore + SessionStore + ConversationStore + MessageStore + GroupStore + ApiKeyStore
+    T: UserStore
+        + SessionStore
+        + ConversationStore
+        + MessageStore
+        + GroupStore
+        + ApiKeyStore
+        + ModerationStore
 {
 }

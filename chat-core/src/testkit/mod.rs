@@ -33,6 +33,7 @@ pub mod groups;
 mod harness;
 pub mod lifecycle;
 pub mod limits;
+pub mod moderation;
 pub mod ports;
 pub mod presence;
 pub mod service;
@@ -95,6 +96,11 @@ macro_rules! lifecycle_suite {
             a_block_stops_direct_messages_typing_and_group_adds,
             mentions_name_members_only_and_count_until_read,
             everyone_is_called_by_admins_only_and_here_reaches_those_online,
+        );
+        $crate::__conformance_cases!(moderation, $fresh;
+            only_administrators_moderate_and_the_operator_makes_them,
+            a_disabled_account_loses_its_sessions_and_streams_until_enabled,
+            administrators_delete_any_message_and_the_log_pages,
         );
     };
 }

@@ -1,0 +1,234 @@
+//! The moderation suite: administrators made by the operator disable and
+//! enable accounts (sessions and live streams end at once) and delete any
+//! message; every act is in the audit log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::harness::{Harness, PASSWORD};
+use crate::ports::{Clock, PageLimit, Store};
+use crate::{AuditAction, ChatError, EventKind, Item, Resume};
+
+#[track_caller]
+fn assert_code<T: std::fmt::Debug>(result: crate::Result<T>, code: &str) {
+    match result {
+        Err(error) => assert_eq!(error.code(), code, "{error}"),
+        Ok(value) => panic!("expected {code}, got {value:?}"),
+    }
+}
+
+pub async fn only_administrators_moderate_and_the_operator_makes_them(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    h.user("carol").await;
+    // Nobody is an administrator until the operator says so.
+    assert_code(
+        h.chat.disable_account(&alice, "carol", None).await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat.audit_log(&alice, None, PageLimit::DEFAULT).await,
+        "forbidden",
+    );
+    assert_code(h.chat.grant_admin("nobody").await, "not_found");
+    let granted = h.chat.grant_admin("ALICE").await.unwrap();
+    assert!(granted.is_admin());
+    h.chat.grant_admin("alice").await.unwrap();
+    let admins: Vec<_> = h
+        .chat
+        .admins()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username().as_str().to_owned())
+        .collect();
+    assert_eq!(admins, ["alice"]);
+    // Still not bob; and an administrator never disables themselves.
+    assert_code(
+        h.chat.disable_account(&bob, "carol", None).await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat
+            .moderate_message(&bob, crate::MessageId::new(1), None)
+            .await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat.disable_account(&alice, "alice", None).await,
+        "conflict",
+    );
+    assert_code(
+        h.chat.disable_account(&alice, "nobody", None).await,
+        "not_found",
+    );
+    assert_code(
+        h.chat
+            .disable_account(&alice, "carol", Some(" ".into()))
+            .await,
+        "invalid_input",
+    );
+    // The grant is audited once, with no actor: the operator's.
+    let log = h
+        .chat
+        .audit_log(&alice, None, PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!(log.items.len(), 1);
+    assert_eq!(log.items[0].action, AuditAction::GrantAdmin);
+    assert_eq!(log.items[0].actor, None);
+    assert_eq!(
+        log.items[0].user.as_ref().map(|u| u.username().as_str()),
+        Some("alice")
+    );
+    h.chat.revoke_admin("alice").await.unwrap();
+    assert_code(
+        h.chat.audit_log(&alice, None, PageLimit::DEFAULT).await,
+        "forbidden",
+    );
+}
+
+pub async fn a_disabled_account_loses_its_sessions_and_streams_until_enabled(
+    store: Arc<dyn Store>,
+) {
+    let h = Harness::new(Arc::clone(&store));
+    let alice = h.user("alice").await;
+    h.user("carol").await;
+    let (carol, token) = h.login("carol").await;
+    h.chat.grant_admin("alice").await.unwrap();
+    let mut live = h.chat.live(&carol, Resume::Now, 100).await.unwrap();
+    let disabled = h
+        .chat
+        .disable_account(&alice, "carol", Some("spam".into()))
+        .await
+        .unwrap();
+    assert!(disabled.disabled_at().is_some());
+    // The stream ends at once; the token opens nothing.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        while live.next().await.is_some() {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream of a disabled account ends");
+    assert_code(h.chat.authenticate(&token).await, "unauthenticated");
+    // The right password hears why; a wrong one hears nothing more.
+    assert_code(
+        h.chat
+            .login("carol", PASSWORD.to_owned(), "test-client")
+            .await,
+        "account_disabled",
+    );
+    assert_code(
+        h.chat
+            .login("carol", "not the password at all".to_owned(), "test-client")
+            .await,
+        "invalid_credentials",
+    );
+    assert_code(h.chat.check_enabled(carol.user()).await, "account_disabled");
+    // A session a login racing the disable inserts is never found.
+    let raced = crate::SessionToken::generate().unwrap();
+    store
+        .insert_session(&raced.hash(), carol.user().id(), h.clock.now())
+        .await
+        .unwrap();
+    assert_code(h.chat.authenticate(raced.expose()).await, "unauthenticated");
+    // Disabling again changes and records nothing.
+    h.chat.disable_account(&alice, "carol", None).await.unwrap();
+    // Enabled again: a new login works, the old token stays dead.
+    let enabled = h.chat.enable_account(&alice, "carol", None).await.unwrap();
+    assert_eq!(enabled.disabled_at(), None);
+    h.chat.check_enabled(carol.user()).await.unwrap();
+    let (again, _) = h.login("carol").await;
+    assert_code(h.chat.authenticate(&token).await, "unauthenticated");
+    h.chat
+        .send(&again, "alice", "back".into(), None)
+        .await
+        .unwrap();
+    let actions: Vec<_> = h
+        .chat
+        .audit_log(&alice, None, PageLimit::DEFAULT)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|e| (e.action, e.reason.as_ref().map(|r| r.as_str().to_owned())))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (AuditAction::EnableAccount, None),
+            (AuditAction::DisableAccount, Some("spam".to_owned())),
+            (AuditAction::GrantAdmin, None),
+        ]
+    );
+}
+
+pub async fn administrators_delete_any_message_and_the_log_pages(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let admin = h.user("admin").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    h.chat.grant_admin("admin").await.unwrap();
+    let mut bobs = h.chat.live(&bob, Resume::Now, 100).await.unwrap();
+    let abuse = h.send(&carol, "bob", "something abusive").await;
+    // The administrator is no member of their conversation, and deletes it.
+    let tombstone = h
+        .chat
+        .moderate_message(&admin, abuse.id(), Some("abuse".into()))
+        .await
+        .unwrap();
+    assert!(tombstone.is_deleted());
+    assert_code(
+        h.chat
+            .moderate_message(&admin, crate::MessageId::new(999_999), None)
+            .await,
+        "not_found",
+    );
+    // Bob hears of it live, as of any delete.
+    let deleted = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(Ok(Item::Change { event, .. })) = bobs.next().await
+                && let EventKind::Revised { message, .. } = event.kind()
+            {
+                return message.clone();
+            }
+        }
+    })
+    .await
+    .expect("the delete reaches bob");
+    assert!(deleted.is_deleted() && deleted.id() == abuse.id());
+    // Again: the same tombstone, nothing more recorded.
+    h.chat
+        .moderate_message(&admin, abuse.id(), None)
+        .await
+        .unwrap();
+    let entries = h
+        .chat
+        .audit_log(&admin, None, PageLimit::new(1).unwrap())
+        .await
+        .unwrap();
+    assert!(entries.has_more);
+    let newest = &entries.items[0];
+    assert_eq!(newest.action, AuditAction::DeleteMessage);
+    assert_eq!(newest.message, Some(abuse.id()));
+    assert_eq!(
+        newest.actor.as_ref().map(|u| u.username().as_str()),
+        Some("admin")
+    );
+    assert_eq!(
+        newest.user.as_ref().map(|u| u.username().as_str()),
+        Some("carol")
+    );
+    let older = h
+        .chat
+        .audit_log(&admin, Some(newest.id), PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!(older.items.len(), 1);
+    assert_eq!(older.items[0].action, AuditAction::GrantAdmin);
+    assert!(!older.has_more);
+    assert!(matches!(
+        h.chat.moderate_message(&bob, abuse.id(), None).await,
+        Err(ChatError::Forbidden)
+    ));
+}
