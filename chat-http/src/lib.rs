@@ -25,6 +25,7 @@
 //! [`ChatHttp::close_websockets`] on shutdown. docs/embedding.md shows
 //! both, with the host's own login through an [`Authenticator`].
 
+mod admin;
 mod api;
 mod auth;
 mod authenticator;
@@ -324,6 +325,7 @@ impl ChatHttp {
                 }
                 other => other,
             })?;
+        self.chat().check_enabled(&user).await?;
         let session = self.chat().session_for(user, claims.expires_at);
         Ok((session, claims))
     }
@@ -340,6 +342,7 @@ impl ChatHttp {
         let user = self
             .host_user(&host.external_id, username, host.display_name.as_deref())
             .await?;
+        self.chat().check_enabled(&user).await?;
         let now = self.chat().clock().now();
         let expires_at = host
             .expires_at

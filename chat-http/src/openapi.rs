@@ -16,12 +16,13 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
-    AddMemberRequest, BlockBody, BlockDto, BlocksBody, ConversationDto, ConversationsBody,
-    CreateGroupRequest, EditRequest, FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto,
-    GroupsBody, InvitationDto, InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody,
-    MessageDto, MessagesBody, MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto,
-    ReadBody, ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest,
-    StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
+    AccountStandingBody, AccountStandingDto, AddMemberRequest, AuditBody, AuditEntryDto, BlockBody,
+    BlockDto, BlocksBody, ConversationDto, ConversationsBody, CreateGroupRequest, EditRequest,
+    FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto,
+    InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody,
+    ModerationRequest, MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto, ReadBody,
+    ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody,
+    UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -37,7 +38,7 @@ use crate::wire::{
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
         mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction,
-        blocks, block, unblock
+        blocks, block, unblock, audit_log, disable_account, enable_account, moderate_message
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -46,7 +47,8 @@ use crate::wire::{
         InvitationsBody, CreateGroupRequest, RenameGroupRequest, AddMemberRequest,
         SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
         UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto,
-        ReactionDto, BlockDto, BlockBody, BlocksBody
+        ReactionDto, BlockDto, BlockBody, BlocksBody, ModerationRequest, AccountStandingDto,
+        AccountStandingBody, AuditEntryDto, AuditBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -671,3 +673,67 @@ fn block() {}
     ))]
 #[allow(dead_code)]
 fn unblock() {}
+
+/// The audit log, newest first: for administrators only (the operator
+/// grants the role from the server's command line).
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("before" = Option<i64>, Query, description = "only entries older than this entry's id", minimum = 1),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "a page of the log", body = AuditBody),
+        (status = 400, description = "a bad `before` or `limit` (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "not an administrator (`forbidden`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn audit_log() {}
+
+/// Disables an account, as an administrator: its sessions end and its
+/// live connections close at once, on every server; it logs in nowhere
+/// until enabled. Disabling it again changes nothing.
+#[utoipa::path(post, path = "/api/admin/users/{username}/disable", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("username" = String, Path, description = "whose account")),
+    request_body = ModerationRequest,
+    responses(
+        (status = 200, description = "the account now", body = AccountStandingBody),
+        (status = 400, description = "a bad username or reason (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "not an administrator (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such user (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the caller's own account (`conflict`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn disable_account() {}
+
+/// Enables a disabled account again, as an administrator.
+#[utoipa::path(post, path = "/api/admin/users/{username}/enable", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("username" = String, Path, description = "whose account")),
+    request_body = ModerationRequest,
+    responses(
+        (status = 200, description = "the account now", body = AccountStandingBody),
+        (status = 400, description = "a bad username or reason (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "not an administrator (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn enable_account() {}
+
+/// Deletes anyone's message, as an administrator, in any conversation:
+/// a tombstone every member hears of. Deleting it again changes nothing.
+#[utoipa::path(delete, path = "/api/admin/messages/{id}", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("id" = i64, Path, description = "the message id", minimum = 1),
+        ("reason" = Option<String>, Query, description = "why, for the audit log (1 to 500 characters)"),
+    ),
+    responses(
+        (status = 200, description = "the tombstone", body = MessageBody),
+        (status = 400, description = "a bad reason (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "not an administrator, or a group's system message (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such message (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn moderate_message() {}

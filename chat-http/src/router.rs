@@ -19,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 36] = [
+pub(crate) const API_ROUTES: [(&str, &str); 40] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -56,6 +56,10 @@ pub(crate) const API_ROUTES: [(&str, &str); 36] = [
     ("GET", "/api/blocks"),
     ("PUT", "/api/blocks/{username}"),
     ("DELETE", "/api/blocks/{username}"),
+    ("GET", "/api/admin/audit"),
+    ("POST", "/api/admin/users/{username}/disable"),
+    ("POST", "/api/admin/users/{username}/enable"),
+    ("DELETE", "/api/admin/messages/{id}"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -172,6 +176,10 @@ enum Route<'a> {
     Mute(&'a str),
     Blocks,
     Block(&'a str),
+    AdminAudit,
+    /// A user, and whether to enable (or disable) their account.
+    AdminAccount(&'a str, bool),
+    AdminMessage(&'a str),
     WebSocket,
     Home,
     LoginPage,
@@ -281,6 +289,10 @@ impl<'a> Route<'a> {
             ["api", "mutes", id] => Self::Mute(id),
             ["api", "blocks"] => Self::Blocks,
             ["api", "blocks", username] => Self::Block(username),
+            ["api", "admin", "audit"] => Self::AdminAudit,
+            ["api", "admin", "users", username, "disable"] => Self::AdminAccount(username, false),
+            ["api", "admin", "users", username, "enable"] => Self::AdminAccount(username, true),
+            ["api", "admin", "messages", id] => Self::AdminMessage(id),
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -334,6 +346,8 @@ impl<'a> Route<'a> {
     fn allow(&self) -> &'static str {
         match self {
             Self::Signup | Self::Login | Self::Logout | Self::ServerUsers => "POST",
+            Self::AdminAccount(..) => "POST",
+            Self::AdminMessage(_) => "DELETE",
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
@@ -535,6 +549,15 @@ impl ChatHttp {
                 self.unblock(caller.known()?, username).await
             }
             Route::Block(username) => self.block(caller.known()?, username).await,
+            Route::AdminAudit => self.audit_log(caller.known()?, request).await,
+            Route::AdminAccount(username, enabled) => {
+                self.set_account_enabled(caller.known()?, request, username, enabled)
+                    .await
+            }
+            Route::AdminMessage(id) => {
+                self.moderate_message(caller.known()?, request, message_id(id)?)
+                    .await
+            }
             Route::Feed => self.feed(&caller.key()?, &request).await,
             Route::ServerUsers => {
                 caller.key()?;

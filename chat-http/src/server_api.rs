@@ -67,6 +67,9 @@ impl ChatHttp {
                 },
                 other => other.into(),
             })?;
+        if account.disabled_at().is_some() {
+            return Err(ChatError::AccountDisabled.into());
+        }
         tracing::info!(key = key.id, user = %account.user().id(), "server API call acting as a user");
         let expires_at = self.chat().clock().now().plus(ACTING);
         Ok(Authenticated {

@@ -509,6 +509,89 @@ pub(crate) struct MutesBody {
     pub(crate) mutes: Vec<MuteDto>,
 }
 
+/// `POST /api/admin/users/{username}/disable` (and `enable`): why.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ModerationRequest {
+    /// Why, for the audit log: 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    #[serde(default)]
+    pub(crate) reason: Option<String>,
+}
+
+/// An account as administrators see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AccountStanding)]
+pub(crate) struct AccountStandingDto<'a> {
+    /// Its username.
+    pub(crate) username: &'a str,
+    /// Whether it is an administrator's.
+    pub(crate) admin: bool,
+    /// When it was disabled (RFC 3339); `null` while enabled.
+    pub(crate) disabled_at: Option<String>,
+}
+
+impl<'a> From<&'a chat_core::Account> for AccountStandingDto<'a> {
+    fn from(account: &'a chat_core::Account) -> Self {
+        Self {
+            username: account.user().username().as_str(),
+            admin: account.is_admin(),
+            disabled_at: account.disabled_at().map(|t| t.to_rfc3339()),
+        }
+    }
+}
+
+/// `{"account": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AccountStandingBody<'a> {
+    /// The account as it is now.
+    pub(crate) account: AccountStandingDto<'a>,
+}
+
+/// One line of the audit log.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEntry)]
+pub(crate) struct AuditEntryDto<'a> {
+    /// Its id: pass it as `before` for older entries.
+    pub(crate) id: i64,
+    /// When (RFC 3339).
+    pub(crate) at: String,
+    /// The administrator who acted; `null` for the operator (the server's
+    /// command line).
+    pub(crate) actor: Option<&'a str>,
+    /// `grant_admin`, `revoke_admin`, `disable_account`, `enable_account`
+    /// or `delete_message`.
+    pub(crate) action: &'static str,
+    /// The user it was done to (a deleted message's sender).
+    pub(crate) user: Option<&'a str>,
+    /// The message it was done to.
+    pub(crate) message_id: Option<i64>,
+    /// Why, as the administrator said.
+    pub(crate) reason: Option<&'a str>,
+}
+
+impl<'a> From<&'a chat_core::AuditEntry> for AuditEntryDto<'a> {
+    fn from(entry: &'a chat_core::AuditEntry) -> Self {
+        Self {
+            id: entry.id,
+            at: entry.at.to_rfc3339(),
+            actor: entry.actor.as_ref().map(|u| u.username().as_str()),
+            action: entry.action.as_str(),
+            user: entry.user.as_ref().map(|u| u.username().as_str()),
+            message_id: entry.message.map(MessageId::get),
+            reason: entry.reason.as_ref().map(chat_core::Reason::as_str),
+        }
+    }
+}
+
+/// `GET /api/admin/audit`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditBody<'a> {
+    /// Newest first.
+    pub(crate) entries: Vec<AuditEntryDto<'a>>,
+    /// Whether older entries exist.
+    pub(crate) has_more: bool,
+}
+
 /// Someone the caller blocks.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Block)]

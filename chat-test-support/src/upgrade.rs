@@ -637,6 +637,49 @@ impl Recorded {
         Self::check_groups_on_an_upgraded_store(&chat, &alice, &carol).await;
         Self::check_host_users_on_an_upgraded_store(&chat, &alice).await;
         Self::check_lifecycle_on_an_upgraded_store(&chat, &alice).await;
+        Self::check_moderation_on_an_upgraded_store(&chat, &alice).await;
+    }
+
+    /// The release's accounts are neither administrators nor disabled; an
+    /// administrator made now disables one (its sessions end) and enables
+    /// it again, each act in the audit log.
+    async fn check_moderation_on_an_upgraded_store(chat: &Chat, alice: &Session) {
+        let account = chat.account(alice).await.unwrap();
+        assert!(!account.is_admin() && account.disabled_at().is_none());
+        chat.grant_admin("alice").await.unwrap();
+        let bob = chat
+            .login("Bob", PASSWORD.to_owned(), "before-disable")
+            .await
+            .unwrap();
+        chat.disable_account(alice, "bob", Some("upgrade check".into()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            chat.authenticate(bob.token.expose()).await,
+            Err(chat_core::ChatError::Unauthenticated)
+        ));
+        assert!(matches!(
+            chat.login("Bob", PASSWORD.to_owned(), "while-disabled")
+                .await,
+            Err(chat_core::ChatError::AccountDisabled)
+        ));
+        chat.enable_account(alice, "bob", None).await.unwrap();
+        chat.login("Bob", PASSWORD.to_owned(), "after-enable")
+            .await
+            .unwrap();
+        let log = chat
+            .audit_log(alice, None, PageLimit::DEFAULT)
+            .await
+            .unwrap();
+        let actions: Vec<_> = log.items.iter().map(|e| e.action).collect();
+        assert_eq!(
+            actions,
+            [
+                chat_core::AuditAction::EnableAccount,
+                chat_core::AuditAction::DisableAccount,
+                chat_core::AuditAction::GrantAdmin,
+            ]
+        );
     }
 
     /// The release's messages take replies, deletes and the change log's

@@ -345,6 +345,44 @@ async fn api_keys_made_on_the_command_line_read_the_feed_until_revoked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_are_made_on_the_command_line_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let server = ServerProcess::start(BINARY, &["--database-url", &url]).await;
+    server.signup("alice").await;
+    server.signup("bob").await;
+    let alice = server.login("alice").await;
+    let (status, _, _) = server
+        .post_as(&alice, "/api/admin/users/bob/disable", json!({}))
+        .await;
+    assert_eq!(status, 403, "not yet an administrator");
+    let (_, note, granted) = run_to_end(&["--database-url", &url, "admin", "grant", "ALICE"]);
+    assert!(
+        granted && note.contains("alice is an administrator"),
+        "{note}"
+    );
+    let (_, note, refused) = run_to_end(&["--database-url", &url, "admin", "grant", "nobody"]);
+    assert!(!refused && note.contains("not found"), "{note}");
+    let (listed, _, _) = run_to_end(&["--database-url", &url, "admin", "list"]);
+    assert_eq!(listed, "alice\n");
+    // The running server sees the grant at once.
+    let (status, _, body) = server
+        .post_as(
+            &alice,
+            "/api/admin/users/bob/disable",
+            json!({"reason": "test"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, _, log) = server.get_as(&alice, "/api/admin/audit").await;
+    assert_eq!(log["entries"][0]["action"], "disable_account");
+    assert_eq!(log["entries"][1]["action"], "grant_admin");
+    let (_, note, revoked) = run_to_end(&["--database-url", &url, "admin", "revoke", "alice"]);
+    assert!(revoked, "{note}");
+    assert_eq!(server.get_as(&alice, "/api/admin/audit").await.0, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_notices_reach_the_webhook_and_its_metrics() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     // A receiver that takes every request with 200 and says when.

@@ -16,6 +16,7 @@ mod lifecycle;
 mod limits;
 mod logs;
 mod metrics;
+mod moderation;
 mod mount;
 mod mutes;
 mod policy;

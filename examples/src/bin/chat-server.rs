@@ -204,7 +204,8 @@ struct Args {
     #[arg(long, env = "CHAT_WEBHOOK_TEXT")]
     webhook_text: bool,
 
-    /// Instead of serving, manage the database's keys of the server API.
+    /// Instead of serving, manage the database's keys of the server API or
+    /// its administrators.
     #[command(subcommand)]
     command: Option<Command>,
 
@@ -221,6 +222,27 @@ enum Command {
     /// Keys your back end uses to call the server API (`GET /api/feed`).
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Administrators: users who disable and enable accounts, delete any
+    /// message and read the audit log (`/api/admin/…`). Only this command
+    /// makes them; each grant is in the audit log.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AdminCommand {
+    /// Makes an existing user an administrator.
+    Grant {
+        /// Their username.
+        username: String,
+    },
+    /// Takes the role away.
+    Revoke {
+        /// Their username.
+        username: String,
+    },
+    /// Lists the administrators.
+    List,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -254,7 +276,10 @@ enum ApiKeyCommand {
 async fn manage(args: &Args, command: &Command) -> Result<(), String> {
     let store = open_store(&args.database_url).await?;
     let chat = Chat::builder(store).build();
-    let Command::ApiKey(action) = command;
+    let action = match command {
+        Command::ApiKey(action) => action,
+        Command::Admin(action) => return manage_admins(&chat, action).await,
+    };
     match action {
         ApiKeyCommand::Create { scope, name } => {
             let (key, secret) = chat
@@ -287,6 +312,40 @@ async fn manage(args: &Args, command: &Command) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("key {id}: {e}"))?;
             eprintln!("key {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+/// Runs an `admin` subcommand: the list on standard output, what changed
+/// on standard error.
+#[allow(
+    clippy::print_stdout,
+    reason = "the subcommands answer on standard output"
+)]
+async fn manage_admins(chat: &Chat, action: &AdminCommand) -> Result<(), String> {
+    match action {
+        AdminCommand::Grant { username } => {
+            let account = chat
+                .grant_admin(username)
+                .await
+                .map_err(|e| format!("{username}: {e}"))?;
+            eprintln!("{} is an administrator", account.user().username());
+        }
+        AdminCommand::Revoke { username } => {
+            let account = chat
+                .revoke_admin(username)
+                .await
+                .map_err(|e| format!("{username}: {e}"))?;
+            eprintln!(
+                "{} is no longer an administrator",
+                account.user().username()
+            );
+        }
+        AdminCommand::List => {
+            for user in chat.admins().await.map_err(|e| e.to_string())? {
+                println!("{}", user.username());
+            }
         }
     }
     Ok(())

@@ -1,0 +1,165 @@
+//! Operators' moderation over the wire: only administrators (made by the
+//! operator, never through the API) reach `/api/admin/…`; a disabled
+//! account's sockets close and its credentials stop working at once,
+//! passwords and host tokens alike; every act is in the audit log.
+
+use chat_test_support::{Login, TestServer, expect_close, expect_frame};
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+
+async fn disable(server: &TestServer, who: &Login, username: &str, body: Value) -> (u16, Value) {
+    let (status, _, body) = server
+        .post_as(who, &format!("/api/admin/users/{username}/disable"), body)
+        .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn administrators_disable_delete_and_read_the_audit_log_and_nobody_else() {
+    let server = TestServer::start().await;
+    let admin = server.user("admin").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    // Before the operator grants the role, nobody passes; nor after, but
+    // the administrator. A key of the server API acting as a user never does.
+    assert_eq!(disable(&server, &admin, "carol", json!({})).await.0, 403);
+    server.chat.grant_admin("admin").await.unwrap();
+    let (status, body) = disable(&server, &bob, "carol", json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("forbidden"))
+    );
+    assert_eq!(server.get_as(&bob, "/api/admin/audit").await.0, 403);
+    let (_, send_key) = server
+        .chat
+        .create_api_key("send", "send,groups")
+        .await
+        .unwrap();
+    let bearer = format!("Bearer {}", send_key.expose());
+    let (status, _, _) = server
+        .post(
+            "/api/admin/users/carol/disable",
+            json!({}),
+            &[("authorization", &bearer), ("chat-act-as", "admin")],
+        )
+        .await;
+    assert_eq!(status, 403, "an API key cannot act as an administrator");
+    // Bad input is typed.
+    let (status, body) = disable(&server, &admin, "carol", json!({"reason": ""})).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("reason"))
+    );
+    assert_eq!(disable(&server, &admin, "nobody", json!({})).await.0, 404);
+    assert_eq!(disable(&server, &admin, "admin", json!({})).await.0, 409);
+
+    // Carol is disabled: her socket closes, her token and a new login fail.
+    let abuse = server.send(&carol, "bob", "abuse").await;
+    let (mut carols, _) = server.ws_ready(&carol, "").await;
+    let (status, body) = disable(&server, &admin, "CAROL", json!({"reason": "spam"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["account"]["username"], "carol");
+    assert!(body["account"]["disabled_at"].is_string());
+    let close = expect_close(&mut carols).await.expect("a close frame");
+    assert_eq!(
+        (u16::from(close.code), close.reason.as_str()),
+        (1008, "logged out")
+    );
+    assert_eq!(server.get_as(&carol, "/api/me").await.0, 401);
+    let (status, _, body) = server.try_login("carol", chat_test_support::PASSWORD).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("account_disabled"))
+    );
+    let (status, _, body) = server.try_login("carol", "a wrong password!").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+
+    // The administrator deletes her message from a conversation they are
+    // not in: Bob hears of it live.
+    let (mut bobs, _) = server.ws_ready(&bob, "").await;
+    let (status, _, body) = server
+        .delete_as(
+            &admin,
+            &format!("/api/admin/messages/{}?reason=abuse", abuse["id"]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["message"]["deleted_at"].is_string());
+    let deleted = expect_frame(&mut bobs, "deleted").await;
+    assert_eq!(deleted["message"]["id"], abuse["id"]);
+    assert_eq!(
+        server
+            .delete_as(&bob, &format!("/api/admin/messages/{}", abuse["id"]))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        server
+            .delete_as(&admin, "/api/admin/messages/999999")
+            .await
+            .0,
+        404
+    );
+
+    // Enabled again, she logs in anew.
+    let (status, _, body) = server
+        .post_as(&admin, "/api/admin/users/carol/enable", json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["account"]["disabled_at"], Value::Null);
+    server.login("carol").await;
+
+    // The log, newest first, paged.
+    let (status, _, log) = server.get_as(&admin, "/api/admin/audit?limit=2").await;
+    assert_eq!(status, 200, "{log}");
+    let actions: Vec<_> = log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["enable_account", "delete_message"]);
+    assert_eq!(log["entries"][1]["reason"], "abuse");
+    assert_eq!(log["entries"][1]["user"], "carol");
+    assert_eq!(log["entries"][1]["actor"], "admin");
+    assert_eq!(log["entries"][1]["message_id"], abuse["id"]);
+    assert_eq!(log["has_more"], true);
+    let before = log["entries"][1]["id"].as_i64().unwrap();
+    let (_, _, older) = server
+        .get_as(&admin, &format!("/api/admin/audit?before={before}"))
+        .await;
+    let actions: Vec<_> = older["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["disable_account", "grant_admin"]);
+    assert_eq!(older["entries"][1]["actor"], Value::Null);
+    assert_eq!(
+        server.get_as(&admin, "/api/admin/audit?before=x").await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_host_user_is_refused_with_a_valid_token() {
+    let server = crate::tokens::server().await;
+    let admin = server.user("admin").await;
+    server.chat.grant_admin("admin").await.unwrap();
+    let token = crate::tokens::sign(Algorithm::HS256, &crate::tokens::claims("host|9", "hosted"));
+    let bearer = format!("Bearer {token}");
+    let (status, _, _) = server.get("/api/me", &[("authorization", &bearer)]).await;
+    assert_eq!(status, 200);
+    let (status, body) = disable(&server, &admin, "hosted", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = server.get("/api/me", &[("authorization", &bearer)]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("account_disabled"))
+    );
+}
