@@ -72,9 +72,9 @@ pub use domain::{
     DisplayName, Email, Emoji, Everyone, ExternalId, Group, GroupEvent, GroupMember, GroupSettings,
     GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership, MentionWords,
     Mentioned, Mentions, Message, MessageId, MessageText, Mute, NewAuditEntry, NewEvent,
-    NewMessage, Password, PasswordHash, Position, Quote, Reaction, Reason, Reply, Role,
-    SearchPattern, SessionId, SummaryKind, Timestamp, User, UserId, Username, at_words,
-    fold_for_search,
+    NewMessage, NewReport, Password, PasswordHash, Position, Quote, Reaction, Reason, Reply,
+    Report, ReportTarget, Resolution, Role, SearchPattern, SessionId, SummaryKind, Timestamp, User,
+    UserId, Username, at_words, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

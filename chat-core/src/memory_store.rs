@@ -10,8 +10,8 @@ use crate::domain::{
     Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary, Email, Emoji,
     ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
     Invitation, JoinPolicy, Member, Membership, Message, MessageId, Mute, NewAuditEntry, NewEvent,
-    NewMessage, Position, Reaction, Role, SessionId, SummaryKind, Timestamp, User, UserId,
-    Username, fold_for_search,
+    NewMessage, NewReport, Position, Reaction, Report, Resolution, Role, SessionId, SummaryKind,
+    Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
@@ -65,6 +65,8 @@ struct State {
     next_block: u64,
     /// The audit log, oldest first (ids from 1).
     audit: Vec<AuditEntry>,
+    /// Reports, oldest first (ids from 1).
+    reports: Vec<Report>,
 }
 
 struct StoredSession {
@@ -1367,10 +1369,63 @@ impl ModerationStore for MemoryStore {
             action: entry.action,
             user: entry.user,
             message: entry.message,
+            report: entry.report,
             reason: entry.reason,
         };
         state.audit.push(entry.clone());
         Ok(entry)
+    }
+
+    async fn file_report(&self, report: NewReport) -> Result<Report> {
+        let mut state = lock(self);
+        let open = state.reports.iter().find(|r| {
+            r.resolution.is_none()
+                && r.reporter.id() == report.reporter.id()
+                && r.target.message() == report.target.message()
+                && r.target.user().id() == report.target.user().id()
+        });
+        if let Some(open) = open {
+            return Ok(open.clone());
+        }
+        let filed = Report {
+            id: i64::try_from(state.reports.len()).map_err(ChatError::internal)? + 1,
+            at: report.at,
+            reporter: report.reporter,
+            target: report.target,
+            reason: report.reason,
+            resolution: None,
+        };
+        state.reports.push(filed.clone());
+        Ok(filed)
+    }
+
+    async fn reports(
+        &self,
+        open: bool,
+        before: Option<i64>,
+        limit: PageLimit,
+    ) -> Result<Page<Report>> {
+        let state = lock(self);
+        let newest_first: Vec<Report> = state
+            .reports
+            .iter()
+            .rev()
+            .filter(|r| before.is_none_or(|b| r.id < b) && (!open || r.resolution.is_none()))
+            .take(usize::try_from(limit.overfetch()).unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        Ok(Page::from_overfetch(newest_first, limit))
+    }
+
+    async fn resolve_report(&self, id: i64, resolution: Resolution) -> Result<Option<Report>> {
+        let mut state = lock(self);
+        let Some(report) = state.reports.iter_mut().find(|r| r.id == id) else {
+            return Ok(None);
+        };
+        if report.resolution.is_none() {
+            report.resolution = Some(resolution);
+        }
+        Ok(Some(report.clone()))
     }
 
     async fn audit_log(&self, before: Option<i64>, limit: PageLimit) -> Result<Page<AuditEntry>> {

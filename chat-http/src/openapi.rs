@@ -21,8 +21,9 @@ use crate::wire::{
     FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto,
     InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody,
     ModerationRequest, MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto, ReadBody,
-    ReadRequest, RenameGroupRequest, SendRequest, SetRoleRequest, SignupRequest, StatusBody,
-    UpsertUserRequest, UserBody, UserDto, UsersBody,
+    ReadRequest, RenameGroupRequest, ReportBody, ReportDto, ReportRequest, ReportedMessageDto,
+    ReportsBody, ResolutionDto, ResolveRequest, SendRequest, SetRoleRequest, SignupRequest,
+    StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -38,7 +39,8 @@ use crate::wire::{
         openapi, create_group, group_directory, group, rename_group, add_member, set_role, remove_member,
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
         mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction,
-        blocks, block, unblock, audit_log, disable_account, enable_account, moderate_message
+        blocks, block, unblock, audit_log, disable_account, enable_account, moderate_message,
+        report, reports, resolve_report
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -48,7 +50,8 @@ use crate::wire::{
         SetRoleRequest, ReadRequest, ReadBody, GroupListingDto, GroupsBody, FeedBody,
         UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto,
         ReactionDto, BlockDto, BlockBody, BlocksBody, ModerationRequest, AccountStandingDto,
-        AccountStandingBody, AuditEntryDto, AuditBody
+        AccountStandingBody, AuditEntryDto, AuditBody, ReportRequest, ResolveRequest,
+        ReportedMessageDto, ResolutionDto, ReportDto, ReportBody, ReportsBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -737,3 +740,49 @@ fn enable_account() {}
     ))]
 #[allow(dead_code)]
 fn moderate_message() {}
+
+/// Reports a message the caller may read (`message_id`) or a user
+/// (`username`), with a reason, into the administrators' queue. Reporting
+/// the same again while the report is open answers that report.
+#[utoipa::path(post, path = "/api/reports", tag = "moderation",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = ReportRequest,
+    responses(
+        (status = 201, description = "the report", body = ReportBody),
+        (status = 400, description = "neither or both targets, one's own message or oneself, a bad reason (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "a group's system message (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read, or no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn report() {}
+
+/// The reports, newest first, for administrators.
+#[utoipa::path(get, path = "/api/admin/reports", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("status" = Option<String>, Query, description = "`open` (the default) or `all`"),
+        ("before" = Option<i64>, Query, description = "only reports older than this report's id", minimum = 1),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "a page of the queue", body = ReportsBody),
+        (status = 400, description = "a bad `status`, `before` or `limit` (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "not an administrator (`forbidden`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn reports() {}
+
+/// Resolves a report, as an administrator (recorded in the audit log).
+/// Resolving it again answers it as first resolved.
+#[utoipa::path(post, path = "/api/admin/reports/{id}/resolve", tag = "admin",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the report's id", minimum = 1)),
+    request_body = ResolveRequest,
+    responses(
+        (status = 200, description = "the report, resolved", body = ReportBody),
+        (status = 400, description = "a bad note (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "not an administrator (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "no such report (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn resolve_report() {}

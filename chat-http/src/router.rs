@@ -19,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 40] = [
+pub(crate) const API_ROUTES: [(&str, &str); 43] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -60,6 +60,9 @@ pub(crate) const API_ROUTES: [(&str, &str); 40] = [
     ("POST", "/api/admin/users/{username}/disable"),
     ("POST", "/api/admin/users/{username}/enable"),
     ("DELETE", "/api/admin/messages/{id}"),
+    ("POST", "/api/reports"),
+    ("GET", "/api/admin/reports"),
+    ("POST", "/api/admin/reports/{id}/resolve"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -180,6 +183,9 @@ enum Route<'a> {
     /// A user, and whether to enable (or disable) their account.
     AdminAccount(&'a str, bool),
     AdminMessage(&'a str),
+    Reports,
+    AdminReports,
+    AdminResolve(&'a str),
     WebSocket,
     Home,
     LoginPage,
@@ -293,6 +299,9 @@ impl<'a> Route<'a> {
             ["api", "admin", "users", username, "disable"] => Self::AdminAccount(username, false),
             ["api", "admin", "users", username, "enable"] => Self::AdminAccount(username, true),
             ["api", "admin", "messages", id] => Self::AdminMessage(id),
+            ["api", "reports"] => Self::Reports,
+            ["api", "admin", "reports"] => Self::AdminReports,
+            ["api", "admin", "reports", id, "resolve"] => Self::AdminResolve(id),
             ["ws"] => Self::WebSocket,
             [""] => Self::Home,
             ["login"] => Self::LoginPage,
@@ -346,7 +355,7 @@ impl<'a> Route<'a> {
     fn allow(&self) -> &'static str {
         match self {
             Self::Signup | Self::Login | Self::Logout | Self::ServerUsers => "POST",
-            Self::AdminAccount(..) => "POST",
+            Self::AdminAccount(..) | Self::Reports | Self::AdminResolve(_) => "POST",
             Self::AdminMessage(_) => "DELETE",
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
@@ -554,6 +563,9 @@ impl ChatHttp {
                 self.set_account_enabled(caller.known()?, request, username, enabled)
                     .await
             }
+            Route::Reports => self.report(caller.known()?, request).await,
+            Route::AdminReports => self.reports(caller.known()?, request).await,
+            Route::AdminResolve(id) => self.resolve_report(caller.known()?, request, id).await,
             Route::AdminMessage(id) => {
                 self.moderate_message(caller.known()?, request, message_id(id)?)
                     .await

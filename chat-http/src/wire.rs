@@ -558,13 +558,15 @@ pub(crate) struct AuditEntryDto<'a> {
     /// The administrator who acted; `null` for the operator (the server's
     /// command line).
     pub(crate) actor: Option<&'a str>,
-    /// `grant_admin`, `revoke_admin`, `disable_account`, `enable_account`
-    /// or `delete_message`.
+    /// `grant_admin`, `revoke_admin`, `disable_account`, `enable_account`,
+    /// `delete_message` or `resolve_report`.
     pub(crate) action: &'static str,
     /// The user it was done to (a deleted message's sender).
     pub(crate) user: Option<&'a str>,
     /// The message it was done to.
     pub(crate) message_id: Option<i64>,
+    /// The report it resolved (`resolve_report`).
+    pub(crate) report_id: Option<i64>,
     /// Why, as the administrator said.
     pub(crate) reason: Option<&'a str>,
 }
@@ -578,6 +580,7 @@ impl<'a> From<&'a chat_core::AuditEntry> for AuditEntryDto<'a> {
             action: entry.action.as_str(),
             user: entry.user.as_ref().map(|u| u.username().as_str()),
             message_id: entry.message.map(MessageId::get),
+            report_id: entry.report,
             reason: entry.reason.as_ref().map(chat_core::Reason::as_str),
         }
     }
@@ -589,6 +592,121 @@ pub(crate) struct AuditBody<'a> {
     /// Newest first.
     pub(crate) entries: Vec<AuditEntryDto<'a>>,
     /// Whether older entries exist.
+    pub(crate) has_more: bool,
+}
+
+/// `POST /api/reports`: a message (`message_id`) or a user (`username`),
+/// and why.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ReportRequest {
+    /// The message reported (one the caller may read).
+    #[serde(default)]
+    pub(crate) message_id: Option<i64>,
+    /// The user reported.
+    #[serde(default)]
+    pub(crate) username: Option<String>,
+    /// Why: 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    pub(crate) reason: String,
+}
+
+/// `POST /api/admin/reports/{id}/resolve`: what was done.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct ResolveRequest {
+    /// A note for the record: 1 to 500 characters.
+    #[schema(min_length = 1, max_length = 500)]
+    #[serde(default)]
+    pub(crate) resolution: Option<String>,
+}
+
+/// A reported message, as it was when reported.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReportedMessage)]
+pub(crate) struct ReportedMessageDto<'a> {
+    /// Its id.
+    pub(crate) id: i64,
+    /// Its conversation.
+    pub(crate) conversation_id: i64,
+    /// Its text when reported (up to 1000 characters).
+    pub(crate) text: &'a str,
+}
+
+/// How a report was resolved.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Resolution)]
+pub(crate) struct ResolutionDto<'a> {
+    /// The administrator who resolved it.
+    pub(crate) by: &'a str,
+    /// When (RFC 3339).
+    pub(crate) at: String,
+    /// Their note.
+    pub(crate) note: Option<&'a str>,
+}
+
+/// A report of a message or a user.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Report)]
+pub(crate) struct ReportDto<'a> {
+    /// Its id: pass it as `before` for older reports.
+    pub(crate) id: i64,
+    /// When it was made (RFC 3339).
+    pub(crate) at: String,
+    /// Who made it.
+    pub(crate) reporter: &'a str,
+    /// The user it is about (a reported message's sender).
+    pub(crate) user: &'a str,
+    /// The message it is about, if any.
+    pub(crate) message: Option<ReportedMessageDto<'a>>,
+    /// Why.
+    pub(crate) reason: &'a str,
+    /// How it was resolved; `null` while open.
+    pub(crate) resolution: Option<ResolutionDto<'a>>,
+}
+
+impl<'a> From<&'a chat_core::Report> for ReportDto<'a> {
+    fn from(report: &'a chat_core::Report) -> Self {
+        let message = match &report.target {
+            chat_core::ReportTarget::Message {
+                id,
+                conversation,
+                excerpt,
+                ..
+            } => Some(ReportedMessageDto {
+                id: id.get(),
+                conversation_id: conversation.get(),
+                text: excerpt,
+            }),
+            chat_core::ReportTarget::User(_) => None,
+        };
+        Self {
+            id: report.id,
+            at: report.at.to_rfc3339(),
+            reporter: report.reporter.username().as_str(),
+            user: report.target.user().username().as_str(),
+            message,
+            reason: report.reason.as_str(),
+            resolution: report.resolution.as_ref().map(|r| ResolutionDto {
+                by: r.by.username().as_str(),
+                at: r.at.to_rfc3339(),
+                note: r.note.as_ref().map(chat_core::Reason::as_str),
+            }),
+        }
+    }
+}
+
+/// `{"report": ...}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReportBody<'a> {
+    /// The report as it is now.
+    pub(crate) report: ReportDto<'a>,
+}
+
+/// `GET /api/admin/reports`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReportsBody<'a> {
+    /// Newest first.
+    pub(crate) reports: Vec<ReportDto<'a>>,
+    /// Whether older ones exist.
     pub(crate) has_more: bool,
 }
 

@@ -124,8 +124,8 @@ macro_rules! sql_store_ports {
             use $crate::ports::chat_core::{
                 Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary,
                 Email, ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
-                NewAuditEntry, NewMessage, Position, Reaction, Result, SessionId, Timestamp,
-                TokenHash, User, UserId, Username,
+                NewAuditEntry, NewMessage, NewReport, Position, Reaction, Report, Resolution,
+                Result, SessionId, Timestamp, TokenHash, User, UserId, Username,
             };
 
             #[shared::async_trait]
@@ -148,6 +148,24 @@ macro_rules! sql_store_ports {
                     limit: PageLimit,
                 ) -> Result<Page<AuditEntry>> {
                     shared::audit_log(self, before, limit).await
+                }
+                async fn file_report(&self, report: NewReport) -> Result<Report> {
+                    shared::file_report(self, report).await
+                }
+                async fn reports(
+                    &self,
+                    open: bool,
+                    before: Option<i64>,
+                    limit: PageLimit,
+                ) -> Result<Page<Report>> {
+                    shared::reports(self, open, before, limit).await
+                }
+                async fn resolve_report(
+                    &self,
+                    id: i64,
+                    resolution: Resolution,
+                ) -> Result<Option<Report>> {
+                    shared::resolve_report(self, id, resolution).await
                 }
             }
 

@@ -17,8 +17,9 @@ use chat_core::ports::{
 use chat_core::{
     Account, ApiKey, Appended, AuditEntry, Change, ChatError, ConversationId, ConversationQuery,
     ConversationSummary, Email, Group, GroupChange, GroupListing, GroupStore, HistoryQuery,
-    Invitation, Member, Membership, Message, MessageId, NewAuditEntry, NewGroup, NewMessage, Page,
-    PageLimit, Position, Result, SessionId, Store, Timestamp, TokenHash, User, UserId, Username,
+    Invitation, Member, Membership, Message, MessageId, NewAuditEntry, NewGroup, NewMessage,
+    NewReport, Page, PageLimit, Position, Report, Resolution, Result, SessionId, Store, Timestamp,
+    TokenHash, User, UserId, Username,
 };
 use tokio::sync::{Semaphore, watch};
 
@@ -258,6 +259,23 @@ impl ModerationStore for FaultyStore {
 
     async fn audit_log(&self, before: Option<i64>, limit: PageLimit) -> Result<Page<AuditEntry>> {
         self.inner.audit_log(before, limit).await
+    }
+
+    async fn file_report(&self, report: NewReport) -> Result<Report> {
+        self.inner.file_report(report).await
+    }
+
+    async fn reports(
+        &self,
+        open: bool,
+        before: Option<i64>,
+        limit: PageLimit,
+    ) -> Result<Page<Report>> {
+        self.inner.reports(open, before, limit).await
+    }
+
+    async fn resolve_report(&self, id: i64, resolution: Resolution) -> Result<Option<Report>> {
+        self.inner.resolve_report(id, resolution).await
     }
 }
 

@@ -17,6 +17,7 @@ mod offline;
 mod policy;
 mod presence;
 mod read_counts;
+mod reports;
 mod revisions;
 mod subscription;
 

@@ -50,7 +50,7 @@ impl Chat {
             } else {
                 AuditAction::RevokeAdmin
             };
-            self.audit(None, action, Some(user.clone()), None, None)
+            self.audit(None, action, Some(user.clone()), None, None, None)
                 .await?;
             info!(user = %user.id(), admin, "administrator role changed by the operator");
         }
@@ -70,7 +70,7 @@ impl Chat {
     }
 
     /// The session user's account, if it is an administrator's.
-    async fn administrator(&self, session: &Session) -> Result<Account> {
+    pub(super) async fn administrator(&self, session: &Session) -> Result<Account> {
         let account = self.account(session).await?;
         if !account.is_admin() {
             return Err(ChatError::Forbidden);
@@ -120,6 +120,7 @@ impl Chat {
                 AuditAction::DisableAccount,
                 Some(user.clone()),
                 None,
+                None,
                 reason,
             )
             .await?;
@@ -154,6 +155,7 @@ impl Chat {
                 Some(admin.user().clone()),
                 AuditAction::EnableAccount,
                 Some(user.clone()),
+                None,
                 None,
                 reason,
             )
@@ -213,6 +215,7 @@ impl Chat {
                     AuditAction::DeleteMessage,
                     Some(deleted.sender().clone()),
                     Some(id),
+                    None,
                     reason,
                 )
                 .await?;
@@ -272,12 +275,13 @@ impl Chat {
         Ok(())
     }
 
-    async fn audit(
+    pub(super) async fn audit(
         &self,
         actor: Option<User>,
         action: AuditAction,
         user: Option<User>,
         message: Option<MessageId>,
+        report: Option<i64>,
         reason: Option<Reason>,
     ) -> Result<AuditEntry> {
         self.inner
@@ -288,6 +292,7 @@ impl Chat {
                 action,
                 user,
                 message,
+                report,
                 reason,
             })
             .await

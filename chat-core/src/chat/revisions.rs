@@ -387,7 +387,11 @@ impl Chat {
     ///
     /// # Errors
     /// [`ChatError::NotFound`] otherwise, whether or not it exists.
-    async fn readable_message(&self, session: &Session, id: MessageId) -> Result<Message> {
+    pub(super) async fn readable_message(
+        &self,
+        session: &Session,
+        id: MessageId,
+    ) -> Result<Message> {
         let message = self
             .inner
             .store

@@ -39,7 +39,9 @@ pub use message::{
     Change, ConversationSummary, Member, Message, NewEvent, NewMessage, Quote, Reply, SummaryKind,
 };
 pub use message_text::MessageText;
-pub use moderation::{AuditAction, AuditEntry, NewAuditEntry, Reason};
+pub use moderation::{
+    AuditAction, AuditEntry, NewAuditEntry, NewReport, Reason, Report, ReportTarget, Resolution,
+};
 pub use mute::Mute;
 pub use password::{Password, PasswordHash};
 pub use reaction::{Emoji, Reaction};

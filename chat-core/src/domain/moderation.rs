@@ -71,16 +71,19 @@ pub enum AuditAction {
     EnableAccount,
     /// Deleted a message, anyone's.
     DeleteMessage,
+    /// Resolved a user's report.
+    ResolveReport,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::GrantAdmin,
         Self::RevokeAdmin,
         Self::DisableAccount,
         Self::EnableAccount,
         Self::DeleteMessage,
+        Self::ResolveReport,
     ];
 
     /// Its name on the wire and in the store.
@@ -91,6 +94,7 @@ impl AuditAction {
             Self::DisableAccount => "disable_account",
             Self::EnableAccount => "enable_account",
             Self::DeleteMessage => "delete_message",
+            Self::ResolveReport => "resolve_report",
         }
     }
 
@@ -116,6 +120,8 @@ pub struct AuditEntry {
     pub user: Option<User>,
     /// The message it was done to.
     pub message: Option<MessageId>,
+    /// The report it resolved.
+    pub report: Option<i64>,
     /// Why, as the actor said.
     pub reason: Option<Reason>,
 }
@@ -133,6 +139,8 @@ pub struct NewAuditEntry {
     pub user: Option<User>,
     /// The message it was done to.
     pub message: Option<MessageId>,
+    /// The report it resolved.
+    pub report: Option<i64>,
     /// Why.
     pub reason: Option<Reason>,
 }
@@ -157,4 +165,85 @@ mod tests {
         }
         assert_eq!(AuditAction::from_name("nope"), None);
     }
+}
+
+/// What a report is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReportTarget {
+    /// A message, as it was when reported.
+    Message {
+        /// The message.
+        id: MessageId,
+        /// Its conversation.
+        conversation: super::ConversationId,
+        /// Who sent it.
+        sender: User,
+        /// Its text when it was reported (kept should it be edited or
+        /// deleted after), at most [`ReportTarget::EXCERPT_LEN`] characters.
+        excerpt: String,
+    },
+    /// A user.
+    User(User),
+}
+
+impl ReportTarget {
+    /// How much of a reported message's text a report keeps.
+    pub const EXCERPT_LEN: usize = 1000;
+
+    /// The user it is about: a message's sender, or the user.
+    pub fn user(&self) -> &User {
+        match self {
+            Self::Message { sender, .. } => sender,
+            Self::User(user) => user,
+        }
+    }
+
+    /// The message it is about, if any.
+    pub fn message(&self) -> Option<MessageId> {
+        match self {
+            Self::Message { id, .. } => Some(*id),
+            Self::User(_) => None,
+        }
+    }
+}
+
+/// A user's report of a message or a user, in the operators' queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// Its id, growing with time: the queue's cursor.
+    pub id: i64,
+    /// When it was made.
+    pub at: Timestamp,
+    /// Who made it.
+    pub reporter: User,
+    /// What it is about.
+    pub target: ReportTarget,
+    /// Why, as the reporter said.
+    pub reason: Reason,
+    /// How an administrator resolved it; `None` while open.
+    pub resolution: Option<Resolution>,
+}
+
+/// How a report was resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolution {
+    /// Who resolved it.
+    pub by: User,
+    /// When.
+    pub at: Timestamp,
+    /// What they said of it.
+    pub note: Option<Reason>,
+}
+
+/// A report to be filed ([`ModerationStore::file_report`](crate::ports::ModerationStore::file_report)).
+#[derive(Clone, Debug)]
+pub struct NewReport {
+    /// When.
+    pub at: Timestamp,
+    /// Who reports.
+    pub reporter: User,
+    /// What.
+    pub target: ReportTarget,
+    /// Why.
+    pub reason: Reason,
 }

@@ -4,8 +4,8 @@ use crate::domain::{
     Account, ApiKey, ApiScopes, AuditEntry, Block, Change, ConversationId, ConversationSummary,
     DisplayName, Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle,
     Invitation, Member, Membership, Mentioned, Message, MessageId, MessageText, Mute,
-    NewAuditEntry, NewEvent, NewMessage, PasswordHash, Position, Reaction, SearchPattern,
-    SessionId, Timestamp, User, UserId, Username,
+    NewAuditEntry, NewEvent, NewMessage, NewReport, PasswordHash, Position, Reaction, Report,
+    Resolution, SearchPattern, SessionId, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -694,6 +694,25 @@ pub trait ModerationStore: Send + Sync + 'static {
     /// The audit log, newest first: entries with an id below `before`
     /// (all with `None`), at most `limit`; `has_more` if older ones exist.
     async fn audit_log(&self, before: Option<i64>, limit: PageLimit) -> Result<Page<AuditEntry>>;
+
+    /// Files a report; returns it with its id. A reporter has at most one
+    /// open report of each message and of each user: filing it again
+    /// returns the open one, unchanged (also when two race).
+    async fn file_report(&self, report: NewReport) -> Result<Report>;
+
+    /// The reports, newest first: open ones only (`open`) or all, with an
+    /// id below `before`, at most `limit`; `has_more` if older ones exist.
+    async fn reports(
+        &self,
+        open: bool,
+        before: Option<i64>,
+        limit: PageLimit,
+    ) -> Result<Page<Report>>;
+
+    /// Resolves report `id` with `resolution`; returns it as it is now
+    /// (a report resolved already keeps its first resolution), `None` if
+    /// there is no such report.
+    async fn resolve_report(&self, id: i64, resolution: Resolution) -> Result<Option<Report>>;
 }
 
 /// A complete store: what [`Chat`](crate::Chat) needs.

@@ -101,6 +101,7 @@ macro_rules! lifecycle_suite {
             only_administrators_moderate_and_the_operator_makes_them,
             a_disabled_account_loses_its_sessions_and_streams_until_enabled,
             administrators_delete_any_message_and_the_log_pages,
+            reports_queue_for_administrators_who_resolve_them,
         );
     };
 }

@@ -232,3 +232,139 @@ pub async fn administrators_delete_any_message_and_the_log_pages(store: Arc<dyn 
         Err(ChatError::Forbidden)
     ));
 }
+
+pub async fn reports_queue_for_administrators_who_resolve_them(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let admin = h.user("admin").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    let dave = h.user("dave").await;
+    h.chat.grant_admin("admin").await.unwrap();
+    let abuse = h.send(&carol, "bob", "something abusive").await;
+    // Only who may read a message reports it; never their own, never with
+    // no reason.
+    assert_code(
+        h.chat
+            .report_message(&dave, abuse.id(), "spam".into())
+            .await,
+        "not_found",
+    );
+    assert_code(
+        h.chat
+            .report_message(&carol, abuse.id(), "mine".into())
+            .await,
+        "invalid_input",
+    );
+    assert_code(
+        h.chat.report_message(&bob, abuse.id(), "  ".into()).await,
+        "invalid_input",
+    );
+    assert_code(
+        h.chat.report_user(&bob, "bob", "me".into()).await,
+        "invalid_input",
+    );
+    assert_code(
+        h.chat.report_user(&bob, "nobody", "x".into()).await,
+        "not_found",
+    );
+    let report = h
+        .chat
+        .report_message(&bob, abuse.id(), "harassment".into())
+        .await
+        .unwrap();
+    assert_eq!(report.target.message(), Some(abuse.id()));
+    assert_eq!(report.target.user().username().as_str(), "carol");
+    assert_eq!(report.reason.as_str(), "harassment");
+    // Again while open: the same report.
+    let again = h
+        .chat
+        .report_message(&bob, abuse.id(), "again".into())
+        .await
+        .unwrap();
+    assert_eq!(again, report);
+    let of_user = h
+        .chat
+        .report_user(&dave, "CAROL", "fake account".into())
+        .await
+        .unwrap();
+    assert_eq!(of_user.target.message(), None);
+    // The message's text is kept with the report after a delete.
+    h.chat.delete_message(&carol, abuse.id()).await.unwrap();
+    // Only administrators read the queue.
+    assert_code(
+        h.chat.reports(&bob, true, None, PageLimit::DEFAULT).await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat.resolve_report(&bob, report.id, None).await,
+        "forbidden",
+    );
+    let queue = h
+        .chat
+        .reports(&admin, true, None, PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.items.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [of_user.id, report.id]
+    );
+    match &queue.items[1].target {
+        crate::ReportTarget::Message { excerpt, .. } => assert_eq!(excerpt, "something abusive"),
+        other => panic!("a message report, got {other:?}"),
+    }
+    // Resolved: out of the open queue, in the audit log; once.
+    let resolved = h
+        .chat
+        .resolve_report(&admin, report.id, Some("deleted by its sender".into()))
+        .await
+        .unwrap();
+    let resolution = resolved.resolution.clone().expect("resolved");
+    assert_eq!(resolution.by.username().as_str(), "admin");
+    let twice = h
+        .chat
+        .resolve_report(&admin, report.id, Some("other".into()))
+        .await
+        .unwrap();
+    assert_eq!(twice.resolution, Some(resolution));
+    assert_code(
+        h.chat.resolve_report(&admin, 999_999, None).await,
+        "not_found",
+    );
+    let open = h
+        .chat
+        .reports(&admin, true, None, PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!(open.items.len(), 1);
+    let all = h
+        .chat
+        .reports(&admin, false, None, PageLimit::new(1).unwrap())
+        .await
+        .unwrap();
+    assert!(all.has_more);
+    let older = h
+        .chat
+        .reports(&admin, false, Some(all.items[0].id), PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    assert_eq!(older.items[0].id, report.id);
+    let log = h
+        .chat
+        .audit_log(&admin, None, PageLimit::DEFAULT)
+        .await
+        .unwrap();
+    let resolutions: Vec<_> = log
+        .items
+        .iter()
+        .filter(|e| e.action == AuditAction::ResolveReport)
+        .collect();
+    assert_eq!(resolutions.len(), 1);
+    assert_eq!(resolutions[0].report, Some(report.id));
+    assert_eq!(resolutions[0].message, Some(abuse.id()));
+    // A resolved report no longer stands in the way of a new one.
+    let anew = h
+        .chat
+        .report_message(&bob, abuse.id(), "still there".into())
+        .await;
+    assert!(anew.is_ok_and(|r| r.id != report.id));
+}

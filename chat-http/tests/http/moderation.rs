@@ -163,3 +163,91 @@ async fn a_disabled_host_user_is_refused_with_a_valid_token() {
         (403, Some("account_disabled"))
     );
 }
+
+#[tokio::test]
+async fn reports_reach_the_administrators_queue_only() {
+    let server = TestServer::start().await;
+    let admin = server.user("admin").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    let mallory = server.user("mallory").await;
+    server.chat.grant_admin("admin").await.unwrap();
+    let abuse = server.send(&carol, "bob", "abuse").await;
+    let report = |who: &Login, body: Value| {
+        let (server, who) = (&server, who.clone());
+        async move {
+            let (status, _, body) = server.post_as(&who, "/api/reports", body).await;
+            (status, body)
+        }
+    };
+    // Only what the reporter may read; one target; a reason.
+    let (status, _) = report(&mallory, json!({"message_id": abuse["id"], "reason": "x"})).await;
+    assert_eq!(status, 404);
+    let (status, body) = report(&bob, json!({"reason": "x"})).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("message_id"))
+    );
+    let (status, body) = report(
+        &bob,
+        json!({"message_id": abuse["id"], "username": "carol", "reason": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = report(&bob, json!({"message_id": abuse["id"], "reason": ""})).await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("reason"))
+    );
+    let (status, filed) = report(&bob, json!({"message_id": abuse["id"], "reason": "abuse"})).await;
+    assert_eq!(status, 201, "{filed}");
+    assert_eq!(filed["report"]["user"], "carol");
+    assert_eq!(filed["report"]["message"]["text"], "abuse");
+    assert_eq!(filed["report"]["resolution"], Value::Null);
+    let (status, of_user) = report(&mallory, json!({"username": "carol", "reason": "spam"})).await;
+    assert_eq!(status, 201, "{of_user}");
+    // The queue is the administrators' alone.
+    assert_eq!(server.get_as(&bob, "/api/admin/reports").await.0, 403);
+    let (status, _, queue) = server.get_as(&admin, "/api/admin/reports").await;
+    assert_eq!(status, 200, "{queue}");
+    let ids: Vec<_> = queue["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            of_user["report"]["id"].clone(),
+            filed["report"]["id"].clone()
+        ]
+    );
+    assert_eq!(
+        server
+            .get_as(&admin, "/api/admin/reports?status=maybe")
+            .await
+            .0,
+        400
+    );
+    let path = format!("/api/admin/reports/{}/resolve", filed["report"]["id"]);
+    let (status, _, _) = server.post_as(&bob, &path, json!({})).await;
+    assert_eq!(status, 403);
+    let (status, _, resolved) = server
+        .post_as(&admin, &path, json!({"resolution": "account warned"}))
+        .await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["report"]["resolution"]["by"], "admin");
+    assert_eq!(resolved["report"]["resolution"]["note"], "account warned");
+    let (status, _, _) = server
+        .post_as(&admin, "/api/admin/reports/999999/resolve", json!({}))
+        .await;
+    assert_eq!(status, 404);
+    let (_, _, open) = server.get_as(&admin, "/api/admin/reports").await;
+    assert_eq!(open["reports"].as_array().unwrap().len(), 1);
+    let (_, _, all) = server.get_as(&admin, "/api/admin/reports?status=all").await;
+    assert_eq!(all["reports"].as_array().unwrap().len(), 2);
+    let (_, _, log) = server.get_as(&admin, "/api/admin/audit").await;
+    assert_eq!(log["entries"][0]["action"], "resolve_report");
+    assert_eq!(log["entries"][0]["report_id"], filed["report"]["id"]);
+}
