@@ -73,13 +73,11 @@ impl RedisLimiter {
         let tolerance = every.saturating_mul(u64::from(rate.burst.max(1) - 1));
         (every, tolerance)
     }
-}
 
-#[async_trait]
-impl RateLimiter for RedisLimiter {
-    async fn check(&self, action: Action, key: &str) -> Result<()> {
-        let (every, tolerance) = self.quota(action);
-        let redis_key = format!("{}:rate:{}:{key}", self.prefix, action.name());
+    /// Runs the script on `redis_key` with the emission interval `every`
+    /// and the burst tolerance `tolerance` (microseconds); `None` when
+    /// Redis did not answer (then the caller limits in process).
+    async fn count(&self, redis_key: &str, every: u64, tolerance: u64) -> Option<Result<()>> {
         let mut connection = self.connection.clone();
         let script = redis::Script::new(SCRIPT);
         let mut invocation = script.key(&redis_key);
@@ -90,18 +88,41 @@ impl RateLimiter for RedisLimiter {
         )
         .await;
         match counted {
-            Ok(Ok(wait)) if wait > 0 => Err(ChatError::RateLimited {
+            Ok(Ok(wait)) if wait > 0 => Some(Err(ChatError::RateLimited {
                 retry_after: Duration::from_micros(u64::try_from(wait).unwrap_or(0)),
-            }),
-            Ok(Ok(_)) => Ok(()),
+            })),
+            Ok(Ok(_)) => Some(Ok(())),
             Ok(Err(error)) => {
                 warn!(%error, "Redis rate limiter unavailable; limiting in process");
-                self.fallback.check(action, key).await
+                None
             }
             Err(_) => {
                 warn!("Redis rate limiter timed out; limiting in process");
-                self.fallback.check(action, key).await
+                None
             }
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisLimiter {
+    async fn check(&self, action: Action, key: &str) -> Result<()> {
+        let (every, tolerance) = self.quota(action);
+        let redis_key = format!("{}:rate:{}:{key}", self.prefix, action.name());
+        match self.count(&redis_key, every, tolerance).await {
+            Some(counted) => counted,
+            None => self.fallback.check(action, key).await,
+        }
+    }
+
+    async fn check_every(&self, key: &str, every: Duration) -> Result<()> {
+        let micros = u64::try_from(every.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let redis_key = format!("{}:every:{micros}:{key}", self.prefix);
+        match self.count(&redis_key, micros, 0).await {
+            Some(counted) => counted,
+            None => self.fallback.check_every(key, every).await,
         }
     }
 }

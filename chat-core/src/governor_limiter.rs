@@ -196,6 +196,9 @@ impl Default for RateLimits {
 pub struct GovernorLimiter {
     /// One limiter per action, in the order of [`Action::ALL`].
     limiters: Vec<KeyedLimiter<String>>,
+    /// One limiter per period of [`RateLimiter::check_every`], made when
+    /// first asked for.
+    periodic: std::sync::Mutex<std::collections::HashMap<Duration, Arc<KeyedLimiter<String>>>>,
     clock: GovernorClock,
     checks: AtomicU64,
 }
@@ -224,6 +227,7 @@ impl GovernorLimiter {
             .collect();
         Self {
             limiters,
+            periodic: std::sync::Mutex::default(),
             clock,
             checks: AtomicU64::new(0),
         }
@@ -242,6 +246,32 @@ impl GovernorLimiter {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
+        let mut periodic = self.periodic.lock().unwrap_or_else(|e| e.into_inner());
+        periodic.retain(|_, limiter| {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+            !limiter.is_empty()
+        });
+    }
+
+    /// The limiter of period `every`, made if it is the first asked for.
+    fn periodic(&self, every: Duration) -> Arc<KeyedLimiter<String>> {
+        let mut periodic = self.periodic.lock().unwrap_or_else(|e| e.into_inner());
+        let clock = self.clock.clone();
+        Arc::clone(periodic.entry(every).or_insert_with(|| {
+            Arc::new(KeyedLimiter::new(
+                Rate::new(1, every).quota(),
+                Default::default(),
+                clock,
+            ))
+        }))
+    }
+
+    fn counted(&self) {
+        if self.checks.fetch_add(1, Ordering::Relaxed) % Self::PURGE_EVERY == Self::PURGE_EVERY - 1
+        {
+            self.purge();
+        }
     }
 
     /// How many keys the limiter of `action` remembers.
@@ -259,12 +289,18 @@ impl Default for GovernorLimiter {
 #[async_trait]
 impl RateLimiter for GovernorLimiter {
     async fn check(&self, action: Action, key: &str) -> Result<()> {
-        if self.checks.fetch_add(1, Ordering::Relaxed) % Self::PURGE_EVERY == Self::PURGE_EVERY - 1
-        {
-            self.purge();
-        }
+        self.counted();
         let key = key.to_owned();
         self.limiter(action).check_key(&key).map_err(|not_until| {
+            let retry_after = not_until.wait_time_from(self.clock.now());
+            ChatError::RateLimited { retry_after }
+        })
+    }
+
+    async fn check_every(&self, key: &str, every: Duration) -> Result<()> {
+        self.counted();
+        let key = key.to_owned();
+        self.periodic(every).check_key(&key).map_err(|not_until| {
             let retry_after = not_until.wait_time_from(self.clock.now());
             ChatError::RateLimited { retry_after }
         })

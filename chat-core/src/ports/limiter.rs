@@ -75,4 +75,12 @@ impl Action {
 pub trait RateLimiter: Send + Sync + 'static {
     /// Records one attempt.
     async fn check(&self, action: Action, key: &str) -> Result<()>;
+
+    /// Records one attempt by `key` of something allowed once per `every`
+    /// (a group's slow mode: one message per member per period, a period
+    /// each group chooses): fails with
+    /// [`ChatError::RateLimited`](crate::ChatError::RateLimited) until
+    /// `every` has passed since the last attempt allowed. Keys of different
+    /// periods never share a count.
+    async fn check_every(&self, key: &str, every: std::time::Duration) -> Result<()>;
 }

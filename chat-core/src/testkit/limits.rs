@@ -160,3 +160,24 @@ pub async fn login_attempts_count_per_network(h: &Harness, limits: &RateLimits) 
         .await
         .unwrap();
 }
+
+/// A key allowed once per period waits for the rest of it; other keys and
+/// other periods are counted apart.
+pub async fn once_per_period_then_the_key_waits(limiter: Arc<dyn RateLimiter>) {
+    let hour = Duration::from_secs(3600);
+    limiter.check_every("group-1:alice", hour).await.unwrap();
+    match limiter.check_every("group-1:alice", hour).await {
+        Err(ChatError::RateLimited { retry_after }) => assert!(
+            retry_after > Duration::from_secs(3000) && retry_after <= hour,
+            "{retry_after:?}"
+        ),
+        other => panic!("within the period: {other:?}"),
+    }
+    limiter.check_every("group-1:bob", hour).await.unwrap();
+    limiter
+        .check_every("group-1:alice", 2 * hour)
+        .await
+        .unwrap();
+    // The actions' own counts are another matter.
+    limiter.check(Action::SendPerUser, "group-1:alice").await.unwrap();
+}

@@ -217,6 +217,7 @@ macro_rules! limiter_conformance_suite {
     ($fresh:path) => {
         $crate::__conformance_cases!(limits, $fresh;
             the_burst_passes_then_the_key_waits,
+            once_per_period_then_the_key_waits,
         );
     };
 }

@@ -450,6 +450,10 @@ impl chat_core::RateLimiter for HeldSends {
         }
         Ok(())
     }
+
+    async fn check_every(&self, _key: &str, _every: std::time::Duration) -> chat_core::Result<()> {
+        Ok(())
+    }
 }
 
 #[tokio::test]
