@@ -116,9 +116,7 @@ impl RateLimiter for RedisLimiter {
     }
 
     async fn check_every(&self, key: &str, every: Duration) -> Result<()> {
-        let micros = u64::try_from(every.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let micros = u64::try_from(every.as_micros()).unwrap_or(u64::MAX).max(1);
         let redis_key = format!("{}:every:{micros}:{key}", self.prefix);
         match self.count(&redis_key, micros, 0).await {
             Some(counted) => counted,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 /// event, a read mark without a peer, typing in a group, read counts), 3
 /// since replies, edits, deletes and reactions (a message's quote, thread,
 /// edit, deletion, reactions and mentions; a revised message; a reaction;
-/// a disabled account).
+/// a disabled account; bans and slow mode in groups).
 pub(crate) const VERSION: u8 = 3;
 
 #[derive(Serialize, Deserialize)]
@@ -230,6 +230,9 @@ enum WireGroupEvent {
     Muted { user: WireUser, until: Option<i64> },
     Unmuted { user: WireUser },
     Declined,
+    Banned { user: WireUser, until: Option<i64> },
+    Unbanned { user: WireUser },
+    SlowMode { seconds: Option<u32> },
 }
 
 fn group_event(event: &GroupEvent) -> WireGroupEvent {
@@ -255,6 +258,14 @@ fn group_event(event: &GroupEvent) -> WireGroupEvent {
         },
         GroupEvent::Unmuted { user: who } => WireGroupEvent::Unmuted { user: user(who) },
         GroupEvent::Declined => WireGroupEvent::Declined,
+        GroupEvent::Banned { user: who, until } => WireGroupEvent::Banned {
+            user: user(who),
+            until: until.map(chat_core::Timestamp::unix_micros),
+        },
+        GroupEvent::Unbanned { user: who } => WireGroupEvent::Unbanned { user: user(who) },
+        GroupEvent::SlowModeSet { slow_mode } => WireGroupEvent::SlowMode {
+            seconds: slow_mode.map(chat_core::SlowMode::secs),
+        },
     }
 }
 
@@ -290,6 +301,19 @@ fn domain_group_event(event: WireGroupEvent) -> Result<GroupEvent, WireError> {
             user: domain_user(user)?,
         },
         WireGroupEvent::Declined => GroupEvent::Declined,
+        WireGroupEvent::Banned { user, until } => GroupEvent::Banned {
+            user: domain_user(user)?,
+            until: until.map(chat_core::Timestamp::from_unix_micros),
+        },
+        WireGroupEvent::Unbanned { user } => GroupEvent::Unbanned {
+            user: domain_user(user)?,
+        },
+        WireGroupEvent::SlowMode { seconds } => GroupEvent::SlowModeSet {
+            slow_mode: seconds
+                .map(chat_core::SlowMode::from_secs)
+                .transpose()
+                .map_err(malformed)?,
+        },
     })
 }
 

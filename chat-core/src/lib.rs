@@ -69,12 +69,12 @@ pub use device::DeviceToken;
 pub use domain::{
     Account, ApiKey, ApiKeySecret, ApiScope, ApiScopes, AuditAction, AuditEntry, Block, Change,
     Client, ClientAddress, ClientMessageId, ConversationId, ConversationSummary, Cursor,
-    DisplayName, Email, Emoji, Everyone, ExternalId, Group, GroupEvent, GroupMember, GroupSettings,
-    GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership, MentionWords,
-    Mentioned, Mentions, Message, MessageId, MessageText, Mute, NewAuditEntry, NewEvent,
-    NewMessage, NewReport, Password, PasswordHash, Position, Quote, Reaction, Reason, Reply,
-    Report, ReportTarget, Resolution, Role, SearchPattern, SessionId, SummaryKind, Timestamp, User,
-    UserId, Username, at_words, fold_for_search,
+    DisplayName, Email, Emoji, Everyone, ExternalId, Group, GroupBan, GroupEvent, GroupMember,
+    GroupSettings, GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership,
+    MentionWords, Mentioned, Mentions, Message, MessageId, MessageText, Mute, NewAuditEntry,
+    NewEvent, NewMessage, NewReport, Password, PasswordHash, Position, Quote, Reaction, Reason,
+    Reply, Report, ReportTarget, Resolution, Role, SearchPattern, SessionId, SlowMode, SummaryKind,
+    Timestamp, User, UserId, Username, at_words, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

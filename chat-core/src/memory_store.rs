@@ -90,6 +90,8 @@ struct GroupState {
     seats: Vec<Seat>,
     /// Invitees with who invited them, oldest first.
     invited: Vec<(UserId, UserId, Position)>,
+    /// Bans: who, until when (`None`: no end).
+    bans: Vec<(UserId, Option<Timestamp>)>,
     version: Position,
     head: MessageId,
 }
@@ -116,6 +118,7 @@ impl Seat {
             left_at: self.left_at,
             muted_until: self.muted_until,
             announcement: settings.announcement,
+            slow_mode: settings.slow_mode,
             read_up_to: self.read,
         }
     }
@@ -336,6 +339,21 @@ impl State {
                     state.invited.push((user.id(), actor, position));
                 }
             }
+            GroupEvent::Banned { user, until } => {
+                state.bans.retain(|(u, _)| *u != user.id());
+                state.bans.push((user.id(), *until));
+                state.invited.retain(|(u, _, _)| *u != user.id());
+                if let Some(seat) = state
+                    .seats
+                    .iter_mut()
+                    .find(|s| s.user == user.id() && s.left_at.is_none())
+                {
+                    seat.left_at = Some(position);
+                    seat.removed = true;
+                }
+            }
+            GroupEvent::Unbanned { user } => state.bans.retain(|(u, _)| *u != user.id()),
+            GroupEvent::SlowModeSet { slow_mode } => state.settings.slow_mode = *slow_mode,
             GroupEvent::Left | GroupEvent::Removed { .. } => {
                 let who = event.event.subject().map_or(actor, User::id);
                 let removed = matches!(event.event, GroupEvent::Removed { .. });
@@ -1512,6 +1530,7 @@ impl GroupStore for MemoryStore {
                 settings: group.settings,
                 seats: Vec::new(),
                 invited: Vec::new(),
+                bans: Vec::new(),
                 version: Position::ZERO,
                 head: MessageId::ZERO,
             }),
@@ -1589,6 +1608,16 @@ impl GroupStore for MemoryStore {
             invited,
             left: former(false),
             removed: former(true),
+            bans: group
+                .bans
+                .iter()
+                .map(|(u, until)| {
+                    Ok(crate::domain::GroupBan {
+                        user: state.account(*u)?,
+                        until: *until,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?,
             version: group.version,
         }))
     }

@@ -156,12 +156,13 @@ pub(crate) struct QuoteDto<'a> {
 #[schema(as = GroupEvent)]
 pub(crate) struct GroupEventDto<'a> {
     /// `created`, `renamed`, `added`, `invited`, `joined`, `declined`,
-    /// `left`, `removed`, `role_changed`, `muted` or `unmuted`; the sender
+    /// `left`, `removed`, `role_changed`, `muted`, `unmuted`, `banned`,
+    /// `unbanned` or `slow_mode`; the sender
     /// (`from`) made the change.
     #[serde(rename = "type")]
     pub(crate) kind: &'static str,
     /// The user it is about (`added`, `invited`, `removed`,
-    /// `role_changed`).
+    /// `role_changed`, `muted`, `unmuted`, `banned`, `unbanned`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<&'a str>,
     /// The title (`created`, `renamed`).
@@ -170,15 +171,26 @@ pub(crate) struct GroupEventDto<'a> {
     /// The new role (`role_changed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) role: Option<&'static str>,
-    /// Until when (`muted`; absent for a mute with no end), RFC 3339.
+    /// Until when (`muted`, `banned`; absent for one with no end), RFC
+    /// 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) until: Option<String>,
+    /// The period (`slow_mode`): one message per this many seconds;
+    /// `null` when it was turned off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) slow_mode_seconds: Option<Option<u32>>,
 }
 
 impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
     fn from(event: &'a GroupEvent) -> Self {
         let until = match event {
-            GroupEvent::Muted { until, .. } => until.map(|t| t.to_rfc3339()),
+            GroupEvent::Muted { until, .. } | GroupEvent::Banned { until, .. } => {
+                until.map(|t| t.to_rfc3339())
+            }
+            _ => None,
+        };
+        let slow_mode_seconds = match event {
+            GroupEvent::SlowModeSet { slow_mode } => Some(slow_mode.map(chat_core::SlowMode::secs)),
             _ => None,
         };
         let (kind, title, role) = match event {
@@ -193,6 +205,9 @@ impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
             GroupEvent::Muted { .. } => ("muted", None, None),
             GroupEvent::Unmuted { .. } => ("unmuted", None, None),
             GroupEvent::Declined => ("declined", None, None),
+            GroupEvent::Banned { .. } => ("banned", None, None),
+            GroupEvent::Unbanned { .. } => ("unbanned", None, None),
+            GroupEvent::SlowModeSet { .. } => ("slow_mode", None, None),
         };
         Self {
             kind,
@@ -200,6 +215,7 @@ impl<'a> From<&'a GroupEvent> for GroupEventDto<'a> {
             title,
             role,
             until,
+            slow_mode_seconds,
         }
     }
 }
@@ -352,6 +368,22 @@ pub(crate) struct GroupDto<'a> {
     pub(crate) join_policy: &'static str,
     /// Whether only admins and the owner send.
     pub(crate) announcement: bool,
+    /// Slow mode: a member sends at most one message per this many
+    /// seconds; `null`: off.
+    pub(crate) slow_mode_seconds: Option<u32>,
+    /// Who is banned now (to admins and the owner only; empty otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) bans: Vec<BanDto<'a>>,
+}
+
+/// Someone banned from a group.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Ban)]
+pub(crate) struct BanDto<'a> {
+    /// Who.
+    pub(crate) username: &'a str,
+    /// Until when (RFC 3339); `null` until lifted.
+    pub(crate) until: Option<String>,
 }
 
 impl<'a> From<&'a GroupView> for GroupDto<'a> {
@@ -379,6 +411,15 @@ impl<'a> From<&'a GroupView> for GroupDto<'a> {
             history: group.settings.history.as_str(),
             join_policy: group.settings.join_policy.as_str(),
             announcement: group.settings.announcement,
+            slow_mode_seconds: group.settings.slow_mode.map(chat_core::SlowMode::secs),
+            bans: group
+                .bans
+                .iter()
+                .map(|b| BanDto {
+                    username: b.user.username().as_str(),
+                    until: b.until.map(|t| t.to_rfc3339()),
+                })
+                .collect(),
         }
     }
 }

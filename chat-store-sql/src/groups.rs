@@ -7,9 +7,9 @@
 use chat_core::backend::corrupt;
 use chat_core::ports::{GroupChange, GroupListing, NewGroup, PageLimit};
 use chat_core::{
-    ChatError, ConversationId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle,
+    ChatError, ConversationId, Group, GroupBan, GroupEvent, GroupMember, GroupSettings, GroupTitle,
     HistoryVisibility, Invitation, JoinPolicy, Membership, Message, MessageId, NewEvent, Position,
-    Result, Role, Timestamp, UserId, fold_for_search,
+    Result, Role, SlowMode, Timestamp, UserId, fold_for_search,
 };
 
 use crate::SqlStore;
@@ -33,7 +33,18 @@ fn settings(row: &impl SqlRow) -> Result<GroupSettings> {
             .parse::<JoinPolicy>()
             .map_err(|e| corrupt("join policy", e))?,
         announcement: row.flag("announcement")?,
+        slow_mode: slow_mode(row)?,
     })
+}
+
+fn slow_mode(row: &impl SqlRow) -> Result<Option<SlowMode>> {
+    row.opt_int("slow_mode_secs")?
+        .map(|secs| {
+            u32::try_from(secs)
+                .map_err(|e| corrupt("slow mode", e))
+                .and_then(|secs| SlowMode::from_secs(secs).map_err(|e| corrupt("slow mode", e)))
+        })
+        .transpose()
 }
 
 fn title(row: &impl SqlRow) -> Result<GroupTitle> {
@@ -88,6 +99,44 @@ async fn write_event<T: Sql>(
                  VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id, user_id) DO NOTHING"
                     .into(),
                 args![g, user.id().get(), actor, position],
+            )
+            .await?;
+        }
+        GroupEvent::Banned { user, until } => {
+            let who = user.id().get();
+            tx.execute(
+                "INSERT INTO group_bans (conversation_id, user_id, until, position) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (conversation_id, user_id) \
+                 DO UPDATE SET until = excluded.until, position = excluded.position"
+                    .into(),
+                args![g, who, until.map(Timestamp::unix_micros), position],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE group_members SET left_at = $3, removed = $4 \
+                 WHERE conversation_id = $1 AND user_id = $2 AND left_at IS NULL"
+                    .into(),
+                args![g, who, position, true],
+            )
+            .await?;
+            tx.execute(
+                "DELETE FROM invitations WHERE conversation_id = $1 AND user_id = $2".into(),
+                args![g, who],
+            )
+            .await?;
+        }
+        GroupEvent::Unbanned { user } => {
+            tx.execute(
+                "DELETE FROM group_bans WHERE conversation_id = $1 AND user_id = $2".into(),
+                args![g, user.id().get()],
+            )
+            .await?;
+        }
+        GroupEvent::SlowModeSet { slow_mode } => {
+            tx.execute(
+                "UPDATE conversations SET slow_mode_secs = $2 WHERE id = $1".into(),
+                args![g, slow_mode.map(|s| i64::from(s.secs()))],
             )
             .await?;
         }
@@ -256,7 +305,7 @@ pub async fn create_group(
 }
 
 const GROUP: &str = "SELECT c.id, c.title, c.creator_id, cu.username AS creator_username, \
-        c.history, c.join_policy, c.announcement, c.version \
+        c.history, c.join_policy, c.announcement, c.slow_mode_secs, c.version \
      FROM conversations c JOIN users cu ON cu.id = c.creator_id \
      WHERE c.id = $1 AND c.kind = 'group'";
 
@@ -288,6 +337,15 @@ pub async fn group(store: &impl SqlStore, id: ConversationId) -> Result<Option<G
         .fetch_all(
             "SELECT user_id, removed FROM group_members \
              WHERE conversation_id = $1 AND left_at IS NOT NULL"
+                .into(),
+            args![id.get()],
+        )
+        .await?;
+    let bans = reader
+        .fetch_all(
+            "SELECT b.user_id, u.username, b.until FROM group_bans b \
+             JOIN users u ON u.id = b.user_id \
+             WHERE b.conversation_id = $1 ORDER BY b.position"
                 .into(),
             args![id.get()],
         )
@@ -325,6 +383,15 @@ pub async fn group(store: &impl SqlStore, id: ConversationId) -> Result<Option<G
             .collect::<Result<_>>()?,
         left,
         removed,
+        bans: bans
+            .iter()
+            .map(|b| {
+                Ok(GroupBan {
+                    user: user(b, "user_id", "username")?,
+                    until: b.opt_int("until")?.map(Timestamp::from_unix_micros),
+                })
+            })
+            .collect::<Result<_>>()?,
         version: Position::new(row.int("version")?),
     }))
 }
@@ -384,7 +451,7 @@ pub async fn membership(
         .reader()
         .fetch_optional(
             "SELECT g.role, g.visible_from, g.left_at, g.muted_until, c.announcement, \
-             g.last_read_message_id \
+             c.slow_mode_secs, g.last_read_message_id \
              FROM group_members g JOIN conversations c ON c.id = g.conversation_id \
              WHERE g.conversation_id = $1 AND g.user_id = $2"
                 .into(),
@@ -398,6 +465,7 @@ pub async fn membership(
             left_at: row.opt_int("left_at")?.map(Position::new),
             muted_until: row.opt_int("muted_until")?.map(Timestamp::from_unix_micros),
             announcement: row.flag("announcement")?,
+            slow_mode: slow_mode(&row)?,
             read_up_to: MessageId::new(row.int("last_read_message_id")?),
         })
     })

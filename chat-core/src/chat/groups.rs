@@ -73,6 +73,8 @@ pub struct GroupView {
     /// The asking user's role: `None` if they are not a member (invited,
     /// former, or looking at a discoverable group).
     pub role: Option<Role>,
+    /// Who is banned now (shown to admins and the owner only).
+    pub bans: Vec<crate::domain::GroupBan>,
 }
 
 /// Whom a change adds directly, and whom it may only invite.
@@ -141,6 +143,7 @@ impl Chat {
                     history: form.history,
                     join_policy: form.join_policy,
                     announcement: form.announcement,
+                    slow_mode: None,
                 },
                 members,
                 invited,
@@ -235,10 +238,17 @@ impl Chat {
         // removed before is, and is decided from the group as read.
         let entry = self.entry_for(me, user).await?;
         let max = self.inner.config.max_group_members;
+        let now = self.inner.clock.now();
         self.change(session, id, |group| {
             let role = member_role(group, me.id())?;
             if !role.manages_the_group() {
                 return Err(ChatError::Forbidden);
+            }
+            let (Entry::Add(user) | Entry::Invite(user)) = &entry;
+            if group.bans(user.id(), now) {
+                return Err(ChatError::conflict(
+                    "they are banned from this group: lift the ban first",
+                ));
             }
             let entry = match &entry {
                 Entry::Add(user) if group.is_former(user.id()) => Entry::Invite(user.clone()),
@@ -446,9 +456,14 @@ impl Chat {
             .check(Action::SendPerUser, &me.id().to_string())
             .await?;
         let max = self.inner.config.max_group_members;
+        let now = self.inner.clock.now();
         self.change(session, id, |group| {
             if group.member(me.id()).is_some() {
                 return Ok(Vec::new());
+            }
+            // Kept out while banned, as if the group were not there.
+            if group.bans(me.id(), now) {
+                return Err(ChatError::NotFound);
             }
             // Open to anyone, but not to someone removed from it (only an
             // invitation brings them back), and not once everyone left.
@@ -508,7 +523,8 @@ impl Chat {
     /// [`ChatError::NotFound`] for a non-member (also one removed while the
     /// message was on its way); [`ChatError::Forbidden`] for a member who
     /// may not send (an announcement-only group, a mute);
-    /// [`ChatError::RateLimited`].
+    /// [`ChatError::RateLimited`], also within the group's slow mode
+    /// ([`Chat::set_slow_mode`]) since the member's last message there.
     pub async fn send_to_group(
         &self,
         session: &Session,
@@ -578,6 +594,7 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
+        self.check_slow_mode(session, id, &membership).await?;
         let reply = match draft.reply_to {
             Some(parent) => Some(self.reply_in(Some(id), parent, Some(&membership)).await?),
             None => None,
@@ -863,7 +880,7 @@ impl Chat {
     /// Decides a change with `decide` from the group as stored and writes
     /// it if the group has not changed meanwhile (deciding again if it
     /// has); publishes its system messages.
-    async fn change(
+    pub(super) async fn change(
         &self,
         session: &Session,
         id: ConversationId,
@@ -929,7 +946,11 @@ impl Chat {
         }
     }
 
-    async fn group_view(&self, session: &Session, id: ConversationId) -> Result<GroupView> {
+    pub(super) async fn group_view(
+        &self,
+        session: &Session,
+        id: ConversationId,
+    ) -> Result<GroupView> {
         let me = session.user().id();
         let group = self
             .inner
@@ -988,6 +1009,12 @@ impl Chat {
         } else {
             (Vec::new(), Vec::new())
         };
+        let now = self.inner.clock.now();
+        let bans = if role.is_some_and(Role::manages_the_group) {
+            group.bans.into_iter().filter(|b| b.holds(now)).collect()
+        } else {
+            Vec::new()
+        };
         Ok(GroupView {
             id,
             title: group.title,
@@ -995,6 +1022,7 @@ impl Chat {
             members,
             invited,
             role,
+            bans,
         })
     }
 }
@@ -1003,7 +1031,7 @@ impl Chat {
 ///
 /// # Errors
 /// [`ChatError::NotFound`] for anyone else.
-fn member_role(group: &Group, user: UserId) -> Result<Role> {
+pub(super) fn member_role(group: &Group, user: UserId) -> Result<Role> {
     group
         .member(user)
         .map(|m| m.role)

@@ -5,6 +5,7 @@ mod api_keys;
 mod blocks;
 mod caches;
 mod feed;
+mod group_moderation;
 mod groups;
 mod identity;
 mod in_flight;

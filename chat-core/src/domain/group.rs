@@ -215,6 +215,76 @@ pub struct GroupSettings {
     pub join_policy: JoinPolicy,
     /// Whether only admins and the owner send.
     pub announcement: bool,
+    /// Slow mode: a member (not an admin or the owner) sends at most one
+    /// message per this many seconds; `None`: off.
+    pub slow_mode: Option<SlowMode>,
+}
+
+/// A group's slow mode: at most one message per member per period, from
+/// 1 s to [`SlowMode::MAX_SECS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct SlowMode(u32);
+
+impl SlowMode {
+    /// The longest period, in seconds: a day.
+    pub const MAX_SECS: u32 = 86_400;
+
+    /// Validates a period in seconds.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `slow_mode_seconds` outside
+    /// `1..=86400`.
+    pub fn from_secs(secs: u32) -> Result<Self> {
+        if (1..=Self::MAX_SECS).contains(&secs) {
+            Ok(Self(secs))
+        } else {
+            Err(ChatError::invalid(
+                "slow_mode_seconds",
+                format!("must be between 1 and {}", Self::MAX_SECS),
+            ))
+        }
+    }
+
+    /// The period in seconds.
+    pub fn secs(self) -> u32 {
+        self.0
+    }
+
+    /// The period.
+    pub fn period(self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.0))
+    }
+}
+
+impl TryFrom<u32> for SlowMode {
+    type Error = ChatError;
+    fn try_from(value: u32) -> Result<Self> {
+        Self::from_secs(value)
+    }
+}
+
+impl From<SlowMode> for u32 {
+    fn from(value: SlowMode) -> Self {
+        value.0
+    }
+}
+
+/// Someone banned from a group: removed (if a member), and nobody adds or
+/// invites them, nor do they join, until the ban ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupBan {
+    /// Who.
+    pub user: User,
+    /// Until when; `None` until unbanned.
+    pub until: Option<crate::domain::Timestamp>,
+}
+
+impl GroupBan {
+    /// Whether the ban holds at `now`.
+    pub fn holds(&self, now: crate::domain::Timestamp) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
 }
 
 /// A change to a group's membership or title, as it stands in the history
@@ -274,6 +344,25 @@ pub enum GroupEvent {
     },
     /// The sender turned an invitation down.
     Declined,
+    /// `user` was banned until `until` (`None`: until unbanned): removed
+    /// if a member, and kept out.
+    Banned {
+        /// Who.
+        user: User,
+        /// Until when; `None` for no end.
+        until: Option<crate::domain::Timestamp>,
+    },
+    /// `user`'s ban was lifted (they come back only if added, invited or,
+    /// in a discoverable group they left by themselves, joining).
+    Unbanned {
+        /// Who.
+        user: User,
+    },
+    /// Slow mode was set (`Some`) or turned off.
+    SlowModeSet {
+        /// The new period; `None`: off.
+        slow_mode: Option<SlowMode>,
+    },
 }
 
 impl GroupEvent {
@@ -306,6 +395,24 @@ impl GroupEvent {
             },
             Self::Unmuted { user } => format!("{actor} unmuted {}", user.username().as_str()),
             Self::Declined => format!("{actor} declined the invitation"),
+            Self::Banned { user, until } => match until {
+                Some(until) => format!(
+                    "{actor} banned {} until {}",
+                    user.username().as_str(),
+                    until.to_rfc3339()
+                ),
+                None => format!("{actor} banned {}", user.username().as_str()),
+            },
+            Self::Unbanned { user } => {
+                format!("{actor} lifted the ban on {}", user.username().as_str())
+            }
+            Self::SlowModeSet { slow_mode } => match slow_mode {
+                Some(period) => format!(
+                    "{actor} turned on slow mode: one message every {} s",
+                    period.secs()
+                ),
+                None => format!("{actor} turned off slow mode"),
+            },
         }
     }
 
@@ -317,12 +424,15 @@ impl GroupEvent {
             | Self::Removed { user }
             | Self::RoleChanged { user, .. }
             | Self::Muted { user, .. }
-            | Self::Unmuted { user } => Some(user),
+            | Self::Unmuted { user }
+            | Self::Banned { user, .. }
+            | Self::Unbanned { user } => Some(user),
             Self::Created { .. }
             | Self::Renamed { .. }
             | Self::Joined
             | Self::Left
-            | Self::Declined => None,
+            | Self::Declined
+            | Self::SlowModeSet { .. } => None,
         }
     }
 }
@@ -374,6 +484,8 @@ pub struct Group {
     /// Former members who were removed: only an invitation brings them
     /// back.
     pub removed: Vec<UserId>,
+    /// Bans, ended ones included until lifted.
+    pub bans: Vec<GroupBan>,
     /// The position of its newest change of membership or title: a change
     /// written against an older version is refused
     /// ([`ChatError::Conflict`]), so two changes never both apply to the
@@ -390,6 +502,13 @@ impl Group {
     /// Whether `user` is invited.
     pub fn is_invited(&self, user: UserId) -> bool {
         self.invited.iter().any(|u| u.id() == user)
+    }
+
+    /// Whether `user` is banned at `now`.
+    pub fn bans(&self, user: UserId, now: crate::domain::Timestamp) -> bool {
+        self.bans
+            .iter()
+            .any(|b| b.user.id() == user && b.holds(now))
     }
 
     /// Whether `user` was a member and left or was removed.
@@ -419,6 +538,9 @@ pub struct Membership {
     /// Whether the conversation is announcement-only: only admins and the
     /// owner send.
     pub announcement: bool,
+    /// The group's slow mode, if on (it binds members, not admins or the
+    /// owner).
+    pub slow_mode: Option<SlowMode>,
     /// Their read mark.
     pub read_up_to: MessageId,
 }

@@ -30,8 +30,8 @@ pub use cursor::Cursor;
 pub use email::Email;
 pub use external::{DisplayName, ExternalId};
 pub use group::{
-    Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility, Invitation,
-    JoinPolicy, Membership, Role,
+    Group, GroupBan, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
+    Invitation, JoinPolicy, Membership, Role, SlowMode,
 };
 pub use ids::{ConversationId, MessageId, Position, SessionId, UserId};
 pub use mention::{Everyone, MentionWords, Mentioned, Mentions, at_words};

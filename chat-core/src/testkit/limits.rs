@@ -179,5 +179,8 @@ pub async fn once_per_period_then_the_key_waits(limiter: Arc<dyn RateLimiter>) {
         .await
         .unwrap();
     // The actions' own counts are another matter.
-    limiter.check(Action::SendPerUser, "group-1:alice").await.unwrap();
+    limiter
+        .check(Action::SendPerUser, "group-1:alice")
+        .await
+        .unwrap();
 }

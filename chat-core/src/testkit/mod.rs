@@ -102,6 +102,7 @@ macro_rules! lifecycle_suite {
             a_disabled_account_loses_its_sessions_and_streams_until_enabled,
             administrators_delete_any_message_and_the_log_pages,
             reports_queue_for_administrators_who_resolve_them,
+            group_admins_ban_for_a_time_and_set_slow_mode,
         );
     };
 }

@@ -368,3 +368,177 @@ pub async fn reports_queue_for_administrators_who_resolve_them(store: Arc<dyn St
         .await;
     assert!(anew.is_ok_and(|r| r.id != report.id));
 }
+
+/// A discoverable group "Team" of alice (its owner) and `others`, who have
+/// each written with alice first.
+async fn team(
+    h: &Harness,
+    alice: &crate::Session,
+    others: &[(&crate::Session, &str)],
+) -> crate::ConversationId {
+    for (other, name) in others {
+        h.send(alice, name, "hi").await;
+        h.send(other, "alice", "hi").await;
+    }
+    h.chat
+        .create_group(
+            alice,
+            crate::GroupForm {
+                title: "Team".into(),
+                members: others.iter().map(|(_, n)| (*n).to_owned()).collect(),
+                join_policy: crate::JoinPolicy::Discoverable,
+                ..crate::GroupForm::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id
+}
+
+pub async fn group_admins_ban_for_a_time_and_set_slow_mode(store: Arc<dyn Store>) {
+    let h = Harness::new(store);
+    let alice = h.user("alice").await;
+    let bob = h.user("bob").await;
+    let carol = h.user("carol").await;
+    h.user("dave").await;
+    let id = team(&h, &alice, &[(&bob, "bob"), (&carol, "carol")]).await;
+    let hour = Duration::from_secs(3600);
+    let in_an_hour = h.clock.now().plus(hour);
+    // Members ban nobody; nobody bans themselves, the owner, or into the past.
+    assert_code(
+        h.chat.ban_member(&carol, id, "bob", None).await,
+        "forbidden",
+    );
+    assert_code(
+        h.chat.ban_member(&alice, id, "alice", None).await,
+        "invalid_input",
+    );
+    assert_code(
+        h.chat
+            .ban_member(&alice, id, "bob", Some(h.clock.now()))
+            .await,
+        "invalid_input",
+    );
+    h.chat
+        .set_role(&alice, id, "carol", crate::Role::Admin)
+        .await
+        .unwrap();
+    assert_code(
+        h.chat.ban_member(&carol, id, "alice", None).await,
+        "forbidden",
+    );
+    // Bob is banned for an hour: out at once, kept out.
+    let view = h
+        .chat
+        .ban_member(&carol, id, "bob", Some(in_an_hour))
+        .await
+        .unwrap();
+    assert!(
+        view.members
+            .iter()
+            .all(|m| m.user.username().as_str() != "bob")
+    );
+    assert_eq!(view.bans.len(), 1);
+    assert_eq!(view.bans[0].until, Some(in_an_hour));
+    assert_code(
+        h.chat
+            .send_to_group(&bob, id, "still here?".into(), None)
+            .await,
+        "not_found",
+    );
+    assert_code(h.chat.join_group(&bob, id).await, "not_found");
+    assert_code(h.chat.add_member(&alice, id, "bob").await, "conflict");
+    // Someone who never was a member is banned too, and the ban lifted.
+    h.chat.ban_member(&alice, id, "dave", None).await.unwrap();
+    assert_code(
+        h.chat.join_group(&h.login("dave").await.0, id).await,
+        "not_found",
+    );
+    let view = h.chat.unban_member(&alice, id, "dave").await.unwrap();
+    assert_eq!(view.bans.len(), 1);
+    h.chat
+        .join_group(&h.login("dave").await.0, id)
+        .await
+        .unwrap();
+    // The hour passes: bob may be brought back (by invitation: he was
+    // removed), not rejoin by himself.
+    h.clock.advance(hour + Duration::from_secs(1));
+    assert_code(h.chat.join_group(&bob, id).await, "not_found");
+    let view = h.chat.add_member(&alice, id, "bob").await.unwrap();
+    assert!(view.invited.iter().any(|u| u.username().as_str() == "bob"));
+    assert!(view.bans.is_empty(), "an ended ban is not shown");
+
+    // Slow mode binds members, not admins or the owner.
+    assert_code(
+        h.chat
+            .set_slow_mode(&h.login("dave").await.0, id, None)
+            .await,
+        "forbidden",
+    );
+    let thirty = crate::SlowMode::from_secs(30).unwrap();
+    let view = h
+        .chat
+        .set_slow_mode(&alice, id, Some(thirty))
+        .await
+        .unwrap();
+    assert_eq!(view.settings.slow_mode, Some(thirty));
+    let (dave, _) = h.login("dave").await;
+    h.chat
+        .send_to_group(&dave, id, "one".into(), None)
+        .await
+        .unwrap();
+    match h.chat.send_to_group(&dave, id, "two".into(), None).await {
+        Err(ChatError::RateLimited { retry_after }) => {
+            assert!(retry_after <= Duration::from_secs(30), "{retry_after:?}");
+        }
+        other => panic!("slow mode: {other:?}"),
+    }
+    for text in ["owner one", "owner two"] {
+        h.chat
+            .send_to_group(&alice, id, text.into(), None)
+            .await
+            .unwrap();
+    }
+    h.clock.advance(Duration::from_secs(31));
+    h.chat
+        .send_to_group(&dave, id, "three".into(), None)
+        .await
+        .unwrap();
+    h.chat.set_slow_mode(&alice, id, None).await.unwrap();
+    for text in ["four", "five"] {
+        h.chat
+            .send_to_group(&dave, id, text.into(), None)
+            .await
+            .unwrap();
+    }
+    // Every change is a system message members see.
+    let history = h
+        .chat
+        .group_history(&alice, id, &crate::ports::HistoryQuery::default())
+        .await
+        .unwrap();
+    let texts: Vec<_> = history
+        .items
+        .iter()
+        .filter(|m| m.event().is_some())
+        .map(|m| m.text().as_str().to_owned())
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("carol banned bob until")),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"alice lifted the ban on dave".to_owned()),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"alice turned on slow mode: one message every 30 s".to_owned()),
+        "{texts:?}"
+    );
+    assert!(
+        texts.contains(&"alice turned off slow mode".to_owned()),
+        "{texts:?}"
+    );
+}
