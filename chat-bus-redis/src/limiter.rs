@@ -80,7 +80,7 @@ impl RedisLimiter {
     async fn count(&self, redis_key: &str, every: u64, tolerance: u64) -> Option<Result<()>> {
         let mut connection = self.connection.clone();
         let script = redis::Script::new(SCRIPT);
-        let mut invocation = script.key(&redis_key);
+        let mut invocation = script.key(redis_key);
         invocation.arg(every).arg(tolerance);
         let counted = tokio::time::timeout(
             self.timeout,

@@ -12,8 +12,8 @@ use crate::error::HttpError;
 use crate::request::Query;
 use crate::response::{Body, empty, json};
 use crate::wire::{
-    AddMemberRequest, CreateGroupRequest, GroupBody, GroupDto, GroupListingDto, GroupsBody,
-    InvitationDto, InvitationsBody, MessageDto, MessagesBody, ReadBody, ReadRequest,
+    AddMemberRequest, BanRequest, CreateGroupRequest, GroupBody, GroupDto, GroupListingDto,
+    GroupsBody, InvitationDto, InvitationsBody, MessageDto, MessagesBody, ReadBody, ReadRequest,
     RenameGroupRequest, SendRequest, SetRoleRequest,
 };
 
@@ -76,9 +76,53 @@ impl ChatHttp {
         id: ConversationId,
     ) -> Handled {
         let form: RenameGroupRequest = self.body(request).await?;
+        let chat = self.chat();
+        let mut view = None;
+        if let Some(title) = form.title {
+            view = Some(chat.rename_group(&auth.session, id, title).await?);
+        }
+        if let Some(seconds) = form.slow_mode_seconds {
+            let slow_mode = seconds.map(chat_core::SlowMode::from_secs).transpose()?;
+            view = Some(chat.set_slow_mode(&auth.session, id, slow_mode).await?);
+        }
+        let view = view.ok_or(HttpError::Chat(chat_core::ChatError::invalid(
+            "title",
+            "give a title, or slow_mode_seconds",
+        )))?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    /// `PUT /api/groups/{id}/bans/{username}`: bans them (until `until`).
+    pub(crate) async fn ban<B: RequestBody>(
+        &self,
+        auth: Authenticated,
+        request: Request<B>,
+        id: ConversationId,
+        username: &str,
+    ) -> Handled {
+        let form: BanRequest = self.body(request).await?;
+        let until = form
+            .until
+            .as_deref()
+            .map(|raw| Timestamp::parse_rfc3339(raw, "until"))
+            .transpose()?;
         let view = self
             .chat()
-            .rename_group(&auth.session, id, form.title)
+            .ban_member(&auth.session, id, username, until)
+            .await?;
+        Ok(group(StatusCode::OK, &view))
+    }
+
+    /// `DELETE /api/groups/{id}/bans/{username}`: lifts their ban.
+    pub(crate) async fn unban(
+        &self,
+        auth: Authenticated,
+        id: ConversationId,
+        username: &str,
+    ) -> Handled {
+        let view = self
+            .chat()
+            .unban_member(&auth.session, id, username)
             .await?;
         Ok(group(StatusCode::OK, &view))
     }

@@ -16,14 +16,14 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::wire::{
-    AccountStandingBody, AccountStandingDto, AddMemberRequest, AuditBody, AuditEntryDto, BlockBody,
-    BlockDto, BlocksBody, ConversationDto, ConversationsBody, CreateGroupRequest, EditRequest,
-    FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto, GroupsBody, InvitationDto,
-    InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody, MessageDto, MessagesBody,
-    ModerationRequest, MuteBody, MuteDto, MuteRequest, MutesBody, QuoteDto, ReactionDto, ReadBody,
-    ReadRequest, RenameGroupRequest, ReportBody, ReportDto, ReportRequest, ReportedMessageDto,
-    ReportsBody, ResolutionDto, ResolveRequest, SendRequest, SetRoleRequest, SignupRequest,
-    StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
+    AccountStandingBody, AccountStandingDto, AddMemberRequest, AuditBody, AuditEntryDto, BanDto,
+    BanRequest, BlockBody, BlockDto, BlocksBody, ConversationDto, ConversationsBody,
+    CreateGroupRequest, EditRequest, FeedBody, GroupBody, GroupDto, GroupEventDto, GroupListingDto,
+    GroupsBody, InvitationDto, InvitationsBody, LoginBody, LoginRequest, MemberDto, MessageBody,
+    MessageDto, MessagesBody, ModerationRequest, MuteBody, MuteDto, MuteRequest, MutesBody,
+    QuoteDto, ReactionDto, ReadBody, ReadRequest, RenameGroupRequest, ReportBody, ReportDto,
+    ReportRequest, ReportedMessageDto, ReportsBody, ResolutionDto, ResolveRequest, SendRequest,
+    SetRoleRequest, SignupRequest, StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -40,7 +40,7 @@ use crate::wire::{
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
         mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction,
         blocks, block, unblock, audit_log, disable_account, enable_account, moderate_message,
-        report, reports, resolve_report
+        report, reports, resolve_report, ban, unban
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -51,7 +51,7 @@ use crate::wire::{
         UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto,
         ReactionDto, BlockDto, BlockBody, BlocksBody, ModerationRequest, AccountStandingDto,
         AccountStandingBody, AuditEntryDto, AuditBody, ReportRequest, ResolveRequest,
-        ReportedMessageDto, ResolutionDto, ReportDto, ReportBody, ReportsBody
+        ReportedMessageDto, ResolutionDto, ReportDto, ReportBody, ReportsBody, BanRequest, BanDto
     )),
     modifiers(&Security, &Errors),
 )]
@@ -342,13 +342,14 @@ fn group_directory() {}
 #[allow(dead_code)]
 fn group() {}
 
-/// Renames the group (admins and the owner).
+/// Renames the group and sets its slow mode (admins and the owner).
 #[utoipa::path(patch, path = "/api/groups/{id}", tag = "groups",
     security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     params(("id" = i64, Path, description = "the group's conversation id", minimum = 1)),
     request_body = RenameGroupRequest,
     responses(
         (status = 200, description = "the group", body = GroupBody),
+        (status = 400, description = "a bad title or slow mode, or neither given (`invalid_input`)", body = ErrorBody),
         (status = 403, description = "a member who may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "not a member (`not_found`)", body = ErrorBody),
     ))]
@@ -786,3 +787,38 @@ fn reports() {}
     ))]
 #[allow(dead_code)]
 fn resolve_report() {}
+
+/// Bans someone from the group until `until` (admins: members and
+/// non-members; the owner: admins too): removed if a member, and nobody
+/// adds or invites them, nor do they join, until the ban ends or is
+/// lifted. Banning again replaces the ban's end.
+#[utoipa::path(put, path = "/api/groups/{id}/bans/{username}", tag = "groups",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(
+        ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
+        ("username" = String, Path, description = "whom to ban"),
+    ),
+    request_body = BanRequest,
+    responses(
+        (status = 200, description = "the group, with its bans", body = GroupBody),
+        (status = 400, description = "oneself, or `until` not in the future (`invalid_input`)", body = ErrorBody),
+        (status = 403, description = "a member who may not ban them (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member, or no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn ban() {}
+
+/// Lifts a ban (nothing if there is none).
+#[utoipa::path(delete, path = "/api/groups/{id}/bans/{username}", tag = "groups",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(
+        ("id" = i64, Path, description = "the group's conversation id", minimum = 1),
+        ("username" = String, Path, description = "whose ban"),
+    ),
+    responses(
+        (status = 200, description = "the group, with its bans", body = GroupBody),
+        (status = 403, description = "a member who is not an admin or the owner (`forbidden`)", body = ErrorBody),
+        (status = 404, description = "not a member, or no such user (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn unban() {}

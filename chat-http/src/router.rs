@@ -19,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 43] = [
+pub(crate) const API_ROUTES: [(&str, &str); 45] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -63,6 +63,8 @@ pub(crate) const API_ROUTES: [(&str, &str); 43] = [
     ("POST", "/api/reports"),
     ("GET", "/api/admin/reports"),
     ("POST", "/api/admin/reports/{id}/resolve"),
+    ("PUT", "/api/groups/{id}/bans/{username}"),
+    ("DELETE", "/api/groups/{id}/bans/{username}"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -130,6 +132,7 @@ mod tests {
                     | "/api/groups/{id}"
                     | "/api/groups/{id}/members"
                     | "/api/groups/{id}/members/{username}"
+                    | "/api/groups/{id}/bans/{username}"
                     | "/api/groups/{id}/join",
                 ) => Some(ApiScope::Groups),
                 _ => None,
@@ -169,6 +172,7 @@ enum Route<'a> {
     Group(&'a str),
     GroupMembers(&'a str),
     GroupMember(&'a str, &'a str),
+    GroupBan(&'a str, &'a str),
     GroupJoin(&'a str),
     GroupMessages(&'a str),
     GroupRead(&'a str),
@@ -285,6 +289,7 @@ impl<'a> Route<'a> {
             ["api", "groups", id] => Self::Group(id),
             ["api", "groups", id, "members"] => Self::GroupMembers(id),
             ["api", "groups", id, "members", username] => Self::GroupMember(id, username),
+            ["api", "groups", id, "bans", username] => Self::GroupBan(id, username),
             ["api", "groups", id, "join"] => Self::GroupJoin(id),
             ["api", "groups", id, "messages"] => Self::GroupMessages(id),
             ["api", "groups", id, "read"] => Self::GroupRead(id),
@@ -346,6 +351,7 @@ impl<'a> Route<'a> {
             | Self::Group(_)
             | Self::GroupMembers(_)
             | Self::GroupMember(..)
+            | Self::GroupBan(..)
             | Self::GroupJoin(_) => Some(ApiScope::Groups),
             _ => None,
         }
@@ -360,7 +366,9 @@ impl<'a> Route<'a> {
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
             Self::Group(_) => "GET, HEAD, PATCH",
-            Self::Mute(_) | Self::Reaction(..) | Self::Block(_) => "PUT, DELETE",
+            Self::Mute(_) | Self::Reaction(..) | Self::Block(_) | Self::GroupBan(..) => {
+                "PUT, DELETE"
+            }
             Self::GroupMember(..) | Self::Message(_) => "PATCH, DELETE",
             _ => "GET, HEAD",
         }
@@ -532,6 +540,13 @@ impl ChatHttp {
             }
             Route::GroupMember(id, username) => {
                 self.set_role(caller.known()?, request, group_id(id)?, username)
+                    .await
+            }
+            Route::GroupBan(id, username) if method == Method::DELETE => {
+                self.unban(caller.known()?, group_id(id)?, username).await
+            }
+            Route::GroupBan(id, username) => {
+                self.ban(caller.known()?, request, group_id(id)?, username)
                     .await
             }
             Route::GroupJoin(id) => self.join_group(caller.known()?, group_id(id)?).await,

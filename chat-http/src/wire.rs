@@ -798,13 +798,35 @@ pub(crate) struct UpsertUserRequest {
     pub(crate) display_name: Option<String>,
 }
 
-/// `PATCH /api/groups/{id}`.
+/// `PATCH /api/groups/{id}`: what changes (at least one of them).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub(crate) struct RenameGroupRequest {
     /// The new title.
     #[schema(min_length = 1, max_length = 100)]
-    pub(crate) title: String,
+    pub(crate) title: Option<String>,
+    /// Slow mode: one message per member per this many seconds (1 to
+    /// 86400); `null` turns it off; absent leaves it.
+    #[serde(deserialize_with = "present")]
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 86400)]
+    pub(crate) slow_mode_seconds: Option<Option<u32>>,
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `PUT /api/groups/{id}/bans/{username}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub(crate) struct BanRequest {
+    /// Until when (RFC 3339, in the future); absent: until lifted.
+    pub(crate) until: Option<String>,
 }
 
 /// `POST /api/groups/{id}/members`.

@@ -664,6 +664,36 @@ impl Recorded {
             Err(chat_core::ChatError::AccountDisabled)
         ));
         chat.enable_account(alice, "bob", None).await.unwrap();
+        // A group on the upgraded store (made by the group checks) takes
+        // slow mode and a ban.
+        let conversations = chat
+            .conversations(alice, &chat_core::ports::ConversationQuery::default())
+            .await
+            .unwrap();
+        let group = conversations
+            .items
+            .iter()
+            .find(|c| {
+                matches!(
+                    c.kind,
+                    chat_core::SummaryKind::Group {
+                        role: Some(chat_core::Role::Owner),
+                        ..
+                    }
+                )
+            })
+            .expect("a group alice owns");
+        let slow = chat_core::SlowMode::from_secs(5).ok();
+        let view = chat
+            .set_slow_mode(alice, group.conversation, slow)
+            .await
+            .unwrap();
+        assert_eq!(view.settings.slow_mode, slow);
+        let view = chat
+            .ban_member(alice, group.conversation, "Bob", None)
+            .await
+            .unwrap();
+        assert_eq!(view.bans.len(), 1);
         chat.login("Bob", PASSWORD.to_owned(), "after-enable")
             .await
             .unwrap();

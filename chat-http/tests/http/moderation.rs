@@ -251,3 +251,122 @@ async fn reports_reach_the_administrators_queue_only() {
     assert_eq!(log["entries"][0]["action"], "resolve_report");
     assert_eq!(log["entries"][0]["report_id"], filed["report"]["id"]);
 }
+
+#[tokio::test]
+async fn group_admins_ban_and_slow_the_group_down_over_http_and_the_websocket() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    for (who, name) in [(&bob, "bob"), (&carol, "carol")] {
+        server.send(&alice, name, "hi").await;
+        server.send(who, "alice", "hi").await;
+    }
+    let (_, _, made) = server
+        .post_as(
+            &alice,
+            "/api/groups",
+            json!({ "title": "Team", "members": ["bob", "carol"] }),
+        )
+        .await;
+    let group = made["conversation"]["id"].as_i64().unwrap();
+    let path = format!("/api/groups/{group}");
+    // Slow mode, by an admin; never by a member; bad values are typed.
+    let (status, _, _) = server
+        .patch_as(&carol, &path, json!({"slow_mode_seconds": 60}))
+        .await;
+    assert_eq!(status, 403);
+    for bad in [
+        json!({"slow_mode_seconds": 0}),
+        json!({"slow_mode_seconds": 86_401}),
+        json!({}),
+    ] {
+        let (status, _, body) = server.patch_as(&alice, &path, bad.clone()).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, _, body) = server
+        .patch_as(&alice, &path, json!({"slow_mode_seconds": 60}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["conversation"]["slow_mode_seconds"], 60);
+    // A member's second message within the minute is refused, on HTTP and
+    // on the WebSocket alike; the owner is not bound.
+    let send = |who: &Login, text: &str| {
+        let (server, who, text) = (&server, who.clone(), text.to_owned());
+        async move {
+            let (status, headers, body) = server
+                .post_as(
+                    &who,
+                    &format!("/api/groups/{group}/messages"),
+                    json!({ "text": text }),
+                )
+                .await;
+            (status, headers.get("retry-after").is_some(), body)
+        }
+    };
+    assert_eq!(send(&carol, "one").await.0, 201);
+    let (status, retry_after, body) = send(&carol, "two").await;
+    assert_eq!((status, retry_after), (429, true), "{body}");
+    let (mut carols, _) = server.ws_ready(&carol, "").await;
+    chat_test_support::send_frame(
+        &mut carols,
+        json!({"type": "send", "conversation_id": group, "text": "three", "client_id": "c-3"}),
+    )
+    .await;
+    let refused = expect_frame(&mut carols, "error").await;
+    assert_eq!(refused["code"], "rate_limited");
+    assert_eq!(refused["client_id"], "c-3");
+    assert_eq!(send(&alice, "owner one").await.0, 201);
+    assert_eq!(send(&alice, "owner two").await.0, 201);
+    let (status, _, body) = server
+        .patch_as(&alice, &path, json!({"slow_mode_seconds": null}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["conversation"]["slow_mode_seconds"], Value::Null);
+
+    // A ban: out at once, told as a system message, listed for admins.
+    let ban = format!("/api/groups/{group}/bans/bob");
+    let (status, _, _) = server.put_as(&carol, &ban, json!({})).await;
+    assert_eq!(status, 403);
+    let (status, _, body) = server
+        .put_as(&alice, &ban, json!({"until": "2000-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (400, Some("until"))
+    );
+    let (mut bobs, _) = server.ws_ready(&bob, "").await;
+    let (status, _, body) = server
+        .put_as(&alice, &ban, json!({"until": "2099-01-01T00:00:00Z"}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["conversation"]["bans"][0]["username"], "bob");
+    assert_eq!(
+        body["conversation"]["bans"][0]["until"],
+        "2099-01-01T00:00:00Z"
+    );
+    let told = expect_frame(&mut bobs, "message").await;
+    assert_eq!(told["message"]["event"]["type"], "banned");
+    assert_eq!(told["message"]["event"]["user"], "bob");
+    let (status, _, _) = send(&bob, "let me in").await;
+    assert_eq!(status, 404);
+    let (status, _, body) = server
+        .post_as(
+            &alice,
+            &format!("{path}/members"),
+            json!({"username": "bob"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("conflict"))
+    );
+    let (_, _, seen) = server.get_as(&carol, &path).await;
+    assert!(
+        seen["conversation"].get("bans").is_none(),
+        "members do not see bans"
+    );
+    let (status, _, body) = server.delete_as(&alice, &ban).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["conversation"].get("bans").is_none());
+}
