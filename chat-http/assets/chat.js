@@ -1,7 +1,7 @@
 // The chat page: server-rendered first, then live over the WebSocket. The
 // room it shows is a direct conversation (`peer`) or a group (`groupId`).
 
-import { getJson, loginUrl, postJson, request, url } from "./api.js";
+import { errorText, getJson, loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
   appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, mentionsMe, messageItem, ownReactions, quoteOf,
@@ -34,7 +34,23 @@ export function chatPage() {
   const searchNote = document.getElementById("search-note");
   const serverSearch = new URLSearchParams(location.search).get("search") || "";
   const roomKey = room === null ? null : room.group !== undefined ? { group: room.group } : { user: room.peer };
-  const panel = groupId !== null && document.getElementById("members-toggle") ? memberPanel(groupId, me) : null;
+  // Whom the user blocks: in a group, their messages are hidden.
+  const blocked = new Set();
+  const blocks = {
+    has: (name) => [...blocked].some((b) => same(b, name)),
+    /** Blocks `name`, or unblocks them; whether it worked. */
+    async toggle(name) {
+      const on = blocks.has(name);
+      const path = "/api/blocks/" + encodeURIComponent(name);
+      const result = on ? await request("DELETE", path) : await request("PUT", path, {});
+      if (!result.ok) return false;
+      for (const b of [...blocked]) if (same(b, name)) blocked.delete(b);
+      if (!on) blocked.add(name);
+      showBlocked();
+      return true;
+    },
+  };
+  const panel = groupId !== null && document.getElementById("members-toggle") ? memberPanel(groupId, me, blocks) : null;
   const seen = new Set();
   // Sent but not yet acknowledged: client_id -> { to | group, text, li }, where
   // li is the bubble when the conversation is on screen. Kept in
@@ -55,8 +71,6 @@ export function chatPage() {
   // `{ id, from, text }`, or editing the user's message `{ id }`.
   let replyTo = null;
   let editing = null;
-  // Whom the user blocks: in a group, their messages are hidden.
-  const blocked = new Set();
   // Back from the back-forward cache: its socket is gone, start afresh.
   window.addEventListener("pageshow", (event) => { if (event.persisted) location.reload(); });
 
@@ -134,8 +148,43 @@ export function chatPage() {
         }
         connection.send({ type: "delete", id: Number(li.dataset.id) });
       });
+    } else {
+      button("Report", (b) => startReport(li, b));
     }
     li.append(actions);
+  }
+
+  // Reporting someone's message: a reason, then it goes to the
+  // administrators' queue (nobody else is told).
+  function startReport(li, opener) {
+    if (li.querySelector(".report")) return;
+    const report = document.createElement("form");
+    report.className = "report";
+    const reason = document.createElement("input");
+    reason.placeholder = "Why? (required)";
+    reason.maxLength = 500;
+    reason.required = true;
+    reason.setAttribute("aria-label", "Why you report this message");
+    const send = document.createElement("button");
+    send.type = "submit";
+    send.textContent = "Send report";
+    const note = document.createElement("span");
+    note.className = "report-note";
+    note.setAttribute("role", "status");
+    report.append(reason, send, note);
+    report.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const result = await postJson("/api/reports", { message_id: Number(li.dataset.id), reason: reason.value });
+      if (!result.ok) {
+        note.textContent = errorText(result);
+        return;
+      }
+      report.replaceChildren(note);
+      note.textContent = "Reported. Thank you.";
+      opener.disabled = true;
+    });
+    opener.parentElement.after(report);
+    reason.focus();
   }
 
   // Toggles the reader's reaction `emoji` on a message.
@@ -484,7 +533,8 @@ export function chatPage() {
   function onGroupEvent(message) {
     if (panel) panel.changed();
     const event = message.event;
-    const gone = (event.type === "removed" && same(event.user, me)) || (event.type === "left" && same(message.from, me));
+    const gone = ((event.type === "removed" || event.type === "banned") && same(event.user, me))
+      || (event.type === "left" && same(message.from, me));
     if (gone && form) {
       form.querySelector("textarea").disabled = true;
       form.querySelector("button").disabled = true;
@@ -830,7 +880,7 @@ export function chatPage() {
   const blockButton = document.getElementById("block");
   function showBlocked() {
     if (blockButton && peer !== null) {
-      const on = [...blocked].some((name) => same(name, peer));
+      const on = blocks.has(peer);
       blockButton.setAttribute("aria-pressed", String(on));
       blockButton.textContent = on ? "Unblock" : "Block";
     }
@@ -840,15 +890,7 @@ export function chatPage() {
     for (const block of result.data?.blocks || []) blocked.add(block.username);
     showBlocked();
   }).catch(() => {});
-  blockButton?.addEventListener("click", async () => {
-    const on = blockButton.getAttribute("aria-pressed") === "true";
-    const path = "/api/blocks/" + encodeURIComponent(peer);
-    const result = on ? await request("DELETE", path) : await request("PUT", path, {});
-    if (!result.ok) return;
-    for (const name of [...blocked]) if (same(name, peer)) blocked.delete(name);
-    if (!on) blocked.add(peer);
-    showBlocked();
-  });
+  blockButton?.addEventListener("click", () => blocks.toggle(peer));
 
   // Muting the open room: no notifications of it reach the user
   // elsewhere (push, email) until they unmute it.

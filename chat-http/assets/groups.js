@@ -56,18 +56,61 @@ export async function invitations() {
 /**
  * The member panel of the group `id` for `me`: members with their role
  * and whether they are online (asked for when the panel opens, and every
- * 30 s while it is open), adding and removing for admins, leaving.
+ * 30 s while it is open), blocking anyone, adding, removing and banning
+ * for admins (with the bans and the slow mode), leaving. `blocks` is the
+ * page's view of whom the user blocks: `has(name)` and `toggle(name)`.
  */
-export function memberPanel(id, me) {
+export function memberPanel(id, me, blocks) {
   const toggle = document.getElementById("members-toggle");
   const panel = document.getElementById("members-panel");
   const list = document.getElementById("members");
   const count = document.getElementById("member-count");
   const error = document.getElementById("members-error");
+  const bans = document.getElementById("bans");
+  const bansHeading = document.getElementById("bans-heading");
+  const slowMode = document.getElementById("slow-mode");
   const base = "/api/groups/" + id;
   let timer = null;
 
+  const linkButton = (label, aria, run) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = label;
+    button.setAttribute("aria-label", aria);
+    button.addEventListener("click", () => run(button));
+    return button;
+  };
+
+  // Changes by a call that answers the group: shown, or the error said.
+  async function change(method, path, body) {
+    const result = await request(method, path, body);
+    if (!result.ok) return showError(error, errorText(result));
+    showError(error, "");
+    if (result.data?.conversation) render(result.data.conversation);
+    else refresh();
+  }
+
+  function renderBans(group) {
+    if (!bans) return;
+    bans.replaceChildren(...(group.bans || []).map((ban) => {
+      const li = document.createElement("li");
+      li.dataset.user = ban.username;
+      const name = document.createElement("span");
+      name.className = "name";
+      name.textContent = ban.username + (ban.until ? " (until " + new Date(ban.until).toLocaleString() + ")" : "");
+      li.append(name, linkButton("Lift ban", "Lift the ban on " + ban.username,
+        () => change("DELETE", base + "/bans/" + encodeURIComponent(ban.username))));
+      return li;
+    }));
+    const any = (group.bans || []).length > 0;
+    bans.hidden = !any;
+    bansHeading.hidden = !any;
+    if (slowMode) slowMode.value = group.slow_mode_seconds ? String(group.slow_mode_seconds) : "";
+  }
+
   function render(group) {
+    renderBans(group);
     count.textContent = String(group.members.length);
     const mayRemove = (role) => group.role === "owner" ? role !== "owner" : group.role === "admin" && role === "member";
     list.replaceChildren(...group.members.map((member) => {
@@ -85,18 +128,32 @@ export function memberPanel(id, me) {
       role.className = "role";
       role.textContent = member.role === "member" ? "" : member.role;
       li.append(dot, name, role);
-      if (!same(member.username, me) && mayRemove(member.role)) {
-        const remove = document.createElement("button");
-        remove.type = "button";
-        remove.className = "link remove";
-        remove.textContent = "Remove";
-        remove.setAttribute("aria-label", "Remove " + member.username);
-        remove.addEventListener("click", async () => {
-          const result = await request("DELETE", base + "/members/" + encodeURIComponent(member.username));
-          if (result.ok) refresh();
-          else showError(error, errorText(result));
+      if (same(member.username, me)) return li;
+      const blocked = blocks.has(member.username);
+      const block = linkButton(blocked ? "Unblock" : "Block", (blocked ? "Unblock " : "Block ") + member.username,
+        async (button) => {
+          if (!await blocks.toggle(member.username)) return;
+          const now = blocks.has(member.username);
+          button.textContent = now ? "Unblock" : "Block";
+          button.setAttribute("aria-label", (now ? "Unblock " : "Block ") + member.username);
         });
-        li.append(remove);
+      block.classList.add("block");
+      li.append(block);
+      if (mayRemove(member.role)) {
+        const remove = linkButton("Remove", "Remove " + member.username,
+          () => change("DELETE", base + "/members/" + encodeURIComponent(member.username)));
+        remove.classList.add("remove");
+        // Two clicks: the first asks, the second bans (until lifted).
+        const ban = linkButton("Ban", "Ban " + member.username, (button) => {
+          if (button.dataset.confirm !== "true") {
+            button.dataset.confirm = "true";
+            button.textContent = "Ban until lifted?";
+            setTimeout(() => { button.dataset.confirm = "false"; button.textContent = "Ban"; }, 4000);
+            return;
+          }
+          change("PUT", base + "/bans/" + encodeURIComponent(member.username), {});
+        });
+        li.append(remove, ban);
       }
       return li;
     }));
@@ -126,6 +183,11 @@ export function memberPanel(id, me) {
       refresh();
       timer = setInterval(refresh, 30000);
     }
+  });
+
+  slowMode?.addEventListener("change", () => {
+    const seconds = slowMode.value ? Number(slowMode.value) : null;
+    change("PATCH", base, { slow_mode_seconds: seconds });
   });
 
   const add = document.getElementById("add-member-form");

@@ -14,13 +14,12 @@ export const api = {
 
   /** Sends `text` to `to` as the token's user. */
   async send(server, token, to, text) {
-    const response = await fetch(`${server.url}/api/conversations/${encodeURIComponent(to)}/messages`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
-      body: JSON.stringify({ text }),
-    });
-    if (!response.ok) throw new Error(`send: ${response.status} ${await response.text()}`);
-    return (await response.json()).message;
+    return post(server, token, `/api/conversations/${encodeURIComponent(to)}/messages`, { text });
+  },
+
+  /** Sends `text` to the group `id` as the token's user. */
+  async sendToGroup(server, token, id, text) {
+    return post(server, token, `/api/groups/${id}/messages`, { text });
   },
 
   /** The token's user's mutes in force. */
@@ -30,3 +29,14 @@ export const api = {
     return (await response.json()).mutes;
   },
 };
+
+/** POSTs `body` to `path` as the token's user; the message it answers. */
+async function post(server, token, path, body) {
+  const response = await fetch(`${server.url}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+  return (await response.json()).message;
+}

@@ -122,3 +122,44 @@ test("an invitation shows in the sidebar and joining opens the group", async (t)
   await alice.send("welcome, dave");
   await dave.page.locator("#messages li.message .text", { hasText: "welcome, dave" }).waitFor();
 });
+
+test("from a group's member menu: a member blocks another, the owner bans one, and a message is reported", async (t) => {
+  const [alice, bob, carol] = await people(t, ["alice", "bob", "carol"]);
+  await acquainted(alice, bob);
+  const [, carolToken] = await acquainted(alice, carol);
+  const id = await makeGroup(alice, "Book club", [bob.name, carol.name]);
+  for (const person of [bob, carol]) {
+    await person.page.goto(`/groups/${id}/`);
+    await person.waitConnected();
+  }
+  await api.sendToGroup(server, carolToken, id, "buy cheap pills here");
+  await bob.page.locator("#messages li.message", { hasText: "buy cheap pills here" }).waitFor();
+
+  // Bob reports carol's message, with a reason.
+  const spam = bob.page.locator("#messages li.message", { hasText: "buy cheap pills here" });
+  await spam.getByRole("button", { name: "Report" }).click();
+  await spam.getByLabel("Why you report this message").fill("spam");
+  await spam.getByRole("button", { name: "Send report" }).click();
+  await spam.locator(".report-note", { hasText: "Reported" }).waitFor();
+
+  // Bob blocks carol from the member menu: her messages are hidden for him.
+  await bob.page.getByRole("button", { name: /^Members/ }).click();
+  await bob.page.getByRole("button", { name: `Block ${carol.name}` }).click();
+  await bob.page.getByRole("button", { name: `Unblock ${carol.name}` }).waitFor();
+  await spam.and(bob.page.locator(".blocked")).waitFor();
+  // Members see no Remove or Ban buttons.
+  assert.equal(await bob.page.getByRole("button", { name: `Ban ${alice.name}` }).count(), 0);
+
+  // Alice bans carol (two clicks): carol is told and can no longer write.
+  await alice.page.getByRole("button", { name: /^Members/ }).click();
+  const ban = alice.page.getByRole("button", { name: `Ban ${carol.name}` });
+  await ban.click();
+  await ban.click();
+  await alice.page.locator("#bans li", { hasText: carol.name }).waitFor();
+  await alice.page.locator("#members li", { hasText: carol.name }).waitFor({ state: "detached" });
+  await carol.page.locator("#messages li.system .text", { hasText: `banned ${carol.name}` }).waitFor();
+  assert.equal(await carol.page.getByRole("textbox", { name: /^Message to/ }).isDisabled(), true);
+  // And lifts it.
+  await alice.page.getByRole("button", { name: `Lift the ban on ${carol.name}` }).click();
+  await alice.page.locator("#bans li", { hasText: carol.name }).waitFor({ state: "detached" });
+});
