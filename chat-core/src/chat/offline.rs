@@ -195,7 +195,20 @@ impl Chat {
             )
             .await?;
         let unread_total = inbox.items.iter().map(|c| c.unread).sum();
-        let message = burst.newest;
+        // The message as it is now: a delete since takes the notice back
+        // (nothing is left to tell of), an edit gives it its new text.
+        let Some(message) = store
+            .message(burst.newest.id())
+            .await?
+            .filter(|now| !now.is_deleted())
+        else {
+            return Ok(());
+        };
+        let text = self
+            .inner
+            .config
+            .offline_text
+            .then(|| message.text().clone());
         let notice = OfflineNotice {
             id: format!("offline-{}-{}-{}", user, conversation, message.id()),
             recipient: recipient.user().clone(),
@@ -205,11 +218,7 @@ impl Chat {
             sender: message.sender().clone(),
             messages: burst.count,
             unread_total,
-            text: self
-                .inner
-                .config
-                .offline_text
-                .then(|| message.text().clone()),
+            text,
             sent_at: message.sent_at(),
         };
         notifier.notify(notice).await;
@@ -423,5 +432,36 @@ mod tests {
             notices[0].text.as_ref().map(|t| t.as_str()),
             Some("the text")
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn notices_carry_the_text_as_it_is_when_they_go_and_none_for_a_deleted_message() {
+        let recorded = Arc::new(Recorded::default());
+        let config = ChatConfig::default().with_offline_notices(DELAY, true);
+        let h = Harness::with_notifier(Arc::new(MemoryStore::new()), recorded.clone(), config);
+        let alice = h.user("alice").await;
+        let bob = h.user("bob").await;
+        h.user("carol").await;
+        let typo = h.send(&alice, "bob", "teh text").await;
+        h.chat
+            .edit_message(&alice, typo.id(), "the text".into())
+            .await
+            .unwrap();
+        let regret = h.send(&alice, "carol", "something regretted").await;
+        h.chat.delete_message(&alice, regret.id()).await.unwrap();
+        later().await;
+        let mut notices = recorded.take();
+        notices.sort_by_key(|n| n.recipient.id());
+        let texts: Vec<_> = notices
+            .iter()
+            .map(|n| {
+                (
+                    n.recipient.id(),
+                    n.text.as_ref().map(|t| t.as_str().to_owned()),
+                )
+            })
+            .collect();
+        // Carol is not told of a message that is gone.
+        assert_eq!(texts, [(bob.user().id(), Some("the text".to_owned()))]);
     }
 }
