@@ -11,7 +11,7 @@ use crate::domain::{
     ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
     Invitation, JoinPolicy, Member, Membership, Message, MessageId, Mute, NewAuditEntry, NewEvent,
     NewMessage, NewReport, Position, Reaction, Report, Resolution, Role, SessionId, SummaryKind,
-    Timestamp, User, UserId, Username, fold_for_search,
+    ThreadSummary, Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
@@ -1028,34 +1028,56 @@ impl MessageStore for MemoryStore {
         query: &HistoryQuery,
     ) -> Result<Page<Message>> {
         let state = lock(self);
-        let after = query.after.unwrap_or(MessageId::ZERO);
-        let before = query.before.unwrap_or(MessageId::new(i64::MAX));
-        if after >= before {
-            return Ok(Page::from_overfetch(Vec::new(), query.limit));
-        }
-        let matching = state
-            .messages
-            .range(MessageId::new(after.get().saturating_add(1))..before)
-            .map(|(_, stored)| stored)
-            .filter(|s| s.message.conversation() == conversation)
-            .filter(|s| {
-                query
+        Ok(history_page(&state, query, |s| {
+            s.message.conversation() == conversation
+                && query
                     .search
                     .as_ref()
                     .is_none_or(|term| s.folded.contains(term.folded()))
-            })
-            .map(|s| s.message.clone());
-        let take = query.limit.overfetch() as usize;
-        let mut page = if query.reads_forward() {
-            Page::from_overfetch(matching.take(take).collect(), query.limit)
-        } else {
-            let newest: Vec<Message> = matching.rev().take(take).collect();
-            let mut page = Page::from_overfetch(newest, query.limit);
-            page.items.reverse();
-            page
-        };
-        page.items.shrink_to_fit();
-        Ok(page)
+        }))
+    }
+
+    async fn thread_messages(
+        &self,
+        root: MessageId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
+        let state = lock(self);
+        Ok(history_page(&state, query, |s| {
+            s.message.thread_root() == Some(root)
+        }))
+    }
+
+    async fn thread_summaries(
+        &self,
+        roots: &[MessageId],
+    ) -> Result<Vec<(MessageId, ThreadSummary)>> {
+        let state = lock(self);
+        let mut found: Vec<(MessageId, ThreadSummary)> = Vec::new();
+        for stored in state.messages.values() {
+            let Some(root) = stored.message.thread_root() else {
+                continue;
+            };
+            if stored.message.is_deleted() || !roots.contains(&root) {
+                continue;
+            }
+            let summary = ThreadSummary {
+                replies: 1,
+                last_reply: stored.message.id(),
+                last_reply_at: stored.message.sent_at(),
+            };
+            match found.iter_mut().find(|(r, _)| *r == root) {
+                // Messages are in id order: this one is the newest yet.
+                Some((_, known)) => {
+                    *known = ThreadSummary {
+                        replies: known.replies + 1,
+                        ..summary
+                    };
+                }
+                None => found.push((root, summary)),
+            }
+        }
+        Ok(found)
     }
 
     async fn mark_read(
@@ -1297,6 +1319,37 @@ impl MessageStore for MemoryStore {
             })
             .collect())
     }
+}
+
+/// A page of the messages `keep` keeps, chronological, within the bounds
+/// of `query` (see [`HistoryQuery`]).
+fn history_page(
+    state: &State,
+    query: &HistoryQuery,
+    keep: impl Fn(&Stored) -> bool,
+) -> Page<Message> {
+    let after = query.after.unwrap_or(MessageId::ZERO);
+    let before = query.before.unwrap_or(MessageId::new(i64::MAX));
+    if after >= before {
+        return Page::from_overfetch(Vec::new(), query.limit);
+    }
+    let matching = state
+        .messages
+        .range(MessageId::new(after.get().saturating_add(1))..before)
+        .map(|(_, stored)| stored)
+        .filter(|s| keep(s))
+        .map(|s| s.message.clone());
+    let take = query.limit.overfetch() as usize;
+    let mut page = if query.reads_forward() {
+        Page::from_overfetch(matching.take(take).collect(), query.limit)
+    } else {
+        let newest: Vec<Message> = matching.rev().take(take).collect();
+        let mut page = Page::from_overfetch(newest, query.limit);
+        page.items.reverse();
+        page
+    };
+    page.items.shrink_to_fit();
+    page
 }
 
 /// [`MessageStore::mark_read`] in a group: the reader's own mark, clamped

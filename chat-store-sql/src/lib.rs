@@ -41,7 +41,7 @@ pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use groups::{GROUP_CONVERSATIONS, contains_pattern};
 pub use lender::{Lender, Lent, LentTx, roll_back};
 pub use messages::{MessageRow, TAKE_POSITIONS, mention_rows, mentions_json, message_row};
-pub use revisions::{FEED_REVISIONS, reactions_sql};
+pub use revisions::{FEED_REVISIONS, reactions_sql, thread_messages_sql, thread_summaries_sql};
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
 
@@ -54,7 +54,9 @@ pub mod ports {
     pub use crate::groups::*;
     pub use crate::messages::*;
     pub use crate::moderation::*;
-    pub use crate::revisions::{message_by_id, react, reactions, revise_message};
+    pub use crate::revisions::{
+        message_by_id, react, reactions, revise_message, thread_messages, thread_summaries,
+    };
     pub use crate::users::*;
     pub use async_trait::async_trait;
     pub use chat_core;
@@ -125,7 +127,7 @@ macro_rules! sql_store_ports {
                 Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary,
                 Email, ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
                 NewAuditEntry, NewMessage, NewReport, Position, Reaction, Report, Resolution,
-                Result, SessionId, Timestamp, TokenHash, User, UserId, Username,
+                Result, SessionId, ThreadSummary, Timestamp, TokenHash, User, UserId, Username,
             };
 
             #[shared::async_trait]
@@ -385,6 +387,19 @@ macro_rules! sql_store_ports {
                     messages: &[MessageId],
                 ) -> Result<Vec<(MessageId, Vec<Reaction>)>> {
                     shared::reactions(self, reader, messages).await
+                }
+                async fn thread_summaries(
+                    &self,
+                    roots: &[MessageId],
+                ) -> Result<Vec<(MessageId, ThreadSummary)>> {
+                    shared::thread_summaries(self, roots).await
+                }
+                async fn thread_messages(
+                    &self,
+                    root: MessageId,
+                    query: &HistoryQuery,
+                ) -> Result<Page<Message>> {
+                    shared::thread_messages(self, root, query).await
                 }
             }
 

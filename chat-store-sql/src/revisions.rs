@@ -1,12 +1,13 @@
 //! Edits and deletes of stored messages, and how the change log replays
 //! them: a message's newest change is its `revision`, a position taken
-//! from the clock.
+//! from the clock. And what a reader sees beside a message: its reactions,
+//! the thread it roots.
 
 use chat_core::backend::corrupt;
-use chat_core::ports::{ReactionChange, Revision, RevisionKind};
+use chat_core::ports::{HistoryQuery, Page, ReactionChange, Revision, RevisionKind};
 use chat_core::{
-    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result, UserId,
-    fold_for_search,
+    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result, ThreadSummary,
+    Timestamp, UserId, fold_for_search,
 };
 
 use crate::SqlStore;
@@ -254,3 +255,80 @@ pub const FEED_REVISIONS: &str = concat!(
     " WHERE msg.revision > 0 AND msg.revision > $1 AND msg.revision <= $3 \
      ORDER BY msg.revision LIMIT $2"
 );
+
+/// The summaries of the threads rooted at `count` messages: `$1`… the
+/// roots, written out (the index on `(thread_root, id)` serves it).
+pub fn thread_summaries_sql(count: usize) -> String {
+    let list: Vec<String> = (0..count).map(|n| format!("${}", n + 1)).collect();
+    format!(
+        "SELECT t.root, t.replies, t.last_id, m.sent_at AS last_at \
+         FROM (SELECT thread_root AS root, count(*) AS replies, max(id) AS last_id \
+               FROM messages WHERE thread_root IN ({}) AND deleted_at IS NULL \
+               GROUP BY thread_root) t \
+         JOIN messages m ON m.id = t.last_id",
+        list.join(", ")
+    )
+}
+
+/// [`MessageStore::thread_summaries`](chat_core::ports::MessageStore::thread_summaries)
+/// in SQL.
+pub async fn thread_summaries(
+    store: &impl SqlStore,
+    roots: &[MessageId],
+) -> Result<Vec<(MessageId, ThreadSummary)>> {
+    if roots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let args: Vec<Arg> = roots.iter().map(|id| Arg::from(id.get())).collect();
+    let rows = store
+        .reader()
+        .fetch_all(Stmt::assembled(thread_summaries_sql(roots.len())), &args)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                MessageId::new(row.int("root")?),
+                ThreadSummary {
+                    replies: u64::try_from(row.int("replies")?).unwrap_or(0),
+                    last_reply: MessageId::new(row.int("last_id")?),
+                    last_reply_at: Timestamp::from_unix_micros(row.int("last_at")?),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// A thread's replies: `$1` the root, `$2` after, `$3` before, `$4` the
+/// limit; `ASC` or `DESC` as the page reads.
+pub fn thread_messages_sql(forward: bool) -> String {
+    let order = if forward { "ASC" } else { "DESC" };
+    format!(
+        "SELECT {} FROM messages msg {} \
+         WHERE msg.thread_root = $1 AND msg.id > $2 AND msg.id < $3 \
+         ORDER BY msg.id {order} LIMIT $4",
+        crate::MESSAGE_COLUMNS,
+        crate::MESSAGE_JOINS
+    )
+}
+
+/// [`MessageStore::thread_messages`](chat_core::ports::MessageStore::thread_messages)
+/// in SQL.
+pub async fn thread_messages(
+    store: &impl SqlStore,
+    root: MessageId,
+    query: &HistoryQuery,
+) -> Result<Page<Message>> {
+    let rows = store
+        .reader()
+        .fetch_all(
+            Stmt::assembled(thread_messages_sql(query.reads_forward())),
+            args![
+                root.get(),
+                query.after.map_or(0, MessageId::get),
+                query.before.map_or(i64::MAX, MessageId::get),
+                query.limit.overfetch(),
+            ],
+        )
+        .await?;
+    crate::rows::history_page(&rows, query)
+}

@@ -555,6 +555,21 @@ impl MessageStore for FaultyStore {
         self.faults.checkpoint(Call::Reactions).await?;
         self.inner.reactions(reader, messages).await
     }
+
+    async fn thread_summaries(
+        &self,
+        roots: &[MessageId],
+    ) -> Result<Vec<(MessageId, chat_core::ThreadSummary)>> {
+        self.inner.thread_summaries(roots).await
+    }
+
+    async fn thread_messages(
+        &self,
+        root: MessageId,
+        query: &HistoryQuery,
+    ) -> Result<Page<Message>> {
+        self.inner.thread_messages(root, query).await
+    }
 }
 
 #[async_trait]

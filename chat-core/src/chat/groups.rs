@@ -675,7 +675,7 @@ impl Chat {
             }
         }
         page.items = self
-            .with_reactions(Some(session.user().id()), page.items)
+            .with_details(Some(session.user().id()), page.items)
             .await?;
         Ok(page)
     }

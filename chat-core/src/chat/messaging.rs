@@ -308,7 +308,7 @@ impl Chat {
                 let page = self.inner.store.list_messages(conversation, query).await?;
                 Ok(Page {
                     items: self
-                        .with_reactions(Some(session.user().id()), page.items)
+                        .with_details(Some(session.user().id()), page.items)
                         .await?,
                     has_more: page.has_more,
                 })
@@ -501,7 +501,7 @@ impl Chat {
             .await?;
         Ok(Page {
             items: self
-                .changes_with_reactions(session.user().id(), page.items)
+                .changes_with_details(session.user().id(), page.items)
                 .await?,
             has_more: page.has_more,
         })

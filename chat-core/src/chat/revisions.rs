@@ -110,7 +110,7 @@ impl Chat {
         };
         match self.inner.store.revise_message(&revision).await? {
             Some((position, edited)) => {
-                let edited = self.with_reactions(None, vec![edited]).await?.remove(0);
+                let edited = self.with_details(None, vec![edited]).await?.remove(0);
                 self.publish_revision(&reach, position, &edited).await;
                 Ok(edited)
             }
@@ -161,7 +161,7 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &me.id().to_string())
             .await?;
-        let current = self.with_reactions(None, vec![message.clone()]).await?;
+        let current = self.with_details(None, vec![message.clone()]).await?;
         let kinds = current.first().map_or(0, |m| m.reactions().len());
         let new_kind = current
             .first()
@@ -200,26 +200,26 @@ impl Chat {
             self.publish(&reach.topics, event).await;
         }
         Ok(self
-            .with_reactions(Some(me.id()), vec![message])
+            .with_details(Some(me.id()), vec![message])
             .await?
             .remove(0))
     }
 
     /// `messages` with their reactions, `me` as `reader` sees them (`None`:
     /// counts only); deleted messages have none.
-    pub(super) async fn with_reactions(
+    pub(super) async fn with_details(
         &self,
         reader: Option<UserId>,
         mut messages: Vec<Message>,
     ) -> Result<Vec<Message>> {
-        self.fill_reactions(reader, messages.iter_mut().collect())
+        self.fill_details(reader, messages.iter_mut().collect())
             .await?;
         Ok(messages)
     }
 
     /// `changes` with the reactions of their messages as `reader` sees
     /// them.
-    pub(super) async fn changes_with_reactions(
+    pub(super) async fn changes_with_details(
         &self,
         reader: UserId,
         mut changes: Vec<Change>,
@@ -231,13 +231,14 @@ impl Chat {
                 _ => None,
             })
             .collect();
-        self.fill_reactions(Some(reader), messages).await?;
+        self.fill_details(Some(reader), messages).await?;
         Ok(changes)
     }
 
-    /// Fills in the reactions of `messages` in place, with one store
-    /// call (none when no message can have any).
-    async fn fill_reactions(
+    /// Fills in the reactions of `messages` and the summaries of the
+    /// threads they root, in place, with one store call each (none when no
+    /// message can have any).
+    async fn fill_details(
         &self,
         reader: Option<UserId>,
         mut messages: Vec<&mut Message>,
@@ -247,17 +248,84 @@ impl Chat {
             .filter(|m| !m.is_deleted() && m.event().is_none())
             .map(|m| m.id())
             .collect();
-        if ids.is_empty() {
-            return Ok(());
+        if !ids.is_empty() {
+            let mut found = self.inner.store.reactions(reader, &ids).await?;
+            for message in &mut messages {
+                if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
+                    let (_, reactions) = found.swap_remove(at);
+                    message.set_reactions(reactions);
+                }
+            }
         }
-        let mut found = self.inner.store.reactions(reader, &ids).await?;
-        for message in &mut messages {
-            if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
-                let (_, reactions) = found.swap_remove(at);
-                message.set_reactions(reactions);
+        // A reply belongs to its root's thread and roots none of its own.
+        let roots: Vec<MessageId> = messages
+            .iter()
+            .filter(|m| m.thread_root().is_none() && m.event().is_none())
+            .map(|m| m.id())
+            .collect();
+        if !roots.is_empty() {
+            let mut found = self.inner.store.thread_summaries(&roots).await?;
+            for message in &mut messages {
+                if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
+                    let (_, summary) = found.swap_remove(at);
+                    message.set_thread(Some(summary));
+                }
             }
         }
         Ok(())
+    }
+
+    /// The thread of message `id` (its root, or the root of the thread it
+    /// replies in): the root with its summary, and a page of its replies,
+    /// chronological, paged as [`Chat::history`] pages (the query's search
+    /// is not used), within what the session's user may read.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a message the user may not read (or
+    /// none).
+    pub async fn thread(
+        &self,
+        session: &Session,
+        id: MessageId,
+        query: &crate::ports::HistoryQuery,
+    ) -> Result<(Message, crate::ports::Page<Message>)> {
+        let message = self.readable_message(session, id).await?;
+        let root = match message.thread_root() {
+            Some(root) => self.readable_message(session, root).await?,
+            None => message,
+        };
+        let mut query = crate::ports::HistoryQuery {
+            search: None,
+            ..query.clone()
+        };
+        // A former member of a group reads the replies up to their leaving.
+        if root.recipient().is_none()
+            && let Some(left) = self
+                .inner
+                .store
+                .membership(root.conversation(), session.user().id())
+                .await?
+                .and_then(|m| m.left_at)
+        {
+            let ceiling = MessageId::new(left.get().saturating_add(1));
+            query.before = Some(query.before.map_or(ceiling, |b| b.min(ceiling)));
+        }
+        let page = self.inner.store.thread_messages(root.id(), &query).await?;
+        let mut root = vec![root];
+        let mut replies = page.items;
+        let reader = Some(session.user().id());
+        self.fill_details(reader, root.iter_mut().chain(replies.iter_mut()).collect())
+            .await?;
+        let root = root
+            .pop()
+            .ok_or_else(|| ChatError::internal("a thread without its root"))?;
+        Ok((
+            root,
+            crate::ports::Page {
+                items: replies,
+                has_more: page.has_more,
+            },
+        ))
     }
 
     /// Deletes message `id` for everyone: its text leaves the store and

@@ -33,6 +33,20 @@ struct Lifecycle {
     reactions: Vec<Reaction>,
     #[serde(default, skip_serializing_if = "Mentions::is_empty")]
     mentions: Mentions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    thread: Option<ThreadSummary>,
+}
+
+/// A thread's root as a reader sees it: how many replies it has (deleted
+/// ones left out) and the newest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    /// How many replies.
+    pub replies: u64,
+    /// The newest reply.
+    pub last_reply: MessageId,
+    /// When it was sent.
+    pub last_reply_at: Timestamp,
 }
 
 impl Message {
@@ -164,6 +178,20 @@ impl Message {
         self.lifecycle
             .as_ref()
             .map_or(&NOBODY, |lifecycle| &lifecycle.mentions)
+    }
+
+    /// Fills in the summary of the thread it is the root of.
+    pub(crate) fn set_thread(&mut self, thread: Option<ThreadSummary>) {
+        if thread.is_some() || self.lifecycle.is_some() {
+            self.lifecycle_mut().thread = thread;
+        }
+    }
+
+    /// For the root of a thread with replies: how many and the newest;
+    /// filled in where the service reads messages for someone (history,
+    /// recovery, threads), `None` on a live message.
+    pub fn thread(&self) -> Option<&ThreadSummary> {
+        self.lifecycle.as_ref()?.thread.as_ref()
     }
 
     /// The same message under another id (a batch written with ids

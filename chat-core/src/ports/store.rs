@@ -5,7 +5,7 @@ use crate::domain::{
     DisplayName, Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle,
     Invitation, Member, Membership, Mentioned, Message, MessageId, MessageText, Mute,
     NewAuditEntry, NewEvent, NewMessage, NewReport, PasswordHash, Position, Reaction, Report,
-    Resolution, SearchPattern, SessionId, Timestamp, User, UserId, Username,
+    Resolution, SearchPattern, SessionId, ThreadSummary, Timestamp, User, UserId, Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -460,6 +460,19 @@ pub trait MessageStore: Send + Sync + 'static {
     /// user has at most one reaction of each emoji on a message. Deleting
     /// a message deletes its reactions.
     async fn react(&self, change: &ReactionChange) -> Result<Option<Position>>;
+
+    /// For each of `roots` that has replies not deleted, its thread's
+    /// summary (how many, the newest). Served by an index.
+    async fn thread_summaries(
+        &self,
+        roots: &[MessageId],
+    ) -> Result<Vec<(MessageId, ThreadSummary)>>;
+
+    /// A page of the replies of the thread rooted at `root`, chronological,
+    /// as [`list_messages`](Self::list_messages) pages (its `search` is not
+    /// used). Served by an index.
+    async fn thread_messages(&self, root: MessageId, query: &HistoryQuery)
+    -> Result<Page<Message>>;
 
     /// The reactions to `messages`: for each message that has any, one per
     /// emoji, in the order the emoji were first used, with whether `reader`

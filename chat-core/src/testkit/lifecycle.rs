@@ -1005,3 +1005,92 @@ pub async fn everyone_is_called_by_admins_only_and_here_reaches_those_online(
     let direct = h.send(&alice, "bob", "@all @here").await;
     assert!(direct.mentions().is_empty());
 }
+
+pub async fn threads_have_a_timeline_and_a_summary_on_their_root(store: Arc<dyn Store>) {
+    let (h, alice, bob) = pair(store, ChatConfig::default()).await;
+    let carol = h.user("carol").await;
+    let root = h.send(&alice, "bob", "plans for friday?").await;
+    let mut replies = Vec::new();
+    for (who, to, text) in [
+        (&bob, "alice", "dinner"),
+        (&alice, "bob", "where?"),
+        (&bob, "alice", "the usual"),
+    ] {
+        // Each answers the previous message: all in the root's thread.
+        let parent = replies.last().map_or(root.id(), |m: &Message| m.id());
+        let reply = h
+            .chat
+            .send_draft(who, to, Draft::new(text).replying_to(parent))
+            .await
+            .unwrap()
+            .message;
+        assert_eq!(reply.thread_root(), Some(root.id()));
+        replies.push(reply);
+    }
+    h.send(&alice, "bob", "unrelated").await;
+    // The history shows the summary on the root, not on replies.
+    let page = history(&h, &bob, "alice").await;
+    let on_root = page.iter().find(|m| m.id() == root.id()).unwrap();
+    let summary = on_root.thread().expect("a summary on the root");
+    assert_eq!(summary.replies, 3);
+    assert_eq!(summary.last_reply, replies[2].id());
+    assert!(
+        page.iter()
+            .filter(|m| m.id() != root.id())
+            .all(|m| m.thread().is_none())
+    );
+    // The thread pages like a conversation, from any of its messages.
+    let (found, first) = h
+        .chat
+        .thread(
+            &bob,
+            replies[1].id(),
+            &HistoryQuery {
+                limit: PageLimit::new(2).unwrap(),
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.id(), root.id());
+    assert_eq!(found.thread().map(|t| t.replies), Some(3));
+    assert_eq!(
+        first.items.iter().map(Message::id).collect::<Vec<_>>(),
+        [replies[1].id(), replies[2].id()]
+    );
+    assert!(first.has_more);
+    let (_, older) = h
+        .chat
+        .thread(
+            &bob,
+            root.id(),
+            &HistoryQuery {
+                before: Some(replies[1].id()),
+                ..HistoryQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        older.items.iter().map(Message::id).collect::<Vec<_>>(),
+        [replies[0].id()]
+    );
+    assert!(!older.has_more);
+    // A deleted reply leaves the count; a stranger reads nothing.
+    h.chat.delete_message(&bob, replies[2].id()).await.unwrap();
+    let (found, _) = h
+        .chat
+        .thread(&alice, root.id(), &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        found.thread().map(|t| (t.replies, t.last_reply)),
+        Some((2, replies[1].id()))
+    );
+    assert_code(
+        h.chat
+            .thread(&carol, root.id(), &HistoryQuery::default())
+            .await,
+        "not_found",
+    );
+}

@@ -96,6 +96,7 @@ macro_rules! lifecycle_suite {
             a_block_stops_direct_messages_typing_and_group_adds,
             mentions_name_members_only_and_count_until_read,
             everyone_is_called_by_admins_only_and_here_reaches_those_online,
+            threads_have_a_timeline_and_a_summary_on_their_root,
         );
         $crate::__conformance_cases!(moderation, $fresh;
             only_administrators_moderate_and_the_operator_makes_them,
