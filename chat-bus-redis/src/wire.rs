@@ -581,7 +581,7 @@ mod tests {
             Timestamp::from_unix_micros(2),
             None,
         )
-        .with_reply(Some(chat_core::Reply::to(&parent)))
+        .with_reply(Some(chat_core::Reply::to(&parent, parent.sender().id())))
         .edited(
             MessageText::parse("yes!").unwrap(),
             Timestamp::from_unix_micros(3),

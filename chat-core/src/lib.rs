@@ -74,7 +74,7 @@ pub use domain::{
     MentionWords, Mentioned, Mentions, Message, MessageId, MessageText, Mute, NewAuditEntry,
     NewEvent, NewMessage, NewReport, Password, PasswordHash, Position, Quote, Reaction, Reason,
     Reply, Report, ReportTarget, Resolution, Role, SearchPattern, SessionId, SlowMode, SummaryKind,
-    ThreadSummary, Timestamp, User, UserId, Username, at_words, fold_for_search,
+    ThreadActivity, ThreadSummary, Timestamp, User, UserId, Username, at_words, fold_for_search,
 };
 pub use error::{ChatError, Field, Result, Source};
 pub use event::{Event, EventKind, ReadCount, SharedEvent};

@@ -11,7 +11,7 @@ use crate::domain::{
     ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
     Invitation, JoinPolicy, Member, Membership, Message, MessageId, Mute, NewAuditEntry, NewEvent,
     NewMessage, NewReport, Position, Reaction, Report, Resolution, Role, SessionId, SummaryKind,
-    ThreadSummary, Timestamp, User, UserId, Username, fold_for_search,
+    ThreadActivity, ThreadSummary, Timestamp, User, UserId, Username, fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
@@ -67,6 +67,8 @@ struct State {
     audit: Vec<AuditEntry>,
     /// Reports, oldest first (ids from 1).
     reports: Vec<Report>,
+    /// Thread read marks: (user, root) → read up to.
+    thread_reads: BTreeMap<(UserId, MessageId), MessageId>,
 }
 
 struct StoredSession {
@@ -970,6 +972,13 @@ impl MessageStore for MemoryStore {
             .filter(|(new, _)| !new.mentioned.reached.is_empty())
             .map(|(new, id)| (*id, new.mentioned.reached.clone()))
             .collect();
+        for read in crate::backend::thread_reads(plan.fresh().zip(ids.iter().copied())) {
+            let mark = state
+                .thread_reads
+                .entry((read.user, read.root))
+                .or_insert(MessageId::ZERO);
+            *mark = (*mark).max(read.up_to);
+        }
         let written = plan.written(&ids)?;
         for message in written.created() {
             if let Some(client) = message.client_id() {
@@ -1046,6 +1055,57 @@ impl MessageStore for MemoryStore {
         Ok(history_page(&state, query, |s| {
             s.message.thread_root() == Some(root)
         }))
+    }
+
+    async fn mark_thread_read(
+        &self,
+        user: UserId,
+        root: MessageId,
+        up_to: MessageId,
+    ) -> Result<MessageId> {
+        let mut state = lock(self);
+        let mark = state
+            .thread_reads
+            .entry((user, root))
+            .or_insert(MessageId::ZERO);
+        *mark = (*mark).max(up_to);
+        Ok(*mark)
+    }
+
+    async fn threads_of(&self, user: UserId, limit: PageLimit) -> Result<Vec<ThreadActivity>> {
+        let state = lock(self);
+        let mut threads: Vec<ThreadActivity> = state
+            .thread_reads
+            .range((user, MessageId::ZERO)..=(user, MessageId::new(i64::MAX)))
+            .filter_map(|(&(_, root), &read_up_to)| {
+                let replies: Vec<&Message> = state
+                    .messages
+                    .range(MessageId::new(root.get() + 1)..)
+                    .map(|(_, s)| &s.message)
+                    .filter(|m| m.thread_root() == Some(root) && !m.is_deleted())
+                    .collect();
+                let last = replies.last()?;
+                let summary = ThreadSummary {
+                    replies: replies.len() as u64,
+                    last_reply: last.id(),
+                    last_reply_at: last.sent_at(),
+                };
+                let unread = replies
+                    .iter()
+                    .filter(|m| m.id() > read_up_to && m.sender().id() != user)
+                    .count() as u64;
+                let mut root = state.messages.get(&root)?.message.clone();
+                root.set_thread(Some(summary));
+                Some(ThreadActivity {
+                    root,
+                    read_up_to,
+                    unread,
+                })
+            })
+            .collect();
+        threads.sort_by_key(|t| std::cmp::Reverse(t.root.thread().map(|s| s.last_reply)));
+        threads.truncate(limit.get() as usize);
+        Ok(threads)
     }
 
     async fn thread_summaries(

@@ -23,6 +23,11 @@ pub(crate) const STATEMENTS: Statements = Statements {
                r.value ->> 7, (r.value ->> 8)::bigint, (r.value ->> 9)::bigint, r.value ->> 10 \
         FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS r (value, n) ORDER BY r.n \
         ON CONFLICT (sender_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
+    upsert_thread_reads: "INSERT INTO thread_reads (user_id, root_id, read_up_to) \
+        SELECT (r.value ->> 0)::bigint, (r.value ->> 1)::bigint, (r.value ->> 2)::bigint \
+        FROM jsonb_array_elements($1::jsonb) r \
+        ON CONFLICT (user_id, root_id) DO UPDATE SET read_up_to = \
+            GREATEST(thread_reads.read_up_to, excluded.read_up_to)",
     insert_mentions: "INSERT INTO mentions (user_id, conversation_id, message_id) \
         SELECT (r.value ->> 2)::bigint, (r.value ->> 1)::bigint, (r.value ->> 0)::bigint \
         FROM jsonb_array_elements($1::jsonb) r \

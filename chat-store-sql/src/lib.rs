@@ -40,8 +40,12 @@ pub use db::{Arg, Commit, Sql, SqlPool, SqlRow, Stmt};
 pub use drivers::{connection_trouble, postgres_error, sqlite_error};
 pub use groups::{GROUP_CONVERSATIONS, contains_pattern};
 pub use lender::{Lender, Lent, LentTx, roll_back};
-pub use messages::{MessageRow, TAKE_POSITIONS, mention_rows, mentions_json, message_row};
-pub use revisions::{FEED_REVISIONS, reactions_sql, thread_messages_sql, thread_summaries_sql};
+pub use messages::{
+    MessageRow, TAKE_POSITIONS, mention_rows, mentions_json, message_row, thread_read_rows,
+};
+pub use revisions::{
+    FEED_REVISIONS, THREADS_OF, reactions_sql, thread_messages_sql, thread_summaries_sql,
+};
 pub use rows::{MESSAGE_COLUMNS, MESSAGE_JOINS, history_page, message, user};
 pub use statements::Statements;
 
@@ -55,7 +59,8 @@ pub mod ports {
     pub use crate::messages::*;
     pub use crate::moderation::*;
     pub use crate::revisions::{
-        message_by_id, react, reactions, revise_message, thread_messages, thread_summaries,
+        mark_thread_read, message_by_id, react, reactions, revise_message, thread_messages,
+        thread_summaries, threads_of,
     };
     pub use crate::users::*;
     pub use async_trait::async_trait;
@@ -127,7 +132,8 @@ macro_rules! sql_store_ports {
                 Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary,
                 Email, ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
                 NewAuditEntry, NewMessage, NewReport, Position, Reaction, Report, Resolution,
-                Result, SessionId, ThreadSummary, Timestamp, TokenHash, User, UserId, Username,
+                Result, SessionId, ThreadActivity, ThreadSummary, Timestamp, TokenHash, User,
+                UserId, Username,
             };
 
             #[shared::async_trait]
@@ -400,6 +406,21 @@ macro_rules! sql_store_ports {
                     query: &HistoryQuery,
                 ) -> Result<Page<Message>> {
                     shared::thread_messages(self, root, query).await
+                }
+                async fn mark_thread_read(
+                    &self,
+                    user: UserId,
+                    root: MessageId,
+                    up_to: MessageId,
+                ) -> Result<MessageId> {
+                    shared::mark_thread_read(self, user, root, up_to).await
+                }
+                async fn threads_of(
+                    &self,
+                    user: UserId,
+                    limit: PageLimit,
+                ) -> Result<Vec<ThreadActivity>> {
+                    shared::threads_of(self, user, limit).await
                 }
             }
 

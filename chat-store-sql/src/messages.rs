@@ -114,6 +114,11 @@ async fn try_append(
         tx.execute(sql.insert_mentions.into(), args![&json(&mentions)?])
             .await?;
     }
+    let thread_reads = thread_read_rows(plan.fresh().zip(ids.iter().copied()));
+    if !thread_reads.is_empty() {
+        tx.execute(sql.upsert_thread_reads.into(), args![&json(&thread_reads)?])
+            .await?;
+    }
     let written = plan.written(&ids)?;
     if let Some(index) = sql.index_messages {
         tx.execute(index.into(), args![last - count + 1, last])
@@ -451,6 +456,18 @@ pub fn mentions_json(mentions: &Mentions) -> Result<Option<String>> {
         return Ok(None);
     }
     json(mentions).map(Some)
+}
+
+/// A batch's thread read marks as rows `[user_id, root_id, read_up_to]`
+/// (see [`chat_core::backend::thread_reads`]); `read_up_to` is an id, or
+/// the ordinal a statement turns into one.
+pub fn thread_read_rows<'a>(
+    fresh: impl IntoIterator<Item = (&'a NewMessage, MessageId)>,
+) -> Vec<(i64, i64, i64)> {
+    chat_core::backend::thread_reads(fresh)
+        .into_iter()
+        .map(|r| (r.user.get(), r.root.get(), r.up_to.get()))
+        .collect()
 }
 
 /// The rows of the `mentions` table for message `id` of `conversation`,

@@ -4,10 +4,10 @@
 //! the thread it roots.
 
 use chat_core::backend::corrupt;
-use chat_core::ports::{HistoryQuery, Page, ReactionChange, Revision, RevisionKind};
+use chat_core::ports::{HistoryQuery, Page, PageLimit, ReactionChange, Revision, RevisionKind};
 use chat_core::{
-    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result, ThreadSummary,
-    Timestamp, UserId, fold_for_search,
+    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result, ThreadActivity,
+    ThreadSummary, Timestamp, UserId, fold_for_search,
 };
 
 use crate::SqlStore;
@@ -331,4 +331,79 @@ pub async fn thread_messages(
         )
         .await?;
     crate::rows::history_page(&rows, query)
+}
+
+/// [`MessageStore::mark_thread_read`](chat_core::ports::MessageStore::mark_thread_read)
+/// in SQL: the upsert appends use, then the mark as it is.
+pub async fn mark_thread_read(
+    store: &impl SqlStore,
+    user: UserId,
+    root: MessageId,
+    up_to: MessageId,
+) -> Result<MessageId> {
+    let row = json(&[(user.get(), root.get(), up_to.get().max(0))])?;
+    let mut tx = store.writer().begin().await?;
+    tx.execute(
+        store.statements().upsert_thread_reads.into(),
+        args![row.as_str()],
+    )
+    .await?;
+    let mark = tx
+        .fetch_one(
+            "SELECT read_up_to FROM thread_reads WHERE user_id = $1 AND root_id = $2".into(),
+            args![user.get(), root.get()],
+        )
+        .await?
+        .int("read_up_to")?;
+    tx.commit().await?;
+    Ok(MessageId::new(mark))
+}
+
+/// The threads a user takes part in, with their summaries and unread
+/// counts: `$1` the user, `$2` the limit. Each count walks the thread's
+/// replies by the `(thread_root, id)` index.
+pub const THREADS_OF: &str = concat!(
+    "SELECT ",
+    crate::message_columns!(),
+    ", s.read_up_to, s.replies, s.last_id, lm.sent_at AS last_at, s.unread \
+     FROM (SELECT t.root_id, t.read_up_to, \
+             (SELECT count(*) FROM messages x \
+               WHERE x.thread_root = t.root_id AND x.deleted_at IS NULL) AS replies, \
+             (SELECT max(x.id) FROM messages x \
+               WHERE x.thread_root = t.root_id AND x.deleted_at IS NULL) AS last_id, \
+             (SELECT count(*) FROM messages x \
+               WHERE x.thread_root = t.root_id AND x.deleted_at IS NULL \
+                 AND x.id > t.read_up_to AND x.sender_id <> t.user_id) AS unread \
+           FROM thread_reads t WHERE t.user_id = $1) s \
+     JOIN messages lm ON lm.id = s.last_id \
+     JOIN messages msg ON msg.id = s.root_id ",
+    crate::message_joins!(),
+    " ORDER BY s.last_id DESC LIMIT $2"
+);
+
+/// [`MessageStore::threads_of`](chat_core::ports::MessageStore::threads_of) in SQL.
+pub async fn threads_of(
+    store: &impl SqlStore,
+    user: UserId,
+    limit: PageLimit,
+) -> Result<Vec<ThreadActivity>> {
+    let rows = store
+        .reader()
+        .fetch_all(THREADS_OF.into(), args![user.get(), i64::from(limit.get())])
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let mut root = message(row)?;
+            root.set_thread_summary(ThreadSummary {
+                replies: u64::try_from(row.int("replies")?).unwrap_or(0),
+                last_reply: MessageId::new(row.int("last_id")?),
+                last_reply_at: Timestamp::from_unix_micros(row.int("last_at")?),
+            });
+            Ok(ThreadActivity {
+                root,
+                read_up_to: MessageId::new(row.int("read_up_to")?),
+                unread: u64::try_from(row.int("unread")?).unwrap_or(0),
+            })
+        })
+        .collect()
 }

@@ -17,6 +17,10 @@ pub struct Statements {
     /// exist: `$1` a JSON array of `[message_id, conversation_id,
     /// user_id]`.
     pub insert_mentions: &'static str,
+    /// Moves thread read marks forward (making participants of their
+    /// users): `$1` a JSON array of `[user_id, root_id, read_up_to]`, one
+    /// per user and root.
+    pub upsert_thread_reads: &'static str,
     /// Indexes the messages with ids from `$1` to `$2` for search, inside
     /// the batch's transaction; `None` where the index follows by itself.
     pub index_messages: Option<&'static str>,

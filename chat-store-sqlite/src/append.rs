@@ -25,7 +25,7 @@ use chat_core::ports::Appended;
 use chat_core::{ChatError, ConversationId, MessageId, NewMessage, Result, UserId};
 use chat_store_sql::{
     Lent, SqlRow, SqlStore, connection_trouble, mention_rows, message, message_row, roll_back,
-    sqlite_error,
+    sqlite_error, thread_read_rows,
 };
 use sqlx::SqliteConnection;
 
@@ -43,7 +43,8 @@ const BEGIN_AND_LOOK_UP: &str = concat!("BEGIN IMMEDIATE; ", stored_by_client_id
 /// `[conversation_id, user_id, ordinal]` (senders' read marks); `$5` of
 /// `[conversation_id, ordinal]` (groups' heads); `$6` of
 /// `[conversation_id, user_id, ordinal]` (senders' read marks in groups);
-/// `$7` of `[ordinal, conversation_id, user_id]` (whom mentions reach).
+/// `$7` of `[ordinal, conversation_id, user_id]` (whom mentions reach);
+/// `$8` of `[user_id, root_id, ordinal or 0]` (thread read marks).
 /// Returns `last_id`, the batch's last position.
 const WRITE_AND_COMMIT: &str = "\
     UPDATE message_clock SET last_id = last_id + $1 RETURNING last_id; \
@@ -57,6 +58,12 @@ const WRITE_AND_COMMIT: &str = "\
     INSERT INTO mentions (user_id, conversation_id, message_id) \
         SELECT value ->> 2, value ->> 1, (SELECT last_id FROM message_clock) - $1 + (value ->> 0) \
         FROM json_each($7); \
+    INSERT INTO thread_reads (user_id, root_id, read_up_to) \
+        SELECT value ->> 0, value ->> 1, CASE WHEN value ->> 2 = 0 THEN 0 \
+            ELSE (SELECT last_id FROM message_clock) - $1 + (value ->> 2) END \
+        FROM json_each($8) WHERE true \
+        ON CONFLICT (user_id, root_id) DO UPDATE SET read_up_to = \
+            max(thread_reads.read_up_to, excluded.read_up_to); \
     INSERT INTO message_search (rowid, body_folded) \
         SELECT id, body_folded FROM messages WHERE id > (SELECT last_id FROM message_clock) - $1; \
     UPDATE members SET last_message_id = \
@@ -184,6 +191,7 @@ async fn write(
             )
         })
         .collect();
+    let thread_reads = thread_read_rows(plan.fresh().zip((1_i64..).map(MessageId::new)));
     let count = i64::try_from(count).map_err(ChatError::internal)?;
     let ordinals: Vec<MessageId> = (1..=count).map(MessageId::new).collect();
     let written = plan.written(&ordinals)?;
@@ -217,6 +225,7 @@ async fn write(
         .bind(json(&group_heads)?)
         .bind(json(&group_marks)?)
         .bind(json(&mentions)?)
+        .bind(json(&thread_reads)?)
         .fetch_all(&mut *writer)
         .await?;
     let last = match committed.as_slice() {

@@ -105,6 +105,10 @@ pub(crate) const STATEMENTS: Statements = Statements {
     insert_mentions: "INSERT INTO mentions (user_id, conversation_id, message_id) \
         SELECT value ->> 2, value ->> 1, value ->> 0 FROM json_each($1) WHERE true \
         ON CONFLICT DO NOTHING",
+    upsert_thread_reads: "INSERT INTO thread_reads (user_id, root_id, read_up_to) \
+        SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each($1) WHERE true \
+        ON CONFLICT (user_id, root_id) DO UPDATE SET read_up_to = \
+            max(thread_reads.read_up_to, excluded.read_up_to)",
     index_messages: Some(
         "INSERT INTO message_search (rowid, body_folded) \
          SELECT id, body_folded FROM messages WHERE id BETWEEN $1 AND $2",

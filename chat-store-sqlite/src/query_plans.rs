@@ -163,6 +163,15 @@ async fn hot_queries_use_their_indexes() {
             vec!["messages_by_thread"],
         ),
         (
+            "the threads a user takes part in",
+            chat_store_sql::THREADS_OF.to_owned(),
+            2,
+            vec![
+                "SEARCH t USING PRIMARY KEY (user_id=?)",
+                "messages_by_thread",
+            ],
+        ),
+        (
             "conversation peers",
             PEERS.to_owned(),
             1,

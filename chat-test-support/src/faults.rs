@@ -570,6 +570,23 @@ impl MessageStore for FaultyStore {
     ) -> Result<Page<Message>> {
         self.inner.thread_messages(root, query).await
     }
+
+    async fn mark_thread_read(
+        &self,
+        user: UserId,
+        root: MessageId,
+        up_to: MessageId,
+    ) -> Result<MessageId> {
+        self.inner.mark_thread_read(user, root, up_to).await
+    }
+
+    async fn threads_of(
+        &self,
+        user: UserId,
+        limit: PageLimit,
+    ) -> Result<Vec<chat_core::ThreadActivity>> {
+        self.inner.threads_of(user, limit).await
+    }
 }
 
 #[async_trait]

@@ -18,8 +18,10 @@
 
 mod append_plan;
 mod stored;
+mod thread_reads;
 
 pub use crate::fanout::{Fanout, FanoutSubscription, OnLastLeave};
 pub use crate::group_commit::{Committing, GroupCommit, QUEUE as GROUP_COMMIT_QUEUE};
 pub use append_plan::{AppendPlan, WrittenBatch};
 pub use stored::{StoredMessage, corrupt, stored_user};
+pub use thread_reads::{ThreadRead, thread_reads};

@@ -416,7 +416,16 @@ impl Chat {
                 "members who joined since may not read that message",
             ));
         }
-        Ok(Reply::to(&parent))
+        let root_sender = match parent.thread_root() {
+            None => parent.sender().id(),
+            Some(root) => self
+                .inner
+                .store
+                .message(root)
+                .await?
+                .map_or(parent.sender().id(), |root| root.sender().id()),
+        };
+        Ok(Reply::to(&parent, root_sender))
     }
 
     /// Whether every current member of `group` may read what is at
@@ -524,5 +533,71 @@ fn topics_of(message: &Message) -> Vec<Topic> {
             Topic::user(recipient.id()),
         ],
         None => vec![Topic::conversation(message.conversation())],
+    }
+}
+
+impl Chat {
+    /// The threads the session's user takes part in (they sent its root or
+    /// a reply, or marked it read) and may still read, the most recently
+    /// answered first, at most `limit`: each root with its summary, and
+    /// how many replies from others came after the user's mark.
+    ///
+    /// # Errors
+    /// What the store reports.
+    pub async fn threads(
+        &self,
+        session: &Session,
+        limit: crate::ports::PageLimit,
+    ) -> Result<Vec<crate::domain::ThreadActivity>> {
+        let me = session.user().id();
+        let threads = self.inner.store.threads_of(me, limit).await?;
+        // A group the user left or was removed from is no longer theirs
+        // to follow.
+        let mut current: Vec<(ConversationId, bool)> = Vec::new();
+        let mut kept = Vec::with_capacity(threads.len());
+        for thread in threads {
+            let conversation = thread.root.conversation();
+            if thread.root.recipient().is_none() {
+                let member = match current.iter().find(|(c, _)| *c == conversation) {
+                    Some((_, member)) => *member,
+                    None => {
+                        let member = self
+                            .inner
+                            .store
+                            .membership(conversation, me)
+                            .await?
+                            .is_some_and(|m| m.is_current() && m.sees(thread.root.position()));
+                        current.push((conversation, member));
+                        member
+                    }
+                };
+                if !member {
+                    continue;
+                }
+            }
+            kept.push(thread);
+        }
+        Ok(kept)
+    }
+
+    /// Marks the thread of message `id` (its root, or the root of the
+    /// thread it replies in) read up to `up_to` for the session's user, who
+    /// takes part in it from then on; the mark never moves back. Returns
+    /// the mark.
+    ///
+    /// # Errors
+    /// [`ChatError::NotFound`] for a message the user may not read.
+    pub async fn mark_thread_read(
+        &self,
+        session: &Session,
+        id: MessageId,
+        up_to: MessageId,
+    ) -> Result<MessageId> {
+        let message = self.readable_message(session, id).await?;
+        let root = message.thread_root().unwrap_or_else(|| message.id());
+        self.inner
+            .store
+            .mark_thread_read(session.user().id(), root, up_to)
+            .await
     }
 }

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ClientMessageId, ConversationId, GroupEvent, GroupTitle, Mentioned, Mentions, MessageId,
-    MessageText, Position, Reaction, Role, Timestamp, User,
+    MessageText, Position, Reaction, Role, Timestamp, User, UserId,
 };
 
 /// A stored message.
@@ -35,6 +35,18 @@ struct Lifecycle {
     mentions: Mentions,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     thread: Option<ThreadSummary>,
+}
+
+/// A thread someone takes part in (they sent its root or a reply, or
+/// opened it), as their list of threads shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadActivity {
+    /// Its root, with its summary.
+    pub root: Message,
+    /// Their read mark in it.
+    pub read_up_to: MessageId,
+    /// Replies from others after the mark (deleted ones left out).
+    pub unread: u64,
 }
 
 /// A thread's root as a reader sees it: how many replies it has (deleted
@@ -180,6 +192,12 @@ impl Message {
             .map_or(&NOBODY, |lifecycle| &lifecycle.mentions)
     }
 
+    /// Gives it the summary of the thread it is the root of: how a store
+    /// reads a thread's root back.
+    pub fn set_thread_summary(&mut self, thread: ThreadSummary) {
+        self.set_thread(Some(thread));
+    }
+
     /// Fills in the summary of the thread it is the root of.
     pub(crate) fn set_thread(&mut self, thread: Option<ThreadSummary>) {
         if thread.is_some() || self.lifecycle.is_some() {
@@ -310,13 +328,18 @@ pub struct Reply {
     pub quote: Quote,
     /// The thread's first message: the parent's root, or the parent itself.
     pub thread_root: MessageId,
+    /// Who sent the thread's first message: they take part in the thread
+    /// (and so does the reply's sender).
+    pub root_sender: UserId,
 }
 
 impl Reply {
-    /// A reply to `parent`.
-    pub fn to(parent: &Message) -> Self {
+    /// A reply to `parent`, in a thread whose first message `root_sender`
+    /// sent (the parent's sender when the parent is the root).
+    pub fn to(parent: &Message, root_sender: UserId) -> Self {
         Self {
             quote: Quote::of(parent),
+            root_sender,
             thread_root: parent.thread_root().unwrap_or_else(|| parent.id()),
         }
     }

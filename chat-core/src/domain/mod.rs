@@ -37,7 +37,7 @@ pub use ids::{ConversationId, MessageId, Position, SessionId, UserId};
 pub use mention::{Everyone, MentionWords, Mentioned, Mentions, at_words};
 pub use message::{
     Change, ConversationSummary, Member, Message, NewEvent, NewMessage, Quote, Reply, SummaryKind,
-    ThreadSummary,
+    ThreadActivity, ThreadSummary,
 };
 pub use message_text::MessageText;
 pub use moderation::{

@@ -5,7 +5,8 @@ use crate::domain::{
     DisplayName, Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle,
     Invitation, Member, Membership, Mentioned, Message, MessageId, MessageText, Mute,
     NewAuditEntry, NewEvent, NewMessage, NewReport, PasswordHash, Position, Reaction, Report,
-    Resolution, SearchPattern, SessionId, ThreadSummary, Timestamp, User, UserId, Username,
+    Resolution, SearchPattern, SessionId, ThreadActivity, ThreadSummary, Timestamp, User, UserId,
+    Username,
 };
 use crate::error::{ChatError, Result};
 use crate::session::TokenHash;
@@ -361,8 +362,10 @@ pub trait MessageStore: Send + Sync + 'static {
     /// id (or an earlier message of the batch has it), that message is
     /// answered as [`Appended::Existing`] and nothing is written for it. The
     /// sender's read mark moves to the new message, and they count as having
-    /// spoken in the conversation. The batch ends as if its messages had
-    /// been appended one at a time, in order.
+    /// spoken in the conversation. A reply makes its sender take part in
+    /// its thread, read up to the reply, and its root's sender take part
+    /// ([`backend::thread_reads`](crate::backend::thread_reads)). The batch
+    /// ends as if its messages had been appended one at a time, in order.
     ///
     /// `Err` means nothing was committed: [`ChatError::Unavailable`] fails
     /// every message of the batch; any other error makes the service try
@@ -460,6 +463,22 @@ pub trait MessageStore: Send + Sync + 'static {
     /// user has at most one reaction of each emoji on a message. Deleting
     /// a message deletes its reactions.
     async fn react(&self, change: &ReactionChange) -> Result<Option<Position>>;
+
+    /// Moves `user`'s read mark in the thread rooted at `root` forward to
+    /// `up_to` (never back), making them take part in it; returns the mark.
+    /// Appends do the same for a reply's sender (up to the reply) and
+    /// make the root's sender take part.
+    async fn mark_thread_read(
+        &self,
+        user: UserId,
+        root: MessageId,
+        up_to: MessageId,
+    ) -> Result<MessageId>;
+
+    /// The threads `user` takes part in that have replies, the most
+    /// recently answered first, at most `limit`, each with its root (and
+    /// its summary) and the replies from others after the user's mark.
+    async fn threads_of(&self, user: UserId, limit: PageLimit) -> Result<Vec<ThreadActivity>>;
 
     /// For each of `roots` that has replies not deleted, its thread's
     /// summary (how many, the newest). Served by an index.

@@ -1028,6 +1028,41 @@ pub async fn threads_have_a_timeline_and_a_summary_on_their_root(store: Arc<dyn 
         replies.push(reply);
     }
     h.send(&alice, "bob", "unrelated").await;
+    // Who takes part, and what is new to each: alice (the root's sender)
+    // has read up to her reply, so bob's last one is new to her.
+    let unread = |who: &Session| {
+        let (h, who) = (&h, who.clone());
+        async move {
+            h.chat
+                .threads(&who, PageLimit::DEFAULT)
+                .await
+                .unwrap()
+                .iter()
+                .map(|t| (t.root.id(), t.root.thread().map(|s| s.replies), t.unread))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(unread(&alice).await, [(root.id(), Some(3), 1)]);
+    assert_eq!(unread(&bob).await, [(root.id(), Some(3), 0)]);
+    assert_eq!(unread(&carol).await, []);
+    let mark = h
+        .chat
+        .mark_thread_read(&alice, replies[0].id(), replies[2].id())
+        .await
+        .unwrap();
+    assert_eq!(mark, replies[2].id());
+    assert_eq!(unread(&alice).await, [(root.id(), Some(3), 0)]);
+    // Never back.
+    let mark = h
+        .chat
+        .mark_thread_read(&alice, root.id(), root.id())
+        .await
+        .unwrap();
+    assert_eq!(mark, replies[2].id());
+    assert_code(
+        h.chat.mark_thread_read(&carol, root.id(), root.id()).await,
+        "not_found",
+    );
     // The history shows the summary on the root, not on replies.
     let page = history(&h, &bob, "alice").await;
     let on_root = page.iter().find(|m| m.id() == root.id()).unwrap();
