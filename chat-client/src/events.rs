@@ -57,6 +57,20 @@ pub struct Message {
     /// `all` or `here` when a group's admin or owner called everyone.
     #[serde(default)]
     pub mention_everyone: Option<String>,
+    /// On a thread's root, in reads (not in live frames): its replies.
+    #[serde(default)]
+    pub thread: Option<Thread>,
+}
+
+/// A thread's root: how many replies, and the newest.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct Thread {
+    /// How many replies (deleted ones left out).
+    pub replies: u64,
+    /// The newest reply's id.
+    pub last_reply_id: i64,
+    /// When it was sent (RFC 3339).
+    pub last_reply_at: String,
 }
 
 /// One emoji's reactions to a message.

@@ -38,5 +38,5 @@ mod live;
 
 pub use api::{Client, Session};
 pub use error::{ApiError, Error};
-pub use events::{Message, Quote, Reaction, ReadCount, ServerEvent, User};
+pub use events::{Message, Quote, Reaction, ReadCount, ServerEvent, Thread, User};
 pub use live::{Live, LiveEvent, LiveOptions, To};

@@ -5,7 +5,7 @@ import { errorText, getJson, loginUrl, postJson, request, url } from "./api.js";
 import { Connection } from "./connection.js";
 import {
   appendHighlighted, dayKey, dayOf, daySeparator, localizeTime, mentionsMe, messageItem, ownReactions, quoteOf,
-  reactionsOf, same, separateDays, setReadBy, setStatus, setViewer,
+  reactionsOf, same, separateDays, setReadBy, setReplies, setStatus, setViewer, threadLink,
 } from "./dom.js";
 import { groupDirectory, groupTitle, invitations, memberPanel, newGroupForm } from "./groups.js";
 
@@ -152,6 +152,49 @@ export function chatPage() {
       button("Report", (b) => startReport(li, b));
     }
     li.append(actions);
+  }
+
+  // Threads: a root shows how many replies it has; opening it lists them
+  // under it (the replies are in the conversation too, each quoting what
+  // it answers) and marks the thread read.
+  list?.addEventListener("click", (event) => {
+    const link = event.target.closest(".thread-link");
+    if (link) toggleThread(link.closest("li.message"), link);
+  });
+
+  async function toggleThread(root, link) {
+    const open = root.querySelector(".thread");
+    if (open) {
+      open.remove();
+      link.setAttribute("aria-expanded", "false");
+      return;
+    }
+    const result = await getJson("/api/messages/" + root.dataset.id + "/thread?limit=200");
+    if (!result.ok) return;
+    const thread = document.createElement("ol");
+    thread.className = "thread";
+    thread.setAttribute("aria-label", "Replies");
+    for (const reply of result.data.messages) thread.append(messageItem(reply, same(reply.from, me)));
+    link.after(thread);
+    link.setAttribute("aria-expanded", "true");
+    setReplies(link, result.data.root.thread ? result.data.root.thread.replies : result.data.messages.length);
+    const newest = result.data.messages[result.data.messages.length - 1];
+    if (newest) postJson("/api/messages/" + root.dataset.id + "/thread/read", { up_to: newest.id }).catch(() => {});
+  }
+
+  // A reply heard live: its root, if on the page, counts it (and shows it
+  // in its open thread).
+  function countReply(message) {
+    if (!message.thread_root) return;
+    const root = list?.querySelector(`li.message[data-id="${message.thread_root}"]`);
+    if (!root) return;
+    let link = root.querySelector(":scope > .thread-link");
+    if (!link) {
+      link = threadLink(0);
+      root.querySelector(":scope > .reactions").before(link);
+    }
+    setReplies(link, Number(link.dataset.replies || "0") + 1);
+    root.querySelector(":scope > .thread")?.append(messageItem(message, same(message.from, me)));
   }
 
   // Reporting someone's message: a reason, then it goes to the
@@ -510,6 +553,7 @@ export function chatPage() {
       if (!mine) announce(message);
       return;
     }
+    countReply(message);
     if (!mine) {
       clearTimeout(typingTimer);
       typingLine.textContent = "";
@@ -584,6 +628,7 @@ export function chatPage() {
       case "ack": {
         const shown = seen.has(frame.message.id);
         seen.add(frame.message.id);
+        if (!shown && inThisRoom(frame.message)) countReply(frame.message);
         lastId = Math.max(lastId, frame.message.id);
         confirmSent(frame.client_id, frame.message, shown);
         updateConversation(frame.message);

@@ -117,9 +117,26 @@ export function messageItem(message, mine, term) {
   edited.hidden = !message.edited_at || deleted;
   const status = document.createElement("span");
   status.className = "status";
-  li.append(text, time, edited, status, reactionsOf(message.reactions || [], new Map()));
+  li.append(text, time, edited, status);
+  if (message.thread) li.append(threadLink(message.thread.replies));
+  li.append(reactionsOf(message.reactions || [], new Map()));
   if (message.id) li.dataset.id = String(message.id);
   return li;
+}
+
+/** The button that opens a thread's replies under its root. */
+export function threadLink(replies) {
+  const link = document.createElement("button");
+  link.type = "button";
+  link.className = "link thread-link";
+  setReplies(link, replies);
+  return link;
+}
+
+/** Says how many replies a thread has. */
+export function setReplies(link, replies) {
+  link.dataset.replies = String(replies);
+  link.textContent = replies + (replies === 1 ? " reply" : " replies");
 }
 
 /** A message's reactions: one button per emoji with its count, pressed

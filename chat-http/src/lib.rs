@@ -52,6 +52,7 @@ mod router;
 mod server;
 mod server_api;
 mod service;
+mod threads;
 #[cfg(feature = "tls")]
 mod tls;
 mod tokens;

@@ -23,7 +23,8 @@ use crate::wire::{
     MessageDto, MessagesBody, ModerationRequest, MuteBody, MuteDto, MuteRequest, MutesBody,
     QuoteDto, ReactionDto, ReadBody, ReadRequest, RenameGroupRequest, ReportBody, ReportDto,
     ReportRequest, ReportedMessageDto, ReportsBody, ResolutionDto, ResolveRequest, SendRequest,
-    SetRoleRequest, SignupRequest, StatusBody, UpsertUserRequest, UserBody, UserDto, UsersBody,
+    SetRoleRequest, SignupRequest, StatusBody, ThreadBody, ThreadDto, ThreadLineDto, ThreadsBody,
+    UpsertUserRequest, UserBody, UserDto, UsersBody,
 };
 
 /// The document.
@@ -40,7 +41,7 @@ use crate::wire::{
         join_group, group_history, send_to_group, read_group, invitations, feed, upsert_user,
         mutes, mute, unmute, edit_message, delete_message, add_reaction, remove_reaction,
         blocks, block, unblock, audit_log, disable_account, enable_account, moderate_message,
-        report, reports, resolve_report, ban, unban
+        report, reports, resolve_report, ban, unban, thread, read_thread, threads
     ),
     components(schemas(
         ErrorBody, ErrorDetail, UserDto, MessageDto, ConversationDto, UserBody, LoginBody,
@@ -51,7 +52,8 @@ use crate::wire::{
         UpsertUserRequest, MuteRequest, MuteDto, MuteBody, MutesBody, EditRequest, QuoteDto,
         ReactionDto, BlockDto, BlockBody, BlocksBody, ModerationRequest, AccountStandingDto,
         AccountStandingBody, AuditEntryDto, AuditBody, ReportRequest, ResolveRequest,
-        ReportedMessageDto, ResolutionDto, ReportDto, ReportBody, ReportsBody, BanRequest, BanDto
+        ReportedMessageDto, ResolutionDto, ReportDto, ReportBody, ReportsBody, BanRequest, BanDto,
+        ThreadDto, ThreadBody, ThreadLineDto, ThreadsBody
     )),
     modifiers(&Security, &Errors),
 )]
@@ -822,3 +824,43 @@ fn ban() {}
     ))]
 #[allow(dead_code)]
 fn unban() {}
+
+/// A thread: its root (with its summary) and a page of its replies, as
+/// for a conversation's history; any message of the thread names it.
+#[utoipa::path(get, path = "/api/messages/{id}/thread", tag = "messages",
+    security(("bearer" = []), ("cookie" = [])),
+    params(
+        ("id" = i64, Path, description = "the root, or any reply of the thread", minimum = 1),
+        ("before" = Option<i64>, Query, description = "only replies with a smaller id"),
+        ("after" = Option<i64>, Query, description = "only replies with a larger id"),
+        ("limit" = Option<u32>, Query, description = "page size, 1 to 200 (default 50)", minimum = 1, maximum = 200),
+    ),
+    responses(
+        (status = 200, description = "the root and a page of replies", body = ThreadBody),
+        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn thread() {}
+
+/// Moves the caller's read mark in a thread forward (never back); the
+/// caller takes part in the thread from then on.
+#[utoipa::path(post, path = "/api/messages/{id}/thread/read", tag = "messages",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path, description = "the root, or any reply of the thread", minimum = 1)),
+    request_body = ReadRequest,
+    responses(
+        (status = 200, description = "the mark now", body = ReadBody),
+        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+    ))]
+#[allow(dead_code)]
+fn read_thread() {}
+
+/// The threads the caller takes part in (sent the root or a reply, or
+/// marked it read), the most recently answered first, with the replies
+/// from others after their mark.
+#[utoipa::path(get, path = "/api/threads", tag = "messages",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("limit" = Option<u32>, Query, description = "how many, 1 to 200 (default 50)", minimum = 1, maximum = 200)),
+    responses((status = 200, description = "the threads", body = ThreadsBody)))]
+#[allow(dead_code)]
+fn threads() {}

@@ -229,6 +229,8 @@ struct MessageView {
     quote: Option<QuoteView>,
     /// Its reactions, with whether the reader is among each.
     reactions: Vec<ReactionView>,
+    /// For the root of a thread: how many replies it has.
+    replies: u64,
 }
 
 /// A piece of a message's text: a mention, or the text between.
@@ -593,6 +595,7 @@ fn view(message: &Message, me: chat_core::UserId, read_by: Option<u64>) -> Messa
         read_by,
         edited: message.edited_at().is_some(),
         deleted: message.is_deleted(),
+        replies: message.thread().map_or(0, |t| t.replies),
         quote: message.reply_to().map(|quote| QuoteView {
             id: quote.id.get(),
             from: quote.sender.username().to_string(),

@@ -19,7 +19,7 @@ use crate::response::{self, Body};
 /// checks the two agree (`openapi.rs`). A new API route goes here, in
 /// `Route::of` and in the document.
 #[cfg(test)]
-pub(crate) const API_ROUTES: [(&str, &str); 45] = [
+pub(crate) const API_ROUTES: [(&str, &str); 48] = [
     ("POST", "/api/signup"),
     ("POST", "/api/login"),
     ("POST", "/api/logout"),
@@ -65,6 +65,9 @@ pub(crate) const API_ROUTES: [(&str, &str); 45] = [
     ("POST", "/api/admin/reports/{id}/resolve"),
     ("PUT", "/api/groups/{id}/bans/{username}"),
     ("DELETE", "/api/groups/{id}/bans/{username}"),
+    ("GET", "/api/messages/{id}/thread"),
+    ("POST", "/api/messages/{id}/thread/read"),
+    ("GET", "/api/threads"),
 ];
 
 /// The methods `path` answers, if it is routed at all.
@@ -164,6 +167,9 @@ enum Route<'a> {
     Messages(&'a str),
     Message(&'a str),
     Reaction(&'a str, &'a str),
+    Thread(&'a str),
+    ThreadRead(&'a str),
+    Threads,
     Health,
     Ready,
     OpenApi,
@@ -281,6 +287,9 @@ impl<'a> Route<'a> {
             ["api", "conversations", peer, "messages"] => Self::Messages(peer),
             ["api", "messages", id] => Self::Message(id),
             ["api", "messages", id, "reactions", emoji] => Self::Reaction(id, emoji),
+            ["api", "messages", id, "thread"] => Self::Thread(id),
+            ["api", "messages", id, "thread", "read"] => Self::ThreadRead(id),
+            ["api", "threads"] => Self::Threads,
             ["healthz"] => Self::Health,
             ["readyz"] => Self::Ready,
             ["api", "openapi.json"] => Self::OpenApi,
@@ -362,6 +371,7 @@ impl<'a> Route<'a> {
         match self {
             Self::Signup | Self::Login | Self::Logout | Self::ServerUsers => "POST",
             Self::AdminAccount(..) | Self::Reports | Self::AdminResolve(_) => "POST",
+            Self::ThreadRead(_) => "POST",
             Self::AdminMessage(_) => "DELETE",
             Self::GroupMembers(_) | Self::GroupJoin(_) | Self::GroupRead(_) => "POST",
             Self::Messages(_) | Self::GroupMessages(_) | Self::Groups => "GET, HEAD, POST",
@@ -578,6 +588,12 @@ impl ChatHttp {
                 self.set_account_enabled(caller.known()?, request, username, enabled)
                     .await
             }
+            Route::Thread(id) => self.thread(caller.known()?, request, message_id(id)?).await,
+            Route::ThreadRead(id) => {
+                self.read_thread(caller.known()?, request, message_id(id)?)
+                    .await
+            }
+            Route::Threads => self.threads(caller.known()?, request).await,
             Route::Reports => self.report(caller.known()?, request).await,
             Route::AdminReports => self.reports(caller.known()?, request).await,
             Route::AdminResolve(id) => self.resolve_report(caller.known()?, request, id).await,

@@ -109,6 +109,52 @@ pub(crate) struct MessageDto<'a> {
     /// otherwise, and `@all` from anyone else is plain text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) mention_everyone: Option<&'static str>,
+    /// On the root of a thread with replies (in reads, not in live
+    /// frames): how many and the newest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) thread: Option<ThreadDto>,
+}
+
+/// A thread's root: its replies.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Thread)]
+pub(crate) struct ThreadDto {
+    /// How many replies (deleted ones left out).
+    pub(crate) replies: u64,
+    /// The newest reply's id.
+    pub(crate) last_reply_id: i64,
+    /// When it was sent (RFC 3339).
+    pub(crate) last_reply_at: String,
+}
+
+/// `GET /api/messages/{id}/thread`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ThreadBody<'a> {
+    /// The thread's root, with its summary.
+    pub(crate) root: MessageDto<'a>,
+    /// A page of its replies, chronological.
+    pub(crate) messages: Vec<MessageDto<'a>>,
+    /// Whether more exist in the direction of reading.
+    pub(crate) has_more: bool,
+}
+
+/// A thread the caller takes part in.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ThreadLine)]
+pub(crate) struct ThreadLineDto<'a> {
+    /// Its root, with its summary.
+    pub(crate) root: MessageDto<'a>,
+    /// The caller's read mark in it.
+    pub(crate) read_up_to: i64,
+    /// Replies from others after the mark.
+    pub(crate) unread: u64,
+}
+
+/// `GET /api/threads`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ThreadsBody<'a> {
+    /// The most recently answered first.
+    pub(crate) threads: Vec<ThreadLineDto<'a>>,
 }
 
 impl<'a> From<&'a chat_core::Reaction> for ReactionDto<'a> {
@@ -249,6 +295,11 @@ impl<'a> From<&'a Message> for MessageDto<'a> {
                 .map(|u| u.username().as_str())
                 .collect(),
             mention_everyone: message.mentions().everyone.map(chat_core::Everyone::as_str),
+            thread: message.thread().map(|t| ThreadDto {
+                replies: t.replies,
+                last_reply_id: t.last_reply.get(),
+                last_reply_at: t.last_reply_at.to_rfc3339(),
+            }),
         }
     }
 }

@@ -279,7 +279,7 @@ pub async fn thread_summaries(
     if roots.is_empty() {
         return Ok(Vec::new());
     }
-    let args: Vec<Arg> = roots.iter().map(|id| Arg::from(id.get())).collect();
+    let args: Vec<Arg<'_>> = roots.iter().map(|id| Arg::from(id.get())).collect();
     let rows = store
         .reader()
         .fetch_all(Stmt::assembled(thread_summaries_sql(roots.len())), &args)

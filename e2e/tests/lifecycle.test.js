@@ -169,3 +169,23 @@ test("a mention is counted in the list and highlighted in the conversation", asy
     assert.equal(await hers.and(alice.page.locator(".mentioned")).count(), 0);
   });
 });
+
+test("a root counts its replies live and opens its thread", async (t) => {
+  const { alice, bob } = await talking(t, "who brings the cake?");
+  await capturing("threads", [alice, bob], async () => {
+    const root = bob.messages().filter({ hasText: "who brings the cake?" });
+    await root.getByRole("button", { name: "Reply" }).click();
+    await bob.send("I will");
+    // Alice's copy of the root counts it, live.
+    const hers = alice.messages().filter({ hasText: "who brings the cake?" }).and(alice.page.locator(".mine"));
+    const link = hers.locator(".thread-link");
+    await link.filter({ hasText: "1 reply" }).waitFor();
+    // Opened, the thread lists the reply under its root.
+    await link.click();
+    await hers.locator(".thread li.message", { hasText: "I will" }).waitFor();
+    // The server says the same after a reload.
+    await alice.page.reload();
+    await alice.waitConnected();
+    await hers.locator(".thread-link", { hasText: "1 reply" }).waitFor();
+  });
+});

@@ -398,3 +398,73 @@ async fn mentions_name_members_and_are_counted_for_them_only() {
     let next = expect_frame(&mut mallorys, "message").await;
     assert_eq!(next["message"]["text"], "ping");
 }
+
+#[tokio::test]
+async fn threads_page_their_replies_and_count_what_is_new_to_each_participant() {
+    let server = TestServer::start().await;
+    let alice = server.user("alice").await;
+    let bob = server.user("bob").await;
+    let carol = server.user("carol").await;
+    let root = server.send(&alice, "bob", "plans for friday?").await;
+    let reply = |who: &Login, to: &str, text: &str, parent: &Value| {
+        let (server, who) = (&server, who.clone());
+        let body = json!({ "text": text, "reply_to": parent });
+        let path = format!("/api/conversations/{to}/messages");
+        async move {
+            let (status, _, body) = server.post_as(&who, &path, body).await;
+            assert_eq!(status, 201, "{body}");
+            body["message"].clone()
+        }
+    };
+    let first = reply(&bob, "alice", "dinner", &root["id"]).await;
+    let second = reply(&bob, "alice", "at eight", &first["id"]).await;
+    assert_eq!(second["thread_root"], root["id"]);
+    // The history shows the root's summary.
+    let (_, _, page) = server
+        .get_as(&alice, "/api/conversations/bob/messages")
+        .await;
+    let on_root = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == root["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(on_root["thread"]["replies"], 2);
+    assert_eq!(on_root["thread"]["last_reply_id"], second["id"]);
+    // The thread pages, from any of its messages.
+    let (status, _, thread) = server
+        .get_as(
+            &alice,
+            &format!("/api/messages/{}/thread?limit=1", second["id"]),
+        )
+        .await;
+    assert_eq!(status, 200, "{thread}");
+    assert_eq!(thread["root"]["id"], root["id"]);
+    assert_eq!(thread["messages"][0]["id"], second["id"]);
+    assert_eq!(thread["has_more"], true);
+    assert_eq!(
+        server
+            .get_as(&carol, &format!("/api/messages/{}/thread", root["id"]))
+            .await
+            .0,
+        404
+    );
+    // What is new to alice, until she marks it read.
+    let (_, _, threads) = server.get_as(&alice, "/api/threads").await;
+    assert_eq!(threads["threads"][0]["root"]["id"], root["id"]);
+    assert_eq!(threads["threads"][0]["unread"], 2);
+    let (status, _, read) = server
+        .post_as(
+            &alice,
+            &format!("/api/messages/{}/thread/read", root["id"]),
+            json!({ "up_to": second["id"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert_eq!(read["up_to"], second["id"]);
+    let (_, _, threads) = server.get_as(&alice, "/api/threads").await;
+    assert_eq!(threads["threads"][0]["unread"], 0);
+    let (_, _, none) = server.get_as(&carol, "/api/threads").await;
+    assert_eq!(none["threads"], json!([]));
+}
