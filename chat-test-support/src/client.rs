@@ -234,6 +234,28 @@ impl Client {
         body["message"].clone()
     }
 
+    /// Makes a group `title` of `owner` with `members` (added where they
+    /// have written with the owner, invited otherwise), which must
+    /// succeed; its id.
+    pub async fn make_group(&self, owner: &Login, title: &str, members: &[&str]) -> i64 {
+        let (status, _, made) = self
+            .post_as(
+                owner,
+                "/api/groups",
+                json!({ "title": title, "members": members }),
+            )
+            .await;
+        assert_eq!(status, 201, "make a group: {made}");
+        made["conversation"]["id"].as_i64().unwrap()
+    }
+
+    /// Has `a` (named `a_name`) and `b` (named `b_name`) write to each
+    /// other, so that either may add the other to a group.
+    pub async fn acquaint(&self, a: &Login, a_name: &str, b: &Login, b_name: &str) {
+        self.send(a, b_name, "hi").await;
+        self.send(b, a_name, "hi").await;
+    }
+
     /// Opens a WebSocket as `login` (bearer), with `query` (`""` or
     /// `"?since=.."`).
     pub async fn ws(&self, login: &Login, query: &str) -> Ws {

@@ -50,15 +50,11 @@ impl Chat {
             } else {
                 AuditAction::RevokeAdmin
             };
-            self.audit(None, action, Some(user.clone()), None, None, None)
+            self.audit(None, action, |entry| entry.on_user(user.clone()))
                 .await?;
             info!(user = %user.id(), admin, "administrator role changed by the operator");
         }
-        self.inner
-            .store
-            .find_account(user.id())
-            .await?
-            .ok_or(ChatError::NotFound)
+        self.stored_account(&user).await
     }
 
     /// The administrators, by id.
@@ -115,22 +111,13 @@ impl Chat {
                 // when they next authenticate or their session expires.
                 warn!(%error, "could not announce a disabled account");
             }
-            self.audit(
-                Some(admin.user().clone()),
-                AuditAction::DisableAccount,
-                Some(user.clone()),
-                None,
-                None,
-                reason,
-            )
+            self.audit(Some(&admin), AuditAction::DisableAccount, |entry| {
+                entry.on_user(user.clone()).because(reason)
+            })
             .await?;
             info!(user = %user.id(), "account disabled");
         }
-        self.inner
-            .store
-            .find_account(user.id())
-            .await?
-            .ok_or(ChatError::NotFound)
+        self.stored_account(&user).await
     }
 
     /// Enables a disabled account again, as an administrator: its user
@@ -151,22 +138,13 @@ impl Chat {
         let reason = reason.map(Reason::parse).transpose()?;
         let user = self.find_user(&Username::parse(username)?).await?;
         if self.inner.store.set_disabled(user.id(), None).await? {
-            self.audit(
-                Some(admin.user().clone()),
-                AuditAction::EnableAccount,
-                Some(user.clone()),
-                None,
-                None,
-                reason,
-            )
+            self.audit(Some(&admin), AuditAction::EnableAccount, |entry| {
+                entry.on_user(user.clone()).because(reason)
+            })
             .await?;
             info!(user = %user.id(), "account enabled");
         }
-        self.inner
-            .store
-            .find_account(user.id())
-            .await?
-            .ok_or(ChatError::NotFound)
+        self.stored_account(&user).await
     }
 
     /// Deletes any message, as an administrator, whether or not they are
@@ -210,14 +188,12 @@ impl Chat {
         match self.inner.store.revise_message(&revision).await? {
             Some((position, deleted)) => {
                 self.publish_change(position, &deleted).await;
-                self.audit(
-                    Some(admin.user().clone()),
-                    AuditAction::DeleteMessage,
-                    Some(deleted.sender().clone()),
-                    Some(id),
-                    None,
-                    reason,
-                )
+                self.audit(Some(&admin), AuditAction::DeleteMessage, |entry| {
+                    entry
+                        .on_user(deleted.sender().clone())
+                        .on_message(id)
+                        .because(reason)
+                })
                 .await?;
                 info!(message = %id, "message deleted by an administrator");
                 Ok(deleted)
@@ -275,26 +251,28 @@ impl Chat {
         Ok(())
     }
 
+    /// Writes `actor`'s `action` (`None`: the operator's) to the audit
+    /// log, with what `about` adds (whom, which message, why).
     pub(super) async fn audit(
         &self,
-        actor: Option<User>,
+        actor: Option<&Account>,
         action: AuditAction,
-        user: Option<User>,
-        message: Option<MessageId>,
-        report: Option<i64>,
-        reason: Option<Reason>,
+        about: impl FnOnce(NewAuditEntry) -> NewAuditEntry,
     ) -> Result<AuditEntry> {
+        let entry = NewAuditEntry::new(
+            self.inner.clock.now(),
+            actor.map(|a| a.user().clone()),
+            action,
+        );
+        self.inner.store.record(about(entry)).await
+    }
+
+    /// The account of `user`, as it is now.
+    async fn stored_account(&self, user: &User) -> Result<Account> {
         self.inner
             .store
-            .record(NewAuditEntry {
-                at: self.inner.clock.now(),
-                actor,
-                action,
-                user,
-                message,
-                report,
-                reason,
-            })
-            .await
+            .find_account(user.id())
+            .await?
+            .ok_or(ChatError::NotFound)
     }
 }

@@ -152,14 +152,16 @@ impl Chat {
             .await?
             .ok_or(ChatError::NotFound)?;
         if report.resolution.as_ref() == Some(&resolution) {
-            self.audit(
-                Some(admin.user().clone()),
-                AuditAction::ResolveReport,
-                Some(report.target.user().clone()),
-                report.target.message(),
-                Some(report.id),
-                note,
-            )
+            self.audit(Some(&admin), AuditAction::ResolveReport, |entry| {
+                let entry = entry
+                    .on_user(report.target.user().clone())
+                    .on_report(report.id)
+                    .because(note);
+                match report.target.message() {
+                    Some(message) => entry.on_message(message),
+                    None => entry,
+                }
+            })
             .await?;
         }
         Ok(report)

@@ -126,6 +126,50 @@ pub struct AuditEntry {
     pub reason: Option<Reason>,
 }
 
+impl NewAuditEntry {
+    /// An entry of `actor`'s `action` at `at`, about nothing in
+    /// particular yet.
+    pub fn new(at: Timestamp, actor: Option<User>, action: AuditAction) -> Self {
+        Self {
+            at,
+            actor,
+            action,
+            user: None,
+            message: None,
+            report: None,
+            reason: None,
+        }
+    }
+
+    /// The entry about `user`.
+    #[must_use]
+    pub fn on_user(mut self, user: User) -> Self {
+        self.user = Some(user);
+        self
+    }
+
+    /// The entry about `message`.
+    #[must_use]
+    pub fn on_message(mut self, message: MessageId) -> Self {
+        self.message = Some(message);
+        self
+    }
+
+    /// The entry about report `id`.
+    #[must_use]
+    pub fn on_report(mut self, id: i64) -> Self {
+        self.report = Some(id);
+        self
+    }
+
+    /// The entry with the actor's reason.
+    #[must_use]
+    pub fn because(mut self, reason: Option<Reason>) -> Self {
+        self.reason = reason;
+        self
+    }
+}
+
 /// An audit entry to be written ([`ModerationStore::record`](crate::ports::ModerationStore::record)).
 #[derive(Clone, Debug)]
 pub struct NewAuditEntry {

@@ -22,14 +22,7 @@ async fn the_feed_pages_every_change_in_order_for_a_feed_key_only() {
     let bob = server.user("bob").await;
     server.send(&alice, "bob", "one").await;
     server.send(&bob, "alice", "two").await;
-    let (_, _, made) = server
-        .post_as(
-            &alice,
-            "/api/groups",
-            json!({ "title": "Team", "members": ["bob"] }),
-        )
-        .await;
-    let group = made["conversation"]["id"].as_i64().unwrap();
+    let group = server.make_group(&alice, "Team", &["bob"]).await;
     let (_, _, sent) = server
         .post_as(
             &bob,

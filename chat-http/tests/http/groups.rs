@@ -205,14 +205,7 @@ async fn a_group_is_made_read_and_written_as_documented() {
 async fn strangers_get_the_same_not_found_whether_or_not_a_group_exists() {
     let server = TestServer::start().await;
     let (alice, _bob, _carol, dave) = people(&server).await;
-    let (_, _, made) = server
-        .post_as(
-            &alice,
-            "/api/groups",
-            json!({ "title": "Secret", "members": ["bob"] }),
-        )
-        .await;
-    let id = made["conversation"]["id"].as_i64().unwrap();
+    let id = server.make_group(&alice, "Secret", &["bob"]).await;
     for group in [
         id.to_string(),
         (id + 1000).to_string(),
@@ -362,14 +355,7 @@ async fn three_members_talk_live_and_a_removed_one_hears_nothing_more() {
     let (alice, bob, carol, _dave) = people(&server).await;
     server.send(&alice, "carol", "hi carol").await;
     server.send(&carol, "alice", "hi alice").await;
-    let (_, _, made) = server
-        .post_as(
-            &alice,
-            "/api/groups",
-            json!({ "title": "Live", "members": ["bob", "carol"] }),
-        )
-        .await;
-    let id = made["conversation"]["id"].as_i64().unwrap();
+    let id = server.make_group(&alice, "Live", &["bob", "carol"]).await;
     let (mut a, _) = server.ws_ready(&alice, "").await;
     let (mut b, _) = server.ws_ready(&bob, "").await;
     let (mut c, _) = server.ws_ready(&carol, "").await;

@@ -327,16 +327,8 @@ async fn mentions_name_members_and_are_counted_for_them_only() {
     let alice = server.user("alice").await;
     let bob = server.user("bob").await;
     let mallory = server.user("mallory").await;
-    server.send(&alice, "bob", "hi").await;
-    server.send(&bob, "alice", "hi").await;
-    let (_, _, made) = server
-        .post_as(
-            &alice,
-            "/api/groups",
-            json!({ "title": "Team", "members": ["bob"] }),
-        )
-        .await;
-    let group = made["conversation"]["id"].as_i64().unwrap();
+    server.acquaint(&alice, "alice", &bob, "bob").await;
+    let group = server.make_group(&alice, "Team", &["bob"]).await;
     let (mut bobs, _) = server.ws_ready(&bob, "").await;
     let (mut mallorys, _) = server.ws_ready(&mallory, "").await;
     // Bob is a member: named, counted, told live. Mallory is not: the

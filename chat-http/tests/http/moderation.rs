@@ -259,17 +259,9 @@ async fn group_admins_ban_and_slow_the_group_down_over_http_and_the_websocket() 
     let bob = server.user("bob").await;
     let carol = server.user("carol").await;
     for (who, name) in [(&bob, "bob"), (&carol, "carol")] {
-        server.send(&alice, name, "hi").await;
-        server.send(who, "alice", "hi").await;
+        server.acquaint(&alice, "alice", who, name).await;
     }
-    let (_, _, made) = server
-        .post_as(
-            &alice,
-            "/api/groups",
-            json!({ "title": "Team", "members": ["bob", "carol"] }),
-        )
-        .await;
-    let group = made["conversation"]["id"].as_i64().unwrap();
+    let group = server.make_group(&alice, "Team", &["bob", "carol"]).await;
     let path = format!("/api/groups/{group}");
     // Slow mode, by an admin; never by a member; bad values are typed.
     let (status, _, _) = server
