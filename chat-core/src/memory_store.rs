@@ -1095,6 +1095,13 @@ impl MessageStore for MemoryStore {
                     .filter(|m| m.id() > read_up_to && m.sender().id() != user)
                     .count() as u64;
                 let mut root = state.messages.get(&root)?.message.clone();
+                let member = root.recipient().is_some()
+                    || state
+                        .group(root.conversation())
+                        .is_some_and(|g| g.current(user));
+                if !member {
+                    return None;
+                }
                 root.set_thread(Some(summary));
                 Some(ThreadActivity {
                     root,

@@ -207,7 +207,11 @@ impl Stream {
     /// Re-checks the session (it may have ended elsewhere) and keeps the
     /// stream alive.
     async fn keep_alive(&self) -> Result<(), End> {
-        if !self.http.session_still_open(self.token.as_ref()).await {
+        if !self
+            .http
+            .session_still_open(&self.session, self.token.as_ref())
+            .await
+        {
             return Err(End::Done("session ended"));
         }
         self.push(Bytes::from_static(KEEPALIVE))

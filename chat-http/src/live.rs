@@ -36,13 +36,21 @@ impl ChatHttp {
     }
 
     /// Whether the session of `token` still exists (it may have been logged
-    /// out or expired on another process). A store that does not answer
-    /// leaves the connection open: it is re-checked at the next heartbeat.
-    /// A session no store holds (`None`: a token the host application
-    /// signed) ends only at its expiry, which the connection's timer keeps.
-    pub(crate) async fn session_still_open(&self, token: Option<&SessionToken>) -> bool {
+    /// out or expired on another process, or its account disabled). A
+    /// store that does not answer leaves the connection open: it is
+    /// re-checked at the next heartbeat. A session no store holds (`None`:
+    /// a token the host application signed) ends at its expiry, which the
+    /// connection's timer keeps, or when its account is disabled.
+    pub(crate) async fn session_still_open(
+        &self,
+        session: &chat_core::Session,
+        token: Option<&SessionToken>,
+    ) -> bool {
         let Some(token) = token else {
-            return true;
+            return match self.chat().check_enabled(session.user()).await {
+                Err(ChatError::AccountDisabled | ChatError::Unauthenticated) => false,
+                Ok(()) | Err(_) => true,
+            };
         };
         match self.chat().authenticate(token.expose()).await {
             Ok(_) => true,

@@ -856,10 +856,11 @@ pub(crate) struct RenameGroupRequest {
     /// The new title.
     #[schema(min_length = 1, max_length = 100)]
     pub(crate) title: Option<String>,
-    /// Slow mode: one message per member per this many seconds (1 to
-    /// 86400); `null` turns it off; absent leaves it.
+    /// Slow mode: one message per member per this many seconds (5, 10,
+    /// 15, 30, 60, 120, 300, 900, 3600 or 86400); `null` turns it off;
+    /// absent leaves it.
     #[serde(deserialize_with = "present")]
-    #[schema(value_type = Option<u32>, minimum = 1, maximum = 86400)]
+    #[schema(value_type = Option<u32>, minimum = 5, maximum = 86400)]
     pub(crate) slow_mode_seconds: Option<Option<u32>>,
 }
 

@@ -360,7 +360,8 @@ pub async fn mark_thread_read(
 }
 
 /// The threads a user takes part in, with their summaries and unread
-/// counts: `$1` the user, `$2` the limit. Each count walks the thread's
+/// counts, in their direct conversations and the groups they are a member
+/// of now: `$1` the user, `$2` the limit. Each count walks the thread's
 /// replies by the `(thread_root, id)` index.
 pub const THREADS_OF: &str = concat!(
     "SELECT ",
@@ -374,7 +375,10 @@ pub const THREADS_OF: &str = concat!(
              (SELECT count(*) FROM messages x \
                WHERE x.thread_root = t.root_id AND x.deleted_at IS NULL \
                  AND x.id > t.read_up_to AND x.sender_id <> t.user_id) AS unread \
-           FROM thread_reads t WHERE t.user_id = $1) s \
+           FROM thread_reads t JOIN messages r ON r.id = t.root_id \
+           WHERE t.user_id = $1 AND (r.recipient_id IS NOT NULL OR EXISTS ( \
+             SELECT 1 FROM group_members g WHERE g.conversation_id = r.conversation_id \
+               AND g.user_id = $1 AND g.left_at IS NULL))) s \
      JOIN messages lm ON lm.id = s.last_id \
      JOIN messages msg ON msg.id = s.root_id ",
     crate::message_joins!(),

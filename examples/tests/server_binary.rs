@@ -377,6 +377,13 @@ async fn administrators_are_made_on_the_command_line_only() {
     let (_, _, log) = server.get_as(&alice, "/api/admin/audit").await;
     assert_eq!(log["entries"][0]["action"], "disable_account");
     assert_eq!(log["entries"][1]["action"], "grant_admin");
+    // The operator enables an account from the command line too.
+    let (_, note, enabled) = run_to_end(&["--database-url", &url, "admin", "enable", "bob"]);
+    assert!(
+        enabled && note.contains("bob's account is enabled"),
+        "{note}"
+    );
+    server.login("bob").await;
     let (_, note, revoked) = run_to_end(&["--database-url", &url, "admin", "revoke", "alice"]);
     assert!(revoked, "{note}");
     assert_eq!(server.get_as(&alice, "/api/admin/audit").await.0, 403);

@@ -594,7 +594,6 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &sender.id().to_string())
             .await?;
-        self.check_slow_mode(session, id, &membership).await?;
         let reply = match draft.reply_to {
             Some(parent) => Some(self.reply_in(Some(id), parent, Some(&membership)).await?),
             None => None,
@@ -611,6 +610,9 @@ impl Chat {
         let mentioned = self
             .group_mentions(id, &text, sender.id(), membership.role)
             .await?;
+        // Last of the checks: a send refused for another reason does not
+        // spend the member's slow-mode turn.
+        self.check_slow_mode(session, id, &membership).await?;
         let committing = self
             .inner
             .appends

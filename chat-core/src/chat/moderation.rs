@@ -81,8 +81,9 @@ impl Chat {
     ///
     /// # Errors
     /// [`ChatError::Forbidden`] unless the session's user is an
-    /// administrator; [`ChatError::InvalidInput`] on `username` or
-    /// `reason`; [`ChatError::NotFound`] for no such user;
+    /// administrator, and for another administrator's account (the
+    /// operator revokes the role first); [`ChatError::InvalidInput`] on
+    /// `username` or `reason`; [`ChatError::NotFound`] for no such user;
     /// [`ChatError::Conflict`] for the administrator's own account.
     #[instrument(skip_all, fields(admin = %session.user().id()))]
     pub async fn disable_account(
@@ -97,9 +98,17 @@ impl Chat {
         if user.id() == admin.user().id() {
             return Err(ChatError::conflict("you cannot disable your own account"));
         }
+        // Administrators answer to the operator, not to each other: the
+        // role is revoked on the command line first.
+        if self.stored_account(&user).await?.is_admin() {
+            return Err(ChatError::Forbidden);
+        }
         let now = self.inner.clock.now();
+        let disabled = self.inner.store.set_disabled(user.id(), Some(now)).await?;
+        // After the write: a check that read the store before it is not
+        // believed after it.
         self.inner.enabled.forget(&user.id());
-        if self.inner.store.set_disabled(user.id(), Some(now)).await? {
+        if disabled {
             let event = Event::new(EventKind::AccountDisabled { user: user.id() });
             if let Err(error) = self
                 .inner
@@ -116,6 +125,25 @@ impl Chat {
             })
             .await?;
             info!(user = %user.id(), "account disabled");
+        }
+        self.stored_account(&user).await
+    }
+
+    /// Enables a disabled account again, as the operator (the server's
+    /// command line; recorded with no actor). Enabling an enabled account
+    /// changes nothing.
+    ///
+    /// # Errors
+    /// [`ChatError::InvalidInput`] on `username`; [`ChatError::NotFound`]
+    /// for no such user.
+    pub async fn enable_account_as_operator(&self, username: &str) -> Result<Account> {
+        let user = self.find_user(&Username::parse(username)?).await?;
+        if self.inner.store.set_disabled(user.id(), None).await? {
+            self.audit(None, AuditAction::EnableAccount, |entry| {
+                entry.on_user(user.clone())
+            })
+            .await?;
+            info!(user = %user.id(), "account enabled by the operator");
         }
         self.stored_account(&user).await
     }

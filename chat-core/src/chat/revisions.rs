@@ -265,6 +265,34 @@ impl Chat {
             .collect();
         if !roots.is_empty() {
             let mut found = self.inner.store.thread_summaries(&roots).await?;
+            // A former member of a group does not learn of replies after
+            // their leaving: the summaries of its threads are left out.
+            if let Some(reader) = reader {
+                let mut groups: Vec<ConversationId> = messages
+                    .iter()
+                    .filter(|m| {
+                        m.recipient().is_none() && found.iter().any(|(id, _)| *id == m.id())
+                    })
+                    .map(|m| m.conversation())
+                    .collect();
+                groups.sort_unstable();
+                groups.dedup();
+                for group in groups {
+                    let current = self
+                        .inner
+                        .store
+                        .membership(group, reader)
+                        .await?
+                        .is_some_and(|m| m.is_current());
+                    if !current {
+                        found.retain(|(id, _)| {
+                            !messages
+                                .iter()
+                                .any(|m| m.id() == *id && m.conversation() == group)
+                        });
+                    }
+                }
+            }
             for message in &mut messages {
                 if let Some(at) = found.iter().position(|(id, _)| *id == message.id()) {
                     let (_, summary) = found.swap_remove(at);
@@ -586,15 +614,24 @@ impl Chat {
     /// the mark.
     ///
     /// # Errors
-    /// [`ChatError::NotFound`] for a message the user may not read.
+    /// [`ChatError::NotFound`] for a message the user may not read;
+    /// [`ChatError::Conflict`] for one with no thread (no replies);
+    /// [`ChatError::RateLimited`] (marks count as sends).
     pub async fn mark_thread_read(
         &self,
         session: &Session,
         id: MessageId,
         up_to: MessageId,
     ) -> Result<MessageId> {
+        self.inner
+            .limiter
+            .check(Action::SendPerUser, &session.user().id().to_string())
+            .await?;
         let message = self.readable_message(session, id).await?;
         let root = message.thread_root().unwrap_or_else(|| message.id());
+        if self.inner.store.thread_summaries(&[root]).await?.is_empty() {
+            return Err(ChatError::conflict("this message has no replies yet"));
+        }
         self.inner
             .store
             .mark_thread_read(session.user().id(), root, up_to)

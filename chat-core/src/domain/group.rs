@@ -220,28 +220,29 @@ pub struct GroupSettings {
     pub slow_mode: Option<SlowMode>,
 }
 
-/// A group's slow mode: at most one message per member per period, from
-/// 1 s to [`SlowMode::MAX_SECS`].
+/// A group's slow mode: at most one message per member per period, one of
+/// [`SlowMode::CHOICES`] (seconds).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct SlowMode(u32);
 
 impl SlowMode {
-    /// The longest period, in seconds: a day.
-    pub const MAX_SECS: u32 = 86_400;
+    /// The periods a group may choose, in seconds: from 5 s to a day (a
+    /// short list, so that limiters keep one count per period).
+    pub const CHOICES: [u32; 10] = [5, 10, 15, 30, 60, 120, 300, 900, 3600, 86_400];
 
     /// Validates a period in seconds.
     ///
     /// # Errors
-    /// [`ChatError::InvalidInput`] on `slow_mode_seconds` outside
-    /// `1..=86400`.
+    /// [`ChatError::InvalidInput`] on `slow_mode_seconds` for any other
+    /// than [`SlowMode::CHOICES`].
     pub fn from_secs(secs: u32) -> Result<Self> {
-        if (1..=Self::MAX_SECS).contains(&secs) {
+        if Self::CHOICES.contains(&secs) {
             Ok(Self(secs))
         } else {
             Err(ChatError::invalid(
                 "slow_mode_seconds",
-                format!("must be between 1 and {}", Self::MAX_SECS),
+                "must be one of 5, 10, 15, 30, 60, 120, 300, 900, 3600 or 86400",
             ))
         }
     }

@@ -475,7 +475,8 @@ pub trait MessageStore: Send + Sync + 'static {
         up_to: MessageId,
     ) -> Result<MessageId>;
 
-    /// The threads `user` takes part in that have replies, the most
+    /// The threads `user` takes part in that have replies, in their direct
+    /// conversations and the groups they are a member of now, the most
     /// recently answered first, at most `limit`, each with its root (and
     /// its summary) and the replies from others after the user's mark.
     async fn threads_of(&self, user: UserId, limit: PageLimit) -> Result<Vec<ThreadActivity>>;

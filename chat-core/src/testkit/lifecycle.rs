@@ -1128,4 +1128,48 @@ pub async fn threads_have_a_timeline_and_a_summary_on_their_root(store: Arc<dyn 
             .await,
         "not_found",
     );
+    // A message with no replies has no thread to mark.
+    let lonely = h.send(&alice, "bob", "anyone?").await;
+    assert_code(
+        h.chat
+            .mark_thread_read(&bob, lonely.id(), lonely.id())
+            .await,
+        "conflict",
+    );
+
+    // In a group, a member who leaves keeps what they saw but no longer
+    // learns of replies: no summaries, no thread in their list.
+    h.send(&alice, "carol", "hi").await;
+    h.send(&carol, "alice", "hi").await;
+    let id = group(&h, &alice, "Team", &["bob", "carol"]).await;
+    let asked = h
+        .chat
+        .send_draft_to_group(&carol, id, Draft::new("who is in?"))
+        .await
+        .unwrap()
+        .message
+        .id();
+    h.chat
+        .send_draft_to_group(&bob, id, Draft::new("me").replying_to(asked))
+        .await
+        .unwrap();
+    let summary_for = |who: &Session| {
+        let (h, who) = (&h, who.clone());
+        async move {
+            h.chat
+                .group_history(&who, id, &HistoryQuery::default())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .find(|m| m.id() == asked)
+                .and_then(|m| m.thread().map(|t| t.replies))
+        }
+    };
+    assert_eq!(summary_for(&carol).await, Some(1));
+    assert_eq!(unread(&carol).await, [(asked, Some(1), 1)]);
+    h.chat.remove_member(&carol, id, "carol").await.unwrap();
+    assert_eq!(summary_for(&carol).await, None);
+    assert_eq!(summary_for(&bob).await, Some(1));
+    assert_eq!(unread(&carol).await, []);
 }

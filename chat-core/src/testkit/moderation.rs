@@ -82,6 +82,16 @@ pub async fn only_administrators_moderate_and_the_operator_makes_them(store: Arc
         log.items[0].user.as_ref().map(|u| u.username().as_str()),
         Some("alice")
     );
+    // Administrators answer to the operator, not to each other.
+    h.chat.grant_admin("bob").await.unwrap();
+    assert_code(
+        h.chat.disable_account(&alice, "bob", None).await,
+        "forbidden",
+    );
+    h.chat.revoke_admin("bob").await.unwrap();
+    h.chat.disable_account(&alice, "bob", None).await.unwrap();
+    let back = h.chat.enable_account_as_operator("bob").await.unwrap();
+    assert_eq!(back.disabled_at(), None);
     h.chat.revoke_admin("alice").await.unwrap();
     assert_code(
         h.chat.audit_log(&alice, None, PageLimit::DEFAULT).await,

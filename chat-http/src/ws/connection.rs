@@ -290,7 +290,11 @@ impl Connection {
         if self.last_heard.elapsed() > idle_timeout {
             return Err(End::Close(CloseCode::Policy, "no answer to pings"));
         }
-        if !self.http.session_still_open(self.token.as_ref()).await {
+        if !self
+            .http
+            .session_still_open(&self.session, self.token.as_ref())
+            .await
+        {
             return Err(End::Close(CloseCode::Policy, "session ended"));
         }
         self.push(out, Frame::Ping(bytes::Bytes::new()))

@@ -243,6 +243,11 @@ enum AdminCommand {
     },
     /// Lists the administrators.
     List,
+    /// Enables a disabled account (an administrator's too).
+    Enable {
+        /// Its username.
+        username: String,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -341,6 +346,13 @@ async fn manage_admins(chat: &Chat, action: &AdminCommand) -> Result<(), String>
                 "{} is no longer an administrator",
                 account.user().username()
             );
+        }
+        AdminCommand::Enable { username } => {
+            let account = chat
+                .enable_account_as_operator(username)
+                .await
+                .map_err(|e| format!("{username}: {e}"))?;
+            eprintln!("{}'s account is enabled", account.user().username());
         }
         AdminCommand::List => {
             for user in chat.admins().await.map_err(|e| e.to_string())? {
