@@ -354,6 +354,7 @@ fn group() {}
         (status = 400, description = "a bad title or slow mode, or neither given (`invalid_input`)", body = ErrorBody),
         (status = 403, description = "a member who may not (`forbidden`)", body = ErrorBody),
         (status = 404, description = "not a member (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the group kept changing under the call (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn rename_group() {}
@@ -368,7 +369,7 @@ fn rename_group() {}
         (status = 200, description = "the group", body = GroupBody),
         (status = 403, description = "a member who may not add (`forbidden`)", body = ErrorBody),
         (status = 404, description = "not a member, or no such user (`not_found`)", body = ErrorBody),
-        (status = 409, description = "the group is full (`too_many_members`)", body = ErrorBody),
+        (status = 409, description = "the group is full (`too_many_members`), or they are banned from it (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn add_member() {}
@@ -806,6 +807,7 @@ fn resolve_report() {}
         (status = 400, description = "oneself, or `until` not in the future (`invalid_input`)", body = ErrorBody),
         (status = 403, description = "a member who may not ban them (`forbidden`)", body = ErrorBody),
         (status = 404, description = "not a member, or no such user (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the group kept changing under the call (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn ban() {}
@@ -821,6 +823,7 @@ fn ban() {}
         (status = 200, description = "the group, with its bans", body = GroupBody),
         (status = 403, description = "a member who is not an admin or the owner (`forbidden`)", body = ErrorBody),
         (status = 404, description = "not a member, or no such user (`not_found`)", body = ErrorBody),
+        (status = 409, description = "the group kept changing under the call (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn unban() {}
@@ -851,6 +854,7 @@ fn thread() {}
     responses(
         (status = 200, description = "the mark now", body = ReadBody),
         (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+        (status = 409, description = "a message with no replies: no thread (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn read_thread() {}
