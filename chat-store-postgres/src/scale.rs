@@ -96,7 +96,7 @@ impl PgStore {
         for (name, sql, pattern) in queries {
             let mut query = sqlx::query(AssertSqlSafe(format!("EXPLAIN {sql}")));
             query = if name.starts_with("since") {
-                query.bind(user).bind(0_i64).bind(201_i64)
+                query.bind(user).bind(0_i64).bind(201_i64).bind(i64::MAX)
             } else if name.starts_with("conversations") {
                 query.bind(user).bind(i64::MAX).bind(51_i64)
             } else {
