@@ -18,7 +18,7 @@ use crate::domain::{
 };
 use crate::error::{ChatError, Result};
 use crate::event::{Event, EventKind};
-use crate::ports::{Page, PageLimit, Revision, RevisionKind, Topic};
+use crate::ports::{Page, PageLimit, Topic};
 use crate::session::Session;
 
 impl Chat {
@@ -203,36 +203,18 @@ impl Chat {
         if message.event().is_some() {
             return Err(ChatError::Forbidden);
         }
-        if message.is_deleted() {
-            return Ok(message);
+        let (tombstone, deleted_now) = self.delete_for_everyone(message, admin.user().id()).await?;
+        if deleted_now {
+            self.audit(Some(&admin), AuditAction::DeleteMessage, |entry| {
+                entry
+                    .on_user(tombstone.sender().clone())
+                    .on_message(id)
+                    .because(reason)
+            })
+            .await?;
+            info!(message = %id, "message deleted by an administrator");
         }
-        let revision = Revision {
-            message: id,
-            at: self.inner.clock.now(),
-            kind: RevisionKind::Delete {
-                by: admin.user().id(),
-            },
-        };
-        match self.inner.store.revise_message(&revision).await? {
-            Some((position, deleted)) => {
-                self.publish_change(position, &deleted).await;
-                self.audit(Some(&admin), AuditAction::DeleteMessage, |entry| {
-                    entry
-                        .on_user(deleted.sender().clone())
-                        .on_message(id)
-                        .because(reason)
-                })
-                .await?;
-                info!(message = %id, "message deleted by an administrator");
-                Ok(deleted)
-            }
-            None => self
-                .inner
-                .store
-                .message(id)
-                .await?
-                .ok_or(ChatError::NotFound),
-        }
+        Ok(tombstone)
     }
 
     /// The audit log, newest first, for an administrator: entries older

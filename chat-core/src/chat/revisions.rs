@@ -379,26 +379,40 @@ impl Chat {
         if message.event().is_some() || (message.sender().id() != me.id() && !moderates) {
             return Err(ChatError::Forbidden);
         }
+        Ok(self.delete_for_everyone(message, me.id()).await?.0)
+    }
+
+    /// Deletes `message` for everyone on `by`'s word (checked by the
+    /// caller) and tells every member; returns the tombstone and whether
+    /// this call deleted it (`false`: it was deleted already, or meanwhile).
+    pub(super) async fn delete_for_everyone(
+        &self,
+        message: Message,
+        by: UserId,
+    ) -> Result<(Message, bool)> {
         if message.is_deleted() {
-            return Ok(message);
+            return Ok((message, false));
         }
         let revision = Revision {
-            message: id,
+            message: message.id(),
             at: self.inner.clock.now(),
-            kind: RevisionKind::Delete { by: me.id() },
+            kind: RevisionKind::Delete { by },
         };
         match self.inner.store.revise_message(&revision).await? {
             Some((position, deleted)) => {
-                self.publish_revision(&reach, position, &deleted).await;
-                Ok(deleted)
+                self.publish_change(position, &deleted).await;
+                Ok((deleted, true))
             }
             // Deleted meanwhile: answer the tombstone.
-            None => self
-                .inner
-                .store
-                .message(id)
-                .await?
-                .ok_or(ChatError::NotFound),
+            None => {
+                let tombstone = self
+                    .inner
+                    .store
+                    .message(message.id())
+                    .await?
+                    .ok_or(ChatError::NotFound)?;
+                Ok((tombstone, false))
+            }
         }
     }
 
