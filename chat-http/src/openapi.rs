@@ -840,7 +840,7 @@ fn unban() {}
     ),
     responses(
         (status = 200, description = "the root and a page of replies", body = ThreadBody),
-        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read, or a deleted message without replies (`not_found`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn thread() {}
@@ -853,7 +853,7 @@ fn thread() {}
     request_body = ReadRequest,
     responses(
         (status = 200, description = "the mark now", body = ReadBody),
-        (status = 404, description = "a message the caller may not read (`not_found`)", body = ErrorBody),
+        (status = 404, description = "a message the caller may not read, or a deleted message without replies (`not_found`)", body = ErrorBody),
         (status = 409, description = "a message with no replies: no thread (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]

@@ -310,18 +310,15 @@ impl Chat {
     ///
     /// # Errors
     /// [`ChatError::NotFound`] for a message the user may not read (or
-    /// none).
+    /// none), and for a deleted message that has no replies: a thread
+    /// outlives its deleted root only while it has replies.
     pub async fn thread(
         &self,
         session: &Session,
         id: MessageId,
         query: &crate::ports::HistoryQuery,
     ) -> Result<(Message, crate::ports::Page<Message>)> {
-        let message = self.readable_message(session, id).await?;
-        let root = match message.thread_root() {
-            Some(root) => self.readable_message(session, root).await?,
-            None => message,
-        };
+        let (root, _) = self.thread_root(session, id).await?;
         let mut query = crate::ports::HistoryQuery {
             search: None,
             ..query.clone()
@@ -641,14 +638,36 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &session.user().id().to_string())
             .await?;
-        let message = self.readable_message(session, id).await?;
-        let root = message.thread_root().unwrap_or_else(|| message.id());
-        if self.inner.store.thread_summaries(&[root]).await?.is_empty() {
+        let (root, has_replies) = self.thread_root(session, id).await?;
+        if !has_replies {
             return Err(ChatError::conflict("this message has no replies yet"));
         }
         self.inner
             .store
-            .mark_thread_read(session.user().id(), root, up_to)
+            .mark_thread_read(session.user().id(), root.id(), up_to)
             .await
+    }
+
+    /// The root of the thread of message `id` (the message itself, or the
+    /// root of the thread it replies in), which the session's user may
+    /// read, and whether it has replies that are not deleted. A deleted
+    /// root without such replies has no thread: it answers
+    /// [`ChatError::NotFound`], as the deleted message is gone.
+    async fn thread_root(&self, session: &Session, id: MessageId) -> Result<(Message, bool)> {
+        let message = self.readable_message(session, id).await?;
+        let root = match message.thread_root() {
+            Some(root) => self.readable_message(session, root).await?,
+            None => message,
+        };
+        let has_replies = !self
+            .inner
+            .store
+            .thread_summaries(&[root.id()])
+            .await?
+            .is_empty();
+        if root.is_deleted() && !has_replies {
+            return Err(ChatError::NotFound);
+        }
+        Ok((root, has_replies))
     }
 }

@@ -1136,6 +1136,39 @@ pub async fn threads_have_a_timeline_and_a_summary_on_their_root(store: Arc<dyn 
             .await,
         "conflict",
     );
+    // A deleted root keeps its thread while it has replies; a deleted
+    // message without replies has none, as it is gone.
+    h.chat.delete_message(&alice, root.id()).await.unwrap();
+    let (found, page) = h
+        .chat
+        .thread(&bob, root.id(), &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert!(found.is_deleted());
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|m| (m.id(), m.is_deleted()))
+            .collect::<Vec<_>>(),
+        [
+            (replies[0].id(), false),
+            (replies[1].id(), false),
+            (replies[2].id(), true)
+        ]
+    );
+    h.chat.delete_message(&alice, lonely.id()).await.unwrap();
+    assert_code(
+        h.chat
+            .thread(&bob, lonely.id(), &HistoryQuery::default())
+            .await,
+        "not_found",
+    );
+    assert_code(
+        h.chat
+            .mark_thread_read(&bob, lonely.id(), lonely.id())
+            .await,
+        "not_found",
+    );
 
     // In a group, a member who leaves keeps what they saw but no longer
     // learns of replies: no summaries, no thread in their list.
