@@ -7,11 +7,12 @@ use async_trait::async_trait;
 
 use crate::backend::AppendPlan;
 use crate::domain::{
-    Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary, Email, Emoji,
-    ExternalId, Group, GroupEvent, GroupMember, GroupSettings, GroupTitle, HistoryVisibility,
-    Invitation, JoinPolicy, Member, Membership, Message, MessageId, Mute, NewAuditEntry, NewEvent,
-    NewMessage, NewReport, Position, Reaction, Report, Resolution, Role, SessionId, SummaryKind,
-    ThreadActivity, ThreadSummary, Timestamp, User, UserId, Username, fold_for_search,
+    Account, ApiKey, AuditEntry, Block, Change, ClientMessageId, ConversationId,
+    ConversationSummary, Email, Emoji, ExternalId, Group, GroupEvent, GroupMember, GroupSettings,
+    GroupTitle, HistoryVisibility, Invitation, JoinPolicy, Member, Membership, Message, MessageId,
+    Mute, NewAuditEntry, NewEvent, NewMessage, NewReport, Position, Reaction, Report, Resolution,
+    Role, SessionId, SummaryKind, ThreadActivity, ThreadSummary, Timestamp, User, UserId, Username,
+    fold_for_search,
 };
 use crate::error::{ChatError, Result};
 use crate::ports::{
@@ -1281,6 +1282,19 @@ impl MessageStore for MemoryStore {
 
     async fn message(&self, id: MessageId) -> Result<Option<Message>> {
         Ok(lock(self).messages.get(&id).map(|s| s.message.clone()))
+    }
+
+    async fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: &ClientMessageId,
+    ) -> Result<Option<Message>> {
+        let state = lock(self);
+        Ok(state
+            .client_ids
+            .get(&(sender, client_id.as_str().to_owned()))
+            .and_then(|id| state.messages.get(id))
+            .map(|s| s.message.clone()))
     }
 
     async fn revise_message(&self, revision: &Revision) -> Result<Option<(Position, Message)>> {

@@ -59,8 +59,8 @@ pub mod ports {
     pub use crate::messages::*;
     pub use crate::moderation::*;
     pub use crate::revisions::{
-        mark_thread_read, message_by_id, react, reactions, revise_message, thread_messages,
-        thread_summaries, threads_of,
+        mark_thread_read, message_by_client_id, message_by_id, react, reactions, revise_message,
+        thread_messages, thread_summaries, threads_of,
     };
     pub use crate::users::*;
     pub use async_trait::async_trait;
@@ -129,11 +129,11 @@ macro_rules! sql_store_ports {
                 SessionRecord, SessionStore, StoredUser, UserStore,
             };
             use $crate::ports::chat_core::{
-                Account, ApiKey, AuditEntry, Block, Change, ConversationId, ConversationSummary,
-                Email, ExternalId, Group, Invitation, Member, Membership, Message, MessageId, Mute,
-                NewAuditEntry, NewMessage, NewReport, Position, Reaction, Report, Resolution,
-                Result, SessionId, ThreadActivity, ThreadSummary, Timestamp, TokenHash, User,
-                UserId, Username,
+                Account, ApiKey, AuditEntry, Block, Change, ClientMessageId, ConversationId,
+                ConversationSummary, Email, ExternalId, Group, Invitation, Member, Membership,
+                Message, MessageId, Mute, NewAuditEntry, NewMessage, NewReport, Position, Reaction,
+                Report, Resolution, Result, SessionId, ThreadActivity, ThreadSummary, Timestamp,
+                TokenHash, User, UserId, Username,
             };
 
             #[shared::async_trait]
@@ -377,6 +377,13 @@ macro_rules! sql_store_ports {
                 }
                 async fn message(&self, id: MessageId) -> Result<Option<Message>> {
                     shared::message_by_id(self, id).await
+                }
+                async fn message_by_client_id(
+                    &self,
+                    sender: UserId,
+                    client_id: &ClientMessageId,
+                ) -> Result<Option<Message>> {
+                    shared::message_by_client_id(self, sender, client_id).await
                 }
                 async fn revise_message(
                     &self,

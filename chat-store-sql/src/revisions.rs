@@ -6,8 +6,8 @@
 use chat_core::backend::corrupt;
 use chat_core::ports::{HistoryQuery, Page, PageLimit, ReactionChange, Revision, RevisionKind};
 use chat_core::{
-    Change, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result, ThreadActivity,
-    ThreadSummary, Timestamp, UserId, fold_for_search,
+    Change, ClientMessageId, ConversationId, Emoji, Message, MessageId, Position, Reaction, Result,
+    ThreadActivity, ThreadSummary, Timestamp, UserId, fold_for_search,
 };
 
 use crate::SqlStore;
@@ -24,6 +24,26 @@ const MESSAGE_BY_ID: &str = concat!(
     crate::message_joins!(),
     " WHERE msg.id = $1"
 );
+
+/// [`MessageStore::message_by_client_id`](chat_core::ports::MessageStore::message_by_client_id)
+/// in SQL, through the dialect's idempotency lookup.
+pub async fn message_by_client_id(
+    store: &impl SqlStore,
+    sender: UserId,
+    client_id: &ClientMessageId,
+) -> Result<Option<Message>> {
+    let keys = [(sender.get(), client_id.as_str())];
+    store
+        .reader()
+        .fetch_optional(
+            store.statements().stored_by_client_id.into(),
+            args![&json(&keys)?],
+        )
+        .await?
+        .as_ref()
+        .map(message)
+        .transpose()
+}
 
 /// [`MessageStore::message`](chat_core::ports::MessageStore::message) in SQL.
 pub async fn message_by_id(store: &impl SqlStore, id: MessageId) -> Result<Option<Message>> {

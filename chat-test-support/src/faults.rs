@@ -58,6 +58,7 @@ pub enum Call {
     Head,
     LastMessageId,
     Message,
+    MessageByClientId,
     ReviseMessage,
     React,
     Reactions,
@@ -532,6 +533,15 @@ impl MessageStore for FaultyStore {
     async fn message(&self, id: MessageId) -> Result<Option<Message>> {
         self.faults.checkpoint(Call::Message).await?;
         self.inner.message(id).await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: &chat_core::ClientMessageId,
+    ) -> Result<Option<Message>> {
+        self.faults.checkpoint(Call::MessageByClientId).await?;
+        self.inner.message_by_client_id(sender, client_id).await
     }
 
     async fn revise_message(

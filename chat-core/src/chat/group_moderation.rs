@@ -6,7 +6,9 @@
 
 use super::Chat;
 use super::groups::{GroupView, member_role};
-use crate::domain::{ConversationId, GroupEvent, Membership, SlowMode, Timestamp, Username};
+use crate::domain::{
+    ClientMessageId, ConversationId, GroupEvent, Membership, SlowMode, Timestamp, Username,
+};
 use crate::error::{ChatError, Result};
 use crate::session::Session;
 
@@ -116,7 +118,9 @@ impl Chat {
     }
 
     /// Counts a send of the session's user against the group's slow mode,
-    /// if it binds them.
+    /// if it binds them. A retry of a message they sent there already
+    /// (its `client_id` again) is let through: the append answers it with
+    /// the stored message and spends no turn.
     ///
     /// # Errors
     /// [`ChatError::RateLimited`] within the period since their last
@@ -126,6 +130,7 @@ impl Chat {
         session: &Session,
         id: ConversationId,
         membership: &Membership,
+        client_id: Option<&ClientMessageId>,
     ) -> Result<()> {
         let Some(slow_mode) = membership.slow_mode else {
             return Ok(());
@@ -134,9 +139,27 @@ impl Chat {
             return Ok(());
         }
         let key = format!("slow:{id}:{}", session.user().id());
-        self.inner
+        let refused = match self
+            .inner
             .limiter
             .check_every(&key, slow_mode.period())
             .await
+        {
+            Err(refused @ ChatError::RateLimited { .. }) => refused,
+            other => return other,
+        };
+        // Only a refused send looks for its earlier self: no cost on the
+        // way through.
+        if let Some(client_id) = client_id
+            && let Some(sent) = self
+                .inner
+                .store
+                .message_by_client_id(session.user().id(), client_id)
+                .await?
+            && sent.conversation() == id
+        {
+            return Ok(());
+        }
+        Err(refused)
     }
 }

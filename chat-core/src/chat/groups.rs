@@ -612,7 +612,8 @@ impl Chat {
             .await?;
         // Last of the checks: a send refused for another reason does not
         // spend the member's slow-mode turn.
-        self.check_slow_mode(session, id, &membership).await?;
+        self.check_slow_mode(session, id, &membership, client_id.as_ref())
+            .await?;
         let committing = self
             .inner
             .appends

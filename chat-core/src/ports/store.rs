@@ -1,9 +1,9 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    Account, ApiKey, ApiScopes, AuditEntry, Block, Change, ConversationId, ConversationSummary,
-    DisplayName, Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings, GroupTitle,
-    Invitation, Member, Membership, Mentioned, Message, MessageId, MessageText, Mute,
+    Account, ApiKey, ApiScopes, AuditEntry, Block, Change, ClientMessageId, ConversationId,
+    ConversationSummary, DisplayName, Email, Emoji, ExternalId, Group, GroupEvent, GroupSettings,
+    GroupTitle, Invitation, Member, Membership, Mentioned, Message, MessageId, MessageText, Mute,
     NewAuditEntry, NewEvent, NewMessage, NewReport, PasswordHash, Position, Reaction, Report,
     Resolution, SearchPattern, SessionId, ThreadActivity, ThreadSummary, Timestamp, User, UserId,
     Username,
@@ -433,6 +433,14 @@ pub trait MessageStore: Send + Sync + 'static {
     /// The message `id` as it is now (a tombstone once deleted), whoever
     /// it concerns; `None` if no message has this id.
     async fn message(&self, id: MessageId) -> Result<Option<Message>>;
+
+    /// The message `sender` sent under `client_id`, as it is now; `None`
+    /// if they sent none under it. Served by the idempotency index.
+    async fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: &ClientMessageId,
+    ) -> Result<Option<Message>>;
 
     /// Edits or deletes a message, in one transaction, and returns the
     /// change's position with the message as it is now; `None` when

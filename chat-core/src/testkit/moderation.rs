@@ -493,11 +493,25 @@ pub async fn group_admins_ban_for_a_time_and_set_slow_mode(store: Arc<dyn Store>
         .unwrap();
     assert_eq!(view.settings.slow_mode, Some(thirty));
     let (dave, _) = h.login("dave").await;
-    h.chat
-        .send_to_group(&dave, id, "one".into(), None)
+    let one = h
+        .chat
+        .send_to_group(&dave, id, "one".into(), Some("c-one".into()))
         .await
-        .unwrap();
-    match h.chat.send_to_group(&dave, id, "two".into(), None).await {
+        .unwrap()
+        .message;
+    // A retry of the same message is answered with it, not refused.
+    let again = h
+        .chat
+        .send_to_group(&dave, id, "one".into(), Some("c-one".into()))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(again.id(), one.id());
+    match h
+        .chat
+        .send_to_group(&dave, id, "two".into(), Some("c-two".into()))
+        .await
+    {
         Err(ChatError::RateLimited { retry_after }) => {
             assert!(retry_after <= Duration::from_secs(30), "{retry_after:?}");
         }

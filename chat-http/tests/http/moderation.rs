@@ -296,7 +296,14 @@ async fn group_admins_ban_and_slow_the_group_down_over_http_and_the_websocket() 
             (status, headers.get("retry-after").is_some(), body)
         }
     };
-    assert_eq!(send(&carol, "one").await.0, 201);
+    let (status, _, first) = server
+        .post_as(
+            &carol,
+            &format!("/api/groups/{group}/messages"),
+            json!({"text": "one", "client_id": "c-1"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{first}");
     let (status, retry_after, body) = send(&carol, "two").await;
     assert_eq!((status, retry_after), (429, true), "{body}");
     let (mut carols, _) = server.ws_ready(&carol, "").await;
@@ -308,6 +315,15 @@ async fn group_admins_ban_and_slow_the_group_down_over_http_and_the_websocket() 
     let refused = expect_frame(&mut carols, "error").await;
     assert_eq!(refused["code"], "rate_limited");
     assert_eq!(refused["client_id"], "c-3");
+    // A retry of the message sent is answered with it, as any retry.
+    chat_test_support::send_frame(
+        &mut carols,
+        json!({"type": "send", "conversation_id": group, "text": "one", "client_id": "c-1"}),
+    )
+    .await;
+    let ack = expect_frame(&mut carols, "ack").await;
+    assert!(first["message"]["id"].is_i64(), "{first}");
+    assert_eq!(ack["message"]["id"], first["message"]["id"], "{ack}");
     assert_eq!(send(&alice, "owner one").await.0, 201);
     assert_eq!(send(&alice, "owner two").await.0, 201);
     let (status, _, body) = server
