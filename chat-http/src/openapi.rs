@@ -854,7 +854,7 @@ fn thread() {}
     responses(
         (status = 200, description = "the mark now", body = ReadBody),
         (status = 404, description = "a message the caller may not read, or a deleted message without replies (`not_found`)", body = ErrorBody),
-        (status = 409, description = "a message with no replies: no thread (`conflict`)", body = ErrorBody),
+        (status = 409, description = "a message, not deleted, with no replies: no thread (`conflict`)", body = ErrorBody),
     ))]
 #[allow(dead_code)]
 fn read_thread() {}

@@ -119,8 +119,8 @@ impl Chat {
 
     /// Counts a send of the session's user against the group's slow mode,
     /// if it binds them. A retry of a message they sent there already
-    /// (its `client_id` again) is let through: the append answers it with
-    /// the stored message and spends no turn.
+    /// (its `client_id` again) is let through without spending a turn:
+    /// the append answers it with the stored message.
     ///
     /// # Errors
     /// [`ChatError::RateLimited`] within the period since their last
@@ -138,18 +138,7 @@ impl Chat {
         if membership.role.manages_the_group() {
             return Ok(());
         }
-        let key = format!("slow:{id}:{}", session.user().id());
-        let refused = match self
-            .inner
-            .limiter
-            .check_every(&key, slow_mode.period())
-            .await
-        {
-            Err(refused @ ChatError::RateLimited { .. }) => refused,
-            other => return other,
-        };
-        // Only a refused send looks for its earlier self: no cost on the
-        // way through.
+        // One indexed read, only for a send that slow mode binds.
         if let Some(client_id) = client_id
             && let Some(sent) = self
                 .inner
@@ -160,6 +149,10 @@ impl Chat {
         {
             return Ok(());
         }
-        Err(refused)
+        let key = format!("slow:{id}:{}", session.user().id());
+        self.inner
+            .limiter
+            .check_every(&key, slow_mode.period())
+            .await
     }
 }

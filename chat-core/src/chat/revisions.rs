@@ -310,29 +310,22 @@ impl Chat {
     ///
     /// # Errors
     /// [`ChatError::NotFound`] for a message the user may not read (or
-    /// none), and for a deleted message that has no replies: a thread
-    /// outlives its deleted root only while it has replies.
+    /// none), and for a deleted message without replies they may read: a
+    /// thread outlives its deleted root only while it has replies.
     pub async fn thread(
         &self,
         session: &Session,
         id: MessageId,
         query: &crate::ports::HistoryQuery,
     ) -> Result<(Message, crate::ports::Page<Message>)> {
-        let (root, _) = self.thread_root(session, id).await?;
+        let thread = self.thread_root(session, id).await?;
+        let root = thread.root;
         let mut query = crate::ports::HistoryQuery {
             search: None,
             ..query.clone()
         };
         // A former member of a group reads the replies up to their leaving.
-        if root.recipient().is_none()
-            && let Some(left) = self
-                .inner
-                .store
-                .membership(root.conversation(), session.user().id())
-                .await?
-                .and_then(|m| m.left_at)
-        {
-            let ceiling = MessageId::new(left.get().saturating_add(1));
+        if let Some(ceiling) = thread.ceiling {
             query.before = Some(query.before.map_or(ceiling, |b| b.min(ceiling)));
         }
         let page = self.inner.store.thread_messages(root.id(), &query).await?;
@@ -625,8 +618,10 @@ impl Chat {
     /// the mark.
     ///
     /// # Errors
-    /// [`ChatError::NotFound`] for a message the user may not read;
-    /// [`ChatError::Conflict`] for one with no thread (no replies);
+    /// [`ChatError::NotFound`] for a message the user may not read, or a
+    /// deleted one without replies they may read;
+    /// [`ChatError::Conflict`] for one with no thread (no replies they may
+    /// read);
     /// [`ChatError::RateLimited`] (marks count as sends).
     pub async fn mark_thread_read(
         &self,
@@ -638,36 +633,87 @@ impl Chat {
             .limiter
             .check(Action::SendPerUser, &session.user().id().to_string())
             .await?;
-        let (root, has_replies) = self.thread_root(session, id).await?;
-        if !has_replies {
+        let thread = self.thread_root(session, id).await?;
+        if !thread.has_replies {
             return Err(ChatError::conflict("this message has no replies yet"));
         }
         self.inner
             .store
-            .mark_thread_read(session.user().id(), root.id(), up_to)
+            .mark_thread_read(session.user().id(), thread.root.id(), up_to)
             .await
     }
 
-    /// The root of the thread of message `id` (the message itself, or the
-    /// root of the thread it replies in), which the session's user may
-    /// read, and whether it has replies that are not deleted. A deleted
-    /// root without such replies has no thread: it answers
+    /// The thread of message `id` (the message itself, or the root of the
+    /// thread it replies in) as the session's user may read it. A deleted
+    /// root without replies they may read has no thread: it answers
     /// [`ChatError::NotFound`], as the deleted message is gone.
-    async fn thread_root(&self, session: &Session, id: MessageId) -> Result<(Message, bool)> {
+    async fn thread_root(&self, session: &Session, id: MessageId) -> Result<ThreadRoot> {
         let message = self.readable_message(session, id).await?;
         let root = match message.thread_root() {
             Some(root) => self.readable_message(session, root).await?,
             None => message,
         };
-        let has_replies = !self
-            .inner
-            .store
-            .thread_summaries(&[root.id()])
-            .await?
-            .is_empty();
+        let ceiling = if root.recipient().is_none() {
+            self.inner
+                .store
+                .membership(root.conversation(), session.user().id())
+                .await?
+                .and_then(|m| m.left_at)
+                .map(|left| MessageId::new(left.get().saturating_add(1)))
+        } else {
+            None
+        };
+        let has_replies = self.has_replies_below(root.id(), ceiling).await?;
         if root.is_deleted() && !has_replies {
             return Err(ChatError::NotFound);
         }
-        Ok((root, has_replies))
+        Ok(ThreadRoot {
+            root,
+            has_replies,
+            ceiling,
+        })
     }
+
+    /// Whether the thread rooted at `root` has a reply not deleted, below
+    /// `ceiling` if one is given (a former member's view: what came after
+    /// they left is not theirs to learn of).
+    async fn has_replies_below(&self, root: MessageId, ceiling: Option<MessageId>) -> Result<bool> {
+        let store = &self.inner.store;
+        let Some((_, summary)) = store.thread_summaries(&[root]).await?.pop() else {
+            return Ok(false);
+        };
+        let Some(ceiling) = ceiling else {
+            return Ok(true);
+        };
+        if summary.last_reply < ceiling {
+            return Ok(true);
+        }
+        // Newer replies than the ceiling exist: look below it, newest
+        // first, past deleted ones.
+        let mut query = crate::ports::HistoryQuery {
+            before: Some(ceiling),
+            limit: crate::ports::PageLimit::LARGEST,
+            ..Default::default()
+        };
+        loop {
+            let page = store.thread_messages(root, &query).await?;
+            if page.items.iter().any(|m| !m.is_deleted()) {
+                return Ok(true);
+            }
+            match page.items.iter().map(Message::id).min() {
+                Some(oldest) if page.has_more => query.before = Some(oldest),
+                _ => return Ok(false),
+            }
+        }
+    }
+}
+
+/// A thread as one user may read it.
+struct ThreadRoot {
+    /// Its root (a tombstone if deleted).
+    root: Message,
+    /// Whether it has replies, not deleted, that the user may read.
+    has_replies: bool,
+    /// For a former member of the group: only replies below this.
+    ceiling: Option<MessageId>,
 }

@@ -1201,8 +1201,49 @@ pub async fn threads_have_a_timeline_and_a_summary_on_their_root(store: Arc<dyn 
     };
     assert_eq!(summary_for(&carol).await, Some(1));
     assert_eq!(unread(&carol).await, [(asked, Some(1), 1)]);
+    let later = h
+        .chat
+        .send_draft_to_group(&alice, id, Draft::new("next topic"))
+        .await
+        .unwrap()
+        .message
+        .id();
     h.chat.remove_member(&carol, id, "carol").await.unwrap();
     assert_eq!(summary_for(&carol).await, None);
     assert_eq!(summary_for(&bob).await, Some(1));
     assert_eq!(unread(&carol).await, []);
+    // Nor through whether a deleted root still has a thread: replies that
+    // came after she left are not hers to learn of.
+    h.chat
+        .send_draft_to_group(&bob, id, Draft::new("on it").replying_to(later))
+        .await
+        .unwrap();
+    h.chat.delete_message(&alice, later).await.unwrap();
+    assert!(
+        h.chat
+            .thread(&bob, later, &HistoryQuery::default())
+            .await
+            .is_ok()
+    );
+    assert_code(
+        h.chat.thread(&carol, later, &HistoryQuery::default()).await,
+        "not_found",
+    );
+    assert_code(
+        h.chat.mark_thread_read(&carol, later, later).await,
+        "not_found",
+    );
+    // What she saw before leaving stays hers, deleted root or not, and
+    // later replies do not reach her.
+    h.chat
+        .send_draft_to_group(&bob, id, Draft::new("and me").replying_to(asked))
+        .await
+        .unwrap();
+    h.chat.delete_message(&carol, asked).await.unwrap();
+    let (_, page) = h
+        .chat
+        .thread(&carol, asked, &HistoryQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
 }

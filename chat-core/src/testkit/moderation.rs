@@ -524,6 +524,14 @@ pub async fn group_admins_ban_for_a_time_and_set_slow_mode(store: Arc<dyn Store>
             .unwrap();
     }
     h.clock.advance(Duration::from_secs(31));
+    // A late retry spends no turn either.
+    let late = h
+        .chat
+        .send_to_group(&dave, id, "one".into(), Some("c-one".into()))
+        .await
+        .unwrap()
+        .message;
+    assert_eq!(late.id(), one.id());
     h.chat
         .send_to_group(&dave, id, "three".into(), None)
         .await
